@@ -1,0 +1,159 @@
+"""Credentials for the Integration API: the two header schemes and their source, Secrets Manager.
+
+Nothing here ever puts a key into a log line, a repr or an exception message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+
+class CredentialsError(RuntimeError):
+    """The Talon.One secret is missing, unreadable or not in the documented format."""
+
+
+class Auth(Protocol):
+    def headers(self, body: bytes) -> dict[str, str]:
+        """Headers that authenticate a request with exactly these body bytes."""
+        ...
+
+    def refresh(self) -> bool:
+        """Re-read the credentials after a 401; True when a retry may now succeed."""
+        ...
+
+
+class ApiKeyAuth:
+    """`Authorization: ApiKey-v1 <key>`, the scheme Talon.One uses since July 2019."""
+
+    def __init__(self, api_key: str) -> None:
+        if not api_key:
+            raise CredentialsError("apiKey is empty")
+        self._header = {"Authorization": f"ApiKey-v1 {api_key}"}
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return self._header
+
+    def refresh(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(api_key=***)"
+
+
+class HmacAuth:
+    """The spec's `integration_auth`: HMAC-MD5 of the body, keyed with the hex-decoded app key."""
+
+    def __init__(self, application_id: int | str, application_key: str) -> None:
+        try:
+            self._key = bytes.fromhex(application_key)
+        except ValueError:
+            raise CredentialsError("applicationKey is not a hex string") from None
+        if not self._key:
+            raise CredentialsError("applicationKey is empty")
+        self.application_id = str(application_id)
+
+    def signature(self, body: bytes) -> str:
+        return hmac.new(self._key, body, hashlib.md5).hexdigest()
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return {
+            "Content-Signature": f"signer={self.application_id}; signature={self.signature(body)}"
+        }
+
+    def refresh(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"HmacAuth(application_id={self.application_id!r}, application_key=***)"
+
+
+class TalonCredentials(BaseModel):
+    """The secret's JSON: `{"baseUrl", "apiKey"}` or `{"baseUrl", "applicationId", "applicationKey"}`."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    base_url: str = Field(alias="baseUrl", min_length=1)
+    api_key: SecretStr | None = Field(default=None, alias="apiKey")
+    application_id: int | None = Field(default=None, alias="applicationId")
+    application_key: SecretStr | None = Field(default=None, alias="applicationKey")
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> TalonCredentials:
+        if self.api_key is None and (self.application_id is None or self.application_key is None):
+            raise ValueError("needs apiKey, or applicationId and applicationKey")
+        return self
+
+    @classmethod
+    def parse(cls, data: Any) -> TalonCredentials:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            # Only locations and messages: the input values are secrets.
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'secret'}: {err['msg']}"
+                for err in exc.errors(include_input=False, include_url=False)
+            )
+            raise CredentialsError(f"Talon.One secret is not valid: {problems}") from None
+
+    def auth(self) -> Auth:
+        if self.api_key is not None:
+            return ApiKeyAuth(self.api_key.get_secret_value())
+        assert self.application_id is not None and self.application_key is not None
+        return HmacAuth(self.application_id, self.application_key.get_secret_value())
+
+
+def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
+    """Read a JSON secret through Powertools parameters (cached for `max_age` seconds).
+
+    boto3 is imported here, on the first fetch, not when the layer is imported.
+    """
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        return parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force)
+    except parameters.exceptions.TransformParameterError:
+        raise CredentialsError(f"secret {secret_id} is not JSON") from None
+    except parameters.exceptions.GetParameterError as exc:
+        raise CredentialsError(f"cannot read secret {secret_id}: {exc}") from None
+
+
+class SecretsManagerAuth:
+    """Auth whose credentials live in a Secrets Manager secret; a 401 forces one fresh read."""
+
+    def __init__(self, secret_id: str, *, max_age: int = 300) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._raw: Any = None
+        self._credentials: TalonCredentials | None = None
+        self._auth: Auth | None = None
+
+    def credentials(self, *, force: bool = False) -> TalonCredentials:
+        raw = fetch_secret(self.secret_id, max_age=self.max_age, force=force)
+        with self._lock:
+            if raw is not self._raw or self._credentials is None:
+                credentials = TalonCredentials.parse(raw)
+                self._auth = credentials.auth()
+                self._credentials, self._raw = credentials, raw
+            return self._credentials
+
+    @property
+    def base_url(self) -> str:
+        return self.credentials().base_url
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        self.credentials()
+        assert self._auth is not None
+        return self._auth.headers(body)
+
+    def refresh(self) -> bool:
+        self.credentials(force=True)
+        return True
+
+    def __repr__(self) -> str:
+        return f"SecretsManagerAuth(secret_id={self.secret_id!r})"

@@ -1,0 +1,44 @@
+"""Configuration read from the environment once per container and validated, never ad hoc."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is incomplete or wrong; the message names each variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    talon_secret_arn: str = Field(alias="TALON_SECRET_ARN", min_length=1)
+    secret_max_age: int = Field(default=300, alias="TALON_SECRET_MAX_AGE", ge=0)
+    connect_timeout: float = Field(default=3.0, alias="TALON_CONNECT_TIMEOUT", gt=0)
+    read_timeout: float = Field(default=10.0, alias="TALON_READ_TIMEOUT", gt=0)
+    max_retries: int = Field(default=4, alias="TALON_MAX_RETRIES", ge=0, le=10)
+    backoff_factor: float = Field(default=0.2, alias="TALON_BACKOFF_FACTOR", ge=0)
+    backoff_max: float = Field(default=5.0, alias="TALON_BACKOFF_MAX", ge=0)
+    erasure_queue_url: str | None = Field(default=None, alias="ERASURE_QUEUE_URL")
+    dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate `environ` (default: the process environment) into Settings, or say what is wrong."""
+    try:
+        return Settings.model_validate(dict(os.environ if environ is None else environ))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid function configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The container's settings, read on first use."""
+    return load_settings()
