@@ -23,7 +23,7 @@ class Settings(BaseModel):
     max_retries: int = Field(default=4, alias="TALON_MAX_RETRIES", ge=0, le=10)
     backoff_factor: float = Field(default=0.2, alias="TALON_BACKOFF_FACTOR", ge=0)
     backoff_max: float = Field(default=5.0, alias="TALON_BACKOFF_MAX", ge=0)
-    erasure_queue_url: str | None = Field(default=None, alias="ERASURE_QUEUE_URL")
+    queue_url: str | None = Field(default=None, alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
 
 

@@ -1,0 +1,39 @@
+# talon-relay: every command a developer or CI needs. `make install` first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# `sam build` (no Docker) needs the runtime's python3.13 on PATH; pyenv provides it on this machine kind.
+SAM_PYENV ?= $(shell command -v pyenv >/dev/null 2>&1 && echo PYENV_VERSION=3.11.7:3.12.1:3.13.0)
+SAM := $(SAM_PYENV) $(BIN)/sam
+CONFIG_ENV ?= default
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install test lint build deploy clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)  ## create .venv with the layer's and the dev dependencies
+	$(PY) -m pip install --quiet -r layers/talon_relay/requirements.txt -r requirements-dev.txt
+
+test:  ## the whole test suite (unit, functions, template, end-to-end)
+	$(PY) -m pytest
+
+lint:  ## ruff, mypy, cfn-lint and sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+build:  ## sam build (layer and five functions, python3.13 arm64)
+	$(SAM) build --template template.yaml
+
+deploy: build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (default, dev, prod)
+	$(SAM) deploy --config-env $(CONFIG_ENV)
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
