@@ -61,9 +61,7 @@ class HmacAuth:
         return hmac.new(self._key, body, hashlib.md5).hexdigest()
 
     def headers(self, body: bytes) -> dict[str, str]:
-        return {
-            "Content-Signature": f"signer={self.application_id}; signature={self.signature(body)}"
-        }
+        return {"Content-Signature": f"signer={self.application_id}; signature={self.signature(body)}"}
 
     def refresh(self) -> bool:
         return False

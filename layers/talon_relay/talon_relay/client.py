@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import urllib3
@@ -76,14 +76,8 @@ def check_base_url(base_url: str) -> str:
         raise ValueError(f"base_url {base_url!r} is not a URL") from None
     if not url.host:
         raise ValueError(f"base_url {base_url!r} has no host")
-    if url.scheme == "https":
-        pass
-    elif url.scheme == "http" and _is_loopback(url.host):
-        pass
-    else:
-        raise ValueError(
-            f"base_url must use https (plain http only for loopback hosts), got {base_url!r}"
-        )
+    if not (url.scheme == "https" or (url.scheme == "http" and _is_loopback(url.host))):
+        raise ValueError(f"base_url must use https (plain http only for loopback hosts), got {base_url!r}")
     if url.query or url.fragment:
         raise ValueError(f"base_url {base_url!r} must not carry a query or fragment")
     return base_url.rstrip("/")
@@ -110,7 +104,7 @@ class BudgetRetry(Retry):
                 wait = max(wait, retry.get_retry_after(response) or 0.0)
             if time.monotonic() + wait + MIN_ATTEMPT_SECONDS > self.deadline:
                 error = kwargs.get("error") or ResponseError("time budget exhausted")
-                raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)
+                raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)  # type: ignore[arg-type]
         return retry
 
 
@@ -151,9 +145,7 @@ class IntegrationClient:
         budget: float | None = None,
     ) -> IntegrationState:
         path = "/v1/customer_sessions/" + path_segment(customer_session_id, name="customerSessionId")
-        return self._call(
-            "updateCustomerSession", "PUT", path, body, IntegrationState, budget=budget
-        )
+        return self._call("updateCustomerSession", "PUT", path, body, IntegrationState, budget=budget)
 
     def update_customer_profile(
         self,
@@ -163,9 +155,7 @@ class IntegrationClient:
         budget: float | None = None,
     ) -> IntegrationState:
         path = "/v1/customer_profiles/" + path_segment(integration_id, name="integrationId")
-        return self._call(
-            "updateCustomerProfile", "PUT", path, body, IntegrationState, budget=budget
-        )
+        return self._call("updateCustomerProfile", "PUT", path, body, IntegrationState, budget=budget)
 
     def track_event(
         self, body: NewEvent, *, budget: float | None = None, deduplicated: bool = False
@@ -223,9 +213,33 @@ class IntegrationClient:
         if deadline is None:
             return Timeout(connect=self.connect_timeout, read=self.read_timeout)
         remaining = max(deadline - time.monotonic(), 0.001)
-        return Timeout(
-            connect=min(self.connect_timeout, remaining), read=min(self.read_timeout, remaining)
-        )
+        return Timeout(connect=min(self.connect_timeout, remaining), read=min(self.read_timeout, remaining))
+
+    @overload
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: BaseModel | None,
+        response_model: type[_M],
+        *,
+        budget: float | None,
+        deduplicated: bool = False,
+    ) -> _M: ...
+
+    @overload
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: BaseModel | None,
+        response_model: None,
+        *,
+        budget: float | None,
+        deduplicated: bool = False,
+    ) -> None: ...
 
     def _call(
         self,
@@ -237,7 +251,7 @@ class IntegrationClient:
         *,
         budget: float | None,
         deduplicated: bool = False,
-    ) -> Any:
+    ) -> _M | None:
         payload = body.to_json() if body is not None else b""  # type: ignore[attr-defined]
         url = self.base_url + path
         deadline = None if budget is None else time.monotonic() + budget

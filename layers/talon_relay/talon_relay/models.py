@@ -9,7 +9,7 @@ caller set. Response models tolerate fields a newer server adds.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -17,11 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from talon_relay.effects import Effect, parse_effects
 
-_COMMON: dict[str, Any] = {
-    "alias_generator": to_camel,
-    "populate_by_name": True,
-    "ser_json_timedelta": "iso8601",
-}
+_COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 class _Request(BaseModel):
@@ -48,7 +44,7 @@ class _Response(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-class SessionState(str, Enum):
+class SessionState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     CANCELLED = "cancelled"

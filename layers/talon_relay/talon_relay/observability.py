@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
@@ -23,3 +24,16 @@ def emit_count(name: str, count: int, *, operation: str) -> None:
         default_dimensions={"operation": operation},
     ):
         pass
+
+
+def _tracer() -> Tracer:
+    """X-Ray via Powertools Tracer, on only when tracing is enabled and the X-Ray SDK is present.
+
+    The layer does not ship aws-xray-sdk (it would drag a second botocore into the layer); Lambda's
+    `Tracing: Active` still records each invocation, and adding the SDK turns subsegments on.
+    """
+    available = importlib.util.find_spec("aws_xray_sdk") is not None
+    return Tracer(service=SERVICE, disabled=not available or None)
+
+
+tracer = _tracer()

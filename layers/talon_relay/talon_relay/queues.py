@@ -1,0 +1,71 @@
+"""The few SQS calls the functions make themselves: dead-lettering with a reason, draining a queue.
+
+boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) is honoured by boto3.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from talon_relay.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    import boto3
+
+    with _lock:  # boto3's default session is not thread-safe while it creates a client
+        return boto3.client("sqs")
+
+
+def dead_letter(
+    queue_url: str | None,
+    *,
+    body: str,
+    reason: str,
+    operation: str,
+    message_id: str,
+    status: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Put a message that can never succeed on the DLQ, with why, so it is not retried forever.
+
+    Raises when there is no DLQ configured or the send fails: the caller then keeps the message on
+    its queue (it reaches the DLQ by redrive), so nothing is lost either way.
+    """
+    logger.error(
+        "dead-lettering message",
+        extra={
+            "message_id": message_id,
+            "operation": operation,
+            "reason": reason,
+            "status": status,
+        },
+    )
+    if not queue_url:
+        raise RuntimeError("DEAD_LETTER_QUEUE_URL is not set; message left for redrive")
+    message_attributes: dict[str, Any] = {
+        "failureReason": {"DataType": "String", "StringValue": reason[:4000]},
+        "operation": {"DataType": "String", "StringValue": operation},
+        "sourceMessageId": {"DataType": "String", "StringValue": message_id},
+    }
+    if status is not None:
+        message_attributes["talonStatus"] = {"DataType": "Number", "StringValue": str(status)}
+    params: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": body,
+        "MessageAttributes": message_attributes,
+    }
+    if queue_url.endswith(".fifo"):
+        group = (attributes or {}).get("MessageGroupId") or message_id
+        params["MessageGroupId"] = group
+        params["MessageDeduplicationId"] = message_id
+    sqs().send_message(**params)

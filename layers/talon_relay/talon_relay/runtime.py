@@ -1,0 +1,81 @@
+"""Per-container state for the Lambda functions: the client built from settings, and one call.
+
+The client (and its secret read) is created on first use, so importing a handler costs no AWS call.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from talon_relay.auth import SecretsManagerAuth
+from talon_relay.client import IntegrationClient
+from talon_relay.effects import log_effects
+from talon_relay.models import IntegrationState
+from talon_relay.operations import Operation, Request
+from talon_relay.settings import settings
+
+#: Time kept back from the Lambda's remaining time, to answer or report after the last attempt.
+SAFETY_MARGIN_SECONDS = 1.0
+
+_lock = threading.Lock()
+_client: IntegrationClient | None = None
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def client() -> IntegrationClient:
+    """The container's IntegrationClient, configured from the environment and the secret."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                cfg = settings()
+                auth = SecretsManagerAuth(cfg.talon_secret_arn, max_age=cfg.secret_max_age)
+                _client = IntegrationClient(
+                    auth.base_url,
+                    auth,
+                    connect_timeout=cfg.connect_timeout,
+                    read_timeout=cfg.read_timeout,
+                    max_retries=cfg.max_retries,
+                    backoff_factor=cfg.backoff_factor,
+                    backoff_max=cfg.backoff_max,
+                )
+    return _client
+
+
+def reset() -> None:
+    """Forget the container's client (tests and the local gateway change settings between runs)."""
+    global _client
+    with _lock:
+        _client = None
+    settings.cache_clear()
+
+
+def budget(context: Any) -> float | None:
+    """Seconds a call may take: the Lambda's remaining time less a safety margin."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return max(float(remaining()) / 1000 - SAFETY_MARGIN_SECONDS, 0.5)
+
+
+def execute(
+    operation: Operation,
+    request: Request,
+    *,
+    context: Any,
+    correlation_id: str | None,
+    deduplicated: bool = False,
+) -> BaseModel | None:
+    """Call Talon.One for one validated request and log the effects it returned."""
+    result = operation.invoke(client(), request.params, request.body, budget(context), deduplicated)
+    if isinstance(result, IntegrationState):
+        log_effects(result, operation=operation.name, correlation_id=correlation_id)
+    return result

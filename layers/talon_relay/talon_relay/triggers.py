@@ -1,0 +1,322 @@
+"""Lambda triggers: API Gateway (REST proxy), SQS batches and the erasure schedule.
+
+Each turns its event into an `operations.Request`, runs it through `runtime.execute`, and shapes
+the answer its trigger expects. A user's mistake becomes a 4xx or a dead-letter record with the
+reason; Talon.One being down becomes a 502/504 or a retry; a stack trace is never the answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from talon_relay import queues, runtime
+from talon_relay.auth import CredentialsError
+from talon_relay.errors import TalonOneError
+from talon_relay.models import ErrorResponse
+from talon_relay.observability import logger, tracer
+from talon_relay.operations import InvalidRequest, Operation, Request
+from talon_relay.settings import SettingsError, settings
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+#: Top-level keys an SQS message may carry besides the operation's path parameters.
+_MESSAGE_KEYS = frozenset({"body", "idempotencyKey"})
+#: The schedule stops taking new messages when less than this is left of the invocation.
+_DRAIN_RESERVE_SECONDS = 5.0
+
+
+# --- API Gateway ----------------------------------------------------------------------------
+
+
+def _json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": "" if body is None else json.dumps(body, separators=(",", ":")),
+    }
+
+
+def _error(status: int, message: str, request_id: str | None = None) -> dict[str, Any]:
+    body = ErrorResponse(message=message).to_wire()
+    return _json_response(status, body, {"X-Request-Id": request_id} if request_id else None)
+
+
+def _api_body(event: APIGatewayProxyEvent) -> Any:
+    raw = event.body
+    if raw is None or raw == "":
+        return None
+    if event.is_base64_encoded:
+        try:
+            raw = base64.b64decode(raw).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidRequest.single(
+                "Invalid body", "body is not valid base64-encoded UTF-8", pointer=""
+            ) from None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest.single(
+            "Invalid body", f"body is not valid JSON: {exc.msg} at position {exc.pos}", pointer=""
+        ) from None
+
+
+def _talon_error_response(operation: Operation, exc: TalonOneError) -> dict[str, Any]:
+    """Map a failed Talon.One call to what the relay's caller should see."""
+    if exc.status in (401, 403):
+        # The relay's own credentials were refused: not the caller's fault, and never their 401.
+        return _error(502, f"Talon.One refused the relay's credentials for {operation.name}")
+    if exc.status is not None and 400 <= exc.status < 500:
+        try:
+            body = json.loads(exc.body) if exc.body else ErrorResponse(message=exc.message).to_wire()
+        except ValueError:
+            body = ErrorResponse(message=exc.message).to_wire()
+        return _json_response(exc.status, body)
+    if exc.timed_out:
+        return _error(504, f"Talon.One did not answer {operation.name} in time; try again later")
+    return _error(502, f"Talon.One is unavailable for {operation.name}: {exc.message}")
+
+
+def handle_api(operation: Operation, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    event = APIGatewayProxyEvent(raw_event)
+    request_id = event.request_context.request_id
+    logger.set_correlation_id(request_id)
+    try:
+        request = operation.parse(event.path_parameters, _api_body(event))
+        result = runtime.execute(operation, request, context=context, correlation_id=request_id)
+    except InvalidRequest as exc:
+        logger.info("rejected request", extra={"reason": exc.describe(), "status": 400})
+        return _json_response(400, exc.response.to_wire())
+    except TalonOneError as exc:
+        logger.warning(
+            "Talon.One call failed",
+            extra={"status": exc.status, "retryable": exc.retryable, "reason": exc.message},
+        )
+        return _talon_error_response(operation, exc)
+    except (SettingsError, CredentialsError) as exc:
+        logger.error("relay misconfigured", extra={"reason": str(exc)})
+        return _error(500, "The relay is misconfigured; see its logs", request_id)
+    status = operation.success_status
+    return _json_response(status, result.to_wire() if result is not None else None)  # type: ignore[attr-defined]
+
+
+# --- SQS ------------------------------------------------------------------------------------
+
+
+def parse_message(operation: Operation, raw: str) -> tuple[Request, str | None]:
+    """An SQS message body (DESIGN.md format) as a Request and its optional idempotency key."""
+    try:
+        message = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest.single(
+            "Invalid message", f"message body is not valid JSON: {exc.msg}", line="1"
+        ) from None
+    if not isinstance(message, dict):
+        raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
+    unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
+    if unknown:
+        raise InvalidRequest.single(
+            "Invalid message",
+            f"unknown top-level key(s) {unknown}; expected {sorted(operation.path_params)}, "
+            "body, idempotencyKey",
+            pointer="/" + unknown[0],
+        )
+    key = message.get("idempotencyKey")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise InvalidRequest.single(
+            "Invalid message",
+            "idempotencyKey must be a non-empty string",
+            pointer="/idempotencyKey",
+        )
+    try:
+        request = operation.parse(
+            {name: message.get(name) for name in operation.path_params}, message.get("body")
+        )
+    except InvalidRequest as exc:
+        # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
+        for err in exc.response.errors or []:
+            if err.source.pointer is not None:
+                err.source.pointer = "/body" + err.source.pointer
+        raise InvalidRequest(exc.response.errors or [], exc.response.message) from None
+    return request, key
+
+
+@dataclass
+class _RecordHandler:
+    operation: Operation
+    context: Any
+    dead_letter_queue_url: str | None = field(default=None)
+
+    def __call__(self, record: SQSRecord) -> None:
+        message_id = record.message_id
+        logger.append_keys(message_id=message_id)
+        try:
+            request, _key = parse_message(self.operation, record.body)
+            runtime.execute(self.operation, request, context=self.context, correlation_id=message_id)
+        except InvalidRequest as exc:
+            self._dead_letter(record, exc.describe(), status=None)
+        except TalonOneError as exc:
+            if exc.retryable:
+                logger.warning(
+                    "retryable failure; message stays on its queue",
+                    extra={"status": exc.status, "reason": exc.message},
+                )
+                raise
+            if exc.status in (401, 403):
+                # Our credentials, not the message: keep it for retry (and the DLQ via redrive).
+                logger.error("Talon.One refused the relay's credentials", extra={"status": exc.status})
+                raise
+            self._dead_letter(record, f"Talon.One {exc.status}: {exc.message}", status=exc.status)
+        finally:
+            logger.remove_keys(["message_id"])
+
+    def _dead_letter(self, record: SQSRecord, reason: str, *, status: int | None) -> None:
+        queues.dead_letter(
+            self.dead_letter_queue_url,
+            body=record.body,
+            reason=reason,
+            operation=self.operation.name,
+            message_id=record.message_id,
+            status=status,
+            attributes=record.attributes.raw_event,
+        )
+
+
+def handle_sqs(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    handler = _RecordHandler(operation, context, settings().dead_letter_queue_url)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(
+        event=event, record_handler=handler, processor=processor, context=context
+    )
+    return dict(response)
+
+
+# --- schedule (erasure queue) ---------------------------------------------------------------
+
+
+@dataclass
+class DrainSummary:
+    requested: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def _delete_one(operation: Operation, request: Request, context: Any, summary: DrainSummary) -> bool:
+    """Delete one customer's data; True when done (deleted or already gone)."""
+    summary.requested += 1
+    try:
+        runtime.execute(operation, request, context=context, correlation_id=None)
+    except TalonOneError as exc:
+        if exc.status == 404:
+            summary.not_found += 1
+            return True
+        summary.failed += 1
+        logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
+        return False
+    summary.deleted += 1
+    return True
+
+
+def _remaining(context: Any) -> float:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return getter() / 1000 if getter else float("inf")
+
+
+def handle_schedule(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
+    summary = DrainSummary()
+    ids = event.get("integrationIds")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            logger.error("invalid schedule input", extra={"reason": "integrationIds must be strings"})
+            return {"error": "integrationIds must be a list of strings", **summary.as_dict()}
+        for integration_id in ids:
+            try:
+                request = operation.parse({"integrationId": integration_id}, None)
+            except InvalidRequest as exc:
+                summary.requested += 1
+                summary.failed += 1
+                logger.error("invalid integrationId", extra={"reason": exc.describe()})
+                continue
+            _delete_one(operation, request, context, summary)
+    else:
+        _drain(operation, context, summary)
+    logger.info("erasure run finished", extra=summary.as_dict())
+    return summary.as_dict()
+
+
+def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
+    cfg = settings()
+    if not cfg.queue_url:
+        raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
+    sqs = queues.sqs()
+    started = time.monotonic()
+    while _remaining(context) > _DRAIN_RESERVE_SECONDS:
+        batch = sqs.receive_message(
+            QueueUrl=cfg.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            message_id, body = message["MessageId"], message.get("Body", "")
+            logger.append_keys(message_id=message_id)
+            try:
+                request, _key = parse_message(operation, body)
+            except InvalidRequest as exc:
+                queues.dead_letter(
+                    cfg.dead_letter_queue_url,
+                    body=body,
+                    reason=exc.describe(),
+                    operation=operation.name,
+                    message_id=message_id,
+                )
+                summary.dead_lettered += 1
+                done = True
+            else:
+                done = _delete_one(operation, request, context, summary)
+            if done:
+                sqs.delete_message(QueueUrl=cfg.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            # else: it becomes visible again after the visibility timeout; redrive after maxReceiveCount
+        logger.remove_keys(["message_id"])
+    logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def lambda_handler(operation: Operation, *, schedule: bool = False) -> Handler:
+    """The Lambda handler of one operation, for all its triggers (chosen by the event's shape)."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        logger.append_keys(operation=operation.name)
+        if isinstance(event, dict) and "Records" in event:
+            return handle_sqs(operation, event, context)
+        if isinstance(event, dict) and "httpMethod" in event and "requestContext" in event:
+            return handle_api(operation, event, context)
+        if schedule and isinstance(event, dict):
+            return handle_schedule(operation, event, context)
+        raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
+
+    return handler  # type: ignore[no-any-return]
