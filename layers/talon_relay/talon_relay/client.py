@@ -108,6 +108,24 @@ class BudgetRetry(Retry):
         return retry
 
 
+class DeadlineTimeout(Timeout):
+    """Per-attempt timeouts cut to what is left before the deadline.
+
+    urllib3 clones the Timeout it is given for every attempt, retries included, so computing the
+    remaining time in `clone` keeps a retry that hangs from outliving the caller's budget.
+    """
+
+    def __init__(self, connect: float, read: float, deadline: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self._limits = (connect, read)
+        self._deadline = deadline
+
+    def clone(self) -> Timeout:
+        remaining = max(self._deadline - time.monotonic(), 0.001)
+        connect, read = self._limits
+        return Timeout(connect=min(connect, remaining), read=min(read, remaining))
+
+
 class IntegrationClient:
     """Talon.One's Integration API v1. Raises TalonOneError for anything but success."""
 
@@ -212,8 +230,7 @@ class IntegrationClient:
     def _timeout(self, deadline: float | None) -> Timeout:
         if deadline is None:
             return Timeout(connect=self.connect_timeout, read=self.read_timeout)
-        remaining = max(deadline - time.monotonic(), 0.001)
-        return Timeout(connect=min(self.connect_timeout, remaining), read=min(self.read_timeout, remaining))
+        return DeadlineTimeout(self.connect_timeout, self.read_timeout, deadline)
 
     @overload
     def _call(

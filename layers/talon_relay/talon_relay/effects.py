@@ -69,7 +69,7 @@ class Effect(BaseModel):
                 return cls._from_v1(raw)
             if isinstance(raw, dict):
                 return cls._from_v2(raw)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, LookupError, OverflowError):
             pass
         logger.warning("malformed effect kept as raw", extra={"effect_kind": type(raw).__name__})
         return cls(name="MalformedEffect", raw=raw, malformed=True)

@@ -211,8 +211,8 @@ class Event(_Response):
     created: datetime
     application_id: int
     profile_id: str | None = None
-    session_id: str
-    type: str
+    session_id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
     attributes: dict[str, Any]
     effects: list[Effect]
     ledger_entries: list[LedgerEntry] | None

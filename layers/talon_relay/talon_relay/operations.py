@@ -168,9 +168,7 @@ TRACK_EVENT = Operation(
     path_params=(),
     body_model=NewEvent,
     success_status=201,
-    invoke=lambda client, params, body, budget, dedup: client.track_event(
-        body, budget=budget, deduplicated=dedup
-    ),
+    invoke=lambda client, params, body, budget, dedup: client.track_event(body, budget=budget, deduplicated=dedup),
     group_by="session_id",
 )
 
@@ -181,9 +179,7 @@ CREATE_REFERRAL = Operation(
     path_params=(),
     body_model=NewReferral,
     success_status=201,
-    invoke=lambda client, params, body, budget, dedup: client.create_referral(
-        body, budget=budget, deduplicated=dedup
-    ),
+    invoke=lambda client, params, body, budget, dedup: client.create_referral(body, budget=budget, deduplicated=dedup),
 )
 
 DELETE_CUSTOMER_DATA = Operation(

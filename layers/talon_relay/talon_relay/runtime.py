@@ -15,13 +15,14 @@ from talon_relay.client import IntegrationClient
 from talon_relay.effects import log_effects
 from talon_relay.models import IntegrationState
 from talon_relay.operations import Operation, Request
-from talon_relay.settings import settings
+from talon_relay.settings import Settings, settings
+from talon_relay.settings import clear_cache as clear_settings_cache
 
 #: Time kept back from the Lambda's remaining time, to answer or report after the last attempt.
 SAFETY_MARGIN_SECONDS = 1.0
 
 _lock = threading.Lock()
-_client: IntegrationClient | None = None
+_clients: dict[Settings, IntegrationClient] = {}
 
 
 class LambdaContext(Protocol):
@@ -32,13 +33,14 @@ class LambdaContext(Protocol):
 
 def client() -> IntegrationClient:
     """The container's IntegrationClient, configured from the environment and the secret."""
-    global _client
-    if _client is None:
+    cfg = settings()
+    found = _clients.get(cfg)
+    if found is None:
         with _lock:
-            if _client is None:
-                cfg = settings()
+            found = _clients.get(cfg)
+            if found is None:
                 auth = SecretsManagerAuth(cfg.talon_secret_arn, max_age=cfg.secret_max_age)
-                _client = IntegrationClient(
+                found = _clients[cfg] = IntegrationClient(
                     auth.base_url,
                     auth,
                     connect_timeout=cfg.connect_timeout,
@@ -47,15 +49,14 @@ def client() -> IntegrationClient:
                     backoff_factor=cfg.backoff_factor,
                     backoff_max=cfg.backoff_max,
                 )
-    return _client
+    return found
 
 
 def reset() -> None:
     """Forget the container's client (tests and the local gateway change settings between runs)."""
-    global _client
     with _lock:
-        _client = None
-    settings.cache_clear()
+        _clients.clear()
+    clear_settings_cache()
 
 
 def budget(context: Any) -> float | None:

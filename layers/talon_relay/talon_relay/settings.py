@@ -36,7 +36,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"invalid function configuration: {problems}") from None
 
 
-@lru_cache(maxsize=1)
+_NAMES = tuple(field.alias or name for name, field in Settings.model_fields.items())
+
+
 def settings() -> Settings:
-    """The container's settings, read on first use."""
-    return load_settings()
+    """The container's settings, validated once for a given environment.
+
+    Keyed on the variables it reads, so a process hosting several functions (the local gateway)
+    gets each function's own settings, while a Lambda container validates exactly once.
+    """
+    return _settings_for(tuple(os.environ.get(name) for name in _NAMES))
+
+
+@lru_cache(maxsize=16)
+def _settings_for(values: tuple[str | None, ...]) -> Settings:
+    return load_settings({k: v for k, v in zip(_NAMES, values, strict=True) if v is not None})
+
+
+def clear_cache() -> None:
+    """Forget validated settings (tests change the environment between cases)."""
+    _settings_for.cache_clear()

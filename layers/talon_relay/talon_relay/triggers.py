@@ -62,9 +62,7 @@ def _api_body(event: APIGatewayProxyEvent) -> Any:
         try:
             raw = base64.b64decode(raw).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            raise InvalidRequest.single(
-                "Invalid body", "body is not valid base64-encoded UTF-8", pointer=""
-            ) from None
+            raise InvalidRequest.single("Invalid body", "body is not valid base64-encoded UTF-8", pointer="") from None
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -120,17 +118,14 @@ def parse_message(operation: Operation, raw: str) -> tuple[Request, str | None]:
     try:
         message = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InvalidRequest.single(
-            "Invalid message", f"message body is not valid JSON: {exc.msg}", line="1"
-        ) from None
+        raise InvalidRequest.single("Invalid message", f"message body is not valid JSON: {exc.msg}", line="1") from None
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
     unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
     if unknown:
         raise InvalidRequest.single(
             "Invalid message",
-            f"unknown top-level key(s) {unknown}; expected {sorted(operation.path_params)}, "
-            "body, idempotencyKey",
+            f"unknown top-level key(s) {unknown}; expected {sorted(operation.path_params)}, body, idempotencyKey",
             pointer="/" + unknown[0],
         )
     key = message.get("idempotencyKey")
@@ -141,9 +136,7 @@ def parse_message(operation: Operation, raw: str) -> tuple[Request, str | None]:
             pointer="/idempotencyKey",
         )
     try:
-        request = operation.parse(
-            {name: message.get(name) for name in operation.path_params}, message.get("body")
-        )
+        request = operation.parse({name: message.get(name) for name in operation.path_params}, message.get("body"))
     except InvalidRequest as exc:
         # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
         for err in exc.response.errors or []:
@@ -197,9 +190,7 @@ class _RecordHandler:
 def handle_sqs(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
     handler = _RecordHandler(operation, context, settings().dead_letter_queue_url)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event, record_handler=handler, processor=processor, context=context
-    )
+    response = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
     return dict(response)
 
 

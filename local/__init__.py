@@ -1,0 +1,1 @@
+"""Running talon-relay on one machine: the Talon.One emulator, local AWS, the local gateway."""

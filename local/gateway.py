@@ -1,0 +1,459 @@
+"""Local gateway: API Gateway, the SQS event source mappings and EventBridge Scheduler, in-process.
+
+Routes, handlers, queues, schedules and environments all come from template.yaml. Each function is
+loaded like Lambda loads it (its folder's module, the layer on the path) and invoked with real event
+shapes and a Lambda context. One invocation runs at a time, in the function's own environment, the
+way a single Lambda container would run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import contextlib
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from local.aws import REGION, LocalAws
+from local.template import ROOT, FunctionSpec, Resolver, Route, StackSpec
+
+Reporter = Callable[[str], None]
+LAYER_PATH = ROOT / "layers" / "talon_relay"
+_INVOKE_LOCK = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    """Lambda's context object: what the handlers and Powertools read from it."""
+
+    function_name: str
+    timeout_seconds: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.timeout_seconds - (time.monotonic() - self._started)
+        return max(int(left * 1000), 0)
+
+
+class LocalFunction:
+    """One function of the template, loaded from its CodeUri and invoked in its own environment."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], timeout: float) -> None:
+        self.spec = spec
+        self.name = spec.logical_id
+        self.environment = environment
+        self.timeout = timeout
+        self._module: ModuleType | None = None
+
+    def _handler(self) -> Callable[[Any, Any], Any]:
+        if self._module is None:
+            if str(LAYER_PATH) not in sys.path:
+                sys.path.insert(0, str(LAYER_PATH))
+            path = self.spec.module_path
+            spec = importlib.util.spec_from_file_location(f"local_fn_{self.name}", path)
+            if spec is None or spec.loader is None:
+                raise RuntimeError(f"cannot load handler module {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._module = module
+        handler: Callable[[Any, Any], Any] = getattr(self._module, self.spec.handler_name)
+        return handler
+
+    @contextlib.contextmanager
+    def _environment(self) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.update(self.environment)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def invoke(self, event: Any) -> Any:
+        with _INVOKE_LOCK, self._environment():
+            context = LambdaContext(function_name=self.name, timeout_seconds=self.timeout)
+            return self._handler()(event, context)
+
+
+def function_environment(spec: FunctionSpec, resolver: Resolver, extra: dict[str, str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name, value in spec.environment.items():
+        resolved = resolver.resolve(value)
+        env[name] = json.dumps(resolved) if isinstance(resolved, dict | list) else str(resolved)
+    env.update(extra)
+    env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
+    return env
+
+
+# --- API Gateway ----------------------------------------------------------------------------
+
+
+def api_event(
+    route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str, stage: str
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy event, as API Gateway builds it."""
+    parts = urlsplit(raw_path)
+    match = route.pattern.match(parts.path)
+    assert match is not None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    try:
+        text, is_b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode(), True
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.path,
+        "path": unquote(parts.path),
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {k: unquote(v) for k, v in match.groupdict().items()} or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/{stage}{unquote(parts.path)}",
+            "stage": stage,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": client_ip, "userAgent": headers.get("User-Agent")},
+            "domainName": headers.get("Host", "localhost"),
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def describe_effects(body: str) -> str:
+    """`setDiscount('Ten off', 10), acceptCoupon('SUMMER10')` from an IntegrationState body."""
+    try:
+        effects = json.loads(body)["event"]["effects"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    out = []
+    for effect in effects:
+        if isinstance(effect, list) and len(effect) == 4 and isinstance(effect[3], list) and effect[3]:
+            name, *args = effect[3]
+            out.append(f"{name}({', '.join(repr(a) for a in args)})")
+        elif isinstance(effect, dict):
+            out.append(f"{effect.get('effectType')}({effect.get('props')})")
+    return ", ".join(out)
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    gateway: Gateway  # set on the subclass made per server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, payload = self.gateway.handle_http(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+        )
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+
+def _cron_field_matches(spec: str, value: int) -> bool:
+    if spec in ("*", "?"):
+        return True
+    for part in spec.split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if part in ("*", ""):
+            low, high = 0, 10_000
+        elif "-" in part:
+            low_text, high_text = part.split("-", 1)
+            low, high = int(low_text), int(high_text)
+        else:
+            low = high = int(part)
+            if step != 1:
+                high = 10_000
+        if low <= value <= high and (value - low) % step == 0:
+            return True
+    return False
+
+
+_DAYS = {"SUN": "1", "MON": "2", "TUE": "3", "WED": "4", "THU": "5", "FRI": "6", "SAT": "7"}
+
+
+def cron_matches(expression: str, when: datetime) -> bool:
+    """Whether an EventBridge `cron(min hour dom month dow year)` fires at minute `when`."""
+    match = re.fullmatch(r"cron\((.+)\)", expression.strip())
+    if not match:
+        raise ValueError(f"not a cron expression: {expression}")
+    fields = match.group(1).split()
+    if len(fields) != 6:
+        raise ValueError(f"cron needs 6 fields: {expression}")
+    minute, hour, dom, month, dow, year = fields
+    for name, number in _DAYS.items():
+        dow = dow.upper().replace(name, number)
+    aws_dow = (when.isoweekday() % 7) + 1  # SUN=1 .. SAT=7
+    return (
+        _cron_field_matches(minute, when.minute)
+        and _cron_field_matches(hour, when.hour)
+        and _cron_field_matches(dom, when.day)
+        and _cron_field_matches(month, when.month)
+        and _cron_field_matches(dow, aws_dow)
+        and _cron_field_matches(year, when.year)
+    )
+
+
+# --- the gateway ------------------------------------------------------------------------------
+
+
+class Gateway:
+    """Serves the template's routes, polls its queues and fires its schedules."""
+
+    def __init__(
+        self,
+        spec: StackSpec,
+        aws: LocalAws,
+        resolver: Resolver,
+        *,
+        extra_environment: dict[str, str] | None = None,
+        stage: str = "live",
+        reporter: Reporter | None = None,
+        poll_wait_seconds: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.aws = aws
+        self.stage = stage
+        self.report: Reporter = reporter or (lambda line: None)
+        self.poll_wait_seconds = poll_wait_seconds
+        self.functions: dict[str, LocalFunction] = {}
+        for logical_id, fn in spec.functions.items():
+            env = function_environment(fn, resolver, extra_environment or {})
+            timeout = float(resolver.resolve(fn.timeout))
+            self.functions[logical_id] = LocalFunction(fn, env, timeout)
+        self.resolver = resolver
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self.url = ""
+        self.invocations: list[tuple[str, str]] = []  # (function, trigger): for tests and the run log
+
+    # -- lifecycle
+
+    def start(self, port: int = 0, *, poll: bool = True, schedules: bool = True) -> str:
+        handler = type("ApiHandler", (_ApiHandler,), {"gateway": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._spawn(self._server.serve_forever, "gateway-http")
+        if poll:
+            for fn in self.spec.functions.values():
+                if fn.queue:
+                    self._spawn(functools.partial(self._poll, fn), f"poll-{fn.logical_id}")
+        if schedules and any(fn.schedules for fn in self.spec.functions.values()):
+            self._spawn(self._cron_loop, "scheduler")
+        return self.url
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+    # -- API Gateway
+
+    def handle_http(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        path = urlsplit(raw_path).path
+        if path == "/_local/health":
+            return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+        schedule = re.fullmatch(r"/_local/schedules/([A-Za-z0-9]+)", path)
+        if schedule and method == "POST":
+            payload = json.loads(body) if body else None
+            result = self.run_schedule(schedule.group(1), payload)
+            return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+        matches = [r for r in self.spec.routes if r.pattern.match(path)]
+        route = next((r for r in matches if r.method == method), None)
+        if route is None:
+            status = 405 if matches else 404
+            message = f"No route for {method} {unquote(path)}"
+            return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()
+        event = api_event(route, method, raw_path, headers, body, client_ip, self.stage)
+        started = time.perf_counter()
+        try:
+            result = self.functions[route.function].invoke(event)
+            status = int(result["statusCode"])
+            out_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+            text = result.get("body") or ""
+            payload = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode()
+        except Exception as exc:  # what API Gateway does when the function fails
+            self.report(f"API  {method} {unquote(path)} -> function error {type(exc).__name__}: {exc}")
+            return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
+        self.invocations.append((route.function, "api"))
+        ms = (time.perf_counter() - started) * 1000
+        effects = describe_effects(payload.decode("utf-8", "replace")) if status < 300 else ""
+        self.report(
+            f"API  {method} {unquote(path)} -> {status} ({ms:.0f} ms)" + (f"  effects: {effects}" if effects else "")
+        )
+        return status, out_headers, payload
+
+    # -- SQS event source mappings
+
+    def _poll(self, fn: FunctionSpec) -> None:
+        sqs = self.aws.client("sqs")
+        while not self._stop.is_set():
+            try:
+                self.poll_once(fn.logical_id, sqs=sqs, wait=self.poll_wait_seconds)
+            except Exception as exc:  # keep polling, as Lambda's poller does
+                if self._stop.is_set():
+                    return
+                self.report(f"SQS  {fn.queue}: poller error {type(exc).__name__}: {exc}")
+                time.sleep(0.5)
+
+    def poll_once(self, function: str, *, sqs: Any = None, wait: int = 0) -> int:
+        """Receive one batch for `function`, invoke it, delete what succeeded; returns batch size."""
+        fn = self.spec.functions[function]
+        assert fn.queue, f"{function} has no SQS event"
+        sqs = sqs or self.aws.client("sqs")
+        url, arn = self.aws.queue_urls[fn.queue], self.aws.queue_arns[fn.queue]
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(fn.batch_size, 10),
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
+        try:
+            result = self.functions[function].invoke(event) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception as exc:  # the whole batch failed: every message comes back
+            self.report(f"SQS  {fn.queue}: function error {type(exc).__name__}: {exc}")
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        self.invocations.append((function, "sqs"))
+        self.report(f"SQS  {fn.queue}: {len(messages)} record(s), {len(failed)} left for retry")
+        return len(messages)
+
+    # -- schedules
+
+    def run_schedule(self, function: str, payload: Any = None) -> Any:
+        """Invoke `function` as its schedule would (its Input, or `payload` when given)."""
+        fn = self.spec.functions.get(function)
+        if fn is None or not fn.schedules:
+            return {"error": f"{function} has no schedule"}
+        if payload is None:
+            raw = self.resolver.resolve(fn.schedules[0].get("Input", "{}"))
+            payload = json.loads(raw) if isinstance(raw, str) else raw
+        result = self.functions[function].invoke(payload)
+        self.invocations.append((function, "schedule"))
+        self.report(f"CRON {function}: {json.dumps(result)}")
+        return result
+
+    def _cron_loop(self) -> None:
+        last_minute = None
+        while not self._stop.wait(1.0):
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+            if now == last_minute:
+                continue
+            last_minute = now
+            for fn in self.spec.functions.values():
+                for schedule in fn.schedules:
+                    expression = str(self.resolver.resolve(schedule.get("ScheduleExpression", "")))
+                    if expression.startswith("cron(") and cron_matches(expression, now):
+                        try:
+                            self.run_schedule(fn.logical_id)
+                        except Exception as exc:
+                            self.report(f"CRON {fn.logical_id}: error {type(exc).__name__}: {exc}")
+
+
+def sqs_record(message: dict[str, Any], arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to the function."""
+    attributes = dict(message.get("Attributes", {}))
+    attributes.setdefault("ApproximateReceiveCount", "1")
+    attributes.setdefault("SentTimestamp", str(calendar.timegm(time.gmtime()) * 1000))
+    attributes.setdefault("SenderId", "LOCAL")
+    attributes.setdefault("ApproximateFirstReceiveTimestamp", attributes["SentTimestamp"])
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType"),
+        }
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": REGION,
+    }

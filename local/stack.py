@@ -1,0 +1,143 @@
+"""The whole bundle on one machine: Talon.One emulator + moto (local AWS) + local gateway.
+
+Used by `make run`, `make demo`, `make cleanup` and by the end-to-end tests, which start it on free
+ports inside the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.aws import LocalAws, export_environment, seed, start_moto
+from local.gateway import Gateway, Reporter
+from local.template import ROOT, StackSpec, read_stack
+
+STATE_DIR = ROOT / "local" / "state"
+STACK_FILE = STATE_DIR / "stack.json"
+LOCAL_API_KEY = "local-talon-api-key"  # the emulator's key; not a secret of anyone's
+
+#: Template parameters that make sense on a laptop: failed messages come back in seconds, not minutes.
+LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5}
+
+#: Environment every local function gets on top of its template environment.
+LOCAL_FUNCTION_ENV = {"POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStack:
+    spec: StackSpec
+    emulator: Any
+    aws: LocalAws
+    gateway: Gateway
+
+    @property
+    def api_url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def emulator_url(self) -> str:
+        return str(self.emulator.base_url)
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        api_port: int = 0,
+        emulator_port: int = 0,
+        moto_port: int = 0,
+        parameters: dict[str, Any] | None = None,
+        function_environment: dict[str, str] | None = None,
+        reporter: Reporter | None = None,
+        poll: bool = True,
+        schedules: bool = True,
+        rules: Path | None = None,
+        state_file: Path | None = None,
+    ) -> LocalStack:
+        from local.emulator import Emulator
+
+        layer = str(ROOT / "layers" / "talon_relay")
+        if layer not in sys.path:
+            sys.path.insert(0, layer)
+        spec = read_stack()
+        emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file)
+        started: list[Any] = []
+        try:
+            talon_url = emulator.start(host="127.0.0.1", port=emulator_port)
+            started.append(emulator)
+            server, endpoint = start_moto(moto_port or free_port())
+            aws = LocalAws(endpoint=endpoint, server=server)
+            started.append(aws)
+            export_environment(endpoint)
+            resolver = seed(
+                aws,
+                spec,
+                talon_base_url=talon_url,
+                talon_api_key=LOCAL_API_KEY,
+                parameters={**LOCAL_PARAMETERS, **(parameters or {})},
+            )
+            gateway = Gateway(
+                spec,
+                aws,
+                resolver,
+                extra_environment={**LOCAL_FUNCTION_ENV, **(function_environment or {})},
+                reporter=reporter,
+            )
+            gateway.start(api_port, poll=poll, schedules=schedules)
+        except BaseException:
+            for item in reversed(started):
+                item.stop()
+            raise
+        return cls(spec, emulator, aws, gateway)
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        self.aws.stop()
+        self.emulator.stop()
+        from talon_relay import runtime
+
+        runtime.reset()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.aws.queue_urls[logical_id]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "api_url": self.api_url,
+            "emulator_url": self.emulator_url,
+            "aws_endpoint": self.aws.endpoint,
+            "queues": self.aws.queue_urls,
+            "secret_arn": self.aws.secret_arn,
+        }
+
+    def write_state(self, path: Path = STACK_FILE) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.describe(), indent=2))
+
+
+def running_stack(path: Path = STACK_FILE) -> dict[str, Any] | None:
+    """The stack started by `make run`, if one is running (its state file names a live pid)."""
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info

@@ -1,0 +1,200 @@
+"""What the local stack needs from template.yaml: functions, routes, queues, tables, schedules.
+
+Read from the same file `sam deploy` uses, so the local run cannot drift from what is deployed.
+Intrinsic functions are resolved against the local resources (queue URLs and ARNs in moto, etc.).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub ...) into long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    data = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(data, dict)
+    return data
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Matches a raw (still percent-encoded) request path; one group per path parameter."""
+        parts = re.split(r"(\{[^}]+\})", self.path)
+        regex = "".join(f"(?P<{p[1:-1].rstrip('+')}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
+        return re.compile(f"^{regex}$")
+
+
+@dataclass
+class QueueSpec:
+    logical_id: str
+    properties: dict[str, Any]
+
+    @property
+    def fifo(self) -> bool:
+        return str(self.properties.get("FifoQueue", "false")).lower() == "true"
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: Any
+    environment: dict[str, Any]
+    routes: list[Route] = field(default_factory=list)
+    queue: str | None = None  # logical id of the queue its SQS event reads
+    batch_size: int = 10
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def module_path(self) -> Path:
+        module, _ = self.handler.rsplit(".", 1)
+        return self.code_uri / f"{module.replace('.', '/')}.py"
+
+    @property
+    def handler_name(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass
+class StackSpec:
+    template: dict[str, Any]
+    parameters: dict[str, Any]
+    functions: dict[str, FunctionSpec]
+    queues: dict[str, QueueSpec]
+    tables: dict[str, dict[str, Any]]
+    secrets_parameter: str = "TalonSecretArn"
+
+    @property
+    def routes(self) -> list[Route]:
+        return [route for fn in self.functions.values() for route in fn.routes]
+
+
+def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
+    template = template or load_template()
+    resources: dict[str, Any] = template.get("Resources", {})
+    globals_fn: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    functions: dict[str, FunctionSpec] = {}
+    queues: dict[str, QueueSpec] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        props = resource.get("Properties", {}) or {}
+        if kind == "AWS::SQS::Queue":
+            queues[logical_id] = QueueSpec(logical_id, props)
+        elif kind == "AWS::DynamoDB::Table":
+            tables[logical_id] = props
+        elif kind == "AWS::Serverless::Function":
+            env = dict(globals_fn.get("Environment", {}).get("Variables", {}))
+            env.update(props.get("Environment", {}).get("Variables", {}))
+            spec = FunctionSpec(
+                logical_id=logical_id,
+                code_uri=ROOT / str(props.get("CodeUri", "")).rstrip("/"),
+                handler=str(props.get("Handler", globals_fn.get("Handler", ""))),
+                timeout=props.get("Timeout", globals_fn.get("Timeout", 3)),
+                environment=env,
+            )
+            for event in (props.get("Events") or {}).values():
+                eprops = event.get("Properties", {})
+                if event["Type"] == "Api":
+                    spec.routes.append(Route(str(eprops["Method"]).upper(), str(eprops["Path"]), logical_id))
+                elif event["Type"] == "SQS":
+                    queue = eprops["Queue"]
+                    spec.queue = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else None
+                    spec.batch_size = int(eprops.get("BatchSize", 10))
+                elif event["Type"] in ("ScheduleV2", "Schedule"):
+                    spec.schedules.append(eprops)
+            functions[logical_id] = spec
+    return StackSpec(template, parameters, functions, queues, tables)
+
+
+class Resolver:
+    """Resolves CloudFormation intrinsics against local values (parameters and resource facts)."""
+
+    def __init__(
+        self,
+        parameters: dict[str, Any],
+        refs: dict[str, str],
+        attributes: dict[tuple[str, str], str],
+        pseudo: dict[str, str],
+    ) -> None:
+        self.parameters = parameters
+        self.refs = refs
+        self.attributes = attributes
+        self.pseudo = pseudo
+
+    def ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise KeyError(f"cannot resolve Ref {name} locally")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                target, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self.attributes[(target, attr)]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                resolved_extra = {k: self.resolve(v) for k, v in extra.items()}
+
+                def sub(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in resolved_extra:
+                        return str(resolved_extra[name])
+                    if "." in name:
+                        target, attr = name.split(".", 1)
+                        return str(self.attributes[(target, attr)])
+                    return str(self.ref(name))
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if key == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(self.resolve(i)) for i in items)
+            if key == "Fn::If":
+                raise KeyError("Fn::If is not resolvable locally")
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value

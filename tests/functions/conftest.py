@@ -1,0 +1,153 @@
+"""Fixtures for the function tests: moto server (Secrets Manager, SQS) and a local Talon.One stand-in."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from pytest_httpserver import HTTPServer
+
+from tests.support import ROOT, free_port
+
+API_KEY = "fn-test-api-key-5f1c"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass
+class Stack:
+    secret_arn: str
+    queue_url: str
+    dlq_url: str
+    sqs: Any
+    secrets: Any
+
+    def dlq_messages(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return out
+            out.extend(batch)
+
+    def send(self, body: dict[str, Any] | str) -> str:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        return str(self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=raw)["MessageId"])
+
+
+@pytest.fixture
+def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """Given a secret pointing at the Talon.One stand-in, and a queue with its DLQ, in moto."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "talon-relay-test",
+        "TALON_MAX_RETRIES": "2",
+        "TALON_BACKOFF_FACTOR": "0",
+        "TALON_READ_TIMEOUT": "1",
+        "TALON_CONNECT_TIMEOUT": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    suffix = uuid.uuid4().hex[:8]
+    secrets = boto3.client("secretsmanager")
+    sqs = boto3.client("sqs")
+    arn = secrets.create_secret(
+        Name=f"talon-{suffix}",
+        SecretString=json.dumps({"baseUrl": httpserver.url_for("/").rstrip("/"), "apiKey": API_KEY}),
+    )["ARN"]
+    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"q-{suffix}",
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
+    monkeypatch.setenv("TALON_SECRET_ARN", arn)
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
+    _reset_layer()
+    yield Stack(arn, queue_url, dlq_url, sqs, secrets)
+    _reset_layer()
+
+
+def _reset_layer() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from talon_relay import queues, runtime
+
+    runtime.reset()
+    queues.sqs.cache_clear()
+    parameters.clear_caches()
+    parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def load_handler() -> Callable[[str], Callable[[dict[str, Any], Any], Any]]:
+    """Import functions/<folder>/<folder>.py under a unique name and return its `handler`."""
+    cache: dict[str, Any] = {}
+
+    def load(folder: str) -> Callable[[dict[str, Any], Any], Any]:
+        if folder not in cache:
+            path = ROOT / "functions" / folder / f"{folder}.py"
+            spec = importlib.util.spec_from_file_location(f"function_{folder}", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            cache[folder] = module.handler
+        handler: Callable[[dict[str, Any], Any], Any] = cache[folder]
+        return handler
+
+    return load
+
+
+class LogCapture:
+    """Everything the layer's Powertools logger writes, as the JSON lines CloudWatch would get."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Given the layer's logger also writes to a buffer (its own handler is bound to the real stdout)."""
+    import logging
+
+    from talon_relay.observability import logger
+
+    capture = LogCapture()
+    handler = logging.StreamHandler(capture.stream)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    yield capture
+    target.removeHandler(handler)

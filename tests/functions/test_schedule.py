@@ -1,0 +1,108 @@
+"""delete_customer_data on its schedule: draining the erasure queue, and direct id lists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.functions.conftest import Stack
+from tests.support import LambdaContext, load_event
+
+
+def erasure_answers(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/customer_data/p-exists", method="DELETE").respond_with_data("", 204)
+    httpserver.expect_request("/v1/customer_data/p-also", method="DELETE").respond_with_data("", 204)
+    httpserver.expect_request("/v1/customer_data/p-unknown", method="DELETE").respond_with_json(
+        {"message": "Customer not found"}, 404
+    )
+    httpserver.expect_request("/v1/customer_data/p-failing", method="DELETE").respond_with_data("", 503)
+
+
+def remaining_on_queue(stack: Stack) -> list[str]:
+    attrs = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return [attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]]
+
+
+def test_schedule_drains_the_erasure_queue(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given queued deletions for existing, unknown and failing customers, plus one broken message
+    erasure_answers(httpserver)
+    for integration_id in ["p-exists", "p-unknown", "p-failing", "p-also"]:
+        stack.send({"integrationId": integration_id})
+    stack.send({"integrationId": ""})
+
+    # When the schedule fires with its sample event
+    summary = load_handler("delete_customer_data")(load_event("delete_customer_data", "schedule"), LambdaContext())
+
+    # Then the run reports what happened to each request
+    assert summary == {"requested": 4, "deleted": 2, "not_found": 1, "failed": 1, "dead_lettered": 1}
+    # And only the failing one is still on the queue (visible again or still in flight)
+    assert sum(int(n) for n in remaining_on_queue(stack)) == 1
+    (dead,) = stack.dlq_messages()
+    assert "integrationId" in dead["MessageAttributes"]["failureReason"]["StringValue"]
+    deleted = sorted(r.path for r, _ in httpserver.log if r.path != "/v1/customer_data/p-failing")
+    assert deleted == [
+        "/v1/customer_data/p-also",
+        "/v1/customer_data/p-exists",
+        "/v1/customer_data/p-unknown",
+    ]
+
+
+def test_failing_deletion_reaches_the_dlq_after_max_receives(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given a deletion that Talon.One keeps failing, on a queue with maxReceiveCount 2, visibility 1 s
+    erasure_answers(httpserver)
+    stack.send({"integrationId": "p-failing"})
+    handler = load_handler("delete_customer_data")
+    # When the schedule runs three times, a visibility timeout apart
+    import time
+
+    for _ in range(3):
+        handler({}, LambdaContext())
+        time.sleep(1.2)
+    # Then the message was tried twice and SQS moved it to the DLQ (nothing lost)
+    attempts = [r for r, _ in httpserver.log if r.path == "/v1/customer_data/p-failing"]
+    assert len(attempts) == 2 * 3  # two receives, each with 2 in-process retries
+    assert remaining_on_queue(stack) == ["0", "0"]
+    (dead,) = stack.dlq_messages()
+    assert json.loads(dead["Body"]) == {"integrationId": "p-failing"}
+
+
+def test_schedule_input_deletes_the_given_ids(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given a schedule input with explicit ids
+    erasure_answers(httpserver)
+    event = {"integrationIds": ["p-exists", "p-unknown", "p-failing"]}
+    # When the function runs with it
+    summary = load_handler("delete_customer_data")(event, LambdaContext())
+    # Then each id was deleted directly, and the queue was not touched
+    assert summary == {"requested": 3, "deleted": 1, "not_found": 1, "failed": 1, "dead_lettered": 0}
+    assert remaining_on_queue(stack) == ["0", "0"]
+
+
+def test_sample_schedule_ids_event(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given the sample schedule event with ids, all of which exist
+    event = load_event("delete_customer_data", "schedule_ids")
+    for integration_id in event["integrationIds"]:
+        httpserver.expect_request(f"/v1/customer_data/{integration_id}", method="DELETE").respond_with_data("", 204)
+    # When it runs
+    summary = load_handler("delete_customer_data")(event, LambdaContext())
+    # Then all were deleted
+    assert summary["deleted"] == len(event["integrationIds"]) == summary["requested"]
+
+
+@pytest.mark.parametrize("ids", ["p-1", [1, 2], [None]])
+def test_invalid_schedule_input_is_reported_not_raised(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, ids: Any
+) -> None:
+    # Given a schedule input whose ids are not strings
+    # When it runs
+    summary = load_handler("delete_customer_data")({"integrationIds": ids}, LambdaContext())
+    # Then the error is named and nothing is deleted
+    assert "integrationIds" in summary["error"]
+    assert httpserver.log == []

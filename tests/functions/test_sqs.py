@@ -1,0 +1,154 @@
+"""Every queued function: SQS batch events from events/, partial failures, poison to the DLQ."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.functions.conftest import Stack
+from tests.support import LambdaContext, integration_state, load_event, referral
+
+QUEUED = ["update_customer_session", "update_customer_profile", "track_event", "create_referral"]
+
+
+def sqs_event(folder: str, bodies: list[Any]) -> dict[str, Any]:
+    """The sample event of `folder` with one record per body (ids msg-0, msg-1, ...)."""
+    template = load_event(folder, "sqs")["Records"][0]
+    records = []
+    for index, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"msg-{index}"
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def answer_all(httpserver: HTTPServer) -> None:
+    for prefix, method in [
+        ("/v1/customer_sessions/", "PUT"),
+        ("/v1/customer_profiles/", "PUT"),
+    ]:
+        httpserver.expect_request(_prefix(prefix), method=method).respond_with_json(integration_state())
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(integration_state(), 201)
+    httpserver.expect_request("/v1/referrals", method="POST").respond_with_json(referral(), 201)
+
+
+def _prefix(prefix: str) -> Any:
+    import re
+
+    return re.compile("^" + re.escape(prefix) + ".+")
+
+
+@pytest.mark.parametrize("folder", QUEUED)
+def test_sample_batch_is_delivered_whole(stack: Stack, httpserver: HTTPServer, load_handler: Any, folder: str) -> None:
+    # Given the operation's sample SQS event and a Talon.One that accepts everything
+    event = load_event(folder, "sqs")
+    answer_all(httpserver)
+    # When the function handles the batch
+    result = load_handler(folder)(event, LambdaContext())
+    # Then no record failed, each reached Talon.One once, and nothing was dead-lettered
+    assert result == {"batchItemFailures": []}
+    assert len(httpserver.log) == len(event["Records"])
+    sent = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    expected = [json.loads(record["body"])["body"] for record in event["Records"]]
+    assert sent == expected
+    assert stack.dlq_messages() == []
+
+
+def test_one_bad_record_never_fails_its_neighbours(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given a batch: good, invalid JSON, invalid body, Talon.One 404, Talon.One 503 (retryable), good
+    httpserver.expect_request("/v1/customer_sessions/s-missing", method="PUT").respond_with_json(
+        {"message": "Not found", "errors": []}, status=404
+    )
+    httpserver.expect_request("/v1/customer_sessions/s-down", method="PUT").respond_with_data("", status=503)
+    httpserver.expect_request(_prefix("/v1/customer_sessions/s-ok"), method="PUT").respond_with_json(
+        integration_state()
+    )
+    event = sqs_event(
+        "update_customer_session",
+        [
+            {"customerSessionId": "s-ok-1", "body": {"profileId": "p-1", "total": 10}},
+            "{broken",
+            {"customerSessionId": "s-bad", "body": {"cartItems": [{"name": "x"}]}},
+            {"customerSessionId": "s-missing", "body": {"profileId": "p-1"}},
+            {"customerSessionId": "s-down", "body": {"profileId": "p-1"}},
+            {"customerSessionId": "s-ok-2", "body": {"profileId": "p-2"}},
+        ],
+    )
+
+    # When the batch is handled
+    result = load_handler("update_customer_session")(event, LambdaContext())
+
+    # Then only the retryable record is reported for retry
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-4"}]}
+    # And the three that can never succeed sit in the DLQ with their reasons
+    dead = {
+        m["MessageAttributes"]["sourceMessageId"]["StringValue"]: m["MessageAttributes"] for m in stack.dlq_messages()
+    }
+    assert set(dead) == {"msg-1", "msg-2", "msg-3"}
+    assert "not valid JSON" in dead["msg-1"]["failureReason"]["StringValue"]
+    reason = dead["msg-2"]["failureReason"]["StringValue"]
+    assert "/body/cartItems/0/sku" in reason and "/body/cartItems/0/quantity" in reason
+    assert dead["msg-3"]["talonStatus"]["StringValue"] == "404"
+    assert all(d["operation"]["StringValue"] == "updateCustomerSession" for d in dead.values())
+    # And the good ones reached Talon.One (503 retried within the invocation: 3 attempts)
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths.count("/v1/customer_sessions/s-ok-1") == 1
+    assert paths.count("/v1/customer_sessions/s-ok-2") == 1
+    assert paths.count("/v1/customer_sessions/s-down") == 3
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"body": {"sessionId": "s-1", "type": "x", "attributes": {}}, "extra": 1}, "unknown top-level key"),
+        (
+            {"body": {"sessionId": "s-1", "type": "x", "attributes": {}}, "idempotencyKey": 5},
+            "idempotencyKey",
+        ),
+        ({"body": {"sessionId": "", "type": "x", "attributes": {}}}, "/body/sessionId"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_poison_messages_name_their_fault(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, message: Any, reason: str
+) -> None:
+    # Given a message that can never succeed
+    event = sqs_event("track_event", [message])
+    # When handled
+    result = load_handler("track_event")(event, LambdaContext())
+    # Then it leaves the queue for the DLQ with a reason naming the fault, and Talon.One saw nothing
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.dlq_messages()
+    assert reason in dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert httpserver.log == []
+
+
+def test_poison_without_a_dlq_is_kept_for_redrive(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no DEAD_LETTER_QUEUE_URL is configured
+    from talon_relay import runtime
+
+    monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
+    runtime.reset()
+    # When a poison message is handled
+    result = load_handler("track_event")(sqs_event("track_event", ["{nope"]), LambdaContext())
+    # Then it is reported as failed (stays on its queue and reaches the DLQ by redrive), never dropped
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+
+
+def test_post_5xx_is_retried_by_sqs_not_in_process(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given Talon.One answers 502 to a referral
+    httpserver.expect_request("/v1/referrals", method="POST").respond_with_data("", status=502)
+    event = sqs_event("create_referral", [{"body": {"campaignId": 3, "advocateProfileIntegrationId": "p-1"}}])
+    # When handled
+    result = load_handler("create_referral")(event, LambdaContext())
+    # Then the POST was made once and the record is left for SQS to retry
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert len(httpserver.log) == 1
+    assert stack.dlq_messages() == []

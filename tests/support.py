@@ -1,0 +1,104 @@
+"""Test support shared by the suites: real local servers (moto, HTTP) and Talon.One-shaped bodies."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_event(operation_folder: str, name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / operation_folder / f"{name}.json").read_text())
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object the handlers and Powertools read."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "req-0001"
+    timeout_seconds: float = 20.0
+    _deadline: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        import time
+
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
+def integration_state(
+    session_id: str = "s-1",
+    profile_id: str = "p-1",
+    effects: list[Any] | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A complete IntegrationState as Talon.One returns it (every required field present)."""
+    created = "2026-11-27T10:00:00Z"
+    return {
+        "session": {
+            "integrationId": session_id,
+            "created": created,
+            "applicationId": 12,
+            "profileId": profile_id,
+            "coupon": "",
+            "referral": "",
+            "state": "open",
+            "cartItems": [],
+            "total": 0,
+            "attributes": dict(attributes or {}),
+            "firstSession": True,
+            "discounts": {},
+        },
+        "profile": {
+            "integrationId": profile_id,
+            "created": created,
+            "attributes": dict(attributes or {}),
+            "accountId": 1,
+            "closedSessions": 0,
+            "totalSales": 0,
+            "loyaltyMemberships": [],
+            "lastActivity": created,
+        },
+        "event": {
+            "id": 7,
+            "created": created,
+            "applicationId": 12,
+            "profileId": profile_id,
+            "sessionId": session_id,
+            "type": "talon_session_updated",
+            "attributes": dict(attributes or {}),
+            "effects": effects if effects is not None else [[1, 2, 0, ["setDiscount", "Ten off", 10]]],
+            "ledgerEntries": [],
+        },
+    }
+
+
+def referral(code: str = "REF-1234") -> dict[str, Any]:
+    return {
+        "id": 3,
+        "created": "2026-11-27T10:00:00Z",
+        "campaignId": 3,
+        "advocateProfileIntegrationId": "p-1",
+        "code": code,
+        "usageCounter": 0,
+        "usageLimit": 1,
+    }
