@@ -37,3 +37,14 @@ deploy: build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (def
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: run demo cleanup
+
+run:  ## the whole bundle on this machine: Talon.One emulator, local AWS, local gateway (Ctrl-C stops)
+	$(PY) -m local run
+
+demo:  ## a scripted journey through all five operations (uses `make run`'s stack, or starts one)
+	$(PY) -m local demo
+
+cleanup:  ## run the off-peak erasure schedule of the running stack now
+	$(PY) -m local cleanup

@@ -44,12 +44,23 @@ class LocalAws:
     resolver: Resolver | None = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)  # type: ignore[call-overload]
+        return local_client(service, self.endpoint)
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
             self.server = None
+
+
+def local_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for moto, usable from any process (credentials are moto's dummies)."""
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:

@@ -7,6 +7,7 @@ import os
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
@@ -15,7 +16,12 @@ logger = Logger(service=SERVICE)
 
 
 def emit_count(name: str, count: int, *, operation: str) -> None:
-    """One EMF metric `name` with the operation as its dimension, flushed at once."""
+    """One EMF metric `name` with the operation as its dimension, flushed at once.
+
+    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' single_metric itself ignores.
+    """
+    if is_metrics_disabled():
+        return
     with single_metric(
         name=name,
         unit=MetricUnit.Count,

@@ -1,0 +1,176 @@
+"""`python -m local run|demo|cleanup`: the commands behind `make run`, `make demo`, `make cleanup`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import urllib3
+
+from local.stack import STACK_FILE, LocalStack, free_port, running_stack
+
+
+class _PrettyLog(logging.Handler):
+    """The relay's Powertools log records as short lines for a terminal (effects above all)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = record.__dict__
+        message = record.getMessage()
+        if message == "effect":
+            args = ", ".join(repr(a) for a in fields.get("arguments") or [])
+            line = (
+                f"       effect {fields.get('effect')}({args})  campaign {fields.get('campaign_id')}"
+                f"  [{fields.get('operation')} session={fields.get('session_id')!r}"
+                f" profile={fields.get('profile_id')!r}]"
+            )
+        elif message == "talon.one call":
+            line = (
+                f"       Talon.One {fields.get('operation')} -> {fields.get('status')}"
+                f" in {fields.get('duration_ms')} ms ({fields.get('attempts')} attempt(s))"
+            )
+        elif record.levelno >= logging.WARNING:
+            detail = {k: fields[k] for k in ("reason", "status", "message_id") if fields.get(k) is not None}
+            line = f"       {record.levelname.lower()}: {message} {json.dumps(detail) if detail else ''}"
+        elif message == "erasure run finished":
+            keys = ("requested", "deleted", "not_found", "failed", "dead_lettered")
+            line = "       erasure run: " + ", ".join(f"{k}={fields.get(k)}" for k in keys)
+        else:
+            return
+        print(line, flush=True)
+
+
+def _terminal_logging(verbose: bool) -> None:
+    """JSON logs stay as they are with --verbose; otherwise a readable line per event."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from talon_relay.observability import logger
+
+    relay = logging.getLogger(logger.name)
+    if not verbose:
+        for handler in relay.handlers:
+            handler.setLevel(logging.CRITICAL + 1)  # keep Powertools' handler (it owns the formatter)
+        relay.addHandler(_PrettyLog())
+    emulator_log = logging.getLogger("local.emulator")
+    emulator_log.setLevel(logging.INFO)
+    talon_handler = logging.StreamHandler(sys.stdout)
+    talon_handler.setFormatter(logging.Formatter("       emulator: %(message)s"))
+    emulator_log.addHandler(talon_handler)
+    emulator_log.propagate = False
+
+
+def _port(value: str | None, default: int) -> int:
+    if value:
+        return int(value)
+    try:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", default))
+        return default
+    except OSError:
+        return free_port()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+    stack = LocalStack.start(
+        api_port=_port(args.api_port, 3000),
+        emulator_port=_port(args.emulator_port, 3100),
+        moto_port=_port(args.aws_port, 3200),
+        reporter=lambda line: print(line, flush=True),
+        # EMF metric lines are for CloudWatch; on a terminal they drown the effects (--verbose shows them)
+        function_environment={} if args.verbose else {"POWERTOOLS_METRICS_DISABLED": "true"},
+    )
+    _terminal_logging(args.verbose)
+    stack.write_state()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print(
+        f"""
+talon-relay is running locally (Ctrl-C stops everything).
+
+  Relay API (API Gateway):   {stack.api_url}
+  Talon.One emulator:        {stack.emulator_url}   (admin: {stack.emulator_url}/_emulator/requests)
+  Local AWS (moto):          {stack.aws.endpoint}
+
+Try it:
+
+  curl -s -X PUT {stack.api_url}/v1/customer_sessions/session-1 \\
+       -H 'Content-Type: application/json' \\
+       -d '{{"profileId": "customer-1", "coupon": "WELCOME10",
+            "cartItems": [{{"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 120}}]}}'
+
+  make demo      # a scripted journey through all five operations
+  make cleanup   # run the off-peak erasure schedule now
+""",
+        flush=True,
+    )
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+        STACK_FILE.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    info = running_stack()
+    if info is None:
+        print("no local stack is running: start one with `make run`", file=sys.stderr)
+        return 1
+    payload = json.dumps({"integrationIds": args.ids}) if args.ids else b""
+    response = urllib3.request(
+        "POST", f"{info['api_url']}/_local/schedules/DeleteCustomerDataFunction", body=payload, timeout=120
+    )
+    print(response.data.decode())
+    return 0 if response.status == 200 else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from local.demo import run_demo
+
+    info = running_stack()
+    if info is not None:
+        print(f"Using the running stack at {info['api_url']}\n")
+        return run_demo(info)
+    print("No stack running: starting a fresh one for the demo.\n")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the demo prints its own account of each step
+    with LocalStack.start(
+        schedules=False,
+        parameters={"LogLevel": "WARNING"},
+        function_environment={"POWERTOOLS_METRICS_DISABLED": "true"},
+    ) as stack:
+        return run_demo(stack.describe())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the emulator, local AWS and the gateway")
+    run.add_argument("--api-port", default=os.environ.get("API_PORT"))
+    run.add_argument("--emulator-port", default=os.environ.get("EMULATOR_PORT"))
+    run.add_argument("--aws-port", default=os.environ.get("AWS_PORT"))
+    run.add_argument("--verbose", action="store_true", help="show the functions' raw JSON logs")
+    run.set_defaults(func=cmd_run)
+    cleanup = sub.add_parser("cleanup", help="run the erasure schedule of the running stack now")
+    cleanup.add_argument("ids", nargs="*", help="delete these integration ids instead of draining the queue")
+    cleanup.set_defaults(func=cmd_cleanup)
+    demo = sub.add_parser("demo", help="a scripted journey through all five operations")
+    demo.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    result: Any = args.func(args)
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

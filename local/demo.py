@@ -1,0 +1,163 @@
+"""`make demo`: one customer's journey through all five operations, against the local stack.
+
+A profile, a session with a coupon and a cart, an event, a referral (used by a friend), the session
+closed, and a deletion queued for the off-peak erasure schedule, which then drains it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import urllib3
+
+from local.aws import local_client
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def _effects(body: dict[str, Any]) -> list[str]:
+    out = []
+    for effect in (body.get("event") or {}).get("effects") or []:
+        if isinstance(effect, list) and len(effect) == 4:
+            name, *args = effect[3]
+            out.append(f"{name}({', '.join(repr(a) for a in args)})")
+    return out
+
+
+class Journey:
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.api = info["api_url"]
+        self.info = info
+        self.http = urllib3.PoolManager()
+        self.step = 0
+
+    def call(self, title: str, method: str, path: str, body: dict[str, Any] | None, expect: int) -> dict[str, Any]:
+        self.step += 1
+        print(f"{self.step}. {title}\n   {method} {path}")
+        response = self.http.request(
+            method,
+            self.api + path,
+            body=json.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        data: dict[str, Any] = json.loads(response.data) if response.data else {}
+        print(f"   -> {response.status}")
+        if response.status != expect:
+            raise DemoFailed(f"{title}: expected {expect}, got {response.status}: {data}")
+        return data
+
+    def show_state(self, data: dict[str, Any]) -> None:
+        session, profile = data.get("session") or {}, data.get("profile") or {}
+        if session and session.get("integrationId") != "talon_profile_update":
+            print(
+                f"   session {session['integrationId']!r}: state={session['state']} total={session['total']}"
+                f" discounts={session['discounts']}"
+            )
+        if profile:
+            print(
+                f"   profile {profile['integrationId']!r}: closedSessions={profile['closedSessions']}"
+                f" totalSales={profile['totalSales']}"
+            )
+        if data.get("loyalty"):
+            print(f"   loyalty: {json.dumps(data['loyalty'])}")
+        effects = _effects(data)
+        print(f"   effects: {', '.join(effects) if effects else '(none)'}\n")
+
+
+def run_demo(info: dict[str, Any]) -> int:
+    run = uuid.uuid4().hex[:6]
+    ada, bob = f"ada-{run}", f"bob-{run}"
+    cart = [
+        {"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 120},
+        {"name": "Film", "sku": "SKU-FILM", "quantity": 2, "price": 8.5},
+    ]
+    j = Journey(info)
+    try:
+        state = j.call(
+            "A customer profile (updateCustomerProfile)",
+            "PUT",
+            f"/v1/customer_profiles/{ada}",
+            {"attributes": {"name": "Ada", "newsletter": True}},
+            200,
+        )
+        j.show_state(state)
+        state = j.call(
+            "A session with a coupon and a cart (updateCustomerSession)",
+            "PUT",
+            f"/v1/customer_sessions/checkout-{ada}",
+            {"profileId": ada, "coupon": "WELCOME10", "cartItems": cart},
+            200,
+        )
+        j.show_state(state)
+        state = j.call(
+            "A purchase event (trackEvent)",
+            "POST",
+            "/v1/events",
+            {"profileId": ada, "sessionId": f"checkout-{ada}", "type": "purchase", "attributes": {"channel": "web"}},
+            201,
+        )
+        j.show_state(state)
+        referral = j.call(
+            "A referral code for a friend (createReferral)",
+            "POST",
+            "/v1/referrals",
+            {"campaignId": 3, "advocateProfileIntegrationId": ada, "friendProfileIntegrationId": bob},
+            201,
+        )
+        print(f"   referral code {referral['code']!r} for {bob!r} (campaign {referral['campaignId']})\n")
+        state = j.call(
+            "The friend's session uses the referral code",
+            "PUT",
+            f"/v1/customer_sessions/checkout-{bob}",
+            {"profileId": bob, "referral": referral["code"], "cartItems": cart[1:]},
+            200,
+        )
+        j.show_state(state)
+        state = j.call(
+            "The session is closed (updateCustomerSession, state=closed)",
+            "PUT",
+            f"/v1/customer_sessions/checkout-{ada}",
+            {"state": "closed"},
+            200,
+        )
+        j.show_state(state)
+        _queued_deletion(j, ada)
+    except DemoFailed as exc:
+        print(f"\nDEMO FAILED: {exc}")
+        return 1
+    print("Demo finished: all five operations went through the relay.")
+    return 0
+
+
+def _queued_deletion(j: Journey, integration_id: str) -> None:
+    """deleteCustomerData the off-peak way: queued now, executed by the erasure schedule."""
+    j.step += 1
+    queue = j.info["queues"]["DeleteCustomerDataQueue"]
+    print(f"{j.step}. The customer asks to be forgotten: deletion queued for the off-peak run (deleteCustomerData)")
+    sqs = local_client("sqs", j.info["aws_endpoint"])
+    message_id = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"integrationId": integration_id}))[
+        "MessageId"
+    ]
+    print(f"   queued as message {message_id}")
+    print("   running the erasure schedule now (make cleanup does the same)")
+    summary: dict[str, Any] = {}
+    for _ in range(5):  # SQS may hide a just-sent message from one receive; a few runs at most
+        response = j.http.request("POST", f"{j.api}/_local/schedules/DeleteCustomerDataFunction", timeout=120)
+        summary = json.loads(response.data)
+        if summary.get("deleted"):
+            break
+        time.sleep(0.5)
+    print(f"   -> {summary}")
+    if summary.get("deleted", 0) < 1:
+        raise DemoFailed(f"the erasure run deleted nothing: {summary}")
+    state = j.http.request("GET", f"{j.info['emulator_url']}/_emulator/state", timeout=10)
+    profile = json.loads(state.data)["profiles"].get(integration_id, {})
+    print(f"   Talon.One now holds for {integration_id!r}: attributes={profile.get('attributes')}\n")
+    if profile.get("attributes"):
+        raise DemoFailed("the profile still has attributes after deletion")
