@@ -25,7 +25,7 @@ test:  ## the whole test suite (unit, functions, template, end-to-end)
 lint:  ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench
+	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
