@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import urllib3
-import yaml  # type: ignore[import-untyped, unused-ignore]
+import yaml
 
 from local.emulator import Emulator
 from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, SPEC, Client, SpecCheck

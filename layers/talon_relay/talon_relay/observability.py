@@ -32,14 +32,16 @@ def emit_count(name: str, count: int, *, operation: str) -> None:
         pass
 
 
-def _tracer() -> Tracer:
-    """X-Ray via Powertools Tracer, on only when tracing is enabled and the X-Ray SDK is present.
+def tracer() -> Tracer | None:
+    """Powertools Tracer, only where it can record: in Lambda, tracing on, and the X-Ray SDK present.
 
-    The layer does not ship aws-xray-sdk (it would drag a second botocore into the layer); Lambda's
-    `Tracing: Active` still records each invocation, and adding the SDK turns subsegments on.
+    Created on demand (not at import) because the Tracer imports and patches the X-Ray SDK, which
+    costs a cold start about a second. The layer does not ship aws-xray-sdk (it would drag a second
+    botocore into the layer); Lambda's `Tracing: Active` still records each invocation, and adding
+    the SDK to the layer turns Powertools subsegments on.
     """
-    available = importlib.util.find_spec("aws_xray_sdk") is not None
-    return Tracer(service=SERVICE, disabled=not available or None)
-
-
-tracer = _tracer()
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on")
+    in_lambda = "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+    if disabled or not in_lambda or importlib.util.find_spec("aws_xray_sdk") is None:
+        return None
+    return Tracer(service=SERVICE)

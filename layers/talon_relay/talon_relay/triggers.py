@@ -298,8 +298,6 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
 def lambda_handler(operation: Operation, *, schedule: bool = False) -> Handler:
     """The Lambda handler of one operation, for all its triggers (chosen by the event's shape)."""
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> Any:
         logger.append_keys(operation=operation.name)
         if isinstance(event, dict) and "Records" in event:
@@ -310,4 +308,7 @@ def lambda_handler(operation: Operation, *, schedule: bool = False) -> Handler:
             return handle_schedule(operation, event, context)
         raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
 
-    return handler  # type: ignore[no-any-return]
+    active_tracer = tracer()
+    if active_tracer is not None:
+        handler = active_tracer.capture_lambda_handler(capture_response=False)(handler)
+    return logger.inject_lambda_context(clear_state=True)(handler)

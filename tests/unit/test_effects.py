@@ -1,0 +1,277 @@
+"""Effects: both wire forms, named accessors, tolerance of the unknown and the malformed, logging."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from talon_relay.effects import Discount, Effect, FreeItem, LoyaltyPoints, log_effects
+from talon_relay.models import Event, IntegrationState
+from tests.unit import payloads
+from tests.unit.conftest import StdoutCapture
+
+V1_DISCOUNT = [12, 34, 0, ["setDiscount", "Free money", 45.55]]
+V2_DISCOUNT = {
+    "campaignId": 12,
+    "rulesetId": 34,
+    "ruleIndex": 0,
+    "ruleName": "Summer sale",
+    "effectType": "setDiscount",
+    "props": {"name": "Free money", "value": 45.55},
+}
+
+
+# --- the two wire forms ----------------------------------------------------------------------------
+
+
+def test_a_v1_tuple_parses_to_an_effect() -> None:
+    # Given a v1 effect tuple, when parsed
+    effect = Effect.parse(V1_DISCOUNT)
+    # Then its ids, name and arguments are read from their positions
+    assert effect.name == "setDiscount"
+    assert (effect.campaign_id, effect.ruleset_id, effect.rule_index) == (12, 34, 0)
+    assert effect.args == ("Free money", 45.55)
+    assert effect.rule_name is None
+    assert effect.malformed is False
+
+
+def test_a_v2_object_parses_to_the_same_effect() -> None:
+    # Given the v2 object for the same effect, when parsed
+    effect = Effect.parse(V2_DISCOUNT)
+    # Then it reads the same, plus the rule name v2 carries
+    assert effect.name == "setDiscount"
+    assert (effect.campaign_id, effect.ruleset_id, effect.rule_index) == (12, 34, 0)
+    assert effect.rule_name == "Summer sale"
+    assert effect.discount == Effect.parse(V1_DISCOUNT).discount == Discount("Free money", 45.55)
+    assert effect.malformed is False
+
+
+@pytest.mark.parametrize(
+    ("v1_body", "v2_type", "v2_props", "accessor", "expected"),
+    [
+        (["setDiscount", "10% off", 3.5], "setDiscount", {"name": "10% off", "value": 3.5},
+         "discount", Discount("10% off", 3.5)),
+        (["acceptCoupon", "SUMMER"], "acceptCoupon", {"value": "SUMMER"}, "coupon_code", "SUMMER"),
+        (["rejectCoupon", "OLD", "CouponExpired"], "rejectCoupon",
+         {"value": "OLD", "rejectionReason": "CouponExpired"}, "coupon_code", "OLD"),
+        (["acceptReferral", "REF-1"], "acceptReferral", {"value": "REF-1"}, "referral_code",
+         "REF-1"),
+        (["rejectReferral", "REF-2", "ReferralExpired"], "rejectReferral",
+         {"value": "REF-2", "rejectionReason": "ReferralExpired"}, "referral_code", "REF-2"),
+        (["addFreeItem", "SKU-9", "Socks"], "addFreeItem", {"sku": "SKU-9", "name": "Socks"},
+         "free_item", FreeItem("SKU-9", "Socks")),
+        (["addLoyaltyPoints", 4, 120, "Welcome"], "addLoyaltyPoints",
+         {"programId": 4, "value": 120, "name": "Welcome"}, "loyalty_points",
+         LoyaltyPoints(4, 120.0, "Welcome")),
+    ],
+)  # fmt: skip
+def test_named_accessors_read_both_forms_alike(
+    v1_body: list[Any], v2_type: str, v2_props: dict[str, Any], accessor: str, expected: Any
+) -> None:
+    # Given the same effect in v1 and v2 form
+    v1 = Effect.parse([1, 2, 3, v1_body])
+    v2 = Effect.parse({"campaignId": 1, "rulesetId": 2, "ruleIndex": 3, "effectType": v2_type, "props": v2_props})
+    # Then the named accessor gives the same value for both
+    assert getattr(v1, accessor) == expected
+    assert getattr(v2, accessor) == expected
+
+
+@pytest.mark.parametrize("accessor", ["discount", "coupon_code", "referral_code", "free_item", "loyalty_points"])
+def test_accessors_of_another_kind_of_effect_are_none(accessor: str) -> None:
+    effect = Effect.parse([1, 2, 3, ["showNotification", "Hi", "there"]])
+    assert getattr(effect, accessor) is None
+
+
+def test_unknown_effect_names_are_kept_with_their_arguments() -> None:
+    # Given effects this code has no accessor for, in both forms
+    v1 = Effect.parse([1, 2, 3, ["showNotification", "Title", "Body", 7]])
+    v2 = Effect.parse(
+        {"campaignId": 1, "rulesetId": 2, "ruleIndex": 3, "effectType": "rollbackDiscount",
+         "props": {"name": "x", "value": 1.5}}
+    )  # fmt: skip
+    # Then they are ordinary effects, not malformed ones
+    assert (v1.name, v1.args, v1.malformed) == ("showNotification", ("Title", "Body", 7), False)
+    assert (v2.name, v2.props, v2.malformed) == ("rollbackDiscount", {"name": "x", "value": 1.5}, False)
+
+
+MALFORMED = [
+    pytest.param([1, 2, ["setDiscount", "x", 1]], id="v1-too-short"),
+    pytest.param([1, 2, 3, ["setDiscount", "x", 1], 5], id="v1-too-long"),
+    pytest.param([1, 2, 3, "setDiscount"], id="v1-body-not-a-list"),
+    pytest.param([1, 2, 3, []], id="v1-empty-body"),
+    pytest.param([1, 2, 3, [42, "x"]], id="v1-name-not-a-string"),
+    pytest.param(["a", 2, 3, ["setDiscount"]], id="v1-campaign-not-a-number"),
+    pytest.param([{"id": 1}, 2, 3, ["setDiscount"]], id="v1-campaign-an-object"),
+    pytest.param([float("inf"), 2, 3, ["setDiscount"]], id="v1-campaign-infinite"),
+    pytest.param({"campaignId": 1, "props": {}}, id="v2-no-effect-type"),
+    pytest.param({"effectType": "", "props": {}}, id="v2-empty-effect-type"),
+    pytest.param({"effectType": 5, "props": {}}, id="v2-effect-type-not-a-string"),
+    pytest.param({"effectType": "setDiscount", "props": [1, 2]}, id="v2-props-not-an-object"),
+    pytest.param({"effectType": "x", "ruleName": 5}, id="v2-rule-name-not-a-string"),
+    pytest.param("setDiscount", id="a-string"),
+    pytest.param(42, id="a-number"),
+    pytest.param(None, id="null"),
+]
+
+
+@pytest.mark.parametrize("raw", MALFORMED)
+def test_a_malformed_effect_is_kept_raw_with_a_warning(raw: Any, powertools_stdout: StdoutCapture) -> None:
+    # Given an effect in neither wire form, when parsed
+    effect = Effect.parse(raw)
+    # Then it is kept (not a crash), flagged, and serialises back to exactly what came in
+    assert effect.malformed is True
+    assert effect.raw is raw
+    assert effect.model_dump() == raw
+    # And one warning is logged for it
+    warnings = [line for line in powertools_stdout.logs() if line["level"] == "WARNING"]
+    assert len(warnings) == 1
+    assert "malformed" in warnings[0]["message"]
+
+
+def test_a_malformed_effect_does_not_lose_the_rest_of_the_integration_state(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given a response whose effects mix good and bad ones
+    wire_effects = [V1_DISCOUNT, {"campaignId": 9}, V2_DISCOUNT, "??", [1e400, 1, 1, ["x"]]]
+    body = json.dumps(payloads.integration_state(wire_effects)).encode()
+    # When it is parsed from bytes, as the client does
+    state = IntegrationState.model_validate_json(body)
+    # Then every effect is there, in order, the bad ones flagged
+    assert [e.malformed for e in state.event.effects] == [False, True, False, True, True]
+    assert state.session.integration_id == "s-1"
+
+
+def test_effects_that_are_not_a_list_make_the_event_invalid() -> None:
+    # An `effects` that is not an array is a broken response, not a broken effect.
+    with pytest.raises(ValidationError):
+        Event.model_validate(payloads.event(effects={"not": "a list"}))
+
+
+# --- Event.effects and the way back to the wire ----------------------------------------------------
+
+
+def test_event_effects_parse_into_effects_and_serialise_back_to_the_wire_form() -> None:
+    # Given an event with v1, v2 and unknown effects as Talon.One sent them
+    wire_effects = [
+        V1_DISCOUNT,
+        V2_DISCOUNT,
+        [5, 6, 1, ["acceptCoupon", "SUMMER"]],
+        [5, 6, 2, ["someFutureEffect", {"nested": [1, 2]}]],
+    ]
+    body = payloads.integration_state(wire_effects)
+    # When parsed
+    state = IntegrationState.model_validate(body)
+    # Then each item is an Effect
+    assert all(isinstance(e, Effect) for e in state.event.effects)
+    assert [e.name for e in state.event.effects] == [
+        "setDiscount",
+        "setDiscount",
+        "acceptCoupon",
+        "someFutureEffect",
+    ]
+    # And serialising the model gives back exactly the wire form, as dict and as JSON
+    assert state.to_wire()["event"]["effects"] == wire_effects
+    assert json.loads(state.model_dump_json(by_alias=True))["event"]["effects"] == wire_effects
+    assert state.to_wire() == json.loads(json.dumps(body))
+
+
+# --- log_effects -----------------------------------------------------------------------------------
+
+SECRET = "attr-value-7f3c9d-never-log-me"
+
+
+def state_with_attributes_everywhere(effects: list[Any]) -> IntegrationState:
+    """An IntegrationState whose session, profile, event and cart item carry the SECRET value."""
+    attrs = {"email": SECRET, "note": f"hello {SECRET}", "nested": {"deep": SECRET}}
+    cart = [{"name": "N", "sku": "S", "quantity": 1, "price": 1.0, "attributes": attrs}]
+    return IntegrationState.model_validate(
+        payloads.integration_state(
+            effects,
+            session=payloads.customer_session(
+                integrationId="sess-42", profileId="prof-42", attributes=attrs, cartItems=cart
+            ),
+            profile=payloads.customer_profile(integrationId="prof-42", attributes=attrs),
+            event_body=payloads.event(sessionId="sess-42", profileId="prof-42", attributes=attrs),
+        )
+    )
+
+
+def test_log_effects_writes_one_structured_line_per_effect(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given a state with three effects (two of the same kind)
+    state = state_with_attributes_everywhere(
+        [V1_DISCOUNT, [13, 35, 2, ["setDiscount", "Other", 1.0]], V2_DISCOUNT | {
+            "effectType": "acceptCoupon", "props": {"value": "SUMMER"}}]
+    )  # fmt: skip
+    # When logged
+    returned = log_effects(state, operation="updateCustomerSession", correlation_id="corr-1")
+    # Then there is one line per effect, in order, with the effect's coordinates and ids
+    lines = powertools_stdout.logs("effect")
+    assert returned == state.event.effects
+    assert len(lines) == 3
+    first, second, third = lines
+    assert first["effect"] == "setDiscount"
+    assert (first["campaign_id"], first["ruleset_id"], first["rule_index"]) == (12, 34, 0)
+    assert first["arguments"] == ["Free money", 45.55]
+    assert (second["campaign_id"], second["rule_index"]) == (13, 2)
+    assert third["effect"] == "acceptCoupon"
+    assert third["rule_name"] == "Summer sale"
+    assert third["arguments"] == ["SUMMER"]
+    for line in lines:
+        assert line["operation"] == "updateCustomerSession"
+        assert line["session_id"] == "sess-42"
+        assert line["profile_id"] == "prof-42"
+        assert line["correlation_id"] == "corr-1"
+        assert line["level"] == "INFO"
+
+
+def test_log_effects_emits_one_emf_metric_per_effect_name_with_the_operation(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given two setDiscount effects and one acceptCoupon
+    state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
+    # When logged
+    log_effects(state, operation="trackEvent")
+    # Then one EMF document per effect name carries the count, dimensioned by operation
+    metrics = powertools_stdout.metrics()
+    by_name: dict[str, dict[str, Any]] = {}
+    for doc in metrics:
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        (metric,) = directive["Metrics"]
+        assert metric["Name"] not in by_name, "one metric per effect name"
+        assert metric["Unit"] == "Count"
+        assert any("operation" in dims for dims in directive["Dimensions"])
+        assert doc["operation"] == "trackEvent"
+        by_name[metric["Name"]] = doc
+    assert set(by_name) == {"setDiscount", "acceptCoupon"}
+    assert by_name["setDiscount"]["setDiscount"] in (2, [2], 2.0)
+    assert by_name["acceptCoupon"]["acceptCoupon"] in (1, [1], 1.0)
+
+
+def test_log_effects_of_a_state_without_effects_writes_nothing(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    state = state_with_attributes_everywhere([])
+    assert log_effects(state, operation="trackEvent") == []
+    assert powertools_stdout.logs("effect") == []
+    assert powertools_stdout.metrics() == []
+
+
+def test_log_effects_never_logs_profile_session_or_event_attribute_values(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given attributes holding a distinctive value in the session, profile, event and cart
+    state = state_with_attributes_everywhere(
+        [V1_DISCOUNT, V2_DISCOUNT, [1, 2, 3, ["unknownThing", 1]], {"broken": True}]
+    )
+    # When the effects are logged (including an unknown and a malformed one)
+    log_effects(state, operation="updateCustomerProfile")
+    # Then lines were written, and the value appears nowhere in them
+    output = powertools_stdout.text()
+    assert len(powertools_stdout.logs("effect")) == 4
+    assert SECRET not in output
+    assert "email" not in output

@@ -1,0 +1,361 @@
+"""Retries: which calls are retried on what, the time budget, Retry-After and timeouts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from talon_relay.auth import ApiKeyAuth
+from talon_relay.client import IntegrationClient
+from talon_relay.errors import TalonOneError
+from talon_relay.models import NewCustomerSession, NewEvent, NewReferral
+from tests.unit import payloads
+
+FAST = {"backoff_factor": 0.001, "backoff_max": 0.01}
+#: Slack for the budget checks: process scheduling, connection set-up, teardown.
+MARGIN = 0.75
+
+
+class Script:
+    """A server handler that plays a list of answers, then repeats the last one forever."""
+
+    def __init__(self, *answers: Callable[[], Response]) -> None:
+        self.answers = list(answers)
+        self.times: list[float] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        request.get_data()
+        with self.lock:
+            index = min(len(self.times), len(self.answers) - 1)
+            self.times.append(time.monotonic())
+        return self.answers[index]()
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+
+def status(code: int, headers: dict[str, str] | None = None) -> Callable[[], Response]:
+    body = json.dumps({"message": f"HTTP {code}"})
+    return lambda: Response(body, status=code, headers=headers, content_type="application/json")
+
+
+def ok(code: int) -> Callable[[], Response]:
+    """Success with an IntegrationState (or no body for 204)."""
+    if code == 204:
+        return lambda: Response(status=204)
+    body = json.dumps(payloads.integration_state())
+    return lambda: Response(body, status=code, content_type="application/json")
+
+
+def referral_created() -> Response:
+    return Response(json.dumps(payloads.referral()), status=201, content_type="application/json")
+
+
+def on_every_path(server: HTTPServer, script: Script) -> Script:
+    for path in ("/v1/customer_sessions/s-1", "/v1/customer_data/p-1", "/v1/events", "/v1/referrals"):
+        server.expect_request(path).respond_with_handler(script)
+    return script
+
+
+def client_for(server_or_url: HTTPServer | str, **options: Any) -> IntegrationClient:
+    url = server_or_url if isinstance(server_or_url, str) else server_or_url.url_for("/")
+    return IntegrationClient(url, ApiKeyAuth("k"), **(FAST | options))
+
+
+# The idempotent operations (retried on 409/429/5xx) and the POSTs (not, by default).
+def put_session(client: IntegrationClient, **kw: Any) -> Any:
+    return client.update_customer_session("s-1", NewCustomerSession(total=1), **kw)
+
+
+def delete_data(client: IntegrationClient, **kw: Any) -> Any:
+    return client.delete_customer_data("p-1", **kw)
+
+
+def post_event(client: IntegrationClient, **kw: Any) -> Any:
+    return client.track_event(NewEvent(session_id="s-1", type="t", attributes={}), **kw)
+
+
+def post_referral(client: IntegrationClient, **kw: Any) -> Any:
+    return client.create_referral(NewReferral(campaign_id=1, advocate_profile_integration_id="p-1"), **kw)
+
+
+IDEMPOTENT = [pytest.param(put_session, 200, id="PUT"), pytest.param(delete_data, 204, id="DELETE")]
+POSTS = [pytest.param(post_event, id="trackEvent"), pytest.param(post_referral, id="createReferral")]
+
+
+def post_success(call: Callable[..., Any]) -> Callable[[], Response]:
+    return referral_created if call is post_referral else ok(201)
+
+
+# --- idempotent calls --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [409, 429, 500, 503])
+@pytest.mark.parametrize(("call", "success"), IDEMPOTENT)
+def test_idempotent_calls_are_retried_until_max_retries_then_fail(
+    httpserver: HTTPServer, call: Callable[..., Any], success: int, failure: int
+) -> None:
+    # Given a server that keeps answering a transient failure
+    script = on_every_path(httpserver, Script(status(failure)))
+    client = client_for(httpserver, max_retries=3)
+    # When an idempotent call is made
+    with pytest.raises(TalonOneError) as exc:
+        call(client)
+    # Then it was tried max_retries + 1 times, and the last status is reported as retryable
+    assert script.count == 4
+    assert exc.value.status == failure
+    assert exc.value.retryable is True
+
+
+@pytest.mark.parametrize("failure", [409, 429, 500, 503])
+@pytest.mark.parametrize(("call", "success"), IDEMPOTENT)
+def test_idempotent_calls_succeed_after_transient_failures(
+    httpserver: HTTPServer, call: Callable[..., Any], success: int, failure: int
+) -> None:
+    # Given a server that fails twice and then answers
+    script = on_every_path(httpserver, Script(status(failure), status(failure), ok(success)))
+    client = client_for(httpserver, max_retries=3)
+    # When the call is made, then it succeeds on the third request
+    call(client)
+    assert script.count == 3
+
+
+def test_max_retries_zero_means_one_attempt(httpserver: HTTPServer) -> None:
+    script = on_every_path(httpserver, Script(status(503)))
+    with pytest.raises(TalonOneError):
+        put_session(client_for(httpserver, max_retries=0))
+    assert script.count == 1
+
+
+# --- POSTs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [409, 429, 500, 503])
+@pytest.mark.parametrize("call", POSTS)
+def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callable[..., Any], failure: int) -> None:
+    # Given a POST answered with a transient failure (it may have been applied)
+    script = on_every_path(httpserver, Script(status(failure), post_success(call)))
+    # When the client posts, then it does not repeat the request itself
+    with pytest.raises(TalonOneError) as exc:
+        call(client_for(httpserver, max_retries=3))
+    assert script.count == 1
+    # And it tells the caller the failure is transient
+    assert exc.value.status == failure
+    assert exc.value.retryable is True
+
+
+@pytest.mark.parametrize("call", POSTS)
+def test_deduplicated_posts_are_retried_like_idempotent_calls(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
+    script = on_every_path(httpserver, Script(status(503), status(409), post_success(call)))
+    call(client_for(httpserver, max_retries=3), deduplicated=True)
+    assert script.count == 3
+
+
+@pytest.mark.parametrize("call", POSTS)
+def test_deduplicated_posts_stop_after_max_retries(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
+    script = on_every_path(httpserver, Script(status(500)))
+    with pytest.raises(TalonOneError):
+        call(client_for(httpserver, max_retries=2), deduplicated=True)
+    assert script.count == 3
+
+
+# --- no answer at all: connection refused, dropped, timed out ---------------------------------
+
+
+@pytest.fixture
+def retry_log(caplog: pytest.LogCaptureFixture) -> Callable[[], int]:
+    """How many times urllib3 said it was retrying a request that got no answer."""
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+
+    def count() -> int:
+        return sum(
+            1
+            for record in caplog.records
+            if record.name == "urllib3.connectionpool" and "Retrying" in record.getMessage()
+        )
+
+    return count
+
+
+@pytest.mark.parametrize("call", [*POSTS, pytest.param(put_session, id="PUT"), pytest.param(delete_data, id="DELETE")])
+def test_connection_refused_is_retried_even_for_posts(
+    closed_port: int, retry_log: Callable[[], int], call: Callable[..., Any]
+) -> None:
+    # Given nothing listening (the request surely never reached Talon.One)
+    client = client_for(f"http://127.0.0.1:{closed_port}", max_retries=2)
+    # When a call is made
+    with pytest.raises(TalonOneError) as exc:
+        call(client)
+    # Then it was retried max_retries times, and fails as unreachable (not a timeout)
+    assert retry_log() == 2
+    assert exc.value.status is None
+    assert exc.value.timed_out is False
+    assert exc.value.retryable is True
+
+
+class DroppingServer:
+    """Accepts a connection, reads the request, and closes it without answering."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port: int = self.sock.getsockname()[1]
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[DroppingServer]:
+    server = DroppingServer()
+    yield server
+    server.close()
+
+
+def test_a_post_whose_connection_drops_after_sending_is_not_retried(
+    dropping_server: DroppingServer,
+) -> None:
+    # Given a server that reads the request and hangs up (it may have acted on it)
+    client = client_for(f"http://127.0.0.1:{dropping_server.port}", max_retries=3)
+    # When an event is posted, then it is sent once only
+    with pytest.raises(TalonOneError) as exc:
+        post_event(client)
+    assert dropping_server.requests == 1
+    assert exc.value.status is None
+
+
+def test_a_put_whose_connection_drops_is_retried(dropping_server: DroppingServer) -> None:
+    client = client_for(f"http://127.0.0.1:{dropping_server.port}", max_retries=3)
+    with pytest.raises(TalonOneError):
+        put_session(client)
+    assert dropping_server.requests == 4
+
+
+@pytest.fixture
+def hang() -> Iterator[Callable[[], Response]]:
+    """An answer that blocks until the test ends (then answers 200), to force read timeouts."""
+    release = threading.Event()
+
+    def answer() -> Response:
+        release.wait(timeout=10)
+        return ok(200)()
+
+    yield answer
+    release.set()
+
+
+@pytest.mark.parametrize(("call", "expected_requests"), [(put_session, 2), (post_event, 1)])
+def test_a_read_timeout_is_a_retryable_timed_out_error(
+    threaded_httpserver: HTTPServer,
+    hang: Callable[[], Response],
+    call: Callable[..., Any],
+    expected_requests: int,
+) -> None:
+    # Given a server slower than the client's read timeout
+    script = on_every_path(threaded_httpserver, Script(hang))
+    client = client_for(threaded_httpserver, read_timeout=0.2, max_retries=1)
+    # When a call is made
+    with pytest.raises(TalonOneError) as exc:
+        call(client)
+    # Then it failed as a timeout the caller may retry (PUT was retried once; POST was not)
+    assert exc.value.timed_out is True
+    assert exc.value.retryable is True
+    assert exc.value.status is None
+    assert script.count == expected_requests
+
+
+# --- the time budget ---------------------------------------------------------------------------
+
+
+def test_a_call_stops_within_its_budget_when_the_server_keeps_failing(
+    httpserver: HTTPServer,
+) -> None:
+    # Given a server that always answers 503, and real backoff between attempts
+    script = on_every_path(httpserver, Script(status(503)))
+    client = client_for(httpserver, max_retries=10, backoff_factor=0.2, backoff_max=5.0)
+    # When a call with a 1 s budget is made
+    started = time.monotonic()
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client, budget=1.0)
+    elapsed = time.monotonic() - started
+    # Then it retried within the budget, stopped well before max_retries, and reports the 503
+    assert elapsed < 1.0 + MARGIN
+    assert 2 <= script.count < 11
+    assert exc.value.status == 503
+    assert exc.value.retryable is True
+
+
+def test_a_retry_that_hangs_does_not_outlive_the_budget(
+    threaded_httpserver: HTTPServer, hang: Callable[[], Response]
+) -> None:
+    # Given a server whose first answer is a slow 503, and which then stops answering at all
+    def slow_503() -> Response:
+        time.sleep(1.0)
+        return status(503)()
+
+    script = on_every_path(threaded_httpserver, Script(slow_503, hang))
+    client = client_for(threaded_httpserver, max_retries=3, read_timeout=30)
+    # When a call with a 2 s budget is made
+    started = time.monotonic()
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client, budget=2.0)
+    elapsed = time.monotonic() - started
+    # Then the retry's wait is cut to what is left of the budget
+    assert script.count == 2
+    assert exc.value.timed_out is True
+    assert elapsed < 2.0 + MARGIN
+
+
+def test_retry_after_is_respected(httpserver: HTTPServer) -> None:
+    # Given a 429 asking for a 1 s pause, then success
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "1"}), ok(200)))
+    # When the session is updated
+    put_session(client_for(httpserver, max_retries=2), budget=10.0)
+    # Then the second request came no sooner than the server asked
+    assert script.count == 2
+    assert script.times[1] - script.times[0] >= 0.95
+
+
+def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPServer) -> None:
+    # Given a 503 asking for a 30 s pause, and a 2 s budget
+    script = on_every_path(httpserver, Script(status(503, {"Retry-After": "30"}), ok(200)))
+    started = time.monotonic()
+    # When the call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client_for(httpserver, max_retries=3), budget=2.0)
+    # Then it does not wait: it returns the 503 within the budget
+    assert time.monotonic() - started < 2.0
+    assert script.count == 1
+    assert exc.value.status == 503
+    assert exc.value.retryable is True

@@ -1,0 +1,56 @@
+"""Settings: the function's environment, validated once, with errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from talon_relay.settings import SettingsError, load_settings
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:talon-abc"
+
+
+def test_only_the_secret_arn_is_required_and_the_rest_has_defaults() -> None:
+    cfg = load_settings({"TALON_SECRET_ARN": ARN})
+    assert cfg.talon_secret_arn == ARN
+    assert (cfg.connect_timeout, cfg.read_timeout, cfg.max_retries) == (3.0, 10.0, 4)
+    assert cfg.secret_max_age == 300
+    assert cfg.queue_url is None
+
+
+def test_values_are_read_from_their_text_form() -> None:
+    cfg = load_settings(
+        {
+            "TALON_SECRET_ARN": ARN,
+            "TALON_READ_TIMEOUT": "2.5",
+            "TALON_MAX_RETRIES": "0",
+            "TALON_SECRET_MAX_AGE": "60",
+            "QUEUE_URL": "http://127.0.0.1:4566/000000000000/q",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert (cfg.read_timeout, cfg.max_retries, cfg.secret_max_age) == (2.5, 0, 60)
+    assert cfg.queue_url == "http://127.0.0.1:4566/000000000000/q"
+
+
+def test_the_process_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALON_SECRET_ARN", ARN)
+    monkeypatch.setenv("TALON_BACKOFF_FACTOR", "0.5")
+    cfg = load_settings()
+    assert (cfg.talon_secret_arn, cfg.backoff_factor) == (ARN, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({}, "TALON_SECRET_ARN"),
+        ({"TALON_SECRET_ARN": ""}, "TALON_SECRET_ARN"),
+        ({"TALON_SECRET_ARN": ARN, "TALON_MAX_RETRIES": "many"}, "TALON_MAX_RETRIES"),
+        ({"TALON_SECRET_ARN": ARN, "TALON_MAX_RETRIES": "11"}, "TALON_MAX_RETRIES"),
+        ({"TALON_SECRET_ARN": ARN, "TALON_READ_TIMEOUT": "0"}, "TALON_READ_TIMEOUT"),
+        ({"TALON_SECRET_ARN": ARN, "TALON_SECRET_MAX_AGE": "-1"}, "TALON_SECRET_MAX_AGE"),
+    ],
+)
+def test_a_wrong_environment_is_one_error_naming_the_variable(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as exc:
+        load_settings(environ)
+    assert variable in str(exc.value)
