@@ -17,6 +17,8 @@ from pytest_httpserver import HTTPServer
 from tests.support import ROOT, free_port
 
 API_KEY = "fn-test-api-key-5f1c"
+SIGNING_SECRET = "fn-test-signing-secret-0a9e7d"
+PREVIOUS_SIGNING_SECRET = "fn-test-previous-secret-77b2"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,8 @@ class Stack:
     dlq_url: str
     sqs: Any
     secrets: Any
+    signing_secret_arn: str = ""
+    table: str = ""
 
     def dlq_messages(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -83,21 +87,34 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
         },
     )["QueueUrl"]
+    signing_arn = secrets.create_secret(Name=f"callers-{suffix}", SecretString=json.dumps({"current": SIGNING_SECRET}))[
+        "ARN"
+    ]
+    table = f"idempotency-{suffix}"
+    boto3.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     monkeypatch.setenv("TALON_SECRET_ARN", arn)
     monkeypatch.setenv("QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
+    monkeypatch.setenv("CALLER_SIGNING_SECRET_ARN", signing_arn)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", table)
     _reset_layer()
-    yield Stack(arn, queue_url, dlq_url, sqs, secrets)
+    yield Stack(arn, queue_url, dlq_url, sqs, secrets, signing_arn, table)
     _reset_layer()
 
 
 def _reset_layer() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from talon_relay import queues, runtime
+    from talon_relay import idempotency, queues, runtime
 
     runtime.reset()
     queues.sqs.cache_clear()
+    idempotency._stores.clear()
     parameters.clear_caches()
     parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
@@ -151,3 +168,14 @@ def logs() -> Iterator[LogCapture]:
     target.addHandler(handler)
     yield capture
     target.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def make_httpserver() -> Iterator[HTTPServer]:
+    """The Talon.One stand-in: threaded (like Talon.One, it serves concurrent calls), on 127.0.0.1."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

@@ -11,7 +11,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.functions.conftest import API_KEY, LogCapture, Stack
+from talon_relay import callers
+from talon_relay.operations import OPERATIONS as OPERATION_TABLE
+from tests.functions.conftest import API_KEY, SIGNING_SECRET, LogCapture, Stack
 from tests.support import LambdaContext, free_port, integration_state, load_event, referral
 
 # folder, method, path template, success status, what Talon.One answers
@@ -39,13 +41,33 @@ def expect(httpserver: HTTPServer, method: str, path: str, status: int, body: An
         httpserver.expect_request(path, method=method).respond_with_json(body, status=status)
 
 
-def api_event(folder: str, *, body: Any = ..., params: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    folder: str,
+    *,
+    body: Any = ...,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    secret: str | None = SIGNING_SECRET,
+) -> dict[str, Any]:
+    """The sample event of `folder`, changed as asked, and signed as a sender would sign it."""
     event = copy.deepcopy(load_event(folder, "api"))
     if body is not ...:
         event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
     if params is not None:
         event["pathParameters"] = params
+    event["headers"] = {**(event.get("headers") or {}), **(headers or {})}
+    if secret is not None:
+        event["headers"][callers.SIGNATURE_HEADER] = sign_event(event, secret)
     return event
+
+
+def sign_event(event: dict[str, Any], secret: str, timestamp: int | None = None) -> str:
+    operation = next(
+        op for op in OPERATION_TABLE.values() if op.method == event["httpMethod"] and op.path == event["resource"]
+    )
+    path = operation.canonical_path(event.get("pathParameters"))
+    body = (event.get("body") or "").encode()
+    return callers.sign(secret, int(time.time()) if timestamp is None else timestamp, event["httpMethod"], path, body)
 
 
 @pytest.mark.parametrize(("folder", "method", "template", "status"), OPERATIONS)

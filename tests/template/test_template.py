@@ -1,9 +1,11 @@
 """The deployable shape of talon-relay, checked offline: template.yaml, samconfig.toml, events/.
 
 Each test reads the files as they are on disk (no AWS, no network) and says, Given/When/Then, what
-the stack promises: five functions on one layer, the Integration API's five routes, a queue and a
-dead-letter queue per operation, the erasure schedule, least-privilege roles, alarms, and sample
-events whose bodies are valid Integration API requests.
+the stack promises: five functions on one layer, the Integration API's five routes on two APIs (one
+where the functions check a signature, one where API Gateway checks an API key), a queue and a
+dead-letter queue per operation (FIFO where order matters), an idempotency table, the caller signing
+secret, the erasure schedule, least-privilege roles, alarms, and sample events whose bodies are valid
+Integration API requests.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Operation:
     body_model: type[BaseModel] | None
     body_definition: str | None  # the spec definition the body follows
     queue_trigger: bool  # an SQS event on its own queue (delete: drained by the schedule instead)
+    fifo: bool  # its queue and DLQ are FIFO (a customer's updates must stay in order)
 
     @property
     def path_params(self) -> list[str]:
@@ -57,6 +60,7 @@ OPERATIONS = [
         models.NewReferral,
         "NewReferral",
         True,
+        False,
     ),
     Operation(
         "DeleteCustomerData",
@@ -66,6 +70,7 @@ OPERATIONS = [
         "/v1/customer_data/{integrationId}",
         None,
         None,
+        False,
         False,
     ),
     Operation(
@@ -77,6 +82,7 @@ OPERATIONS = [
         models.NewEvent,
         "NewEvent",
         True,
+        True,
     ),
     Operation(
         "UpdateCustomerProfile",
@@ -86,6 +92,7 @@ OPERATIONS = [
         "/v1/customer_profiles/{integrationId}",
         models.NewCustomerProfile,
         "NewCustomerProfile",
+        True,
         True,
     ),
     Operation(
@@ -97,10 +104,23 @@ OPERATIONS = [
         models.NewCustomerSession,
         "NewCustomerSession",
         True,
+        True,
     ),
 ]
 BY_FOLDER = {op.folder: op for op in OPERATIONS}
 ops = pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.folder)
+
+#: The two REST APIs and the name of the event each function has on it. RelayApi: the function checks
+#: the caller's signature; RelayKeyApi: API Gateway checks the x-api-key header.
+APIS = {"RelayApi": "Api", "RelayKeyApi": "KeyApi"}
+apis = pytest.mark.parametrize("api", list(APIS))
+
+#: The effective caller signing secret: the stack's own, or the one CallerSigningSecretArn names.
+SIGNING_SECRET = {
+    "Fn::If": ["CreateCallerSigningSecret", {"Ref": "CallerSigningSecret"}, {"Ref": "CallerSigningSecretArn"}]
+}
+#: The item actions Powertools idempotency needs on its table, and nothing else.
+IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 #: Top-level keys of an API Gateway REST proxy event (`sam local generate-event apigateway aws-proxy`).
 API_EVENT_KEYS = {
@@ -229,6 +249,11 @@ def events_of(template: dict[str, Any], name: str, type_: str) -> list[dict[str,
     return [event["Properties"] for event in found if event["Type"] == type_]
 
 
+def named_events_of(template: dict[str, Any], name: str, type_: str) -> dict[str, dict[str, Any]]:
+    found = template["Resources"][f"{name}Function"]["Properties"].get("Events", {}).items()
+    return {key: event["Properties"] for key, event in found if event["Type"] == type_}
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -331,6 +356,14 @@ def test_function_environment_names_its_secret_and_its_queues(
     assert env["TALON_SECRET_MAX_AGE"] == "300"
     assert env["QUEUE_URL"] == ref(f"{op.name}Queue")
     assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{op.name}DeadLetterQueue")
+    # And the idempotency table with the records' lifetime (a day by default)
+    assert env["IDEMPOTENCY_TABLE_NAME"] == ref("IdempotencyTable")
+    assert env["IDEMPOTENCY_EXPIRY_SECONDS"] == ref("IdempotencyExpirySeconds")
+    assert default(parameters, "IdempotencyExpirySeconds") == 86400
+    # And caller authentication, required by default, with the effective signing secret
+    assert env["CALLER_AUTH"] == ref("CallerAuthentication")
+    assert default(parameters, "CallerAuthentication") == "required"
+    assert env["CALLER_SIGNING_SECRET_ARN"] == SIGNING_SECRET
 
 
 @ops
@@ -351,49 +384,112 @@ def test_function_logs_to_its_own_log_group(
 # --- triggers -------------------------------------------------------------------------------
 
 
-def test_api_routes_are_exactly_the_five_integration_operations(template: dict[str, Any], spec: dict[str, Any]) -> None:
-    # Given every Api event of every function
-    routes = set()
+def test_the_template_has_exactly_the_two_rest_apis(resources: dict[str, Any]) -> None:
+    # Given the template's APIs
+    found = set(of_type(resources, "AWS::Serverless::Api")) | set(of_type(resources, "AWS::ApiGateway::RestApi"))
+
+    # Then there are the signature API and the API-key API, and no other
+    assert found == set(APIS)
+    assert not of_type(resources, "AWS::Serverless::HttpApi")
+
+
+@apis
+def test_api_routes_are_exactly_the_five_integration_operations(
+    template: dict[str, Any], spec: dict[str, Any], api: str
+) -> None:
+    # Given every Api event of every function on one of the two APIs
+    routes = []
     for op in OPERATIONS:
         for event in events_of(template, op.name, "Api"):
-            assert event["RestApiId"] == ref("RelayApi")
-            routes.add((event["Method"].upper(), event["Path"]))
+            assert event["RestApiId"] in [ref(name) for name in APIS]
+            if event["RestApiId"] == ref(api):
+                routes.append((event["Method"].upper(), event["Path"]))
 
-    # Then they are the spec's five integration operations, same verbs, same paths
+    # Then they are the spec's five integration operations, same verbs, same paths, each once
     integration = {
         (method.upper(), path)
         for path, item in spec["paths"].items()
         for method, operation in item.items()
         if isinstance(operation, dict) and "integration" in operation.get("tags", [])
     }
-    assert routes == integration == {(op.method, op.path) for op in OPERATIONS}
+    assert len(routes) == len(set(routes)) == 5
+    assert set(routes) == integration == {(op.method, op.path) for op in OPERATIONS}
 
 
 @ops
-def test_each_function_serves_its_own_route(template: dict[str, Any], op: Operation) -> None:
-    # Given the function's Api events
-    api = events_of(template, op.name, "Api")
+def test_each_function_serves_its_own_route_on_both_apis(template: dict[str, Any], op: Operation) -> None:
+    # Given the function's Api events, by event name
+    api = named_events_of(template, op.name, "Api")
 
-    # Then it serves exactly its operation's route
-    assert [(e["Method"].upper(), e["Path"]) for e in api] == [(op.method, op.path)]
+    # Then it serves exactly its operation's route: `Api` on RelayApi, `KeyApi` on RelayKeyApi
+    assert {key: (e["RestApiId"], e["Method"].upper(), e["Path"]) for key, e in api.items()} == {
+        event: (ref(name), op.method, op.path) for name, event in APIS.items()
+    }
+    # And neither event overrides its API's authentication
+    assert all("Auth" not in e for e in api.values())
 
 
-def test_rest_api_stage_is_throttled_and_traced(resources: dict[str, Any], parameters: dict[str, Any]) -> None:
-    # Given the REST API
-    api = resources["RelayApi"]
-    props = api["Properties"]
+@apis
+def test_rest_api_stage_is_throttled_and_traced(
+    resources: dict[str, Any], parameters: dict[str, Any], api: str
+) -> None:
+    # Given one of the REST APIs
+    resource = resources[api]
+    props = resource["Properties"]
 
     # Then its stage comes from a parameter, X-Ray traces it, and every method is throttled
-    assert api["Type"] == "AWS::Serverless::Api"
+    assert resource["Type"] == "AWS::Serverless::Api"
     assert props["StageName"] == ref("ApiStageName")
     assert default(parameters, "ApiStageName") == "live"
     assert props["TracingEnabled"] is True
+    assert props["OpenApiVersion"] == "3.0.1"  # no extra "Stage" stage
+    assert props["EndpointConfiguration"] == {"Type": "REGIONAL"}
     [settings] = props["MethodSettings"]
     assert settings["ResourcePath"] == "/*"
     assert settings["HttpMethod"] == "*"
     assert settings["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
     assert settings["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
     assert settings.get("DataTraceEnabled", False) is False  # bodies hold customer attributes
+
+
+def test_signature_api_leaves_authentication_to_the_functions(resources: dict[str, Any]) -> None:
+    # Given the signature API
+    props = resources["RelayApi"]["Properties"]
+
+    # Then API Gateway asks for no key and no authorizer: the function checks the signature
+    assert "Auth" not in props
+
+
+def test_key_api_requires_an_api_key_under_a_usage_plan(resources: dict[str, Any]) -> None:
+    # Given the API-key API
+    auth = resources["RelayKeyApi"]["Properties"]["Auth"]
+
+    # Then every route requires an API key
+    assert auth["ApiKeyRequired"] is True
+    assert "DefaultAuthorizer" not in auth
+    # And SAM creates the key and a usage plan for this API alone, throttled like the stage
+    plan = auth["UsagePlan"]
+    assert plan["CreateUsagePlan"] == "PER_API"
+    assert plan["UsagePlanName"] == {"Fn::Sub": "${AWS::StackName}-senders"}
+    assert plan["Throttle"] == {
+        "RateLimit": ref("ApiThrottlingRateLimit"),
+        "BurstLimit": ref("ApiThrottlingBurstLimit"),
+    }
+
+
+@apis
+def test_api_access_logs_only_when_enabled(resources: dict[str, Any], parameters: dict[str, Any], api: str) -> None:
+    # Given one of the REST APIs' access log setting
+    setting = resources[api]["Properties"]["AccessLogSetting"]
+
+    # Then it logs to its own log group only under ApiAccessLoggingEnabled (off by default)
+    condition, enabled, disabled = setting["Fn::If"]
+    assert condition == "ApiAccessLoggingEnabled"
+    assert default(parameters, "ApiAccessLogging") == "disabled"
+    assert disabled == ref("AWS::NoValue")
+    group = enabled["DestinationArn"]["Fn::GetAtt"][0]
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[group]["Condition"] == "ApiAccessLoggingEnabled"
 
 
 @ops
@@ -409,8 +505,12 @@ def test_queue_triggered_functions_report_batch_item_failures(template: dict[str
     [event] = sqs
     assert event["Queue"] == arn_of(f"{op.name}Queue")
     assert event["BatchSize"] == 10
-    assert event["MaximumBatchingWindowInSeconds"] == ref("SqsBatchWindow")
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # And it waits to fill a batch only on a standard queue (Lambda has no batching window for FIFO)
+    if op.fifo:
+        assert "MaximumBatchingWindowInSeconds" not in event
+    else:
+        assert event["MaximumBatchingWindowInSeconds"] == ref("SqsBatchWindow")
 
 
 def test_every_sqs_event_in_the_template_reports_batch_item_failures(
@@ -490,6 +590,45 @@ def test_queue_redrives_into_its_dead_letter_queue(
     assert "RedrivePolicy" not in dlq
 
 
+@ops
+def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op: Operation) -> None:
+    # Given the operation's queue and its DLQ
+    queue = resources[f"{op.name}Queue"]["Properties"]
+    dlq = resources[f"{op.name}DeadLetterQueue"]["Properties"]
+    fifo_keys = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+
+    if not op.fifo:
+        # Then a referral (a standalone create) and an erasure (idempotent) use standard queues
+        assert not fifo_keys & set(queue), op.name
+        assert not fifo_keys & set(dlq), op.name
+        return
+
+    # Then a customer's session, profile and event updates go through a FIFO queue that drops a
+    # resent identical request, in high-throughput mode (deduplication and throughput per group)
+    assert queue["FifoQueue"] is True
+    assert queue["ContentBasedDeduplication"] is True
+    assert queue["DeduplicationScope"] == "messageGroup"
+    assert queue["FifoThroughputLimit"] == "perMessageGroupId"
+    # And the DLQ is FIFO too (SQS requires it), so the code can forward without a deduplication id
+    assert dlq["FifoQueue"] is True
+    assert dlq["ContentBasedDeduplication"] is True
+    # And generated names are left to CloudFormation (a FIFO QueueName would have to end in .fifo)
+    assert "QueueName" not in queue and "QueueName" not in dlq
+
+
+def test_fifo_and_standard_queues_are_the_expected_ones(resources: dict[str, Any]) -> None:
+    # Given all queues
+    queues = of_type(resources, "AWS::SQS::Queue")
+
+    # Then exactly the session, profile and event queues and their DLQs are FIFO
+    fifo = {key for key, queue in queues.items() if queue["Properties"].get("FifoQueue") is True}
+    assert fifo == {
+        f"{name}{kind}"
+        for name in ("UpdateCustomerSession", "UpdateCustomerProfile", "TrackEvent")
+        for kind in ("Queue", "DeadLetterQueue")
+    }
+
+
 def test_every_queue_is_encrypted(resources: dict[str, Any]) -> None:
     # Given all queues
     queues = of_type(resources, "AWS::SQS::Queue")
@@ -552,6 +691,10 @@ def test_no_policy_grants_every_resource_except_xray(resources: dict[str, Any]) 
         assert "*" not in actions and not any(a.endswith(":*") for a in actions), (key, actions)
         if "*" in as_list(statement["Resource"]):
             assert all(a.startswith("xray:") for a in actions), (key, statement)
+        else:
+            # (and no ARN pattern with a wildcard either)
+            strings = [r for r in as_list(statement["Resource"]) if isinstance(r, str)]
+            assert not any("*" in r for r in strings), (key, statement)
 
 
 @ops
@@ -571,15 +714,33 @@ def test_function_has_its_own_role_without_managed_policies(resources: dict[str,
 
 
 @ops
-def test_function_reads_only_the_talon_secret(resources: dict[str, Any], op: Operation) -> None:
+def test_function_reads_only_the_talon_and_signing_secrets(resources: dict[str, Any], op: Operation) -> None:
     # Given the statements of the function's role
     statements = role_statements(resources, op.name)
 
-    # Then the only secret it may read is TalonSecretArn, and only with GetSecretValue
+    # Then the only secrets it may read are TalonSecretArn and the effective caller signing secret,
+    # and only with GetSecretValue
     secret = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
-    assert len(secret) == 1
-    assert as_list(secret[0]["Action"]) == ["secretsmanager:GetSecretValue"]
-    assert as_list(secret[0]["Resource"]) == [ref("TalonSecretArn")]
+    assert all(s["Effect"] == "Allow" for s in secret)
+    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * 2
+    resources_ = [r for s in secret for r in as_list(s["Resource"])]
+    assert sorted(resources_, key=json.dumps) == sorted([ref("TalonSecretArn"), SIGNING_SECRET], key=json.dumps)
+    # And no KMS right comes with them (both secrets use the AWS managed key by default)
+    assert not any(a.startswith("kms:") for s in statements for a in as_list(s["Action"]))
+
+
+@ops
+def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op: Operation) -> None:
+    # Given the statements of the function's role
+    statements = role_statements(resources, op.name)
+
+    # Then its DynamoDB rights are exactly the four item actions, on the idempotency table alone
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(dynamodb) == 1
+    [statement] = dynamodb
+    assert statement["Effect"] == "Allow"
+    assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS)
+    assert as_list(statement["Resource"]) == [arn_of("IdempotencyTable")]
 
 
 @ops
@@ -587,14 +748,15 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     # Given the statements of the function's role
     statements = role_statements(resources, op.name)
 
-    # Then its SQS rights are: consume its queue, send to its DLQ (poison messages with a reason)
+    # Then its SQS rights are: consume its queue, send to it (async mode: the API queues the request
+    # and answers 202), send to its DLQ (poison messages with a reason)
     sqs: dict[str, set[str]] = {}
     for statement in statements:
         actions = [a for a in as_list(statement["Action"]) if a.startswith("sqs:")]
         for resource in as_list(statement["Resource"]):
             if actions:
                 sqs.setdefault(resource["Fn::GetAtt"][0], set()).update(actions)
-    consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
     expected = {f"{op.name}DeadLetterQueue": {"sqs:SendMessage"}}
     if op.queue_trigger:
         expected[f"{op.name}Queue"] = consume
@@ -607,6 +769,62 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     logs = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
     assert [s["Resource"] for s in logs] == [arn_of(f"{op.name}LogGroup")]
     assert "logs:CreateLogGroup" not in {a for s in logs for a in as_list(s["Action"])}
+
+
+# --- idempotency and caller authentication -------------------------------------------------
+
+
+def test_idempotency_table_expires_its_records(resources: dict[str, Any], parameters: dict[str, Any]) -> None:
+    # Given the only DynamoDB table
+    assert set(of_type(resources, "AWS::DynamoDB::Table")) == {"IdempotencyTable"}
+    props = resources["IdempotencyTable"]["Properties"]
+
+    # Then it is keyed by the string `id` (Powertools' default), billed per request, encrypted
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    # And DynamoDB removes a record once its `expiration` (Powertools' default) has passed
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # And a record lives at least a minute (IdempotencyExpirySeconds, a day by default)
+    expiry = parameters["IdempotencyExpirySeconds"]
+    assert expiry["Type"] == "Number"
+    assert int(expiry["MinValue"]) == 60
+    assert int(expiry["Default"]) == 86400
+
+
+def test_caller_authentication_is_required_by_default(parameters: dict[str, Any]) -> None:
+    # Given the CallerAuthentication parameter
+    auth = parameters["CallerAuthentication"]
+
+    # Then a deployer may only require it or disable it, and it is required unless told otherwise
+    assert auth["AllowedValues"] == ["required", "disabled"]
+    assert auth["Default"] == "required"
+
+
+def test_stack_creates_the_signing_secret_unless_one_is_given(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    # Given the CallerSigningSecretArn parameter, empty by default, or a secret's ARN
+    given = parameters["CallerSigningSecretArn"]
+    assert given["Default"] == ""
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:talon-relay/callers-AbCdEf"
+    assert re.fullmatch(given["AllowedPattern"], arn)
+    assert re.fullmatch(given["AllowedPattern"], "")
+    assert not re.fullmatch(given["AllowedPattern"], "talon-relay/callers")
+    assert template["Conditions"]["CreateCallerSigningSecret"] == {"Fn::Equals": [ref("CallerSigningSecretArn"), ""]}
+
+    # Then without one the stack creates a secret {"current": <48 letters and digits>}
+    secret = resources["CallerSigningSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Condition"] == "CreateCallerSigningSecret"
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generate["SecretStringTemplate"]) == {}
+    assert generate["GenerateStringKey"] == "current"
+    assert generate["PasswordLength"] == 48
+    assert generate["ExcludePunctuation"] is True
+    # And it is the only secret the stack creates (the Talon.One one is the deployer's)
+    assert set(of_type(resources, "AWS::SecretsManager::Secret")) == {"CallerSigningSecret"}
 
 
 # --- alarms ---------------------------------------------------------------------------------
@@ -703,6 +921,9 @@ def test_parameters_are_declared_with_safe_defaults(parameters: dict[str, Any]) 
         "ApiThrottlingBurstLimit",
         "AlarmTopicArn",
         "SqsBatchWindow",
+        "IdempotencyExpirySeconds",
+        "CallerAuthentication",
+        "CallerSigningSecretArn",
     }
 
     # Then all are there, and the secret ARN is required and checked
@@ -716,14 +937,22 @@ def test_parameters_are_declared_with_safe_defaults(parameters: dict[str, Any]) 
     assert not re.fullmatch(pattern, "talon-relay/talon-one")
 
 
-def test_outputs_name_the_api_and_every_queue(template: dict[str, Any]) -> None:
+def test_outputs_name_the_apis_the_key_the_secret_the_table_and_every_queue(template: dict[str, Any]) -> None:
     # Given the outputs
     outputs = template["Outputs"]
 
-    # Then the API URL is built from the API id, the region and the stage
-    url = outputs["ApiUrl"]["Value"]["Fn::Sub"]
-    assert url.startswith("https://${RelayApi}.execute-api.${AWS::Region}.")
-    assert url.endswith("/${ApiStageName}")
+    # Then each API's URL is built from the API id, the region and the stage
+    for output, api in (("ApiUrl", "RelayApi"), ("KeyApiUrl", "RelayKeyApi")):
+        url = outputs[output]["Value"]["Fn::Sub"]
+        assert url.startswith(f"https://${{{api}}}.execute-api.${{AWS::Region}}."), output
+        assert url.endswith("/${ApiStageName}"), output
+    # And the API key SAM generates for RelayKeyApi (PER_API usage plan) is named, with how to read it
+    assert outputs["ApiKeyId"]["Value"] == ref("RelayKeyApiApiKey")
+    assert "aws apigateway get-api-key --api-key" in outputs["ApiKeyId"]["Description"]
+    assert "--include-value" in outputs["ApiKeyId"]["Description"]
+    # And the effective caller signing secret and the idempotency table
+    assert outputs["CallerSigningSecretArn"]["Value"] == SIGNING_SECRET
+    assert outputs["IdempotencyTableName"]["Value"] == ref("IdempotencyTable")
     # And every queue URL is there
     for op in OPERATIONS:
         assert outputs[f"{op.name}QueueUrl"]["Value"] == ref(f"{op.name}Queue")
@@ -765,6 +994,8 @@ def test_samconfig_environment_deploys_with_valid_parameters(parameters: dict[st
     # And every parameter override names a template parameter and satisfies its constraints
     overrides = dict(item.split("=", 1) for item in settings["parameter_overrides"])
     assert "TalonSecretArn" in overrides
+    # And no environment turns caller authentication off
+    assert overrides.get("CallerAuthentication", "required") == "required"
     for name, value in overrides.items():
         assert name in parameters, name
         assert _satisfies(parameters[name], value), (name, value)
@@ -778,6 +1009,8 @@ def test_samconfig_prod_is_stricter() -> None:
 
     # Then change sets are reviewed, alarms reach a topic, logs are kept longer and at INFO
     assert deploy["confirm_changeset"] is True
+    # And callers must authenticate, said explicitly
+    assert overrides["CallerAuthentication"] == "required"
     assert overrides["AlarmTopicArn"].startswith("arn:aws:sns:")
     assert int(overrides["LogRetentionInDays"]) >= 90
     assert overrides["LogLevel"] in ("INFO", "WARNING")
@@ -868,7 +1101,13 @@ def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation, spec
         assert set(record) == SQS_RECORD_KEYS
         assert record["eventSource"] == "aws:sqs"
         arn = record["eventSourceARN"]
-        assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{op.name}Queue-\w+", arn)
+        # (a FIFO queue's generated name ends in .fifo, and its records carry their group; samples
+        # recorded before the move to FIFO may still name the standard queue)
+        suffix = r"(\.fifo)?" if op.fifo else ""
+        assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{op.name}Queue-\w+{suffix}", arn)
+        if arn.endswith(".fifo"):
+            assert record["attributes"]["MessageGroupId"]
+            assert record["attributes"]["SequenceNumber"]
         assert arn.split(":")[3] == record["awsRegion"]
         assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
         assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +52,23 @@ class Request:
 
     params: Mapping[str, str]
     body: BaseModel | None
+
+    def payload(self) -> dict[str, Any]:
+        """What identifies the request's content (for idempotency checks and queued copies)."""
+        body = None
+        if self.body is not None:
+            body = self.body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"params": dict(self.params), "body": body}
+
+    def message(self, idempotency_key: str | None) -> dict[str, Any]:
+        """The request as an SQS message in the DESIGN.md format."""
+        payload = self.payload()
+        message: dict[str, Any] = dict(payload["params"])
+        if payload["body"] is not None:
+            message["body"] = payload["body"]
+        if idempotency_key:
+            message["idempotencyKey"] = idempotency_key
+        return message
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,11 @@ class Operation:
         if errors:
             raise InvalidRequest(errors)
         return Request(params=clean, body=model)
+
+    def canonical_path(self, params: Mapping[str, Any] | None) -> str:
+        """The request path with each parameter percent-encoded as one segment (what is signed)."""
+        params = params or {}
+        return self.path.format(**{name: quote(str(params.get(name) or ""), safe="") for name in self.path_params})
 
     def group_id(self, request: Request) -> str | None:
         """The customer key a request belongs to (for ordering), when the operation has one."""

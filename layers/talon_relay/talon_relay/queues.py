@@ -5,6 +5,8 @@ boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 _lock = threading.Lock()
+
+
+class QueueUnavailable(Exception):
+    """SQS did not take the message; the caller should retry (nothing was queued)."""
 
 
 @lru_cache(maxsize=1)
@@ -69,3 +75,22 @@ def dead_letter(
         params["MessageGroupId"] = group
         params["MessageDeduplicationId"] = message_id
     sqs().send_message(**params)
+
+
+def enqueue(queue_url: str, message: dict[str, Any], *, group_id: str | None, deduplication_key: str) -> str:
+    """Put a validated request on a function's queue (storage-first); returns the SQS message id.
+
+    On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
+    on `deduplication_key`, so a sender's retry within five minutes is not queued twice.
+    """
+    params: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": json.dumps(message, separators=(",", ":")),
+    }
+    if queue_url.endswith(".fifo"):
+        params["MessageGroupId"] = group_id or "default"
+        params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
+    try:
+        return str(sqs().send_message(**params)["MessageId"])
+    except Exception as exc:  # botocore's errors; nothing was queued
+        raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc

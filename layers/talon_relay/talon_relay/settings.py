@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,6 +26,12 @@ class Settings(BaseModel):
     backoff_max: float = Field(default=5.0, alias="TALON_BACKOFF_MAX", ge=0)
     queue_url: str | None = Field(default=None, alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
+    idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
+    idempotency_expiry_seconds: int = Field(default=86400, alias="IDEMPOTENCY_EXPIRY_SECONDS", ge=60)
+    caller_auth: Literal["required", "disabled"] = Field(default="required", alias="CALLER_AUTH")
+    caller_signing_secret_arn: str | None = Field(default=None, alias="CALLER_SIGNING_SECRET_ARN")
+    #: Records of different message groups processed at once in one SQS batch.
+    batch_concurrency: int = Field(default=10, alias="BATCH_CONCURRENCY", ge=1, le=100)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

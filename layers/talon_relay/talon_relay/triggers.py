@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
+    SqsFifoPartialProcessor,
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from talon_relay import queues, runtime
+from talon_relay import callers, idempotency, queues, runtime
 from talon_relay.auth import CredentialsError
 from talon_relay.errors import TalonOneError
-from talon_relay.models import ErrorResponse
+from talon_relay.models import APIError, ErrorResponse, ErrorSource
 from talon_relay.observability import logger, tracer
 from talon_relay.operations import InvalidRequest, Operation, Request
 from talon_relay.settings import SettingsError, settings
@@ -54,17 +57,26 @@ def _error(status: int, message: str, request_id: str | None = None) -> dict[str
     return _json_response(status, body, {"X-Request-Id": request_id} if request_id else None)
 
 
-def _api_body(event: APIGatewayProxyEvent) -> Any:
+def _raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The body bytes as the sender sent them (what a signature covers)."""
     raw = event.body
     if raw is None or raw == "":
-        return None
+        return b""
     if event.is_base64_encoded:
         try:
-            raw = base64.b64decode(raw).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidRequest.single("Invalid body", "body is not valid base64-encoded UTF-8", pointer="") from None
+            return base64.b64decode(raw, validate=True)
+        except ValueError:
+            raise InvalidRequest.single("Invalid body", "body is not valid base64", pointer="") from None
+    return raw.encode("utf-8")
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw:
+        return None
     try:
         return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequest.single("Invalid body", "body is not UTF-8 text", pointer="") from None
     except json.JSONDecodeError as exc:
         raise InvalidRequest.single(
             "Invalid body", f"body is not valid JSON: {exc.msg} at position {exc.pos}", pointer=""
@@ -87,16 +99,90 @@ def _talon_error_response(operation: Operation, exc: TalonOneError) -> dict[str,
     return _error(502, f"Talon.One is unavailable for {operation.name}: {exc.message}")
 
 
+def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
+    """Let in only a sender API Gateway checked by API key, or one that signed this request."""
+    cfg = settings()
+    if cfg.caller_auth == "disabled":
+        return
+    if event.request_context.identity.api_key_id:
+        return  # the key API: API Gateway has checked the sender's API key and usage plan
+    if not cfg.caller_signing_secret_arn:
+        raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
+    secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
+    callers.verify(
+        callers.header(event.headers, callers.SIGNATURE_HEADER),
+        secrets=secrets,
+        method=event.http_method,
+        path=operation.canonical_path(event.path_parameters),
+        body=raw_body,
+    )
+
+
+def _idempotency_key(headers: dict[str, str] | None) -> str | None:
+    key = callers.header(headers, "Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise InvalidRequest.single(
+            "Invalid header",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+            parameter="Idempotency-Key",
+        )
+    return key
+
+
+def _wants_async(headers: dict[str, str] | None) -> bool:
+    prefer = callers.header(headers, "Prefer") or ""
+    return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
+
+
+def _enqueue(operation: Operation, request: Request, key: str) -> dict[str, Any]:
+    """Storage-first: queue the validated request for the same guarantees later; answer 202."""
+    cfg = settings()
+    if not cfg.queue_url:
+        raise SettingsError("QUEUE_URL must be set for asynchronous requests (Prefer: respond-async)")
+    message_id = queues.enqueue(
+        cfg.queue_url,
+        request.message(key),
+        group_id=operation.group_id(request),
+        deduplication_key=f"{operation.name}#{key}",
+    )
+    logger.info("request queued", extra={"message_id": message_id})
+    return _json_response(202, {"messageId": message_id, "status": "queued"}, {"Preference-Applied": "respond-async"})
+
+
 def handle_api(operation: Operation, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
     event = APIGatewayProxyEvent(raw_event)
     request_id = event.request_context.request_id
     logger.set_correlation_id(request_id)
     try:
-        request = operation.parse(event.path_parameters, _api_body(event))
-        result = runtime.execute(operation, request, context=context, correlation_id=request_id)
+        raw_body = _raw_body(event)
+        _authenticate(operation, event, raw_body)
+        key = _idempotency_key(event.headers)
+        request = operation.parse(event.path_parameters, _json_body(raw_body))
+        if _wants_async(event.headers):
+            return _enqueue(operation, request, key or request_id)
+        result = runtime.execute(operation, request, context=context, correlation_id=request_id, idempotency_key=key)
+    except callers.Unauthenticated as exc:
+        logger.warning("unauthenticated request", extra={"reason": str(exc), "status": 401})
+        body = ErrorResponse(
+            message="Unauthorized",
+            errors=[
+                APIError(
+                    title="Unauthenticated",
+                    details=str(exc),
+                    source=ErrorSource(parameter=callers.SIGNATURE_HEADER),
+                )
+            ],
+        )
+        return _json_response(401, body.to_wire())
     except InvalidRequest as exc:
         logger.info("rejected request", extra={"reason": exc.describe(), "status": 400})
         return _json_response(400, exc.response.to_wire())
+    except idempotency.KeyReused as exc:
+        return _error(409, str(exc))
+    except idempotency.InProgress as exc:
+        return _json_response(409, ErrorResponse(message=str(exc)).to_wire(), {"Retry-After": "1"})
     except TalonOneError as exc:
         logger.warning(
             "Talon.One call failed",
@@ -106,8 +192,13 @@ def handle_api(operation: Operation, raw_event: dict[str, Any], context: Any) ->
     except (SettingsError, CredentialsError) as exc:
         logger.error("relay misconfigured", extra={"reason": str(exc)})
         return _error(500, "The relay is misconfigured; see its logs", request_id)
-    status = operation.success_status
-    return _json_response(status, result.to_wire() if result is not None else None)  # type: ignore[attr-defined]
+    except (idempotency.StoreUnavailable, queues.QueueUnavailable) as exc:
+        logger.error("AWS dependency failed", extra={"reason": str(exc)})
+        return _error(503, "The relay cannot reach its queue or idempotency store; try again later", request_id)
+    except Exception:
+        logger.exception("unexpected error")  # the trace goes to the log, never to the caller
+        return _error(500, "Internal error in the relay; see its logs", request_id)
+    return _json_response(operation.success_status, result)
 
 
 # --- SQS ------------------------------------------------------------------------------------
@@ -131,9 +222,7 @@ def parse_message(operation: Operation, raw: str) -> tuple[Request, str | None]:
     key = message.get("idempotencyKey")
     if key is not None and (not isinstance(key, str) or not key):
         raise InvalidRequest.single(
-            "Invalid message",
-            "idempotencyKey must be a non-empty string",
-            pointer="/idempotencyKey",
+            "Invalid message", "idempotencyKey must be a non-empty string", pointer="/idempotencyKey"
         )
     try:
         request = operation.parse({name: message.get(name) for name in operation.path_params}, message.get("body"))
@@ -154,12 +243,20 @@ class _RecordHandler:
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        logger.append_keys(message_id=message_id)
+        logger.thread_safe_append_keys(message_id=message_id)
         try:
-            request, _key = parse_message(self.operation, record.body)
-            runtime.execute(self.operation, request, context=self.context, correlation_id=message_id)
+            request, key = parse_message(self.operation, record.body)
+            runtime.execute(
+                self.operation,
+                request,
+                context=self.context,
+                correlation_id=message_id,
+                idempotency_key=key or message_id,
+            )
         except InvalidRequest as exc:
             self._dead_letter(record, exc.describe(), status=None)
+        except idempotency.KeyReused as exc:
+            self._dead_letter(record, str(exc), status=None)
         except TalonOneError as exc:
             if exc.retryable:
                 logger.warning(
@@ -173,7 +270,7 @@ class _RecordHandler:
                 raise
             self._dead_letter(record, f"Talon.One {exc.status}: {exc.message}", status=exc.status)
         finally:
-            logger.remove_keys(["message_id"])
+            logger.thread_safe_remove_keys(["message_id"])
 
     def _dead_letter(self, record: SQSRecord, reason: str, *, status: int | None) -> None:
         queues.dead_letter(
@@ -187,11 +284,54 @@ class _RecordHandler:
         )
 
 
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One thread pool per container, for the message groups of a batch."""
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="group")
+    return _executor
+
+
+def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"
+        groups.setdefault(group, []).append(record)
+    return list(groups.values())
+
+
 def handle_sqs(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    handler = _RecordHandler(operation, context, settings().dead_letter_queue_url)
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
-    return dict(response)
+    """Process a batch with partial failures: groups in parallel, each group strictly in order.
+
+    Within a FIFO message group a failure stops the rest of that group in this batch (they are
+    retried in order); other groups, and records of a standard queue, never fail with it.
+    """
+    cfg = settings()
+    handler = _RecordHandler(operation, context, cfg.dead_letter_queue_url)
+    records: list[dict[str, Any]] = list(event.get("Records") or [])
+
+    def run(group: list[dict[str, Any]]) -> set[str]:
+        fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
+        processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
+        processor.raise_on_entire_batch_failure = False
+        response = process_partial_response(
+            event={"Records": group}, record_handler=handler, processor=processor, context=context
+        )
+        return {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
+
+    groups = _groups(records)
+    if len(groups) <= 1 or cfg.batch_concurrency == 1:
+        failed = set().union(*map(run, groups)) if groups else set()
+    else:
+        failed = set().union(*_pool(cfg.batch_concurrency).map(run, groups))
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
 
 
 # --- schedule (erasure queue) ---------------------------------------------------------------

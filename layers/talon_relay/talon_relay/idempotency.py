@@ -1,0 +1,107 @@
+"""Exactly-once effects: a duplicate delivery makes no second Talon.One call.
+
+Webhook senders retry and SQS delivers at least once. Powertools idempotency records each request's
+key in DynamoDB; a replay gets the first call's result, the same key with another payload is refused,
+and a call that failed leaves no record (so it can be retried). boto3 and the DynamoDB persistence
+layer are imported on first use only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from talon_relay.observability import logger
+from talon_relay.settings import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+_lock = threading.Lock()
+_stores: dict[str, BasePersistenceLayer] = {}
+
+Result = dict[str, Any] | None
+
+
+class KeyReused(Exception):
+    """The idempotency key was used before with a different request: never retried."""
+
+
+class InProgress(Exception):
+    """The same request is being processed right now; try again shortly."""
+
+
+class StoreUnavailable(Exception):
+    """The idempotency table could not be read or written; nothing was sent to Talon.One."""
+
+
+def _store(table: str) -> BasePersistenceLayer:
+    store = _stores.get(table)
+    if store is None:
+        with _lock:
+            store = _stores.get(table)
+            if store is None:
+                from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+                store = _stores[table] = DynamoDBPersistenceLayer(table_name=table)
+    return store
+
+
+def _replayed(response: Any, record: Any) -> Any:
+    logger.info("idempotent replay: returning the first call's result", extra={"status": record.status})
+    return response
+
+
+def run_once(
+    key: str | None,
+    *,
+    scope: str,
+    payload: dict[str, Any],
+    call: Callable[[], Result],
+    context: Any = None,
+) -> Result:
+    """Run `call` once per (`scope`, `key`); replays return its stored result.
+
+    Without a key, or without an idempotency table configured, `call` simply runs.
+    """
+    cfg = settings()
+    if not key or not cfg.idempotency_table_name:
+        return call()
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyItemAlreadyExistsError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="payload",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=cfg.idempotency_expiry_seconds,
+        hash_function="sha256",
+        response_hook=_replayed,  # type: ignore[arg-type]
+    )
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
+
+    def relay(data: dict[str, Any]) -> Result:
+        return call()
+
+    once = idempotent_function(
+        relay,
+        data_keyword_argument="data",
+        persistence_store=_store(cfg.idempotency_table_name),
+        config=config,
+    )
+    try:
+        result: Result = once(data={"key": f"{scope}#{key}", "payload": payload})
+    except IdempotencyValidationError:
+        raise KeyReused(f"idempotency key {key!r} was already used for a different {scope} request") from None
+    except (IdempotencyAlreadyInProgressError, IdempotencyItemAlreadyExistsError):
+        raise InProgress(f"a {scope} request with idempotency key {key!r} is still in progress") from None
+    except IdempotencyPersistenceLayerError as exc:
+        raise StoreUnavailable(f"idempotency table unavailable: {type(exc.__cause__ or exc).__name__}") from None
+    return result
