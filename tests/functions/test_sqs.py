@@ -16,12 +16,17 @@ QUEUED = ["update_customer_session", "update_customer_profile", "track_event", "
 
 
 def sqs_event(folder: str, bodies: list[Any]) -> dict[str, Any]:
-    """The sample event of `folder` with one record per body (ids msg-0, msg-1, ...)."""
+    """The sample event of `folder` with one record per body (ids msg-0, msg-1, ...).
+
+    On a FIFO queue each record gets its own message group (g-0, g-1, ...), so they are independent.
+    """
     template = load_event(folder, "sqs")["Records"][0]
     records = []
     for index, body in enumerate(bodies):
         record = copy.deepcopy(template)
         record["messageId"] = f"msg-{index}"
+        if "MessageGroupId" in record["attributes"]:
+            record["attributes"]["MessageGroupId"] = f"g-{index}"
         record["body"] = body if isinstance(body, str) else json.dumps(body)
         records.append(record)
     return {"Records": records}
