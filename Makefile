@@ -38,7 +38,7 @@ deploy: build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (def
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: run demo cleanup
+.PHONY: run demo cleanup redrive
 
 run:  ## the whole bundle on this machine: Talon.One emulator, local AWS, local gateway (Ctrl-C stops)
 	$(PY) -m local run
@@ -48,3 +48,7 @@ demo:  ## a scripted journey through all five operations (uses `make run`'s stac
 
 cleanup:  ## run the off-peak erasure schedule of the running stack now
 	$(PY) -m local cleanup
+
+redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local stack, or STACK=<deployed stack>)
+	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
+	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))

@@ -135,6 +135,34 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0 if response.status == 200 else 1
 
 
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from local.aws import local_client
+    from local.redrive import logical_name, queue_urls_from_stack, redrive
+
+    name = logical_name(args.function)
+    if args.stack:
+        import boto3
+
+        queue_url, dlq_url = queue_urls_from_stack(args.stack, name)
+        sqs = boto3.client("sqs")
+    else:
+        info = running_stack()
+        if info is None:
+            print("no local stack is running: start one with `make run`, or pass STACK=<name>", file=sys.stderr)
+            return 1
+        queues = info["queues"]
+        if f"{name}Queue" not in queues:
+            print(f"unknown function {args.function!r}; queues: {sorted(queues)}", file=sys.stderr)
+            return 1
+        queue_url, dlq_url = queues[f"{name}Queue"], queues[f"{name}DeadLetterQueue"]
+        sqs = local_client("sqs", info["aws_endpoint"])
+    result = redrive(sqs, dlq_url=dlq_url, queue_url=queue_url, limit=args.limit)
+    print(f"moved {result.moved} message(s) from {dlq_url} back to {queue_url}")
+    for reason, count in sorted((result.reasons or {}).items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from local.demo import run_demo
 
@@ -165,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     cleanup = sub.add_parser("cleanup", help="run the erasure schedule of the running stack now")
     cleanup.add_argument("ids", nargs="*", help="delete these integration ids instead of draining the queue")
     cleanup.set_defaults(func=cmd_cleanup)
+    again = sub.add_parser("redrive", help="move a function's dead-lettered messages back to its queue")
+    again.add_argument("function", help="e.g. update_customer_session")
+    again.add_argument("--stack", default=os.environ.get("STACK"), help="a deployed stack (default: the local one)")
+    again.add_argument("--limit", type=int, default=1000)
+    again.set_defaults(func=cmd_redrive)
     demo = sub.add_parser("demo", help="a scripted journey through all five operations")
     demo.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
