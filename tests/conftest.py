@@ -1,0 +1,63 @@
+"""Suite-wide checks: whatever any test makes the code log, no secret and no attribute value is in it."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+#: (module, constant) of every credential or personal value the suite hands to the code under test.
+SENSITIVE_CONSTANTS = [
+    ("tests.functions.conftest", "API_KEY"),
+    ("tests.functions.conftest", "SIGNING_SECRET"),
+    ("tests.functions.conftest", "PREVIOUS_SIGNING_SECRET"),
+    ("tests.unit.test_client", "API_KEY"),
+    ("tests.unit.test_auth", "APP_KEY"),
+    ("tests.unit.test_effects", "SECRET"),
+    ("tests.emulator.helpers", "API_KEY"),
+    ("tests.emulator.helpers", "APP_KEY"),
+    ("local.stack", "LOCAL_API_KEY"),
+]
+#: Attribute values the tests put in profiles, sessions and events.
+SENSITIVE_LITERALS = ["jane.doe@example.com"]
+
+
+class _EverythingFormatter(logging.Formatter):
+    """The message and every extra field: a leak in structured fields is a leak too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({**record.__dict__, "msg": record.getMessage()}, default=str)
+
+
+def _sensitive_values() -> list[str]:
+    values = list(SENSITIVE_LITERALS)
+    for module_name, constant in SENSITIVE_CONSTANTS:
+        try:
+            values.append(str(getattr(importlib.import_module(module_name), constant)))
+        except (ImportError, AttributeError):
+            continue
+    return [value for value in values if value]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    """Given every log record of the session is also kept here, then none holds a secret."""
+    from talon_relay.observability import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(_EverythingFormatter())
+    targets = [logging.getLogger(), logging.getLogger(logger.name)]
+    for target in targets:
+        target.addHandler(handler)
+    yield
+    for target in targets:
+        target.removeHandler(handler)
+    text = buffer.getvalue()
+    assert "talon.one call" in text or "effect" in text or not text, "the log capture saw nothing of the relay"
+    leaked = [value for value in _sensitive_values() if value in text]
+    assert not leaked, f"secrets or attribute values reached the logs: {leaked}"
