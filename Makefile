@@ -25,7 +25,7 @@ test:  ## the whole test suite (unit, functions, template, end-to-end)
 lint:  ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests
+	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
@@ -52,3 +52,8 @@ cleanup:  ## run the off-peak erasure schedule of the running stack now
 redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local stack, or STACK=<deployed stack>)
 	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
+
+.PHONY: bench
+
+bench:  ## benchmark vs the official SDK and bare urllib3: cold start, warm overhead, batch, memory, size (bench/results.md)
+	$(PY) -m bench $(BENCH_ARGS)

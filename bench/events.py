@@ -1,0 +1,123 @@
+"""What the benchmark sends: the repo's sample events, the same requests for raw urllib3, batches."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+#: Callers of RelayApi sign requests (talon_relay.callers): header and scheme, as a sender does it.
+SIGNATURE_HEADER = "X-Relay-Signature"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One function: its Integration API route and the status of success (the relay answers the same)."""
+
+    folder: str
+    method: str
+    path: str
+    status: int
+
+    @property
+    def function_name(self) -> str:
+        return "talon-relay-" + self.folder.replace("_", "-")
+
+    def raw_path(self, params: dict[str, Any]) -> str:
+        """The Talon.One path for these path parameters (sample ids need no percent-encoding)."""
+        return self.path.format(**params)
+
+
+OPS: dict[str, Op] = {
+    op.folder: op
+    for op in (
+        Op("create_referral", "POST", "/v1/referrals", 201),
+        Op("delete_customer_data", "DELETE", "/v1/customer_data/{integrationId}", 204),
+        Op("track_event", "POST", "/v1/events", 201),
+        Op("update_customer_profile", "PUT", "/v1/customer_profiles/{integrationId}", 200),
+        Op("update_customer_session", "PUT", "/v1/customer_sessions/{customerSessionId}", 200),
+    )
+}
+
+
+def load_event(folder: str, name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / folder / f"{name}.json").read_text())
+    return event
+
+
+def sign_api_event(event: dict[str, Any], secret: str, now: float | None = None) -> dict[str, Any]:
+    """A copy of an API Gateway event carrying a fresh caller signature (RelayApi's scheme).
+
+    `v1 = HMAC-SHA256(secret, f"{t}.{METHOD}.{path}." + body)`; a relay that does not check
+    signatures ignores the header.
+    """
+    signed = copy.deepcopy(event)
+    timestamp = int(time.time() if now is None else now)
+    body = (signed.get("body") or "").encode()
+    message = f"{timestamp}.{signed['httpMethod'].upper()}.{signed['path']}.".encode() + body
+    value = f"t={timestamp},v1={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
+    signed.setdefault("headers", {})[SIGNATURE_HEADER] = value
+    if signed.get("multiValueHeaders") is not None:
+        signed["multiValueHeaders"][SIGNATURE_HEADER] = [value]
+    return signed
+
+
+def api_raw_request(op: Op, event: dict[str, Any]) -> dict[str, Any]:
+    """The Talon.One request the relay makes for an API event (same method, path and body)."""
+    body = event.get("body")
+    return {"method": op.method, "path": event["path"], "body": body or None, "expect": op.status}
+
+
+def one_record(event: dict[str, Any]) -> dict[str, Any]:
+    """The SQS sample event cut to its first record."""
+    single = copy.deepcopy(event)
+    single["Records"] = single["Records"][:1]
+    return single
+
+
+def sqs_raw_request(op: Op, event: dict[str, Any]) -> dict[str, Any]:
+    """The Talon.One request the relay makes for the (first) record of an SQS event."""
+    message = json.loads(event["Records"][0]["body"])
+    params = {name: value for name, value in message.items() if name not in ("body", "idempotencyKey")}
+    body = message.get("body")
+    return {
+        "method": op.method,
+        "path": op.raw_path(params),
+        "body": json.dumps(body, separators=(",", ":")) if body is not None else None,
+        "expect": op.status,
+    }
+
+
+def session_batches(records: int, batch_size: int) -> list[dict[str, Any]]:
+    """SQS FIFO events of update_customer_session: every record its own session and message group."""
+    template = load_event("update_customer_session", "sqs")["Records"][0]
+    message = json.loads(template["body"])
+    arn = template["eventSourceARN"].removesuffix(".fifo") + ".fifo"
+    out: list[dict[str, Any]] = []
+    for start in range(0, records, batch_size):
+        batch = []
+        for n in range(start + 1, min(start + batch_size, records) + 1):
+            record = copy.deepcopy(template)
+            body = dict(message, customerSessionId=f"s-{n}")
+            body.pop("idempotencyKey", None)
+            record["messageId"] = f"00000000-0000-4000-8000-{n:012d}"
+            record["body"] = json.dumps(body, separators=(",", ":"))
+            record["md5OfBody"] = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()
+            record["eventSourceARN"] = arn
+            record["attributes"] = dict(
+                template["attributes"],
+                MessageGroupId=f"session-s-{n}",
+                MessageDeduplicationId=f"dedup-{n}",
+                SequenceNumber=str(18849496460467696128 + n),
+            )
+            batch.append(record)
+        out.append({"Records": batch})
+    return out

@@ -1,0 +1,104 @@
+"""Where a cold start's time goes: `python -m bench.importtime [FUNCTION] [--top N]`.
+
+Runs one cold start of the function (default create_referral) exactly as `make bench` does, under
+`python -X importtime`, and prints the slowest imports (self and cumulative time) in two parts: those
+the handler module's import pulls in, and those its first request pulls in (boto3, Secrets Manager,
+...). A development aid for reading the benchmark; not part of `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import events, infra
+from bench.events import OPS
+from bench.infra import BenchError
+from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, start
+
+
+@dataclass
+class Entry:
+    name: str
+    depth: int
+    self_us: int
+    cumulative_us: int
+
+
+def parse(stderr: str) -> list[Entry]:
+    out = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cumulative_us, name = line.removeprefix("import time:").split("|", 2)
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        out.append(Entry(name.strip(), depth, int(self_us), int(cumulative_us)))
+    return out
+
+
+def by_package(entries: list[Entry]) -> dict[str, int]:
+    """Self microseconds summed per top-level package."""
+    groups: dict[str, int] = {}
+    for entry in entries:
+        root = entry.name.split(".", 1)[0]
+        groups[root] = groups.get(root, 0) + entry.self_us
+    return groups
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.importtime", description=__doc__)
+    parser.add_argument("function", nargs="?", default="create_referral", choices=sorted(OPS))
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    op = OPS[args.function]
+    workdir = infra.scratch_dir()
+    setup = start(workdir, 50.0)
+    try:
+        spec = {
+            "mode": "relay",
+            "module": op.folder,
+            "function_name": op.function_name,
+            "event": events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY),
+            "expect": op.status,
+        }
+        env = lambda_env(setup, op, secret_arn=setup.fast_secret)
+        name = uuid.uuid4().hex
+        spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
+        spec_path.write_text(json.dumps(spec))
+        script = CHILD_SOURCE["cold"]
+        command = [sys.executable, "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
+        subprocess.run(command, env=env, cwd=workdir, capture_output=True, timeout=120)  # warm the caches
+        proc = subprocess.run(
+            command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+        if proc.returncode != 0 or not Path(result_path).exists():
+            raise BenchError(proc.stderr[-2000:])
+    finally:
+        setup.close()
+    entries = parse(proc.stderr)
+    handler_index = next(i for i, e in enumerate(entries) if e.name == op.folder and e.depth == 0)
+    script_index = max((i for i, e in enumerate(entries[:handler_index]) if e.name == "site"), default=-1)
+    phases = {
+        f"import {op.folder}": entries[script_index + 1 : handler_index + 1],
+        "first request": entries[handler_index + 1 :],
+    }
+    for title, phase in phases.items():
+        print(f"\n== {title}: {sum(e.self_us for e in phase) / 1000:.0f} ms importing {len(phase)} modules")
+        print("  by top-level package (ms):")
+        for root, us in sorted(by_package(phase).items(), key=lambda kv: -kv[1])[: args.top]:
+            print(f"    {us / 1000:8.1f}  {root}")
+        print("  slowest modules, self time (ms):")
+        for e in sorted(phase, key=lambda e: -e.self_us)[: args.top]:
+            print(f"    {e.self_us / 1000:8.1f}  {e.name}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

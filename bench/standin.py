@@ -1,0 +1,116 @@
+"""The Talon.One stand-in: a fixed-response Integration API on 127.0.0.1 (run as its own process).
+
+`python -m bench.standin --delay-ms 50` serves two ThreadingHTTPServers (HTTP/1.1, keep-alive): one
+that answers at once and one that answers each request after the delay. It prints
+`{"fast": <port>, "slow": <port>}` on one line, then serves until its standard input closes (the
+harness ends), SIGTERM, or --max-seconds pass, whichever comes first.
+
+Every route answers with the status the spec gives it and a canned valid body (the test suite's
+IntegrationState and Referral samples), so the relay, the SDK and raw urllib3 all parse a real answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+from tests.support import integration_state, referral
+
+_STATE = json.dumps(integration_state(), separators=(",", ":")).encode()
+_REFERRAL = json.dumps(referral(), separators=(",", ":")).encode()
+_NOT_FOUND = json.dumps({"message": "no such route in the stand-in"}).encode()
+
+#: (method, path pattern) -> (status, body or None for an empty 204)
+ROUTES: list[tuple[str, re.Pattern[str], int, bytes | None]] = [
+    ("PUT", re.compile(r"^/v1/customer_sessions/[^/]+$"), 200, _STATE),
+    ("PUT", re.compile(r"^/v1/customer_profiles/[^/]+$"), 200, _STATE),
+    ("POST", re.compile(r"^/v1/events$"), 201, _STATE),
+    ("POST", re.compile(r"^/v1/referrals$"), 201, _REFERRAL),
+    ("DELETE", re.compile(r"^/v1/customer_data/[^/]+$"), 204, None),
+]
+
+
+def answer(method: str, path: str) -> tuple[int, bytes | None]:
+    path = path.split("?", 1)[0]
+    for route_method, pattern, status, body in ROUTES:
+        if route_method == method and pattern.match(path):
+            return status, body
+    return 404, _NOT_FOUND
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connection
+    timeout = 120  # an idle keep-alive connection is closed after this
+    # Like a production server: no Nagle, and status line, headers and body leave in one send at the
+    # end of the request (an unbuffered writer would send headers and body apart, and Nagle plus the
+    # client's delayed ACK would then add ~40 ms to a keep-alive answer).
+    disable_nagle_algorithm = True
+    wbufsize = -1
+    delay = 0.0
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.delay:
+            time.sleep(self.delay)
+        status, body = answer(self.command, self.path)
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body is not None:
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+
+def serve(delay: float) -> ThreadingHTTPServer:
+    handler = type("DelayedHandler" if delay else "FastHandler", (_Handler,), {"delay": delay})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--delay-ms", type=float, default=50.0)
+    parser.add_argument("--max-seconds", type=float, default=1800.0)
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    fast, slow = serve(0.0), serve(args.delay_ms / 1000)
+
+    def watch_stdin() -> None:
+        sys.stdin.read()  # returns when the harness closes the pipe or dies
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    print(json.dumps({"fast": fast.server_address[1], "slow": slow.server_address[1]}), flush=True)
+    stop.wait(args.max_seconds)
+    for server in (fast, slow):
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
