@@ -296,10 +296,15 @@ def test_layer_is_built_for_python313_on_arm64(resources: dict[str, Any]) -> Non
     assert props["ContentUri"] == "layers/talon_relay/"
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
-    # And the folder holds what the build needs: requirements and the package
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    # And the folder holds what the build needs: requirements, the package, and a Makefile that installs
+    # python3.13 arm64 wheels and compiles bytecode (Lambda cannot write __pycache__ under /opt)
     assert (ROOT / "layers/talon_relay/requirements.txt").is_file()
     assert (ROOT / "layers/talon_relay/talon_relay/__init__.py").is_file()
+    makefile = (ROOT / "layers/talon_relay/Makefile").read_text()
+    assert "build-TalonRelayLayer:" in makefile
+    assert "--python-version 3.13" in makefile and "manylinux2014_aarch64" in makefile
+    assert "compileall" in makefile
 
 
 def test_there_are_exactly_five_functions(resources: dict[str, Any]) -> None:

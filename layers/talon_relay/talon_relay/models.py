@@ -17,7 +17,8 @@ from pydantic.alias_generators import to_camel
 
 from talon_relay.effects import Effect, parse_effects
 
-_COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+# defer_build: a model's validator is built on first use, so each function builds only its own models.
+_COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
 
 class _Request(BaseModel):

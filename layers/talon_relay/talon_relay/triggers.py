@@ -14,16 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Any
 
 from talon_relay import callers, idempotency, queues, runtime
 from talon_relay.auth import CredentialsError
@@ -32,6 +23,12 @@ from talon_relay.models import APIError, ErrorResponse, ErrorSource
 from talon_relay.observability import logger, tracer
 from talon_relay.operations import InvalidRequest, Operation, Request
 from talon_relay.settings import SettingsError, settings
+
+if TYPE_CHECKING:
+    # Imported where used: an API cold start does not pay for batch processing, nor SQS for API events.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -152,6 +149,8 @@ def _enqueue(operation: Operation, request: Request, key: str) -> dict[str, Any]
 
 
 def handle_api(operation: Operation, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
     event = APIGatewayProxyEvent(raw_event)
     request_id = event.request_context.request_id
     logger.set_correlation_id(request_id)
@@ -313,6 +312,13 @@ def handle_sqs(operation: Operation, event: dict[str, Any], context: Any) -> dic
     Within a FIFO message group a failure stops the rest of that group in this batch (they are
     retried in order); other groups, and records of a standard queue, never fail with it.
     """
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+
     cfg = settings()
     handler = _RecordHandler(operation, context, cfg.dead_letter_queue_url)
     records: list[dict[str, Any]] = list(event.get("Records") or [])
