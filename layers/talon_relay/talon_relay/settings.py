@@ -46,13 +46,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 _NAMES = tuple(field.alias or name for name, field in Settings.model_fields.items())
 
 
-def settings() -> Settings:
-    """The container's settings, validated once for a given environment.
+_current: Settings | None = None
 
-    Keyed on the variables it reads, so a process hosting several functions (the local gateway)
-    gets each function's own settings, while a Lambda container validates exactly once.
+
+def settings() -> Settings:
+    """The settings of the current invocation (read at its start by `refresh`, or on first use)."""
+    return _current if _current is not None else refresh()
+
+
+def refresh() -> Settings:
+    """Re-read the environment: once per invocation, by the handler entry point.
+
+    Validation is cached per environment, so a Lambda container validates exactly once, while a
+    process hosting several functions (the local gateway) gets each function's own settings.
     """
-    return _settings_for(tuple(os.environ.get(name) for name in _NAMES))
+    global _current
+    _current = _settings_for(tuple(os.environ.get(name) for name in _NAMES))
+    return _current
 
 
 @lru_cache(maxsize=16)
@@ -62,4 +72,6 @@ def _settings_for(values: tuple[str | None, ...]) -> Settings:
 
 def clear_cache() -> None:
     """Forget validated settings (tests change the environment between cases)."""
+    global _current
+    _current = None
     _settings_for.cache_clear()

@@ -23,6 +23,7 @@ from talon_relay.models import APIError, ErrorResponse, ErrorSource
 from talon_relay.observability import logger, tracer
 from talon_relay.operations import InvalidRequest, Operation, Request
 from talon_relay.settings import SettingsError, settings
+from talon_relay.settings import refresh as refresh_settings
 
 if TYPE_CHECKING:
     # Imported where used: an API cold start does not pay for batch processing, nor SQS for API events.
@@ -446,6 +447,13 @@ def lambda_handler(operation: Operation, *, schedule: bool = False) -> Handler:
 
     def handler(event: dict[str, Any], context: Any) -> Any:
         logger.append_keys(operation=operation.name)
+        try:
+            refresh_settings()
+        except SettingsError as exc:
+            if isinstance(event, dict) and "httpMethod" in event:
+                logger.error("relay misconfigured", extra={"reason": str(exc)})
+                return _error(500, "The relay is misconfigured; see its logs")
+            raise
         if isinstance(event, dict) and "Records" in event:
             return handle_sqs(operation, event, context)
         if isinstance(event, dict) and "httpMethod" in event and "requestContext" in event:
