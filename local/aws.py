@@ -1,7 +1,8 @@
 """Local AWS: a moto server on loopback, seeded with what template.yaml declares.
 
-Queues (with their DLQs and redrive policies), DynamoDB tables, and the Talon.One secret pointing
-at the emulator. Returns a Resolver so the gateway can give each function its real environment.
+Queues (with their DLQs and redrive policies), DynamoDB tables, the secrets the template creates
+(generated values, as Secrets Manager would), and the Talon.One secret pointing at the emulator.
+Returns a Resolver so the gateway can give each function its real environment.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import string
 from dataclasses import dataclass, field
+from secrets import choice
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
 from local.template import Resolver, StackSpec
@@ -41,6 +45,8 @@ class LocalAws:
     queue_arns: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
     secret_arn: str = ""
+    #: ARNs of the secrets the template itself creates (e.g. CallerSigningSecret), by logical id
+    secret_arns: dict[str, str] = field(default_factory=dict)
     resolver: Resolver | None = None
 
     def client(self, service: str) -> Any:
@@ -48,8 +54,28 @@ class LocalAws:
 
     def stop(self) -> None:
         if self.server is not None:
+            self.delete_resources()
             self.server.stop()
             self.server = None
+
+    def delete_resources(self) -> None:
+        """Delete what seed() created. moto keeps its state per process, not per server: without
+        this, the next stack started in the same process would find this one's queued messages."""
+        sqs, secrets, dynamodb = self.client("sqs"), self.client("secretsmanager"), self.client("dynamodb")
+        try:
+            for url in self.queue_urls.values():
+                with contextlib.suppress(BotoCoreError, ClientError):
+                    sqs.delete_queue(QueueUrl=url)
+            for arn in [self.secret_arn, *self.secret_arns.values()]:
+                if arn:
+                    with contextlib.suppress(BotoCoreError, ClientError):
+                        secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+            for name in self.table_names.values():
+                with contextlib.suppress(BotoCoreError, ClientError):
+                    dynamodb.delete_table(TableName=name)
+        finally:
+            for client in (sqs, secrets, dynamodb):
+                client.close()
 
 
 def local_client(service: str, endpoint: str) -> Any:
@@ -69,10 +95,28 @@ def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def export_environment(endpoint: str) -> None:
-    """Point every AWS SDK call of this process at moto (AWS_ENDPOINT_URL is honoured by boto3)."""
+#: Every process-wide variable export_environment sets (and restore_environment puts back).
+EXPORTED_NAMES = (*LOCAL_AWS_ENV, "AWS_ENDPOINT_URL")
+
+
+def export_environment(endpoint: str) -> dict[str, str | None]:
+    """Point every AWS SDK call of this process at moto (AWS_ENDPOINT_URL is honoured by boto3).
+
+    Returns the values it replaced (None: was unset), for restore_environment.
+    """
+    previous = {name: os.environ.get(name) for name in EXPORTED_NAMES}
     os.environ.update(LOCAL_AWS_ENV)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    return previous
+
+
+def restore_environment(previous: dict[str, str | None]) -> None:
+    """Undo export_environment: each variable back to its old value, or unset if it had none."""
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def seed(
@@ -99,16 +143,31 @@ def seed(
         "AWS::StackName": STACK_NAME,
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
-        "AWS::NoValue": "",
     }
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
-    resolver = Resolver(params, refs, attributes, pseudo)
+    resolver = Resolver(params, refs, attributes, pseudo, spec.conditions)
+
+    for logical_id, props in spec.secrets.items():
+        if not resolver.creates(spec, logical_id):
+            continue
+        secret_name = str(resolver.resolve(props.get("Name")) or f"{STACK_NAME}-{logical_id}")
+        if "SecretString" in props:
+            value = str(resolver.resolve(props["SecretString"]))
+        else:
+            value = generated_secret(resolver.resolve(props.get("GenerateSecretString") or {}))
+        try:
+            arn = secrets.create_secret(Name=secret_name, SecretString=value)["ARN"]
+        except secrets.exceptions.ResourceExistsException:
+            arn = secrets.put_secret_value(SecretId=secret_name, SecretString=value)["ARN"]
+        aws.secret_arns[logical_id] = refs[logical_id] = arn
 
     sqs = aws.client("sqs")
     # DLQs first: a queue's redrive policy names its DLQ's ARN.
     ordered = sorted(spec.queues.values(), key=lambda q: "RedrivePolicy" in q.properties)
     for queue in ordered:
+        if not resolver.creates(spec, queue.logical_id):
+            continue
         props = queue.properties
         name = props.get("QueueName")
         name = resolver.resolve(name) if name else f"{STACK_NAME}-{queue.logical_id}"
@@ -143,6 +202,8 @@ def seed(
 
     dynamodb = aws.client("dynamodb")
     for logical_id, props in spec.tables.items():
+        if not resolver.creates(spec, logical_id):
+            continue
         name = resolver.resolve(props.get("TableName")) or f"{STACK_NAME}-{logical_id}"
         create: dict[str, Any] = {
             "TableName": name,
@@ -163,3 +224,18 @@ def seed(
         refs.setdefault(logical_id, f"{STACK_NAME}-{logical_id}")
     aws.resolver = resolver
     return resolver
+
+
+def generated_secret(generate: dict[str, Any]) -> str:
+    """A value as Secrets Manager's GenerateSecretString makes it (letters and digits only)."""
+    length = int(generate.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    excluded = str(generate.get("ExcludeCharacters", ""))
+    alphabet = "".join(c for c in alphabet if c not in excluded) or string.ascii_letters
+    password = "".join(choice(alphabet) for _ in range(length))
+    key = generate.get("GenerateStringKey")
+    if key:
+        document = json.loads(generate.get("SecretStringTemplate") or "{}")
+        document[str(key)] = password
+        return json.dumps(document)
+    return password

@@ -14,9 +14,11 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -30,10 +32,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.aws import REGION, LocalAws
-from local.template import ROOT, FunctionSpec, Resolver, Route, StackSpec
+from local.template import NO_VALUE, ROOT, FunctionSpec, Resolver, Route, StackSpec
 
 Reporter = Callable[[str], None]
 LAYER_PATH = ROOT / "layers" / "talon_relay"
+#: The x-api-key the local gateway accepts for an API whose routes require one (not a secret).
+LOCAL_RELAY_API_KEY = "local-relay-api-key"
+LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
 _INVOKE_LOCK = threading.RLock()
 
 
@@ -103,6 +108,8 @@ def function_environment(spec: FunctionSpec, resolver: Resolver, extra: dict[str
     env: dict[str, str] = {}
     for name, value in spec.environment.items():
         resolved = resolver.resolve(value)
+        if resolved is None or resolved is NO_VALUE:
+            continue
         env[name] = json.dumps(resolved) if isinstance(resolved, dict | list) else str(resolved)
     env.update(extra)
     env["AWS_LAMBDA_FUNCTION_NAME"] = spec.logical_id
@@ -113,7 +120,14 @@ def function_environment(spec: FunctionSpec, resolver: Resolver, extra: dict[str
 
 
 def api_event(
-    route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str, stage: str
+    route: Route,
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: bytes,
+    client_ip: str,
+    stage: str,
+    api_key_id: str | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event, as API Gateway builds it."""
     parts = urlsplit(raw_path)
@@ -126,6 +140,7 @@ def api_event(
         text, is_b64 = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     request_id = str(uuid.uuid4())
+    api_key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
     return {
         "resource": route.path,
         "path": unquote(parts.path),
@@ -149,7 +164,12 @@ def api_event(
             "extendedRequestId": request_id,
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now.timestamp() * 1000),
-            "identity": {"sourceIp": client_ip, "userAgent": headers.get("User-Agent")},
+            "identity": {
+                "sourceIp": client_ip,
+                "userAgent": headers.get("User-Agent"),
+                "apiKey": api_key if api_key_id else None,
+                "apiKeyId": api_key_id,
+            },
             "domainName": headers.get("Host", "localhost"),
         },
         "body": text if body else None,
@@ -197,6 +217,51 @@ class _ApiHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
 
+class _GatewayServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that can end its keep-alive connections, so stop() leaves no handler behind.
+
+    A client holding a kept-alive connection would otherwise keep its handler thread blocked in a
+    read after stop(), and that thread would still invoke functions for whatever it sends next.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._connections_lock = threading.Lock()
+        self._handler_ids = itertools.count(1)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"gateway-conn-{next(self._handler_ids)}",
+            daemon=True,
+        )
+        with self._connections_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+
+    def close_connections(self, timeout: float) -> None:
+        """Shut every open connection down and wait (bounded) for its handler thread to end."""
+        with self._connections_lock:
+            connections = dict(self._connections)
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for thread in connections.values():
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+
+
 # --- schedules --------------------------------------------------------------------------------
 
 
@@ -223,6 +288,12 @@ def _cron_field_matches(spec: str, value: int) -> bool:
 
 
 _DAYS = {"SUN": "1", "MON": "2", "TUE": "3", "WED": "4", "THU": "5", "FRI": "6", "SAT": "7"}
+_MONTHS = {
+    name: str(number)
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 
 
 def cron_matches(expression: str, when: datetime) -> bool:
@@ -236,6 +307,8 @@ def cron_matches(expression: str, when: datetime) -> bool:
     minute, hour, dom, month, dow, year = fields
     for name, number in _DAYS.items():
         dow = dow.upper().replace(name, number)
+    for name, number in _MONTHS.items():
+        month = month.upper().replace(name, number)
     aws_dow = (when.isoweekday() % 7) + 1  # SUN=1 .. SAT=7
     return (
         _cron_field_matches(minute, when.minute)
@@ -263,10 +336,12 @@ class Gateway:
         stage: str = "live",
         reporter: Reporter | None = None,
         poll_wait_seconds: int = 1,
+        api_key: str = LOCAL_RELAY_API_KEY,
     ) -> None:
         self.spec = spec
         self.aws = aws
         self.stage = stage
+        self.api_key = api_key
         self.report: Reporter = reporter or (lambda line: None)
         self.poll_wait_seconds = poll_wait_seconds
         self.functions: dict[str, LocalFunction] = {}
@@ -275,7 +350,7 @@ class Gateway:
             timeout = float(resolver.resolve(fn.timeout))
             self.functions[logical_id] = LocalFunction(fn, env, timeout)
         self.resolver = resolver
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _GatewayServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.url = ""
@@ -285,8 +360,7 @@ class Gateway:
 
     def start(self, port: int = 0, *, poll: bool = True, schedules: bool = True) -> str:
         handler = type("ApiHandler", (_ApiHandler,), {"gateway": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _GatewayServer(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._spawn(self._server.serve_forever, "gateway-http")
         if poll:
@@ -307,6 +381,7 @@ class Gateway:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections(timeout=10)
             self._server = None
         for thread in self._threads:
             thread.join(timeout=10)
@@ -322,16 +397,18 @@ class Gateway:
             return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
         schedule = re.fullmatch(r"/_local/schedules/([A-Za-z0-9]+)", path)
         if schedule and method == "POST":
-            payload = json.loads(body) if body else None
-            result = self.run_schedule(schedule.group(1), payload)
-            return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
-        matches = [r for r in self.spec.routes if r.pattern.match(path)]
+            status, result = self._schedule_request(schedule.group(1), body)
+            return status, {"Content-Type": "application/json"}, json.dumps(result).encode()
+        routes, api_key_id = self._api_for(headers)
+        if routes is None:  # API Gateway's answer to a missing or unknown API key
+            return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
+        matches = [r for r in routes if r.pattern.match(path)]
         route = next((r for r in matches if r.method == method), None)
         if route is None:
             status = 405 if matches else 404
             message = f"No route for {method} {unquote(path)}"
             return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()
-        event = api_event(route, method, raw_path, headers, body, client_ip, self.stage)
+        event = api_event(route, method, raw_path, headers, body, client_ip, self.stage, api_key_id)
         started = time.perf_counter()
         try:
             result = self.functions[route.function].invoke(event)
@@ -349,6 +426,41 @@ class Gateway:
             f"API  {method} {unquote(path)} -> {status} ({ms:.0f} ms)" + (f"  effects: {effects}" if effects else "")
         )
         return status, out_headers, payload
+
+    def _api_for(self, headers: dict[str, str]) -> tuple[list[Route] | None, str | None]:
+        """Which REST API a request reaches: (its routes, the API key id API Gateway passes on).
+
+        The template's APIs share the local port. A request with an x-api-key header goes to the API
+        whose routes require a key (API Gateway checks it: None means 403); any other request goes to
+        the first API that requires none. Routes of the implicit API (no RestApiId) are served as one.
+        """
+        keyed = [api for api in self.spec.apis if self.spec.api_key_required(api)]
+        open_apis = [api for api in self.spec.apis if not self.spec.api_key_required(api)]
+        key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
+        if key is not None and keyed:
+            if key != self.api_key:
+                return None, None
+            return self.spec.api_routes(keyed[0]), LOCAL_RELAY_API_KEY_ID
+        if open_apis:
+            return self.spec.api_routes(open_apis[0]), None
+        if keyed:  # every API requires a key, and none was sent
+            return None, None
+        return self.spec.routes, None
+
+    def _schedule_request(self, function: str, body: bytes) -> tuple[int, Any]:
+        """POST /_local/schedules/<function>: 404 without a schedule, 400 for bad input, 502 if it fails."""
+        fn = self.spec.functions.get(function)
+        if fn is None or not fn.schedules:
+            return 404, {"error": f"{function} has no schedule"}
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            return 400, {"error": f"schedule input is not valid JSON: {exc}"}
+        try:
+            return 200, self.run_schedule(function, payload)
+        except Exception as exc:  # what a failed asynchronous invocation reports
+            self.report(f"CRON {function}: function error {type(exc).__name__}: {exc}")
+            return 502, {"error": f"{function} failed: {type(exc).__name__}"}
 
     # -- SQS event source mappings
 

@@ -10,11 +10,11 @@ import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.aws import LocalAws, export_environment, seed, start_moto
+from local.aws import LocalAws, export_environment, restore_environment, seed, start_moto
 from local.gateway import Gateway, Reporter
 from local.template import ROOT, StackSpec, read_stack
 
@@ -22,11 +22,20 @@ STATE_DIR = ROOT / "local" / "state"
 STACK_FILE = STATE_DIR / "stack.json"
 LOCAL_API_KEY = "local-talon-api-key"  # the emulator's key; not a secret of anyone's
 
-#: Template parameters that make sense on a laptop: failed messages come back in seconds, not minutes.
-LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5}
+#: Template parameters that make sense on a laptop: failed messages come back in seconds, not minutes;
+#: RelayApi takes unsigned requests (loopback only; `curl` and `make demo` do not sign). Pass
+#: parameters={"CallerAuthentication": "required"} for the deployed behaviour: callers then sign with
+#: the generated CallerSigningSecret (describe()["caller_signing_secret_arn"]), or send
+#: `x-api-key: local-relay-api-key` to reach RelayKeyApi's routes instead.
+LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5, "CallerAuthentication": "disabled"}
 
 #: Environment every local function gets on top of its template environment.
 LOCAL_FUNCTION_ENV = {"POWERTOOLS_TRACE_DISABLED": "true"}
+
+#: The stack running in this process. One at a time: moto keeps one state per process (two stacks
+#: would share, and on stop delete, each other's queues and secrets), and the AWS environment
+#: variables and the layer's caches are per process too.
+_running: LocalStack | None = None
 
 
 def free_port() -> int:
@@ -35,12 +44,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def reset_layer_state() -> None:
+    """Forget what the layer caches per process: clients, settings, the SQS client, secrets.
+
+    They were built from the process environment (AWS_ENDPOINT_URL, the secret ARN), which a stack
+    changes when it starts and puts back when it stops; a cached client would keep talking to the
+    moto server of a stack that is gone.
+    """
+    from aws_lambda_powertools.utilities import parameters
+
+    from talon_relay import idempotency, queues, runtime, triggers
+
+    runtime.reset()
+    queues.sqs.cache_clear()
+    parameters.clear_caches()
+    parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+    # Private to the layer (it has no reset for them yet), so looked up defensively:
+    stores = getattr(idempotency, "_stores", None)  # DynamoDB persistence layers, bound to an endpoint
+    if isinstance(stores, dict):
+        stores.clear()
+    pool = getattr(triggers, "_executor", None)  # the container's thread pool for FIFO message groups
+    if pool is not None:
+        triggers._executor = None
+        pool.shutdown(wait=True)
+
+
 @dataclass
 class LocalStack:
     spec: StackSpec
     emulator: Any
     aws: LocalAws
     gateway: Gateway
+    #: The process environment's values before start (None: unset), put back by stop().
+    saved_environment: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -67,19 +103,24 @@ class LocalStack:
     ) -> LocalStack:
         from local.emulator import Emulator
 
+        global _running
+        if _running is not None:
+            raise RuntimeError(f"a local stack is already running in this process ({_running.api_url}); stop it first")
         layer = str(ROOT / "layers" / "talon_relay")
         if layer not in sys.path:
             sys.path.insert(0, layer)
         spec = read_stack()
         emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file)
         started: list[Any] = []
+        saved: dict[str, str | None] = {}
         try:
             talon_url = emulator.start(host="127.0.0.1", port=emulator_port)
             started.append(emulator)
             server, endpoint = start_moto(moto_port or free_port())
             aws = LocalAws(endpoint=endpoint, server=server)
             started.append(aws)
-            export_environment(endpoint)
+            saved = export_environment(endpoint)
+            reset_layer_state()
             resolver = seed(
                 aws,
                 spec,
@@ -98,16 +139,22 @@ class LocalStack:
         except BaseException:
             for item in reversed(started):
                 item.stop()
+            restore_environment(saved)
+            reset_layer_state()
             raise
-        return cls(spec, emulator, aws, gateway)
+        _running = cls(spec, emulator, aws, gateway, saved)
+        return _running
 
     def stop(self) -> None:
+        global _running
         self.gateway.stop()
         self.aws.stop()
         self.emulator.stop()
-        from talon_relay import runtime
-
-        runtime.reset()
+        restore_environment(self.saved_environment)
+        self.saved_environment = {}
+        reset_layer_state()
+        if _running is self:
+            _running = None
 
     def __enter__(self) -> LocalStack:
         return self
@@ -126,6 +173,9 @@ class LocalStack:
             "aws_endpoint": self.aws.endpoint,
             "queues": self.aws.queue_urls,
             "secret_arn": self.aws.secret_arn,
+            "caller_auth": self.gateway.resolver.parameters.get("CallerAuthentication"),
+            "caller_signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),
+            "api_key": self.gateway.api_key,
         }
 
     def write_state(self, path: Path = STACK_FILE) -> None:

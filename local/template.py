@@ -1,7 +1,8 @@
-"""What the local stack needs from template.yaml: functions, routes, queues, tables, schedules.
+"""What the local stack needs from template.yaml: functions, routes, queues, tables, secrets, schedules.
 
 Read from the same file `sam deploy` uses, so the local run cannot drift from what is deployed.
-Intrinsic functions are resolved against the local resources (queue URLs and ARNs in moto, etc.).
+Intrinsic functions and conditions are resolved against the local parameters and resources (queue
+URLs and ARNs in moto, etc.); a resource whose Condition is false is not created locally either.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Route:
     method: str
     path: str
     function: str
+    #: logical id of the REST API (RestApiId) the route belongs to
+    api: str = "ServerlessRestApi"
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -97,10 +100,27 @@ class StackSpec:
     queues: dict[str, QueueSpec]
     tables: dict[str, dict[str, Any]]
     secrets_parameter: str = "TalonSecretArn"
+    #: the template's Conditions (evaluated by the Resolver, against the local parameters)
+    conditions: dict[str, Any] = field(default_factory=dict)
+    #: AWS::SecretsManager::Secret resources the stack itself creates
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the Condition of each resource that has one
+    resource_conditions: dict[str, str] = field(default_factory=dict)
+    #: AWS::Serverless::Api resources: logical id -> Properties
+    apis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def routes(self) -> list[Route]:
+        """Every route of every REST API (the same method and path may be on two APIs)."""
         return [route for fn in self.functions.values() for route in fn.routes]
+
+    def api_routes(self, api: str) -> list[Route]:
+        return [route for route in self.routes if route.api == api]
+
+    def api_key_required(self, api: str) -> bool:
+        """Whether API Gateway checks an API key (x-api-key) on the API's routes."""
+        auth = self.apis.get(api, {}).get("Auth") or {}
+        return str(auth.get("ApiKeyRequired", "false")).lower() == "true"
 
 
 def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
@@ -111,13 +131,22 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
     functions: dict[str, FunctionSpec] = {}
     queues: dict[str, QueueSpec] = {}
     tables: dict[str, dict[str, Any]] = {}
+    secrets: dict[str, dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
+    resource_conditions: dict[str, str] = {}
     for logical_id, resource in resources.items():
         kind = resource.get("Type")
         props = resource.get("Properties", {}) or {}
+        if resource.get("Condition"):
+            resource_conditions[logical_id] = str(resource["Condition"])
         if kind == "AWS::SQS::Queue":
             queues[logical_id] = QueueSpec(logical_id, props)
         elif kind == "AWS::DynamoDB::Table":
             tables[logical_id] = props
+        elif kind == "AWS::SecretsManager::Secret":
+            secrets[logical_id] = props
+        elif kind == "AWS::Serverless::Api":
+            apis[logical_id] = props
         elif kind == "AWS::Serverless::Function":
             env = dict(globals_fn.get("Environment", {}).get("Variables", {}))
             env.update(props.get("Environment", {}).get("Variables", {}))
@@ -131,7 +160,9 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
             for event in (props.get("Events") or {}).values():
                 eprops = event.get("Properties", {})
                 if event["Type"] == "Api":
-                    spec.routes.append(Route(str(eprops["Method"]).upper(), str(eprops["Path"]), logical_id))
+                    api = eprops.get("RestApiId")
+                    api_id = api["Ref"] if isinstance(api, dict) and "Ref" in api else "ServerlessRestApi"
+                    spec.routes.append(Route(str(eprops["Method"]).upper(), str(eprops["Path"]), logical_id, api_id))
                 elif event["Type"] == "SQS":
                     queue = eprops["Queue"]
                     spec.queue = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else None
@@ -139,7 +170,27 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
                 elif event["Type"] in ("ScheduleV2", "Schedule"):
                     spec.schedules.append(eprops)
             functions[logical_id] = spec
-    return StackSpec(template, parameters, functions, queues, tables)
+    return StackSpec(
+        template,
+        parameters,
+        functions,
+        queues,
+        tables,
+        conditions=dict(template.get("Conditions") or {}),
+        secrets=secrets,
+        resource_conditions=resource_conditions,
+        apis=apis,
+    )
+
+
+class _NoValue:
+    """What `Ref: AWS::NoValue` resolves to: the property it stands in is removed."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE: Any = _NoValue()
 
 
 class Resolver:
@@ -151,13 +202,41 @@ class Resolver:
         refs: dict[str, str],
         attributes: dict[tuple[str, str], str],
         pseudo: dict[str, str],
+        conditions: dict[str, Any] | None = None,
     ) -> None:
         self.parameters = parameters
         self.refs = refs
         self.attributes = attributes
         self.pseudo = pseudo
+        self.conditions = conditions or {}
+
+    def condition(self, name: str) -> bool:
+        """The value of one of the template's Conditions."""
+        if name not in self.conditions:
+            raise KeyError(f"no Condition {name} in the template")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Condition":
+                return self.condition(str(arg))
+            if key == "Fn::Equals":
+                left, right = (self.resolve(item) for item in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._truth(arg[0])
+            if key == "Fn::And":
+                return all(self._truth(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self._truth(item) for item in arg)
+        if isinstance(value, bool):
+            return value
+        raise KeyError(f"cannot evaluate condition {value!r} locally")
 
     def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
@@ -192,9 +271,16 @@ class Resolver:
                 sep, items = arg
                 return sep.join(str(self.resolve(i)) for i in items)
             if key == "Fn::If":
-                raise KeyError("Fn::If is not resolvable locally")
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(str(name)) else when_false)
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         return value
+
+    def creates(self, spec: StackSpec, logical_id: str) -> bool:
+        """Whether the stack creates a resource: it has no Condition, or its Condition holds."""
+        name = spec.resource_conditions.get(logical_id)
+        return name is None or self.condition(name)

@@ -1,0 +1,52 @@
+"""`make demo`'s journey, against a stack started the way `make demo` starts one."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.demo import run_demo
+from local.stack import LocalStack
+from tests.e2e.helpers import Queues, talon_requests
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_journey_succeeds(no_shared_stack: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a stack with the local defaults (unsigned callers), as `make demo` starts one
+    stack = LocalStack.start(schedules=False, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    try:
+        queues = Queues(stack)
+        capsys.readouterr()
+
+        # When the demo journey runs against it, described the way `make run` writes it down
+        code = run_demo(stack.describe())
+
+        # Then it succeeds, having told each step
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "Demo finished: all five operations went through the relay." in out
+        assert "DEMO FAILED" not in out
+        for line in (
+            "acceptCoupon('WELCOME10')",
+            "addFreeItem('SKU-STRAP', 'Camera strap')",
+            "addLoyaltyPoints(1, 10",
+            "acceptReferral(",
+            "'deleted': 1",
+            "attributes={}",
+        ):
+            assert line in out, line
+        # and Talon.One saw every one of the five operations, each answered with success
+        seen = {(r["operation"], r["status"]) for r in talon_requests(stack)}
+        assert seen == {
+            ("updateCustomerProfile", 200),
+            ("updateCustomerSession", 200),
+            ("trackEvent", 201),
+            ("createReferral", 201),
+            ("deleteCustomerData", 204),
+        }
+        # and the queued deletion left the erasure queue
+        assert queues.depth("DeleteCustomerDataQueue") == 0
+        assert ("DeleteCustomerDataFunction", "schedule") in stack.gateway.invocations
+        queues.close()
+    finally:
+        stack.stop()
