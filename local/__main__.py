@@ -13,6 +13,11 @@ from typing import Any
 
 import urllib3
 
+from local.template import ROOT
+
+if str(ROOT / "layers" / "talon_relay") not in sys.path:  # the layer, as Lambda puts it on the path
+    sys.path.insert(0, str(ROOT / "layers" / "talon_relay"))
+
 from local.stack import STACK_FILE, LocalStack, free_port, running_stack
 
 
@@ -63,6 +68,12 @@ def _terminal_logging(verbose: bool) -> None:
     emulator_log.propagate = False
 
 
+def _local_signing_secret(info: dict[str, Any]) -> str | None:
+    from local.demo import signing_secret
+
+    return signing_secret(info)
+
+
 def _port(value: str | None, default: int) -> int:
     if value:
         return int(value)
@@ -88,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     _terminal_logging(args.verbose)
     stack.write_state()
+    info = stack.describe()
+    signing = _local_signing_secret(info)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(
@@ -97,11 +110,13 @@ talon-relay is running locally (Ctrl-C stops everything).
   Relay API (API Gateway):   {stack.api_url}
   Talon.One emulator:        {stack.emulator_url}   (admin: {stack.emulator_url}/_emulator/requests)
   Local AWS (moto):          {stack.aws.endpoint}
+  Callers authenticate as when deployed: sign with the local signing secret {signing!r}
+  (README, "Signing a request"), or send the local API key (x-api-key: {info["api_key"]}).
 
 Try it:
 
   curl -s -X PUT {stack.api_url}/v1/customer_sessions/session-1 \\
-       -H 'Content-Type: application/json' \\
+       -H 'Content-Type: application/json' -H 'x-api-key: {info["api_key"]}' \\
        -d '{{"profileId": "customer-1", "coupon": "WELCOME10",
             "cartItems": [{{"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 120}}]}}'
 

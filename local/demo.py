@@ -14,6 +14,7 @@ from typing import Any
 import urllib3
 
 from local.aws import local_client
+from talon_relay import callers
 
 
 class DemoFailed(RuntimeError):
@@ -35,16 +36,21 @@ class Journey:
         self.info = info
         self.http = urllib3.PoolManager()
         self.step = 0
+        self.secret = signing_secret(info)
+
+    def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        """JSON, and the relay's caller signature (as every sender signs; see README)."""
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            headers[callers.SIGNATURE_HEADER] = callers.sign(self.secret, int(time.time()), method, path, body)
+        return headers
 
     def call(self, title: str, method: str, path: str, body: dict[str, Any] | None, expect: int) -> dict[str, Any]:
         self.step += 1
         print(f"{self.step}. {title}\n   {method} {path}")
+        raw = json.dumps(body).encode() if body is not None else b""
         response = self.http.request(
-            method,
-            self.api + path,
-            body=json.dumps(body) if body is not None else None,
-            headers={"Content-Type": "application/json"},
-            timeout=30,
+            method, self.api + path, body=raw or None, headers=self.headers(method, path, raw), timeout=30
         )
         data: dict[str, Any] = json.loads(response.data) if response.data else {}
         print(f"   -> {response.status}")
@@ -68,6 +74,16 @@ class Journey:
             print(f"   loyalty: {json.dumps(data['loyalty'])}")
         effects = _effects(data)
         print(f"   effects: {', '.join(effects) if effects else '(none)'}\n")
+
+
+def signing_secret(info: dict[str, Any]) -> str | None:
+    """The local stack's caller signing secret ("current"), read from local AWS like a sender would."""
+    arn = info.get("caller_signing_secret_arn")
+    if info.get("caller_auth") == "disabled" or not arn:
+        return None
+    secrets = local_client("secretsmanager", info["aws_endpoint"])
+    value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
+    return value
 
 
 def run_demo(info: dict[str, Any]) -> int:

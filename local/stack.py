@@ -22,12 +22,11 @@ STATE_DIR = ROOT / "local" / "state"
 STACK_FILE = STATE_DIR / "stack.json"
 LOCAL_API_KEY = "local-talon-api-key"  # the emulator's key; not a secret of anyone's
 
-#: Template parameters that make sense on a laptop: failed messages come back in seconds, not minutes;
-#: RelayApi takes unsigned requests (loopback only; `curl` and `make demo` do not sign). Pass
-#: parameters={"CallerAuthentication": "required"} for the deployed behaviour: callers then sign with
-#: the generated CallerSigningSecret (describe()["caller_signing_secret_arn"]), or send
-#: `x-api-key: local-relay-api-key` to reach RelayKeyApi's routes instead.
-LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5, "CallerAuthentication": "disabled"}
+#: Template parameters that make sense on a laptop: failed messages come back in seconds, not minutes.
+#: Callers authenticate as in a deployment: they sign with the generated CallerSigningSecret
+#: (describe()["caller_signing_secret_arn"]), or send `x-api-key: local-relay-api-key` to reach
+#: RelayKeyApi's routes. Pass parameters={"CallerAuthentication": "disabled"} to turn that off.
+LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5}
 
 #: Environment every local function gets on top of its template environment.
 LOCAL_FUNCTION_ENV = {"POWERTOOLS_TRACE_DISABLED": "true"}
@@ -51,22 +50,9 @@ def reset_layer_state() -> None:
     changes when it starts and puts back when it stops; a cached client would keep talking to the
     moto server of a stack that is gone.
     """
-    from aws_lambda_powertools.utilities import parameters
-
-    from talon_relay import idempotency, queues, runtime, triggers
+    from talon_relay import runtime
 
     runtime.reset()
-    queues.sqs.cache_clear()
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
-    # Private to the layer (it has no reset for them yet), so looked up defensively:
-    stores = getattr(idempotency, "_stores", None)  # DynamoDB persistence layers, bound to an endpoint
-    if isinstance(stores, dict):
-        stores.clear()
-    pool = getattr(triggers, "_executor", None)  # the container's thread pool for FIFO message groups
-    if pool is not None:
-        triggers._executor = None
-        pool.shutdown(wait=True)
 
 
 @dataclass

@@ -108,15 +108,9 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
 
 
 def _reset_layer() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    from talon_relay import idempotency, queues, runtime
+    from talon_relay import runtime
 
     runtime.reset()
-    queues.sqs.cache_clear()
-    idempotency._stores.clear()
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

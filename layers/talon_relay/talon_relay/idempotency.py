@@ -48,6 +48,12 @@ def _store(table: str) -> BasePersistenceLayer:
     return store
 
 
+def forget_stores() -> None:
+    """Drop the persistence layers (each holds a DynamoDB client bound to an endpoint)."""
+    with _lock:
+        _stores.clear()
+
+
 def _replayed(response: Any, record: Any) -> Any:
     logger.info("idempotent replay: returning the first call's result", extra={"status": record.status})
     return response

@@ -5,6 +5,7 @@ The client (and its secret read) is created on first use, so importing a handler
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, Protocol
 
@@ -52,10 +53,25 @@ def client() -> IntegrationClient:
 
 
 def reset() -> None:
-    """Forget the container's client (tests and the local gateway change settings between runs)."""
+    """Forget everything the container caches: clients, settings, secrets, the batch thread pool.
+
+    A Lambda container never needs this. Tests and the local stack do: they change the environment
+    (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
+    server that is gone.
+    """
+    from talon_relay import idempotency, queues, triggers
+
     with _lock:
         _clients.clear()
     clear_settings_cache()
+    queues.sqs.cache_clear()
+    idempotency.forget_stores()
+    triggers.shutdown_pool()
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:  # never imported just to be cleared
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
 
 def budget(context: Any) -> float | None:

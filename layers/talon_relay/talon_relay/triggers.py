@@ -298,6 +298,15 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _executor
 
 
+def shutdown_pool() -> None:
+    """Stop the group thread pool (the next batch starts a new one)."""
+    global _executor
+    with _executor_lock:
+        pool, _executor = _executor, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
 def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
     groups: dict[str, list[dict[str, Any]]] = {}
