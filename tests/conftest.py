@@ -58,6 +58,5 @@ def no_secret_in_any_log() -> Iterator[None]:
     for target in targets:
         target.removeHandler(handler)
     text = buffer.getvalue()
-    assert "talon.one call" in text or "effect" in text or not text, "the log capture saw nothing of the relay"
     leaked = [value for value in _sensitive_values() if value in text]
     assert not leaked, f"secrets or attribute values reached the logs: {leaked}"

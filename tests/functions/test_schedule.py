@@ -106,3 +106,32 @@ def test_invalid_schedule_input_is_reported_not_raised(
     # Then the error is named and nothing is deleted
     assert "integrationIds" in summary["error"]
     assert httpserver.log == []
+
+
+def test_a_failure_is_not_retried_again_in_the_same_run(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deletion that fails slowly, longer than the queue's 1 s visibility timeout
+    import time
+
+    from werkzeug import Request, Response
+
+    from talon_relay import runtime
+
+    monkeypatch.setenv("TALON_MAX_RETRIES", "0")
+    runtime.reset()
+
+    def slow_failure(request: Request) -> Response:
+        time.sleep(1.3)
+        return Response("", 503)
+
+    httpserver.expect_request("/v1/customer_data/p-slow", method="DELETE").respond_with_handler(slow_failure)
+    stack.send({"integrationId": "p-slow"})
+    # When the schedule runs (the message becomes visible again while the run goes on)
+    summary = load_handler("delete_customer_data")({}, LambdaContext())
+    # Then it was tried once in this run, and is left for the next run
+    assert summary == {"requested": 1, "deleted": 0, "not_found": 0, "failed": 1, "dead_lettered": 0}
+    deadline = time.monotonic() + 5  # (the stand-in logs the request once its slow answer is sent)
+    while not httpserver.log and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(httpserver.log) == 1

@@ -415,6 +415,7 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
         raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
     sqs = queues.sqs()
     started = time.monotonic()
+    tried: set[str] = set()  # a failure that becomes visible again waits for the next run
     while _remaining(context) > _DRAIN_RESERVE_SECONDS:
         batch = sqs.receive_message(
             QueueUrl=cfg.queue_url,
@@ -422,10 +423,12 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
             WaitTimeSeconds=1,
             AttributeNames=["All"],
         ).get("Messages", [])
-        if not batch:
+        fresh = [message for message in batch if message["MessageId"] not in tried]
+        if not fresh:
             break
-        for message in batch:
+        for message in fresh:
             message_id, body = message["MessageId"], message.get("Body", "")
+            tried.add(message_id)
             logger.append_keys(message_id=message_id)
             try:
                 request, _key = parse_message(operation, body)
