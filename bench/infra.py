@@ -190,8 +190,15 @@ def build_staleness(folders: list[str]) -> str | None:
         return "no .aws-sam/build"
     if not _same_tree(LAYER / "talon_relay", layer_build / "talon_relay"):
         return "the layer's talon_relay changed since the last build"
-    if not filecmp.cmp(LAYER / "requirements.txt", layer_build / "requirements.txt", shallow=False):
-        return "the layer's requirements.txt changed since the last build"
+    installed = {p.name.lower() for p in layer_build.glob("*.dist-info")}
+    for line in (LAYER / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if "==" not in requirement:
+            continue
+        name, version = (part.strip() for part in requirement.split("==", 1))
+        name = name.split("[", 1)[0].replace("-", "_").lower()
+        if f"{name}-{version}.dist-info" not in installed:
+            return f"the layer's requirements.txt changed since the last build ({requirement})"
     for folder in folders:
         if not _same_tree(FUNCTIONS / folder, function_build_dir(folder)):
             return f"functions/{folder} changed since the last build"

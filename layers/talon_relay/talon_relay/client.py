@@ -35,6 +35,7 @@ from talon_relay.models import (
     NewEvent,
     NewReferral,
     Referral,
+    ResponseModel,
 )
 from talon_relay.observability import logger
 
@@ -42,7 +43,7 @@ USER_AGENT = "talon-relay/1.0"
 #: Do not start another attempt with less time than this left in the caller's budget.
 MIN_ATTEMPT_SECONDS = 0.25
 
-_M = TypeVar("_M", bound=BaseModel)
+_M = TypeVar("_M", bound=ResponseModel)
 
 # Created once per container; thread-safe, and sized for concurrent batch processing.
 _POOL = urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
@@ -315,7 +316,7 @@ class IntegrationClient:
         if response_model is None:
             return None
         try:
-            return response_model.model_validate_json(response.data)
+            return response_model.from_response(response.data)
         except ValidationError as exc:
             raise TalonOneError(
                 f"Talon.One answered {operation} with a body that is not a "

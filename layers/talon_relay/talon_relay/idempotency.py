@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _stores: dict[str, BasePersistenceLayer] = {}
 
-Result = dict[str, Any] | None
+Result = str | None  # the JSON text of Talon.One's answer (None for 204)
 
 
 class KeyReused(Exception):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 from talon_relay.effects import Effect, parse_effects
@@ -40,9 +40,28 @@ class _Response(BaseModel):
 
     model_config = ConfigDict(extra="allow", **_COMMON)
 
+    #: The body exactly as Talon.One sent it, when the model was parsed from a response.
+    _raw: bytes | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_response(cls, data: bytes) -> Self:
+        model = cls.model_validate_json(data)
+        model._raw = data
+        return model
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON object as Talon.One sent it (camelCase), e.g. to pass it on to a caller."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def wire_json(self) -> str:
+        """Talon.One's JSON text, byte for byte when it came from a response (a relay adds nothing)."""
+        if self._raw is not None:
+            return self._raw.decode("utf-8")
+        return self.model_dump_json(by_alias=True, exclude_unset=True)
+
+
+#: The base of every response model (the client parses Talon.One's answers into these).
+ResponseModel = _Response
 
 
 class SessionState(StrEnum):

@@ -13,7 +13,7 @@ from talon_relay.auth import SecretsManagerAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.effects import log_effects
 from talon_relay.idempotency import run_once
-from talon_relay.models import IntegrationState
+from talon_relay.models import IntegrationState, ResponseModel
 from talon_relay.operations import Operation, Request
 from talon_relay.settings import Settings, settings
 from talon_relay.settings import clear_cache as clear_settings_cache
@@ -89,17 +89,17 @@ def execute(
     context: Any,
     correlation_id: str | None,
     idempotency_key: str | None = None,
-) -> dict[str, Any] | None:
-    """Call Talon.One once for a validated request; returns its JSON answer (None for 204).
+) -> str | None:
+    """Call Talon.One once for a validated request; returns its JSON answer as sent (None for 204).
 
     With an idempotency key (and the table configured), a repeat of the same request returns the
     first answer without calling Talon.One again. Effects are logged when Talon.One returns them.
     """
 
-    def call() -> dict[str, Any] | None:
+    def call() -> str | None:
         result = operation.invoke(client(), request.params, request.body, budget(context), False)
         if isinstance(result, IntegrationState):
             log_effects(result, operation=operation.name, correlation_id=correlation_id)
-        return result.to_wire() if result is not None else None  # type: ignore[attr-defined]
+        return result.wire_json() if isinstance(result, ResponseModel) else None
 
     return run_once(idempotency_key, scope=operation.name, payload=request.payload(), call=call, context=context)

@@ -42,11 +42,16 @@ _DRAIN_RESERVE_SECONDS = 5.0
 # --- API Gateway ----------------------------------------------------------------------------
 
 
-def _json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def _json_response(
+    status: int, body: Any = None, headers: dict[str, str] | None = None, *, text: str | None = None
+) -> dict[str, Any]:
+    """An API Gateway proxy response; `text` is JSON passed on as it is (Talon.One's own bytes)."""
+    if text is None:
+        text = "" if body is None else json.dumps(body, separators=(",", ":"))
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": "" if body is None else json.dumps(body, separators=(",", ":")),
+        "body": text,
     }
 
 
@@ -88,10 +93,10 @@ def _talon_error_response(operation: Operation, exc: TalonOneError) -> dict[str,
         return _error(502, f"Talon.One refused the relay's credentials for {operation.name}")
     if exc.status is not None and 400 <= exc.status < 500:
         try:
-            body = json.loads(exc.body) if exc.body else ErrorResponse(message=exc.message).to_wire()
+            json.loads(exc.body)  # pass Talon.One's error on as it is, when it is JSON
+            return _json_response(exc.status, text=exc.body.decode("utf-8"))
         except ValueError:
-            body = ErrorResponse(message=exc.message).to_wire()
-        return _json_response(exc.status, body)
+            return _json_response(exc.status, ErrorResponse(message=exc.message).to_wire())
     if exc.timed_out:
         return _error(504, f"Talon.One did not answer {operation.name} in time; try again later")
     return _error(502, f"Talon.One is unavailable for {operation.name}: {exc.message}")
@@ -198,7 +203,7 @@ def handle_api(operation: Operation, raw_event: dict[str, Any], context: Any) ->
     except Exception:
         logger.exception("unexpected error")  # the trace goes to the log, never to the caller
         return _error(500, "Internal error in the relay; see its logs", request_id)
-    return _json_response(operation.success_status, result)
+    return _json_response(operation.success_status, text=result or "")
 
 
 # --- SQS ------------------------------------------------------------------------------------
