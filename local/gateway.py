@@ -14,11 +14,9 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
-import itertools
 import json
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -26,12 +24,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.aws import REGION, LocalAws
+from local.httpserver import ClosableHTTPServer
 from local.template import NO_VALUE, ROOT, FunctionSpec, Resolver, Route, StackSpec
 
 Reporter = Callable[[str], None]
@@ -217,51 +216,6 @@ class _ApiHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that can end its keep-alive connections, so stop() leaves no handler behind.
-
-    A client holding a kept-alive connection would otherwise keep its handler thread blocked in a
-    read after stop(), and that thread would still invoke functions for whatever it sends next.
-    """
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._connections_lock = threading.Lock()
-        self._handler_ids = itertools.count(1)
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name=f"gateway-conn-{next(self._handler_ids)}",
-            daemon=True,
-        )
-        with self._connections_lock:
-            self._connections[request] = thread
-        thread.start()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.pop(request, None)
-
-    def close_connections(self, timeout: float) -> None:
-        """Shut every open connection down and wait (bounded) for its handler thread to end."""
-        with self._connections_lock:
-            connections = dict(self._connections)
-        for sock in connections:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        deadline = time.monotonic() + timeout
-        for thread in connections.values():
-            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
-
-
 # --- schedules --------------------------------------------------------------------------------
 
 
@@ -350,7 +304,7 @@ class Gateway:
             timeout = float(resolver.resolve(fn.timeout))
             self.functions[logical_id] = LocalFunction(fn, env, timeout)
         self.resolver = resolver
-        self._server: _GatewayServer | None = None
+        self._server: ClosableHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.url = ""
@@ -360,7 +314,7 @@ class Gateway:
 
     def start(self, port: int = 0, *, poll: bool = True, schedules: bool = True) -> str:
         handler = type("ApiHandler", (_ApiHandler,), {"gateway": self})
-        self._server = _GatewayServer(("127.0.0.1", port), handler)
+        self._server = ClosableHTTPServer(("127.0.0.1", port), handler, thread_name="gateway-conn")
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._spawn(self._server.serve_forever, "gateway-http")
         if poll:
@@ -381,7 +335,8 @@ class Gateway:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._server.close_connections(timeout=10)
+            self._server.close_connections()
+            self._server.join_handlers(timeout=10)
             self._server = None
         for thread in self._threads:
             thread.join(timeout=10)

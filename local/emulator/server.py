@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 
 from local.emulator.rules import RulesConfig, load_rules
 from local.emulator.state import ApiError, Backend, Outcome, Store, rfc3339
+from local.httpserver import ClosableHTTPServer
 from talon_relay import models
 
 logger = logging.getLogger("local.emulator")
@@ -871,8 +872,7 @@ def _loopback_address(host: str) -> str:
 # --- HTTP plumbing ---------------------------------------------------------------------------
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HTTPServer(ClosableHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
@@ -880,49 +880,10 @@ class _HTTPServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.emulator = emulator
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._connections_lock = threading.Lock()
-        self._handler_ids = itertools.count(1)
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name=f"talon-emulator-conn-{next(self._handler_ids)}",
-            daemon=True,
-        )
-        with self._connections_lock:
-            self._connections[request] = thread
-        thread.start()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.pop(request, None)
+        super().__init__(address, _Handler, thread_name="talon-emulator-conn")
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-    def close_connections(self) -> None:
-        """Unblock handlers waiting on idle keep-alive connections."""
-        with self._connections_lock:
-            sockets = list(self._connections)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def join_handlers(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._connections_lock:
-                threads = list(self._connections.values())
-            if not threads or time.monotonic() >= deadline:
-                return
-            for thread in threads:
-                thread.join(timeout=max(deadline - time.monotonic(), 0.0))
 
 
 class _BadRequest(Exception):
