@@ -24,7 +24,7 @@ from talon_relay.models import (
     NewReferral,
 )
 
-Invoke = Callable[[IntegrationClient, Mapping[str, str], Any, float | None, bool], BaseModel | None]
+Invoke = Callable[[IntegrationClient, Mapping[str, str], Any, float | None], BaseModel | None]
 
 
 class InvalidRequest(ValueError):
@@ -165,7 +165,7 @@ UPDATE_CUSTOMER_SESSION = Operation(
     path_params=("customerSessionId",),
     body_model=NewCustomerSession,
     success_status=200,
-    invoke=lambda client, params, body, budget, dedup: client.update_customer_session(
+    invoke=lambda client, params, body, budget: client.update_customer_session(
         params["customerSessionId"], body, budget=budget
     ),
     group_by="customerSessionId",
@@ -178,7 +178,7 @@ UPDATE_CUSTOMER_PROFILE = Operation(
     path_params=("integrationId",),
     body_model=NewCustomerProfile,
     success_status=200,
-    invoke=lambda client, params, body, budget, dedup: client.update_customer_profile(
+    invoke=lambda client, params, body, budget: client.update_customer_profile(
         params["integrationId"], body, budget=budget
     ),
     group_by="integrationId",
@@ -191,7 +191,7 @@ TRACK_EVENT = Operation(
     path_params=(),
     body_model=NewEvent,
     success_status=201,
-    invoke=lambda client, params, body, budget, dedup: client.track_event(body, budget=budget, deduplicated=dedup),
+    invoke=lambda client, params, body, budget: client.track_event(body, budget=budget),
     group_by="session_id",
 )
 
@@ -202,7 +202,7 @@ CREATE_REFERRAL = Operation(
     path_params=(),
     body_model=NewReferral,
     success_status=201,
-    invoke=lambda client, params, body, budget, dedup: client.create_referral(body, budget=budget, deduplicated=dedup),
+    invoke=lambda client, params, body, budget: client.create_referral(body, budget=budget),
 )
 
 DELETE_CUSTOMER_DATA = Operation(
@@ -212,9 +212,7 @@ DELETE_CUSTOMER_DATA = Operation(
     path_params=("integrationId",),
     body_model=None,
     success_status=204,
-    invoke=lambda client, params, body, budget, dedup: client.delete_customer_data(
-        params["integrationId"], budget=budget
-    ),
+    invoke=lambda client, params, body, budget: client.delete_customer_data(params["integrationId"], budget=budget),
     group_by="integrationId",
 )
 

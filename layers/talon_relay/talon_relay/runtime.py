@@ -97,7 +97,7 @@ def execute(
     """
 
     def call() -> str | None:
-        result = operation.invoke(client(), request.params, request.body, budget(context), False)
+        result = operation.invoke(client(), request.params, request.body, budget(context))
         if isinstance(result, IntegrationState):
             log_effects(result, operation=operation.name, correlation_id=correlation_id)
         return result.wire_json() if isinstance(result, ResponseModel) else None
