@@ -89,7 +89,46 @@ def local_client(service: str, endpoint: str) -> Any:
     )
 
 
+def _deliverable(queue: Any) -> list[Any]:
+    """The messages a receive may hand out, in queue order, as SQS decides it: visible and not delayed,
+    and on a FIFO queue not behind a message of the same group that is still in flight."""
+    waiting: set[str] = set()
+    out = []
+    for message in queue._messages:
+        available = message.visible and not message.delayed
+        group = message.group_id if queue.fifo_queue else None
+        if group is not None and (group in waiting or not available):
+            waiting.add(group)
+            continue
+        if available:
+            out.append(message)
+    return out
+
+
+def patch_fifo_redelivery() -> None:
+    """Make moto give a FIFO group's failed messages back in order, as SQS does.
+
+    moto (5.2.5) holds a group back while any of its messages is "pending" and forgets a pending
+    message only when its receive loop passes it after its visibility timeout; so when several
+    messages of one group were received and none deleted (a failed batch), all but the group's last
+    are skipped and the last comes back first, which would reorder a customer's updates locally.
+    Here a group simply waits behind its earliest message in flight. Applies to every moto server
+    in this process (the local stack runs moto in-process); tests/e2e/test_delivery.py checks it.
+    """
+    from moto.sqs.models import Queue
+
+    if getattr(Queue, "_talon_relay_fifo_patch", False):
+        return
+    Queue.messages = property(_deliverable)  # type: ignore[method-assign, assignment]
+    Queue.pending_message_groups = property(lambda queue: set())  # type: ignore[method-assign, assignment]
+    Queue.approximate_number_of_messages = property(  # type: ignore[method-assign, assignment]
+        lambda queue: sum(1 for m in queue._messages if m.visible and not m.delayed)
+    )
+    Queue._talon_relay_fifo_patch = True  # type: ignore[attr-defined]
+
+
 def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
+    patch_fifo_redelivery()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"

@@ -271,3 +271,88 @@ def talon_requests(stack: LocalStack, *, method: str | None = None, prefix: str 
 def effect_names(state: dict[str, Any]) -> list[str]:
     """Names of the v1 effects `[campaignId, rulesetId, ruleIndex, [name, *args]]` of an IntegrationState."""
     return [effect[3][0] for effect in state["event"]["effects"]]
+
+
+# --- delivery tests (test_delivery.py) -------------------------------------------------------
+
+
+@dataclass
+class Invocation:
+    """One invocation of a function by the gateway: the event it was given and what it returned."""
+
+    event: Any
+    result: Any
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The SQS records of the batch (empty for an API event)."""
+        if not isinstance(self.event, dict):
+            return []
+        records: list[dict[str, Any]] = self.event.get("Records") or []
+        return records
+
+    @property
+    def failed(self) -> set[str]:
+        """Message ids the function reported as batch item failures (they go back to the queue)."""
+        items = self.result.get("batchItemFailures") or [] if isinstance(self.result, dict) else []
+        return {str(item["itemIdentifier"]) for item in items}
+
+
+def record_invocations(monkeypatch: Any, stack: LocalStack, function: str) -> list[Invocation]:
+    """Wrap a function's invoke (undone by `monkeypatch` after the test): every completed invocation
+    is appended, in order, to the list returned. Nothing else about the invocation changes."""
+    target = stack.gateway.functions[function]
+    original = target.invoke
+    seen: list[Invocation] = []
+
+    def invoke(event: Any) -> Any:
+        result = original(event)
+        seen.append(Invocation(event, result))
+        return result
+
+    monkeypatch.setattr(target, "invoke", invoke)
+    return seen
+
+
+def relay_within(
+    http: Http, timeout: float, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Answer | None:
+    """A signed request to the relay from a sender that waits at most `timeout` seconds for the answer
+    and does not retry by itself: None when it gave up (its connection is closed, as a client's is)."""
+    headers = dict(headers or {})
+    if http.secret:
+        headers.setdefault(callers.SIGNATURE_HEADER, http.signature(method, path, body))
+    pool = urllib3.PoolManager(maxsize=1, retries=False)
+    try:
+        response = pool.request(
+            method,
+            http.stack.api_url + path,
+            body=_payload(body),
+            headers={"Content-Type": "application/json", **headers},
+            timeout=urllib3.Timeout(connect=2, read=timeout),
+        )
+    except urllib3.exceptions.ReadTimeoutError:
+        return None
+    finally:
+        pool.clear()
+    return Answer(response.status, dict(response.headers), response.data)
+
+
+def until_not_in_progress(send: Callable[[], Answer], *, timeout: float) -> tuple[Answer, int]:
+    """Call `send` until its answer is not the relay's 409 "still in progress" (bounded by `timeout`),
+    waiting Retry-After between tries; returns the last answer and how many "in progress" came first."""
+    deadline = time.monotonic() + timeout
+    in_progress = 0
+    while True:
+        answer = send()
+        if answer.status != 409 or "in progress" not in str((answer.json or {}).get("message", "")):
+            return answer, in_progress
+        in_progress += 1
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"still in progress after {timeout} s ({in_progress} tries)")
+        time.sleep(min(float(answer.headers.get("Retry-After") or 1), 1.0))
+
+
+def dead_letter_queues(stack: LocalStack) -> list[str]:
+    """Logical ids of every dead-letter queue of the stack."""
+    return sorted(logical_id for logical_id in stack.aws.queue_urls if "DeadLetter" in logical_id)
