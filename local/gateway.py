@@ -205,13 +205,16 @@ class _ApiHandler(BaseHTTPRequestHandler):
         status, headers, payload = self.gateway.handle_http(
             self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
         )
-        self.send_response(status)
-        for name, value in headers.items():
-            if name.lower() not in ("content-length", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the caller gave up waiting: as API Gateway, move on
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
