@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 #: (module, constant) of every credential or personal value the suite hands to the code under test.
 SENSITIVE_CONSTANTS = [
@@ -60,3 +61,15 @@ def no_secret_in_any_log() -> Iterator[None]:
     text = buffer.getvalue()
     leaked = [value for value in _sensitive_values() if value in text]
     assert not leaked, f"secrets or attribute values reached the logs: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def make_httpserver() -> Iterator[HTTPServer]:
+    """pytest-httpserver's server for every suite: on 127.0.0.1 (its default is 'localhost'), and
+    threaded, as Talon.One serves concurrent calls (the batch tests rely on it)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pytest_httpserver import HTTPServer
 
 #: The unmodified Swagger 2.0 file the project implements; never copied into the repo.
 SPEC_PATH = (
@@ -25,14 +23,3 @@ def load_spec() -> dict[str, Any]:
         spec = yaml.safe_load(handle)
     assert isinstance(spec, dict) and spec.get("swagger") == "2.0"
     return spec
-
-
-@pytest.fixture(scope="session")
-def make_httpserver() -> Iterator[HTTPServer]:
-    """pytest-httpserver's session server, pinned to IPv4 loopback (its default is 'localhost')."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()

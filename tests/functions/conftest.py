@@ -162,14 +162,3 @@ def logs() -> Iterator[LogCapture]:
     target.addHandler(handler)
     yield capture
     target.removeHandler(handler)
-
-
-@pytest.fixture(scope="session")
-def make_httpserver() -> Iterator[HTTPServer]:
-    """The Talon.One stand-in: threaded (like Talon.One, it serves concurrent calls), on 127.0.0.1."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()

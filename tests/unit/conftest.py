@@ -17,17 +17,6 @@ from pytest_httpserver import HTTPServer
 # --- Talon.One stand-in --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def make_httpserver() -> Iterator[HTTPServer]:
-    """pytest-httpserver's session server, pinned to IPv4 loopback (its default is 'localhost')."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
-
-
 @pytest.fixture
 def threaded_httpserver() -> Iterator[HTTPServer]:
     """A private, threaded server for handlers that block (timeouts), so no other test waits."""
