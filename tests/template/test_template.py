@@ -1106,11 +1106,10 @@ def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation, spec
         assert set(record) == SQS_RECORD_KEYS
         assert record["eventSource"] == "aws:sqs"
         arn = record["eventSourceARN"]
-        # (a FIFO queue's generated name ends in .fifo, and its records carry their group; samples
-        # recorded before the move to FIFO may still name the standard queue)
-        suffix = r"(\.fifo)?" if op.fifo else ""
+        # (a FIFO queue's generated name ends in .fifo, and its records carry their group)
+        suffix = r"\.fifo" if op.fifo else ""
         assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{op.name}Queue-\w+{suffix}", arn)
-        if arn.endswith(".fifo"):
+        if op.fifo:
             assert record["attributes"]["MessageGroupId"]
             assert record["attributes"]["SequenceNumber"]
         assert arn.split(":")[3] == record["awsRegion"]
