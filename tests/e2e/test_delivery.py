@@ -125,7 +125,9 @@ def _inject_faults(stack: LocalStack) -> int:
     return sum(int(fault["remaining"]) for fault in faults)
 
 
-def test_fault_run_delivers_every_message_once_or_dead_letters_it(stack: LocalStack, queues: Queues) -> None:
+def test_fault_run_delivers_every_message_once_or_dead_letters_it(
+    stack: LocalStack, queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given Talon.One will answer 503 and 409, answer after the relay's read timeout, and drop connections
     injected = _inject_faults(stack)
     updates, events = _session_updates(), _events(uuid.uuid4().hex)
@@ -213,7 +215,8 @@ def test_fault_run_delivers_every_message_once_or_dead_letters_it(stack: LocalSt
         "SQS invocations": sum(1 for _, trigger in stack.gateway.invocations if trigger == "sqs"),
         "seconds": round(elapsed, 1),
     }
-    print("\ndelivery fault run:", json.dumps(counts))
+    with capsys.disabled():  # shown in every run, not only when the test fails
+        print("\ndelivery fault run:", json.dumps(counts))
 
 
 # --- 2. order and isolation through the queue -------------------------------------------------
