@@ -325,3 +325,18 @@ def test_effects_are_logged_with_operation_and_correlation_id_but_no_attributes(
     assert all(e["correlation_id"] == request_id for e in effects)
     assert secret_attr not in out
     assert API_KEY not in out
+
+
+def test_a_success_whose_body_is_not_in_the_spec_shape_is_still_a_success(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, logs: LogCapture
+) -> None:
+    # Given Talon.One applies an event but answers 201 with a body missing required fields
+    odd = {"event": {"id": 1}, "note": "newer server"}
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(odd, 201)
+    # When the event is tracked
+    response = load_handler("track_event")(api_event("track_event"), LambdaContext())
+    # Then the caller gets Talon.One's status and body as sent (not a 502 inviting a second event)
+    assert response["statusCode"] == 201
+    assert json.loads(response["body"]) == odd
+    assert len(httpserver.log) == 1
+    assert "not in the spec's shape" in logs.text

@@ -346,3 +346,26 @@ def test_a_failure_stops_its_group_only_and_groups_run_in_parallel(
     assert [s for s in seen if s.startswith("a")] == ["a1", "a2", "a2", "a2"]  # a2: 1 try + 2 retries
     assert [s for s in seen if s.startswith("b")] == ["b1", "b2", "b3"]
     assert state["max"] >= 2
+
+
+def test_async_reuse_of_a_key_with_another_body_is_queued_and_refused_by_the_consumer(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a FIFO queue, and two async requests with the same key but different bodies
+    fifo = stack.sqs.create_queue(
+        QueueName=f"sessions-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    monkeypatch.setenv("QUEUE_URL", fifo)
+    handler = load_handler(SESSION)
+    headers = {"Prefer": "respond-async", "Idempotency-Key": "reused-key"}
+    # When both are sent
+    for total in (10, 99):
+        response = handler(
+            api_event(SESSION, body={"profileId": "p-1", "total": total}, headers=headers), LambdaContext()
+        )
+        assert response["statusCode"] == 202
+    # Then SQS's deduplication did not silently drop the second: both are queued for the consumer,
+    # whose idempotency check refuses the second (a dead letter with the reason)
+    queued = stack.sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["body"]["total"] for m in queued) == [10, 99]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.functions.conftest import Stack
+from talon_relay.triggers import ErasureIncomplete
+from tests.functions.conftest import LogCapture, Stack
 from tests.support import LambdaContext, load_event
 
 
@@ -75,13 +76,46 @@ def test_failing_deletion_reaches_the_dlq_after_max_receives(
 
 
 def test_schedule_input_deletes_the_given_ids(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
-    # Given a schedule input with explicit ids
+    # Given a schedule input with explicit ids that all exist or are already gone
     erasure_answers(httpserver)
-    event = {"integrationIds": ["p-exists", "p-unknown", "p-failing"]}
+    event = {"integrationIds": ["p-exists", "p-unknown"]}
     # When the function runs with it
     summary = load_handler("delete_customer_data")(event, LambdaContext())
     # Then each id was deleted directly, and the queue was not touched
-    assert summary == {"requested": 3, "deleted": 1, "not_found": 1, "failed": 1, "dead_lettered": 0}
+    assert summary == {"requested": 2, "deleted": 1, "not_found": 1, "failed": 0, "dead_lettered": 0}
+    assert remaining_on_queue(stack) == ["0", "0"]
+
+
+def test_a_failed_erasure_fails_the_scheduled_run(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, logs: LogCapture
+) -> None:
+    # Given explicit ids, one of which Talon.One keeps failing
+    erasure_answers(httpserver)
+    event = {"integrationIds": ["p-exists", "p-failing"]}
+    # When the function runs with it
+    # Then the run fails (the scheduler retries it, then its DLQ and alarm get it), after doing the rest
+    with pytest.raises(ErasureIncomplete, match="1 of 2 erasures failed"):
+        load_handler("delete_customer_data")(event, LambdaContext())
+    assert [r.path for r, _ in httpserver.log].count("/v1/customer_data/p-exists") == 1
+    (summary,) = [r for r in logs.records() if r.get("message") == "erasure run finished"]
+    assert (summary["deleted"], summary["failed"]) == (1, 1)
+
+
+def test_a_queued_erasure_talon_one_refuses_is_dead_lettered_with_the_reason(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given a queued erasure Talon.One refuses for good (400)
+    httpserver.expect_request("/v1/customer_data/p-refused", method="DELETE").respond_with_json(
+        {"message": "Invalid integration id"}, 400
+    )
+    stack.send({"integrationId": "p-refused"})
+    # When the schedule drains the queue
+    summary = load_handler("delete_customer_data")({}, LambdaContext())
+    # Then it is in the DLQ with Talon.One's reason, not back on the queue every night
+    assert summary == {"requested": 1, "deleted": 0, "not_found": 0, "failed": 0, "dead_lettered": 1}
+    (dead,) = stack.dlq_messages()
+    assert dead["MessageAttributes"]["talonStatus"]["StringValue"] == "400"
+    assert "Invalid integration id" in dead["MessageAttributes"]["failureReason"]["StringValue"]
     assert remaining_on_queue(stack) == ["0", "0"]
 
 
@@ -97,14 +131,14 @@ def test_sample_schedule_ids_event(stack: Stack, httpserver: HTTPServer, load_ha
 
 
 @pytest.mark.parametrize("ids", ["p-1", [1, 2], [None]])
-def test_invalid_schedule_input_is_reported_not_raised(
+def test_invalid_schedule_input_fails_the_run_naming_the_field(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, ids: Any
 ) -> None:
     # Given a schedule input whose ids are not strings
     # When it runs
-    summary = load_handler("delete_customer_data")({"integrationIds": ids}, LambdaContext())
-    # Then the error is named and nothing is deleted
-    assert "integrationIds" in summary["error"]
+    # Then the run fails with an error naming the field, and nothing is deleted
+    with pytest.raises(ValueError, match="integrationIds must be a list of strings"):
+        load_handler("delete_customer_data")({"integrationIds": ids}, LambdaContext())
     assert httpserver.log == []
 
 

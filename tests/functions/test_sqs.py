@@ -162,3 +162,17 @@ def test_post_5xx_is_retried_by_sqs_not_in_process(stack: Stack, httpserver: HTT
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
     assert len(httpserver.log) == 1
     assert stack.dlq_messages() == []
+
+
+def test_a_queued_call_talon_one_applied_is_never_dead_lettered(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given Talon.One applies a queued event but answers with a body the relay cannot parse
+    httpserver.expect_request("/v1/events", method="POST").respond_with_data("{}", 201)
+    event = sqs_event("track_event", [{"body": {"sessionId": "s-1", "type": "purchase", "attributes": {}}}])
+    # When handled
+    result = load_handler("track_event")(event, LambdaContext())
+    # Then the message is done: not retried, not dead-lettered (either would track the event twice)
+    assert result == {"batchItemFailures": []}
+    assert stack.dlq_messages() == []
+    assert len(httpserver.log) == 1

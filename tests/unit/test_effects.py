@@ -275,3 +275,33 @@ def test_log_effects_never_logs_profile_session_or_event_attribute_values(
     assert len(powertools_stdout.logs("effect")) == 4
     assert SECRET not in output
     assert "email" not in output
+
+
+def test_log_effects_never_logs_the_arguments_of_effects_it_does_not_name(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given effects that can carry customer data: a v2 updateAttributeValue and a v1 webhook
+    private = "jane.doe@example.com"
+    state = state_with_attributes_everywhere(
+        [
+            {
+                "campaignId": 1,
+                "rulesetId": 2,
+                "ruleIndex": 0,
+                "ruleName": "copy email",
+                "effectType": "updateAttributeValue",
+                "props": {"path": "profile.email", "value": private},
+            },
+            [1, 2, 1, ["triggerWebhook", "hook", {"email": private}]],
+            V1_DISCOUNT,
+        ]
+    )
+    # When logged
+    log_effects(state, operation="updateCustomerSession")
+    # Then each still gets its line with its name and how many arguments it had, but not their values
+    lines = {line["effect"]: line for line in powertools_stdout.logs("effect")}
+    assert lines["updateAttributeValue"].get("arguments") is None
+    assert lines["updateAttributeValue"]["argument_count"] == 2
+    assert lines["triggerWebhook"].get("arguments") is None
+    assert lines["setDiscount"]["arguments"] == ["Free money", 45.55]
+    assert private not in powertools_stdout.text()

@@ -318,21 +318,25 @@ class IntegrationClient:
         try:
             return response_model.from_response(response.data)
         except ValidationError as exc:
+            # Talon.One applied the request: never a failure to retry or dead-letter (that would
+            # apply it twice); the caller gets the body as sent, without the parsed model.
             raise TalonOneError(
                 f"Talon.One answered {operation} with a body that is not a "
                 f"{response_model.__name__}: {exc.error_count()} problem(s), first at "
                 f"{'.'.join(str(p) for p in exc.errors()[0]['loc']) or 'body'}",
                 status=status,
                 body=response.data,
-                retryable=False,
+                accepted=True,
             ) from None
 
 
 def _transport_error(operation: str, exc: HTTPError) -> TalonOneError:
     reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
     if isinstance(reason, SSLError):
-        # A TLS failure is a configuration problem (never worked around by turning verification off).
-        return TalonOneError(f"TLS error talking to Talon.One for {operation}: {reason}")
+        # Never worked around by turning verification off. Retryable: a certificate incident must not
+        # send every queued message to the DLQ; the detail goes to the log only.
+        logger.warning("TLS error talking to Talon.One", extra={"operation": operation, "reason": str(reason)})
+        return TalonOneError(f"TLS error talking to Talon.One for {operation}", retryable=True)
     timed_out = isinstance(reason, ReadTimeoutError | ConnectTimeoutError) and not isinstance(
         reason, NewConnectionError
     )

@@ -195,7 +195,10 @@ def log_effects(
                 "ruleset_id": effect.ruleset_id,
                 "rule_index": effect.rule_index,
                 "rule_name": effect.rule_name,
-                "arguments": list(effect.args),
+                # Named effects' arguments (labels, codes, SKUs, points) only: other effects, such as
+                # updateAttributeValue or a webhook's payload, can carry customer data.
+                "arguments": list(effect.args) if effect.name in _V1_ARGS else None,
+                "argument_count": len(effect.args),
                 "malformed": effect.malformed,
                 "operation": operation,
                 "session_id": session_id,

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from talon_relay.models import ErrorResponse
 
 #: 409 is Talon.One's "avoid parallel requests"; 429 and 5xx are transient by nature.
-RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def is_retryable_status(status: int) -> bool:
@@ -20,7 +20,8 @@ class TalonOneError(Exception):
     """A call that did not succeed: an error status, or no usable answer at all.
 
     `status` is None when no response came back (connection refused or dropped, timeout);
-    `timed_out` separates a timeout from an unreachable server.
+    `timed_out` separates a timeout from an unreachable server; `accepted` marks a 2xx whose body
+    did not validate (Talon.One did apply the request).
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class TalonOneError(Exception):
         body: bytes = b"",
         retryable: bool = False,
         timed_out: bool = False,
+        accepted: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -40,6 +42,8 @@ class TalonOneError(Exception):
         self.body = body
         self.retryable = retryable
         self.timed_out = timed_out
+        #: Talon.One answered 2xx (it applied the request) but the body is not what the spec says.
+        self.accepted = accepted
 
     @classmethod
     def from_response(cls, status: int, body: bytes) -> TalonOneError:

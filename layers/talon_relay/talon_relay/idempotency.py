@@ -93,8 +93,12 @@ def run_once(
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
 
+    completed: list[Result] = []
+
     def relay(data: dict[str, Any]) -> Result:
-        return call()
+        result = call()
+        completed.append(result)
+        return result
 
     once = idempotent_function(
         relay,
@@ -109,5 +113,10 @@ def run_once(
     except (IdempotencyAlreadyInProgressError, IdempotencyItemAlreadyExistsError):
         raise InProgress(f"a {scope} request with idempotency key {key!r} is still in progress") from None
     except IdempotencyPersistenceLayerError as exc:
+        if completed:  # Talon.One accepted it; only recording that failed: not a reason to send it again
+            logger.warning(
+                "could not record an idempotent result", extra={"reason": type(exc.__cause__ or exc).__name__}
+            )
+            return completed[0]
         raise StoreUnavailable(f"idempotency table unavailable: {type(exc.__cause__ or exc).__name__}") from None
     return result

@@ -12,8 +12,10 @@ from typing import Any, Protocol
 from talon_relay.auth import SecretsManagerAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.effects import log_effects
+from talon_relay.errors import TalonOneError
 from talon_relay.idempotency import run_once
 from talon_relay.models import IntegrationState, ResponseModel
+from talon_relay.observability import logger
 from talon_relay.operations import Operation, Request
 from talon_relay.settings import Settings, settings
 from talon_relay.settings import clear_cache as clear_settings_cache
@@ -97,7 +99,15 @@ def execute(
     """
 
     def call() -> str | None:
-        result = operation.invoke(client(), request.params, request.body, budget(context))
+        try:
+            result = operation.invoke(client(), request.params, request.body, budget(context))
+        except TalonOneError as exc:
+            if not exc.accepted:
+                raise
+            logger.warning(
+                "Talon.One accepted the request; its answer is not in the spec's shape", extra={"reason": exc.message}
+            )
+            return exc.body.decode("utf-8", "replace") or None
         if isinstance(result, IntegrationState):
             log_effects(result, operation=operation.name, correlation_id=correlation_id)
         return result.wire_json() if isinstance(result, ResponseModel) else None

@@ -148,7 +148,8 @@ def _enqueue(operation: Operation, request: Request, key: str) -> dict[str, Any]
         cfg.queue_url,
         request.message(key),
         group_id=operation.group_id(request),
-        deduplication_key=f"{operation.name}#{key}",
+        # the payload too: the same key with another body must reach the consumer's KeyReused check
+        deduplication_key=f"{operation.name}#{key}#{json.dumps(request.payload(), sort_keys=True)}",
     )
     logger.info("request queued", extra={"message_id": message_id})
     return _json_response(202, {"messageId": message_id, "status": "queued"}, {"Preference-Applied": "respond-async"})
@@ -370,19 +371,41 @@ class DrainSummary:
         return dict(self.__dict__)
 
 
-def _delete_one(operation: Operation, request: Request, context: Any, summary: DrainSummary) -> bool:
-    """Delete one customer's data; True when done (deleted or already gone)."""
+class ErasureIncomplete(RuntimeError):
+    """Some erasures of a scheduled run failed: the run fails, so the scheduler retries it and
+    its dead-letter queue (and alarm) get it, instead of a GDPR erasure being silently skipped."""
+
+
+def _delete_one(operation: Operation, request: Request, context: Any, summary: DrainSummary) -> TalonOneError | None:
+    """Delete one customer's data; None when done (deleted, or already gone), else the failure."""
     summary.requested += 1
     try:
         runtime.execute(operation, request, context=context, correlation_id=None)
     except TalonOneError as exc:
         if exc.status == 404:
             summary.not_found += 1
-            return True
-        summary.failed += 1
+            return None
         logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
-        return False
+        return exc
     summary.deleted += 1
+    return None
+
+
+def _dead_letter_permanent(
+    operation: Operation, failure: TalonOneError, dlq: str | None, body: str, message_id: str
+) -> bool:
+    """A queued erasure Talon.One refuses for good (400) goes to the DLQ with the reason, not back
+    to the queue every night; outages and the relay's own credentials (401/403) wait for a retry."""
+    if failure.retryable or failure.status in (None, 401, 403):
+        return False
+    queues.dead_letter(
+        dlq,
+        body=body,
+        reason=f"Talon.One {failure.status}: {failure.message}",
+        operation=operation.name,
+        message_id=message_id,
+        status=failure.status,
+    )
     return True
 
 
@@ -397,8 +420,8 @@ def handle_schedule(operation: Operation, event: dict[str, Any], context: Any) -
     ids = event.get("integrationIds")
     if ids is not None:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            logger.error("invalid schedule input", extra={"reason": "integrationIds must be strings"})
-            return {"error": "integrationIds must be a list of strings", **summary.as_dict()}
+            logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
+            raise ValueError("invalid schedule input: integrationIds must be a list of strings")
         for integration_id in ids:
             try:
                 request = operation.parse({"integrationId": integration_id}, None)
@@ -407,10 +430,13 @@ def handle_schedule(operation: Operation, event: dict[str, Any], context: Any) -
                 summary.failed += 1
                 logger.error("invalid integrationId", extra={"reason": exc.describe()})
                 continue
-            _delete_one(operation, request, context, summary)
+            if _delete_one(operation, request, context, summary) is not None:
+                summary.failed += 1
     else:
         _drain(operation, context, summary)
     logger.info("erasure run finished", extra=summary.as_dict())
+    if ids is not None and summary.failed:
+        raise ErasureIncomplete(f"{summary.failed} of {summary.requested} erasures failed: {summary.as_dict()}")
     return summary.as_dict()
 
 
@@ -448,7 +474,13 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
                 summary.dead_lettered += 1
                 done = True
             else:
-                done = _delete_one(operation, request, context, summary)
+                failure = _delete_one(operation, request, context, summary)
+                done = failure is None or _dead_letter_permanent(
+                    operation, failure, cfg.dead_letter_queue_url, body, message_id
+                )
+                if failure is not None:
+                    summary.dead_lettered += int(done)
+                    summary.failed += int(not done)
             if done:
                 sqs.delete_message(QueueUrl=cfg.queue_url, ReceiptHandle=message["ReceiptHandle"])
             # else: it becomes visible again after the visibility timeout; redrive after maxReceiveCount
