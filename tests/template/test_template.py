@@ -767,7 +767,7 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
         expected[f"{op.name}Queue"] = consume
     else:
         # (the schedule drains the erasure queue itself, and reports failed runs to its DLQ)
-        expected[f"{op.name}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
+        expected[f"{op.name}Queue"] = consume
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
     assert sqs == expected
     # And its log rights reach only its own log group
