@@ -176,3 +176,20 @@ def test_a_queued_call_talon_one_applied_is_never_dead_lettered(
     assert result == {"batchItemFailures": []}
     assert stack.dlq_messages() == []
     assert len(httpserver.log) == 1
+
+
+def test_records_are_not_started_when_the_invocation_is_almost_out_of_time(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given an invocation with 1.5 s left, and two good records
+    answer_all(httpserver)
+    event = sqs_event(
+        "update_customer_profile",
+        [{"integrationId": "p-1", "body": {}}, {"integrationId": "p-2", "body": {}}],
+    )
+    # When handled
+    result = load_handler("update_customer_profile")(event, LambdaContext(timeout_seconds=1.5))
+    # Then neither was started: both are left for retry rather than cut off by a Lambda timeout
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]}
+    assert httpserver.log == []
+    assert stack.dlq_messages() == []

@@ -35,6 +35,8 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 #: Top-level keys an SQS message may carry besides the operation's path parameters.
 _MESSAGE_KEYS = frozenset({"body", "idempotencyKey"})
+#: A record is not started with less than this left of the invocation (it is left for retry).
+_RECORD_RESERVE_SECONDS = 2.0
 #: The schedule stops taking new messages when less than this is left of the invocation.
 _DRAIN_RESERVE_SECONDS = 5.0
 
@@ -249,6 +251,9 @@ class _RecordHandler:
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
+        if _remaining(self.context) < _RECORD_RESERVE_SECONDS:
+            # Not started at all: a Lambda timeout mid-call would redeliver the whole batch instead.
+            raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
         try:
             request, key = parse_message(self.operation, record.body)
