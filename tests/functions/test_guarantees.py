@@ -236,15 +236,23 @@ def test_signing_secret_never_appears_in_logs(
 # --- storage-first async mode -----------------------------------------------------------------------
 
 
+def use_fifo_queue(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Given the function's own queue is a FIFO session queue (as deployed)."""
+    fifo = str(
+        stack.sqs.create_queue(
+            QueueName=f"sessions-{uuid.uuid4().hex[:8]}.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )["QueueUrl"]
+    )
+    monkeypatch.setenv("QUEUE_URL", fifo)
+    return fifo
+
+
 def test_prefer_respond_async_queues_the_request_and_answers_202(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a FIFO session queue and an async request with an idempotency key
-    fifo = stack.sqs.create_queue(
-        QueueName=f"sessions-{uuid.uuid4().hex[:8]}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
-    )["QueueUrl"]
-    monkeypatch.setenv("QUEUE_URL", fifo)
+    fifo = use_fifo_queue(stack, monkeypatch)
     event = api_event(SESSION, headers={"Prefer": "respond-async", "Idempotency-Key": "async-1"})
     handler = load_handler(SESSION)
     # When handled while Talon.One is not even asked
@@ -348,15 +356,11 @@ def test_a_failure_stops_its_group_only_and_groups_run_in_parallel(
     assert state["max"] >= 2
 
 
-def test_async_reuse_of_a_key_with_another_body_is_queued_and_refused_by_the_consumer(
+def test_async_reuse_of_a_key_with_another_body_is_not_dropped_by_sqs_deduplication(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a FIFO queue, and two async requests with the same key but different bodies
-    fifo = stack.sqs.create_queue(
-        QueueName=f"sessions-{uuid.uuid4().hex[:8]}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
-    )["QueueUrl"]
-    monkeypatch.setenv("QUEUE_URL", fifo)
+    fifo = use_fifo_queue(stack, monkeypatch)
     handler = load_handler(SESSION)
     headers = {"Prefer": "respond-async", "Idempotency-Key": "reused-key"}
     # When both are sent

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from talon_relay.auth import SecretsManagerAuth
 from talon_relay.client import IntegrationClient
@@ -25,12 +25,6 @@ SAFETY_MARGIN_SECONDS = 1.0
 
 _lock = threading.Lock()
 _clients: dict[Settings, IntegrationClient] = {}
-
-
-class LambdaContext(Protocol):
-    aws_request_id: str
-
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 def client() -> IntegrationClient:
@@ -76,12 +70,18 @@ def reset() -> None:
         parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
 
+def remaining_seconds(context: Any) -> float:
+    """What is left of the invocation (infinite without a Lambda context, e.g. library use)."""
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return float(getter()) / 1000 if getter is not None else float("inf")
+
+
 def budget(context: Any) -> float | None:
     """Seconds a call may take: the Lambda's remaining time less a safety margin."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
+    remaining = remaining_seconds(context)
+    if remaining == float("inf"):
         return None
-    return max(float(remaining()) / 1000 - SAFETY_MARGIN_SECONDS, 0.5)
+    return max(remaining - SAFETY_MARGIN_SECONDS, 0.5)
 
 
 def execute(

@@ -251,7 +251,7 @@ class _RecordHandler:
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        if _remaining(self.context) < _RECORD_RESERVE_SECONDS:
+        if runtime.remaining_seconds(self.context) < _RECORD_RESERVE_SECONDS:
             # Not started at all: a Lambda timeout mid-call would redeliver the whole batch instead.
             raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
@@ -414,11 +414,6 @@ def _dead_letter_permanent(
     return True
 
 
-def _remaining(context: Any) -> float:
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    return getter() / 1000 if getter else float("inf")
-
-
 def handle_schedule(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
     summary = DrainSummary()
@@ -452,7 +447,7 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
     sqs = queues.sqs()
     started = time.monotonic()
     tried: set[str] = set()  # a failure that becomes visible again waits for the next run
-    while _remaining(context) > _DRAIN_RESERVE_SECONDS:
+    while runtime.remaining_seconds(context) > _DRAIN_RESERVE_SECONDS:
         batch = sqs.receive_message(
             QueueUrl=cfg.queue_url,
             MaxNumberOfMessages=10,
