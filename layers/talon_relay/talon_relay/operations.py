@@ -80,8 +80,14 @@ class Operation:
     body_model: type[BaseModel] | None
     success_status: int
     invoke: Invoke
+    #: Folder under functions/ (and the handler module's name) of the Lambda function serving it.
+    function: str = ""
     #: Group key for per-customer ordering: the spec name of the id that identifies the customer.
     group_by: str | None = None
+    #: Whether its queue is FIFO (per-customer order, grouped by `group_by`) or standard.
+    fifo: bool = False
+    #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
+    schedule: bool = False
 
     def parse(self, params: Mapping[str, Any] | None, body: Any) -> Request:
         """Validate path parameters and body; raise InvalidRequest naming every bad field."""
@@ -169,6 +175,8 @@ UPDATE_CUSTOMER_SESSION = Operation(
         params["customerSessionId"], body, budget=budget
     ),
     group_by="customerSessionId",
+    function="update_customer_session",
+    fifo=True,
 )
 
 UPDATE_CUSTOMER_PROFILE = Operation(
@@ -182,6 +190,8 @@ UPDATE_CUSTOMER_PROFILE = Operation(
         params["integrationId"], body, budget=budget
     ),
     group_by="integrationId",
+    function="update_customer_profile",
+    fifo=True,
 )
 
 TRACK_EVENT = Operation(
@@ -193,6 +203,8 @@ TRACK_EVENT = Operation(
     success_status=201,
     invoke=lambda client, params, body, budget: client.track_event(body, budget=budget),
     group_by="session_id",
+    function="track_event",
+    fifo=True,
 )
 
 CREATE_REFERRAL = Operation(
@@ -203,6 +215,7 @@ CREATE_REFERRAL = Operation(
     body_model=NewReferral,
     success_status=201,
     invoke=lambda client, params, body, budget: client.create_referral(body, budget=budget),
+    function="create_referral",
 )
 
 DELETE_CUSTOMER_DATA = Operation(
@@ -214,6 +227,8 @@ DELETE_CUSTOMER_DATA = Operation(
     success_status=204,
     invoke=lambda client, params, body, budget: client.delete_customer_data(params["integrationId"], budget=budget),
     group_by="integrationId",
+    function="delete_customer_data",
+    schedule=True,
 )
 
 OPERATIONS: dict[str, Operation] = {
