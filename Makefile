@@ -22,10 +22,11 @@ install: $(PY)  ## create .venv with the layer's and the dev dependencies
 test:  ## the whole test suite (unit, functions, template, end-to-end)
 	$(PY) -m pytest
 
-lint:  ## ruff, mypy, cfn-lint and sam validate --lint
+lint:  ## ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench
+	PYTHONPATH=layers/talon_relay $(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 

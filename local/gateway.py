@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from types import ModuleType
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.aws import REGION, LocalAws
+from local.containers import LambdaContext
 from local.httpserver import ClosableHTTPServer
 from local.template import NO_VALUE, ROOT, FunctionSpec, Resolver, Route, StackSpec
 
@@ -39,28 +39,6 @@ LAYER_PATH = ROOT / "layers" / "talon_relay"
 LOCAL_RELAY_API_KEY = "local-relay-api-key"
 LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
 _INVOKE_LOCK = threading.RLock()
-
-
-@dataclass
-class LambdaContext:
-    """Lambda's context object: what the handlers and Powertools read from it."""
-
-    function_name: str
-    timeout_seconds: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        left = self.timeout_seconds - (time.monotonic() - self._started)
-        return max(int(left * 1000), 0)
 
 
 class LocalFunction:

@@ -50,9 +50,9 @@ def reset_layer_state() -> None:
     changes when it starts and puts back when it stops; a cached client would keep talking to the
     moto server of a stack that is gone.
     """
-    from talon_relay import runtime
+    from local import containers
 
-    runtime.reset()
+    containers.reset()
 
 
 @dataclass

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from local.containers import LambdaContext
+
+__all__ = ["LambdaContext"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -21,28 +24,6 @@ def free_port() -> int:
 def load_event(operation_folder: str, name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / operation_folder / f"{name}.json").read_text())
     return event
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object the handlers and Powertools read."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "req-0001"
-    timeout_seconds: float = 20.0
-    _deadline: float = field(default=0.0)
-
-    def __post_init__(self) -> None:
-        import time
-
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        import time
-
-        return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
 def integration_state(

@@ -2,10 +2,10 @@
 
 Triggers: API Gateway (POST /v1/referrals) and SQS.
 
-Everything but the choice of operation lives in the talon_relay layer, shared by all five functions.
+Everything but the choice of operation lives in the talon_relay layer, shared by every function;
+the operation's route, models and queue are its entry in talon_relay.operations.
 """
 
-from talon_relay.operations import CREATE_REFERRAL
-from talon_relay.triggers import lambda_handler
+from talon_relay.handlers import lambda_handler
 
-handler = lambda_handler(CREATE_REFERRAL)
+handler = lambda_handler("createReferral")

@@ -3,10 +3,10 @@
 Triggers: API Gateway (DELETE /v1/customer_data/{integrationId}) and the off-peak schedule
 that drains the erasure queue.
 
-Everything but the choice of operation lives in the talon_relay layer, shared by all five functions.
+Everything but the choice of operation lives in the talon_relay layer, shared by every function;
+the operation's route, models and queue are its entry in talon_relay.operations.
 """
 
-from talon_relay.operations import DELETE_CUSTOMER_DATA
-from talon_relay.triggers import lambda_handler
+from talon_relay.handlers import lambda_handler
 
-handler = lambda_handler(DELETE_CUSTOMER_DATA, schedule=True)
+handler = lambda_handler("deleteCustomerData")

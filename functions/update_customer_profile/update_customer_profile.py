@@ -2,10 +2,10 @@
 
 Triggers: API Gateway (PUT /v1/customer_profiles/{integrationId}) and SQS.
 
-Everything but the choice of operation lives in the talon_relay layer, shared by all five functions.
+Everything but the choice of operation lives in the talon_relay layer, shared by every function;
+the operation's route, models and queue are its entry in talon_relay.operations.
 """
 
-from talon_relay.operations import UPDATE_CUSTOMER_PROFILE
-from talon_relay.triggers import lambda_handler
+from talon_relay.handlers import lambda_handler
 
-handler = lambda_handler(UPDATE_CUSTOMER_PROFILE)
+handler = lambda_handler("updateCustomerProfile")

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from local.gateway import LambdaContext, cron_matches
+from local.containers import LambdaContext
+from local.gateway import cron_matches
 from local.stack import LocalStack
 from local.template import Resolver, read_stack
 from tests.e2e.helpers import Http, talon_requests

@@ -98,11 +98,11 @@ def test_stop_leaves_no_ports_threads_environment_or_queued_messages(
     from aws_lambda_powertools.utilities import parameters
 
     from talon_relay import queues as layer_queues
-    from talon_relay import runtime
+    from talon_relay import service
 
     assert layer_queues.sqs.cache_info().currsize == 0
     assert parameters.base.DEFAULT_PROVIDERS == {}  # type: ignore[attr-defined]
-    assert runtime._clients == {}
+    assert service.client_for.cache_info().currsize == 0
 
     # When another stack starts in the same process
     second = LocalStack.start(parameters=PARAMETERS, function_environment=FUNCTION_ENVIRONMENT)

@@ -31,9 +31,8 @@ def test_known_coupon_is_accepted_with_its_discount(client: Client, conforms: Sp
     assert answer.body["session"]["discounts"] == {"Save 5": 5.0}
     # And the layer's models read them as named effects
     state = IntegrationState.model_validate(answer.body)
-    assert state.event.effects[0].coupon_code == "SAVE5"
-    discount = state.event.effects[1].discount
-    assert discount is not None and discount.label == "Save 5" and discount.amount == 5
+    assert state.event.effects[0].props["value"] == "SAVE5"
+    assert state.event.effects[1].props == {"name": "Save 5", "value": 5.0}
 
 
 def test_unknown_coupon_is_rejected_with_a_reason(client: Client, conforms: SpecCheck):
@@ -119,7 +118,7 @@ def test_referral_code_is_accepted_for_a_friend(client: Client, conforms: SpecCh
         [3, 13, 0, ["setDiscount", "Referral", 5.0]],
     ]
     state = IntegrationState.model_validate(answer.body)
-    assert state.event.effects[0].referral_code == code
+    assert state.event.effects[0].props == {"value": code}
 
 
 def test_unknown_referral_code_is_rejected(client: Client):
@@ -179,8 +178,8 @@ def test_event_rule_adds_loyalty_points_with_ledger_entries(client: Client, conf
     assert second.body["loyalty"] == {"programs": {"1": {"currentBalance": 20}}}
     memberships = second.body["profile"]["loyaltyMemberships"]
     assert [m["loyaltyProgramId"] for m in memberships] == [1]
-    points = IntegrationState.model_validate(second.body).event.effects[0].loyalty_points
-    assert points is not None and points.points == 10 and points.program_id == 1
+    points = IntegrationState.model_validate(second.body).event.effects[0].props
+    assert points["value"] == 10 and points["programId"] == 1
 
 
 def test_anonymous_events_earn_no_points(client: Client):
@@ -196,8 +195,8 @@ def test_free_item_rule(client: Client, conforms: SpecCheck):
     # Then addFreeItem [sku, name]
     conforms("IntegrationState", answer.body)
     assert answer.body["event"]["effects"] == [[5, 15, 0, ["addFreeItem", "SKU-STRAP", "Camera strap"]]]
-    free = IntegrationState.model_validate(answer.body).event.effects[0].free_item
-    assert free is not None and free.sku == "SKU-STRAP"
+    free = IntegrationState.model_validate(answer.body).event.effects[0].props
+    assert free["sku"] == "SKU-STRAP"
     # And not without one
     other = client.session("s-2", {"cartItems": [{"name": "Mug", "sku": "M", "quantity": 1, "price": 1}]})
     assert other.body["event"]["effects"] == []

@@ -108,9 +108,9 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
 
 
 def _reset_layer() -> None:
-    from talon_relay import runtime
+    from local import containers
 
-    runtime.reset()
+    containers.reset()
 
 
 @pytest.fixture(scope="session")

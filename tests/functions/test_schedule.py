@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from talon_relay.triggers import ErasureIncomplete
+from talon_relay.errors import ErasureIncomplete
 from tests.functions.conftest import LogCapture, Stack
 from tests.support import LambdaContext, load_event
 
@@ -150,10 +150,10 @@ def test_a_failure_is_not_retried_again_in_the_same_run(
 
     from werkzeug import Request, Response
 
-    from talon_relay import runtime
+    from local import containers
 
     monkeypatch.setenv("TALON_MAX_RETRIES", "0")
-    runtime.reset()
+    containers.reset()
 
     def slow_failure(request: Request) -> Response:
         time.sleep(1.3)

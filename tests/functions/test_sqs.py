@@ -142,10 +142,10 @@ def test_poison_without_a_dlq_is_kept_for_redrive(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given no DEAD_LETTER_QUEUE_URL is configured
-    from talon_relay import runtime
+    from local import containers
 
     monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
-    runtime.reset()
+    containers.reset()
     # When a poison message is handled
     result = load_handler("track_event")(sqs_event("track_event", ["{nope"]), LambdaContext())
     # Then it is reported as failed (stays on its queue and reaches the DLQ by redrive), never dropped

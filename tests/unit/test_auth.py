@@ -17,13 +17,12 @@ from werkzeug import Request, Response
 
 from talon_relay.auth import (
     ApiKeyAuth,
-    CredentialsError,
     HmacAuth,
     SecretsManagerAuth,
     TalonCredentials,
 )
 from talon_relay.client import IntegrationClient
-from talon_relay.errors import TalonOneError
+from talon_relay.errors import CredentialsError, TalonOneError
 from talon_relay.models import NewEvent
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from talon_relay.auth import ApiKeyAuth
-from talon_relay.client import IntegrationClient, check_base_url
+from talon_relay.client import IntegrationClient
 from talon_relay.models import (
     CartItem,
     IntegrationState,
@@ -23,6 +23,7 @@ from talon_relay.models import (
     Referral,
     SessionState,
 )
+from talon_relay.transport import check_base_url
 from tests.unit import payloads
 
 API_KEY = "ak-client-test"
@@ -100,7 +101,7 @@ def test_update_customer_session_puts_the_session_and_returns_the_integration_st
     # And the answer is parsed into an IntegrationState
     assert isinstance(state, IntegrationState)
     assert state.session.integration_id == "s-1"
-    assert state.event.effects[0].coupon_code == "C"
+    assert state.event.effects[0].props == {"value": "C"}
 
 
 def test_update_customer_profile_puts_the_profile(httpserver: HTTPServer, client: IntegrationClient) -> None:

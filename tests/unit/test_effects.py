@@ -1,4 +1,4 @@
-"""Effects: both wire forms, named accessors, tolerance of the unknown and the malformed, logging."""
+"""Effects: both wire forms, named arguments, tolerance of the unknown and the malformed, logging."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from talon_relay.effects import Discount, Effect, FreeItem, LoyaltyPoints, log_effects
+from talon_relay.effects import Effect
 from talon_relay.models import Event, IntegrationState
+from talon_relay.observability import log_effects
 from tests.unit import payloads
 from tests.unit.conftest import StdoutCapture
 
@@ -45,44 +46,33 @@ def test_a_v2_object_parses_to_the_same_effect() -> None:
     assert effect.name == "setDiscount"
     assert (effect.campaign_id, effect.ruleset_id, effect.rule_index) == (12, 34, 0)
     assert effect.rule_name == "Summer sale"
-    assert effect.discount == Effect.parse(V1_DISCOUNT).discount == Discount("Free money", 45.55)
+    assert effect.props == Effect.parse(V1_DISCOUNT).props == {"name": "Free money", "value": 45.55}
+    assert effect.args == Effect.parse(V1_DISCOUNT).args
     assert effect.malformed is False
 
 
 @pytest.mark.parametrize(
-    ("v1_body", "v2_type", "v2_props", "accessor", "expected"),
+    ("v1_body", "v2_type", "v2_props"),
     [
-        (["setDiscount", "10% off", 3.5], "setDiscount", {"name": "10% off", "value": 3.5},
-         "discount", Discount("10% off", 3.5)),
-        (["acceptCoupon", "SUMMER"], "acceptCoupon", {"value": "SUMMER"}, "coupon_code", "SUMMER"),
+        (["setDiscount", "10% off", 3.5], "setDiscount", {"name": "10% off", "value": 3.5}),
+        (["acceptCoupon", "SUMMER"], "acceptCoupon", {"value": "SUMMER"}),
         (["rejectCoupon", "OLD", "CouponExpired"], "rejectCoupon",
-         {"value": "OLD", "rejectionReason": "CouponExpired"}, "coupon_code", "OLD"),
-        (["acceptReferral", "REF-1"], "acceptReferral", {"value": "REF-1"}, "referral_code",
-         "REF-1"),
+         {"value": "OLD", "rejectionReason": "CouponExpired"}),
+        (["acceptReferral", "REF-1"], "acceptReferral", {"value": "REF-1"}),
         (["rejectReferral", "REF-2", "ReferralExpired"], "rejectReferral",
-         {"value": "REF-2", "rejectionReason": "ReferralExpired"}, "referral_code", "REF-2"),
-        (["addFreeItem", "SKU-9", "Socks"], "addFreeItem", {"sku": "SKU-9", "name": "Socks"},
-         "free_item", FreeItem("SKU-9", "Socks")),
+         {"value": "REF-2", "rejectionReason": "ReferralExpired"}),
+        (["addFreeItem", "SKU-9", "Socks"], "addFreeItem", {"sku": "SKU-9", "name": "Socks"}),
         (["addLoyaltyPoints", 4, 120, "Welcome"], "addLoyaltyPoints",
-         {"programId": 4, "value": 120, "name": "Welcome"}, "loyalty_points",
-         LoyaltyPoints(4, 120.0, "Welcome")),
+         {"programId": 4, "value": 120, "name": "Welcome"}),
     ],
 )  # fmt: skip
-def test_named_accessors_read_both_forms_alike(
-    v1_body: list[Any], v2_type: str, v2_props: dict[str, Any], accessor: str, expected: Any
-) -> None:
+def test_named_effects_read_both_forms_alike(v1_body: list[Any], v2_type: str, v2_props: dict[str, Any]) -> None:
     # Given the same effect in v1 and v2 form
     v1 = Effect.parse([1, 2, 3, v1_body])
     v2 = Effect.parse({"campaignId": 1, "rulesetId": 2, "ruleIndex": 3, "effectType": v2_type, "props": v2_props})
-    # Then the named accessor gives the same value for both
-    assert getattr(v1, accessor) == expected
-    assert getattr(v2, accessor) == expected
-
-
-@pytest.mark.parametrize("accessor", ["discount", "coupon_code", "referral_code", "free_item", "loyalty_points"])
-def test_accessors_of_another_kind_of_effect_are_none(accessor: str) -> None:
-    effect = Effect.parse([1, 2, 3, ["showNotification", "Hi", "there"]])
-    assert getattr(effect, accessor) is None
+    # Then both carry the same named arguments, in the same order
+    assert v1.props == v2.props == v2_props
+    assert v1.args == v2.args == tuple(v1_body[1:])
 
 
 def test_unknown_effect_names_are_kept_with_their_arguments() -> None:
@@ -118,14 +108,16 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("raw", MALFORMED)
-def test_a_malformed_effect_is_kept_raw_with_a_warning(raw: Any, powertools_stdout: StdoutCapture) -> None:
+def test_a_malformed_effect_is_kept_raw_and_logged_with_a_warning(raw: Any, powertools_stdout: StdoutCapture) -> None:
     # Given an effect in neither wire form, when parsed
     effect = Effect.parse(raw)
     # Then it is kept (not a crash), flagged, and serialises back to exactly what came in
     assert effect.malformed is True
     assert effect.raw is raw
     assert effect.model_dump() == raw
-    # And one warning is logged for it
+    # And parsing logs nothing (the wire models are pure), while logging it warns once
+    assert powertools_stdout.logs() == []
+    log_effects([effect], operation="trackEvent")
     warnings = [line for line in powertools_stdout.logs() if line["level"] == "WARNING"]
     assert len(warnings) == 1
     assert "malformed" in warnings[0]["message"]
@@ -183,6 +175,17 @@ def test_event_effects_parse_into_effects_and_serialise_back_to_the_wire_form() 
 SECRET = "attr-value-7f3c9d-never-log-me"
 
 
+def log_state(state: IntegrationState, *, operation: str, correlation_id: str | None = None) -> None:
+    """Log a state's effects as the service does after a call."""
+    log_effects(
+        state.event.effects,
+        operation=operation,
+        session_id=state.session.integration_id,
+        profile_id=state.profile.integration_id,
+        correlation_id=correlation_id,
+    )
+
+
 def state_with_attributes_everywhere(effects: list[Any]) -> IntegrationState:
     """An IntegrationState whose session, profile, event and cart item carry the SECRET value."""
     attrs = {"email": SECRET, "note": f"hello {SECRET}", "nested": {"deep": SECRET}}
@@ -208,10 +211,9 @@ def test_log_effects_writes_one_structured_line_per_effect(
             "effectType": "acceptCoupon", "props": {"value": "SUMMER"}}]
     )  # fmt: skip
     # When logged
-    returned = log_effects(state, operation="updateCustomerSession", correlation_id="corr-1")
+    log_state(state, operation="updateCustomerSession", correlation_id="corr-1")
     # Then there is one line per effect, in order, with the effect's coordinates and ids
     lines = powertools_stdout.logs("effect")
-    assert returned == state.event.effects
     assert len(lines) == 3
     first, second, third = lines
     assert first["effect"] == "setDiscount"
@@ -235,7 +237,7 @@ def test_log_effects_emits_one_emf_metric_per_effect_name_with_the_operation(
     # Given two setDiscount effects and one acceptCoupon
     state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
     # When logged
-    log_effects(state, operation="trackEvent")
+    log_state(state, operation="trackEvent")
     # Then one EMF document per effect name carries the count, dimensioned by operation
     metrics = powertools_stdout.metrics()
     by_name: dict[str, dict[str, Any]] = {}
@@ -256,7 +258,7 @@ def test_log_effects_of_a_state_without_effects_writes_nothing(
     powertools_stdout: StdoutCapture,
 ) -> None:
     state = state_with_attributes_everywhere([])
-    assert log_effects(state, operation="trackEvent") == []
+    log_state(state, operation="trackEvent")
     assert powertools_stdout.logs("effect") == []
     assert powertools_stdout.metrics() == []
 
@@ -269,7 +271,7 @@ def test_log_effects_never_logs_profile_session_or_event_attribute_values(
         [V1_DISCOUNT, V2_DISCOUNT, [1, 2, 3, ["unknownThing", 1]], {"broken": True}]
     )
     # When the effects are logged (including an unknown and a malformed one)
-    log_effects(state, operation="updateCustomerProfile")
+    log_state(state, operation="updateCustomerProfile")
     # Then lines were written, and the value appears nowhere in them
     output = powertools_stdout.text()
     assert len(powertools_stdout.logs("effect")) == 4
@@ -297,7 +299,7 @@ def test_log_effects_never_logs_the_arguments_of_effects_it_does_not_name(
         ]
     )
     # When logged
-    log_effects(state, operation="updateCustomerSession")
+    log_state(state, operation="updateCustomerSession")
     # Then each still gets its line with its name and how many arguments it had, but not their values
     lines = {line["effect"]: line for line in powertools_stdout.logs("effect")}
     assert lines["updateAttributeValue"].get("arguments") is None

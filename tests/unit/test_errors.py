@@ -57,7 +57,9 @@ def test_a_4xx_raises_a_permanent_error_with_the_parsed_error_response(
     # Then it raised once, with the status, the parsed ErrorResponse, and "do not retry"
     assert len(seen) == 1
     assert error.status == status
-    assert error.retryable is False and error.permanent is True
+    assert error.retryable is False
+    # and a queued message is dead-lettered, unless the refusal is of the relay's own key (403)
+    assert error.dead_letter is (status != 403)
     assert error.timed_out is False
     assert isinstance(error.error, ErrorResponse)
     assert error.error.message == "Invalid request body"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import product
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from talon_relay.models import (
     NewReferral,
     Referral,
     SessionState,
-    can_transition,
 )
 from tests.unit import payloads
 
@@ -358,29 +356,7 @@ def test_referral_rejects_a_date_without_a_time_zone(naive: Any) -> None:
     assert "startDate" in str(exc.value)
 
 
-# --- session state transitions ---------------------------------------------------------------------
-
-ALLOWED = {("open", "closed"), ("open", "cancelled"), ("closed", "cancelled")}
-
-
-@pytest.mark.parametrize(
-    ("current", "new"),
-    [(a, b) for a, b in product(["open", "closed", "cancelled"], repeat=2) if a != b],
-)
-def test_can_transition_allows_only_the_documented_moves(current: str, new: str) -> None:
-    # Given two different states, then a move is allowed exactly when the docs list it
-    assert can_transition(current, new) is ((current, new) in ALLOWED)
-    assert can_transition(SessionState(current), SessionState(new)) is ((current, new) in ALLOWED)
-
-
-def test_can_transition_lets_an_open_session_stay_open() -> None:
-    # Updating an open session's cart keeps it open: that must not count as a forbidden move
-    assert can_transition("open", "open") is True
-
-
-def test_can_transition_refuses_to_guess_an_unknown_state() -> None:
-    with pytest.raises(ValueError):
-        can_transition("open", "paused")
+# --- session state ----------------------------------------------------------------------------------
 
 
 def test_a_response_session_state_compares_to_the_enum() -> None:

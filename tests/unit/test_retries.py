@@ -155,21 +155,6 @@ def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callab
     assert exc.value.retryable is True
 
 
-@pytest.mark.parametrize("call", POSTS)
-def test_deduplicated_posts_are_retried_like_idempotent_calls(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
-    script = on_every_path(httpserver, Script(status(503), status(409), post_success(call)))
-    call(client_for(httpserver, max_retries=3), deduplicated=True)
-    assert script.count == 3
-
-
-@pytest.mark.parametrize("call", POSTS)
-def test_deduplicated_posts_stop_after_max_retries(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
-    script = on_every_path(httpserver, Script(status(500)))
-    with pytest.raises(TalonOneError):
-        call(client_for(httpserver, max_retries=2), deduplicated=True)
-    assert script.count == 3
-
-
 # --- no answer at all: connection refused, dropped, timed out ---------------------------------
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from talon_relay.settings import SettingsError, load_settings
+from talon_relay.errors import SettingsError
+from talon_relay.settings import load_settings
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:talon-abc"
 

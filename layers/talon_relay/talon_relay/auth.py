@@ -12,9 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-
-class CredentialsError(RuntimeError):
-    """The Talon.One secret is missing, unreadable or not in the documented format."""
+from talon_relay.errors import CredentialsError
 
 
 class Auth(Protocol):

@@ -22,15 +22,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from talon_relay.auth import CredentialsError, fetch_secret
+from talon_relay.auth import fetch_secret
+from talon_relay.errors import CredentialsError, Unauthenticated
 
 SIGNATURE_HEADER = "X-Relay-Signature"
 TOLERANCE_SECONDS = 300
 _HEADER_FORMAT = re.compile(r"^t=(?P<t>\d{1,12}),v1=(?P<v1>[0-9a-fA-F]{64})(?:,v1=[0-9a-fA-F]{64})*$")
-
-
-class Unauthenticated(Exception):
-    """The request is not from a known sender; the message says why (never echoes secrets)."""
 
 
 def sign(secret: str, timestamp: int, method: str, path: str, body: bytes) -> str:

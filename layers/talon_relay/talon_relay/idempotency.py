@@ -8,50 +8,26 @@ layer are imported on first use only.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.errors import InProgress, KeyReused, StoreUnavailable
 from talon_relay.observability import logger
 from talon_relay.settings import settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-_lock = threading.Lock()
-_stores: dict[str, BasePersistenceLayer] = {}
-
 Result = str | None  # the JSON text of Talon.One's answer (None for 204)
 
 
-class KeyReused(Exception):
-    """The idempotency key was used before with a different request: never retried."""
+@lru_cache(maxsize=4)
+def store(table: str) -> BasePersistenceLayer:
+    """One persistence layer (and DynamoDB client) per table and container."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-
-class InProgress(Exception):
-    """The same request is being processed right now; try again shortly."""
-
-
-class StoreUnavailable(Exception):
-    """The idempotency table could not be read or written; nothing was sent to Talon.One."""
-
-
-def _store(table: str) -> BasePersistenceLayer:
-    store = _stores.get(table)
-    if store is None:
-        with _lock:
-            store = _stores.get(table)
-            if store is None:
-                from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-                store = _stores[table] = DynamoDBPersistenceLayer(table_name=table)
-    return store
-
-
-def forget_stores() -> None:
-    """Drop the persistence layers (each holds a DynamoDB client bound to an endpoint)."""
-    with _lock:
-        _stores.clear()
+    return DynamoDBPersistenceLayer(table_name=table)
 
 
 def _replayed(response: Any, record: Any) -> Any:
@@ -103,7 +79,7 @@ def run_once(
     once = idempotent_function(
         relay,
         data_keyword_argument="data",
-        persistence_store=_store(cfg.idempotency_table_name),
+        persistence_store=store(cfg.idempotency_table_name),
         config=config,
     )
     try:

@@ -60,7 +60,8 @@ class _Response(BaseModel):
         return self.model_dump_json(by_alias=True, exclude_unset=True)
 
 
-#: The base of every response model (the client parses Talon.One's answers into these).
+#: The bases of every request and response model (the operation table names these).
+RequestModel = _Request
 ResponseModel = _Response
 
 
@@ -68,22 +69,6 @@ class SessionState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     CANCELLED = "cancelled"
-
-
-#: The transitions Talon.One accepts for a session's `state` (anything else is a 400).
-ALLOWED_TRANSITIONS: frozenset[tuple[SessionState, SessionState]] = frozenset(
-    {
-        (SessionState.OPEN, SessionState.CLOSED),
-        (SessionState.OPEN, SessionState.CANCELLED),
-        (SessionState.CLOSED, SessionState.CANCELLED),
-    }
-)
-
-
-def can_transition(current: SessionState | str, new: SessionState | str) -> bool:
-    """Whether a session in `current` may be moved to `new`; staying in the same state is allowed."""
-    cur, nxt = SessionState(current), SessionState(new)
-    return cur == nxt or (cur, nxt) in ALLOWED_TRANSITIONS
 
 
 # --- shared pieces ---------------------------------------------------------------------------

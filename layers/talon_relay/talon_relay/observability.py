@@ -1,4 +1,5 @@
-"""Module-level Powertools singletons shared by the layer and the handlers (one per container)."""
+"""Module-level Powertools singletons shared by the layer and the handlers (one per container), and
+the one place effects are logged and counted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from talon_relay.effects import NAMED_ARGS, Effect
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
@@ -45,3 +48,40 @@ def tracer() -> Tracer | None:
     if disabled or not in_lambda or importlib.util.find_spec("aws_xray_sdk") is None:
         return None
     return Tracer(service=SERVICE)
+
+
+def log_effects(
+    effects: list[Effect],
+    *,
+    operation: str,
+    session_id: str | None = None,
+    profile_id: str | None = None,
+    correlation_id: str | None = None,
+) -> None:
+    """Log one structured line and emit one metric per effect name; attributes are never logged."""
+    counts: dict[str, int] = {}
+    for effect in effects:
+        if effect.malformed:
+            logger.warning("malformed effect kept as raw", extra={"effect_kind": type(effect.raw).__name__})
+        logger.info(
+            "effect",
+            extra={
+                "effect": effect.name,
+                "campaign_id": effect.campaign_id,
+                "ruleset_id": effect.ruleset_id,
+                "rule_index": effect.rule_index,
+                "rule_name": effect.rule_name,
+                # Named effects' arguments (labels, codes, SKUs, points) only: other effects, such as
+                # updateAttributeValue or a webhook's payload, can carry customer data.
+                "arguments": list(effect.args) if effect.name in NAMED_ARGS else None,
+                "argument_count": len(effect.args),
+                "malformed": effect.malformed,
+                "operation": operation,
+                "session_id": session_id,
+                "profile_id": profile_id,
+                "correlation_id": correlation_id,
+            },
+        )
+        counts[effect.name] = counts.get(effect.name, 0) + 1
+    for name, count in counts.items():
+        emit_count(name, count, operation=operation)

@@ -1,4 +1,4 @@
-"""The few SQS calls the functions make themselves: dead-lettering with a reason, draining a queue.
+"""Every SQS call the functions make themselves: queueing, dead-lettering with a reason, draining.
 
 boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) is honoured by boto3.
 """
@@ -6,22 +6,19 @@ boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) i
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.errors import QueueUnavailable, SettingsError
 from talon_relay.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 _lock = threading.Lock()
-
-
-class QueueUnavailable(Exception):
-    """SQS did not take the message; the caller should retry (nothing was queued)."""
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +54,7 @@ def dead_letter(
         },
     )
     if not queue_url:
-        raise RuntimeError("DEAD_LETTER_QUEUE_URL is not set; message left for redrive")
+        raise SettingsError("DEAD_LETTER_QUEUE_URL is not set; message left for redrive")
     message_attributes: dict[str, Any] = {
         "failureReason": {"DataType": "String", "StringValue": reason[:4000]},
         "operation": {"DataType": "String", "StringValue": operation},
@@ -77,7 +74,7 @@ def dead_letter(
     sqs().send_message(**params)
 
 
-def enqueue(queue_url: str, message: dict[str, Any], *, group_id: str | None, deduplication_key: str) -> str:
+def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
@@ -85,7 +82,7 @@ def enqueue(queue_url: str, message: dict[str, Any], *, group_id: str | None, de
     """
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
-        "MessageBody": json.dumps(message, separators=(",", ":")),
+        "MessageBody": message,
     }
     if queue_url.endswith(".fifo"):
         params["MessageGroupId"] = group_id or "default"
@@ -94,3 +91,15 @@ def enqueue(queue_url: str, message: dict[str, Any], *, group_id: str | None, de
         return str(sqs().send_message(**params)["MessageId"])
     except Exception as exc:  # botocore's errors; nothing was queued
         raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
+
+
+def receive(queue_url: str) -> list[MessageTypeDef]:
+    """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
+    response = sqs().receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+    )
+    return list(response.get("Messages", []))
+
+
+def delete(queue_url: str, receipt_handle: str) -> None:
+    sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)

@@ -9,9 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
-class SettingsError(RuntimeError):
-    """The function's environment is incomplete or wrong; the message names each variable."""
+from talon_relay.errors import SettingsError
 
 
 class Settings(BaseModel):

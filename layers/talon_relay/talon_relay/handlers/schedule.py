@@ -1,0 +1,114 @@
+"""Schedule adapter: the off-peak erasure run drains the erasure queue, or erases the ids it is given.
+
+A 404 counts as done (the customer is already gone). A queued erasure that can never succeed goes to
+the DLQ with its reason; one that failed for a passing reason waits for the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from talon_relay import messages, queues, requests, service
+from talon_relay.errors import ErasureIncomplete, InvalidRequest, RelayError, SettingsError, TalonOneError
+from talon_relay.observability import logger
+from talon_relay.operations import Operation
+from talon_relay.requests import Request
+from talon_relay.settings import settings
+
+#: The schedule stops taking new messages when less than this is left of the invocation.
+DRAIN_RESERVE_SECONDS = 5.0
+
+
+@dataclass
+class DrainSummary:
+    requested: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def _delete_one(request: Request, context: Any, summary: DrainSummary) -> RelayError | None:
+    """Delete one customer's data; None when done (deleted, or already gone), else the failure."""
+    summary.requested += 1
+    try:
+        service.execute(request, context=context, correlation_id=None)
+    except TalonOneError as exc:
+        if exc.status == 404:
+            summary.not_found += 1
+            return None
+        logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
+        return exc
+    summary.deleted += 1
+    return None
+
+
+def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
+    summary = DrainSummary()
+    ids = event.get("integrationIds")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
+            raise ValueError("invalid schedule input: integrationIds must be a list of strings")
+        for integration_id in ids:
+            try:
+                request = requests.parse(operation, {operation.path_params[0]: integration_id}, None)
+            except InvalidRequest as exc:
+                summary.requested += 1
+                summary.failed += 1
+                logger.error("invalid integrationId", extra={"reason": exc.reason})
+                continue
+            if _delete_one(request, context, summary) is not None:
+                summary.failed += 1
+    else:
+        _drain(operation, context, summary)
+    logger.info("erasure run finished", extra=summary.as_dict())
+    if ids is not None and summary.failed:
+        raise ErasureIncomplete(f"{summary.failed} of {summary.requested} erasures failed: {summary.as_dict()}")
+    return summary.as_dict()
+
+
+def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
+    cfg = settings()
+    if not cfg.queue_url:
+        raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
+    started = time.monotonic()
+    tried: set[str] = set()  # a failure that becomes visible again waits for the next run
+    while service.remaining_seconds(context) > DRAIN_RESERVE_SECONDS:
+        fresh = [message for message in queues.receive(cfg.queue_url) if message["MessageId"] not in tried]
+        if not fresh:
+            break
+        for message in fresh:
+            message_id, body = message["MessageId"], message.get("Body", "")
+            tried.add(message_id)
+            logger.append_keys(message_id=message_id)
+            try:
+                request, _key = messages.decode(operation, body)
+                failure = _delete_one(request, context, summary)
+            except InvalidRequest as exc:
+                failure = exc
+            # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ
+            # with the reason, not back to the queue every night; outages and the relay's own
+            # credentials (401/403) wait for the next run.
+            if failure is not None and failure.dead_letter:
+                queues.dead_letter(
+                    cfg.dead_letter_queue_url,
+                    body=body,
+                    reason=failure.reason,
+                    operation=operation.name,
+                    message_id=message_id,
+                    status=failure.talon_status,
+                )
+                summary.dead_lettered += 1
+            elif failure is not None:
+                summary.failed += 1
+                continue  # visible again after the visibility timeout; redrive after maxReceiveCount
+            queues.delete(cfg.queue_url, message["ReceiptHandle"])
+        logger.remove_keys(["message_id"])
+    logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})

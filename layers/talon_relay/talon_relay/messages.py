@@ -1,0 +1,62 @@
+"""The SQS message format (DESIGN.md), both ways: a request without its verb.
+
+Path parameters at the top level under their spec names, the JSON body under `body`, an optional
+non-empty `idempotencyKey`; any other top-level key is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from talon_relay import requests
+from talon_relay.errors import InvalidRequest
+from talon_relay.operations import Operation
+from talon_relay.requests import Request
+
+#: Top-level keys a message may carry besides the operation's path parameters.
+_MESSAGE_KEYS = frozenset({"body", "idempotencyKey"})
+
+
+def encode(request: Request, idempotency_key: str | None) -> str:
+    """The request as a message body (what the API's asynchronous mode queues)."""
+    payload = request.payload()
+    message: dict[str, Any] = dict(payload["params"])
+    if payload["body"] is not None:
+        message["body"] = payload["body"]
+    if idempotency_key:
+        message["idempotencyKey"] = idempotency_key
+    return json.dumps(message, separators=(",", ":"))
+
+
+def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
+    """A message body as a Request and its optional idempotency key; InvalidRequest names the fault."""
+    try:
+        message = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest.single("Invalid message", f"message body is not valid JSON: {exc.msg}", line="1") from None
+    if not isinstance(message, dict):
+        raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
+    unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
+    if unknown:
+        raise InvalidRequest.single(
+            "Invalid message",
+            f"unknown top-level key(s) {unknown}; expected {sorted(operation.path_params)}, body, idempotencyKey",
+            pointer="/" + unknown[0],
+        )
+    key = message.get("idempotencyKey")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise InvalidRequest.single(
+            "Invalid message", "idempotencyKey must be a non-empty string", pointer="/idempotencyKey"
+        )
+    try:
+        request = requests.parse(
+            operation, {name: message.get(name) for name in operation.path_params}, message.get("body")
+        )
+    except InvalidRequest as exc:
+        # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
+        for err in exc.response.errors or []:
+            if err.source.pointer is not None:
+                err.source.pointer = "/body" + err.source.pointer
+        raise InvalidRequest(exc.response.errors or [], exc.response.message) from None
+    return request, key
