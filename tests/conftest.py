@@ -16,6 +16,8 @@ SENSITIVE_CONSTANTS = [
     ("tests.functions.conftest", "API_KEY"),
     ("tests.functions.conftest", "SIGNING_SECRET"),
     ("tests.functions.conftest", "PREVIOUS_SIGNING_SECRET"),
+    ("tests.functions.conftest", "CALLER_API_KEY"),
+    ("tests.functions.conftest", "PREVIOUS_CALLER_API_KEY"),
     ("tests.unit.test_client", "API_KEY"),
     ("tests.unit.test_auth", "APP_KEY"),
     ("tests.unit.test_effects", "SECRET"),

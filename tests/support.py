@@ -73,6 +73,29 @@ def integration_state(
     }
 
 
+def integration_state_v2(
+    session_id: str = "s-1", profile_id: str = "p-1", effects: list[Any] | None = None
+) -> dict[str, Any]:
+    """An IntegrationStateV2 as today's Talon.One returns it: typed effects at the top level."""
+    default = [
+        {
+            "campaignId": 1,
+            "rulesetId": 2,
+            "ruleIndex": 0,
+            "ruleName": "Ten off",
+            "effectType": "setDiscount",
+            "props": {"name": "Ten off", "value": 10},
+        }
+    ]
+    return {
+        "customerSession": {"integrationId": session_id, "profileId": profile_id, "state": "open", "total": 0},
+        "customerProfile": {"integrationId": profile_id, "attributes": {}},
+        "effects": default if effects is None else effects,
+        "createdCoupons": [],
+        "createdReferrals": [],
+    }
+
+
 def referral(code: str = "REF-1234") -> dict[str, Any]:
     return {
         "id": 3,

@@ -82,6 +82,11 @@ PY_TYPES: dict[str, type] = {
 }
 
 
+def is_rfc3339_checked(info: FieldInfo) -> bool:
+    """A request date-time: text checked as RFC 3339 (models.DateTime), optional or not."""
+    return info.annotation is models.DateTime or models.DateTime in typing.get_args(info.annotation)
+
+
 def model_of(name: str) -> type[BaseModel]:
     model = getattr(models, name, None)
     assert isinstance(model, type) and issubclass(model, BaseModel), f"models.{name} is missing"
@@ -122,9 +127,12 @@ def enum_values(annotation: Any) -> set[str]:
 
 
 def has_type(found: set[Any], expected: type) -> bool:
-    """`expected` itself, or an Enum of it (a str enum is a string on the wire)."""
-    return expected in found or any(
-        isinstance(leaf, type) and issubclass(leaf, enum.Enum) and issubclass(leaf, expected) for leaf in found
+    """`expected` itself, an Enum of it (a str enum is a string on the wire), or Literal values of it."""
+    literals = [leaf[1] for leaf in found if isinstance(leaf, tuple) and leaf[0] == "literal"]
+    return (
+        expected in found
+        or any(isinstance(leaf, type) and issubclass(leaf, enum.Enum) and issubclass(leaf, expected) for leaf in found)
+        or (bool(literals) and all(isinstance(value, expected) for value in literals))
     )
 
 
@@ -223,7 +231,10 @@ def test_property_types_match(name: str) -> None:
             assert TYPE_EXCEPTIONS[(name, prop_name)] in found, where
             continue
         if prop.get("format") == "date-time":
-            assert found & {datetime, AwareDatetime}, f"{where}: expected a datetime, got {found}"
+            if name.startswith("New"):  # requests keep the caller's text, checked as RFC 3339
+                assert is_rfc3339_checked(fields[prop_name]), where
+            else:
+                assert found & {datetime, AwareDatetime}, f"{where}: expected a datetime, got {found}"
         else:
             expected = PY_TYPES[prop["type"]]
             assert has_type(found, expected), f"{where}: expected {expected.__name__}, got {found}"
@@ -238,9 +249,17 @@ def test_property_types_match(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["NewCustomerSession", "NewEvent"])
-def test_closed_request_definitions_are_closed_models(name: str) -> None:
+def test_closed_request_definitions_are_open_models_on_purpose(name: str) -> None:
+    # The 2019 spec closes these; Talon.One later added fields to them (identifiers, ...). The relay
+    # is a tolerant reader: an unknown field is Talon.One's to judge, so it is let through unchanged.
     assert DEFINITIONS[name].get("additionalProperties") is False
-    assert model_of(name).model_config.get("extra") == "forbid"
+    assert model_of(name).model_config.get("extra") == "allow"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("New")])
+def test_request_models_check_strictly(name: str) -> None:
+    assert model_of(name).model_config.get("strict") is True
+    assert model_of(name).model_config.get("allow_inf_nan") is False
 
 
 # --- operations --------------------------------------------------------------------------------

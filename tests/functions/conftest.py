@@ -19,6 +19,8 @@ from tests.support import ROOT, free_port
 API_KEY = "fn-test-api-key-5f1c"
 SIGNING_SECRET = "fn-test-signing-secret-0a9e7d"
 PREVIOUS_SIGNING_SECRET = "fn-test-previous-secret-77b2"
+CALLER_API_KEY = "fn-test-caller-key-3c5e91"
+PREVIOUS_CALLER_API_KEY = "fn-test-previous-caller-key-8d02"
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +92,9 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
     signing_arn = secrets.create_secret(Name=f"callers-{suffix}", SecretString=json.dumps({"current": SIGNING_SECRET}))[
         "ARN"
     ]
+    keys_arn = secrets.create_secret(
+        Name=f"caller-keys-{suffix}", SecretString=json.dumps({"keys": [CALLER_API_KEY, PREVIOUS_CALLER_API_KEY]})
+    )["ARN"]
     table = f"idempotency-{suffix}"
     boto3.client("dynamodb").create_table(
         TableName=table,
@@ -101,6 +106,7 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
     monkeypatch.setenv("QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
     monkeypatch.setenv("CALLER_SIGNING_SECRET_ARN", signing_arn)
+    monkeypatch.setenv("CALLER_API_KEYS_SECRET_ARN", keys_arn)
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", table)
     _reset_layer()
     yield Stack(arn, queue_url, dlq_url, sqs, secrets, signing_arn, table)

@@ -18,7 +18,7 @@ from talon_relay import callers
 from tests.functions.conftest import Stack
 from tests.functions.test_api_gateway import OPERATIONS, sign_event
 from tests.functions.test_sqs import sqs_event
-from tests.support import LambdaContext, integration_state, load_event, referral
+from tests.support import LambdaContext, integration_state, integration_state_v2, load_event, referral
 
 FOLDERS = [folder for folder, *_ in OPERATIONS]
 FIXTURES_OK = settings(
@@ -62,6 +62,8 @@ def answer_everything(httpserver: HTTPServer) -> None:
     httpserver.expect_request(re.compile("^/v1/events$"), method="POST").respond_with_json(integration_state(), 201)
     httpserver.expect_request(re.compile("^/v1/customer_data/.*"), method="DELETE").respond_with_data("", 204)
     httpserver.expect_request(re.compile("^/v1/customer_.*"), method="PUT").respond_with_json(integration_state())
+    httpserver.expect_request(re.compile("^/v2/events$"), method="POST").respond_with_json(integration_state_v2())
+    httpserver.expect_request(re.compile("^/v2/customer_.*"), method="PUT").respond_with_json(integration_state_v2())
 
 
 def assert_named_rejection(response: dict[str, Any]) -> None:

@@ -1,12 +1,15 @@
 """Who may call the relay's API: signed requests, or API Gateway API keys.
 
 An endpoint that changes customers' promotions or erases their data must let no one in who does not
-belong. A sender either signs each request (HMAC-SHA256, below) or, when it can only send a static
-header, calls the relay's key API, where API Gateway checks its API key before the function runs.
+belong. A sender either signs each request (HMAC-SHA256, below), or sends a relay caller key the way
+Talon.One's SDKs send theirs (`Authorization: ApiKey-v1 <key>`, keys in a Secrets Manager secret
+`{"keys": [...]}`), or calls the relay's key API, where API Gateway checks its API key.
 
 Signature: header `X-Relay-Signature: t=<unix seconds>,v1=<hex>` where
 `v1 = HMAC-SHA256(secret, f"{t}.{METHOD}.{path}." + raw body bytes)`; `path` is the request path
-with each path parameter percent-encoded as one segment (`urllib.parse.quote(id, safe="")`).
+with each path parameter percent-encoded as one segment (`urllib.parse.quote(id, safe="")`) and,
+when there are query parameters, `?` and the parameters sorted by name (`name=value&...`, each
+percent-encoded the same way).
 Method and path are signed too, so a signature for one customer's deletion (which has no body)
 cannot be replayed against another's. Timestamps more than 5 minutes away are refused. The secret
 (Secrets Manager, JSON `{"current": "...", "previous": "..."}`) may hold two values at once, so it
@@ -50,6 +53,32 @@ def signing_secrets(secret_arn: str, *, max_age: int, force: bool = False) -> li
     if not secrets:
         raise CredentialsError('caller signing secret needs a non-empty "current" value')
     return secrets
+
+
+def caller_keys(secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
+    """The relay caller keys accepted now (several during a rotation)."""
+    raw = fetch_secret(secret_arn, max_age=max_age, force=force)
+    values = raw.get("keys") if isinstance(raw, dict) else None
+    keys = [value for value in values or [] if isinstance(value, str) and value.strip()]
+    if not keys:
+        raise CredentialsError('caller API keys secret needs {"keys": ["<key>", ...]} with a non-empty key')
+    return keys
+
+
+def verify_api_key(value: str, *, keys: list[str]) -> None:
+    """Raise Unauthenticated unless `value` is `ApiKey-v1 <key>` with a key the relay knows.
+
+    The scheme Talon.One's own SDKs send, so a vendor SDK works against the relay with only its host
+    and key changed. Every key is compared in constant time, whichever matches.
+    """
+    scheme, _, offered = value.strip().partition(" ")
+    if scheme != "ApiKey-v1" or not offered.strip():
+        raise Unauthenticated("Authorization must be ApiKey-v1 <relay caller key>", header="Authorization")
+    valid = False
+    for key in keys:
+        valid |= hmac.compare_digest(key.encode(), offered.strip().encode())
+    if not valid:
+        raise Unauthenticated("Authorization carries an unknown relay caller key", header="Authorization")
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:

@@ -23,6 +23,12 @@ NAMED_ARGS: dict[str, tuple[str, ...]] = {
     "rejectReferral": ("value", "rejectionReason"),
     "addFreeItem": ("sku", "name"),
     "addLoyaltyPoints": ("programId", "value", "name"),
+    # v2 effect types (props by name; the v1 order is kept for the ones v1 already had)
+    "setDiscountPerItem": ("name", "value", "position"),
+    "deductLoyaltyPoints": ("programId", "value", "name"),
+    "redeemReferral": ("value",),
+    "couponCreated": ("value",),
+    "referralCreated": ("value",),
 }
 
 
@@ -112,3 +118,19 @@ def parse_effects(value: Any) -> list[Effect]:
     if not isinstance(value, list):
         raise ValueError("effects must be an array")
     return [Effect.parse(item) for item in value]
+
+
+def effects_of(answer: Any, path: tuple[str, ...]) -> list[Effect]:
+    """The effects in a parsed answer at `path`, whatever else the answer holds or lacks."""
+    node = answer
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return [Effect.parse(item) for item in node] if isinstance(node, list) else []
+
+
+def text_at(answer: Any, path: tuple[str, ...]) -> str | None:
+    """A string in a parsed answer at `path` (e.g. the session's id), None when it is not there."""
+    node = answer
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, str) else None

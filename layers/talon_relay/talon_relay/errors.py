@@ -107,6 +107,25 @@ class Unauthenticated(RelayError):
         return ErrorResponse(message="Unauthorized", errors=[error]).to_wire()
 
 
+class UnsupportedMediaType(RelayError):
+    """The body is not JSON, the only content type Talon.One takes."""
+
+    api_status = 415
+    dead_letter = True
+    log_level = "info"
+    log_message = "rejected request"
+
+    def __init__(self, message: str, *, header: str = "Content-Type") -> None:
+        super().__init__(message)
+        self.header = header
+
+    def api_body(self) -> dict[str, Any]:
+        error = APIError(
+            title="Unsupported media type", details=self.message, source=ErrorSource(parameter=self.header)
+        )
+        return ErrorResponse(message="Unsupported media type", errors=[error]).to_wire()
+
+
 class KeyReused(RelayError):
     """The idempotency key was used before with a different request: never retried."""
 

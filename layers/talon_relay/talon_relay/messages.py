@@ -1,7 +1,8 @@
 """The SQS message format (DESIGN.md), both ways: a request without its verb.
 
-Path parameters at the top level under their spec names, the JSON body under `body`, an optional
-non-empty `idempotencyKey`; any other top-level key is refused.
+Path parameters at the top level under their spec names, query parameters under `query`, the JSON
+body under `body` (forwarded to Talon.One as the same JSON value), an optional non-empty
+`idempotencyKey`; any other top-level key is refused.
 """
 
 from __future__ import annotations
@@ -15,33 +16,32 @@ from talon_relay.operations import Operation
 from talon_relay.requests import Request
 
 #: Top-level keys a message may carry besides the operation's path parameters.
-_MESSAGE_KEYS = frozenset({"body", "idempotencyKey"})
+_MESSAGE_KEYS = frozenset({"body", "query", "idempotencyKey"})
 
 
 def encode(request: Request, idempotency_key: str | None) -> str:
     """The request as a message body (what the API's asynchronous mode queues)."""
-    payload = request.payload()
-    message: dict[str, Any] = dict(payload["params"])
-    if payload["body"] is not None:
-        message["body"] = payload["body"]
+    message: dict[str, Any] = dict(request.params)
+    if request.query:
+        message["query"] = dict(request.query)
+    if request.body is not None:
+        message["body"] = request.body
     if idempotency_key:
         message["idempotencyKey"] = idempotency_key
-    return json.dumps(message, separators=(",", ":"))
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
     """A message body as a Request and its optional idempotency key; InvalidRequest names the fault."""
-    try:
-        message = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest.single("Invalid message", f"message body is not valid JSON: {exc.msg}", line="1") from None
+    message = requests.loads(raw, what="message body", source={"line": "1"})
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
     unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
     if unknown:
         raise InvalidRequest.single(
             "Invalid message",
-            f"unknown top-level key(s) {unknown}; expected {sorted(operation.path_params)}, body, idempotencyKey",
+            f"unknown top-level key(s) {unknown}; "
+            f"expected {sorted(operation.path_params)}, query, body, idempotencyKey",
             pointer="/" + unknown[0],
         )
     key = message.get("idempotencyKey")
@@ -49,10 +49,14 @@ def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
         raise InvalidRequest.single(
             "Invalid message", "idempotencyKey must be a non-empty string", pointer="/idempotencyKey"
         )
+    query = message.get("query")
+    if query is not None and not isinstance(query, dict):
+        raise InvalidRequest.single("Invalid message", "query must be an object of strings", pointer="/query")
+    if "body" in message and message["body"] is None:
+        raise InvalidRequest.single("Invalid message", "body must be a JSON object, not null", pointer="/body")
     try:
-        request = requests.parse(
-            operation, {name: message.get(name) for name in operation.path_params}, message.get("body")
-        )
+        params = {name: message.get(name) for name in operation.path_params}
+        request = requests.parse(operation, params, message.get("body"), query=query)
     except InvalidRequest as exc:
         # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
         for err in exc.response.errors or []:

@@ -1,18 +1,22 @@
-"""Pydantic models for every definition the five Integration API operations reach.
+"""Pydantic models for every definition the v1 Integration API operations reach (v2: `models_v2`).
 
 Names follow the reference spec (talon_one_swagger-20052019.yaml). Python attributes are snake_case,
-the wire names are the spec's camelCase (aliases); both are accepted on input. Request models close
-themselves where the spec does (`additionalProperties: false`) and are serialised with only what the
-caller set. Response models tolerate fields a newer server adds.
+the wire names are the spec's camelCase (aliases).
+
+Request models are the relay's strict checker: a caller's body is validated against them by wire
+name, without coercion (no string for a number, no boolean for a number, no NaN or Infinity, no
+number for a date-time), and open: fields they do not know are Talon.One's to judge. The relay
+forwards the caller's bytes, never a re-serialised model. Response models tolerate fields a newer
+server adds; the relay itself reads only the effects of an answer (`effects.effects_of`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 from talon_relay.effects import Effect, parse_effects
@@ -21,18 +25,41 @@ from talon_relay.effects import Effect, parse_effects
 _COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
 
-class _Request(BaseModel):
-    """A body the relay sends: open objects forward unknown keys, closed ones refuse them."""
+#: Strict and open: the checker of a caller's body (see the module docstring).
+STRICT = ConfigDict(
+    alias_generator=to_camel,
+    validate_by_name=True,
+    validate_by_alias=True,
+    defer_build=True,
+    extra="allow",
+    strict=True,
+    allow_inf_nan=False,
+)
 
-    model_config = ConfigDict(extra="allow", **_COMMON)
+
+def _rfc3339(value: str) -> str:
+    """An RFC 3339 date-time with its offset, kept as the text the caller sent."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 date-time such as 2026-05-01T10:00:00Z") from None
+    if "T" not in value.upper() or parsed.tzinfo is None:
+        raise ValueError("must be an RFC 3339 date-time with a time and an offset, such as 2026-05-01T10:00:00Z")
+    return value
+
+
+#: A date-time in a request: checked, never converted (the relay forwards the caller's text).
+DateTime = Annotated[str, AfterValidator(_rfc3339)]
+
+
+class _Request(BaseModel):
+    """A body a caller sends (see the module docstring)."""
+
+    model_config = STRICT
 
     def to_json(self) -> bytes:
-        """The exact body bytes to send: camelCase, no null for optionals, RFC 3339 date-times."""
+        """Body bytes for a model built in code (library use): camelCase, no null for optionals."""
         return self.model_dump_json(by_alias=True, exclude_none=True).encode()
-
-
-class _ClosedRequest(_Request):
-    model_config = ConfigDict(extra="forbid", **_COMMON)
 
 
 class _Response(BaseModel):
@@ -83,7 +110,7 @@ class CartItemAdjustment(_Response):
 class CartItem(BaseModel):
     """Used both in requests (NewCustomerSession) and responses (CustomerSession); the spec leaves it open."""
 
-    model_config = ConfigDict(extra="allow", **_COMMON)
+    model_config = STRICT
 
     name: str = Field(min_length=1)
     sku: str = Field(min_length=1)
@@ -102,11 +129,11 @@ class CartItem(BaseModel):
 # --- requests --------------------------------------------------------------------------------
 
 
-class NewCustomerSession(_ClosedRequest):
+class NewCustomerSession(_Request):
     profile_id: str | None = None
     coupon: str | None = None
     referral: str | None = None
-    state: SessionState | None = None
+    state: Literal["open", "closed", "cancelled"] | None = None
     cart_items: list[CartItem] | None = None
     total: float | None = None
     attributes: dict[str, Any] | None = None
@@ -116,7 +143,7 @@ class NewCustomerProfile(_Request):
     attributes: dict[str, Any] | None = None
 
 
-class NewEvent(_ClosedRequest):
+class NewEvent(_Request):
     profile_id: str | None = None
     session_id: str = Field(min_length=1)
     type: str = Field(min_length=1)
@@ -127,8 +154,8 @@ class NewReferral(_Request):
     campaign_id: int
     advocate_profile_integration_id: str
     friend_profile_integration_id: str | None = None
-    start_date: AwareDatetime | None = None
-    expiry_date: AwareDatetime | None = None
+    start_date: DateTime | None = None
+    expiry_date: DateTime | None = None
 
 
 # --- responses -------------------------------------------------------------------------------

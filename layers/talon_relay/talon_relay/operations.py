@@ -12,7 +12,8 @@ its sample events `events/<function>/`, then `make template` to render `template
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from typing import Literal
+from urllib.parse import quote, urlencode
 
 from talon_relay.models import (
     IntegrationState,
@@ -24,6 +25,20 @@ from talon_relay.models import (
     RequestModel,
     ResponseModel,
 )
+from talon_relay.models_v2 import CustomerProfileIntegrationRequestV2, IntegrationEventV2Request, IntegrationRequest
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+
+    name: str
+    kind: Literal["boolean", "yes-no", "date-time"]
+
+
+#: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
+V1_EFFECTS = ("event", "effects")
+V2_EFFECTS = ("effects",)
 
 
 @dataclass(frozen=True)
@@ -47,19 +62,30 @@ class Operation:
     group_by: str | None = None
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
+    #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
+    body_required: bool = False
+    query_params: tuple[QueryParam, ...] = ()
+    #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
+    effects_at: tuple[str, ...] | None = None
+    session_at: tuple[str, ...] = ()
+    profile_at: tuple[str, ...] = ()
 
     @property
     def fifo(self) -> bool:
         return self.group_by is not None
 
-    def canonical_path(self, params: dict[str, str] | None) -> str:
-        """The request path with each parameter percent-encoded as one segment (what is signed).
+    def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
+        """The request path with each parameter percent-encoded as one segment, and the query
+        parameters sorted by name (what is signed, and what is sent to Talon.One).
 
         Lenient on purpose (a missing parameter is an empty segment): it is computed to check a
         signature before the parameters are validated.
         """
         params = params or {}
-        return self.path.format(**{name: quote(str(params.get(name) or ""), safe="") for name in self.path_params})
+        path = self.path.format(**{name: quote(str(params.get(name) or ""), safe="") for name in self.path_params})
+        if query:
+            path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
+        return path
 
 
 UPDATE_CUSTOMER_SESSION = Operation(
@@ -72,6 +98,9 @@ UPDATE_CUSTOMER_SESSION = Operation(
     success_status=200,
     function="update_customer_session",
     group_by="customerSessionId",
+    profile_at=("profile", "integrationId"),
+    effects_at=V1_EFFECTS,
+    session_at=("session", "integrationId"),
 )
 
 UPDATE_CUSTOMER_PROFILE = Operation(
@@ -84,6 +113,9 @@ UPDATE_CUSTOMER_PROFILE = Operation(
     success_status=200,
     function="update_customer_profile",
     group_by="integrationId",
+    profile_at=("profile", "integrationId"),
+    effects_at=V1_EFFECTS,
+    session_at=("session", "integrationId"),
 )
 
 TRACK_EVENT = Operation(
@@ -96,6 +128,10 @@ TRACK_EVENT = Operation(
     success_status=201,
     function="track_event",
     group_by="sessionId",
+    body_required=True,
+    profile_at=("profile", "integrationId"),
+    effects_at=V1_EFFECTS,
+    session_at=("session", "integrationId"),
 )
 
 CREATE_REFERRAL = Operation(
@@ -107,6 +143,7 @@ CREATE_REFERRAL = Operation(
     response_model=Referral,
     success_status=201,
     function="create_referral",
+    body_required=True,
 )
 
 DELETE_CUSTOMER_DATA = Operation(
@@ -121,6 +158,63 @@ DELETE_CUSTOMER_DATA = Operation(
     schedule=True,
 )
 
+# --- today's API (May 2026): v2 session, profile and event --------------------------------------
+
+UPDATE_CUSTOMER_SESSION_V2 = Operation(
+    name="updateCustomerSessionV2",
+    method="PUT",
+    path="/v2/customer_sessions/{customerSessionId}",
+    path_params=("customerSessionId",),
+    body_model=IntegrationRequest,
+    response_model=None,
+    success_status=200,
+    function="update_customer_session_v2",
+    group_by="customerSessionId",
+    body_required=True,
+    query_params=(QueryParam("dry", "boolean"), QueryParam("now", "date-time")),
+    profile_at=("customerSession", "profileId"),
+    effects_at=V2_EFFECTS,
+    session_at=("customerSession", "integrationId"),
+)
+
+UPDATE_CUSTOMER_PROFILE_V2 = Operation(
+    name="updateCustomerProfileV2",
+    method="PUT",
+    path="/v2/customer_profiles/{integrationId}",
+    path_params=("integrationId",),
+    body_model=CustomerProfileIntegrationRequestV2,
+    response_model=None,
+    success_status=200,
+    function="update_customer_profile_v2",
+    group_by="integrationId",
+    body_required=True,
+    query_params=(QueryParam("runRuleEngine", "boolean"), QueryParam("dry", "boolean")),
+    profile_at=("customerProfile", "integrationId"),
+    effects_at=V2_EFFECTS,
+    session_at=("customerSession", "integrationId"),
+)
+
+TRACK_EVENT_V2 = Operation(
+    name="trackEventV2",
+    method="POST",
+    path="/v2/events",
+    path_params=(),
+    body_model=IntegrationEventV2Request,
+    response_model=None,
+    # 200 with the answer when silent=no; 204 without a body otherwise (silent defaults to yes)
+    success_status=200,
+    function="track_event_v2",
+    group_by="profileId",
+    body_required=True,
+    query_params=(
+        QueryParam("silent", "yes-no"),
+        QueryParam("dry", "boolean"),
+        QueryParam("forceCompleteEvaluation", "boolean"),
+    ),
+    effects_at=V2_EFFECTS,
+    profile_at=("customerProfile", "integrationId"),
+)
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
@@ -129,5 +223,8 @@ OPERATIONS: dict[str, Operation] = {
         TRACK_EVENT,
         CREATE_REFERRAL,
         DELETE_CUSTOMER_DATA,
+        UPDATE_CUSTOMER_SESSION_V2,
+        UPDATE_CUSTOMER_PROFILE_V2,
+        TRACK_EVENT_V2,
     )
 }

@@ -1,13 +1,18 @@
-"""A caller's request checked against its operation: path parameters and body, every fault named.
+"""A caller's request checked against its operation: path and query parameters, and body.
 
 Whatever the trigger (API Gateway, an SQS message, the schedule), a request becomes a `Request`
-here and only here, so a path id is validated once and a body is checked by one set of rules.
+here and only here, so an id is validated once and a body is checked by one set of rules. The
+checker is strict (no coercion, every fault named) and the forwarder exact: a `Request` keeps the
+caller's body bytes, which are what Talon.One receives.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +20,7 @@ from pydantic import ValidationError
 
 from talon_relay.errors import InvalidRequest
 from talon_relay.models import APIError, ErrorSource, RequestModel
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, QueryParam
 
 
 def path_segment(value: str, *, name: str) -> str:
@@ -30,29 +35,27 @@ def path_segment(value: str, *, name: str) -> str:
 
 @dataclass(frozen=True)
 class Request:
-    """A validated call: its operation, path parameters by their spec names, and the body model."""
+    """A validated call: its operation, path and query parameters, and the body as sent."""
 
     operation: Operation
     params: Mapping[str, str]
-    body: RequestModel | None
+    #: The JSON value of the body (None: no body).
+    body: Any = None
+    #: The body's bytes exactly as the caller sent them (what Talon.One receives).
+    raw: bytes | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
-        """The request path, each id percent-encoded as one segment (validated when parsed)."""
-        return self.operation.canonical_path(dict(self.params))
+        """The request path and query, each id percent-encoded as one segment."""
+        return self.operation.canonical_path(dict(self.params), dict(self.query))
 
     def body_bytes(self) -> bytes | None:
-        """The JSON body to send (camelCase, only what the caller set), None without a body."""
-        if self.body is None:
-            return None
-        return self.body.to_json()
+        return self.raw
 
     def payload(self) -> dict[str, Any]:
         """What identifies the request's content (for idempotency checks and queued copies)."""
-        body = None
-        if self.body is not None:
-            body = self.body.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return {"params": dict(self.params), "body": body}
+        return {"params": dict(self.params), "query": dict(self.query), "body": self.body}
 
     def group_id(self) -> str | None:
         """The customer key the request belongs to (its FIFO message group), when it has one."""
@@ -61,8 +64,34 @@ class Request:
             return None
         if key in self.params:
             return self.params[key]
-        value = (self.payload()["body"] or {}).get(key)
+        value = self.body.get(key) if isinstance(self.body, dict) else None
         return value if isinstance(value, str) else None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large for a JSON number")
+    return value
+
+
+def loads(raw: bytes | str, *, what: str = "body", source: dict[str, str] | None = None) -> Any:
+    """Parse JSON as RFC 8259 has it: NaN and Infinity are not JSON, nor are numbers beyond a double."""
+    source = source or {"pointer": ""}
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+    except UnicodeDecodeError:
+        raise InvalidRequest.single(f"Invalid {what}", f"{what} is not UTF-8 text", **source) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest.single(
+            f"Invalid {what}", f"{what} is not valid JSON: {exc.msg} at position {exc.pos}", **source
+        ) from None
+    except ValueError as exc:
+        raise InvalidRequest.single(f"Invalid {what}", f"{what} is not valid JSON: {exc}", **source) from None
 
 
 def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
@@ -84,43 +113,100 @@ def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tupl
     return clean, errors
 
 
-def build(operation: Operation, params: Mapping[str, Any] | None, body: RequestModel | None) -> Request:
-    """A Request from an already typed body (library use); the path parameters are validated."""
-    clean, errors = _path_params(operation, params)
-    if errors:
-        raise InvalidRequest(errors)
-    return Request(operation=operation, params=clean, body=body)
+def _query_error(param: QueryParam, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{param.name} must be a single string value"
+    if param.kind == "boolean" and value not in ("true", "false"):
+        return f"{param.name} must be true or false"
+    if param.kind == "yes-no" and value not in ("yes", "no"):
+        return f"{param.name} must be yes or no"
+    if param.kind == "date-time":
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+            return f"{param.name} must be an RFC 3339 date-time such as 2026-05-01T10:00:00Z"
+    return None
 
 
-def parse(operation: Operation, params: Mapping[str, Any] | None, body: Any) -> Request:
-    """Validate path parameters and a JSON body; raise InvalidRequest naming every bad field."""
-    clean, errors = _path_params(operation, params)
-    model: RequestModel | None = None
-    if operation.body_model is None:
-        if body not in (None, "", {}):
+def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
+    known = {param.name: param for param in operation.query_params}
+    errors: list[APIError] = []
+    clean: dict[str, str] = {}
+    for name, value in (query or {}).items():
+        param = known.get(name)
+        problem = f"{operation.name} takes no query parameter {name}" if param is None else _query_error(param, value)
+        if problem:
             errors.append(
-                APIError(
-                    title="Unexpected body",
-                    details=f"{operation.name} takes no request body",
-                    source=ErrorSource(pointer=""),
-                )
+                APIError(title="Invalid query parameter", details=problem, source=ErrorSource(parameter=name))
             )
-    elif not isinstance(body, dict):
-        errors.append(
+        else:
+            clean[name] = value
+    return clean, errors
+
+
+def _body(operation: Operation, body: Any) -> list[APIError]:
+    model = operation.body_model
+    if body is None:
+        if model is not None and operation.body_required:
+            return [
+                APIError(
+                    title="Missing body", details=f"{operation.name} needs a JSON body", source=ErrorSource(pointer="")
+                )
+            ]
+        return []
+    if model is None:
+        if body in ("", {}):
+            return []
+        return [
             APIError(
-                title="Invalid body",
-                details=f"body must be a JSON object ({operation.body_model.__name__})",
+                title="Unexpected body",
+                details=f"{operation.name} takes no request body",
                 source=ErrorSource(pointer=""),
             )
-        )
-    else:
-        try:
-            model = operation.body_model.model_validate(body)
-        except ValidationError as exc:
-            errors.extend(validation_errors(exc))
+        ]
+    if not isinstance(body, dict):
+        details = f"body must be a JSON object ({model.__name__})"
+        return [APIError(title="Invalid body", details=details, source=ErrorSource(pointer=""))]
+    try:
+        model.model_validate(body, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        return validation_errors(exc)
+    return []
+
+
+def parse(
+    operation: Operation,
+    params: Mapping[str, Any] | None,
+    body: Any,
+    *,
+    query: Mapping[str, Any] | None = None,
+    raw: bytes | None = None,
+) -> Request:
+    """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
+    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
+    clean, errors = _path_params(operation, params)
+    clean_query, query_errors = _query(operation, query)
+    errors += query_errors + _body(operation, body)
     if errors:
         raise InvalidRequest(errors)
-    return Request(operation=operation, params=clean, body=model)
+    if operation.body_model is None or body is None:
+        return Request(operation=operation, params=clean, query=clean_query)
+    if raw is None:  # a queued message: the same JSON value, as compact JSON
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query)
+
+
+def build(operation: Operation, params: Mapping[str, Any] | None, body: RequestModel | None) -> Request:
+    """A Request from a body built in code (library use); the path parameters are validated."""
+    clean, errors = _path_params(operation, params)
+    if errors:
+        raise InvalidRequest(errors)
+    if body is None:
+        return Request(operation=operation, params=clean)
+    raw = body.to_json()
+    return Request(operation=operation, params=clean, body=json.loads(raw), raw=raw)
 
 
 def validation_errors(exc: ValidationError) -> list[APIError]:
@@ -129,7 +215,5 @@ def validation_errors(exc: ValidationError) -> list[APIError]:
     for err in exc.errors(include_input=False, include_url=False):
         pointer = "".join(f"/{part}" for part in err["loc"])
         title = "Missing field" if err["type"] == "missing" else "Invalid field"
-        if err["type"] == "extra_forbidden":
-            title = "Unknown field"
         out.append(APIError(title=title, details=err["msg"], source=ErrorSource(pointer=pointer)))
     return out

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import callers, messages, queues, requests, service
-from talon_relay.errors import InvalidRequest, RelayError, SettingsError
+from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
@@ -47,26 +47,36 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
     return raw.encode("utf-8")
 
 
-def _json_body(raw: bytes) -> Any:
+def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
+    """The body's JSON value (None: no body); JSON is the only content type Talon.One takes."""
     if not raw:
         return None
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidRequest.single("Invalid body", "body is not UTF-8 text", pointer="") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest.single(
-            "Invalid body", f"body is not valid JSON: {exc.msg} at position {exc.pos}", pointer=""
-        ) from None
+    content_type = (callers.header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {content_type or 'none'}", header="Content-Type"
+        )
+    body = requests.loads(raw)
+    if body is None:
+        raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
+    return body
 
 
 def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
-    """Let in only a sender API Gateway checked by API key, or one that signed this request."""
+    """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
+    vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request."""
     cfg = settings()
     if cfg.caller_auth == "disabled":
         return
     if event.request_context.identity.api_key_id:
         return  # the key API: API Gateway has checked the sender's API key and usage plan
+    authorization = callers.header(event.headers, "Authorization")
+    if authorization is not None and callers.header(event.headers, callers.SIGNATURE_HEADER) is None:
+        if not cfg.caller_api_keys_secret_arn:
+            raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
+        keys = callers.caller_keys(cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
+        callers.verify_api_key(authorization, keys=keys)
+        return
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
@@ -74,7 +84,7 @@ def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: b
         callers.header(event.headers, callers.SIGNATURE_HEADER),
         secrets=secrets,
         method=event.http_method,
-        path=operation.canonical_path(event.path_parameters),
+        path=operation.canonical_path(event.path_parameters, event.query_string_parameters),
         body=raw_body,
     )
 
@@ -124,7 +134,9 @@ def handle(operation: Operation, raw_event: dict[str, Any], context: Any) -> dic
         raw_body = _raw_body(event)
         _authenticate(operation, event, raw_body)
         key = _idempotency_key(event.headers)
-        request = requests.parse(operation, event.path_parameters, _json_body(raw_body))
+        body = _json_body(event.headers, raw_body)
+        query = event.query_string_parameters
+        request = requests.parse(operation, event.path_parameters, body, query=query, raw=raw_body or None)
         if _wants_async(event.headers):
             return _enqueue(request, key or request_id)
         result = service.execute(request, context=context, correlation_id=request_id, idempotency_key=key)
@@ -135,4 +147,5 @@ def handle(operation: Operation, raw_event: dict[str, Any], context: Any) -> dic
         return _response(
             500, json.dumps({"message": "Internal error in the relay; see its logs"}), {"X-Request-Id": request_id}
         )
-    return _response(operation.success_status, result or "")
+    # Talon.One's success answers its body (or nothing, e.g. trackEventV2 when silent: 204)
+    return _response(operation.success_status if result else 204, result or "")

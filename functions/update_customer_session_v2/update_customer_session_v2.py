@@ -1,0 +1,11 @@
+"""Lambda function for Talon.One's updateCustomerSessionV2 (today's API).
+
+Triggers: API Gateway (PUT /v2/customer_sessions/{customerSessionId}) and SQS.
+
+Everything but the choice of operation lives in the talon_relay layer, shared by every function;
+the operation's route, models and queue are its entry in talon_relay.operations.
+"""
+
+from talon_relay.handlers import lambda_handler
+
+handler = lambda_handler("updateCustomerSessionV2")
