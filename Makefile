@@ -16,8 +16,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-install: $(PY)  ## create .venv with the layer's and the dev dependencies
-	$(PY) -m pip install --quiet -r layers/talon_relay/requirements.txt -r requirements-dev.txt
+install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with its dependencies, and the dev tools
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/talon_relay
 
 test:  ## the whole test suite (unit, functions, template, end-to-end)
 	$(PY) -m pytest
