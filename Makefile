@@ -10,7 +10,7 @@ SAM := $(SAM_PYENV) $(BIN)/sam
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint build deploy clean
+.PHONY: install test lint template build deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,16 @@ install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with
 test:  ## the whole test suite (unit, functions, template, end-to-end)
 	$(PY) -m pytest
 
-lint:  ## ruff, mypy, cfn-lint and sam validate --lint
+lint:  ## template.yaml up to date, ruff, mypy, cfn-lint and sam validate --lint
+	$(PY) -m template.render --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench
+	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
+
+template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
+	$(PY) -m template.render
 
 build:  ## sam build (layer and five functions, python3.13 arm64)
 	$(SAM) build --template template.yaml
