@@ -86,6 +86,11 @@ FUNCTION = """\
             Path: {{path}}
             Method: {{method}}
 {{queue_event}}\
+    Metadata:
+      # functions/Makefile copies the handler module (no dependencies: they are all in the layer), so
+      # building a function needs no python3.13, unlike SAM's pip builder
+      BuildMethod: makefile
+      ContextPath: functions
 """
 
 SCHEDULE_INVOKE_CONFIG = """\
