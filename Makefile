@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint template build deploy clean
+.PHONY: install test test-fast lint template build deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ $(PY):
 install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with its dependencies, and the dev tools
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/talon_relay
 
-test:  ## the whole test suite (unit, functions, template, end-to-end)
+test:  ## the whole test suite (unit, contract, functions, template, emulator, local, end-to-end); what CI runs
 	$(PY) -m pytest
+
+test-fast:  ## the inner loop, in seconds: unit, contract and template tests only
+	$(PY) -m pytest tests/unit tests/contract tests/template -q
 
 lint:  ## template.yaml up to date, ruff, mypy, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
