@@ -434,7 +434,9 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
             seen[key] = op.name
     routes = [(op.method.upper(), op.path) for op in ordered]
     problems += [
-        f"route {method} {path} is served twice" for method, path in set(routes) if routes.count((method, path)) > 1
+        f"route {method} {path} is served twice"
+        for method, path in sorted(set(routes))
+        if routes.count((method, path)) > 1
     ]
     scheduled = [op.name for op in ordered if op.schedule]
     if len(scheduled) > 1:
