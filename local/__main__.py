@@ -13,11 +13,6 @@ from typing import Any
 
 import urllib3
 
-from local.template import ROOT
-
-if str(ROOT / "layers" / "talon_relay") not in sys.path:  # the layer, as Lambda puts it on the path
-    sys.path.insert(0, str(ROOT / "layers" / "talon_relay"))
-
 from local.stack import STACK_FILE, LocalStack, free_port, running_stack
 
 

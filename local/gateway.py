@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -31,10 +30,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from local.aws import REGION, LocalAws
 from local.containers import LambdaContext
 from local.httpserver import ClosableHTTPServer
-from local.template import NO_VALUE, ROOT, FunctionSpec, Resolver, Route, StackSpec
+from local.template import NO_VALUE, FunctionSpec, Resolver, Route, StackSpec
 
 Reporter = Callable[[str], None]
-LAYER_PATH = ROOT / "layers" / "talon_relay"
 #: The x-api-key the local gateway accepts for an API whose routes require one (not a secret).
 LOCAL_RELAY_API_KEY = "local-relay-api-key"
 LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
@@ -53,8 +51,6 @@ class LocalFunction:
 
     def _handler(self) -> Callable[[Any, Any], Any]:
         if self._module is None:
-            if str(LAYER_PATH) not in sys.path:
-                sys.path.insert(0, str(LAYER_PATH))
             path = self.spec.module_path
             spec = importlib.util.spec_from_file_location(f"local_fn_{self.name}", path)
             if spec is None or spec.loader is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +91,6 @@ class LocalStack:
         global _running
         if _running is not None:
             raise RuntimeError(f"a local stack is already running in this process ({_running.api_url}); stop it first")
-        layer = str(ROOT / "layers" / "talon_relay")
-        if layer not in sys.path:
-            sys.path.insert(0, layer)
         spec = read_stack()
         emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file)
         started: list[Any] = []

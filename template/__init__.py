@@ -1,0 +1,1 @@
+"""template.yaml's sources: base.yaml (the shared part, by hand) and render.py (one block per operation)."""

@@ -1,0 +1,549 @@
+"""Render template.yaml: template/base.yaml plus one block per entry of the operation table.
+
+    python -m template.render           write template.yaml (`make template`)
+    python -m template.render --check   exit 1 when template.yaml differs from its rendering (`make lint`)
+
+The shared part of the stack (parameters, conditions, globals, layer, the two APIs, the signing secret,
+the idempotency table, the erasure schedule's dead-letter queue, shared outputs) is written by hand in
+base.yaml. Everything that exists once per operation is rendered here from talon_relay.operations
+(name, method, path, function folder, queue kind, schedule), in the order of the operations' names, at
+the two `# @operations` markers of base.yaml. The result is plain YAML with its comments, committed, so
+sam, cfn-lint, the local stack and reviewers read it as before; the drift test and `make lint` fail while
+the committed file differs from what this script renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "template" / "base.yaml"
+TEMPLATE = ROOT / "template.yaml"
+
+#: The lines of base.yaml that the operations' resources and outputs replace.
+RESOURCES_MARKER = "  # @operations: resources"
+OUTPUTS_MARKER = "  # @operations: outputs"
+
+BANNER = """\
+# Rendered by `make template` (template/render.py) from template/base.yaml and the operation table
+# (talon_relay.operations.OPERATIONS): edit those and re-render, not this file.
+
+"""
+
+
+class OperationEntry(Protocol):
+    """The fields of a talon_relay.operations.Operation the template is rendered from."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def function(self) -> str: ...
+    @property
+    def fifo(self) -> bool: ...
+    @property
+    def schedule(self) -> bool: ...
+
+
+# --- the per-operation text ({{key}} is filled in; everything else is YAML as written) -----------------
+
+FUNCTION = """\
+  {{Prefix}}Function:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub ${AWS::StackName}-{{kebab}}
+      Description: Talon.One {{name}} ({{METHOD}} {{path}}) from API Gateway and {{other_trigger}}
+      CodeUri: functions/{{function}}/
+      Handler: {{function}}.handler
+      Role: !GetAtt {{Prefix}}FunctionRole.Arn
+      LoggingConfig:
+        LogGroup: !Ref {{Prefix}}LogGroup
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref {{Prefix}}Queue
+          DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
+{{event_invoke_config}}\
+      Events:
+        Api:
+          Type: Api
+          Properties:
+            RestApiId: !Ref RelayApi
+            Path: {{path}}
+            Method: {{method}}
+        KeyApi: # the same route on RelayKeyApi (API key instead of a signature)
+          Type: Api
+          Properties:
+            RestApiId: !Ref RelayKeyApi
+            Path: {{path}}
+            Method: {{method}}
+{{queue_event}}\
+    Metadata:
+      # functions/Makefile copies the handler module (no dependencies: they are all in the layer), so
+      # building a function needs no python3.13, unlike SAM's pip builder
+      BuildMethod: makefile
+      ContextPath: functions
+"""
+
+SCHEDULE_INVOKE_CONFIG = """\
+      # The scheduler invokes asynchronously: a run it delivered that then fails (after Lambda's own
+      # retries) lands in the same DLQ as a run it could not deliver, so one alarm covers both.
+      EventInvokeConfig:
+        MaximumRetryAttempts: 2
+        MaximumEventAgeInSeconds: 3600
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt ErasureScheduleDeadLetterQueue.Arn
+"""
+
+SCHEDULE_EVENT = """\
+        # No SQS event: the erasure queue is drained off-peak by this schedule, not as it fills.
+        ErasureSchedule:
+          Type: ScheduleV2
+          Properties:
+            Name: !Sub ${AWS::StackName}-erasure # names are unique per account and region
+            Description: Drain the erasure queue off-peak ({{name}} for each queued id)
+            ScheduleExpression: !Ref ErasureSchedule
+            ScheduleExpressionTimezone: !Ref ErasureScheduleTimezone
+            State: ENABLED
+            Input: "{}"
+            RetryPolicy:
+              MaximumRetryAttempts: 3
+              MaximumEventAgeInSeconds: 3600
+            DeadLetterConfig:
+              Arn: !GetAtt ErasureScheduleDeadLetterQueue.Arn
+"""
+
+FIFO_QUEUE_EVENT = """\
+        Queue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt {{Prefix}}Queue.Arn
+            BatchSize: 10 # no MaximumBatchingWindowInSeconds: Lambda does not support it on FIFO queues
+            FunctionResponseTypes:
+              - ReportBatchItemFailures
+"""
+
+STANDARD_QUEUE_EVENT = """\
+        Queue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt {{Prefix}}Queue.Arn
+            BatchSize: 10
+            MaximumBatchingWindowInSeconds: !Ref SqsBatchWindow
+            FunctionResponseTypes:
+              - ReportBatchItemFailures
+"""
+
+ROLE = """\
+  {{Prefix}}FunctionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: !Sub Execution role of ${AWS::StackName}-{{kebab}}
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: {{kebab}}
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: WriteOwnLogs
+                Effect: Allow
+                Action:
+                  - logs:CreateLogStream
+                  - logs:PutLogEvents
+                Resource: !GetAtt {{Prefix}}LogGroup.Arn
+              - Sid: WriteTraces # X-Ray has no resource-level permissions: "*" is the only choice
+                Effect: Allow
+                Action:
+                  - xray:PutTraceSegments
+                  - xray:PutTelemetryRecords
+                Resource: "*"
+              - Sid: ReadTalonSecret
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref TalonSecretArn
+              - Sid: ReadCallerSigningSecret # verifies the signatures of RelayApi's callers
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !If [CreateCallerSigningSecret, !Ref CallerSigningSecret, !Ref CallerSigningSecretArn]
+              - Sid: UseIdempotencyTable # Powertools idempotency records
+                Effect: Allow
+                Action:
+                  - dynamodb:GetItem
+                  - dynamodb:PutItem
+                  - dynamodb:UpdateItem
+                  - dynamodb:DeleteItem
+                Resource: !GetAtt IdempotencyTable.Arn
+{{queue_statements}}\
+              - Sid: DeadLetterPoisonMessages # the code forwards poison messages with their reason
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {{Prefix}}DeadLetterQueue.Arn
+              - Sid: EnqueueOwnRequests # async mode: the API queues the request and answers 202
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {{Prefix}}Queue.Arn
+"""
+
+CONSUME_STATEMENT = """\
+              - Sid: ConsumeOwnQueue # the SQS event source mapping polls with this role
+                Effect: Allow
+                Action:
+                  - sqs:ReceiveMessage
+                  - sqs:DeleteMessage
+                  - sqs:GetQueueAttributes
+                Resource: !GetAtt {{Prefix}}Queue.Arn
+"""
+
+SCHEDULE_STATEMENTS = """\
+              - Sid: DrainOwnQueue # the schedule receives and deletes erasure requests itself
+                Effect: Allow
+                Action:
+                  - sqs:ReceiveMessage
+                  - sqs:DeleteMessage
+                  - sqs:GetQueueAttributes
+                Resource: !GetAtt {{Prefix}}Queue.Arn
+              - Sid: ReportFailedScheduleRuns # the EventInvokeConfig OnFailure destination
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt ErasureScheduleDeadLetterQueue.Arn
+"""
+
+LOG_GROUP = """\
+  {{Prefix}}LogGroup:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-{{kebab}}
+      RetentionInDays: !Ref LogRetentionInDays
+"""
+
+QUEUE = """\
+  {{Prefix}}Queue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Retain # a replacement (e.g. the move to FIFO) keeps the old queue's messages
+    Properties:
+{{queue_kind}}\
+      SqsManagedSseEnabled: true
+      VisibilityTimeout: !Ref QueueVisibilityTimeout
+{{retention}}\
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt {{Prefix}}DeadLetterQueue.Arn
+        maxReceiveCount: !Ref MaxReceiveCount
+"""
+
+FIFO_QUEUE_KIND = """\
+      # FIFO: a customer's session, profile and event updates must reach Talon.One in the order they
+      # were sent (each builds on or overwrites the state the one before left), so Lambda delivers the
+      # messages of one group (one customer) in order. ContentBasedDeduplication drops a resent
+      # identical request within 5 minutes; deduplicating and throttling per message group is FIFO's
+      # high-throughput mode.
+      FifoQueue: true
+      ContentBasedDeduplication: true
+      DeduplicationScope: messageGroup
+      FifoThroughputLimit: perMessageGroupId
+"""
+
+STANDARD_QUEUE_KIND = """\
+      # Standard (not FIFO): the order of {{name}} requests does not matter
+      # (fifo=False in the operation table).
+"""
+
+RETENTION = """\
+      MessageRetentionPeriod: 345600 # 4 days; a failing message reaches the DLQ within minutes
+"""
+
+SCHEDULE_RETENTION = """\
+      # 14 days: the schedule receives each request once a run, so a failing one needs MaxReceiveCount
+      # runs to reach the DLQ; a backlog the runs do not get to trips the age alarm long before expiry.
+      MessageRetentionPeriod: 1209600
+"""
+
+DEAD_LETTER_QUEUE = """\
+  {{Prefix}}DeadLetterQueue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Retain
+    Properties:
+{{dead_letter_kind}}\
+      SqsManagedSseEnabled: true
+      MessageRetentionPeriod: 1209600 # 14 days, the maximum
+"""
+
+FIFO_DEAD_LETTER_KIND = """\
+      # A FIFO queue's DLQ must be FIFO. Content-based deduplication lets the code forward a poison
+      # message without a deduplication id (one it passes, e.g. the source messageId, wins).
+      FifoQueue: true
+      ContentBasedDeduplication: true
+"""
+
+TLS_POLICY = """\
+  {{queue}}TlsPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues:
+        - !Ref {{queue}}
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: DenyInsecureTransport
+            Effect: Deny
+            Principal: "*"
+            Action: sqs:*
+            Resource: !GetAtt {{queue}}.Arn
+            Condition:
+              Bool:
+                aws:SecureTransport: "false"
+"""
+
+ALARM_TAIL = """\
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+      OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+"""
+
+ERRORS_ALARM = (
+    """\
+  {{Prefix}}ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub ${{{Prefix}}Function} ({{name}}) failed an invocation
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref {{Prefix}}Function
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+"""
+    + ALARM_TAIL
+)
+
+DEAD_LETTER_QUEUE_ALARM = (
+    """\
+  {{Prefix}}DeadLetterQueueAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub {{name}} messages are waiting in ${{{Prefix}}DeadLetterQueue.QueueName}
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions:
+        - Name: QueueName
+          Value: !GetAtt {{Prefix}}DeadLetterQueue.QueueName
+      Statistic: Maximum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+"""
+    + ALARM_TAIL
+)
+
+BACKLOG_ALARM = (
+    """\
+  {{Prefix}}QueueBacklogAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+"""
+    "      AlarmDescription: !Sub Erasure requests have waited too long in ${{{Prefix}}Queue.QueueName};"
+    " the schedule is not keeping up\n"
+    """\
+      Namespace: AWS/SQS
+      MetricName: ApproximateAgeOfOldestMessage
+      Dimensions:
+        - Name: QueueName
+          Value: !GetAtt {{Prefix}}Queue.QueueName
+      Statistic: Maximum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: !Ref ErasureBacklogMaxAge
+""" + ALARM_TAIL
+)
+
+OUTPUTS = """\
+  {{Prefix}}QueueUrl:
+    Description: {{Prefix}} queue (messages in the DESIGN.md format)
+    Value: !Ref {{Prefix}}Queue
+  {{Prefix}}DeadLetterQueueUrl:
+    Description: {{Prefix}} dead-letter queue (poison messages carry their reason as message attributes)
+    Value: !Ref {{Prefix}}DeadLetterQueue
+"""
+
+#: Width of the `# --- <operation> ---` line that opens each operation's block.
+HEADER_WIDTH = 96
+
+
+# --- rendering ----------------------------------------------------------------------------------------
+
+
+def logical_prefix(operation: OperationEntry) -> str:
+    """The prefix of the operation's logical ids: updateCustomerSession -> UpdateCustomerSession."""
+    return operation.name[:1].upper() + operation.name[1:]
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """`text` with each {{key}} replaced by values[key]; an unknown key is an error, not an empty string."""
+
+    def value(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise KeyError(f"no value for {{{{{key}}}}} in the template text")
+        return values[key]
+
+    return re.sub(r"\{\{(\w+)\}\}", value, text)
+
+
+def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
+    """The operations in rendering order (by name), after checking what the template needs of them."""
+    ordered = sorted(operations, key=lambda op: op.name)
+    problems: list[str] = []
+    for op in ordered:
+        if not re.fullmatch(r"[a-z][A-Za-z0-9]*", op.name):
+            problems.append(f"{op.name!r}: the name must be a camelCase operationId (it makes logical ids)")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", op.function):
+            problems.append(f"{op.name}: function {op.function!r} must be a snake_case folder of functions/")
+        if op.method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+            problems.append(f"{op.name}: method {op.method!r} is not an HTTP method API Gateway routes")
+        if not op.path.startswith("/"):
+            problems.append(f"{op.name}: path {op.path!r} must start with /")
+    for attribute in ("name", "function"):
+        seen: dict[str, str] = {}
+        for op in ordered:
+            key = getattr(op, attribute).lower()
+            if key in seen:
+                problems.append(f"{op.name} and {seen[key]} have the same {attribute}")
+            seen[key] = op.name
+    routes = [(op.method.upper(), op.path) for op in ordered]
+    problems += [
+        f"route {method} {path} is served twice"
+        for method, path in sorted(set(routes))
+        if routes.count((method, path)) > 1
+    ]
+    scheduled = [op.name for op in ordered if op.schedule]
+    if len(scheduled) > 1:
+        # base.yaml has one erasure schedule (its parameters, its dead-letter queue and its alarm)
+        problems.append(f"only one operation can be drained by the erasure schedule, not {', '.join(scheduled)}")
+    if problems:
+        raise ValueError("the operation table cannot be rendered:\n  " + "\n  ".join(problems))
+    return ordered
+
+
+def operation_resources(op: OperationEntry) -> str:
+    """The operation's block of Resources: a header line, then its resources one blank line apart."""
+    prefix = logical_prefix(op)
+    values = {
+        "Prefix": prefix,
+        "name": op.name,
+        "method": op.method.lower(),
+        "METHOD": op.method.upper(),
+        "path": op.path,
+        "function": op.function,
+        "kebab": op.function.replace("_", "-"),
+        "other_trigger": "the off-peak erasure schedule" if op.schedule else "SQS",
+    }
+    values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
+    if op.schedule:
+        values["queue_event"] = fill(SCHEDULE_EVENT, values)
+    else:
+        values["queue_event"] = fill(FIFO_QUEUE_EVENT if op.fifo else STANDARD_QUEUE_EVENT, values)
+    values["queue_statements"] = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
+    values["queue_kind"] = fill(FIFO_QUEUE_KIND if op.fifo else STANDARD_QUEUE_KIND, values)
+    values["retention"] = SCHEDULE_RETENTION if op.schedule else RETENTION
+    values["dead_letter_kind"] = FIFO_DEAD_LETTER_KIND if op.fifo else ""
+
+    header = f"  # --- {op.name}: {op.method.upper()} {op.path} "
+    header += "-" * max(3, HEADER_WIDTH - len(header))
+    parts = [
+        FUNCTION,
+        ROLE,
+        LOG_GROUP,
+        QUEUE,
+        fill(TLS_POLICY, {"queue": f"{prefix}Queue"}),
+        DEAD_LETTER_QUEUE,
+        fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"}),
+        ERRORS_ALARM,
+        DEAD_LETTER_QUEUE_ALARM,
+    ]
+    if op.schedule:
+        parts.append(BACKLOG_ALARM)
+    return header + "\n\n" + "\n".join(fill(part, values) for part in parts)
+
+
+def operation_outputs(op: OperationEntry) -> str:
+    return fill(OUTPUTS, {"Prefix": logical_prefix(op)})
+
+
+def _replace_marker(text: str, marker: str, replacement: str) -> str:
+    lines = text.split("\n")
+    found = [i for i, line in enumerate(lines) if line == marker]
+    if len(found) != 1:
+        raise ValueError(f"base.yaml must hold the line {marker!r} exactly once (found {len(found)})")
+    return text.replace(marker + "\n", replacement, 1)
+
+
+def render(base: str, operations: Iterable[OperationEntry]) -> str:
+    """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+    ordered = check_table(operations)
+    resources = "\n".join(operation_resources(op) for op in ordered)
+    outputs = "".join(operation_outputs(op) for op in ordered)
+    text = _replace_marker(base, RESOURCES_MARKER, resources)
+    text = _replace_marker(text, OUTPUTS_MARKER, outputs)
+    return BANNER + text
+
+
+def render_table() -> str:
+    """template.yaml as the repository's base.yaml and operation table render it."""
+    from talon_relay.operations import OPERATIONS
+
+    return render(BASE.read_text(encoding="utf-8"), OPERATIONS.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m template.render", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail when template.yaml differs from its rendering")
+    args = parser.parse_args(argv)
+    rendered = render_table()
+    current = TEMPLATE.read_text(encoding="utf-8") if TEMPLATE.exists() else ""
+    if not args.check:
+        if current != rendered:
+            TEMPLATE.write_text(rendered, encoding="utf-8")
+            print(f"rendered {TEMPLATE}")
+        return 0
+    if current == rendered:
+        return 0
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        rendered.splitlines(keepends=True),
+        "template.yaml (committed)",
+        "template.yaml (rendered)",
+        n=1,
+    )
+    sys.stderr.writelines(list(diff)[:60])
+    sys.stderr.write(
+        "\ntemplate.yaml is out of date with template/base.yaml and the operation table: run `make template`"
+        " (and commit the result); edit base.yaml or the table, never template.yaml itself.\n"
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""What the template tests share: the operation table, template.yaml as data, and the reference specs.
+
+template.yaml is loaded with the local stack's loader (local/template.py), the same reading `make run`
+uses; every per-operation expectation is derived from talon_relay.operations.OPERATIONS, never restated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from local.template import load_template
+from talon_relay.operations import OPERATIONS, Operation
+from template.render import logical_prefix
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAMCONFIG = ROOT / "samconfig.toml"
+EVENTS = ROOT / "events"
+
+#: The table's entries, in the order the template renders them.
+TABLE: list[Operation] = sorted(OPERATIONS.values(), key=lambda op: op.name)
+ops = pytest.mark.parametrize("op", TABLE, ids=lambda op: op.function)
+#: The entry whose queue the off-peak erasure schedule drains (today deleteCustomerData).
+SCHEDULED = [op for op in TABLE if op.schedule]
+
+#: The two REST APIs and the name of the event each function has on it. RelayApi: the function checks
+#: the caller's signature; RelayKeyApi: API Gateway checks the x-api-key header.
+APIS = {"RelayApi": "Api", "RelayKeyApi": "KeyApi"}
+apis = pytest.mark.parametrize("api", list(APIS))
+
+#: The effective caller signing secret: the stack's own, or the one CallerSigningSecretArn names.
+SIGNING_SECRET = {
+    "Fn::If": ["CreateCallerSigningSecret", {"Ref": "CallerSigningSecret"}, {"Ref": "CallerSigningSecretArn"}]
+}
+
+
+def prefix(op: Operation) -> str:
+    """The operation's logical-id prefix: <prefix>Function, <prefix>Queue, <prefix>DeadLetterQueue ..."""
+    return logical_prefix(op)
+
+
+def kebab(op: Operation) -> str:
+    """The operation's name in physical names: <stack>-<kebab> (function, log group, role policy)."""
+    return op.function.replace("_", "-")
+
+
+def body_model(op: Operation) -> Any:
+    """The layer's model of the operation's request body (None: it takes none)."""
+    return op.body_model
+
+
+# --- template.yaml as data ----------------------------------------------------------------------------
+
+
+def load() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def default(parameters: dict[str, Any], name: str) -> Any:
+    return parameters[name]["Default"]
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def arn_of(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def of_type(resources: dict[str, Any], type_: str) -> dict[str, Any]:
+    return {key: res for key, res in resources.items() if res["Type"] == type_}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def merge(base: Any, override: Any) -> Any:
+    """SAM's Globals merge: maps merge key by key, anything else in the resource wins."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def function_properties(template: dict[str, Any], op: Operation) -> dict[str, Any]:
+    """A function's effective properties, Globals.Function merged in."""
+    own = template["Resources"][f"{prefix(op)}Function"]["Properties"]
+    merged = merge(template.get("Globals", {}).get("Function", {}), own)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def named_events(template: dict[str, Any], op: Operation, type_: str) -> dict[str, dict[str, Any]]:
+    found = template["Resources"][f"{prefix(op)}Function"]["Properties"].get("Events", {}).items()
+    return {key: event["Properties"] for key, event in found if event["Type"] == type_}
+
+
+def events_of(template: dict[str, Any], op: Operation, type_: str) -> list[dict[str, Any]]:
+    return list(named_events(template, op, type_).values())
+
+
+def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every statement of every inline policy, role policy, function policy and queue policy."""
+    for key, res in resources.items():
+        props = res.get("Properties", {})
+        docs: list[Any] = []
+        if res["Type"] == "AWS::IAM::Role":
+            docs = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy"):
+            docs = [props["PolicyDocument"]]
+        elif res["Type"] == "AWS::Serverless::Function":
+            docs = [p for p in props.get("Policies", []) if isinstance(p, dict) and "Statement" in p]
+        for doc in docs:
+            for statement in as_list(doc["Statement"]):
+                yield key, statement
+
+
+def role_statements(resources: dict[str, Any], op: Operation) -> list[dict[str, Any]]:
+    role = resources[f"{prefix(op)}FunctionRole"]["Properties"]
+    return [s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+
+
+def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+# --- the reference specs (../shared/reference; the product never reads them) -------------------------
+
+#: The vendor specs, in the order an operation is looked up: the 2019 one the v1 operations follow
+#: first, then today's (v2 operations), then the 2020 one.
+SPEC_FILES = (
+    "talon_one_swagger-20052019.yaml",
+    "talon_one_openapi-v25.17.0.yaml",
+    "talon_one_openapi-v2.0.0.yaml",
+)
+
+
+def reference_dir() -> Path | None:
+    """shared/reference beside the repository, or beside a folder holding it (a git worktree)."""
+    for folder in ROOT.parents:
+        if (folder / "shared" / "reference" / SPEC_FILES[0]).is_file():
+            return folder / "shared" / "reference"
+    return None
+
+
+class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe loader (libyaml's when there) that reads a plain `=` (in rule examples) as the string it is."""
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+@cache
+def load_spec(name: str) -> dict[str, Any]:
+    folder = reference_dir()
+    assert folder is not None
+    loaded = yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_SpecLoader)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def spec_operation(op: Operation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(spec, operation object) of the first reference spec whose op.method op.path is op.name."""
+    if reference_dir() is None:
+        pytest.skip("reference specs not found in shared/reference beside the repository")
+    for name in SPEC_FILES:
+        spec = load_spec(name)
+        found = spec.get("paths", {}).get(op.path, {}).get(op.method.lower())
+        if isinstance(found, dict) and found.get("operationId") == op.name:
+            return spec, found
+    raise AssertionError(f"no reference spec has {op.method} {op.path} as operationId {op.name}")
+
+
+def body_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any] | None:
+    """The named schema of the operation's JSON body (Swagger 2 or OpenAPI 3), None without one."""
+    schema: Any = None
+    for parameter in operation.get("parameters", []):
+        if isinstance(parameter, dict) and parameter.get("in") == "body":
+            schema = parameter.get("schema")
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        schema = content["application/json"].get("schema")
+    if not isinstance(schema, dict) or "$ref" not in schema:
+        return None
+    found: Any = spec
+    for part in schema["$ref"].removeprefix("#/").split("/"):
+        found = found[part]
+    assert isinstance(found, dict)
+    return found

@@ -1,0 +1,173 @@
+"""The sample events under events/: one API Gateway and one SQS event per entry of the operation table
+(and the schedule's inputs), shaped as AWS delivers them, with bodies the vendor spec and the layer's
+models accept. The function tests and `sam local invoke` feed them to the handlers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import pytest
+
+from talon_relay.operations import Operation
+from tests.template.helpers import (
+    EVENTS,
+    SCHEDULED,
+    TABLE,
+    body_model,
+    body_schema,
+    load_json,
+    ops,
+    prefix,
+    spec_operation,
+)
+
+#: Top-level keys of an API Gateway REST proxy event (`sam local generate-event apigateway aws-proxy`).
+API_EVENT_KEYS = {
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+    "body",
+    "isBase64Encoded",
+}
+#: Keys of one record of an SQS event (`sam local generate-event sqs receive-message`).
+SQS_RECORD_KEYS = {
+    "messageId",
+    "receiptHandle",
+    "body",
+    "attributes",
+    "messageAttributes",
+    "md5OfBody",
+    "eventSource",
+    "eventSourceARN",
+    "awsRegion",
+}
+
+# --- events/ --------------------------------------------------------------------------------
+
+
+def test_events_folder_holds_exactly_the_expected_files() -> None:
+    # Given every file under events/
+    found = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*") if path.is_file()}
+
+    # Then each operation has api.json and sqs.json, the scheduled one also its two schedule inputs
+    expected = {f"{op.function}/{kind}.json" for op in TABLE for kind in ("api", "sqs")}
+    expected |= {f"{op.function}/{kind}.json" for op in SCHEDULED for kind in ("schedule", "schedule_ids")}
+    assert found == expected
+    # And each is valid JSON
+    for name in found:
+        load_json(EVENTS / name)
+
+
+def _validate_body(op: Operation, body: Any) -> None:
+    """The body is what the vendor spec's schema allows, and the layer's model accepts it."""
+    model = body_model(op)
+    if model is None:
+        assert body is None
+        return
+    assert isinstance(body, dict)
+    model.model_validate(body)
+    schema = body_schema(*spec_operation(op))
+    assert schema is not None, f"no body schema for {op.name} in the reference spec"
+    assert set(body) <= set(schema["properties"]), set(body) - set(schema["properties"])
+    assert set(schema.get("required", [])) <= set(body)
+
+
+@ops
+def test_api_event_is_a_rest_proxy_request_for_the_route(op: Operation) -> None:
+    # Given the operation's sample API Gateway event
+    event = load_json(EVENTS / op.function / "api.json")
+
+    # Then it has the REST proxy event's shape, for this route
+    assert set(event) == API_EVENT_KEYS
+    assert event["resource"] == op.path
+    assert event["httpMethod"] == op.method
+    params = event["pathParameters"]
+    if op.path_params:
+        assert set(params) == set(op.path_params)
+        path = op.path
+        for name, value in params.items():
+            assert value
+            path = path.replace("{" + name + "}", value)
+        assert event["path"] == path
+    else:
+        assert params is None
+        assert event["path"] == op.path
+    context = event["requestContext"]
+    assert context["requestId"]
+    assert context["resourcePath"] == op.path
+    assert context["httpMethod"] == op.method
+    assert context["path"] == f"/{context['stage']}{event['path']}"
+    assert {k: [v] for k, v in event["headers"].items()} == event["multiValueHeaders"]
+    # And its body, when the operation takes one, is JSON text valid for the operation
+    assert event["isBase64Encoded"] is False
+    if body_model(op) is None:
+        assert event["body"] is None
+    else:
+        assert event["headers"]["Content-Type"] == "application/json"
+        _validate_body(op, json.loads(event["body"]))
+
+
+def test_api_events_have_distinct_request_ids() -> None:
+    # Given the request ids of all sample API events
+    ids = [load_json(EVENTS / op.function / "api.json")["requestContext"]["requestId"] for op in TABLE]
+
+    # Then no two are the same (they are correlation ids)
+    assert len(set(ids)) == len(ids)
+
+
+@ops
+def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation) -> None:
+    # Given the operation's sample SQS event
+    event = load_json(EVENTS / op.function / "sqs.json")
+    records = event["Records"]
+
+    # Then it holds 2-3 records from the operation's own queue, each with a true MD5
+    assert set(event) == {"Records"}
+    assert 2 <= len(records) <= 3
+    for record in records:
+        assert set(record) == SQS_RECORD_KEYS
+        assert record["eventSource"] == "aws:sqs"
+        arn = record["eventSourceARN"]
+        # (a FIFO queue's generated name ends in .fifo, and its records carry their group)
+        suffix = r"\.fifo" if op.fifo else ""
+        assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{prefix(op)}Queue-\w+{suffix}", arn)
+        if op.fifo:
+            assert record["attributes"]["MessageGroupId"]
+            assert record["attributes"]["SequenceNumber"]
+        assert arn.split(":")[3] == record["awsRegion"]
+        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+        assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
+
+        # And its body is the DESIGN.md message: path parameters, `body`, optional idempotencyKey
+        message = json.loads(record["body"])
+        assert set(message) <= {*op.path_params, "body", "idempotencyKey"}
+        for name in op.path_params:
+            assert isinstance(message[name], str) and message[name]
+        if "idempotencyKey" in message:
+            assert isinstance(message["idempotencyKey"], str) and message["idempotencyKey"]
+        _validate_body(op, message.get("body"))
+    assert len({r["messageId"] for r in records}) == len(records)
+
+
+@pytest.mark.parametrize("op", SCHEDULED, ids=lambda op: op.function)
+def test_schedule_events_are_the_two_inputs_the_erasure_run_takes(op: Operation) -> None:
+    # Given the two schedule inputs of the operation the schedule drains
+    drain = load_json(EVENTS / op.function / "schedule.json")
+    direct = load_json(EVENTS / op.function / "schedule_ids.json")
+
+    # Then one drains the queue ({}), the other deletes the ids it names
+    assert drain == {}
+    assert set(direct) == {"integrationIds"}
+    assert direct["integrationIds"]
+    assert all(isinstance(i, str) and i for i in direct["integrationIds"])

@@ -1,0 +1,253 @@
+"""Who may do what, and who hears about failures: roles, policies, the idempotency table, the caller
+signing secret and the alarms of template.yaml, for every entry of the operation table.
+
+Each function has its own role (no SAM-generated managed policies, which would reach every queue and
+every log group); no Allow names every resource except X-Ray's; every function and every dead-letter
+queue has an alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from talon_relay.operations import Operation
+from tests.template.helpers import (
+    SCHEDULED,
+    SIGNING_SECRET,
+    TABLE,
+    alarms,
+    arn_of,
+    as_list,
+    default,
+    of_type,
+    ops,
+    policy_statements,
+    prefix,
+    ref,
+    role_statements,
+)
+
+#: The item actions Powertools idempotency needs on its table, and nothing else.
+IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+# --- permissions ----------------------------------------------------------------------------
+
+
+def test_no_policy_grants_every_resource_except_xray(resources: dict[str, Any]) -> None:
+    # Given every policy statement in the template
+    statements = list(policy_statements(resources))
+    assert statements
+
+    # Then no Allow names Resource "*", except X-Ray's writes (it has no resource-level permissions)
+    for key, statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = as_list(statement["Action"])
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions), (key, actions)
+        if "*" in as_list(statement["Resource"]):
+            assert all(a.startswith("xray:") for a in actions), (key, statement)
+        else:
+            # (and no ARN pattern with a wildcard either)
+            strings = [r for r in as_list(statement["Resource"]) if isinstance(r, str)]
+            assert not any("*" in r for r in strings), (key, statement)
+
+
+@ops
+def test_function_has_its_own_role_without_managed_policies(resources: dict[str, Any], op: Operation) -> None:
+    # Given the function
+    props = resources[f"{prefix(op)}Function"]["Properties"]
+
+    # Then it uses its own role, so SAM adds no managed policy (AWSLambdaSQSQueueExecutionRole
+    # and AWSLambdaBasicExecutionRole would grant every queue and every log group)
+    assert props["Role"] == arn_of(f"{prefix(op)}FunctionRole")
+    assert "Policies" not in props
+    role = resources[f"{prefix(op)}FunctionRole"]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert "ManagedPolicyArns" not in role["Properties"]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+
+
+@ops
+def test_function_reads_only_the_talon_and_signing_secrets(resources: dict[str, Any], op: Operation) -> None:
+    # Given the statements of the function's role
+    statements = role_statements(resources, op)
+
+    # Then the only secrets it may read are TalonSecretArn and the effective caller signing secret,
+    # and only with GetSecretValue
+    secret = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
+    assert all(s["Effect"] == "Allow" for s in secret)
+    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * 2
+    resources_ = [r for s in secret for r in as_list(s["Resource"])]
+    assert sorted(resources_, key=json.dumps) == sorted([ref("TalonSecretArn"), SIGNING_SECRET], key=json.dumps)
+    # And no KMS right comes with them (both secrets use the AWS managed key by default)
+    assert not any(a.startswith("kms:") for s in statements for a in as_list(s["Action"]))
+
+
+@ops
+def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op: Operation) -> None:
+    # Given the statements of the function's role
+    statements = role_statements(resources, op)
+
+    # Then its DynamoDB rights are exactly the four item actions, on the idempotency table alone
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(dynamodb) == 1
+    [statement] = dynamodb
+    assert statement["Effect"] == "Allow"
+    assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS)
+    assert as_list(statement["Resource"]) == [arn_of("IdempotencyTable")]
+
+
+@ops
+def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str, Any], op: Operation) -> None:
+    # Given the statements of the function's role
+    statements = role_statements(resources, op)
+
+    # Then its SQS rights are: consume its queue, send to it (async mode: the API queues the request
+    # and answers 202), send to its DLQ (poison messages with a reason)
+    sqs: dict[str, set[str]] = {}
+    for statement in statements:
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("sqs:")]
+        for resource in as_list(statement["Resource"]):
+            if actions:
+                sqs.setdefault(resource["Fn::GetAtt"][0], set()).update(actions)
+    consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
+    expected = {f"{prefix(op)}DeadLetterQueue": {"sqs:SendMessage"}}
+    expected[f"{prefix(op)}Queue"] = consume
+    if op.schedule:
+        # (the schedule drains the queue itself, and reports failed runs to its DLQ)
+        expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
+    assert sqs == expected
+    # And its log rights reach only its own log group
+    logs = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+    assert [s["Resource"] for s in logs] == [arn_of(f"{prefix(op)}LogGroup")]
+    assert "logs:CreateLogGroup" not in {a for s in logs for a in as_list(s["Action"])}
+
+
+# --- idempotency and caller authentication -------------------------------------------------
+
+
+def test_idempotency_table_expires_its_records(resources: dict[str, Any], parameters: dict[str, Any]) -> None:
+    # Given the only DynamoDB table
+    assert set(of_type(resources, "AWS::DynamoDB::Table")) == {"IdempotencyTable"}
+    props = resources["IdempotencyTable"]["Properties"]
+
+    # Then it is keyed by the string `id` (Powertools' default), billed per request, encrypted
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    # And DynamoDB removes a record once its `expiration` (Powertools' default) has passed
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    # And a record lives at least a minute (IdempotencyExpirySeconds, a day by default)
+    expiry = parameters["IdempotencyExpirySeconds"]
+    assert expiry["Type"] == "Number"
+    assert int(expiry["MinValue"]) == 60
+    assert int(expiry["Default"]) == 86400
+
+
+def test_caller_authentication_is_required_by_default(parameters: dict[str, Any]) -> None:
+    # Given the CallerAuthentication parameter
+    auth = parameters["CallerAuthentication"]
+
+    # Then a deployer may only require it or disable it, and it is required unless told otherwise
+    assert auth["AllowedValues"] == ["required", "disabled"]
+    assert auth["Default"] == "required"
+
+
+def test_stack_creates_the_signing_secret_unless_one_is_given(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    # Given the CallerSigningSecretArn parameter, empty by default, or a secret's ARN
+    given = parameters["CallerSigningSecretArn"]
+    assert given["Default"] == ""
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:talon-relay/callers-AbCdEf"
+    assert re.fullmatch(given["AllowedPattern"], arn)
+    assert re.fullmatch(given["AllowedPattern"], "")
+    assert not re.fullmatch(given["AllowedPattern"], "talon-relay/callers")
+    assert template["Conditions"]["CreateCallerSigningSecret"] == {"Fn::Equals": [ref("CallerSigningSecretArn"), ""]}
+
+    # Then without one the stack creates a secret {"current": <48 letters and digits>}
+    secret = resources["CallerSigningSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Condition"] == "CreateCallerSigningSecret"
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generate["SecretStringTemplate"]) == {}
+    assert generate["GenerateStringKey"] == "current"
+    assert generate["PasswordLength"] == 48
+    assert generate["ExcludePunctuation"] is True
+    # And it is the only secret the stack creates (the Talon.One one is the deployer's)
+    assert set(of_type(resources, "AWS::SecretsManager::Secret")) == {"CallerSigningSecret"}
+
+
+# --- alarms ---------------------------------------------------------------------------------
+
+
+def test_every_dead_letter_queue_has_an_alarm(resources: dict[str, Any]) -> None:
+    # Given the DLQs and the alarms
+    dlqs = {key for key in of_type(resources, "AWS::SQS::Queue") if key.endswith("DeadLetterQueue")}
+    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in TABLE} | {"ErasureScheduleDeadLetterQueue"}
+
+    # Then each DLQ alarms as soon as one message is visible in it
+    watched = set()
+    for alarm in alarms(resources):
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+            assert alarm["Namespace"] == "AWS/SQS"
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+            assert alarm["Threshold"] == 0
+            [dimension] = alarm["Dimensions"]
+            assert dimension["Name"] == "QueueName"
+            watched.add(dimension["Value"]["Fn::GetAtt"][0])
+    assert watched == dlqs
+
+
+def test_erasure_backlog_alarms_long_before_requests_expire(
+    resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    # Given the queue the schedule drains, and the alarms on the age of queued requests
+    [op] = SCHEDULED
+    queue = resources[f"{prefix(op)}Queue"]["Properties"]
+    backlog = [a for a in alarms(resources) if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
+
+    # Then it keeps requests 14 days (a failing one is received once a run, MaxReceiveCount times)
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # And an alarm fires when the oldest request has waited ErasureBacklogMaxAge, well before expiry
+    [alarm] = backlog
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{prefix(op)}Queue", "QueueName"]}}]
+    assert alarm["Threshold"] == ref("ErasureBacklogMaxAge")
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert 2 * default(parameters, "ErasureBacklogMaxAge") <= queue["MessageRetentionPeriod"]
+
+
+def test_every_function_has_an_error_alarm(resources: dict[str, Any]) -> None:
+    # Given the alarms on Lambda errors
+    watched = set()
+    for alarm in alarms(resources):
+        if alarm.get("Namespace") == "AWS/Lambda":
+            # Then each fires on the first error of one function
+            assert alarm["MetricName"] == "Errors"
+            assert alarm["Statistic"] == "Sum"
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+            assert alarm["Threshold"] == 0
+            [dimension] = alarm["Dimensions"]
+            assert dimension["Name"] == "FunctionName"
+            watched.add(dimension["Value"]["Ref"])
+    # And every function is watched
+    assert watched == {f"{prefix(op)}Function" for op in TABLE}
+
+
+def test_alarms_notify_the_topic_only_when_one_is_given(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    # Given the AlarmTopicArn parameter, empty by default
+    assert default(parameters, "AlarmTopicArn") == ""
+    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]}
+
+    # Then every alarm notifies it under HasAlarmTopic, and nothing otherwise
+    notify = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], ref("AWS::NoValue")]}
+    for alarm in alarms(resources):
+        assert alarm["AlarmActions"] == notify
+        assert alarm["OKActions"] == notify
