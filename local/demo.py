@@ -86,6 +86,16 @@ def signing_secret(info: dict[str, Any]) -> str | None:
     return value
 
 
+def caller_api_key(info: dict[str, Any]) -> str | None:
+    """The local stack's relay caller key ("current"): what a vendor SDK sends as ApiKey-v1."""
+    arn = info.get("caller_api_keys_secret_arn")
+    if info.get("caller_auth") == "disabled" or not arn:
+        return None
+    secrets = local_client("secretsmanager", info["aws_endpoint"])
+    value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
+    return value
+
+
 def run_demo(info: dict[str, Any]) -> int:
     run = uuid.uuid4().hex[:6]
     ada, bob = f"ada-{run}", f"bob-{run}"

@@ -157,6 +157,7 @@ class LocalStack:
             "secret_arn": self.aws.secret_arn,
             "caller_auth": self.gateway.resolver.parameters.get("CallerAuthentication"),
             "caller_signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),
+            "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
             "api_key": self.gateway.api_key,
         }
 

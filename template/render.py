@@ -181,6 +181,10 @@ ROLE = """\
                 Effect: Allow
                 Action: secretsmanager:GetSecretValue
                 Resource: !If [CreateCallerSigningSecret, !Ref CallerSigningSecret, !Ref CallerSigningSecretArn]
+              - Sid: ReadCallerApiKeys # checks the Authorization: ApiKey-v1 keys of RelayApi's callers
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref CallerApiKeysSecret
               - Sid: UseIdempotencyTable # Powertools idempotency records
                 Effect: Allow
                 Action:

@@ -199,8 +199,8 @@ def test_talon_one_rejection_is_passed_through(stack: LocalStack, http: Http) ->
         (
             "PUT",
             "/v1/customer_sessions/s-1",
-            {"profileId": "p-1", "cartItems": [{"name": "Camera", "quantity": 1}], "totl": 3},
-            {"/cartItems/0/sku", "/cartItems/0/price", "/totl"},
+            {"profileId": "p-1", "cartItems": [{"name": "Camera", "quantity": 1}], "total": "3"},
+            {"/cartItems/0/sku", "/cartItems/0/price", "/total"},
         ),
         ("POST", "/v1/events", {"profileId": "p-1", "attributes": {}}, {"/sessionId", "/type"}),
         ("POST", "/v1/referrals", {"campaignId": "three"}, {"/campaignId", "/advocateProfileIntegrationId"}),

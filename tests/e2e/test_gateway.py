@@ -12,18 +12,15 @@ from local.containers import LambdaContext
 from local.gateway import cron_matches
 from local.stack import LocalStack
 from local.template import Resolver, read_stack
+from talon_relay.operations import OPERATIONS
 from tests.e2e.helpers import Http, talon_requests
+from tests.template.helpers import prefix
 
 pytestmark = pytest.mark.e2e
 
-TEMPLATE_ROUTES = {
-    ("PUT", "/v1/customer_sessions/{customerSessionId}", "UpdateCustomerSessionFunction"),
-    ("PUT", "/v1/customer_profiles/{integrationId}", "UpdateCustomerProfileFunction"),
-    ("POST", "/v1/events", "TrackEventFunction"),
-    ("POST", "/v1/referrals", "CreateReferralFunction"),
-    ("DELETE", "/v1/customer_data/{integrationId}", "DeleteCustomerDataFunction"),
-}
-FIFO_QUEUES = {"UpdateCustomerSessionQueue", "UpdateCustomerProfileQueue", "TrackEventQueue"}
+
+TEMPLATE_ROUTES = {(op.method, op.path, prefix(op) + "Function") for op in OPERATIONS.values()}
+FIFO_QUEUES = {prefix(op) + "Queue" for op in OPERATIONS.values() if op.fifo}
 
 
 # --- over HTTP ---------------------------------------------------------------------------------
@@ -170,28 +167,27 @@ def test_functions_get_their_template_environment(stack: LocalStack) -> None:
 # --- template, cron, intrinsics, context (no HTTP) ----------------------------------------------
 
 
-def test_routes_are_exactly_the_templates_five() -> None:
+def test_routes_are_exactly_the_operation_tables() -> None:
     # Given template.yaml
     # When the local stack reads it
     spec = read_stack()
 
-    # Then each of its two REST APIs has exactly the five Integration API routes, each by its
+    # Then each of its two REST APIs has exactly the operation table's routes, each by its
     # operation's function, and only the key API requires an API key
     assert set(spec.apis) == {"RelayApi", "RelayKeyApi"}
     for api in spec.apis:
         routes = spec.api_routes(api)
         assert {(r.method, r.path, r.function) for r in routes} == TEMPLATE_ROUTES
-        assert len(routes) == 5
+        assert len(routes) == len(OPERATIONS)
     assert {(r.method, r.path) for r in spec.routes} == {(m, p) for m, p, _ in TEMPLATE_ROUTES}
     assert [api for api in spec.apis if spec.api_key_required(api)] == ["RelayKeyApi"]
-    # and exactly the four operations with an SQS event poll a queue; the erasure queue is drained
+    # and exactly the operations with an SQS event poll a queue; the erasure queue is drained
     assert {name: fn.queue for name, fn in spec.functions.items() if fn.queue} == {
-        "UpdateCustomerSessionFunction": "UpdateCustomerSessionQueue",
-        "UpdateCustomerProfileFunction": "UpdateCustomerProfileQueue",
-        "TrackEventFunction": "TrackEventQueue",
-        "CreateReferralFunction": "CreateReferralQueue",
+        prefix(op) + "Function": prefix(op) + "Queue" for op in OPERATIONS.values() if not op.schedule
     }
-    assert [name for name, fn in spec.functions.items() if fn.schedules] == ["DeleteCustomerDataFunction"]
+    assert [name for name, fn in spec.functions.items() if fn.schedules] == [
+        prefix(op) + "Function" for op in OPERATIONS.values() if op.schedule
+    ]
     # and the queues that keep a customer's order are FIFO, their DLQs too
     assert {q for q, queue in spec.queues.items() if queue.fifo} == FIFO_QUEUES | {
         q.replace("Queue", "DeadLetterQueue") for q in FIFO_QUEUES

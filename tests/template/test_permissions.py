@@ -71,17 +71,18 @@ def test_function_has_its_own_role_without_managed_policies(resources: dict[str,
 
 
 @ops
-def test_function_reads_only_the_talon_and_signing_secrets(resources: dict[str, Any], op: Operation) -> None:
+def test_function_reads_only_the_talon_and_caller_secrets(resources: dict[str, Any], op: Operation) -> None:
     # Given the statements of the function's role
     statements = role_statements(resources, op)
 
-    # Then the only secrets it may read are TalonSecretArn and the effective caller signing secret,
-    # and only with GetSecretValue
+    # Then the only secrets it may read are TalonSecretArn, the effective caller signing secret and the
+    # caller API keys, and only with GetSecretValue
     secret = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
     assert all(s["Effect"] == "Allow" for s in secret)
-    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * 2
+    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * 3
     resources_ = [r for s in secret for r in as_list(s["Resource"])]
-    assert sorted(resources_, key=json.dumps) == sorted([ref("TalonSecretArn"), SIGNING_SECRET], key=json.dumps)
+    expected = [ref("TalonSecretArn"), SIGNING_SECRET, ref("CallerApiKeysSecret")]
+    assert sorted(resources_, key=json.dumps) == sorted(expected, key=json.dumps)
     # And no KMS right comes with them (both secrets use the AWS managed key by default)
     assert not any(a.startswith("kms:") for s in statements for a in as_list(s["Action"]))
 
@@ -178,8 +179,11 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
     assert generate["GenerateStringKey"] == "current"
     assert generate["PasswordLength"] == 48
     assert generate["ExcludePunctuation"] is True
-    # And it is the only secret the stack creates (the Talon.One one is the deployer's)
-    assert set(of_type(resources, "AWS::SecretsManager::Secret")) == {"CallerSigningSecret"}
+    # And besides it the stack creates only the caller API keys, the same way (the Talon.One secret is
+    # the deployer's)
+    assert set(of_type(resources, "AWS::SecretsManager::Secret")) == {"CallerSigningSecret", "CallerApiKeysSecret"}
+    keys = resources["CallerApiKeysSecret"]["Properties"]["GenerateSecretString"]
+    assert keys == {**generate, "SecretStringTemplate": "{}"}
 
 
 # --- alarms ---------------------------------------------------------------------------------

@@ -56,12 +56,15 @@ def signing_secrets(secret_arn: str, *, max_age: int, force: bool = False) -> li
 
 
 def caller_keys(secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
-    """The relay caller keys accepted now (several during a rotation)."""
+    """The relay caller keys accepted now: current, previous (during a rotation), and any listed."""
     raw = fetch_secret(secret_arn, max_age=max_age, force=force)
-    values = raw.get("keys") if isinstance(raw, dict) else None
-    keys = [value for value in values or [] if isinstance(value, str) and value.strip()]
+    if not isinstance(raw, dict):
+        raise CredentialsError("caller API keys secret must be a JSON object")
+    listed = raw.get("keys") if isinstance(raw.get("keys"), list) else []
+    values = [raw.get("current"), raw.get("previous"), *listed]
+    keys = [value for value in values if isinstance(value, str) and value.strip()]
     if not keys:
-        raise CredentialsError('caller API keys secret needs {"keys": ["<key>", ...]} with a non-empty key')
+        raise CredentialsError('caller API keys secret needs a non-empty "current" (or "keys": [...]) value')
     return keys
 
 

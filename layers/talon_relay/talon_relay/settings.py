@@ -28,7 +28,7 @@ class Settings(BaseModel):
     idempotency_expiry_seconds: int = Field(default=86400, alias="IDEMPOTENCY_EXPIRY_SECONDS", ge=60)
     caller_auth: Literal["required", "disabled"] = Field(default="required", alias="CALLER_AUTH")
     caller_signing_secret_arn: str | None = Field(default=None, alias="CALLER_SIGNING_SECRET_ARN")
-    #: Keys a caller may send as `Authorization: ApiKey-v1 <key>` (JSON {"keys": [...]}).
+    #: Keys a caller may send as `Authorization: ApiKey-v1 <key>` (JSON current, previous, keys).
     caller_api_keys_secret_arn: str | None = Field(default=None, alias="CALLER_API_KEYS_SECRET_ARN")
     #: Records of different message groups processed at once in one SQS batch.
     batch_concurrency: int = Field(default=10, alias="BATCH_CONCURRENCY", ge=1, le=100)
