@@ -60,8 +60,8 @@ def caller_keys(secret_arn: str, *, max_age: int, force: bool = False) -> list[s
     raw = fetch_secret(secret_arn, max_age=max_age, force=force)
     if not isinstance(raw, dict):
         raise CredentialsError("caller API keys secret must be a JSON object")
-    listed = raw.get("keys") if isinstance(raw.get("keys"), list) else []
-    values = [raw.get("current"), raw.get("previous"), *listed]
+    listed = raw.get("keys")
+    values = [raw.get("current"), raw.get("previous"), *(listed if isinstance(listed, list) else [])]
     keys = [value for value in values if isinstance(value, str) and value.strip()]
     if not keys:
         raise CredentialsError('caller API keys secret needs a non-empty "current" (or "keys": [...]) value')
