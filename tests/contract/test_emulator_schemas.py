@@ -34,7 +34,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that reads the `=` key of one example as text (the reference README's quirk)."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+def _value_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _value_as_text)
 
 
 def load_spec_2026() -> dict[str, Any]:
