@@ -60,7 +60,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="shape of v1 answers' loyalty: 2019 LoyaltyProgramBalance (default), 2026 LoyaltyProgramLedgers",
     )
     parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.era not in ERAS:  # a default from TALON_EMULATOR_ERA is not checked by `choices`
+        parser.error(f"TALON_EMULATOR_ERA must be one of {', '.join(ERAS)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
