@@ -94,6 +94,8 @@ def serve_admin(target: Target, method: str, raw_path: str, body: bytes) -> Repl
         return _admin(target, method, raw_path.rstrip("/").removeprefix("/_emulator"), body)
     except ApiError as error:
         return error_reply(error)
+    except ValueError:  # an answer that would hold NaN/Infinity is never sent
+        return error_reply(ApiError(500, "The answer would hold a number out of range", title="Internal error"))
 
 
 def _admin(target: Target, method: str, path: str, body: bytes) -> Reply:

@@ -151,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise _BadRequest(400, "Malformed chunked body") from None
+            if size < 0:
+                raise _BadRequest(400, "Malformed chunked body")
             if size == 0:
                 while self.rfile.readline(1024).strip():
                     pass  # trailers
