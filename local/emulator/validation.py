@@ -94,12 +94,27 @@ def schema_document(version: str) -> dict[str, Any]:
     return document
 
 
+def _inline(node: Any, definitions: Mapping[str, Any], stack: tuple[str, ...] = ()) -> Any:
+    """The schema with each `$ref` replaced by its definition (a recursive one stays a `$ref`)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name in stack:
+                return node
+            return _inline(definitions[name], definitions, (*stack, name))
+        return {key: _inline(value, definitions, stack) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, definitions, stack) for item in node]
+    return node
+
+
 @cache
 def _validator(version: str, definition: str) -> Any:
+    """A draft 4 validator of one definition, its `$ref`s inlined (resolving them per request is slow)."""
     definitions = schema_document(version)["definitions"]
     if definition not in definitions:
         raise KeyError(f"schemas/{version}.json has no definition {definition}")
-    schema = {"$ref": f"#/definitions/{definition}", "definitions": definitions}
+    schema = {**_inline(definitions[definition], definitions, (definition,)), "definitions": definitions}
     return Draft4Validator(schema, format_checker=FORMATS)
 
 
