@@ -1,8 +1,12 @@
-"""A stateful, in-memory Talon.One Integration API (v1, May 2019) emulator on a loopback port.
+"""A stateful, in-memory Talon.One Integration API emulator on a loopback port.
 
-It serves the five operations tagged `integration` in the reference spec, answers with bodies that
-validate against the spec's definitions, evaluates campaign rules from a rules file into v1 effects,
-and has an admin interface under `/_emulator/` for fault injection and inspection.
+It serves the five v1 operations of May 2019 (updateCustomerProfile, updateCustomerSession,
+trackEvent, createReferral, deleteCustomerData) and today's three v2 operations (May 2026:
+updateCustomerSessionV2, updateCustomerProfileV2, trackEventV2). It checks requests against its own
+JSON Schemas (`schemas/v1.json`, `schemas/v2.json`, transcribed from the vendor's specs and kept equal
+to them by tests/contract/test_emulator_schemas.py; nothing is imported from the relay), evaluates
+campaign rules from a rules file into v1 tuple effects and v2 typed effects, and has an admin
+interface under `/_emulator/` for fault injection, inspection and settings.
 
 Python:
 
@@ -10,35 +14,35 @@ Python:
     emu = Emulator(rules=None,                       # None: default_rules.json next to this file
                    api_keys={"key"},                 # or {"key": applicationId}
                    applications={12: "a1b2c3"},      # Content-Signature: applicationId -> hex key
-                   state_file=None)                  # JSON file: loaded at start, saved on change
+                   state_file=None,                  # JSON file: loaded at start, saved on change
+                   era="2019")                       # v1 loyalty shape: "2019" balances, "2026" ledgers
     base_url = emu.start(host="127.0.0.1", port=0)   # "http://127.0.0.1:<port>"
     emu.inject_fault(status=503, count=2, path="/v1/customer_sessions")
-    emu.requests(); emu.state(); emu.reset(); emu.set_keys(api_keys={"new"})
+    emu.requests(); emu.state(); emu.reset(); emu.set_keys(api_keys={"new"}); emu.era = "2026"
     emu.stop()
 
-CLI: `python -m local.emulator --port 0 --rules PATH --api-key KEY --state-file PATH` prints the
-base URL on one line of stdout and serves until SIGINT/SIGTERM.
+CLI: `python -m local.emulator --port 0 --rules PATH --api-key KEY --state-file PATH --era 2019` prints
+the base URL on one line of stdout and serves until SIGINT/SIGTERM.
 
-Semantics are described in `local.emulator.state` (operations), `local.emulator.rules` (rules file
-and effects) and `local.emulator.server` (HTTP, auth, faults, admin endpoints).
+Where things are: `server` (the Emulator facade), `api` (serving a request), `routes`, `validation`,
+`auth`, `faults`, `requestlog`, `http`, `admin` (the `/_emulator/` endpoints), `state` (operation
+semantics), `store` (entities, state file), `rules` and `evaluation` (rules file, effects), `v1` and
+`v2` + `answers_v2` + `loyalty` (answers of each API version), `accounting` (totals, points),
+`customer_data` (referrals, erasure), `jsonio` (strict JSON in, no NaN out).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:
-    import talon_relay  # noqa: F401
-except ImportError:  # run outside pytest / the Lambda layer: use the repo's layer sources
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "talon_relay"))
-
+from local.emulator.auth import sign
+from local.emulator.errors import ApiError
+from local.emulator.faults import MAX_DELAY
+from local.emulator.loyalty import ERAS
 from local.emulator.rules import DEFAULT_RULES_FILE, RulesConfig, load_rules
-from local.emulator.server import MAX_DELAY, Emulator, sign
-from local.emulator.state import ApiError
+from local.emulator.server import Emulator
 
 __all__ = [
     "DEFAULT_RULES_FILE",
+    "ERAS",
     "MAX_DELAY",
     "ApiError",
     "Emulator",

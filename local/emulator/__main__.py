@@ -1,7 +1,8 @@
 """`python -m local.emulator`: run the Talon.One emulator until SIGINT/SIGTERM.
 
 Prints the base URL (one line on stdout) once it listens. API keys can also come from the
-environment variable TALON_EMULATOR_API_KEYS (comma-separated), which keeps them out of `ps`.
+environment variable TALON_EMULATOR_API_KEYS (comma-separated), which keeps them out of `ps`;
+the era from TALON_EMULATOR_ERA when --era is not given.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from local.emulator import DEFAULT_RULES_FILE, Emulator
+from local.emulator import DEFAULT_RULES_FILE, ERAS, Emulator
 
 
 def _application(text: str) -> tuple[int, str]:
@@ -52,8 +53,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=(400, 401),
         help="status of a wrong Content-Signature (2019 Talon.One: 400)",
     )
+    parser.add_argument(
+        "--era",
+        choices=ERAS,
+        default=os.environ.get("TALON_EMULATOR_ERA") or "2019",
+        help="shape of v1 answers' loyalty: 2019 LoyaltyProgramBalance (default), 2026 LoyaltyProgramLedgers",
+    )
     parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.era not in ERAS:  # a default from TALON_EMULATOR_ERA is not checked by `choices`
+        parser.error(f"TALON_EMULATOR_ERA must be one of {', '.join(ERAS)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         applications=dict(args.app),
         state_file=args.state_file,
         bad_signature_status=args.bad_signature_status,
+        era=args.era,
     )
     stop = threading.Event()
 

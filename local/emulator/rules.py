@@ -1,8 +1,11 @@
-"""Campaign rules of the emulator: the rules file format and its evaluation into v1 effects.
+"""Campaign rules of the emulator: the rules file format (evaluation is `local.emulator.evaluation`).
 
 A rules file (JSON, or YAML when the name ends in .yaml/.yml) holds campaigns; each campaign holds
-rules, and a rule's index in its campaign is the `ruleIndex` of the effects it produces. Effects are
-the v1 wire form `[campaignId, rulesetId, ruleIndex, [effectName, *args]]`.
+rules, and a rule's index in its campaign is the `ruleIndex` of the effects it produces. v1 answers
+carry effects as `[campaignId, rulesetId, ruleIndex, [effectName, *args]]`; v2 answers carry the same
+effects typed: `{campaignId, rulesetId, ruleIndex, ruleName, effectType, props}`, where `ruleName` is
+the rule's optional `name` (default: its campaign's `name`). Optional `loyaltyPrograms`
+(`[{"id", "name", "title"}]`) name the programs in loyalty answers of the ledgers shape.
 
 ```json
 {
@@ -45,14 +48,16 @@ Rule types and what they produce:
   entry expiring after `expiryDays`.
 - `freeItem`: the cart holds an item with `sku` (quantity >= `minQuantity`, default 1) ->
   `addFreeItem [freeSku, freeName]`.
+
+v2 `props` of each effect: acceptCoupon/acceptReferral `{value}`, rejectCoupon/rejectReferral
+`{value, rejectionReason}`, setDiscount `{name, value}`, addFreeItem `{sku, name}`, addLoyaltyPoints
+`{name, programId, subLedgerId: "", value, recipientIntegrationId, transactionUUID, expiryDate}`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -65,7 +70,7 @@ _R = TypeVar("_R")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", allow_inf_nan=False)
 
 
 class CouponCode(_Model):
@@ -84,11 +89,15 @@ class CouponCode(_Model):
 
 class CouponRule(_Model):
     type: Literal["coupon"]
+    #: the v2 effects' ruleName (default: the campaign's name)
+    name: str | None = None
     codes: list[CouponCode] = Field(min_length=1)
 
 
 class CartTotalRule(_Model):
     type: Literal["cartTotal"]
+    #: the v2 effects' ruleName (default: the campaign's name)
+    name: str | None = None
     threshold: float
     label: str = Field(min_length=1)
     discount: float = Field(ge=0)
@@ -96,6 +105,8 @@ class CartTotalRule(_Model):
 
 class ReferralRule(_Model):
     type: Literal["referral"]
+    #: the v2 effects' ruleName (default: the campaign's name)
+    name: str | None = None
     label: str = Field(min_length=1)
     discount: float = Field(ge=0)
     usage_limit: int = Field(default=1, ge=0)
@@ -103,6 +114,8 @@ class ReferralRule(_Model):
 
 class EventRule(_Model):
     type: Literal["event"]
+    #: the v2 effects' ruleName (default: the campaign's name)
+    name: str | None = None
     event_type: str = Field(min_length=1)
     program_id: int
     points: int = Field(ge=1)
@@ -112,6 +125,8 @@ class EventRule(_Model):
 
 class FreeItemRule(_Model):
     type: Literal["freeItem"]
+    #: the v2 effects' ruleName (default: the campaign's name)
+    name: str | None = None
     sku: str = Field(min_length=1)
     min_quantity: int = Field(default=1, ge=1)
     free_sku: str = Field(min_length=1)
@@ -132,11 +147,18 @@ class Campaign(_Model):
     rules: list[Rule] = Field(default_factory=list)
 
 
+class LoyaltyProgram(_Model):
+    id: int
+    name: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+
+
 class RulesConfig(_Model):
     account_id: int = Field(default=1, ge=1)
     #: applicationId of what an API key creates (a signed request uses its signer's id)
     application_id: int = Field(default=1, ge=1)
     campaigns: list[Campaign] = Field(default_factory=list)
+    loyalty_programs: list[LoyaltyProgram] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RulesConfig:
@@ -170,6 +192,19 @@ class RulesConfig(_Model):
     def campaign(self, campaign_id: int) -> Campaign | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)
 
+    def rule_name(self, campaign_id: int, rule_index: int) -> str:
+        """The v2 `ruleName` of an effect: the rule's name, else its campaign's ("" if unknown)."""
+        campaign = self.campaign(campaign_id)
+        if campaign is None:
+            return ""
+        rule = campaign.rules[rule_index] if 0 <= rule_index < len(campaign.rules) else None
+        return (rule.name if rule is not None else None) or campaign.name
+
+    def loyalty_program(self, program_id: int) -> LoyaltyProgram:
+        """The named program, or a default name and title for it."""
+        found = next((p for p in self.loyalty_programs if p.id == program_id), None)
+        return found or LoyaltyProgram(id=program_id, name=f"program-{program_id}", title=f"Program {program_id}")
+
 
 def load_rules(source: RulesConfig | Mapping[str, Any] | str | Path | None = None) -> RulesConfig:
     """Rules from a model, a mapping, or a file path (None: the shipped default_rules.json)."""
@@ -188,185 +223,3 @@ def load_rules(source: RulesConfig | Mapping[str, Any] | str | Path | None = Non
     else:
         data = json.loads(text)
     return RulesConfig.model_validate(data)
-
-
-# --- evaluation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReferralView:
-    """What evaluation needs to know about a referral code made by createReferral."""
-
-    code: str
-    campaign_id: int
-    advocate: str
-    friend: str | None
-    start_date: datetime | None
-    expiry_date: datetime | None
-    usage_counter: int
-    usage_limit: int
-
-
-@dataclass(frozen=True)
-class Context:
-    """The session (after this request's changes) and event that rules are evaluated against."""
-
-    profile_id: str  # "" = anonymous
-    event_type: str
-    coupon: str
-    referral: str
-    cart_items: list[dict[str, Any]]
-    total: float
-    now: datetime
-    coupon_usage: Mapping[str, int]
-    find_referral: Callable[[str], ReferralView | None]
-    #: codes this session already used (at its close): they stay accepted
-    used_coupon: str | None = None
-    used_referral: str | None = None
-
-
-@dataclass(frozen=True)
-class Points:
-    campaign_id: int
-    program_id: int
-    points: int
-    reason: str
-    expiry_days: int
-
-
-@dataclass
-class Evaluation:
-    effects: list[list[Any]] = field(default_factory=list)
-    discounts: dict[str, float] = field(default_factory=dict)
-    points: list[Points] = field(default_factory=list)
-    accepted_coupon: str | None = None
-    accepted_referral: str | None = None
-    coupon_rejection: dict[str, Any] | None = None
-
-    @property
-    def effect_names(self) -> list[str]:
-        return [str(effect[3][0]) for effect in self.effects]
-
-    def add(self, where: tuple[int, int, int], name: str, *args: Any) -> None:
-        self.effects.append([where[0], where[1], where[2], [name, *args]])
-
-    def discount(self, where: tuple[int, int, int], label: str, amount: float) -> None:
-        self.add(where, "setDiscount", label, amount)
-        self.discounts[label] = self.discounts.get(label, 0.0) + amount
-
-
-_NOWHERE = (0, 0, 0)
-
-
-def evaluate(rules: RulesConfig, ctx: Context) -> Evaluation:
-    """Every effect the rules give for this context, campaigns and rules in file order."""
-    result = Evaluation()
-    coupon_handled = referral_handled = False
-    for campaign in rules.campaigns:
-        for index, rule in enumerate(campaign.rules):
-            where = (campaign.id, campaign.ruleset_id, index)
-            if isinstance(rule, CouponRule):
-                coupon_handled |= _coupon(campaign, where, rule, ctx, result)
-            elif isinstance(rule, ReferralRule):
-                referral_handled |= _referral(campaign, where, rule, ctx, result)
-            elif not campaign.active:
-                continue
-            elif isinstance(rule, CartTotalRule):
-                if ctx.total >= rule.threshold:
-                    result.discount(where, rule.label, rule.discount)
-            elif isinstance(rule, FreeItemRule):
-                if _cart_quantity(ctx.cart_items, rule.sku) >= rule.min_quantity:
-                    result.add(where, "addFreeItem", rule.free_sku, rule.free_name)
-            elif isinstance(rule, EventRule) and ctx.event_type == rule.event_type and ctx.profile_id:
-                result.add(where, "addLoyaltyPoints", rule.program_id, rule.points, rule.reason)
-                result.points.append(Points(campaign.id, rule.program_id, rule.points, rule.reason, rule.expiry_days))
-    if ctx.coupon and not coupon_handled:
-        first = rules.rules_of(CouponRule)
-        where = (first[0][0].id, first[0][0].ruleset_id, first[0][1]) if first else _NOWHERE
-        result.add(where, "rejectCoupon", ctx.coupon, "CouponNotFound")
-        result.coupon_rejection = {"campaignId": where[0], "couponId": 0, "reason": "CouponNotFound"}
-    if ctx.referral and not referral_handled:
-        found = ctx.find_referral(ctx.referral)
-        first_referral = rules.rules_of(ReferralRule)
-        owner = rules.campaign(found.campaign_id) if found is not None else None
-        if owner is not None:
-            where, reason = (owner.id, owner.ruleset_id, 0), "ReferralPartOfNotRunningCampaign"
-        elif first_referral:
-            first_campaign, first_index, _ = first_referral[0]
-            where = (first_campaign.id, first_campaign.ruleset_id, first_index)
-            reason = "ReferralNotFound"
-        else:
-            where, reason = _NOWHERE, "ReferralNotFound"
-        result.add(where, "rejectReferral", ctx.referral, reason)
-    return result
-
-
-def _coupon(
-    campaign: Campaign,
-    where: tuple[int, int, int],
-    rule: CouponRule,
-    ctx: Context,
-    result: Evaluation,
-) -> bool:
-    """Handle the session's coupon if this rule knows it; True when it did."""
-    code = next((c for c in rule.codes if c.code == ctx.coupon), None) if ctx.coupon else None
-    if code is None:
-        return False
-    reason: str | None = None
-    if not campaign.active:
-        reason = "CouponPartOfNotRunningCampaign"
-    elif ctx.used_coupon != code.code and code.usage_limit and ctx.coupon_usage.get(code.code, 0) >= code.usage_limit:
-        reason = "CouponLimitReached"
-    if reason is None:
-        result.add(where, "acceptCoupon", code.code)
-        result.discount(where, code.discount_label, code.discount)
-        result.accepted_coupon = code.code
-    else:
-        result.add(where, "rejectCoupon", code.code, reason)
-        result.coupon_rejection = {
-            "campaignId": campaign.id,
-            "couponId": code.id or 0,
-            "reason": reason,
-        }
-    return True
-
-
-def _referral(
-    campaign: Campaign,
-    where: tuple[int, int, int],
-    rule: ReferralRule,
-    ctx: Context,
-    result: Evaluation,
-) -> bool:
-    """Handle the session's referral code if it belongs to this campaign; True when it did."""
-    if not ctx.referral:
-        return False
-    found = ctx.find_referral(ctx.referral)
-    if found is None or found.campaign_id != campaign.id:
-        return False
-    reason: str | None = None
-    if not campaign.active:
-        reason = "ReferralPartOfNotRunningCampaign"
-    elif ctx.used_referral == found.code:
-        reason = None
-    elif ctx.profile_id and ctx.profile_id == found.advocate:
-        reason = "ReferralRecipientIdSameAsAdvocate"
-    elif found.friend is not None and found.friend != ctx.profile_id:
-        reason = "ReferralRecipientDoesNotMatch"
-    elif found.start_date is not None and found.start_date > ctx.now:
-        reason = "ReferralStartDateInFuture"
-    elif found.expiry_date is not None and found.expiry_date <= ctx.now:
-        reason = "ReferralExpired"
-    elif found.usage_limit and found.usage_counter >= found.usage_limit:
-        reason = "ReferralLimitReached"
-    if reason is None:
-        result.add(where, "acceptReferral", found.code)
-        result.discount(where, rule.label, rule.discount)
-        result.accepted_referral = found.code
-    else:
-        result.add(where, "rejectReferral", found.code, reason)
-    return True
-
-
-def _cart_quantity(cart_items: list[dict[str, Any]], sku: str) -> int:
-    return sum(int(item.get("quantity", 0)) for item in cart_items if item.get("sku") == sku)

@@ -11,7 +11,7 @@ import urllib3
 import yaml
 
 from local.emulator import Emulator
-from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, SPEC, Client, SpecCheck
+from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, SPEC, SPEC_2026, Client, OpenApiCheck, SpecCheck
 
 
 @pytest.fixture
@@ -59,3 +59,20 @@ def spec_definitions() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def conforms(spec_definitions: dict[str, Any]) -> SpecCheck:
     return SpecCheck(spec_definitions)
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads the `=` key of one example in the 2026 file as text (see the reference README)."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def conforms_v2() -> OpenApiCheck:
+    """Checks a body against a schema of the May 2026 spec (talon_one_openapi-v25.17.0.yaml)."""
+    if not SPEC_2026.exists():
+        pytest.skip(f"reference spec not found at {SPEC_2026}")
+    with SPEC_2026.open(encoding="utf-8") as handle:
+        spec = yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass
+    return OpenApiCheck(spec["components"]["schemas"])

@@ -17,6 +17,7 @@ from local.emulator import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "reference" / "talon_one_swagger-20052019.yaml"
+SPEC_2026 = ROOT.parent / "shared" / "reference" / "talon_one_openapi-v25.17.0.yaml"
 
 API_KEY = "test-api-key-0001"
 APP_ID = 12
@@ -89,6 +90,20 @@ class Client:
     def admin(self, method: str, path: str, body: Any = None) -> Answer:
         return self.request(method, f"/_emulator/{path}", body, auth=None)
 
+    # the three v2 operations; query is the raw query string ("dry=true&now=...")
+    def session_v2(self, session_id: str, body: Any, query: str = "", **kw: Any) -> Answer:
+        return self.request("PUT", f"/v2/customer_sessions/{quote(session_id)}{_q(query)}", body, **kw)
+
+    def profile_v2(self, integration_id: str, body: Any, query: str = "", **kw: Any) -> Answer:
+        return self.request("PUT", f"/v2/customer_profiles/{quote(integration_id)}{_q(query)}", body, **kw)
+
+    def event_v2(self, body: Any, query: str = "", **kw: Any) -> Answer:
+        return self.request("POST", f"/v2/events{_q(query)}", body, **kw)
+
+
+def _q(query: str) -> str:
+    return f"?{query}" if query else ""
+
 
 def quote(value: str) -> str:
     from urllib.parse import quote as _quote
@@ -109,6 +124,33 @@ class SpecCheck:
             for error in validator.iter_errors(instance)
         ]
         assert not problems, f"{definition} violates the spec: {problems}"
+
+
+class OpenApiCheck:
+    """SpecCheck for an OpenAPI 3.0 file's components/schemas (`nullable` read as JSON Schema)."""
+
+    def __init__(self, schemas: dict[str, Any]) -> None:
+        self.schemas = _nullable(schemas)
+
+    def __call__(self, schema: str, instance: Any) -> None:
+        document = {"$ref": f"#/components/schemas/{schema}", "components": {"schemas": self.schemas}}
+        validator = Draft4Validator(document, format_checker=FormatChecker())
+        problems = [
+            f"{'/'.join(str(p) for p in error.absolute_path)}: {error.message}"
+            for error in validator.iter_errors(instance)
+        ]
+        assert not problems, f"{schema} violates the spec: {problems}"
+
+
+def _nullable(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
+        if node.get("nullable") is True and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        return out
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    return node
 
 
 def effects_of(answer: Answer) -> list[list[Any]]:

@@ -214,7 +214,7 @@ def test_cli_prints_the_url_serves_and_saves_on_sigterm(tmp_path: Path):
     # Given the emulator started from the command line, with a key from the environment
     state_file = tmp_path / "cli.json"
     env = {**os.environ, "TALON_EMULATOR_API_KEYS": "env-key"}
-    env.pop("PYTHONPATH", None)  # it must find the layer by itself
+    env.pop("PYTHONPATH", None)  # it needs nothing on the path: the emulator does not import the relay
     process = subprocess.Popen(
         [
             sys.executable,
