@@ -127,11 +127,14 @@ def patch_fifo_redelivery() -> None:
     Queue._talon_relay_fifo_patch = True  # type: ignore[attr-defined]
 
 
-def start_moto(port: int) -> tuple[ThreadedMotoServer, str]:
+def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
+    stack, the tests and the bench start local AWS."""
     patch_fifo_redelivery()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    return server, f"http://127.0.0.1:{port}"
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
 
 
 #: Every process-wide variable export_environment sets (and restore_environment puts back).

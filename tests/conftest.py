@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.support import LogCapture
+
 #: (module, constant) of every credential or personal value the suite hands to the code under test.
 SENSITIVE_CONSTANTS = [
     ("tests.functions.conftest", "API_KEY"),
@@ -66,6 +68,17 @@ def no_secret_in_any_log() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server (local AWS) on 127.0.0.1 for the suites that need one, started as the local
+    stack starts its own."""
+    from local.aws import start_moto
+
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def make_httpserver() -> Iterator[HTTPServer]:
     """pytest-httpserver's server for every suite: on 127.0.0.1 (its default is 'localhost'), and
     threaded, as Talon.One serves concurrent calls (the batch tests rely on it)."""
@@ -75,3 +88,19 @@ def make_httpserver() -> Iterator[HTTPServer]:
     server.clear()
     if server.is_running():
         server.stop()
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Given the layer's logger also writes to a buffer (its own handler is bound to the real stdout)."""
+    import logging
+
+    from talon_relay.observability import logger
+
+    capture = LogCapture()
+    handler = logging.StreamHandler(capture.stream)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    yield capture
+    target.removeHandler(handler)

@@ -106,3 +106,19 @@ def referral(code: str = "REF-1234") -> dict[str, Any]:
         "usageCounter": 0,
         "usageLimit": 1,
     }
+
+
+class LogCapture:
+    """Everything the layer's Powertools logger writes, as the JSON lines CloudWatch would get."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]

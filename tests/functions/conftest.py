@@ -11,25 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from pytest_httpserver import HTTPServer
 
-from tests.support import ROOT, free_port
+from tests.support import ROOT
 
 API_KEY = "fn-test-api-key-5f1c"
 SIGNING_SECRET = "fn-test-signing-secret-0a9e7d"
 PREVIOUS_SIGNING_SECRET = "fn-test-previous-secret-77b2"
 CALLER_API_KEY = "fn-test-caller-key-3c5e91"
 PREVIOUS_CALLER_API_KEY = "fn-test-previous-caller-key-8d02"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @dataclass
@@ -136,35 +126,3 @@ def load_handler() -> Callable[[str], Callable[[dict[str, Any], Any], Any]]:
         return handler
 
     return load
-
-
-class LogCapture:
-    """Everything the layer's Powertools logger writes, as the JSON lines CloudWatch would get."""
-
-    def __init__(self) -> None:
-        import io
-
-        self.stream = io.StringIO()
-
-    @property
-    def text(self) -> str:
-        return self.stream.getvalue()
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
-
-
-@pytest.fixture
-def logs() -> Iterator[LogCapture]:
-    """Given the layer's logger also writes to a buffer (its own handler is bound to the real stdout)."""
-    import logging
-
-    from talon_relay.observability import logger
-
-    capture = LogCapture()
-    handler = logging.StreamHandler(capture.stream)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    yield capture
-    target.removeHandler(handler)

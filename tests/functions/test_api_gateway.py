@@ -13,8 +13,16 @@ from werkzeug import Request, Response
 
 from talon_relay import callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
-from tests.functions.conftest import API_KEY, SIGNING_SECRET, LogCapture, Stack
-from tests.support import LambdaContext, free_port, integration_state, integration_state_v2, load_event, referral
+from tests.functions.conftest import API_KEY, SIGNING_SECRET, Stack
+from tests.support import (
+    LambdaContext,
+    LogCapture,
+    free_port,
+    integration_state,
+    integration_state_v2,
+    load_event,
+    referral,
+)
 
 # folder, method, path template, success status, what Talon.One answers
 OPERATIONS = [

@@ -10,10 +10,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.functions.conftest import CALLER_API_KEY, PREVIOUS_CALLER_API_KEY, LogCapture, Stack
+from tests.functions.conftest import CALLER_API_KEY, PREVIOUS_CALLER_API_KEY, Stack
 from tests.functions.test_api_gateway import api_event, sign_event
 from tests.functions.test_sqs import sqs_event
-from tests.support import LambdaContext, integration_state, integration_state_v2
+from tests.support import LambdaContext, LogCapture, integration_state, integration_state_v2
 
 SIGNING_SECRET_HEADER = "X-Relay-Signature"
 

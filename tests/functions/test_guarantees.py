@@ -14,10 +14,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from talon_relay import callers
-from tests.functions.conftest import PREVIOUS_SIGNING_SECRET, SIGNING_SECRET, LogCapture, Stack
+from tests.functions.conftest import PREVIOUS_SIGNING_SECRET, SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, sign_event
 from tests.functions.test_sqs import sqs_event
-from tests.support import LambdaContext, integration_state, load_event
+from tests.support import LambdaContext, LogCapture, integration_state, load_event
 
 SESSION = "update_customer_session"
 

@@ -9,8 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from talon_relay.errors import ErasureIncomplete
-from tests.functions.conftest import LogCapture, Stack
-from tests.support import LambdaContext, load_event
+from tests.functions.conftest import Stack
+from tests.support import LambdaContext, LogCapture, load_event
 
 
 def erasure_answers(httpserver: HTTPServer) -> None:

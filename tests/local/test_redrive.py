@@ -8,20 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from local.aws import local_client
 from local.redrive import logical_name, redrive
-from tests.support import free_port
 
 
 @pytest.fixture(scope="module")
-def sqs() -> Iterator[Any]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield local_client("sqs", f"http://127.0.0.1:{port}")
-    server.stop()
+def sqs(moto_endpoint: str) -> Iterator[Any]:
+    yield local_client("sqs", moto_endpoint)
 
 
 def fifo_pair(sqs: Any) -> tuple[str, str]:

@@ -94,17 +94,6 @@ def powertools_stdout(capsys: pytest.CaptureFixture[str]) -> Iterator[StdoutCapt
 # --- local AWS (moto server) -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, tmp_path: Any) -> Iterator[str]:
     """Environment that sends every AWS SDK call to the moto server with fake credentials."""

@@ -78,3 +78,19 @@ def test_the_cycle_finder_finds_a_circle(tmp_path: Path, monkeypatch: pytest.Mon
 def test_no_layer_module_is_over_300_lines() -> None:
     sizes = {path.relative_to(LAYER).as_posix(): len(path.read_text().splitlines()) for path in LAYER.rglob("*.py")}
     assert {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}
+
+
+def test_the_emulator_imports_nothing_of_the_relay() -> None:
+    # Given the import graph of the local stack and the layer together
+    graph = grimp.build_graph("local", "talon_relay", cache_dir=None)
+    # Then no module of the emulator reaches the layer, directly or through another module: its
+    # description of Talon.One is its own, so a wrong model in the layer cannot hide in both
+    emulator = [m for m in graph.modules if m.startswith("local.emulator")]
+    assert emulator
+    reached = {
+        (module, imported)
+        for module in emulator
+        for imported in graph.find_upstream_modules(module)
+        if imported.startswith("talon_relay")
+    }
+    assert reached == set()

@@ -1,13 +1,10 @@
-"""Pydantic models for every definition the v1 Integration API operations reach (v2: `models_v2`).
+"""Pydantic models for every definition the v1 operations reach (names of talon_one_swagger-20052019.yaml,
+wire names as aliases); v2 requests are in `models_v2`.
 
-Names follow the reference spec (talon_one_swagger-20052019.yaml). Python attributes are snake_case,
-the wire names are the spec's camelCase (aliases).
-
-Request models are the relay's strict checker: a caller's body is validated against them by wire
-name, without coercion (no string for a number, no boolean for a number, no NaN or Infinity, no
-number for a date-time), and open: fields they do not know are Talon.One's to judge. The relay
-forwards the caller's bytes, never a re-serialised model. Response models tolerate fields a newer
-server adds; the relay itself reads only the effects of an answer (`effects.effects_of`).
+Request models are the strict checker: a body is validated by wire name without coercion (no string
+or boolean for a number, no NaN or Infinity, no number for a date-time), and open: unknown fields are
+Talon.One's to judge. The relay forwards the caller's bytes, never a re-serialised model. Response
+models tolerate what a newer server adds; the relay itself reads only an answer's effects.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from talon_relay.effects import Effect, parse_effects
@@ -67,24 +64,13 @@ class _Response(BaseModel):
 
     model_config = ConfigDict(extra="allow", **_COMMON)
 
-    #: The body exactly as Talon.One sent it, when the model was parsed from a response.
-    _raw: bytes | None = PrivateAttr(default=None)
-
     @classmethod
     def from_response(cls, data: bytes) -> Self:
-        model = cls.model_validate_json(data)
-        model._raw = data
-        return model
+        return cls.model_validate_json(data)
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object as Talon.One sent it (camelCase), e.g. to pass it on to a caller."""
+        """The JSON object as Talon.One sent it (camelCase)."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-    def wire_json(self) -> str:
-        """Talon.One's JSON text, byte for byte when it came from a response (a relay adds nothing)."""
-        if self._raw is not None:
-            return self._raw.decode("utf-8")
-        return self.model_dump_json(by_alias=True, exclude_unset=True)
 
 
 #: The bases of every request and response model (the operation table names these).
@@ -170,8 +156,18 @@ class LoyaltyProgramBalance(_Response):
     current_balance: float
 
 
+class LoyaltyProgramLedgers(_Response):
+    """A program as Talon.One answers it since late 2019 (talon_one_openapi-v2.0.0.yaml)."""
+
+    title: str
+    name: str
+    ledger: dict[str, Any]
+    sub_ledgers: dict[str, Any] | None = None
+
+
 class Loyalty(_Response):
-    programs: dict[str, LoyaltyProgramBalance]
+    # 2019: balances; from late 2019: ledgers. A tolerant reader takes either.
+    programs: dict[str, LoyaltyProgramBalance | LoyaltyProgramLedgers]
 
 
 class LedgerEntry(_Response):
