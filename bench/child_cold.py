@@ -64,14 +64,16 @@ def relay(spec: dict[str, Any]) -> tuple[int, int, int, str]:
 
 
 def sdk(spec: dict[str, Any]) -> tuple[int, int, int, str]:
-    import talon_one  # type: ignore[import-not-found]
+    import talon_one
 
     imported, rss = time.monotonic_ns(), status_kb("VmRSS")
     config = talon_one.Configuration(host=spec["url"])
     config.api_key["api_key_v1"] = spec["api_key"]
     config.api_key_prefix["api_key_v1"] = "ApiKey-v1"
     api = talon_one.IntegrationApi(talon_one.ApiClient(config))
-    created = api.create_referral(talon_one.NewReferral.from_dict(spec["body"]))  # raises unless 2xx
+    body = talon_one.NewReferral.from_dict(spec["body"])
+    assert body is not None
+    created = api.create_referral(body)  # raises unless 2xx
     detail = "" if created.code else repr(created)[:500]
     return imported, rss, spec["expect"], detail
 
