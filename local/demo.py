@@ -1,7 +1,8 @@
-"""`make demo`: one customer's journey through all five operations, against the local stack.
+"""`make demo`: one customer's journey through today's five operations, against the local stack.
 
 A profile, a session with a coupon and a cart, an event, a referral (used by a friend), the session
-closed, and a deletion queued for the off-peak erasure schedule, which then drains it.
+closed (the v2 session, profile and event operations a current Talon.One serves), and a deletion
+queued for the off-peak erasure schedule, which then drains it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ class DemoFailed(RuntimeError):
 
 
 def _effects(body: dict[str, Any]) -> list[str]:
+    """Effects of a v1 answer (tuples under event.effects) or a v2 one (typed, at the top level)."""
     out = []
     for effect in (body.get("event") or {}).get("effects") or []:
         if isinstance(effect, list) and len(effect) == 4:
             name, *args = effect[3]
             out.append(f"{name}({', '.join(repr(a) for a in args)})")
+    for effect in body.get("effects") or []:
+        if isinstance(effect, dict):
+            props = ", ".join(f"{k}={v!r}" for k, v in (effect.get("props") or {}).items())
+            out.append(f"{effect.get('effectType')}({props})")
     return out
 
 
@@ -59,16 +65,17 @@ class Journey:
         return data
 
     def show_state(self, data: dict[str, Any]) -> None:
-        session, profile = data.get("session") or {}, data.get("profile") or {}
+        session = data.get("session") or data.get("customerSession") or {}
+        profile = data.get("profile") or data.get("customerProfile") or {}
         if session and session.get("integrationId") != "talon_profile_update":
             print(
-                f"   session {session['integrationId']!r}: state={session['state']} total={session['total']}"
-                f" discounts={session['discounts']}"
+                f"   session {session.get('integrationId')!r}: state={session.get('state')}"
+                f" total={session.get('total')} discounts={session.get('discounts')}"
             )
         if profile:
             print(
-                f"   profile {profile['integrationId']!r}: closedSessions={profile['closedSessions']}"
-                f" totalSales={profile['totalSales']}"
+                f"   profile {profile.get('integrationId')!r}: closedSessions={profile.get('closedSessions')}"
+                f" totalSales={profile.get('totalSales')}"
             )
         if data.get("loyalty"):
             print(f"   loyalty: {json.dumps(data['loyalty'])}")
@@ -105,28 +112,32 @@ def run_demo(info: dict[str, Any]) -> int:
     ]
     j = Journey(info)
     try:
+        content = ["customerSession", "customerProfile"]
         state = j.call(
-            "A customer profile (updateCustomerProfile)",
+            "A customer profile (updateCustomerProfileV2, rules run)",
             "PUT",
-            f"/v1/customer_profiles/{ada}",
-            {"attributes": {"name": "Ada", "newsletter": True}},
+            f"/v2/customer_profiles/{ada}?runRuleEngine=true",
+            {"attributes": {"name": "Ada", "newsletter": True}, "responseContent": ["customerProfile"]},
             200,
         )
         j.show_state(state)
         state = j.call(
-            "A session with a coupon and a cart (updateCustomerSession)",
+            "A session with a coupon and a cart (updateCustomerSessionV2)",
             "PUT",
-            f"/v1/customer_sessions/checkout-{ada}",
-            {"profileId": ada, "coupon": "WELCOME10", "cartItems": cart},
+            f"/v2/customer_sessions/checkout-{ada}",
+            {
+                "customerSession": {"profileId": ada, "couponCodes": ["WELCOME10"], "cartItems": cart},
+                "responseContent": content,
+            },
             200,
         )
         j.show_state(state)
         state = j.call(
-            "A purchase event (trackEvent)",
+            "A purchase event (trackEventV2, silent=no: the answer comes back)",
             "POST",
-            "/v1/events",
-            {"profileId": ada, "sessionId": f"checkout-{ada}", "type": "purchase", "attributes": {"channel": "web"}},
-            201,
+            "/v2/events?silent=no",
+            {"profileId": ada, "type": "purchase", "attributes": {"channel": "web"}, "responseContent": ["loyalty"]},
+            200,
         )
         j.show_state(state)
         referral = j.call(
@@ -140,16 +151,19 @@ def run_demo(info: dict[str, Any]) -> int:
         state = j.call(
             "The friend's session uses the referral code",
             "PUT",
-            f"/v1/customer_sessions/checkout-{bob}",
-            {"profileId": bob, "referral": referral["code"], "cartItems": cart[1:]},
+            f"/v2/customer_sessions/checkout-{bob}",
+            {
+                "customerSession": {"profileId": bob, "referralCode": referral["code"], "cartItems": cart[1:]},
+                "responseContent": content,
+            },
             200,
         )
         j.show_state(state)
         state = j.call(
-            "The session is closed (updateCustomerSession, state=closed)",
+            "The session is closed (updateCustomerSessionV2, state=closed)",
             "PUT",
-            f"/v1/customer_sessions/checkout-{ada}",
-            {"state": "closed"},
+            f"/v2/customer_sessions/checkout-{ada}",
+            {"customerSession": {"state": "closed"}, "responseContent": content},
             200,
         )
         j.show_state(state)

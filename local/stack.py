@@ -85,6 +85,7 @@ class LocalStack:
         schedules: bool = True,
         rules: Path | None = None,
         state_file: Path | None = None,
+        era: str | None = None,
     ) -> LocalStack:
         from local.emulator import Emulator
 
@@ -92,7 +93,9 @@ class LocalStack:
         if _running is not None:
             raise RuntimeError(f"a local stack is already running in this process ({_running.api_url}); stop it first")
         spec = read_stack()
-        emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file)
+        # The answer shape of an era of Talon.One (2019 loyalty balances, 2026 ledgers): TALON_EMULATOR_ERA
+        era = era or os.environ.get("TALON_EMULATOR_ERA") or "2019"
+        emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file, era=era)
         started: list[Any] = []
         saved: dict[str, str | None] = {}
         try:
