@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from local.containers import LambdaContext
 
@@ -122,3 +126,39 @@ class LogCapture:
 
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+
+
+# --- the vendor's reference specs (../shared/reference; tests only, the product never reads them) ----
+
+SWAGGER_2019 = "talon_one_swagger-20052019.yaml"
+OPENAPI_2020 = "talon_one_openapi-v2.0.0.yaml"
+OPENAPI_2026 = "talon_one_openapi-v25.17.0.yaml"
+
+
+def reference_dir() -> Path | None:
+    """shared/reference beside the repository, or beside a folder holding it (a git worktree)."""
+    for folder in ROOT.parents:
+        if (folder / "shared" / "reference" / SWAGGER_2019).is_file():
+            return folder / "shared" / "reference"
+    return None
+
+
+class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe loader (libyaml's when there) that reads the 2026 file's plain `=` example key as the
+    text it is (PyYAML takes it for the YAML 1.1 "value" tag; see the reference README)."""
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+@cache
+def reference_spec(name: str) -> dict[str, Any]:
+    """A reference spec as data; the calling test (or module) is skipped, saying why, without it."""
+    folder = reference_dir()
+    if folder is None:
+        reason = f"reference specs not found in shared/reference beside {ROOT}: these tests need them"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason, allow_module_level=True)
+    loaded = yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_SpecLoader)
+    assert isinstance(loaded, dict)
+    return loaded

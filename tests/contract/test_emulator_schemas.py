@@ -11,47 +11,20 @@ statuses are checked too. A drift on either side (a property added, removed or r
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from local.emulator.routes import ROUTES, Route, route_path
 from local.emulator.validation import schema_document
-from tests.contract.conftest import load_spec
+from tests.contract.conftest import load_current_spec, load_spec
 
 SWAGGER_2019 = load_spec()
-SPEC_2026_PATH = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "talon_one_openapi-v25.17.0.yaml"
-).resolve()
-
 #: Keywords that document a schema without constraining it.
 DOCUMENTATION = frozenset({"description", "title", "example", "default"})
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads the `=` key of one example as text (the reference README's quirk)."""
-
-
-def _value_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    assert isinstance(node, yaml.ScalarNode)
-    return loader.construct_scalar(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", _value_as_text)
-
-
-def load_spec_2026() -> dict[str, Any]:
-    if not SPEC_2026_PATH.is_file():
-        pytest.skip(f"reference spec not found at {SPEC_2026_PATH}", allow_module_level=True)
-    with SPEC_2026_PATH.open(encoding="utf-8") as handle:
-        spec: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass
-    assert spec["openapi"].startswith("3.0") and "updateCustomerSessionV2" in str(spec["paths"])
-    return spec
-
-
-SPEC_2026 = load_spec_2026()
+SPEC_2026 = load_current_spec()
 
 
 def spec_of(route: Route) -> tuple[dict[str, Any], dict[str, Any]]:

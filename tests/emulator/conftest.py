@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import urllib3
-import yaml
 
 from local.emulator import Emulator
-from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, SPEC, SPEC_2026, Client, OpenApiCheck, SpecCheck
+from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, Client, OpenApiCheck, SpecCheck
+from tests.support import OPENAPI_2026, SWAGGER_2019, reference_spec
 
 
 @pytest.fixture
@@ -37,9 +37,7 @@ def client(emulator: Emulator) -> Iterator[Client]:
 
 @pytest.fixture(scope="session")
 def spec_definitions() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.skip(f"reference spec not found at {SPEC}")
-    definitions: dict[str, Any] = copy.deepcopy(yaml.safe_load(SPEC.read_text())["definitions"])
+    definitions: dict[str, Any] = copy.deepcopy(reference_spec(SWAGGER_2019)["definitions"])
     # The spec types Event.effects items as objects, but v1 sends each effect as the tuple
     # [campaignId, rulesetId, ruleIndex, [name, *args]] (reference README): check that form.
     definitions["Event"]["properties"]["effects"]["items"] = {
@@ -61,18 +59,7 @@ def conforms(spec_definitions: dict[str, Any]) -> SpecCheck:
     return SpecCheck(spec_definitions)
 
 
-class _Loader(yaml.SafeLoader):
-    """Reads the `=` key of one example in the 2026 file as text (see the reference README)."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 def conforms_v2() -> OpenApiCheck:
     """Checks a body against a schema of the May 2026 spec (talon_one_openapi-v25.17.0.yaml)."""
-    if not SPEC_2026.exists():
-        pytest.skip(f"reference spec not found at {SPEC_2026}")
-    with SPEC_2026.open(encoding="utf-8") as handle:
-        spec = yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass
-    return OpenApiCheck(spec["components"]["schemas"])
+    return OpenApiCheck(reference_spec(OPENAPI_2026)["components"]["schemas"])

@@ -16,8 +16,6 @@ from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
 from local.emulator import sign
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT.parent / "shared" / "reference" / "talon_one_swagger-20052019.yaml"
-SPEC_2026 = ROOT.parent / "shared" / "reference" / "talon_one_openapi-v25.17.0.yaml"
 
 API_KEY = "test-api-key-0001"
 APP_ID = 12

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from local.template import load_template
 from talon_relay.operations import OPERATIONS, Operation
 from template.render import logical_prefix
+from tests.support import OPENAPI_2020, OPENAPI_2026, SWAGGER_2019, reference_dir, reference_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -143,35 +142,7 @@ def load_json(path: Path) -> Any:
 
 #: The vendor specs, in the order an operation is looked up: the 2019 one the v1 operations follow
 #: first, then today's (v2 operations), then the 2020 one.
-SPEC_FILES = (
-    "talon_one_swagger-20052019.yaml",
-    "talon_one_openapi-v25.17.0.yaml",
-    "talon_one_openapi-v2.0.0.yaml",
-)
-
-
-def reference_dir() -> Path | None:
-    """shared/reference beside the repository, or beside a folder holding it (a git worktree)."""
-    for folder in ROOT.parents:
-        if (folder / "shared" / "reference" / SPEC_FILES[0]).is_file():
-            return folder / "shared" / "reference"
-    return None
-
-
-class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A safe loader (libyaml's when there) that reads a plain `=` (in rule examples) as the string it is."""
-
-
-_SpecLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
-@cache
-def load_spec(name: str) -> dict[str, Any]:
-    folder = reference_dir()
-    assert folder is not None
-    loaded = yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_SpecLoader)
-    assert isinstance(loaded, dict)
-    return loaded
+SPEC_FILES = (SWAGGER_2019, OPENAPI_2026, OPENAPI_2020)
 
 
 def spec_operation(op: Operation) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -179,7 +150,7 @@ def spec_operation(op: Operation) -> tuple[dict[str, Any], dict[str, Any]]:
     if reference_dir() is None:
         pytest.skip("reference specs not found in shared/reference beside the repository")
     for name in SPEC_FILES:
-        spec = load_spec(name)
+        spec = reference_spec(name)
         found = spec.get("paths", {}).get(op.path, {}).get(op.method.lower())
         if isinstance(found, dict) and found.get("operationId") == op.name:
             return spec, found
