@@ -83,24 +83,25 @@ class Journey:
         print(f"   effects: {', '.join(effects) if effects else '(none)'}\n")
 
 
-def signing_secret(info: dict[str, Any]) -> str | None:
-    """The local stack's caller signing secret ("current"), read from local AWS like a sender would."""
-    arn = info.get("caller_signing_secret_arn")
+def _current(info: dict[str, Any], secret: str) -> str | None:
+    """The "current" value of one of the local stack's caller secrets, read from local AWS like a
+    sender would read it (None when callers are not authenticated)."""
+    arn = info.get(secret)
     if info.get("caller_auth") == "disabled" or not arn:
         return None
     secrets = local_client("secretsmanager", info["aws_endpoint"])
     value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
     return value
+
+
+def signing_secret(info: dict[str, Any]) -> str | None:
+    """The local stack's caller signing secret."""
+    return _current(info, "caller_signing_secret_arn")
 
 
 def caller_api_key(info: dict[str, Any]) -> str | None:
-    """The local stack's relay caller key ("current"): what a vendor SDK sends as ApiKey-v1."""
-    arn = info.get("caller_api_keys_secret_arn")
-    if info.get("caller_auth") == "disabled" or not arn:
-        return None
-    secrets = local_client("secretsmanager", info["aws_endpoint"])
-    value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
-    return value
+    """The local stack's relay caller key: what a vendor SDK sends as `Authorization: ApiKey-v1`."""
+    return _current(info, "caller_api_keys_secret_arn")
 
 
 def run_demo(info: dict[str, Any]) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-import types
 import typing
 from datetime import datetime
 from typing import Any, get_type_hints
@@ -26,7 +25,7 @@ from talon_relay import models
 from talon_relay.auth import HmacAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.effects import Effect
-from tests.contract.conftest import load_spec
+from tests.contract.conftest import leaves, load_spec
 
 SPEC = load_spec()
 DEFINITIONS: dict[str, Any] = SPEC["definitions"]
@@ -101,19 +100,6 @@ def properties(name: str) -> dict[str, dict[str, Any]]:
     props = DEFINITIONS[name].get("properties", {})
     assert isinstance(props, dict)
     return props
-
-
-def leaves(annotation: Any) -> set[Any]:
-    """Every type named anywhere in an annotation (unions, containers, Literal values)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
-        return {("literal", value) for value in typing.get_args(annotation)}
-    if origin is None:
-        return {annotation}
-    found: set[Any] = set() if origin in (typing.Union, types.UnionType) else {origin}
-    for arg in typing.get_args(annotation):
-        found |= leaves(arg)
-    return found
 
 
 def enum_values(annotation: Any) -> set[str]:

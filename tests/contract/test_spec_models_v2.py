@@ -3,8 +3,6 @@ current vendor spec (talon_one_openapi-v25.17.0.yaml), item by item."""
 
 from __future__ import annotations
 
-import types
-import typing
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from pydantic.fields import FieldInfo
 
 from talon_relay import models_v2
 from talon_relay.operations import OPERATIONS, Operation
-from tests.contract.conftest import load_current_spec
+from tests.contract.conftest import leaves, load_current_spec
 
 SPEC = load_current_spec()
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
@@ -52,18 +50,6 @@ def model_of(name: str) -> type[BaseModel]:
 
 def by_alias(model: type[BaseModel]) -> dict[str, FieldInfo]:
     return {(info.alias or name): info for name, info in model.model_fields.items()}
-
-
-def leaves(annotation: Any) -> set[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
-        return {("literal", value) for value in typing.get_args(annotation)}
-    if origin is None:
-        return {annotation}
-    found: set[Any] = set() if origin in (typing.Union, types.UnionType) else {origin}
-    for arg in typing.get_args(annotation):
-        found |= leaves(arg)
-    return found
 
 
 # --- the operations ----------------------------------------------------------------------------------
