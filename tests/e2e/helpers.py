@@ -136,10 +136,27 @@ class Http:
         )
         return Answer(response.status, dict(response.headers), response.data)
 
-    def signature(self, method: str, path: str, body: Any = None, *, secret: str | None = None) -> str:
+    def signature(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """X-Relay-Signature v2 as a sender signs: method, path, Idempotency-Key, Prefer and body, now."""
         secret = secret or self.secret
         assert secret, "the stack does not require signatures"
-        return callers.sign(secret, int(time.time()), method, canonical_path(path), _payload(body) or b"")
+        return callers.sign(
+            secret,
+            time.time(),
+            method,
+            canonical_path(path),
+            _payload(body) or b"",
+            idempotency_key=callers.header(headers, "Idempotency-Key"),
+            prefer=callers.header(headers, "Prefer"),
+        )
 
     def relay(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, sign: bool = True
@@ -147,7 +164,7 @@ class Http:
         """A request to the relay's API, signed as a sender would sign it (unless sign=False)."""
         headers = dict(headers or {})
         if sign and self.secret:
-            headers.setdefault(callers.SIGNATURE_HEADER, self.signature(method, path, body))
+            headers.setdefault(callers.SIGNATURE_HEADER, self.signature(method, path, body, headers=headers))
         return self.request(method, self.stack.api_url + path, body, headers)
 
     def talon(self, method: str, path: str, body: Any = None) -> Answer:
@@ -321,7 +338,7 @@ def relay_within(
     and does not retry by itself: None when it gave up (its connection is closed, as a client's is)."""
     headers = dict(headers or {})
     if http.secret:
-        headers.setdefault(callers.SIGNATURE_HEADER, http.signature(method, path, body))
+        headers.setdefault(callers.SIGNATURE_HEADER, http.signature(method, path, body, headers=headers))
     pool = urllib3.PoolManager(maxsize=1, retries=False)
     try:
         response = pool.request(

@@ -17,13 +17,13 @@ from talon_relay.observability import logger
 from talon_relay.settings import settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 Result = str | None  # the JSON text of Talon.One's answer (None for 204)
 
 
 @lru_cache(maxsize=4)
-def store(table: str) -> BasePersistenceLayer:
+def store(table: str) -> DynamoDBPersistenceLayer:
     """One persistence layer (and DynamoDB client) per table and container."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 

@@ -10,7 +10,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from talon_relay import callers, messages, queues, requests, service
+from talon_relay import callers, messages, queues, replay, requests, service
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -61,7 +61,7 @@ def _json_body(raw: bytes) -> Any:
 
 
 def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
-    """Let in only a sender API Gateway checked by API key, or one that signed this request."""
+    """Let in only a sender API Gateway checked by API key, or one that signed this request (once)."""
     cfg = settings()
     if cfg.caller_auth == "disabled":
         return
@@ -70,13 +70,19 @@ def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: b
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
-    callers.verify(
+    signature = callers.verify(
         callers.header(event.headers, callers.SIGNATURE_HEADER),
         secrets=secrets,
         method=event.http_method,
         path=operation.canonical_path(event.path_parameters),
         body=raw_body,
+        idempotency_key=callers.header(event.headers, "Idempotency-Key"),
+        prefer=callers.header(event.headers, "Prefer"),
+        accept_v1=cfg.caller_signature_v1 == "accepted",
     )
+    replay.remember(signature, table=cfg.idempotency_table_name)
+    if signature.version == "v1":  # who still signs the old way, for the migration (README)
+        logger.info("deprecated signature scheme v1", extra={"source_ip": event.request_context.identity.source_ip})
 
 
 def _idempotency_key(headers: dict[str, str] | None) -> str | None:
