@@ -6,6 +6,7 @@ here and only here, so a path id is validated once and a body is checked by one 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from talon_relay import limits
 from talon_relay.errors import InvalidRequest
 from talon_relay.models import APIError, ErrorSource, RequestModel
 from talon_relay.operations import Operation
@@ -25,6 +27,7 @@ def path_segment(value: str, *, name: str) -> str:
     if value in (".", ".."):
         # Dot segments are removed by URL normalisation (RFC 3986 5.2.4), even percent-encoded.
         raise ValueError(f"{name} cannot be {value!r}: it is not a usable path segment")
+    limits.check_id(value, name=name)
     return quote(value, safe="")
 
 
@@ -133,3 +136,15 @@ def validation_errors(exc: ValidationError) -> list[APIError]:
             title = "Unknown field"
         out.append(APIError(title=title, details=err["msg"], source=ErrorSource(pointer=pointer)))
     return out
+
+
+def checked(request: Request) -> Request:
+    """`request`, once its body and payload are known to serialise (so the call cannot fail on them)."""
+    try:
+        request.body_bytes()
+        json.dumps(request.payload())
+    except Exception as exc:  # the limits make this unreachable; a body is still never sent half-checked
+        raise InvalidRequest.single(
+            "Invalid body", f"body cannot be serialised: {type(exc).__name__}", pointer=""
+        ) from exc
+    return request

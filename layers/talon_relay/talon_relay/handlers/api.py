@@ -10,7 +10,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from talon_relay import callers, messages, queues, replay, requests, service
+from talon_relay import callers, limits, messages, queues, replay, requests, service
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -47,17 +47,13 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
     return raw.encode("utf-8")
 
 
-def _json_body(raw: bytes) -> Any:
+def _json_body(raw: bytes, headers: dict[str, str] | None) -> Any:
+    """The body as JSON, within the documented limits (limits.py): a 413, 415 or 400 names the fault."""
     if not raw:
         return None
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidRequest.single("Invalid body", "body is not UTF-8 text", pointer="") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest.single(
-            "Invalid body", f"body is not valid JSON: {exc.msg} at position {exc.pos}", pointer=""
-        ) from None
+    limits.check_body_size(raw)
+    limits.check_content_type(callers.header(headers, "Content-Type"))
+    return limits.parse_json(raw)
 
 
 def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
@@ -130,7 +126,9 @@ def handle(operation: Operation, raw_event: dict[str, Any], context: Any) -> dic
         raw_body = _raw_body(event)
         _authenticate(operation, event, raw_body)
         key = _idempotency_key(event.headers)
-        request = requests.parse(operation, event.path_parameters, _json_body(raw_body))
+        request = requests.checked(
+            requests.parse(operation, event.path_parameters, _json_body(raw_body, event.headers))
+        )
         if _wants_async(event.headers):
             return _enqueue(request, key or request_id)
         result = service.execute(request, context=context, correlation_id=request_id, idempotency_key=key)
