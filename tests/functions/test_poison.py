@@ -3,8 +3,11 @@ an erasure run; limits are told as 400/413/415 with a reason; large answers stay
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import re
+import string
 import uuid
 from typing import Any
 
@@ -205,3 +208,48 @@ def test_poison_on_the_erasure_queue_does_not_stop_the_run(
     assert any("nests 2,001 levels" in r for r in reasons)
     assert any("5,000 characters" in r for r in reasons)
     assert any("surrogate" in r for r in reasons)
+
+
+# --- idempotency for answers over DynamoDB's 400 KB item limit ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["compressible", "incompressible"])
+def test_a_large_answer_keeps_its_idempotency_record(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, kind: str
+) -> None:
+    # Given Talon.One answers an event with a 450,000-character attribute (over 400 KB as one item)
+    text = "x" * 450_000 if kind == "compressible" else "".join(random.choices(string.ascii_letters, k=450_000))
+    answer = integration_state(attributes={"note": text})
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(answer, 201)
+    event = api_event(
+        "track_event",
+        body={"sessionId": "s-1", "type": "purchase", "attributes": {"note": "big"}},
+        headers={"Idempotency-Key": f"big-{uuid.uuid4()}"},
+    )
+    handler = load_handler("track_event")
+    # When the sender sends it, then repeats it with the same key (its retry)
+    first = handler(event, LambdaContext())
+    second = handler(resigned(event), LambdaContext())
+    # Then Talon.One was called once, and the repeat returns the first answer byte for byte
+    assert first["statusCode"] == second["statusCode"] == 201, second
+    assert second["body"] == first["body"]
+    assert json.loads(second["body"])["profile"]["attributes"]["note"] == text
+    assert len(httpserver.log) == 1
+
+
+def test_a_queued_copy_of_a_large_answer_request_is_not_sent_twice(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given a queued event whose answer is over 400 KB, delivered twice by SQS (at least once)
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(
+        integration_state(attributes={"note": "y" * 450_000}), 201
+    )
+    event = copy.deepcopy(load_event("track_event", "sqs"))
+    event["Records"] = event["Records"][:1]
+    event["Records"][0]["messageId"] = f"m-{uuid.uuid4()}"
+    handler = load_handler("track_event")
+    # When both deliveries are handled
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert handler(copy.deepcopy(event), LambdaContext()) == {"batchItemFailures": []}
+    # Then the event reached Talon.One once
+    assert len(httpserver.log) == 1
