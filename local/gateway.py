@@ -39,6 +39,12 @@ LAYER_PATH = ROOT / "layers" / "talon_relay"
 LOCAL_RELAY_API_KEY = "local-relay-api-key"
 LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
 _INVOKE_LOCK = threading.RLock()
+#: What API Gateway answers a wrong or missing x-api-key once the key API's INVALID_API_KEY gateway
+#: response is shaped as an ErrorResponse (the template snippet in README, "Signing a request").
+FORBIDDEN_BODY = (
+    b'{"message":"Forbidden","errors":[{"title":"Invalid API key",'
+    b'"details":"x-api-key is missing, unknown or disabled for this API","source":{"parameter":"x-api-key"}}]}'
+)
 
 
 class LocalFunction:
@@ -336,8 +342,8 @@ class Gateway:
             status, result = self._schedule_request(schedule.group(1), body)
             return status, {"Content-Type": "application/json"}, json.dumps(result).encode()
         routes, api_key_id = self._api_for(headers)
-        if routes is None:  # API Gateway's answer to a missing or unknown API key
-            return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
+        if routes is None:  # API Gateway's answer to a missing or unknown API key, shaped (FORBIDDEN_BODY)
+            return 403, {"Content-Type": "application/json"}, FORBIDDEN_BODY
         matches = [r for r in routes if r.pattern.match(path)]
         route = next((r for r in matches if r.method == method), None)
         if route is None:
