@@ -15,7 +15,7 @@ import urllib3
 
 from local.aws import local_client
 from local.stack import LOCAL_API_KEY, LocalStack
-from talon_relay import callers
+from talon_relay import callers, queues
 
 T = TypeVar("T")
 
@@ -262,12 +262,13 @@ class Queues:
 
 
 def message_group(message: Any) -> str:
-    """The FIFO group a sender would choose: the customer the message is about."""
+    """The FIFO group a sender would choose: the customer the message is about, as the relay derives
+    it (the id itself when SQS takes it as a MessageGroupId, else its sha256; README)."""
     if isinstance(message, dict):
         body: dict[str, Any] = message["body"] if isinstance(message.get("body"), dict) else {}
         for value in (message.get("customerSessionId"), message.get("integrationId"), body.get("sessionId")):
             if isinstance(value, str) and value:
-                return value
+                return queues.message_group_id(value)
     return "e2e"
 
 
