@@ -59,7 +59,9 @@ class Operation:
         signature before the parameters are validated.
         """
         params = params or {}
-        return self.path.format(**{name: quote(str(params.get(name) or ""), safe="") for name in self.path_params})
+        return self.path.format(
+            **{name: quote(str(params.get(name) or ""), safe="", errors="surrogatepass") for name in self.path_params}
+        )
 
 
 UPDATE_CUSTOMER_SESSION = Operation(

@@ -44,7 +44,7 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
             return base64.b64decode(raw, validate=True)
         except ValueError:
             raise InvalidRequest.single("Invalid body", "body is not valid base64", pointer="") from None
-    return raw.encode("utf-8")
+    return raw.encode("utf-8", "surrogatepass")  # a lone surrogate stays, to be refused as not UTF-8
 
 
 def _json_body(raw: bytes, headers: dict[str, str] | None) -> Any:
