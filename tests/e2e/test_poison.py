@@ -149,3 +149,22 @@ def test_async_limits_are_413_and_group_ids_fit_sqs(stack: LocalStack, http: Htt
     wait_until(lambda: len(talon_requests(stack, method="PUT")) == 2, timeout=20, what="both updates delivered")
     assert [r["body"]["total"] for r in talon_requests(stack, method="PUT")] == [1, 2]
     assert stack.emulator.state()["sessions"][long_id]["total"] == 2
+
+
+def test_redrive_moves_a_message_that_still_fails_once(stack: LocalStack, queues: Queues) -> None:
+    # Given a message with a bad body in the session DLQ (it fails again whenever it is delivered)
+    from local.redrive import redrive
+
+    dlq, queue = queues.url("UpdateCustomerSessionDeadLetterQueue"), queues.url("UpdateCustomerSessionQueue")
+    queues.send("UpdateCustomerSessionDeadLetterQueue", "not json", group="g-bad")
+    sent_to_talon_one = len(talon_requests(stack))
+
+    # When `make redrive FUNCTION=update_customer_session` runs while the function consumes the queue
+    result = redrive(queues.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, settle_seconds=4)
+
+    # Then it moved the message once and saw it come back with its reason; it is in the DLQ, once
+    assert (result.moved, result.came_back) == (1, 1)
+    assert any("not valid JSON" in reason for reason in result.came_back_reasons)
+    back = queues.take_all("UpdateCustomerSessionDeadLetterQueue")
+    assert [m["Body"] for m in back] == ["not json"]
+    assert len(talon_requests(stack)) == sent_to_talon_one
