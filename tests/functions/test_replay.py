@@ -178,3 +178,19 @@ def test_a_blank_previous_value_is_not_a_key(stack: Stack, httpserver: HTTPServe
     # Then it is refused as not matching
     assert "does not match" in unauthorized_reason(load_handler(EVENT)(event, LambdaContext()))
     assert httpserver.log == []
+
+
+def test_without_a_table_signatures_still_work_and_the_missing_protection_is_said(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any
+) -> None:
+    # Given no idempotency table (library use, the bench; the template always sets one)
+    from talon_relay import replay
+
+    monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
+    monkeypatch.setattr(replay, "_warned", [])
+    answer_events(httpserver)
+    # When a signed request arrives
+    response = load_handler(EVENT)(purchase(), LambdaContext())
+    # Then it is served, and the log says that signatures are not protected against replay
+    assert response["statusCode"] == 201
+    assert "signatures are not protected against replay" in logs.text

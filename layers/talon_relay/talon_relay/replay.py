@@ -11,19 +11,31 @@ from __future__ import annotations
 import time
 
 from talon_relay.callers import SIGNATURE_HEADER, TOLERANCE_SECONDS, Signature
-from talon_relay.errors import SettingsError, StoreUnavailable, Unauthenticated
+from talon_relay.errors import StoreUnavailable, Unauthenticated
 from talon_relay.idempotency import store
+from talon_relay.observability import logger
 
 #: Prefix of a replay record's id: never the id of a Powertools idempotency record (`<function>.<name>#<hash>`).
 PREFIX = "signature#"
 
 
+_warned: list[bool] = []
+
+
 def remember(signature: Signature, *, table: str | None, now: float | None = None) -> None:
-    """Record `signature` as used, or raise Unauthenticated when it was used before."""
+    """Record `signature` as used, or raise Unauthenticated when it was used before.
+
+    Without a table (IDEMPOTENCY_TABLE_NAME unset: library use, the bench; the template always sets
+    it) nothing can be remembered, as nothing is for idempotency: said once per container, loudly.
+    """
     if not table:
-        raise SettingsError(
-            "IDEMPOTENCY_TABLE_NAME must be set while CALLER_AUTH is required: it records used signatures"
-        )
+        if not _warned:
+            _warned.append(True)
+            logger.warning(
+                "signatures are not protected against replay",
+                extra={"reason": "IDEMPOTENCY_TABLE_NAME is not set: no table records used signatures"},
+            )
+        return
     from botocore.exceptions import BotoCoreError, ClientError
 
     persistence = store(table)
