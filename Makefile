@@ -69,7 +69,7 @@ clean:
 .PHONY: run demo cleanup redrive
 
 run:  ## the whole bundle on this machine: Talon.One emulator, local AWS, local gateway (Ctrl-C stops)
-	$(PY) -m local run
+	$(PY) -m local run $(ARGS)
 
 demo:  ## a scripted journey through all five operations (uses `make run`'s stack, or starts one)
 	$(PY) -m local demo

@@ -54,16 +54,16 @@ def load_event(folder: str, name: str) -> dict[str, Any]:
 
 
 def sign_api_event(event: dict[str, Any], secret: str, now: float | None = None) -> dict[str, Any]:
-    """A copy of an API Gateway event carrying a fresh caller signature (RelayApi's scheme).
+    """A copy of an API Gateway event carrying a fresh caller signature (RelayApi's scheme v2).
 
-    `v1 = HMAC-SHA256(secret, f"{t}.{METHOD}.{path}." + body)`; a relay that does not check
-    signatures ignores the header.
+    `v2 = HMAC-SHA256(secret, "v2\\n<t>\\n<METHOD>\\n<path>\\n<Idempotency-Key>\\n<Prefer>\\n" + body)`
+    (the sample events send neither header); a relay that does not check signatures ignores it.
     """
     signed = copy.deepcopy(event)
-    timestamp = int(time.time() if now is None else now)
+    timestamp = f"{time.time() if now is None else now:.6f}"
     body = (signed.get("body") or "").encode()
-    message = f"{timestamp}.{signed['httpMethod'].upper()}.{signed['path']}.".encode() + body
-    value = f"t={timestamp},v1={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
+    message = f"v2\n{timestamp}\n{signed['httpMethod'].upper()}\n{signed['path']}\n\n\n".encode() + body
+    value = f"t={timestamp},v2={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
     signed.setdefault("headers", {})[SIGNATURE_HEADER] = value
     if signed.get("multiValueHeaders") is not None:
         signed["multiValueHeaders"][SIGNATURE_HEADER] = [value]

@@ -69,57 +69,100 @@ def _local_signing_secret(info: dict[str, Any]) -> str | None:
     return signing_secret(info)
 
 
-def _port(value: str | None, default: int) -> int:
-    if value:
-        return int(value)
+#: The ports `make run` takes by default, and the variable that chooses each.
+PORTS = (("api", "API_PORT", 3000), ("emulator", "EMULATOR_PORT", 3100), ("aws", "AWS_PORT", 3200))
+
+
+class PortError(Exception):
+    """A port `make run` cannot use; the message names it and the variables that choose the ports."""
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
     try:
-        import socket
-
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", default))
-        return default
+            sock.bind(("127.0.0.1", port))
     except OSError:
-        return free_port()
+        return False
+    return True
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
-    stack = LocalStack.start(
-        api_port=_port(args.api_port, 3000),
-        emulator_port=_port(args.emulator_port, 3100),
-        moto_port=_port(args.aws_port, 3200),
-        reporter=lambda line: print(line, flush=True),
-        # EMF metric lines are for CloudWatch; on a terminal they drown the effects (--verbose shows them)
-        function_environment={} if args.verbose else {"POWERTOOLS_METRICS_DISABLED": "true"},
-    )
-    _terminal_logging(args.verbose)
-    stack.write_state()
-    info = stack.describe()
-    signing = _local_signing_secret(info)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    print(
-        f"""
+def _port(value: str | None, default: int, variable: str = "") -> int:
+    """The port asked for (it must be free), else `default` when free, else any free port."""
+    choose = "choose the ports with API_PORT, EMULATOR_PORT and AWS_PORT (e.g. make run API_PORT=3001)"
+    if value:
+        try:
+            port = int(value)
+        except ValueError:
+            raise PortError(f"{variable or 'port'}={value!r} is not a port number; {choose}") from None
+        if not 0 < port < 65536:
+            raise PortError(f"{variable or 'port'}={value} is not a port number (1-65535); {choose}")
+        if not _is_free(port):
+            raise PortError(f"port {port} ({variable}) is already in use on 127.0.0.1 (another `make run`?); {choose}")
+        return port
+    return default if _is_free(default) else free_port()
+
+
+def banner(stack_urls: dict[str, str], info: dict[str, Any], signing: str | None) -> str:
+    """What `make run` prints once the stack is up: URLs, keys, and a request to paste."""
+    from local.stack import LOCAL_API_KEY
+
+    api_url, emulator_url, aws_url = stack_urls["api"], stack_urls["emulator"], stack_urls["aws"]
+    return f"""
 talon-relay is running locally (Ctrl-C stops everything).
 
-  Relay API (API Gateway):   {stack.api_url}
-  Talon.One emulator:        {stack.emulator_url}   (admin: {stack.emulator_url}/_emulator/requests)
-  Local AWS (moto):          {stack.aws.endpoint}
+  Relay API (API Gateway):   {api_url}
+  Talon.One emulator:        {emulator_url}   (admin: {emulator_url}/_emulator/requests)
+                             its Integration API key: Authorization: ApiKey-v1 {LOCAL_API_KEY}
+  Local AWS (moto):          {aws_url}
   Callers authenticate as when deployed: sign with the local signing secret {signing!r}
   (README, "Signing a request"), or send the local API key (x-api-key: {info["api_key"]}).
 
 Try it:
 
-  curl -s -X PUT {stack.api_url}/v1/customer_sessions/session-1 \\
+  curl -s -X PUT {api_url}/v1/customer_sessions/session-1 \\
        -H 'Content-Type: application/json' -H 'x-api-key: {info["api_key"]}' \\
        -d '{{"profileId": "customer-1", "coupon": "WELCOME10",
             "cartItems": [{{"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 120}}]}}'
 
   make demo      # a scripted journey through all five operations
   make cleanup   # run the off-peak erasure schedule now
-""",
-        flush=True,
-    )
+"""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+    try:
+        api_port = _port(args.api_port, 3000, "API_PORT")
+        emulator_port = _port(args.emulator_port, 3100, "EMULATOR_PORT")
+        aws_port = _port(args.aws_port, 3200, "AWS_PORT")
+        stack = LocalStack.start(
+            api_port=api_port,
+            emulator_port=emulator_port,
+            moto_port=aws_port,
+            reporter=lambda line: print(line, flush=True),
+            # EMF metric lines are for CloudWatch; on a terminal they drown the effects (--verbose shows them)
+            function_environment={} if args.verbose else {"POWERTOOLS_METRICS_DISABLED": "true"},
+        )
+    except PortError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a port taken between the check and the start
+        print(
+            f"make run: could not start the local stack ({exc.strerror or exc}); ports tried: API_PORT={api_port}, "
+            f"EMULATOR_PORT={emulator_port}, AWS_PORT={aws_port}: choose free ones with those variables",
+            file=sys.stderr,
+        )
+        return 2
+    _terminal_logging(args.verbose)
+    stack.write_state()
+    info = stack.describe()
+    signing = _local_signing_secret(info)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
+    print(banner(urls, info, signing), flush=True)
     try:
         while not stopped.wait(0.5):
             pass
@@ -147,9 +190,13 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from local.aws import local_client
-    from local.redrive import logical_name, queue_urls_from_stack, redrive
+    from local.redrive import function_names, logical_name, queue_urls_from_stack, redrive
 
     name = logical_name(args.function)
+    known = {logical_name(function): function for function in function_names()}
+    if name not in known:
+        print(f"unknown function {args.function!r}; FUNCTION is one of: {', '.join(function_names())}", file=sys.stderr)
+        return 1
     if args.stack:
         import boto3
 
@@ -161,14 +208,14 @@ def cmd_redrive(args: argparse.Namespace) -> int:
             print("no local stack is running: start one with `make run`, or pass STACK=<name>", file=sys.stderr)
             return 1
         queues = info["queues"]
-        if f"{name}Queue" not in queues:
-            print(f"unknown function {args.function!r}; queues: {sorted(queues)}", file=sys.stderr)
-            return 1
         queue_url, dlq_url = queues[f"{name}Queue"], queues[f"{name}DeadLetterQueue"]
         sqs = local_client("sqs", info["aws_endpoint"])
-    result = redrive(sqs, dlq_url=dlq_url, queue_url=queue_url, limit=args.limit)
+    result = redrive(sqs, dlq_url=dlq_url, queue_url=queue_url, limit=args.limit, settle_seconds=args.settle)
     print(f"moved {result.moved} message(s) from {dlq_url} back to {queue_url}")
-    for reason, count in sorted((result.reasons or {}).items(), key=lambda item: -item[1]):
+    for reason, count in sorted(result.reasons.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    print(f"{result.came_back} of them came back to the dead-letter queue within {args.settle:g} s (still failing)")
+    for reason, count in sorted(result.came_back_reasons.items(), key=lambda item: -item[1]):
         print(f"  {count} x {reason}")
     return 0
 
@@ -204,9 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     cleanup.add_argument("ids", nargs="*", help="delete these integration ids instead of draining the queue")
     cleanup.set_defaults(func=cmd_cleanup)
     again = sub.add_parser("redrive", help="move a function's dead-lettered messages back to its queue")
-    again.add_argument("function", help="e.g. update_customer_session")
+    again.add_argument("function", help="e.g. update_customer_session (a folder under functions/)")
     again.add_argument("--stack", default=os.environ.get("STACK"), help="a deployed stack (default: the local one)")
     again.add_argument("--limit", type=int, default=1000)
+    again.add_argument(
+        "--settle", type=float, default=5.0, help="seconds to watch the DLQ afterwards for messages that come back"
+    )
     again.set_defaults(func=cmd_redrive)
     demo = sub.add_parser("demo", help="a scripted journey through all five operations")
     demo.set_defaults(func=cmd_demo)

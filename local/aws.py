@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import string
 from dataclasses import dataclass, field
 from secrets import choice
@@ -127,10 +128,40 @@ def patch_fifo_redelivery() -> None:
     Queue._talon_relay_fifo_patch = True  # type: ignore[attr-defined]
 
 
+#: SQS's rule for a MessageGroupId and a MessageDeduplicationId (moto 5.2.5 does not check it).
+_SQS_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+
+
+def patch_message_id_rules() -> None:
+    """Make moto refuse a MessageGroupId or MessageDeduplicationId that SQS refuses (InvalidParameterValue),
+    so a relay that derives one wrongly fails locally as it would deployed."""
+    from moto.sqs.exceptions import InvalidParameterValue
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend, "_talon_relay_id_patch", False):
+        return
+    original = SQSBackend._validate_message
+
+    def validate(self: Any, queue: Any, message_body: str, delay_seconds: int, *args: Any, **kwargs: Any) -> None:
+        names = ("deduplication_id", "group_id")
+        values = dict(zip(names, args, strict=False)) | {k: v for k, v in kwargs.items() if k in names}
+        for name, value in values.items():
+            if value is not None and not _SQS_ID.fullmatch(value):
+                raise InvalidParameterValue(
+                    f"Value {value[:40]!r}... for parameter {name} is invalid: 1 to 128 characters of "
+                    "alphanumerics and punctuation"
+                )
+        original(self, queue, message_body, delay_seconds, *args, **kwargs)
+
+    SQSBackend._validate_message = validate  # type: ignore[method-assign]
+    SQSBackend._talon_relay_id_patch = True  # type: ignore[attr-defined]
+
+
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
     stack, the tests and the bench start local AWS."""
     patch_fifo_redelivery()
+    patch_message_id_rules()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -45,10 +45,10 @@ class Journey:
         self.secret = signing_secret(info)
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        """JSON, and the relay's caller signature (as every sender signs; see README)."""
+        """JSON, and the relay's caller signature v2 (as every sender signs; see README)."""
         headers = {"Content-Type": "application/json"}
         if self.secret:
-            headers[callers.SIGNATURE_HEADER] = callers.sign(self.secret, int(time.time()), method, path, body)
+            headers[callers.SIGNATURE_HEADER] = callers.sign(self.secret, time.time(), method, path, body)
         return headers
 
     def call(self, title: str, method: str, path: str, body: dict[str, Any] | None, expect: int) -> dict[str, Any]:

@@ -37,6 +37,8 @@ Reporter = Callable[[str], None]
 LOCAL_RELAY_API_KEY = "local-relay-api-key"
 LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
 _INVOKE_LOCK = threading.RLock()
+#: API Gateway's answer to a wrong or missing x-api-key when the template does not shape it.
+FORBIDDEN = (403, b'{"message":"Forbidden"}')
 
 
 class LocalFunction:
@@ -332,8 +334,10 @@ class Gateway:
             status, result = self._schedule_request(schedule.group(1), body)
             return status, {"Content-Type": "application/json"}, json.dumps(result).encode()
         routes, api_key_id = self._api_for(headers)
-        if routes is None:  # API Gateway's answer to a missing or unknown API key
-            return 403, {"Content-Type": "application/json"}, b'{"message": "Forbidden"}'
+        if routes is None:  # API Gateway's answer to a missing or unknown API key, as the key API shapes it
+            key_api = next((api for api in self.spec.apis if self.spec.api_key_required(api)), "")
+            status, forbidden = self.spec.gateway_response(key_api, "INVALID_API_KEY", FORBIDDEN)
+            return status, {"Content-Type": "application/json"}, forbidden
         matches = [r for r in routes if r.pattern.match(path)]
         route = next((r for r in matches if r.method == method), None)
         if route is None:

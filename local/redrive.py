@@ -1,19 +1,26 @@
-"""`make redrive FUNCTION=<operation>`: move a function's dead-lettered messages back to its queue.
+"""`make redrive FUNCTION=<function>`: move a function's dead-lettered messages back to its queue.
 
 Run it after fixing what made them fail. Works on the local stack (`make run`) and, with
 `STACK=<name>`, on a deployed stack (queue URLs from its CloudFormation outputs). Each message keeps
 its body and its FIFO message group; the failure attributes the relay added are dropped, and its
-last reason is printed. Bounded: at most `--limit` messages per run.
+last reason is printed.
+
+Each message moves at most once per run: only what was in the DLQ when the run started. A message
+that fails again comes back to the DLQ as a new message (sent after the run started); it is counted
+as come back, with its new reason, and left there: a run never loops on a message that still fails.
+Bounded: at most `--limit` messages per run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus"})
+NO_REASON = "(no reason: moved by SQS after too many receives)"
 
 
 def logical_name(function: str) -> str:
@@ -24,33 +31,88 @@ def logical_name(function: str) -> str:
     return name
 
 
+def function_names() -> list[str]:
+    """The functions `make redrive FUNCTION=...` takes (the operation table's function folders)."""
+    from talon_relay.operations import OPERATIONS
+
+    return sorted(op.function for op in OPERATIONS.values())
+
+
 @dataclass
 class RedriveResult:
     moved: int = 0
-    reasons: dict[str, int] | None = None
+    #: Messages moved in this run that failed again and were back in the DLQ before it ended.
+    came_back: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    came_back_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def redrive(sqs: Any, *, dlq_url: str, queue_url: str, limit: int = 1000, wait_seconds: int = 1) -> RedriveResult:
-    """Move up to `limit` messages from `dlq_url` to `queue_url`; each is deleted only once re-sent."""
-    result = RedriveResult(reasons={})
-    assert result.reasons is not None
+def _key(message: dict[str, Any]) -> str:
+    """What identifies a message across a move: its body and its FIFO group."""
+    group = (message.get("Attributes") or {}).get("MessageGroupId") or ""
+    return hashlib.sha256(f"{group}\n{message['Body']}".encode()).hexdigest()
+
+
+def _reason(message: dict[str, Any]) -> str:
+    attributes = message.get("MessageAttributes") or {}
+    return str((attributes.get("failureReason") or {}).get("StringValue") or NO_REASON)
+
+
+def redrive(
+    sqs: Any,
+    *,
+    dlq_url: str,
+    queue_url: str,
+    limit: int = 1000,
+    wait_seconds: int = 1,
+    settle_seconds: float = 0.0,
+) -> RedriveResult:
+    """Move up to `limit` of the messages `dlq_url` holds now to `queue_url`, each at most once.
+
+    A message is deleted from the DLQ only once re-sent. Afterwards the DLQ is watched for
+    `settle_seconds` more, to count the moved messages that fail again and come back.
+    """
+    result = RedriveResult()
     fifo = queue_url.endswith(".fifo")
+    started_ms = int(time.time() * 1000)
+    moved_ids: set[str] = set()
+    moved_keys: dict[str, int] = {}
+    seen_back: set[str] = set()
+    skipped: list[str] = []  # receipt handles of messages left in the DLQ: visible again at the end
     deadline = time.monotonic() + 600
-    while result.moved < limit and time.monotonic() < deadline:
+    settle_until: float | None = None
+    while time.monotonic() < deadline:
+        if result.moved >= limit and settle_until is None:
+            settle_until = time.monotonic() + settle_seconds
+        if settle_until is not None and time.monotonic() >= settle_until:
+            break
         messages = sqs.receive_message(
             QueueUrl=dlq_url,
-            MaxNumberOfMessages=min(10, limit - result.moved),
+            MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=60,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
-            break
+            if settle_until is None:
+                settle_until = time.monotonic() + settle_seconds
+            continue
         for message in messages:
-            attributes = message.get("MessageAttributes") or {}
-            reason = (attributes.get("failureReason") or {}).get("StringValue") or "(no reason: redriven by SQS)"
+            sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp") or 0)
+            key = _key(message)
+            # Sent after the run started, or already moved: not something this run found in the DLQ.
+            if message["MessageId"] in moved_ids or sent_ms >= started_ms or result.moved >= limit:
+                skipped.append(message["ReceiptHandle"])
+                if moved_keys.get(key) and message["MessageId"] not in seen_back:
+                    seen_back.add(message["MessageId"])
+                    result.came_back += 1
+                    reason = _reason(message)
+                    result.came_back_reasons[reason] = result.came_back_reasons.get(reason, 0) + 1
+                continue
+            reason = _reason(message)
             result.reasons[reason] = result.reasons.get(reason, 0) + 1
+            attributes = message.get("MessageAttributes") or {}
             params: dict[str, Any] = {
                 "QueueUrl": queue_url,
                 "MessageBody": message["Body"],
@@ -61,7 +123,14 @@ def redrive(sqs: Any, *, dlq_url: str, queue_url: str, limit: int = 1000, wait_s
                 params["MessageDeduplicationId"] = f"redrive-{uuid.uuid4().hex}"
             sqs.send_message(**params)
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved_ids.add(message["MessageId"])
+            moved_keys[key] = moved_keys.get(key, 0) + 1
             result.moved += 1
+    for handle in skipped:  # left where they are, and visible at once (alarms, the next run)
+        try:
+            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        except Exception:  # noqa: S112 - best effort: it becomes visible after 60 s anyway
+            continue
     return result
 
 

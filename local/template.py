@@ -117,6 +117,14 @@ class StackSpec:
     def api_routes(self, api: str) -> list[Route]:
         return [route for route in self.routes if route.api == api]
 
+    def gateway_response(self, api: str, kind: str, default: tuple[int, bytes]) -> tuple[int, bytes]:
+        """API Gateway's own answer of `kind` (e.g. INVALID_API_KEY) as the API's GatewayResponses
+        shape it: its status and JSON body (`default`, API Gateway's, when the template does not)."""
+        found = (self.apis.get(api, {}).get("GatewayResponses") or {}).get(kind) or {}
+        body = (found.get("ResponseTemplates") or {}).get("application/json")
+        status = int(found.get("StatusCode") or default[0])
+        return (status, body.encode()) if isinstance(body, str) else (status, default[1])
+
     def api_key_required(self, api: str) -> bool:
         """Whether API Gateway checks an API key (x-api-key) on the API's routes."""
         auth = self.apis.get(api, {}).get("Auth") or {}

@@ -15,7 +15,7 @@ import urllib3
 
 from local.aws import local_client
 from local.stack import LOCAL_API_KEY, LocalStack
-from talon_relay import callers
+from talon_relay import callers, queues
 
 T = TypeVar("T")
 
@@ -136,10 +136,27 @@ class Http:
         )
         return Answer(response.status, dict(response.headers), response.data)
 
-    def signature(self, method: str, path: str, body: Any = None, *, secret: str | None = None) -> str:
+    def signature(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """X-Relay-Signature v2 as a sender signs: method, path, Idempotency-Key, Prefer and body, now."""
         secret = secret or self.secret
         assert secret, "the stack does not require signatures"
-        return callers.sign(secret, int(time.time()), method, canonical_path(path), _payload(body) or b"")
+        return callers.sign(
+            secret,
+            time.time(),
+            method,
+            canonical_path(path),
+            _payload(body) or b"",
+            idempotency_key=callers.header(headers, "Idempotency-Key"),
+            prefer=callers.header(headers, "Prefer"),
+        )
 
     def relay(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, sign: bool = True
@@ -147,7 +164,7 @@ class Http:
         """A request to the relay's API, signed as a sender would sign it (unless sign=False)."""
         headers = dict(headers or {})
         if sign and self.secret:
-            headers.setdefault(callers.SIGNATURE_HEADER, self.signature(method, path, body))
+            headers.setdefault(callers.SIGNATURE_HEADER, self.signature(method, path, body, headers=headers))
         return self.request(method, self.stack.api_url + path, body, headers)
 
     def talon(self, method: str, path: str, body: Any = None) -> Answer:
@@ -245,12 +262,13 @@ class Queues:
 
 
 def message_group(message: Any) -> str:
-    """The FIFO group a sender would choose: the customer the message is about."""
+    """The FIFO group a sender would choose: the customer the message is about, as the relay derives
+    it (the id itself when SQS takes it as a MessageGroupId, else its sha256; README)."""
     if isinstance(message, dict):
         body: dict[str, Any] = message["body"] if isinstance(message.get("body"), dict) else {}
         for value in (message.get("customerSessionId"), message.get("integrationId"), body.get("sessionId")):
             if isinstance(value, str) and value:
-                return value
+                return queues.message_group_id(value)
     return "e2e"
 
 
@@ -321,7 +339,7 @@ def relay_within(
     and does not retry by itself: None when it gave up (its connection is closed, as a client's is)."""
     headers = dict(headers or {})
     if http.secret:
-        headers.setdefault(callers.SIGNATURE_HEADER, http.signature(method, path, body))
+        headers.setdefault(callers.SIGNATURE_HEADER, http.signature(method, path, body, headers=headers))
     pool = urllib3.PoolManager(maxsize=1, retries=False)
     try:
         response = pool.request(

@@ -81,9 +81,13 @@ def test_key_api_lets_in_a_valid_api_key_without_a_signature(stack: LocalStack, 
     bad = http.relay("PUT", "/v1/customer_profiles/p-key", PROFILE, {"x-api-key": "guessed"}, sign=False)
 
     # Then API Gateway's key check lets the first through (no signature needed) and answers the
-    # second 403 without invoking the function; Talon.One saw only the first
+    # second 403 with a reason naming the header (its shaped gateway response), without invoking
+    # the function; Talon.One saw only the first
     assert good.status == 200, good.json
-    assert (bad.status, bad.json) == (403, {"message": "Forbidden"})
+    assert bad.status == 403
+    assert bad.json["message"] == "Forbidden"
+    (error,) = bad.json["errors"]
+    assert error["source"] == {"parameter": "x-api-key"} and "x-api-key" in error["details"]
     assert len(stack.gateway.invocations) == invocations
     assert [r["path"] for r in talon_requests(stack)] == ["/v1/customer_profiles/p-key"]
 

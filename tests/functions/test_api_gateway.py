@@ -74,13 +74,33 @@ def api_event(
     return event
 
 
-def sign_event(event: dict[str, Any], secret: str, timestamp: int | None = None) -> str:
+def sign_event(event: dict[str, Any], secret: str, timestamp: float | None = None, *, version: str = "v2") -> str:
+    """The X-Relay-Signature a sender computes for `event` (v2: its Idempotency-Key and Prefer too).
+
+    The timestamp has microseconds, so each signing is a new signature (each is accepted once)."""
     operation = next(
         op for op in OPERATION_TABLE.values() if op.method == event["httpMethod"] and op.path == event["resource"]
     )
     path = operation.canonical_path(event.get("pathParameters"), event.get("queryStringParameters"))
     body = (event.get("body") or "").encode()
-    return callers.sign(secret, int(time.time()) if timestamp is None else timestamp, event["httpMethod"], path, body)
+    headers = event.get("headers") or {}
+    return callers.sign(
+        secret,
+        time.time() if timestamp is None else timestamp,
+        event["httpMethod"],
+        path,
+        body,
+        idempotency_key=callers.header(headers, "Idempotency-Key"),
+        prefer=callers.header(headers, "Prefer"),
+        version=version,
+    )
+
+
+def resigned(event: dict[str, Any], secret: str = SIGNING_SECRET) -> dict[str, Any]:
+    """A copy of `event` signed afresh: what a sender's retry sends (a signature is accepted once)."""
+    again = copy.deepcopy(event)
+    again["headers"][callers.SIGNATURE_HEADER] = sign_event(again, secret)
+    return again
 
 
 @pytest.mark.parametrize(("folder", "method", "template", "status"), OPERATIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 import string
 import uuid
@@ -17,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from talon_relay import callers
 from tests.functions.conftest import Stack
 from tests.functions.test_api_gateway import OPERATIONS, sign_event
+from tests.functions.test_guarantees import fifo_event
 from tests.functions.test_sqs import sqs_event
 from tests.support import LambdaContext, integration_state, integration_state_v2, load_event, referral
 
@@ -159,5 +161,169 @@ def test_sqs_never_raises_and_dead_letters_with_a_reason(
     delivered = len(httpserver.log)
     httpserver.clear_log()
     assert delivered + len(dead) == len(messages)
+    for message in dead:
+        assert message["MessageAttributes"]["failureReason"]["StringValue"].strip()
+
+
+# --- poison, generated: deep, huge, odd numbers, odd Unicode (issue 11) ------------------------------
+
+POISON_OK = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _nested(depth: int, seed: int) -> str:
+    """A value `depth` levels deep, arrays and objects mixed (chosen by `seed`)."""
+    kinds = random.Random(seed).choices("ao", k=depth)
+    opening = "".join("[" if kind == "a" else '{"k":' for kind in kinds)
+    closing = "".join("]" if kind == "a" else "}" for kind in reversed(kinds))
+    return opening + "1" + closing
+
+
+deep_values = st.builds(_nested, st.integers(min_value=1, max_value=2500), st.integers(0, 2**16))
+odd_numbers = st.one_of(
+    st.integers(min_value=1, max_value=6000).map(lambda n: "9" * n),
+    st.integers(min_value=95, max_value=105).map(lambda n: "-" + "1" * (n - 1)),
+    st.integers(min_value=-(10**130), max_value=10**130).map(str),
+    st.floats().map(json.dumps),  # NaN, Infinity and -Infinity included
+    st.sampled_from(["1e400", "-1e400", "1e-400", "-0", "0.0", "1E+308", "4.9e-324", "1" + "0" * 99 + ".5"]),
+)
+odd_text = st.text(alphabet=st.characters(categories=["Cs", "Cc", "Co", "Cn", "Zs", "So", "Mn", "Lo"]), max_size=12)
+odd_strings = st.one_of(
+    odd_text.map(json.dumps),  # escaped: lone surrogates as \udXXX
+    odd_text.filter(lambda text: not re.search("[\ud800-\udfff]", text)).map(
+        lambda text: json.dumps(text, ensure_ascii=False)
+    ),
+    odd_text.map(lambda text: "{" + json.dumps(text) + ":1}"),  # as a key
+)
+
+
+def huge_values(limit: int) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.integers(min_value=limit - 200, max_value=limit + 200).map(lambda n: json.dumps("x" * n)),
+        st.integers(min_value=1, max_value=limit * 2).map(lambda n: json.dumps("y" * n)),
+        st.integers(min_value=1_000, max_value=150_000).map(lambda n: "[" + ",".join(["1"] * n) + "]"),
+    )
+
+
+poison_values = st.one_of(deep_values, odd_numbers, odd_strings, huge_values(1_048_576), json_values.map(json.dumps))
+#: What a queued message can hold: SQS takes at most 1 MiB, in characters it accepts (JSON escapes them).
+queued_poison = st.one_of(deep_values, odd_numbers, odd_strings, huge_values(900_000), json_values.map(json.dumps))
+
+#: Where each operation's body carries the generated value.
+BODY_WITH = {
+    "update_customer_session": '{{"profileId":"p-1","attributes":{{"x":{}}}}}',
+    "update_customer_profile": '{{"attributes":{{"x":{}}}}}',
+    "track_event": '{{"sessionId":"s-1","type":"purchase","attributes":{{"x":{}}}}}',
+    "create_referral": '{{"campaignId":3,"advocateProfileIntegrationId":"p-1","x":{}}}',
+    "delete_customer_data": "{}",
+    "update_customer_session_v2": '{{"customerSession":{{"profileId":"p-1","attributes":{{"x":{}}}}}}}',
+    "update_customer_profile_v2": '{{"attributes":{{"x":{}}}}}',
+    "track_event_v2": '{{"profileId":"p-1","type":"purchase","attributes":{{"x":{}}}}}',
+}
+DISPOSITIONS = {200, 201, 204, 400, 413, 415}
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+@POISON_OK
+@given(value=poison_values)
+def test_poison_bodies_get_an_answer_that_names_the_fault(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, folder: str, value: str
+) -> None:
+    # Given a signed request whose body carries a generated deep, huge, odd-number or odd-Unicode value
+    answer_everything(httpserver)
+    event = copy.deepcopy(load_event(folder, "api"))
+    event["body"] = BODY_WITH[folder].format(value)
+    event["headers"] = {**(event.get("headers") or {}), "Content-Type": "application/json"}
+    event["headers"][callers.SIGNATURE_HEADER] = sign_event(event, "fn-test-signing-secret-0a9e7d")
+    # When handled
+    response = load_handler(folder)(event, LambdaContext())
+    # Then it is served, or refused with a 400/413/415 that names the fault: never a 5xx
+    assert response["statusCode"] in DISPOSITIONS, response
+    assert_named_rejection(response)
+    if len(event["body"].encode("utf-8", "surrogatepass")) > 1_048_576:
+        assert response["statusCode"] == 413
+    httpserver.clear_log()
+
+
+@FIXTURES_OK
+@given(
+    plan=st.lists(st.one_of(st.just(None), queued_poison, st.text(max_size=30)), min_size=2, max_size=6).filter(
+        lambda plan: None in plan and any(step is not None for step in plan)
+    )
+)
+def test_fifo_group_with_poison_in_the_middle_delivers_its_valid_updates_in_order(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, plan: list[str | None]
+) -> None:
+    # Given one FIFO group: valid updates (None in the plan) with generated poison between them
+    answer_everything(httpserver)
+    records = []
+    for index, step in enumerate(plan):
+        if step is None:
+            message = json.dumps({"customerSessionId": "s-g", "body": {"attributes": {"step": index}}})
+        elif step.startswith(
+            ("[", "{", '"', "-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "N", "I", "t", "f")
+        ):
+            message = '{"customerSessionId":"s-g","body":{"attributes":{"x":' + step + "}}}"
+        else:
+            message = step  # not even JSON
+        records.append(("g-1", f"m-{uuid.uuid4()}", message))
+    event = fifo_event([(group, message_id, {}) for group, message_id, _ in records])
+    for record, (_, _, message) in zip(event["Records"], records, strict=True):
+        record["body"] = message
+    # When the batch is received once
+    result = load_handler("update_customer_session")(event, LambdaContext())
+    # Then nothing is left for retry: every record is delivered or dead-lettered with a reason, and the
+    # valid updates reached Talon.One, in order
+    assert result == {"batchItemFailures": []}
+    dead = stack.dlq_messages()
+    sent = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    httpserver.clear_log()
+    assert len(sent) + len(dead) == len(plan)
+    steps = [body["attributes"]["step"] for body in sent if "step" in body.get("attributes", {})]
+    assert steps == [index for index, step in enumerate(plan) if step is None]
+    for dead_letter in dead:
+        assert dead_letter["MessageAttributes"]["failureReason"]["StringValue"].strip()
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    plan=st.lists(
+        st.one_of(st.just(None), queued_poison.map(lambda v: ("extra", v)), odd_strings.map(lambda v: ("id", v))),
+        min_size=2,
+        max_size=6,
+    )
+)
+def test_erasure_run_with_poison_erases_every_valid_request(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, plan: list[tuple[str, str] | None]
+) -> None:
+    # Given the erasure queue holds valid erasures (None) and generated poison: a bad value beside the
+    # id, or an odd id
+    httpserver.expect_request(re.compile("^/v1/customer_data/.*"), method="DELETE").respond_with_data("", 204)
+    valid = []
+    for index, step in enumerate(plan):
+        if step is None:
+            valid.append(f"p-{index}-{uuid.uuid4().hex[:6]}")
+            stack.send({"integrationId": valid[-1]})
+        elif step[0] == "extra":
+            stack.send('{"integrationId":"p-x","x":' + step[1] + "}")
+        else:
+            stack.send('{"integrationId":' + step[1] + "}")
+    # When the off-peak run drains the queue
+    summary = load_handler("delete_customer_data")({}, LambdaContext())
+    # Then every message reached a disposition in this run: erased, or dead-lettered with a reason
+    dead = stack.dlq_messages()
+    erased = [request.path for request, _ in httpserver.log]
+    httpserver.clear_log()
+    assert summary["failed"] == 0
+    assert summary["requested"] + summary["dead_lettered"] == len(plan)
+    assert summary["dead_lettered"] == len(dead)
+    assert all(f"/v1/customer_data/{integration_id}" in erased for integration_id in valid)
     for message in dead:
         assert message["MessageAttributes"]["failureReason"]["StringValue"].strip()

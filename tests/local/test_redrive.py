@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import pytest
 
 from local.aws import local_client
-from local.redrive import logical_name, redrive
+from local.redrive import function_names, logical_name, redrive
+from talon_relay.operations import OPERATIONS
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +83,56 @@ def test_redrive_stops_at_the_limit(sqs: Any) -> None:
     assert result.moved == 2
     remaining = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert remaining["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_a_message_that_fails_again_is_moved_once_and_reported_as_come_back(sqs: Any) -> None:
+    # Given one bad message in a DLQ, and a consumer that fails it again at once: it puts it back on
+    # the DLQ as a new message with a new reason, as the relay's function does
+    suffix = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"q-{suffix}")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody="not json",
+        MessageAttributes={"failureReason": {"DataType": "String", "StringValue": "message body is not valid JSON"}},
+    )
+    received: list[str] = []
+    stop = threading.Event()
+
+    def failing_consumer() -> None:
+        while not stop.is_set():
+            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []):
+                received.append(message["MessageId"])
+                sqs.send_message(
+                    QueueUrl=dlq,
+                    MessageBody=message["Body"],
+                    MessageAttributes={"failureReason": {"DataType": "String", "StringValue": "still not JSON"}},
+                )
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            time.sleep(0.05)
+
+    consumer = threading.Thread(target=failing_consumer, daemon=True)
+    consumer.start()
+    try:
+        # When it is redriven (and the DLQ watched for 2 s afterwards)
+        started = time.monotonic()
+        result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, settle_seconds=2)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        consumer.join(timeout=5)
+    # Then it was moved once (not a thousand times), reported as come back with its new reason, and
+    # it is in the DLQ, visible, for the next look
+    assert (result.moved, result.came_back) == (1, 1)
+    assert result.reasons == {"message body is not valid JSON": 1}
+    assert result.came_back_reasons == {"still not JSON": 1}
+    assert len(received) == 1
+    assert took < 10
+    back = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in back] == ["not json"]
+
+
+def test_function_names_are_the_operation_tables() -> None:
+    # Given the operation table, then redrive takes its function folders
+    assert function_names() == sorted(op.function for op in OPERATIONS.values())
+    assert "update_customer_session_v2" in function_names()

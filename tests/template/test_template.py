@@ -238,6 +238,26 @@ def test_key_api_requires_an_api_key_under_a_usage_plan(resources: dict[str, Any
 
 
 @apis
+def test_api_gateways_own_refusals_are_json_with_a_reason(resources: dict[str, Any], api: str) -> None:
+    # Given the API's gateway responses (API Gateway's own answers: no route, throttled, too large)
+    responses = resources[api]["Properties"]["GatewayResponses"]
+    # Then its 4xx and 5xx carry API Gateway's reason in the ErrorResponse shape
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        assert template == '{"message":$context.error.messageString}'
+
+
+def test_a_wrong_api_key_gets_a_reason_naming_the_header(resources: dict[str, Any]) -> None:
+    # Given the key API's answer to a missing, unknown or disabled x-api-key
+    invalid = resources["RelayKeyApi"]["Properties"]["GatewayResponses"]["INVALID_API_KEY"]
+    # Then it stays a 403, and its JSON body names the header at fault (not a bare "Forbidden")
+    assert invalid["StatusCode"] == "403"
+    body = json.loads(invalid["ResponseTemplates"]["application/json"])
+    (error,) = body["errors"]
+    assert error["source"] == {"parameter": "x-api-key"} and error["details"]
+
+
+@apis
 def test_api_access_logs_only_when_enabled(resources: dict[str, Any], parameters: dict[str, Any], api: str) -> None:
     # Given one of the REST APIs' access log setting
     setting = resources[api]["Properties"]["AccessLogSetting"]

@@ -122,7 +122,9 @@ class IntegrationClient:
             },
         )
         if not 200 <= status < 300:
-            raise TalonOneError.from_response(status, response.data, operation=operation.name)
+            raise TalonOneError.from_response(
+                status, response.data, operation=operation.name, retry_after=response.headers.get("Retry-After")
+            )
         return Answer(status, response.data)
 
     # --- typed conveniences (library use) -------------------------------------------------------

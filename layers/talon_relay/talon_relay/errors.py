@@ -8,12 +8,15 @@ retried later). The adapters map from these attributes, so a new error needs no 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from talon_relay.models import APIError, ErrorResponse, ErrorSource
 
 #: 409 is Talon.One's "avoid parallel requests"; 429 and 5xx are transient by nature.
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: A Retry-After worth passing on: delta-seconds or an HTTP date (nothing that could split a header).
+_RETRY_AFTER = re.compile(r"[0-9]{1,10}|[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
 
 
 def is_retryable_status(status: int) -> bool:
@@ -91,6 +94,18 @@ class InvalidRequest(RelayError, ValueError):
         return cls([APIError(title=title, details=details, source=ErrorSource(**source))])
 
 
+class PayloadTooLarge(InvalidRequest):
+    """The request or message is over a documented size limit (README, "Limits"): never retried."""
+
+    api_status = 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not JSON in UTF-8 (its Content-Type says so): never retried."""
+
+    api_status = 415
+
+
 class Unauthenticated(RelayError):
     """The request is not from a known sender; the message says why (never echoes secrets)."""
 
@@ -105,25 +120,6 @@ class Unauthenticated(RelayError):
     def api_body(self) -> dict[str, Any]:
         error = APIError(title="Unauthenticated", details=self.message, source=ErrorSource(parameter=self.header))
         return ErrorResponse(message="Unauthorized", errors=[error]).to_wire()
-
-
-class UnsupportedMediaType(RelayError):
-    """The body is not JSON, the only content type Talon.One takes."""
-
-    api_status = 415
-    dead_letter = True
-    log_level = "info"
-    log_message = "rejected request"
-
-    def __init__(self, message: str, *, header: str = "Content-Type") -> None:
-        super().__init__(message)
-        self.header = header
-
-    def api_body(self) -> dict[str, Any]:
-        error = APIError(
-            title="Unsupported media type", details=self.message, source=ErrorSource(parameter=self.header)
-        )
-        return ErrorResponse(message="Unsupported media type", errors=[error]).to_wire()
 
 
 class KeyReused(RelayError):
@@ -203,6 +199,7 @@ class TalonOneError(RelayError):
         body: bytes = b"",
         retryable: bool = False,
         timed_out: bool = False,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message)
         self.operation = operation
@@ -211,6 +208,8 @@ class TalonOneError(RelayError):
         self.body = body
         self.retryable = retryable
         self.timed_out = timed_out
+        #: Talon.One's Retry-After (seconds or an HTTP date), passed on to an API caller with a 429/503.
+        self.retry_after = retry_after
 
     @property
     def talon_status(self) -> int | None:
@@ -254,6 +253,11 @@ class TalonOneError(RelayError):
                 pass
         return super().api_text()
 
+    def api_headers(self) -> dict[str, str]:
+        if self.retry_after and self.status in (429, 503) and _RETRY_AFTER.fullmatch(self.retry_after):
+            return {"Retry-After": self.retry_after}
+        return {}
+
     def api_body(self) -> dict[str, Any]:
         operation = self.operation or "the call"
         if self.credentials_refused:
@@ -267,7 +271,9 @@ class TalonOneError(RelayError):
         return ErrorResponse(message=message).to_wire()
 
     @classmethod
-    def from_response(cls, status: int, body: bytes, *, operation: str = "") -> TalonOneError:
+    def from_response(
+        cls, status: int, body: bytes, *, operation: str = "", retry_after: str | None = None
+    ) -> TalonOneError:
         error: ErrorResponse | None = None
         try:
             error = ErrorResponse.model_validate(json.loads(body))
@@ -281,6 +287,7 @@ class TalonOneError(RelayError):
             error=error,
             body=body,
             retryable=is_retryable_status(status),
+            retry_after=retry_after,
         )
 
     def __repr__(self) -> str:

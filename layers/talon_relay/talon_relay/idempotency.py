@@ -8,22 +8,24 @@ layer are imported on first use only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from talon_relay import answers
 from talon_relay.errors import InProgress, KeyReused, StoreUnavailable
 from talon_relay.observability import logger
 from talon_relay.settings import settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 Result = str | None  # the JSON text of Talon.One's answer (None for 204)
 
 
 @lru_cache(maxsize=4)
-def store(table: str) -> BasePersistenceLayer:
+def store(table: str) -> DynamoDBPersistenceLayer:
     """One persistence layer (and DynamoDB client) per table and container."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -70,20 +72,19 @@ def run_once(
         config.register_lambda_context(context)
 
     completed: list[Result] = []
+    table = cfg.idempotency_table_name
+    persistence = store(table)
 
-    def relay(data: dict[str, Any]) -> Result:
+    def relay(data: dict[str, Any]) -> answers.Stored:
         result = call()
         completed.append(result)
-        return result
+        # an answer too large for one DynamoDB item is kept compressed, or in parts (answers.py)
+        expires = int(time.time()) + cfg.idempotency_expiry_seconds + 60
+        return answers.pack(result, client=persistence.client, table=table, scope_key=f"{scope}#{key}", expires=expires)
 
-    once = idempotent_function(
-        relay,
-        data_keyword_argument="data",
-        persistence_store=store(cfg.idempotency_table_name),
-        config=config,
-    )
+    once = idempotent_function(relay, data_keyword_argument="data", persistence_store=persistence, config=config)
     try:
-        result: Result = once(data={"key": f"{scope}#{key}", "payload": payload})
+        stored = once(data={"key": f"{scope}#{key}", "payload": payload})
     except IdempotencyValidationError:
         raise KeyReused(f"idempotency key {key!r} was already used for a different {scope} request") from None
     except (IdempotencyAlreadyInProgressError, IdempotencyItemAlreadyExistsError):
@@ -95,4 +96,9 @@ def run_once(
             )
             return completed[0]
         raise StoreUnavailable(f"idempotency table unavailable: {type(exc.__cause__ or exc).__name__}") from None
-    return result
+    if completed:
+        return completed[0]
+    try:
+        return answers.unpack(stored, client=persistence.client, table=table)
+    except Exception as exc:  # botocore's errors reading the parts: Talon.One is not called again
+        raise StoreUnavailable(f"idempotency table unavailable: {type(exc).__name__}") from None

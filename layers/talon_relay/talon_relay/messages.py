@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from talon_relay import requests
+from talon_relay import limits, requests
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
@@ -32,8 +32,27 @@ def encode(request: Request, idempotency_key: str | None) -> str:
 
 
 def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
-    """A message body as a Request and its optional idempotency key; InvalidRequest names the fault."""
-    message = requests.loads(raw, what="message body", source={"line": "1"})
+    """A message body as a Request and its optional idempotency key; InvalidRequest names the fault.
+
+    Whatever parsing, validating or serialising the message raises ends here as an InvalidRequest
+    (a dead letter with its reason), never as another exception: a poison message must not hold up
+    its FIFO group or stop an erasure run.
+    """
+    try:
+        request, key = _decode(operation, raw)
+        return request, key
+    except InvalidRequest:
+        raise
+    except Exception as exc:  # a fault the limits did not foresee: the message is still to blame
+        raise InvalidRequest.single(
+            "Invalid message", f"message cannot be read: {type(exc).__name__}", line="1"
+        ) from exc
+
+
+def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
+    if not isinstance(raw, str):
+        raise InvalidRequest.single("Invalid message", "message body must be text", line="1")
+    message = limits.parse_json(raw, what="message body", max_depth=limits.MAX_DEPTH + 1)
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
     unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))

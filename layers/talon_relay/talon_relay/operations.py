@@ -82,7 +82,9 @@ class Operation:
         signature before the parameters are validated.
         """
         params = params or {}
-        path = self.path.format(**{name: quote(str(params.get(name) or ""), safe="") for name in self.path_params})
+        path = self.path.format(
+            **{name: quote(str(params.get(name) or ""), safe="", errors="surrogatepass") for name in self.path_params}
+        )
         if query:
             path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
         return path

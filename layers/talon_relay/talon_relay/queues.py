@@ -6,12 +6,14 @@ boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) i
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.errors import QueueUnavailable, SettingsError
+from talon_relay.errors import PayloadTooLarge, QueueUnavailable, SettingsError
+from talon_relay.limits import MAX_QUEUED_MESSAGE_BYTES
 from talon_relay.observability import logger
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def dead_letter(
     if not queue_url:
         raise SettingsError("DEAD_LETTER_QUEUE_URL is not set; message left for redrive")
     message_attributes: dict[str, Any] = {
-        "failureReason": {"DataType": "String", "StringValue": reason[:4000]},
+        "failureReason": {"DataType": "String", "StringValue": sqs_text(reason)[:4000]},
         "operation": {"DataType": "String", "StringValue": operation},
         "sourceMessageId": {"DataType": "String", "StringValue": message_id},
     }
@@ -74,22 +76,54 @@ def dead_letter(
     sqs().send_message(**params)
 
 
+#: What SQS takes as a MessageGroupId (or MessageDeduplicationId): 1 to 128 of these characters.
+_SQS_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+#: SQS takes only these characters in a message body or attribute value (the XML 1.0 ones).
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def message_group_id(value: str | None) -> str:
+    """The FIFO MessageGroupId of a customer key: the key itself when SQS takes it as it is, else a
+    stable hash of it (`sha256:<hex>`), so a long or non-ASCII id keeps its customer's order."""
+    if not value:
+        return "default"
+    if _SQS_ID.fullmatch(value):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "backslashreplace")).hexdigest()
+
+
+def sqs_text(text: str) -> str:
+    """`text` with every character SQS refuses in a string attribute written as an escape."""
+    return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
-    on `deduplication_key`, so a sender's retry within five minutes is not queued twice.
+    on `deduplication_key`, so a sender's retry within five minutes is not queued twice. A message
+    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help.
     """
+    size = len(message.encode("utf-8"))
+    if size > MAX_QUEUED_MESSAGE_BYTES:
+        raise PayloadTooLarge.single(
+            "Payload too large",
+            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,} "
+            "(send it without Prefer: respond-async)",
+            pointer="",
+        )
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
         "MessageBody": message,
     }
     if queue_url.endswith(".fifo"):
-        params["MessageGroupId"] = group_id or "default"
+        params["MessageGroupId"] = message_group_id(group_id)
         params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
     try:
         return str(sqs().send_message(**params)["MessageId"])
     except Exception as exc:  # botocore's errors; nothing was queued
+        if "shorter than" in str(exc):  # SQS's own limit (a queue's MaximumMessageSize may be lower)
+            raise PayloadTooLarge.single("Payload too large", f"SQS refused the message: {exc}", pointer="") from None
         raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
 
 

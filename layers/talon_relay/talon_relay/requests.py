@@ -9,7 +9,6 @@ caller's body bytes, which are what Talon.One receives.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from talon_relay import limits
 from talon_relay.errors import InvalidRequest
 from talon_relay.models import APIError, ErrorSource, RequestModel
 from talon_relay.operations import Operation, QueryParam
@@ -30,6 +30,7 @@ def path_segment(value: str, *, name: str) -> str:
     if value in (".", ".."):
         # Dot segments are removed by URL normalisation (RFC 3986 5.2.4), even percent-encoded.
         raise ValueError(f"{name} cannot be {value!r}: it is not a usable path segment")
+    limits.check_id(value, name=name)
     return quote(value, safe="")
 
 
@@ -66,32 +67,6 @@ class Request:
             return self.params[key]
         value = self.body.get(key) if isinstance(self.body, dict) else None
         return value if isinstance(value, str) else None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is too large for a JSON number")
-    return value
-
-
-def loads(raw: bytes | str, *, what: str = "body", source: dict[str, str] | None = None) -> Any:
-    """Parse JSON as RFC 8259 has it: NaN and Infinity are not JSON, nor are numbers beyond a double."""
-    source = source or {"pointer": ""}
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
-    except UnicodeDecodeError:
-        raise InvalidRequest.single(f"Invalid {what}", f"{what} is not UTF-8 text", **source) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest.single(
-            f"Invalid {what}", f"{what} is not valid JSON: {exc.msg} at position {exc.pos}", **source
-        ) from None
-    except ValueError as exc:
-        raise InvalidRequest.single(f"Invalid {what}", f"{what} is not valid JSON: {exc}", **source) from None
 
 
 def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:

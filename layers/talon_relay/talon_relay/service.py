@@ -97,7 +97,10 @@ def execute(
 
     def call() -> str | None:
         answer = client().call(request, budget=budget(context))
-        _log_answer(request, answer.data, correlation_id)
+        try:
+            _log_answer(request, answer.data, correlation_id)
+        except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
+            logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
         return answer.data.decode("utf-8", "replace") or None
 
     operation = request.operation

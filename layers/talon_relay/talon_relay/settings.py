@@ -30,6 +30,9 @@ class Settings(BaseModel):
     caller_signing_secret_arn: str | None = Field(default=None, alias="CALLER_SIGNING_SECRET_ARN")
     #: Keys a caller may send as `Authorization: ApiKey-v1 <key>` (JSON current, previous, keys).
     caller_api_keys_secret_arn: str | None = Field(default=None, alias="CALLER_API_KEYS_SECRET_ARN")
+    #: Whether the first signature scheme (v1, which does not sign Idempotency-Key and Prefer) is still
+    #: accepted: "accepted" during the migration to v2, "refused" once every sender signs with v2.
+    caller_signature_v1: Literal["accepted", "refused"] = Field(default="accepted", alias="CALLER_SIGNATURE_V1")
     #: Records of different message groups processed at once in one SQS batch.
     batch_concurrency: int = Field(default=10, alias="BATCH_CONCURRENCY", ge=1, le=100)
 

@@ -10,7 +10,7 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from talon_relay import callers, messages, queues, requests, service
+from talon_relay import callers, limits, messages, queues, replay, requests, service
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -44,19 +44,22 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
             return base64.b64decode(raw, validate=True)
         except ValueError:
             raise InvalidRequest.single("Invalid body", "body is not valid base64", pointer="") from None
-    return raw.encode("utf-8")
+    return raw.encode("utf-8", "surrogatepass")  # a lone surrogate stays, to be refused as not UTF-8
 
 
 def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
-    """The body's JSON value (None: no body); JSON is the only content type Talon.One takes."""
+    """The body's JSON value (None: no body), within the documented limits (limits.py): a 413, 415 or
+    400 names the fault. JSON is the only content type Talon.One takes."""
     if not raw:
         return None
-    content_type = (callers.header(headers, "Content-Type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {content_type or 'none'}", header="Content-Type"
+    limits.check_body_size(raw)
+    content_type = callers.header(headers, "Content-Type")
+    if content_type is None or not content_type.strip():
+        raise UnsupportedMediaType.single(
+            "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
-    body = requests.loads(raw)
+    limits.check_content_type(content_type)
+    body = limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
     return body
@@ -64,7 +67,7 @@ def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
 
 def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
     """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
-    vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request."""
+    vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request (once)."""
     cfg = settings()
     if cfg.caller_auth == "disabled":
         return
@@ -80,13 +83,19 @@ def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: b
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
-    callers.verify(
+    signature = callers.verify(
         callers.header(event.headers, callers.SIGNATURE_HEADER),
         secrets=secrets,
         method=event.http_method,
         path=operation.canonical_path(event.path_parameters, event.query_string_parameters),
         body=raw_body,
+        idempotency_key=callers.header(event.headers, "Idempotency-Key"),
+        prefer=callers.header(event.headers, "Prefer"),
+        accept_v1=cfg.caller_signature_v1 == "accepted",
     )
+    replay.remember(signature, table=cfg.idempotency_table_name)
+    if signature.version == "v1":  # who still signs the old way, for the migration (README)
+        logger.info("deprecated signature scheme v1", extra={"source_ip": event.request_context.identity.source_ip})
 
 
 def _idempotency_key(headers: dict[str, str] | None) -> str | None:

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from talon_relay import messages, queues, requests, service
-from talon_relay.errors import ErasureIncomplete, InvalidRequest, RelayError, SettingsError, TalonOneError
+from talon_relay.errors import (
+    ConfigurationError,
+    ErasureIncomplete,
+    InvalidRequest,
+    RelayError,
+    SettingsError,
+    TalonOneError,
+)
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
@@ -44,6 +51,14 @@ def _delete_one(request: Request, context: Any, summary: DrainSummary) -> RelayE
             return None
         logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
         return exc
+    except ConfigurationError:
+        raise  # the relay cannot erase anything: the run fails (and is retried by the scheduler)
+    except RelayError as exc:
+        logger.warning("deletion failed", extra={"reason": exc.reason})
+        return exc
+    except Exception as exc:  # unforeseen: this erasure waits for the next run, the others go on
+        logger.exception("deletion failed unexpectedly", extra={"reason": type(exc).__name__})
+        return ErasureIncomplete(f"unexpected {type(exc).__name__}")
     summary.deleted += 1
     return None
 
@@ -85,30 +100,47 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
         if not fresh:
             break
         for message in fresh:
-            message_id, body = message["MessageId"], message.get("Body", "")
-            tried.add(message_id)
-            logger.append_keys(message_id=message_id)
-            try:
-                request, _key = messages.decode(operation, body)
-                failure = _delete_one(request, context, summary)
-            except InvalidRequest as exc:
-                failure = exc
-            # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ
-            # with the reason, not back to the queue every night; outages and the relay's own
-            # credentials (401/403) wait for the next run.
-            if failure is not None and failure.dead_letter:
-                queues.dead_letter(
-                    cfg.dead_letter_queue_url,
-                    body=body,
-                    reason=failure.reason,
-                    operation=operation.name,
-                    message_id=message_id,
-                    status=failure.talon_status,
-                )
-                summary.dead_lettered += 1
-            elif failure is not None:
-                summary.failed += 1
-                continue  # visible again after the visibility timeout; redrive after maxReceiveCount
-            queues.delete(cfg.queue_url, message["ReceiptHandle"])
+            tried.add(message["MessageId"])
+            logger.append_keys(message_id=message["MessageId"])
+            _drain_one(operation, message, context, summary, cfg.queue_url, cfg.dead_letter_queue_url)
         logger.remove_keys(["message_id"])
     logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})
+
+
+def _drain_one(
+    operation: Operation,
+    message: Any,
+    context: Any,
+    summary: DrainSummary,
+    queue_url: str,
+    dead_letter_queue_url: str | None,
+) -> None:
+    """One queued erasure to its disposition: deleted (done or dead-lettered), or left for the next run."""
+    message_id, body = message["MessageId"], message.get("Body", "")
+    try:
+        request, _key = messages.decode(operation, body)  # any fault in the message: InvalidRequest
+        failure = _delete_one(request, context, summary)
+    except InvalidRequest as exc:
+        failure = exc
+    # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ with the
+    # reason, not back to the queue every night; outages and the relay's own credentials (401/403)
+    # wait for the next run.
+    if failure is not None and failure.dead_letter:
+        try:
+            queues.dead_letter(
+                dead_letter_queue_url,
+                body=body,
+                reason=failure.reason,
+                operation=operation.name,
+                message_id=message_id,
+                status=failure.talon_status,
+            )
+        except Exception as exc:  # no DLQ, or SQS refused: it stays, and reaches the DLQ by redrive
+            logger.error("could not dead-letter the erasure request", extra={"reason": type(exc).__name__})
+            summary.failed += 1
+            return
+        summary.dead_lettered += 1
+    elif failure is not None:
+        summary.failed += 1
+        return  # visible again after the visibility timeout; redrive after maxReceiveCount
+    queues.delete(queue_url, message["ReceiptHandle"])

@@ -39,6 +39,7 @@ class _RecordHandler:
             raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
         try:
+            # decode: whatever the message holds, a fault in it is an InvalidRequest (dead letter)
             request, key = messages.decode(self.operation, record.body)
             service.execute(request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id)
         except RelayError as exc:
@@ -48,17 +49,32 @@ class _RecordHandler:
                     extra={"status": exc.talon_status, "reason": exc.reason},
                 )
                 raise
+            self._dead_letter(record, exc)
+        except Exception as exc:
+            # Not the message's fault as far as anyone can tell (it was read and checked): an unforeseen
+            # failure of the relay or a dependency, which may pass. Retried, and said loudly.
+            logger.exception("unexpected failure; message stays on its queue", extra={"reason": type(exc).__name__})
+            raise
+        finally:
+            logger.thread_safe_remove_keys(["message_id"])
+
+    def _dead_letter(self, record: SQSRecord, exc: RelayError) -> None:
+        try:
             queues.dead_letter(
                 self.dead_letter_queue_url,
                 body=record.body,
                 reason=exc.reason,
                 operation=self.operation.name,
-                message_id=message_id,
+                message_id=record.message_id,
                 status=exc.talon_status,
                 attributes=record.attributes.raw_event,
             )
-        finally:
-            logger.thread_safe_remove_keys(["message_id"])
+        except Exception as failure:  # no DLQ, or SQS refused: the message stays, and reaches the DLQ by redrive
+            logger.error(
+                "could not dead-letter the message; it stays on its queue",
+                extra={"reason": f"{type(failure).__name__}: {failure}"},
+            )
+            raise
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -1,0 +1,99 @@
+"""Idempotent answers of any size: what a repeat of a keyed request gets back.
+
+A DynamoDB item holds at most 400 KB, and Talon.One's answer (an IntegrationState carrying a
+customer's attributes) can be larger. The idempotency record keeps the answer as it is when it fits;
+else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
+the same table (id `answer#<hash>#<n>`, the same TTL), that the record names. So a repeat never calls
+Talon.One again and gets the first answer byte for byte. Only when the parts cannot be written does
+the record keep a marker, and a repeat gets `{"message": ...}` (README, "Guarantees").
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from typing import Any
+
+from talon_relay.observability import logger
+
+#: Characters of the stored result's JSON text kept in the record itself (the item also holds its
+#: id, status, expiry and payload hash; DynamoDB's limit is 400 KB).
+INLINE_CHARS = 300_000
+#: Bytes of compressed answer per part item.
+PART_BYTES = 350_000
+PREFIX = "answer#"
+
+Stored = str | dict[str, Any] | None
+
+
+def _fits(result: str) -> bool:
+    # json.dumps escapes non-ASCII as \uXXXX (6 characters): measure only when that could matter
+    return len(result) * 6 + 2 <= INLINE_CHARS or len(json.dumps(result)) <= INLINE_CHARS
+
+
+def not_kept(size: int) -> str:
+    """What a repeat gets when the first answer could not be kept: the request was applied once."""
+    return json.dumps(
+        {
+            "message": f"This request was applied once already; its answer ({size:,} bytes) could not be kept, "
+            "so a repeat cannot return it"
+        },
+        separators=(",", ":"),
+    )
+
+
+def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires: int) -> Stored:
+    """What the idempotency record stores for `result` (writing part items when it must)."""
+    if result is None or _fits(result):
+        return result
+    raw = result.encode("utf-8")
+    compressed = zlib.compress(raw, 6)
+    text = base64.b64encode(compressed).decode("ascii")
+    if len(text) + 100 <= INLINE_CHARS:
+        return {"answer": "zlib", "data": text}
+    ref = PREFIX + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
+    parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
+    try:
+        for index, part in enumerate(parts):
+            client.put_item(
+                TableName=table,
+                Item={"id": {"S": f"{ref}#{index}"}, "data": {"B": part}, "expiration": {"N": str(expires)}},
+            )
+    except Exception as exc:  # botocore's errors: the record keeps a marker rather than nothing
+        logger.warning(
+            "could not keep a large answer; a repeat gets a short answer", extra={"reason": type(exc).__name__}
+        )
+        return {"answer": "not-kept", "bytes": len(raw)}
+    return {
+        "answer": "zlib-parts",
+        "ref": ref,
+        "parts": len(parts),
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(compressed).hexdigest(),
+    }
+
+
+def unpack(stored: Any, *, client: Any, table: str) -> str | None:
+    """The answer a record stores, as Talon.One sent it (or `not_kept` when it was not kept)."""
+    if stored is None or isinstance(stored, str):
+        return stored
+    kind = stored.get("answer") if isinstance(stored, dict) else None
+    if kind == "zlib":
+        return zlib.decompress(base64.b64decode(stored["data"])).decode("utf-8")
+    size = int(stored.get("bytes") or 0) if isinstance(stored, dict) else 0
+    if kind == "zlib-parts":
+        chunks: list[bytes] = []
+        for index in range(int(stored["parts"])):
+            item = client.get_item(
+                TableName=table, Key={"id": {"S": f"{stored['ref']}#{index}"}}, ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                break
+            chunks.append(bytes(item["data"]["B"]))
+        compressed = b"".join(chunks)
+        if len(chunks) == int(stored["parts"]) and hashlib.sha256(compressed).hexdigest() == stored["sha256"]:
+            return zlib.decompress(compressed).decode("utf-8")
+        logger.warning("a large answer's parts are gone; a repeat gets a short answer")
+    return not_kept(size)

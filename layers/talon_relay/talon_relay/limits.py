@@ -1,0 +1,166 @@
+"""The input limits, checked up front on the raw bytes and the parsed JSON (README, "Limits").
+
+Whatever a sender sends is either within these limits or refused here with an InvalidRequest naming
+what is wrong (an API caller gets a 400, 413 or 415; a queued message is dead-lettered with it as its
+`failureReason`). Past this point, parsing, validating and serialising cannot fail: no RecursionError,
+no integer-conversion error, no NaN silently sent as null, no string that cannot be encoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from array import array
+from itertools import accumulate
+from typing import Any
+
+from talon_relay.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+
+#: A request body, in bytes as sent (1 MiB).
+MAX_BODY_BYTES = 1_048_576
+#: Levels of objects and arrays a body may nest (the body's own object is level 1). Far beyond any
+#: Talon.One model; pydantic refuses to serialise past ~255 and json past ~1,000.
+MAX_DEPTH = 64
+#: Characters of one JSON number (digits, sign, point, exponent). Python refuses to read integers
+#: of more than 4,300 digits; a number this long is no price, quantity or id anyway.
+MAX_NUMBER_CHARS = 100
+#: Characters of a path parameter (a session or customer id) before it is percent-encoded.
+MAX_ID_CHARS = 512
+#: What SQS takes in one message (body and attributes), and what the relay queues itself: room is
+#: left for the attributes a dead letter gets (failureReason and the others).
+SQS_MAX_MESSAGE_BYTES = 1_048_576
+MAX_QUEUED_MESSAGE_BYTES = SQS_MAX_MESSAGE_BYTES - 8_192
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEPS = str.maketrans("[{]}", "\x01\x01\xff\xff")
+#: A \uD800-\uDFFF escape: the only way a lone surrogate gets into valid UTF-8 JSON text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Refused(ValueError):
+    """A JSON number out of the limits, raised from inside json.loads."""
+
+
+def _invalid(what: str, details: str) -> InvalidRequest:
+    return InvalidRequest.single(f"Invalid {what}", details, pointer="")
+
+
+def check_body_size(raw: bytes, *, what: str = "body", limit: int = MAX_BODY_BYTES) -> None:
+    if len(raw) > limit:
+        raise PayloadTooLarge.single(
+            "Payload too large", f"{what} is {len(raw):,} bytes; at most {limit:,} are allowed", pointer=""
+        )
+
+
+def check_content_type(value: str | None) -> None:
+    """A body must be JSON in UTF-8: `application/json` (or `*/*+json`), charset utf-8 when given."""
+    if value is None or not value.strip():
+        return
+    media, _, params = value.partition(";")
+    media = media.strip().lower()
+    charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params, re.IGNORECASE)
+    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        details = f"Content-Type {printable(value[:100])!r} is not JSON: send application/json"
+    elif charset and charset.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+        details = f"charset {printable(charset.group(1)[:40])!r} is not supported: send UTF-8"
+    else:
+        return
+    raise UnsupportedMediaType.single("Unsupported media type", details, parameter="Content-Type")
+
+
+def check_id(value: str, *, name: str) -> None:
+    """A path parameter: not too long, and text that can be sent (valid Unicode)."""
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{name} has {len(value):,} characters; at most {MAX_ID_CHARS} are allowed")
+    found = _SURROGATE.search(value)
+    if found:
+        raise ValueError(f"{name} is not valid Unicode: lone surrogate {printable(found.group())} at {found.start()}")
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates written as escapes: safe for logs, JSON answers and SQS attributes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """How deep the JSON text nests objects and arrays, when that is over `limit` (else at most it)."""
+    if text.count("[") + text.count("{") <= limit:
+        return 0  # cannot nest deeper than it has brackets (the common case: no scan at all)
+    skeleton = _NOT_BRACKET.sub("", _STRING.sub("", text))  # brackets inside strings do not nest
+    steps = array("b", skeleton.translate(_BRACKET_STEPS).encode("latin-1"))  # +1 / -1 per bracket
+    return max(accumulate(steps), default=0)
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number has {len(text):,} characters; at most {MAX_NUMBER_CHARS} are allowed")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number has {len(text):,} characters; at most {MAX_NUMBER_CHARS} are allowed")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:30]} is out of the range of a 64-bit float")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise _Refused(f"{text} is not a JSON number")
+
+
+def _odd_string(value: Any) -> str | None:
+    """A JSON pointer to the first key or string that holds a lone surrogate, if any."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, pointer = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return pointer
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{pointer}/{printable(key).replace('~', '~0').replace('/', '~1')}"
+                if _SURROGATE.search(key):
+                    return where
+                stack.append((child, where))
+        elif isinstance(item, list):
+            stack.extend((child, f"{pointer}/{index}") for index, child in enumerate(item))
+    return None
+
+
+def parse_json(raw: bytes | str, *, what: str = "body", max_depth: int = MAX_DEPTH) -> Any:
+    """JSON text (UTF-8 bytes, or text) within the limits, parsed; InvalidRequest names any fault."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _invalid(what, f"{what} is not UTF-8 text (invalid byte at {exc.start})") from None
+    else:
+        text = raw
+        found = _SURROGATE.search(text)
+        if found:
+            raise _invalid(what, f"{what} is not valid Unicode (lone surrogate at character {found.start()})")
+    depth = nesting_depth(text, max_depth)
+    if depth > max_depth:
+        raise _invalid(what, f"{what} nests {depth:,} levels of objects and arrays; at most {max_depth} are allowed")
+    try:
+        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except _Refused as exc:
+        raise _invalid(what, f"{what}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid(what, f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except (ValueError, RecursionError) as exc:  # nothing json.loads raises may escape the limits
+        raise _invalid(what, f"{what} cannot be read as JSON ({type(exc).__name__})") from None
+    if _SURROGATE_ESCAPE.search(text):
+        pointer = _odd_string(value)
+        if pointer is not None:
+            raise InvalidRequest.single(
+                f"Invalid {what}",
+                "not valid Unicode: a lone surrogate (\\ud800-\\udfff) cannot be sent",
+                pointer=pointer,
+            )
+    return value

@@ -1,0 +1,255 @@
+"""Issue 11's reproductions at the function level: no input gets a 500, wedges a FIFO group or stops
+an erasure run; limits are told as 400/413/415 with a reason; large answers stay idempotent."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import string
+import uuid
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from talon_relay import limits
+from tests.functions.conftest import Stack
+from tests.functions.test_api_gateway import api_event, resigned
+from tests.functions.test_guarantees import fifo_event, use_fifo_queue
+from tests.poison import POISON_VALUES, erasure_message, session_body, session_message
+from tests.support import LambdaContext, integration_state, load_event
+
+SESSION = "update_customer_session"
+#: SQS's rule for a MessageGroupId.
+SQS_GROUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+
+
+def error_details(response: dict[str, Any]) -> str:
+    return " ".join(str(error["details"]) for error in json.loads(response["body"])["errors"])
+
+
+# --- the API: a 4xx naming the fault, never a 500 ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(POISON_VALUES))
+def test_poison_body_is_a_400_naming_the_fault(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, name: str
+) -> None:
+    # Given a signed session update whose attribute is past a limit (deep, long number, lone surrogate, NaN)
+    value, words = POISON_VALUES[name]
+    event = api_event(SESSION, body=session_body(value))
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then it is a 400 that says what is wrong, and Talon.One never saw it
+    assert response["statusCode"] == 400, response
+    assert words in error_details(response)
+    assert httpserver.log == []
+
+
+def test_body_over_the_size_limit_is_a_413(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given a body one byte over the documented 1 MiB
+    filler = "x" * (limits.MAX_BODY_BYTES - len(session_body('""')) + 1)
+    event = api_event(SESSION, body=session_body(json.dumps(filler)))
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then 413 names the size and the limit
+    assert response["statusCode"] == 413
+    assert "1,048,577 bytes; at most 1,048,576" in error_details(response)
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "words"),
+    [("text/plain", "is not JSON"), ("application/json; charset=utf-16", "send UTF-8")],
+)
+def test_a_body_that_is_not_utf8_json_is_a_415(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, content_type: str, words: str
+) -> None:
+    # Given a body declared as something other than JSON in UTF-8
+    event = api_event(SESSION, headers={"Content-Type": content_type})
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then 415 names the header
+    assert response["statusCode"] == 415
+    (error,) = json.loads(response["body"])["errors"]
+    assert error["source"] == {"parameter": "Content-Type"}
+    assert words in error["details"]
+    assert httpserver.log == []
+
+
+def test_json_with_a_charset_is_accepted(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given the usual Content-Type with its charset
+    event = api_event(SESSION, headers={"Content-Type": "application/json; charset=UTF-8"})
+    httpserver.expect_request(re.compile("/v1/customer_sessions/.*"), method="PUT").respond_with_json(
+        integration_state()
+    )
+    # When handled, then it is served
+    assert load_handler(SESSION)(event, LambdaContext())["statusCode"] == 200
+
+
+def test_talon_ones_429_reaches_the_caller_with_its_retry_after(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given Talon.One throttles events (POST is not retried in-process) and says when to come back
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(
+        {"message": "slow down"}, 429, headers={"Retry-After": "7"}
+    )
+    # When an event is tracked
+    response = load_handler("track_event")(api_event("track_event"), LambdaContext())
+    # Then the caller gets the 429 with Talon.One's body and its Retry-After
+    assert response["statusCode"] == 429
+    assert response["headers"]["Retry-After"] == "7"
+    assert json.loads(response["body"]) == {"message": "slow down"}
+
+
+# --- async: SQS's limits are 413s and valid group ids -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # 2 MB: over the body limit already
+        (session_body(json.dumps("x" * 2_000_000)), "at most 1,048,576"),
+        # within the body limit, but over what SQS takes once queued (with room for dead-letter attributes)
+        (session_body(json.dumps("x" * 1_045_000)), "as a queued message"),
+    ],
+    ids=["2MB", "over-the-queue-limit"],
+)
+def test_async_request_over_what_sqs_takes_is_a_413_and_nothing_is_queued(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, body: str, words: str
+) -> None:
+    # Given Prefer: respond-async with a body SQS cannot take
+    event = api_event(SESSION, body=body, headers={"Prefer": "respond-async"})
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then 413 says so (not a 503 "try again later"), and nothing was queued
+    assert response["statusCode"] == 413, response
+    assert words in error_details(response)
+    assert stack.sqs.receive_message(QueueUrl=stack.queue_url).get("Messages", []) == []
+
+
+def test_async_long_and_non_ascii_ids_get_valid_stable_message_groups(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a FIFO session queue, and sessions whose ids SQS would refuse as a MessageGroupId
+    fifo = use_fifo_queue(stack, monkeypatch)
+    handler = load_handler(SESSION)
+    ids = ["s" * 200, "sessión-ünï", "has space", "s-plain"]
+    # When each is queued twice (two updates of the same session)
+    for session in ids + ids:
+        event = api_event(SESSION, params={"customerSessionId": session}, headers={"Prefer": "respond-async"})
+        event["body"] = json.dumps({"profileId": "p-1", "attributes": {"n": str(uuid.uuid4())}})
+        response = handler(resigned(event), LambdaContext())
+        assert response["statusCode"] == 202, response
+    # Then every group id fits SQS's rules, each session keeps one group (its order), and a plain id is kept
+    queued = []
+    while batch := stack.sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        queued.extend(batch)
+    groups: dict[str, set[str]] = {}
+    for message in queued:
+        groups.setdefault(json.loads(message["Body"])["customerSessionId"], set()).add(
+            message["Attributes"]["MessageGroupId"]
+        )
+    assert sorted(groups) == sorted(ids)
+    assert all(len(group) == 1 and SQS_GROUP_ID.fullmatch(next(iter(group))) for group in groups.values())
+    assert groups["s-plain"] == {"s-plain"}
+    assert len({next(iter(group)) for group in groups.values()}) == len(ids)
+
+
+# --- SQS: a poison message is dead-lettered on its first receive; its group moves on ----------------
+
+
+@pytest.mark.parametrize("name", sorted(POISON_VALUES))
+def test_poison_in_a_fifo_group_is_dead_lettered_at_once_and_the_next_update_is_delivered(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, name: str
+) -> None:
+    # Given group g-deep: a poison session update, then a valid one of the same session
+    value, words = POISON_VALUES[name]
+    httpserver.expect_request("/v1/customer_sessions/s-deep", method="PUT").respond_with_json(integration_state())
+    event = fifo_event([("g-deep", "poison", {}), ("g-deep", "valid", {})])
+    event["Records"][0]["body"] = session_message("s-deep", value)
+    event["Records"][1]["body"] = json.dumps({"customerSessionId": "s-deep", "body": {"profileId": "p-1"}})
+    for record in event["Records"]:
+        record["messageId"] = f"{record['messageId']}-{uuid.uuid4()}"
+    # When the batch is received once
+    result = load_handler(SESSION)(event, LambdaContext())
+    # Then nothing is left for retry: the poison is in the DLQ with its reason, the valid one reached Talon.One
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.dlq_messages()
+    assert words in dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert dead["Body"] == event["Records"][0]["body"]
+    assert [json.loads(r.get_data()) for r, _ in httpserver.log] == [{"profileId": "p-1"}]
+
+
+# --- the schedule: poison next to a valid erasure -------------------------------------------------------
+
+
+def test_poison_on_the_erasure_queue_does_not_stop_the_run(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given the erasure queue holds poison (deep, long number, lone surrogate) next to a valid erasure
+    httpserver.expect_request("/v1/customer_data/p-4", method="DELETE").respond_with_data("", 204)
+    poison = [erasure_message(POISON_VALUES[name][0]) for name in ("depth-2000", "5000-digit-integer")]
+    poison.append('{"integrationId":"\\ud800"}')
+    for body in poison:
+        stack.send(body)
+    stack.send({"integrationId": "p-4"})
+    # When the off-peak schedule runs
+    summary = load_handler("delete_customer_data")(load_event("delete_customer_data", "schedule"), LambdaContext())
+    # Then the valid erasure is done, and each poison message is in the DLQ with its reason
+    assert summary == {"requested": 1, "deleted": 1, "not_found": 0, "failed": 0, "dead_lettered": 3}
+    assert [r.path for r, _ in httpserver.log] == ["/v1/customer_data/p-4"]
+    reasons = sorted(m["MessageAttributes"]["failureReason"]["StringValue"] for m in stack.dlq_messages())
+    assert len(reasons) == 3
+    assert any("nests 2,001 levels" in r for r in reasons)
+    assert any("5,000 characters" in r for r in reasons)
+    assert any("surrogate" in r for r in reasons)
+
+
+# --- idempotency for answers over DynamoDB's 400 KB item limit ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["compressible", "incompressible"])
+def test_a_large_answer_keeps_its_idempotency_record(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, kind: str
+) -> None:
+    # Given Talon.One answers an event with a 450,000-character attribute (over 400 KB as one item)
+    text = "x" * 450_000 if kind == "compressible" else "".join(random.choices(string.ascii_letters, k=450_000))
+    answer = integration_state(attributes={"note": text})
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(answer, 201)
+    event = api_event(
+        "track_event",
+        body={"sessionId": "s-1", "type": "purchase", "attributes": {"note": "big"}},
+        headers={"Idempotency-Key": f"big-{uuid.uuid4()}"},
+    )
+    handler = load_handler("track_event")
+    # When the sender sends it, then repeats it with the same key (its retry)
+    first = handler(event, LambdaContext())
+    second = handler(resigned(event), LambdaContext())
+    # Then Talon.One was called once, and the repeat returns the first answer byte for byte
+    assert first["statusCode"] == second["statusCode"] == 201, second
+    assert second["body"] == first["body"]
+    assert json.loads(second["body"])["profile"]["attributes"]["note"] == text
+    assert len(httpserver.log) == 1
+
+
+def test_a_queued_copy_of_a_large_answer_request_is_not_sent_twice(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given a queued event whose answer is over 400 KB, delivered twice by SQS (at least once)
+    httpserver.expect_request("/v1/events", method="POST").respond_with_json(
+        integration_state(attributes={"note": "y" * 450_000}), 201
+    )
+    event = copy.deepcopy(load_event("track_event", "sqs"))
+    event["Records"] = event["Records"][:1]
+    event["Records"][0]["messageId"] = f"m-{uuid.uuid4()}"
+    handler = load_handler("track_event")
+    # When both deliveries are handled
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert handler(copy.deepcopy(event), LambdaContext()) == {"batchItemFailures": []}
+    # Then the event reached Talon.One once
+    assert len(httpserver.log) == 1
