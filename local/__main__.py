@@ -69,6 +69,12 @@ def _local_signing_secret(info: dict[str, Any]) -> str | None:
     return signing_secret(info)
 
 
+def _shopify_banner(info: dict[str, Any]) -> None:
+    from local.shopify import banner
+
+    print(banner(info), flush=True)
+
+
 def _port(value: str | None, default: int) -> int:
     if value:
         return int(value)
@@ -120,6 +126,7 @@ Try it:
 """,
         flush=True,
     )
+    _shopify_banner(info)
     try:
         while not stopped.wait(0.5):
             pass

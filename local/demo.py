@@ -1,7 +1,9 @@
 """`make demo`: one customer's journey through all five operations, against the local stack.
 
 A profile, a session with a coupon and a cart, an event, a referral (used by a friend), the session
-closed, and a deletion queued for the off-peak erasure schedule, which then drains it.
+closed, and a deletion queued for the off-peak erasure schedule, which then drains it. Then the same
+through Shopify's signed webhooks (local/shopify.py): a cart with a coupon, the order paid, the
+customer's erasure request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import urllib3
 
 from local.aws import local_client
+from local.shopify import JourneyFailed as ShopifyJourneyFailed
+from local.shopify import run_journey as run_shopify_journey
 from talon_relay import callers
 
 
@@ -154,7 +158,8 @@ def run_demo(info: dict[str, Any]) -> int:
         )
         j.show_state(state)
         _queued_deletion(j, ada)
-    except DemoFailed as exc:
+        j.step = run_shopify_journey(j.info, j.http, j.step)
+    except (DemoFailed, ShopifyJourneyFailed) as exc:
         print(f"\nDEMO FAILED: {exc}")
         return 1
     print("Demo finished: all five operations went through the relay.")
