@@ -49,8 +49,13 @@ Expression = Annotated[
 
 class RelayFunctions(PowertoolsFunctions):
     """JMESPath functions of the mappings: JMESPath's own, Powertools' (powertools_json,
-    powertools_base64, powertools_base64_gzip), and `relay_unique(array)`: the array without repeats,
-    in first-seen order (a discount code Shopify shows on several lines is one coupon code)."""
+    powertools_base64, powertools_base64_gzip), and the relay's (JMESPath has no arithmetic):
+
+    - `relay_unique(array)`: the array without repeats, in first-seen order (a discount code Shopify
+      shows on several lines is one coupon code);
+    - `relay_minor_units(amount, digits)`: an amount in minor units as a number (commercetools'
+      `centAmount` 1850 with `fractionDigits` 2 is 18.5).
+    """
 
     @signature({"types": ["array", "null"]})  # type: ignore[untyped-decorator]
     def _func_relay_unique(self, values: list[Any] | None) -> list[Any] | None:
@@ -61,6 +66,14 @@ class RelayFunctions(PowertoolsFunctions):
             if value not in seen:
                 seen.append(value)
         return seen
+
+    @signature({"types": ["number", "null"]}, {"types": ["number"]})  # type: ignore[untyped-decorator]
+    def _func_relay_minor_units(self, amount: float | None, digits: float) -> float | None:
+        if amount is None:
+            return None
+        if not 0 <= digits <= 6 or digits != int(digits):
+            raise ValueError("relay_minor_units: digits must be a whole number from 0 to 6")
+        return float(amount) / 10 ** int(digits)
 
 
 FUNCTIONS = RelayFunctions()
