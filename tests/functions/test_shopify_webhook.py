@@ -55,7 +55,7 @@ class Shop:
         *,
         webhook_id: str | None = None,
         secret: str = SHOPIFY_SECRET,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         triggered_at: datetime | None = None,
     ) -> dict[str, Any]:
         """Shopify's POST as API Gateway hands it to the function (the sample event, re-signed)."""

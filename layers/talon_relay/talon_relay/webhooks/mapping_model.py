@@ -73,7 +73,7 @@ class RelayFunctions(PowertoolsFunctions):
             return None
         if not 0 <= digits <= 6 or digits != int(digits):
             raise ValueError("relay_minor_units: digits must be a whole number from 0 to 6")
-        return float(amount) / 10 ** int(digits)
+        return float(amount) / 10.0 ** int(digits)
 
 
 FUNCTIONS = RelayFunctions()
