@@ -317,7 +317,11 @@ def test_orders_paid_closes_the_session_then_tracks_the_purchase_in_that_order(
     assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v2/events")]
     session, event = (json.loads(request.get_data()) for request, _ in httpserver.log)
     assert session["customerSession"]["state"] == "closed"
-    assert event == {"profileId": str(order["customer"]["id"]), "type": "purchase"}
+    assert event == {
+        "profileId": str(order["customer"]["id"]),
+        "type": "purchase",
+        "responseContent": ["customerProfile"],
+    }
     assert httpserver.log[1][0].args.get("silent") == "no"
     # And each step's effects were logged, and the webhook as applied
     assert [r["operation"] for r in logs.records() if r["message"] == "effect"] == [

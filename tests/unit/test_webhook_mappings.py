@@ -120,10 +120,17 @@ def test_orders_paid_closes_the_session_then_tracks_a_purchase() -> None:
                 {"sku": variant, "name": "Milk frother", "quantity": 1, "price": 39.0},
             ],
             "couponCodes": ["SUMMER10"],
-        }
+        },
+        # (the answer names the session and the profile, so the effects are logged with their ids)
+        "responseContent": ["customerSession", "customerProfile"],
     }
     # And then a purchase event for the customer, answered with its effects (silent=no)
-    assert event == ("trackEventV2", {}, {"silent": "no"}, {"profileId": customer, "type": "purchase"})
+    assert event == (
+        "trackEventV2",
+        {},
+        {"silent": "no"},
+        {"profileId": customer, "type": "purchase", "responseContent": ["customerProfile"]},
+    )
     # And orders/create does the same
     assert bodies("orders/create", sample("orders/create")) == [session, event]
 
@@ -138,7 +145,7 @@ def test_an_order_without_a_cart_or_a_customer_still_closes_its_own_session() ->
     # Then its session is named after the order, and the session and the event are anonymous
     assert session[1] == {"customerSessionId": f"order-{payload['id']}"}
     assert "profileId" not in session[3]["customerSession"]
-    assert event[3] == {"type": "purchase"}
+    assert event[3] == {"type": "purchase", "responseContent": ["customerProfile"]}
 
 
 def test_cart_and_checkout_updates_are_the_same_session_with_items_and_coupon_codes() -> None:
