@@ -6,7 +6,7 @@
 - `mappings`: the mapping files of a platform, loaded once per container, and a payload mapped by them
   (JMESPath, Powertools' jmespath_utils) into requests the strict checker (`requests.parse`) accepts.
 - `consumer`: one queued webhook, its mapped operations run in order, each exactly once.
-- `metrics`: webhooks counted by topic.
+- `metrics`: webhooks counted by topic; `errors`: StepFailed, a step of a mapped webhook that failed.
 
 The receiver's HTTP adapter is `talon_relay.handlers.webhook`; its entry in the operation table has
 `webhook` set to the platform's name.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from talon_relay import messages, queues, service
-from talon_relay.errors import RelayError, SettingsError
+from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.idempotency import run_once
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -59,7 +59,9 @@ def process(operation: Operation, body: str, *, context: Any) -> int:
     platform = operation.webhook or ""
     logged = {"topic": message.topic, "webhook_id": message.webhook_id, "shop_domain": message.shop_domain}
     if message.platform != platform:
-        raise SettingsError(f"a {message.platform} webhook on the {platform} receiver's queue")
+        raise InvalidRequest.single(
+            "Invalid message", f"a {message.platform} webhook on the {platform} receiver's queue", pointer="/platform"
+        )
     mapping = mappings.for_topic(platform, message.topic)
     if mapping is None:  # its mapping was removed since it was queued
         logger.info("webhook topic has no mapping; nothing sent", extra=logged)

@@ -7,6 +7,7 @@ was told we have is never lost: the consumer maps it, or dead-letters it with th
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,13 @@ class QueuedWebhook(BaseModel):
 
     def payload(self) -> Any:
         """The webhook's JSON payload; InvalidRequest when its body is not JSON."""
-        raw: bytes | str = self.body if self.body is not None else base64.b64decode(self.body_base64 or "")
+        raw: bytes | str = self.body or ""
+        if self.body is None:
+            try:
+                raw = base64.b64decode(self.body_base64 or "", validate=True)
+            except (binascii.Error, ValueError):
+                problem = "bodyBase64 is not base64"
+                raise InvalidRequest.single("Invalid message", problem, pointer="/bodyBase64") from None
         return requests.loads(raw, what="webhook body", source={"pointer": "/body"})
 
 
