@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template build deploy clean
+.PHONY: install test test-fast lint template mapping-schema build deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ lint:  ## template.yaml up to date, ruff, mypy, import-linter contracts, cfn-lin
 
 template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
 	$(PY) -m template.render
+
+mapping-schema:  ## write the webhook mapping files' JSON Schema (talon_relay/mappings/mapping.schema.json) from its model
+	$(PY) -m talon_relay.webhooks.mapping_model
 
 # A cached layer keeps the bytecode choice of the build that made it: rebuilt when a python3.13 is found now
 # but the layer has no bytecode; built without one, it works but pays for it at every cold start.

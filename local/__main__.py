@@ -69,6 +69,12 @@ def _local_signing_secret(info: dict[str, Any]) -> str | None:
     return signing_secret(info)
 
 
+def _shopify_banner(info: dict[str, Any]) -> None:
+    from local.shopify import banner as shopify_banner
+
+    print(shopify_banner(info), flush=True)
+
+
 #: The ports `make run` takes by default, and the variable that chooses each.
 PORTS = (("api", "API_PORT", 3000), ("emulator", "EMULATOR_PORT", 3100), ("aws", "AWS_PORT", 3200))
 
@@ -163,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
     print(banner(urls, info, signing), flush=True)
+    _shopify_banner(info)
     try:
         while not stopped.wait(0.5):
             pass

@@ -2,7 +2,9 @@
 
 A profile, a session with a coupon and a cart, an event, a referral (used by a friend), the session
 closed (the v2 session, profile and event operations a current Talon.One serves), and a deletion
-queued for the off-peak erasure schedule, which then drains it.
+queued for the off-peak erasure schedule, which then drains it. Then the same through Shopify's
+signed webhooks (local/shopify.py): a cart with a coupon, the order paid, the customer's erasure
+request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 import urllib3
 
 from local.aws import local_client
+from local.shopify import JourneyFailed as ShopifyJourneyFailed
+from local.shopify import run_journey as run_shopify_journey
 from talon_relay import callers
 
 
@@ -169,7 +173,8 @@ def run_demo(info: dict[str, Any]) -> int:
         )
         j.show_state(state)
         _queued_deletion(j, ada)
-    except DemoFailed as exc:
+        j.step = run_shopify_journey(j.info, j.http, j.step)
+    except (DemoFailed, ShopifyJourneyFailed) as exc:
         print(f"\nDEMO FAILED: {exc}")
         return 1
     print("Demo finished: all five operations went through the relay.")

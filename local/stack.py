@@ -161,6 +161,7 @@ class LocalStack:
             "caller_auth": self.gateway.resolver.parameters.get("CallerAuthentication"),
             "caller_signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),
             "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
+            "shopify_webhook_secret_arn": self.aws.secret_arns.get("ShopifyWebhookSecret"),
             "api_key": self.gateway.api_key,
         }
 

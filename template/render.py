@@ -52,6 +52,8 @@ class OperationEntry(Protocol):
     def fifo(self) -> bool: ...
     @property
     def schedule(self) -> bool: ...
+    @property
+    def webhook(self) -> str | None: ...
 
 
 # --- the per-operation text ({{key}} is filled in; everything else is YAML as written) -----------------
@@ -61,7 +63,7 @@ FUNCTION = """\
     Type: AWS::Serverless::Function
     Properties:
       FunctionName: !Sub ${AWS::StackName}-{{kebab}}
-      Description: Talon.One {{name}} ({{METHOD}} {{path}}) from API Gateway and {{other_trigger}}
+      Description: {{description}}
       CodeUri: functions/{{function}}/
       Handler: {{function}}.handler
       Role: !GetAtt {{Prefix}}FunctionRole.Arn
@@ -71,6 +73,7 @@ FUNCTION = """\
         Variables:
           QUEUE_URL: !Ref {{Prefix}}Queue
           DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
+{{webhook_environment}}\
 {{event_invoke_config}}\
       Events:
         Api:
@@ -79,18 +82,33 @@ FUNCTION = """\
             RestApiId: !Ref RelayApi
             Path: {{path}}
             Method: {{method}}
-        KeyApi: # the same route on RelayKeyApi (API key instead of a signature)
-          Type: Api
-          Properties:
-            RestApiId: !Ref RelayKeyApi
-            Path: {{path}}
-            Method: {{method}}
+{{key_api_event}}\
 {{queue_event}}\
     Metadata:
       # functions/Makefile copies the handler module (no dependencies: they are all in the layer), so
       # building a function needs no python3.13, unlike SAM's pip builder
       BuildMethod: makefile
       ContextPath: functions
+"""
+
+KEY_API_EVENT = """\
+        KeyApi: # the same route on RelayKeyApi (API key instead of a signature)
+          Type: Api
+          Properties:
+            RestApiId: !Ref RelayKeyApi
+            Path: {{path}}
+            Method: {{method}}
+"""
+
+#: A webhook receiver is on RelayApi only: the platform sends no x-api-key, and its own signature,
+#: checked by the function, is the authentication.
+WEBHOOK_ENVIRONMENT = """\
+          WEBHOOK_SECRET_ARN: !Ref {{Platform}}WebhookSecret
+{{erasure_environment}}\
+"""
+
+ERASURE_ENVIRONMENT = """\
+          ERASURE_QUEUE_URL: !Ref {{erasure_queue}}
 """
 
 SCHEDULE_INVOKE_CONFIG = """\
@@ -177,14 +195,7 @@ ROLE = """\
                 Effect: Allow
                 Action: secretsmanager:GetSecretValue
                 Resource: !Ref TalonSecretArn
-              - Sid: ReadCallerSigningSecret # verifies the signatures of RelayApi's callers
-                Effect: Allow
-                Action: secretsmanager:GetSecretValue
-                Resource: !If [CreateCallerSigningSecret, !Ref CallerSigningSecret, !Ref CallerSigningSecretArn]
-              - Sid: ReadCallerApiKeys # checks the Authorization: ApiKey-v1 keys of RelayApi's callers
-                Effect: Allow
-                Action: secretsmanager:GetSecretValue
-                Resource: !Ref CallerApiKeysSecret
+{{read_statements}}\
               - Sid: UseIdempotencyTable # Powertools idempotency records
                 Effect: Allow
                 Action:
@@ -198,10 +209,36 @@ ROLE = """\
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Prefix}}DeadLetterQueue.Arn
-              - Sid: EnqueueOwnRequests # async mode: the API queues the request and answers 202
+              - Sid: EnqueueOwnRequests # {{enqueue_comment}}
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Prefix}}Queue.Arn
+{{erasure_statement}}\
+"""
+
+CALLER_AUTH_STATEMENTS = """\
+              - Sid: ReadCallerSigningSecret # verifies the signatures of RelayApi's callers
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !If [CreateCallerSigningSecret, !Ref CallerSigningSecret, !Ref CallerSigningSecretArn]
+              - Sid: ReadCallerApiKeys # checks the Authorization: ApiKey-v1 keys of RelayApi's callers
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref CallerApiKeysSecret
+"""
+
+WEBHOOK_KEY_STATEMENT = """\
+              - Sid: ReadWebhookSecret # verifies the platform's signature of each webhook
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref {{Platform}}WebhookSecret
+"""
+
+ERASURE_STATEMENT = """\
+              - Sid: QueueErasureRequests # a mapped deleteCustomerData waits for the off-peak schedule
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {{erasure_queue}}.Arn
 """
 
 CONSUME_STATEMENT = """\
@@ -385,7 +422,7 @@ BACKLOG_ALARM = (
 
 OUTPUTS = """\
   {{Prefix}}QueueUrl:
-    Description: {{Prefix}} queue (messages in the DESIGN.md format)
+    Description: {{Prefix}} queue ({{queue_format}})
     Value: !Ref {{Prefix}}Queue
   {{Prefix}}DeadLetterQueueUrl:
     Description: {{Prefix}} dead-letter queue (poison messages carry their reason as message attributes)
@@ -429,6 +466,8 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
             problems.append(f"{op.name}: method {op.method!r} is not an HTTP method API Gateway routes")
         if not op.path.startswith("/"):
             problems.append(f"{op.name}: path {op.path!r} must start with /")
+        if op.webhook is not None and not re.fullmatch(r"[a-z][a-z0-9]*", op.webhook):
+            problems.append(f"{op.name}: webhook platform {op.webhook!r} must be lower-case letters and digits")
     for attribute in ("name", "function"):
         seen: dict[str, str] = {}
         for op in ordered:
@@ -451,8 +490,43 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
     return ordered
 
 
-def operation_resources(op: OperationEntry) -> str:
-    """The operation's block of Resources: a header line, then its resources one blank line apart."""
+def _description(op: OperationEntry) -> str:
+    if op.webhook is not None:
+        return (
+            f"{op.webhook.capitalize()} webhooks ({op.method.upper()} {op.path}) verified and queued, then mapped"
+            " to Talon.One operations from SQS"
+        )
+    other = "the off-peak erasure schedule" if op.schedule else "SQS"
+    return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway and {other}"
+
+
+def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, str]:
+    """What differs for a webhook receiver: its platform secret, the erasure queue, RelayApi only."""
+    if op.webhook is None:
+        return {
+            "webhook_environment": "",
+            "key_api_event": KEY_API_EVENT,
+            "read_statements": CALLER_AUTH_STATEMENTS,
+            "enqueue_comment": "async mode: the API queues the request and answers 202",
+            "erasure_statement": "",
+        }
+    values = {"Platform": op.webhook.capitalize(), "erasure_queue": erasure_queue or ""}
+    values["erasure_environment"] = fill(ERASURE_ENVIRONMENT, values) if erasure_queue else ""
+    return {
+        "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values),
+        "key_api_event": "",
+        "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
+        "enqueue_comment": "storage-first: the API queues each verified webhook, then answers 200",
+        "erasure_statement": fill(ERASURE_STATEMENT, values) if erasure_queue else "",
+    }
+
+
+def operation_resources(op: OperationEntry, erasure_queue: str | None = None) -> str:
+    """The operation's block of Resources: a header line, then its resources one blank line apart.
+
+    `erasure_queue`: the logical id of the queue the erasure schedule drains, where a webhook
+    receiver queues the erasures its mappings ask for.
+    """
     prefix = logical_prefix(op)
     values = {
         "Prefix": prefix,
@@ -462,8 +536,9 @@ def operation_resources(op: OperationEntry) -> str:
         "path": op.path,
         "function": op.function,
         "kebab": op.function.replace("_", "-"),
-        "other_trigger": "the off-peak erasure schedule" if op.schedule else "SQS",
+        "description": _description(op),
     }
+    values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     if op.schedule:
         values["queue_event"] = fill(SCHEDULE_EVENT, values)
@@ -493,7 +568,8 @@ def operation_resources(op: OperationEntry) -> str:
 
 
 def operation_outputs(op: OperationEntry) -> str:
-    return fill(OUTPUTS, {"Prefix": logical_prefix(op)})
+    queue_format = "messages in the DESIGN.md format" if op.webhook is None else "verified webhooks, queued as received"
+    return fill(OUTPUTS, {"Prefix": logical_prefix(op), "queue_format": queue_format})
 
 
 def _replace_marker(text: str, marker: str, replacement: str) -> str:
@@ -507,7 +583,8 @@ def _replace_marker(text: str, marker: str, replacement: str) -> str:
 def render(base: str, operations: Iterable[OperationEntry]) -> str:
     """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
     ordered = check_table(operations)
-    resources = "\n".join(operation_resources(op) for op in ordered)
+    erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
+    resources = "\n".join(operation_resources(op, erasure) for op in ordered)
     outputs = "".join(operation_outputs(op) for op in ordered)
     text = _replace_marker(base, RESOURCES_MARKER, resources)
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)

@@ -28,11 +28,29 @@ TABLE: list[Operation] = sorted(OPERATIONS.values(), key=lambda op: op.name)
 ops = pytest.mark.parametrize("op", TABLE, ids=lambda op: op.function)
 #: The entry whose queue the off-peak erasure schedule drains (today deleteCustomerData).
 SCHEDULED = [op for op in TABLE if op.schedule]
+#: The Integration API operations the relay serves (the vendor's routes), and the webhook receivers.
+INTEGRATION = [op for op in TABLE if op.webhook is None]
+WEBHOOKS = [op for op in TABLE if op.webhook is not None]
+integration_ops = pytest.mark.parametrize("op", INTEGRATION, ids=lambda op: op.function)
+webhook_ops = pytest.mark.parametrize("op", WEBHOOKS, ids=lambda op: op.function)
 
 #: The two REST APIs and the name of the event each function has on it. RelayApi: the function checks
 #: the caller's signature; RelayKeyApi: API Gateway checks the x-api-key header.
 APIS = {"RelayApi": "Api", "RelayKeyApi": "KeyApi"}
 apis = pytest.mark.parametrize("api", list(APIS))
+
+
+def apis_of(op: Operation) -> dict[str, str]:
+    """The APIs an entry's route is on, with its event's name: a webhook receiver is on RelayApi only
+    (the platform sends no x-api-key; its own signature is checked by the function)."""
+    return dict(APIS) if op.key_api else {"RelayApi": APIS["RelayApi"]}
+
+
+def webhook_secret(op: Operation) -> str:
+    """The logical id of a webhook receiver's platform secret (ShopifyWebhookSecret)."""
+    assert op.webhook is not None
+    return f"{op.webhook.capitalize()}WebhookSecret"
+
 
 #: The effective caller signing secret: the stack's own, or the one CallerSigningSecretArn names.
 SIGNING_SECRET = {

@@ -1,6 +1,9 @@
 """The sample events under events/: one API Gateway and one SQS event per entry of the operation table
 (and the schedule's inputs), shaped as AWS delivers them, with bodies the vendor spec and the layer's
 models accept. The function tests and `sam local invoke` feed them to the handlers.
+
+A webhook receiver's events carry its platform's webhooks (api.json signed with SAMPLE_WEBHOOK_SECRET),
+and `payloads/` holds one sample webhook body per topic its platform's mapping files map.
 """
 
 from __future__ import annotations
@@ -14,17 +17,31 @@ import pytest
 
 from talon_relay import messages
 from talon_relay.operations import Operation
+from talon_relay.webhooks import mappings, shopify
+from talon_relay.webhooks.envelope import QueuedWebhook
 from tests.template.helpers import (
     EVENTS,
     SCHEDULED,
     TABLE,
+    WEBHOOKS,
     body_model,
     body_schema,
     load_json,
     ops,
     prefix,
     spec_operation,
+    webhook_ops,
 )
+
+#: What events/<webhook receiver>/api.json is signed with (a sample, not anyone's secret).
+SAMPLE_WEBHOOK_SECRET = "sample-shopify-webhook-secret"
+
+
+def sample_topics(op: Operation) -> dict[str, Any]:
+    """The platform's default mappings by topic (the layer's files): one sample payload each."""
+    assert op.webhook is not None
+    return dict(mappings.load_dir(mappings.PACKAGE_DIR / op.webhook))
+
 
 #: Top-level keys of an API Gateway REST proxy event (`sam local generate-event apigateway aws-proxy`).
 API_EVENT_KEYS = {
@@ -64,6 +81,10 @@ def test_events_folder_holds_exactly_the_expected_files() -> None:
     # Then each operation has api.json and sqs.json, the scheduled one also its two schedule inputs
     expected = {f"{op.function}/{kind}.json" for op in TABLE for kind in ("api", "sqs")}
     expected |= {f"{op.function}/{kind}.json" for op in SCHEDULED for kind in ("schedule", "schedule_ids")}
+    # And a webhook receiver one sample webhook per topic its platform's mappings map
+    expected |= {
+        f"{op.function}/payloads/{mappings.file_name(topic)}" for op in WEBHOOKS for topic in sample_topics(op)
+    }
     assert found == expected
     # And each is valid JSON
     for name in found:
@@ -82,6 +103,19 @@ def _validate_body(op: Operation, body: Any) -> None:
     assert schema is not None, f"no body schema for {op.name} in the reference spec"
     assert set(body) <= set(schema["properties"]), set(body) - set(schema["properties"])
     assert set(schema.get("required", [])) <= set(body)
+
+
+def _validate_webhook(op: Operation, event: dict[str, Any]) -> None:
+    """A platform's webhook as API Gateway hands it over: the platform's headers, signed, its body mapped."""
+    headers = event["headers"]
+    assert headers["Content-Type"] == "application/json"
+    for name in (shopify.TOPIC_HEADER, shopify.WEBHOOK_ID_HEADER, shopify.SHOP_HEADER, shopify.TRIGGERED_AT_HEADER):
+        assert headers[name], name
+    raw = event["body"].encode()
+    shopify.verify_signature(headers[shopify.HMAC_HEADER], secrets=[SAMPLE_WEBHOOK_SECRET], body=raw)
+    shopify.triggered_at(headers[shopify.TRIGGERED_AT_HEADER])
+    mapping = sample_topics(op)[headers[shopify.TOPIC_HEADER]]
+    assert mappings.apply(mapping, json.loads(raw))
 
 
 @ops
@@ -112,7 +146,9 @@ def test_api_event_is_a_rest_proxy_request_for_the_route(op: Operation) -> None:
     assert {k: [v] for k, v in event["headers"].items()} == event["multiValueHeaders"]
     # And its body, when the operation takes one, is JSON text valid for the operation
     assert event["isBase64Encoded"] is False
-    if body_model(op) is None:
+    if op.webhook is not None:
+        _validate_webhook(op, event)
+    elif body_model(op) is None:
         assert event["body"] is None
     else:
         assert event["headers"]["Content-Type"] == "application/json"
@@ -150,6 +186,14 @@ def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation) -> N
         assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
         assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
 
+        if op.webhook is not None:
+            # And its body is a queued webhook that its topic's mapping maps, in the group the mapping names
+            queued = QueuedWebhook.decode(record["body"])
+            assert queued.platform == op.webhook
+            mapping = sample_topics(op)[queued.topic]
+            assert mappings.apply(mapping, queued.payload())
+            assert record["attributes"]["MessageGroupId"] == mappings.group_of(mapping, queued.payload())
+            continue
         # And its body is a DESIGN.md message, as the layer's own codec reads it
         request, _key = messages.decode(op, record["body"])
         _validate_body(op, request.body)
@@ -167,3 +211,18 @@ def test_schedule_events_are_the_two_inputs_the_erasure_run_takes(op: Operation)
     assert set(direct) == {"integrationIds"}
     assert direct["integrationIds"]
     assert all(isinstance(i, str) and i for i in direct["integrationIds"])
+
+
+@webhook_ops
+def test_sample_webhooks_are_what_their_topic_mapping_maps(op: Operation) -> None:
+    # Given each sample webhook body of a receiver, one per topic of its platform's mappings
+    for topic, mapping in sample_topics(op).items():
+        payload = load_json(EVENTS / op.function / "payloads" / mappings.file_name(topic))
+
+        # Then it is a JSON object its topic's mapping turns into valid requests, one per step
+        assert isinstance(payload, dict)
+        made = mappings.apply(mapping, payload)
+        assert [request.operation.name for request in made] == [step.operation for step in mapping.steps]
+        # And the mapping finds the webhook's FIFO group in it, when the mapping names one
+        if mapping.group is not None:
+            assert mappings.group_of(mapping, payload), topic

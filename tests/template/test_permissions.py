@@ -17,6 +17,7 @@ from tests.template.helpers import (
     SCHEDULED,
     SIGNING_SECRET,
     TABLE,
+    WEBHOOKS,
     alarms,
     arn_of,
     as_list,
@@ -27,6 +28,7 @@ from tests.template.helpers import (
     prefix,
     ref,
     role_statements,
+    webhook_secret,
 )
 
 #: The item actions Powertools idempotency needs on its table, and nothing else.
@@ -76,12 +78,14 @@ def test_function_reads_only_the_talon_and_caller_secrets(resources: dict[str, A
     statements = role_statements(resources, op)
 
     # Then the only secrets it may read are TalonSecretArn, the effective caller signing secret and the
-    # caller API keys, and only with GetSecretValue
+    # caller API keys (a webhook receiver: its platform's secret instead), and only with GetSecretValue
     secret = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
     assert all(s["Effect"] == "Allow" for s in secret)
-    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * 3
-    resources_ = [r for s in secret for r in as_list(s["Resource"])]
     expected = [ref("TalonSecretArn"), SIGNING_SECRET, ref("CallerApiKeysSecret")]
+    if op.webhook is not None:
+        expected = [ref("TalonSecretArn"), ref(webhook_secret(op))]
+    assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * len(expected)
+    resources_ = [r for s in secret for r in as_list(s["Resource"])]
     assert sorted(resources_, key=json.dumps) == sorted(expected, key=json.dumps)
     # And no KMS right comes with them (both secrets use the AWS managed key by default)
     assert not any(a.startswith("kms:") for s in statements for a in as_list(s["Action"]))
@@ -120,6 +124,10 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     if op.schedule:
         # (the schedule drains the queue itself, and reports failed runs to its DLQ)
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
+    if op.webhook is not None:
+        # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
+        [scheduled] = SCHEDULED
+        expected[f"{prefix(scheduled)}Queue"] = {"sqs:SendMessage"}
     assert sqs == expected
     # And its log rights reach only its own log group
     logs = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
@@ -179,11 +187,20 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
     assert generate["GenerateStringKey"] == "current"
     assert generate["PasswordLength"] == 48
     assert generate["ExcludePunctuation"] is True
-    # And besides it the stack creates only the caller API keys, the same way (the Talon.One secret is
-    # the deployer's)
-    assert set(of_type(resources, "AWS::SecretsManager::Secret")) == {"CallerSigningSecret", "CallerApiKeysSecret"}
-    keys = resources["CallerApiKeysSecret"]["Properties"]["GenerateSecretString"]
-    assert keys == {**generate, "SecretStringTemplate": "{}"}
+    # And besides it the stack creates only the caller API keys and each webhook platform's secret, the
+    # same way (the Talon.One secret is the deployer's; a platform's secret gets the platform's value)
+    platforms = {webhook_secret(op) for op in WEBHOOKS}
+    assert (
+        set(of_type(resources, "AWS::SecretsManager::Secret"))
+        == {
+            "CallerSigningSecret",
+            "CallerApiKeysSecret",
+        }
+        | platforms
+    )
+    for name in ["CallerApiKeysSecret", *sorted(platforms)]:
+        assert "Condition" not in resources[name]
+        assert resources[name]["Properties"]["GenerateSecretString"] == {**generate, "SecretStringTemplate": "{}"}
 
 
 # --- alarms ---------------------------------------------------------------------------------

@@ -7,6 +7,11 @@ table), the local stack, the bench and the tests all read it.
 
 Adding an operation: one entry below, its folder `functions/<function>/` (a three-line handler),
 its sample events `events/<function>/`, then `make template` to render `template.yaml`.
+
+A webhook receiver (`webhook` set: a commerce platform's signed webhooks, e.g. Shopify's) is an entry
+too: its route on the relay's API, its function and its FIFO queue come from the table like any
+other's; what each of the platform's topics becomes is data, the mapping files of
+`talon_relay/mappings/<platform>/` (README, "Webhooks from Shopify").
 """
 
 from __future__ import annotations
@@ -69,10 +74,26 @@ class Operation:
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
     profile_at: tuple[str, ...] = ()
+    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
+    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/mappings/<platform>/`).
+    #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
+    #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
+    webhook: str | None = None
 
     @property
     def fifo(self) -> bool:
-        return self.group_by is not None
+        # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
+        # session or profile), so one customer's webhooks reach Talon.One in the order they came
+        return self.group_by is not None or self.webhook is not None
+
+    @property
+    def key_api(self) -> bool:
+        """Whether the route is also on RelayKeyApi (API Gateway checks an x-api-key header).
+
+        Not for webhook receivers: a platform such as Shopify sends no header of the sender's
+        choosing, and its own signature is the authentication, checked by the function.
+        """
+        return self.webhook is None
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query
@@ -217,6 +238,20 @@ TRACK_EVENT_V2 = Operation(
     profile_at=("customerProfile", "integrationId"),
 )
 
+# --- webhook receivers: a platform's webhooks, mapped to the operations above ------------------------
+
+SHOPIFY_WEBHOOK = Operation(
+    name="shopifyWebhook",
+    method="POST",
+    path="/webhooks/shopify",
+    path_params=(),
+    body_model=None,  # the platform's own JSON, verified and queued as sent; the mappings read it
+    response_model=None,
+    success_status=200,
+    function="shopify_webhook",
+    webhook="shopify",
+)
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
@@ -228,5 +263,6 @@ OPERATIONS: dict[str, Operation] = {
         UPDATE_CUSTOMER_SESSION_V2,
         UPDATE_CUSTOMER_PROFILE_V2,
         TRACK_EVENT_V2,
+        SHOPIFY_WEBHOOK,
     )
 }

@@ -35,6 +35,15 @@ class Settings(BaseModel):
     caller_signature_v1: Literal["accepted", "refused"] = Field(default="accepted", alias="CALLER_SIGNATURE_V1")
     #: Records of different message groups processed at once in one SQS batch.
     batch_concurrency: int = Field(default=10, alias="BATCH_CONCURRENCY", ge=1, le=100)
+    #: A webhook receiver's platform secret (JSON current, previous): what the platform signs with.
+    webhook_secret_arn: str | None = Field(default=None, alias="WEBHOOK_SECRET_ARN")
+    #: Seconds after its trigger a webhook is still taken: above Shopify's retry window (4 hours),
+    #: below the idempotency records' lifetime, so every delivery taken is one the records remember.
+    webhook_max_age: int = Field(default=21600, alias="WEBHOOK_MAX_AGE", ge=60)
+    #: A directory of operator mapping files (<dir>/<platform>/<topic>.json) over the layer's own.
+    webhook_mappings_dir: str | None = Field(default=None, alias="WEBHOOK_MAPPINGS_DIR")
+    #: The erasure queue (DESIGN.md format), where a mapped deleteCustomerData waits for the schedule.
+    erasure_queue_url: str | None = Field(default=None, alias="ERASURE_QUEUE_URL")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

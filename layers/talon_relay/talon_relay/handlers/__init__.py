@@ -1,7 +1,8 @@
 """The Lambda entry point: one handler per operation, choosing the adapter of the event's trigger.
 
-Each adapter (`api`, `sqs`, `schedule`) is imported when its first event arrives, so an API cold
-start does not pay for batch processing, nor an SQS one for API Gateway's event classes.
+Each adapter (`api`, `sqs`, `schedule`; `webhook` for a webhook receiver's API events) is imported
+when its first event arrives, so an API cold start does not pay for batch processing, nor an SQS one
+for API Gateway's event classes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def lambda_handler(name: str) -> Handler:
             from talon_relay.handlers import sqs
 
             return sqs.handle(operation, event, context)
+        if _is_api(event) and operation.webhook:
+            from talon_relay.handlers import webhook
+
+            return webhook.handle(operation, event, context)
         if _is_api(event):
             from talon_relay.handlers import api
 

@@ -39,9 +39,8 @@ class _RecordHandler:
             raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
         try:
-            # decode: whatever the message holds, a fault in it is an InvalidRequest (dead letter)
-            request, key = messages.decode(self.operation, record.body)
-            service.execute(request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id)
+            # whatever the message holds, a fault in it is an InvalidRequest (dead letter)
+            _execute(self.operation, record.body, context=self.context, message_id=message_id)
         except RelayError as exc:
             if not exc.dead_letter:
                 getattr(logger, exc.log_level)(
@@ -75,6 +74,17 @@ class _RecordHandler:
                 extra={"reason": f"{type(failure).__name__}: {failure}"},
             )
             raise
+
+
+def _execute(operation: Operation, body: str, *, context: Any, message_id: str) -> None:
+    """One record's work: its request relayed, or (a webhook receiver's queue) its webhook mapped."""
+    if operation.webhook:
+        from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
+
+        consumer.process(operation, body, context=context)
+        return
+    request, key = messages.decode(operation, body)
+    service.execute(request, context=context, correlation_id=message_id, idempotency_key=key or message_id)
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -1,0 +1,89 @@
+"""A verified webhook as it waits on its receiver's queue: the raw body and what the headers said.
+
+The receiver queues it (storage-first) before anything is mapped or sent, so a webhook the platform
+was told we have is never lost: the consumer maps it, or dead-letters it with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from talon_relay import limits
+from talon_relay.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a verified webhook's headers say (they are not signed: read only once the body is)."""
+
+    topic: str
+    #: The platform's id of this webhook, the same on each of its retries: the idempotency key.
+    webhook_id: str
+    shop_domain: str | None = None
+    triggered_at: str | None = None
+
+
+class QueuedWebhook(BaseModel):
+    """The message on a webhook receiver's queue (`bodyBase64` only for a body that is not UTF-8)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+    platform: str = Field(min_length=1)
+    topic: str = Field(min_length=1)
+    webhook_id: str = Field(alias="webhookId", min_length=1)
+    shop_domain: str | None = Field(default=None, alias="shopDomain")
+    triggered_at: str | None = Field(default=None, alias="triggeredAt")
+    body: str | None = None
+    body_base64: str | None = Field(default=None, alias="bodyBase64")
+
+    @classmethod
+    def of(cls, platform: str, delivery: Delivery, raw: bytes) -> QueuedWebhook:
+        try:
+            text: dict[str, str] = {"body": raw.decode("utf-8")}
+        except UnicodeDecodeError:  # kept byte for byte; its consumer dead-letters it (not JSON)
+            text = {"bodyBase64": base64.b64encode(raw).decode("ascii")}
+        return cls.model_validate(
+            {
+                "platform": platform,
+                "topic": delivery.topic,
+                "webhookId": delivery.webhook_id,
+                "shopDomain": delivery.shop_domain,
+                "triggeredAt": delivery.triggered_at,
+                **text,
+            }
+        )
+
+    def encode(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+    @classmethod
+    def decode(cls, text: str) -> QueuedWebhook:
+        """A queued message; InvalidRequest (a dead letter) when it is not one, naming the fields."""
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+
+    def payload(self) -> Any:
+        """The webhook's JSON payload; InvalidRequest when its body is not JSON."""
+        raw: bytes | str = self.body or ""
+        if self.body is None:
+            try:
+                raw = base64.b64decode(self.body_base64 or "", validate=True)
+            except (binascii.Error, ValueError):
+                problem = "bodyBase64 is not base64"
+                raise InvalidRequest.single("Invalid message", problem, pointer="/bodyBase64") from None
+        return limits.parse_json(raw, what="webhook body")
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in err['loc']) or 'message'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
+    return InvalidRequest.single("Invalid message", f"not a queued webhook: {problems}", pointer="")

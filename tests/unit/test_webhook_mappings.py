@@ -1,0 +1,382 @@
+"""Webhook topic mappings as data: every mapping file against its model and its JSON Schema, what each
+default Shopify topic becomes, how a payload that does not map is refused, and operators' own files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+import pytest
+
+from talon_relay.errors import ConfigurationError, InvalidRequest
+from talon_relay.settings import clear_cache as clear_settings
+from talon_relay.webhooks import mappings
+from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
+from tests.support import EVENTS, ROOT
+
+SHOPIFY_DIR = mappings.PACKAGE_DIR / "shopify"
+EXAMPLES = ROOT / "examples"
+#: Every mapping file of the repository: the layer's defaults and the documented examples.
+MAPPING_FILES = sorted([*mappings.PACKAGE_DIR.glob("*/*.json"), *(EXAMPLES / "mappings").glob("*/*.json")])
+DEFAULT_TOPICS = {
+    "carts/update",
+    "checkouts/update",
+    "orders/create",
+    "orders/paid",
+    "customers/create",
+    "customers/update",
+    "customers/redact",
+    "shop/redact",
+}
+
+
+def sample(topic: str) -> Any:
+    return json.loads((EVENTS / "shopify_webhook" / "payloads" / mappings.file_name(topic)).read_text())
+
+
+def shopify(topic: str) -> TopicMapping:
+    return mappings.load_file(SHOPIFY_DIR / mappings.file_name(topic))
+
+
+def bodies(topic: str, payload: Any) -> list[tuple[str, dict[str, str], dict[str, str], Any]]:
+    """(operation, path parameters, query, body) of each request the topic's mapping makes."""
+    return [(r.operation.name, dict(r.params), dict(r.query), r.body) for r in mappings.apply(shopify(topic), payload)]
+
+
+# --- the files, their model and their schema ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", MAPPING_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_mapping_file_is_valid_by_the_model_and_by_the_json_schema(path: Path) -> None:
+    # Given a mapping file of the repository
+    document = json.loads(path.read_text())
+
+    # Then the operators' JSON Schema accepts it, and so does the model the layer loads it with
+    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    mapping = mappings.load_file(path)
+    # And it is named after its topic, and says what it does
+    assert path.name == mappings.file_name(mapping.topic)
+    assert mapping.description
+
+
+def test_the_json_schema_is_the_one_the_model_makes() -> None:
+    # Given the schema file shipped for operators, and the schema of the model the layer validates with
+    # Then they are the same (`make mapping-schema` writes it)
+    assert SCHEMA_FILE.read_text() == schema_text()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": "key"},
+        {"steps": [{"operation": "trackEventV2", "body": {}, "unknown": 1}]},
+        {"topic": "orders paid"},
+        {"steps": "none"},
+    ],
+    ids=["unknown key", "unknown step key", "bad topic", "steps not a list"],
+)
+def test_the_json_schema_and_the_model_refuse_the_same_shapes(change: dict[str, Any]) -> None:
+    # Given a mapping file with a shape the format does not allow
+    document = {**json.loads((SHOPIFY_DIR / "shop_redact.json").read_text()), **change}
+
+    # Then both the JSON Schema and the model refuse it
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    with pytest.raises(ValueError):
+        TopicMapping.model_validate(document)
+
+
+def test_the_layer_maps_the_default_shopify_topics() -> None:
+    # Given the layer's Shopify mappings
+    # Then they are the issue's defaults, each with a sample webhook under events/
+    assert set(mappings.load_dir(SHOPIFY_DIR)) == DEFAULT_TOPICS
+    for topic in DEFAULT_TOPICS:
+        assert sample(topic)
+
+
+# --- what each default topic becomes ----------------------------------------------------------------------
+
+
+def test_orders_paid_closes_the_session_then_tracks_a_purchase() -> None:
+    # Given Shopify's orders/paid webhook for a customer's order with a discount code
+    payload = sample("orders/paid")
+
+    # When its mapping applies
+    session, event = bodies("orders/paid", payload)
+
+    # Then the cart's session is closed with the order's items, customer and codes
+    customer, variant = str(payload["customer"]["id"]), str(payload["line_items"][1]["variant_id"])
+    assert session[:3] == ("updateCustomerSessionV2", {"customerSessionId": payload["cart_token"]}, {})
+    assert session[3] == {
+        "customerSession": {
+            "profileId": customer,
+            "state": "closed",
+            "cartItems": [
+                {"sku": "BEANS-ESP-1KG", "name": "Espresso beans", "quantity": 2, "price": 18.5},
+                # (a line without a SKU is known by its variant)
+                {"sku": variant, "name": "Milk frother", "quantity": 1, "price": 39.0},
+            ],
+            "couponCodes": ["SUMMER10"],
+        },
+        # (the answer names the session and the profile, so the effects are logged with their ids)
+        "responseContent": ["customerSession", "customerProfile"],
+    }
+    # And then a purchase event for the customer, answered with its effects (silent=no)
+    assert event == (
+        "trackEventV2",
+        {},
+        {"silent": "no"},
+        {"profileId": customer, "type": "purchase", "responseContent": ["customerProfile"]},
+    )
+    # And orders/create does the same
+    assert bodies("orders/create", sample("orders/create")) == [session, event]
+
+
+def test_an_order_without_a_cart_or_a_customer_still_closes_its_own_session() -> None:
+    # Given an order made without a storefront cart (e.g. a draft order) by a guest
+    payload = {**sample("orders/paid"), "cart_token": None, "checkout_token": None, "customer": None}
+
+    # When its mapping applies
+    session, event = bodies("orders/paid", payload)
+
+    # Then its session is named after the order, and the session and the event are anonymous
+    assert session[1] == {"customerSessionId": f"order-{payload['id']}"}
+    assert "profileId" not in session[3]["customerSession"]
+    assert event[3] == {"type": "purchase", "responseContent": ["customerProfile"]}
+
+
+def test_cart_and_checkout_updates_are_the_same_session_with_items_and_coupon_codes() -> None:
+    # Given a cart update and the checkout of the same cart
+    cart, checkout = sample("carts/update"), sample("checkouts/update")
+
+    # When their mappings apply
+    [(_, cart_params, _, cart_body)] = bodies("carts/update", cart)
+    [(_, checkout_params, _, checkout_body)] = bodies("checkouts/update", checkout)
+
+    # Then both update the cart's session: the cart anonymously, the checkout with its customer
+    assert cart_params == checkout_params == {"customerSessionId": cart["token"]}
+    assert "profileId" not in cart_body["customerSession"]
+    assert checkout_body["customerSession"]["profileId"] == str(checkout["customer"]["id"])
+    # And each carries the items with number prices and the discount codes, each once
+    for body in (cart_body, checkout_body):
+        assert [item["quantity"] for item in body["customerSession"]["cartItems"]] == [2, 1]
+        assert [item["price"] for item in body["customerSession"]["cartItems"]] == [18.5, 39.0]
+        assert body["customerSession"]["couponCodes"] == ["SUMMER10"]
+    twice = {**cart, "line_items": [{**line, "discounts": [{"title": "SUMMER10"}]} for line in cart["line_items"]]}
+    assert bodies("carts/update", twice)[0][3]["customerSession"]["couponCodes"] == ["SUMMER10"]
+
+
+@pytest.mark.parametrize("topic", ["customers/create", "customers/update"])
+def test_customer_topics_copy_only_the_attributes_the_mapping_names(topic: str) -> None:
+    # Given a customer webhook full of personal data (name, email, phone, address)
+    payload = sample(topic)
+
+    # When its mapping applies
+    [(operation, params, _, body)] = bodies(topic, payload)
+
+    # Then the profile gets exactly the named attributes, and none of the personal data
+    assert (operation, params) == ("updateCustomerProfileV2", {"integrationId": str(payload["id"])})
+    assert body == {
+        "attributes": {
+            "shopifyAccountState": "enabled",
+            "shopifyTags": payload["tags"],
+            "acceptsMarketing": True,
+        }
+    }
+    text = json.dumps(body)
+    for personal in (payload["email"], payload["first_name"], payload["phone"], "Kastanienallee"):
+        assert personal not in text
+
+
+def test_customers_redact_is_a_deletion_the_erasure_schedule_runs() -> None:
+    # Given Shopify's customers/redact webhook
+    payload = sample("customers/redact")
+
+    # When its mapping applies
+    [request] = mappings.apply(shopify("customers/redact"), payload)
+
+    # Then it is a deleteCustomerData of the customer, an operation the table leaves to the schedule
+    assert request.operation.name == "deleteCustomerData"
+    assert request.operation.schedule
+    assert dict(request.params) == {"integrationId": str(payload["customer"]["id"])}
+
+
+def test_shop_redact_sends_nothing() -> None:
+    # Given the shop/redact mapping (the relay keeps no shop data)
+    # Then it maps any payload to no request at all
+    assert shopify("shop/redact").steps == []
+    assert mappings.apply(shopify("shop/redact"), sample("shop/redact")) == []
+
+
+# --- payloads that do not map ------------------------------------------------------------------------------
+
+
+def test_a_payload_that_maps_to_an_invalid_request_names_the_step_and_field_never_the_value() -> None:
+    # Given an order whose line has a quantity Talon.One cannot take
+    payload = sample("orders/paid")
+    payload["line_items"][0]["quantity"] = "two-and-a-half"
+
+    # When its mapping applies
+    with pytest.raises(InvalidRequest) as raised:
+        mappings.apply(shopify("orders/paid"), payload)
+
+    # Then nothing is made, and the reason names the topic, the step and the field
+    reason = raised.value.reason
+    assert "orders/paid step 1 (updateCustomerSessionV2)" in reason
+    assert "/customerSession/cartItems/0/quantity" in reason
+    assert "two-and-a-half" not in reason
+
+
+def test_an_expression_that_fails_is_reported_without_the_payload() -> None:
+    # Given a mapping that joins a customer's tags, and a payload whose tags are not a list of strings
+    mapping = TopicMapping.model_validate(
+        {
+            "topic": "customers/update",
+            "steps": [
+                {
+                    "operation": "updateCustomerProfileV2",
+                    "params": {"integrationId": "to_string(id)"},
+                    "body": {"attributes": {"tags": "join(', ', tags)"}},
+                }
+            ],
+        }
+    )
+    payload = {"id": 1, "tags": {"secret": "jane.doe@example.com"}}
+
+    # When it applies
+    with pytest.raises(InvalidRequest) as raised:
+        mappings.apply(mapping, payload)
+
+    # Then the reason says which field's expression failed and how, and nothing of the payload
+    reason = raised.value.reason
+    assert "customers/update step 1 (updateCustomerProfileV2)" in reason
+    assert "/attributes/tags: the expression failed (JMESPathTypeError in join())" in reason
+    assert "jane.doe" not in reason
+
+
+def test_a_redact_without_a_customer_id_is_refused_not_dropped() -> None:
+    # Given a customers/redact that names the customer by email only
+    payload = {"shop_domain": "acme.myshopify.com", "customer": {"email": "jane.doe@example.com"}}
+
+    # Then it does not map (it is dead-lettered, with its alarm), rather than silently doing nothing
+    with pytest.raises(InvalidRequest, match="integrationId"):
+        mappings.apply(shopify("customers/redact"), payload)
+
+
+# --- mapping files that are not valid ----------------------------------------------------------------------
+
+GOOD_STEP: dict[str, Any] = {
+    "operation": "updateCustomerProfileV2",
+    "params": {"integrationId": "to_string(id)"},
+    "body": {"attributes": {"tier": "tags"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("step", "problem"),
+    [
+        ({**GOOD_STEP, "operation": "updateCustomerProfileV9"}, "is not an Integration API operation"),
+        ({**GOOD_STEP, "operation": "shopifyWebhook"}, "is not an Integration API operation"),
+        ({**GOOD_STEP, "params": {}}, "params must be exactly ['integrationId']"),
+        ({**GOOD_STEP, "query": {"silent": "'no'"}}, "takes no query parameter ['silent']"),
+        ({**GOOD_STEP, "params": {"integrationId": "to_string(id"}}, "params.integrationId: not a JMESPath"),
+        ({**GOOD_STEP, "body": {"attributes": {"x": "shout(tags)"}}}, "unknown JMESPath function(s) ['shout']"),
+        ({**GOOD_STEP, "body": {"attributes": "@"}}, "name each attribute in an object"),
+        ({"operation": "deleteCustomerData", "params": {"integrationId": "id"}, "body": {}}, "takes no body"),
+        ({"operation": "trackEventV2"}, "needs a body"),
+    ],
+)
+def test_a_mapping_file_that_is_not_valid_is_refused_at_load(
+    tmp_path: Path, step: dict[str, Any], problem: str
+) -> None:
+    # Given a mapping file with a step the relay cannot run
+    path = tmp_path / "customers_update.json"
+    path.write_text(json.dumps({"topic": "customers/update", "steps": [step]}))
+
+    # When it is loaded
+    # Then the load fails as a configuration error naming the file and the problem
+    with pytest.raises(ConfigurationError) as raised:
+        mappings.load_file(path)
+    assert "customers_update.json" in raised.value.reason
+    assert problem in raised.value.reason
+
+
+def test_a_mapping_file_must_be_named_after_its_topic(tmp_path: Path) -> None:
+    # Given a file whose name is not its topic's
+    path = tmp_path / "orders_paid.json"
+    path.write_text(json.dumps({"topic": "orders/create", "steps": []}))
+
+    # Then it is refused, with the name it should have
+    with pytest.raises(ConfigurationError, match=r"name it orders_create\.json"):
+        mappings.load_file(path)
+
+
+def test_operator_mappings_replace_and_add_topics_over_the_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an operator's directory (WEBHOOK_MAPPINGS_DIR) with a changed carts/update and a new topic
+    folder = tmp_path / "shopify"
+    folder.mkdir()
+    changed = {"topic": "carts/update", "description": "operator's", "steps": []}
+    added = {"topic": "refunds/create", "description": "new", "steps": []}
+    (folder / "carts_update.json").write_text(json.dumps(changed))
+    (folder / "refunds_create.json").write_text(json.dumps(added))
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    monkeypatch.setenv("WEBHOOK_MAPPINGS_DIR", str(tmp_path))
+    clear_settings()
+    try:
+        # When the platform's mappings are read
+        found = mappings.for_platform("shopify")
+    finally:
+        clear_settings()
+
+    # Then the operator's files win topic by topic, and the layer's other topics stay
+    assert found["carts/update"].description == "operator's"
+    assert found["refunds/create"].description == "new"
+    assert set(found) == DEFAULT_TOPICS | {"refunds/create"}
+
+
+# --- the second platform: commercetools, by the same mechanism ------------------------------------------
+
+
+def test_a_commercetools_order_created_message_maps_by_the_same_mechanism() -> None:
+    # Given commercetools' OrderCreated message (as a subscription delivers it to SQS) and its example mapping
+    message = json.loads((EXAMPLES / "payloads" / "commercetools" / "OrderCreated.json").read_text())
+    mapping = mappings.load_dir(EXAMPLES / "mappings" / "commercetools")[message["type"]]
+
+    # When it applies
+    session, event = mappings.apply(mapping, message)
+
+    # Then the order's cart is a closed session with its items (prices from minor units), then a purchase
+    assert dict(session.params) == {"customerSessionId": message["order"]["cart"]["id"]}
+    assert session.body["customerSession"]["cartItems"] == [
+        {"sku": "BEANS-ESP-1KG", "name": "Espresso beans 1 kg", "quantity": 2, "price": 18.5},
+        {"sku": "FROTHER-01", "name": "Milk frother", "quantity": 1, "price": 39.0},
+    ]
+    assert session.body["customerSession"]["state"] == "closed"
+    assert event.body == {
+        "profileId": message["order"]["customerId"],
+        "type": "purchase",
+        "attributes": {"orderNumber": "CT-10042"},
+    }
+    assert mappings.group_of(mapping, message) == message["order"]["cart"]["id"]
+
+
+# --- the relay's JMESPath functions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "expected"),
+    [
+        ("relay_unique(a)", {"a": ["X", "Y", "X"]}, ["X", "Y"]),
+        ("relay_unique(a)", {}, None),
+        ("relay_minor_units(a, `2`)", {"a": 1850}, 18.5),
+        ("relay_minor_units(a, `0`)", {"a": 7}, 7.0),
+        ("powertools_json(a).b", {"a": '{"b": 1}'}, 1),
+    ],
+)
+def test_mapping_functions(expression: str, data: Any, expected: Any) -> None:
+    assert mappings.evaluate(expression, data) == expected
