@@ -231,27 +231,36 @@ def test_log_effects_writes_one_structured_line_per_effect(
         assert line["level"] == "INFO"
 
 
-def test_log_effects_emits_one_emf_metric_per_effect_name_with_the_operation(
+def test_log_effects_emits_one_emf_document_with_a_count_per_effect_name_and_the_operation(
     powertools_stdout: StdoutCapture,
 ) -> None:
     # Given two setDiscount effects and one acceptCoupon
     state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
     # When logged
     log_state(state, operation="trackEvent")
-    # Then one EMF document per effect name carries the count, dimensioned by operation
-    metrics = powertools_stdout.metrics()
-    by_name: dict[str, dict[str, Any]] = {}
-    for doc in metrics:
-        (directive,) = doc["_aws"]["CloudWatchMetrics"]
-        (metric,) = directive["Metrics"]
-        assert metric["Name"] not in by_name, "one metric per effect name"
-        assert metric["Unit"] == "Count"
-        assert any("operation" in dims for dims in directive["Dimensions"])
-        assert doc["operation"] == "trackEvent"
-        by_name[metric["Name"]] = doc
+    # Then ONE EMF document carries one Count metric per effect name, dimensioned by operation
+    (doc,) = powertools_stdout.metrics()
+    (directive,) = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "TalonRelay"
+    assert directive["Dimensions"] == [["operation", "service"]]  # the same metrics as before, one per name
+    assert doc["operation"] == "trackEvent"
+    by_name = {metric["Name"]: metric for metric in directive["Metrics"]}
     assert set(by_name) == {"setDiscount", "acceptCoupon"}
-    assert by_name["setDiscount"]["setDiscount"] in (2, [2], 2.0)
-    assert by_name["acceptCoupon"]["acceptCoupon"] in (1, [1], 1.0)
+    assert all(metric["Unit"] == "Count" for metric in by_name.values())
+    assert doc["setDiscount"] in (2, [2], 2.0, [2.0])
+    assert doc["acceptCoupon"] in (1, [1], 1.0, [1.0])
+
+
+def test_log_effects_honours_powertools_metrics_disabled(
+    powertools_stdout: StdoutCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given metrics turned off the Powertools way
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    # When effects are logged
+    log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent")
+    # Then the effect lines are written, and no EMF document
+    assert len(powertools_stdout.logs("effect")) == 1
+    assert powertools_stdout.metrics() == []
 
 
 def test_log_effects_of_a_state_without_effects_writes_nothing(

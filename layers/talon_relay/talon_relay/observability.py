@@ -1,5 +1,10 @@
 """Module-level Powertools singletons shared by the layer and the handlers (one per container), and
-the one place effects are logged and counted."""
+the one place effects are logged and counted.
+
+Effects are logged one line each (operators filter on `effect` in CloudWatch Logs Insights) with the
+call's context built once, and counted in ONE EMF document per call: one metric per effect name,
+dimensioned by operation (and service), the same metrics a `single_metric` per name gave.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import importlib.util
 import os
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from talon_relay.effects import NAMED_ARGS, Effect
@@ -18,21 +23,19 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
 logger = Logger(service=SERVICE)
 
 
-def emit_count(name: str, count: int, *, operation: str) -> None:
-    """One EMF metric `name` with the operation as its dimension, flushed at once.
+def emit_counts(counts: dict[str, int], *, operation: str) -> None:
+    """One EMF document carrying one Count metric per name, with the operation as dimension.
 
-    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' single_metric itself ignores.
+    EphemeralMetrics, not the shared Metrics: its state is this call's alone, so the threads of a
+    batch never flush each other's counts. Honours POWERTOOLS_METRICS_DISABLED.
     """
-    if is_metrics_disabled():
+    if not counts or is_metrics_disabled():
         return
-    with single_metric(
-        name=name,
-        unit=MetricUnit.Count,
-        value=count,
-        namespace=NAMESPACE,
-        default_dimensions={"operation": operation},
-    ):
-        pass
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics.add_dimension(name="operation", value=operation)
+    for name, count in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    metrics.flush_metrics()
 
 
 def tracer() -> Tracer | None:
@@ -58,30 +61,33 @@ def log_effects(
     profile_id: str | None = None,
     correlation_id: str | None = None,
 ) -> None:
-    """Log one structured line and emit one metric per effect name; attributes are never logged."""
+    """One structured line per effect, then one EMF document with a count per effect name.
+
+    Attributes are never logged; the arguments only of the effects NAMED_ARGS names.
+    """
+    if not effects:
+        return
+    call = {"operation": operation, "session_id": session_id, "profile_id": profile_id, "correlation_id": correlation_id}
     counts: dict[str, int] = {}
     for effect in effects:
+        name = effect.name
         if effect.malformed:
             logger.warning("malformed effect kept as raw", extra={"effect_kind": type(effect.raw).__name__})
         logger.info(
             "effect",
             extra={
-                "effect": effect.name,
+                "effect": name,
                 "campaign_id": effect.campaign_id,
                 "ruleset_id": effect.ruleset_id,
                 "rule_index": effect.rule_index,
                 "rule_name": effect.rule_name,
                 # Named effects' arguments (labels, codes, SKUs, points) only: other effects, such as
                 # updateAttributeValue or a webhook's payload, can carry customer data.
-                "arguments": list(effect.args) if effect.name in NAMED_ARGS else None,
+                "arguments": list(effect.args) if name in NAMED_ARGS else None,
                 "argument_count": len(effect.args),
                 "malformed": effect.malformed,
-                "operation": operation,
-                "session_id": session_id,
-                "profile_id": profile_id,
-                "correlation_id": correlation_id,
+                **call,
             },
         )
-        counts[effect.name] = counts.get(effect.name, 0) + 1
-    for name, count in counts.items():
-        emit_count(name, count, operation=operation)
+        counts[name] = counts.get(name, 0) + 1
+    emit_counts(counts, operation=operation)
