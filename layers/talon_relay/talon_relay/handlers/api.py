@@ -2,13 +2,16 @@
 
 A sender's mistake is a 4xx naming what is wrong, Talon.One being down a 502/504; every error's
 answer comes from the error itself (`errors.py`), and a stack trace is never the answer.
+
+The event is read with plain dict lookups, as API Gateway's REST proxy format has it (a Powertools
+event class would cost a cold start its import and every call its wrappers, for the same fields).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from talon_relay import callers, messages, queues, requests, service
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
@@ -17,8 +20,7 @@ from talon_relay.operations import Operation
 from talon_relay.requests import Request
 from talon_relay.settings import settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+Event = dict[str, Any]
 
 
 def _response(status: int, text: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -34,12 +36,12 @@ def error_response(exc: RelayError, request_id: str | None) -> dict[str, Any]:
     return _response(exc.api_status, exc.api_text(), headers)
 
 
-def _raw_body(event: APIGatewayProxyEvent) -> bytes:
+def _raw_body(event: Event) -> bytes:
     """The body bytes as the sender sent them (what a signature covers)."""
-    raw = event.body
+    raw = event.get("body")
     if raw is None or raw == "":
         return b""
-    if event.is_base64_encoded:
+    if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(raw, validate=True)
         except ValueError:
@@ -62,16 +64,17 @@ def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
     return body
 
 
-def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
+def _authenticate(operation: Operation, event: Event, raw_body: bytes) -> None:
     """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
     vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request."""
     cfg = settings()
     if cfg.caller_auth == "disabled":
         return
-    if event.request_context.identity.api_key_id:
+    if (event["requestContext"].get("identity") or {}).get("apiKeyId"):
         return  # the key API: API Gateway has checked the sender's API key and usage plan
-    authorization = callers.header(event.headers, "Authorization")
-    if authorization is not None and callers.header(event.headers, callers.SIGNATURE_HEADER) is None:
+    headers = event.get("headers")
+    authorization = callers.header(headers, "Authorization")
+    if authorization is not None and callers.header(headers, callers.SIGNATURE_HEADER) is None:
         if not cfg.caller_api_keys_secret_arn:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
         keys = callers.caller_keys(cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
@@ -81,10 +84,10 @@ def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: b
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
     callers.verify(
-        callers.header(event.headers, callers.SIGNATURE_HEADER),
+        callers.header(headers, callers.SIGNATURE_HEADER),
         secrets=secrets,
-        method=event.http_method,
-        path=operation.canonical_path(event.path_parameters, event.query_string_parameters),
+        method=event["httpMethod"],
+        path=operation.canonical_path(event.get("pathParameters") or {}, event.get("queryStringParameters") or {}),
         body=raw_body,
     )
 
@@ -124,20 +127,18 @@ def _enqueue(request: Request, key: str) -> dict[str, Any]:
     return _response(202, body, {"Preference-Applied": "respond-async"})
 
 
-def handle(operation: Operation, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
-    event = APIGatewayProxyEvent(raw_event)
-    request_id = event.request_context.request_id
+def handle(operation: Operation, event: Event, context: Any) -> dict[str, Any]:
+    request_id = event["requestContext"]["requestId"]
     logger.set_correlation_id(request_id)
     try:
         raw_body = _raw_body(event)
         _authenticate(operation, event, raw_body)
-        key = _idempotency_key(event.headers)
-        body = _json_body(event.headers, raw_body)
-        query = event.query_string_parameters
-        request = requests.parse(operation, event.path_parameters, body, query=query, raw=raw_body or None)
-        if _wants_async(event.headers):
+        headers = event.get("headers")
+        key = _idempotency_key(headers)
+        body = _json_body(headers, raw_body)
+        query = event.get("queryStringParameters") or {}
+        request = requests.parse(operation, event.get("pathParameters") or {}, body, query=query, raw=raw_body or None)
+        if _wants_async(headers):
             return _enqueue(request, key or request_id)
         result = service.execute(request, context=context, correlation_id=request_id, idempotency_key=key)
     except RelayError as exc:
