@@ -67,7 +67,12 @@ def log_effects(
     """
     if not effects:
         return
-    call = {"operation": operation, "session_id": session_id, "profile_id": profile_id, "correlation_id": correlation_id}
+    call = {
+        "operation": operation,
+        "session_id": session_id,
+        "profile_id": profile_id,
+        "correlation_id": correlation_id,
+    }
     counts: dict[str, int] = {}
     for effect in effects:
         name = effect.name

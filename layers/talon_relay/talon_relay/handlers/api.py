@@ -38,7 +38,7 @@ def error_response(exc: RelayError, request_id: str | None) -> dict[str, Any]:
 
 def _raw_body(event: Event) -> bytes:
     """The body bytes as the sender sent them (what a signature covers)."""
-    raw = event.get("body")
+    raw: str | None = event.get("body")
     if raw is None or raw == "":
         return b""
     if event.get("isBase64Encoded"):
