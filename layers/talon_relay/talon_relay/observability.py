@@ -9,10 +9,12 @@ dimensioned by operation (and service), the same metrics a `single_metric` per n
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import time
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from talon_relay.effects import NAMED_ARGS, Effect
@@ -20,22 +22,57 @@ from talon_relay.effects import NAMED_ARGS, Effect
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
 
-logger = Logger(service=SERVICE)
+
+def _message(text: dict[str, Any] | str | bool | int | float) -> Any:
+    """How Powertools reads a log message: JSON objects and arrays as JSON, anything else as it is.
+
+    Powertools' default tries json.loads on every message and catches the error, about 8 us a line
+    for a message such as "effect"; a message that is JSON is read exactly as before.
+    """
+    return json.loads(text) if isinstance(text, str) and text[:1] in ("{", "[") else text
+
+
+logger = Logger(service=SERVICE, json_deserializer=_message)
+
+
+#: CloudWatch's limits for one EMF document: metric name length, metrics per document.
+MAX_METRIC_NAME = 255
+MAX_METRICS = 100
+_RESERVED = frozenset({"_aws", "operation", "service"})
 
 
 def emit_counts(counts: dict[str, int], *, operation: str) -> None:
-    """One EMF document carrying one Count metric per name, with the operation as dimension.
+    """One EMF document with one Count metric per name, dimensioned by operation and service.
 
-    EphemeralMetrics, not the shared Metrics: its state is this call's alone, so the threads of a
-    batch never flush each other's counts. Honours POWERTOOLS_METRICS_DISABLED.
+    The document Powertools' metrics write (same namespace, dimension set, value lists, one JSON line
+    on stdout), built here: creating and validating an EphemeralMetrics for it costs about 40 us a
+    call on python3.13, most of the warm budget, and a name over CloudWatch's 255 characters would
+    make Powertools raise after Talon.One applied the call (such a name is skipped here). A local
+    document per call: the threads of a batch never flush each other's counts. Honours
+    POWERTOOLS_METRICS_DISABLED, as Powertools does.
     """
     if not counts or is_metrics_disabled():
         return
-    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-    metrics.add_dimension(name="operation", value=operation)
-    for name, count in counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
-    metrics.flush_metrics()
+    names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
+    timestamp = int(time.time() * 1000)
+    for start in range(0, len(names), MAX_METRICS):
+        chunk = names[start : start + MAX_METRICS]
+        document = {
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["operation", "service"]],
+                        "Metrics": [{"Name": name, "Unit": "Count"} for name in chunk],
+                    }
+                ],
+            },
+            "operation": operation,
+            "service": SERVICE,
+            **{name: [float(counts[name])] for name in chunk},
+        }
+        print(json.dumps(document, separators=(",", ":")))
 
 
 def tracer() -> Tracer | None:

@@ -63,17 +63,15 @@ def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
 
     While cached, the same object is returned, so callers can tell a new value by identity.
     """
+    if not force:
+        with _lock:
+            hit = _cache.get(secret_id)  # filled on the extension's path only
+        if hit is not None and time.monotonic() - hit[0] < max_age:
+            return hit[1]
     url = extension_url()
     if url is None:
         return _from_parameters(secret_id, max_age=max_age, force=force)
-    if not force:
-        with _lock:
-            hit = _cache.get(secret_id)
-        if hit is not None and time.monotonic() - hit[0] < max_age:
-            return hit[1]
-        value = _from_extension(url, secret_id)
-    else:
-        value = None
+    value = None if force else _from_extension(url, secret_id)
     if value is None:
         value = _from_parameters(secret_id, max_age=max_age, force=force)
     with _lock:

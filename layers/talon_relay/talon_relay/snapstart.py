@@ -69,7 +69,6 @@ def prime(operation: Operation) -> None:
         except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
             continue
     from talon_relay.auth import TalonCredentials
-    from talon_relay.effects import Effect
     from talon_relay.errors import SettingsError
     from talon_relay.settings import refresh
 
@@ -77,7 +76,7 @@ def prime(operation: Operation) -> None:
     # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
     with contextlib.suppress(SettingsError):
         refresh()
-    for model in (operation.body_model, TalonCredentials, Effect):
+    for model in (operation.body_model, TalonCredentials):
         if model is not None:
             model.model_rebuild()
 

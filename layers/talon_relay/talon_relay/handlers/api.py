@@ -21,6 +21,18 @@ from talon_relay.requests import Request
 from talon_relay.settings import settings
 
 Event = dict[str, Any]
+#: The request's headers by lower-cased name (HTTP header names are case-insensitive).
+Headers = dict[str, str]
+
+
+def _headers(event: Event) -> Headers:
+    """The event's headers keyed by lower-cased name, made once per request (the first of two names
+    that differ only in case wins, as a case-insensitive lookup would find it)."""
+    headers: Headers = {}
+    for name, value in (event.get("headers") or {}).items():
+        if value is not None:
+            headers.setdefault(name.lower(), str(value))
+    return headers
 
 
 def _response(status: int, text: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -49,11 +61,11 @@ def _raw_body(event: Event) -> bytes:
     return raw.encode("utf-8")
 
 
-def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
+def _json_body(headers: Headers, raw: bytes) -> Any:
     """The body's JSON value (None: no body); JSON is the only content type Talon.One takes."""
     if not raw:
         return None
-    content_type = (callers.header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {content_type or 'none'}", header="Content-Type"
@@ -64,7 +76,7 @@ def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
     return body
 
 
-def _authenticate(operation: Operation, event: Event, raw_body: bytes) -> None:
+def _authenticate(operation: Operation, event: Event, headers: Headers, raw_body: bytes) -> None:
     """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
     vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request."""
     cfg = settings()
@@ -72,9 +84,9 @@ def _authenticate(operation: Operation, event: Event, raw_body: bytes) -> None:
         return
     if (event["requestContext"].get("identity") or {}).get("apiKeyId"):
         return  # the key API: API Gateway has checked the sender's API key and usage plan
-    headers = event.get("headers")
-    authorization = callers.header(headers, "Authorization")
-    if authorization is not None and callers.header(headers, callers.SIGNATURE_HEADER) is None:
+    authorization = headers.get("authorization")
+    signature = headers.get(callers.SIGNATURE_HEADER.lower())
+    if authorization is not None and signature is None:
         if not cfg.caller_api_keys_secret_arn:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
         keys = callers.caller_keys(cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
@@ -84,7 +96,7 @@ def _authenticate(operation: Operation, event: Event, raw_body: bytes) -> None:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
     callers.verify(
-        callers.header(headers, callers.SIGNATURE_HEADER),
+        signature,
         secrets=secrets,
         method=event["httpMethod"],
         path=operation.canonical_path(event.get("pathParameters") or {}, event.get("queryStringParameters") or {}),
@@ -92,8 +104,8 @@ def _authenticate(operation: Operation, event: Event, raw_body: bytes) -> None:
     )
 
 
-def _idempotency_key(headers: dict[str, str] | None) -> str | None:
-    key = callers.header(headers, "Idempotency-Key")
+def _idempotency_key(headers: Headers) -> str | None:
+    key = headers.get("idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 255 or not all(0x21 <= ord(c) <= 0x7E for c in key):
@@ -105,8 +117,8 @@ def _idempotency_key(headers: dict[str, str] | None) -> str | None:
     return key
 
 
-def _wants_async(headers: dict[str, str] | None) -> bool:
-    prefer = callers.header(headers, "Prefer") or ""
+def _wants_async(headers: Headers) -> bool:
+    prefer = headers.get("prefer", "")
     return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
 
 
@@ -132,8 +144,8 @@ def handle(operation: Operation, event: Event, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(request_id)
     try:
         raw_body = _raw_body(event)
-        _authenticate(operation, event, raw_body)
-        headers = event.get("headers")
+        headers = _headers(event)
+        _authenticate(operation, event, headers, raw_body)
         key = _idempotency_key(headers)
         body = _json_body(headers, raw_body)
         query = event.get("queryStringParameters") or {}
