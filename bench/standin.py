@@ -6,7 +6,8 @@ that answers at once and one that answers each request after the delay. It print
 harness ends), SIGTERM, or --max-seconds pass, whichever comes first.
 
 Every route answers with the status the spec gives it and a canned valid body (the test suite's
-IntegrationState and Referral samples), so the relay, the SDK and raw urllib3 all parse a real answer.
+IntegrationState, IntegrationStateV2 and Referral samples, with three effects where the operation
+returns effects), so the relay, the SDK and raw urllib3 all parse a real answer.
 """
 
 from __future__ import annotations
@@ -21,9 +22,24 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from tests.support import integration_state, referral
+from tests.support import integration_state, integration_state_v2, referral
 
-_STATE = json.dumps(integration_state(), separators=(",", ":")).encode()
+#: Three effects per answer, two of one kind: what a cart with a coupon typically gets back.
+_V1_EFFECTS = [
+    [1, 2, 0, ["setDiscount", "Ten off", 10]],
+    [1, 2, 1, ["acceptCoupon", "SUMMER10"]],
+    [1, 3, 0, ["setDiscount", "Free shipping", 4.9]],
+]
+_V2_EFFECTS = [
+    {"campaignId": c, "rulesetId": r, "ruleIndex": i, "ruleName": f"rule {i}", "effectType": name, "props": props}
+    for c, r, i, name, props in (
+        (1, 2, 0, "setDiscount", {"name": "Ten off", "value": 10}),
+        (1, 2, 1, "acceptCoupon", {"value": "SUMMER10"}),
+        (1, 3, 0, "setDiscount", {"name": "Free shipping", "value": 4.9}),
+    )
+]
+_STATE = json.dumps(integration_state(effects=_V1_EFFECTS), separators=(",", ":")).encode()
+_STATE_V2 = json.dumps(integration_state_v2(effects=_V2_EFFECTS), separators=(",", ":")).encode()
 _REFERRAL = json.dumps(referral(), separators=(",", ":")).encode()
 _NOT_FOUND = json.dumps({"message": "no such route in the stand-in"}).encode()
 
@@ -34,6 +50,9 @@ ROUTES: list[tuple[str, re.Pattern[str], int, bytes | None]] = [
     ("POST", re.compile(r"^/v1/events$"), 201, _STATE),
     ("POST", re.compile(r"^/v1/referrals$"), 201, _REFERRAL),
     ("DELETE", re.compile(r"^/v1/customer_data/[^/]+$"), 204, None),
+    ("PUT", re.compile(r"^/v2/customer_sessions/[^/]+$"), 200, _STATE_V2),
+    ("PUT", re.compile(r"^/v2/customer_profiles/[^/]+$"), 200, _STATE_V2),
+    ("POST", re.compile(r"^/v2/events$"), 200, _STATE_V2),
 ]
 
 
