@@ -53,6 +53,8 @@ class StandIn:
     process: subprocess.Popen[str]
     fast_url: str
     slow_url: str
+    #: answers with three effects instead of one
+    rich_url: str
 
     @classmethod
     def start(cls, delay_ms: float) -> StandIn:
@@ -70,7 +72,8 @@ class StandIn:
             process.wait(timeout=10)
             raise BenchError("the Talon.One stand-in did not start")
         ports = json.loads(line)
-        return cls(process, f"http://127.0.0.1:{ports['fast']}", f"http://127.0.0.1:{ports['slow']}")
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        return cls(process, urls["fast"], urls["slow"], urls["rich"])
 
     def stop(self) -> None:
         if self.process.poll() is None:
