@@ -137,7 +137,7 @@ def lambda_env(
     sys.path as in Lambda: the function's folder (/var/task), the layer (/opt/python), the runtime's
     boto3. `extension`: the Parameters and Secrets extension's variables, as the template sets them
     when SecretsExtension is enabled (the port is the stand-in's). `snapstart`: initialised for a
-    snapshot; a restored environment has no AWS_SESSION_TOKEN (its credentials come another way).
+    snapshot; a restored environment has no credentials in its environment (the SDK's chain finds them).
     """
     assert setup.extension is not None
     queue_url, dlq_url = setup.queues[op.folder]
@@ -168,8 +168,17 @@ def lambda_env(
         env[PORT_VARIABLE] = str(setup.extension.port)
         env["SECRETS_MANAGER_TTL"] = "300"
     if snapstart:
+        # A restored environment has no credentials in its environment: the SDK's chain finds them
+        # (in Lambda at a container endpoint; here in a shared credentials file).
+        credentials = setup.workdir / "snapstart-credentials"
+        credentials.write_text(
+            f"[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+            f"aws_session_token = {SESSION_TOKEN}\n"
+        )
+        for name in ("AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.pop(name)
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
-        env.pop("AWS_SESSION_TOKEN")
     return env
 
 

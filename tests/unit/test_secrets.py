@@ -94,13 +94,37 @@ def test_without_the_extension_the_sdk_reads_the_secret(
     assert secrets.fetch_secret(arn, max_age=300) is first
 
 
+def test_a_snapstart_restore_reads_the_session_token_through_the_sdk(
+    make_extension: Callable[..., SecretsExtension],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    secretsmanager: Any,
+    secret_name: str,
+) -> None:
+    # Given an environment restored from a snapshot: no AWS_SESSION_TOKEN, credentials from the SDK's
+    # chain (here a shared credentials file, in Lambda the container endpoint)
+    extension = make_extension(token="restored-token")
+    arn = put(secretsmanager, secret_name, {"current": "one"})
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\naws_session_token = restored-token\n"
+    )
+    for name in ("AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    # Then the secret comes through the extension, with the SDK's token
+    assert secrets.fetch_secret(arn, max_age=300) == {"current": "one"}
+    assert (extension.stats.requests, extension.stats.refused) == (1, 0)
+
+
 def test_without_a_session_token_the_extension_is_not_used(
     make_extension: Callable[..., SecretsExtension],
     monkeypatch: pytest.MonkeyPatch,
     secretsmanager: Any,
     secret_name: str,
 ) -> None:
-    # A SnapStart restore has no AWS_SESSION_TOKEN: the SDK's credential chain reads the secret
+    # Outside a SnapStart restore, no AWS_SESSION_TOKEN means no extension: the SDK reads the secret
     extension = make_extension()
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     arn = put(secretsmanager, secret_name, {"current": "one"})

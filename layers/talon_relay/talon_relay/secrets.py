@@ -9,8 +9,10 @@ the largest part of a cold start (see the README's performance section).
 
 The extension counts as present when `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` is set: Lambda sets
 no variable for a layer, so the template sets the extension's own port variable exactly when it adds
-the extension's layer. Without it, or without a session token (SnapStart restores get their
-credentials another way), or when the extension fails, a secret is read as before: Powertools
+the extension's layer. The token is AWS_SESSION_TOKEN; an environment restored from a SnapStart
+snapshot has none (its credentials come from a container endpoint), and there, as AWS documents, the
+token is read through the AWS SDK's credential chain (boto3, imported before the snapshot). Without
+the extension, without a token, or when the extension fails, a secret is read as before: Powertools
 parameters, which imports boto3 on its first use.
 
 Both paths cache a secret for `max_age` seconds (TALON_SECRET_MAX_AGE). A forced read (a 401 from
@@ -53,9 +55,20 @@ _absent = False
 def extension_url() -> str | None:
     """The extension's base URL when this environment has it (see the module docstring)."""
     port = os.environ.get(PORT_VARIABLE, "").strip()
-    if _absent or not port.isdigit() or not os.environ.get("AWS_SESSION_TOKEN"):
+    if _absent or not port.isdigit():
         return None
     return f"http://localhost:{port}"
+
+
+def session_token() -> str | None:
+    """The function's session token, which the extension requires (see the module docstring)."""
+    token = os.environ.get("AWS_SESSION_TOKEN")
+    if token or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+        return token or None
+    import boto3
+
+    credentials = boto3.Session().get_credentials()
+    return credentials.get_frozen_credentials().token if credentials is not None else None
 
 
 def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
@@ -71,7 +84,12 @@ def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
     url = extension_url()
     if url is None:
         return _from_parameters(secret_id, max_age=max_age, force=force)
-    value = None if force else _from_extension(url, secret_id)
+    value = None
+    if not force:  # a forced read goes to Secrets Manager itself, past the extension's cache
+        token = session_token()
+        if token is None:
+            return _from_parameters(secret_id, max_age=max_age, force=False)
+        value = _from_extension(url, secret_id, token)
     if value is None:
         value = _from_parameters(secret_id, max_age=max_age, force=force)
     with _lock:
@@ -102,7 +120,7 @@ def _connection_pool() -> urllib3.PoolManager:
     return _pool
 
 
-def _from_extension(url: str, secret_id: str) -> Any:
+def _from_extension(url: str, secret_id: str, token: str) -> Any:
     """The secret through the extension; None when the extension cannot give it (then the caller
     reads it through the AWS SDK, which also reports why, should Secrets Manager refuse it)."""
     global _absent
@@ -113,7 +131,7 @@ def _from_extension(url: str, secret_id: str) -> Any:
         response = _connection_pool().request(
             "GET",
             f"{url}/secretsmanager/get?secretId={quote(secret_id, safe='')}",
-            headers={TOKEN_HEADER: os.environ.get("AWS_SESSION_TOKEN", "")},
+            headers={TOKEN_HEADER: token},
             timeout=Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
             retries=False,
         )
