@@ -56,7 +56,7 @@ build:  ## sam build: the layer (python3.13 arm64 wheels, bytecode when a python
 	if [ ! -f $(LAYER_BYTECODE) ]; then \
 		echo "WARNING: no python3.13 found (on PATH, in pyenv, or LAYER_PYTHON=/path/to/python3.13): the layer"; \
 		echo "  was built without bytecode. It works, but Lambda cannot write bytecode under /opt, so every cold"; \
-		echo "  start compiles the layer again (about 0.4 s more: 912 ms instead of 514 ms in make bench)."; \
+		echo "  start compiles the layer again (about 0.25 s more: 472 ms instead of 219 ms in make bench)."; \
 		echo "  Install Python 3.13 (e.g. pyenv install 3.13) and build again before deploying."; \
 	fi
 

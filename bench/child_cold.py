@@ -1,11 +1,16 @@
 """One cold start, run by the harness as `python -c <this file's text> SPEC RESULT` in a fresh process.
 
 Standalone on purpose (standard library plus what it measures), so the process imports nothing of
-the harness. SPEC is a JSON file: {"mode": "relay" | "sdk" | "floor", ...}. The script serves one
-first request and writes to RESULT the CLOCK_MONOTONIC instants (comparable with the parent's
-time.monotonic_ns(), which it took just before starting this process) at which the script began,
-the imports were done and the first answer was in hand, the RSS after the imports and the peak
-RSS after the first answer.
+the harness. SPEC is a JSON file: {"mode": "relay" | "sdk" | "floor" | "floor_extension" |
+"floor_boto3", ...}. The script serves one first request and writes to RESULT the CLOCK_MONOTONIC
+instants (comparable with the parent's time.monotonic_ns(), which it took just before starting this
+process) at which the script began, the imports were done and the first answer was in hand, the RSS
+after the imports and the peak RSS after the first answer.
+
+The compliant floors read their Talon.One secret as the relay must before the same POST: one GET to
+the Parameters and Secrets extension's endpoint, or boto3's Secrets Manager client. With "snapstart"
+in a relay SPEC, the runtime's SnapStart hooks run between the import and the first call (before the
+snapshot, then after the restore), and the instant between them is the restore's.
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ def relay(spec: dict[str, Any]) -> tuple[int, int, int, str]:
     # __import__ (an import statement's path) rather than importlib: `-X importtime` reports it.
     module = __import__(spec["module"])
     imported, rss = time.monotonic_ns(), status_kb("VmRSS")
+    if spec.get("snapstart"):
+        import snapshot_restore_py
+
+        for func, args, kwargs in reversed(snapshot_restore_py.get_before_snapshot()):
+            func(*args, **kwargs)
+        imported, rss = time.monotonic_ns(), status_kb("VmRSS")  # the snapshot: what follows is a restore
+        for func, args, kwargs in snapshot_restore_py.get_after_restore():
+            func(*args, **kwargs)
     response = module.handler(spec["event"], Context(spec["function_name"]))
     status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
     detail = "" if status == spec["expect"] else json.dumps(response)[:500]
@@ -78,31 +91,68 @@ def sdk(spec: dict[str, Any]) -> tuple[int, int, int, str]:
     return imported, rss, spec["expect"], detail
 
 
-def floor(spec: dict[str, Any]) -> tuple[int, int, int, str]:
-    import urllib3
-
-    imported, rss = time.monotonic_ns(), status_kb("VmRSS")
-    pool = urllib3.PoolManager()
+def post_referral(pool: Any, url: str, api_key: str, spec: dict[str, Any]) -> tuple[int, str]:
     response = pool.request(
         "POST",
-        spec["url"] + "/v1/referrals",
+        url + "/v1/referrals",
         body=json.dumps(spec["body"], separators=(",", ":")).encode(),
         headers={
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "Authorization": "ApiKey-v1 " + spec["api_key"],
+            "Authorization": "ApiKey-v1 " + api_key,
         },
     )
     answer = json.loads(response.data)
     detail = "" if response.status == spec["expect"] and answer.get("code") else response.data.decode()[:500]
-    return imported, rss, response.status, detail
+    return response.status, detail
+
+
+def floor(spec: dict[str, Any]) -> tuple[int, int, int, str]:
+    import urllib3
+
+    imported, rss = time.monotonic_ns(), status_kb("VmRSS")
+    status, detail = post_referral(urllib3.PoolManager(), spec["url"], spec["api_key"], spec)
+    return imported, rss, status, detail
+
+
+def floor_extension(spec: dict[str, Any]) -> tuple[int, int, int, str]:
+    import os
+    from urllib.parse import quote
+
+    import urllib3
+
+    imported, rss = time.monotonic_ns(), status_kb("VmRSS")
+    pool = urllib3.PoolManager()
+    port = os.environ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]
+    answer = pool.request(
+        "GET",
+        f"http://localhost:{port}/secretsmanager/get?secretId={quote(spec['secret_arn'], safe='')}",
+        headers={"X-Aws-Parameters-Secrets-Token": os.environ["AWS_SESSION_TOKEN"]},
+    )
+    secret = json.loads(json.loads(answer.data)["SecretString"])
+    status, detail = post_referral(pool, secret["baseUrl"], secret["apiKey"], spec)
+    return imported, rss, status, detail
+
+
+def floor_boto3(spec: dict[str, Any]) -> tuple[int, int, int, str]:
+    import boto3
+    import urllib3
+
+    imported, rss = time.monotonic_ns(), status_kb("VmRSS")
+    answer = boto3.client("secretsmanager").get_secret_value(SecretId=spec["secret_arn"])
+    secret = json.loads(answer["SecretString"])
+    status, detail = post_referral(urllib3.PoolManager(), secret["baseUrl"], secret["apiKey"], spec)
+    return imported, rss, status, detail
+
+
+MODES = {"relay": relay, "sdk": sdk, "floor": floor, "floor_extension": floor_extension, "floor_boto3": floor_boto3}
 
 
 def main() -> int:
     spec_path, result_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as handle:
         spec = json.load(handle)
-    imported, rss_import_kb, status, detail = {"relay": relay, "sdk": sdk, "floor": floor}[spec["mode"]](spec)
+    imported, rss_import_kb, status, detail = MODES[spec["mode"]](spec)
     done = time.monotonic_ns()
     maxrss_kb = status_kb("VmHWM")
     with open(result_path, "w") as handle:

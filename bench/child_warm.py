@@ -5,6 +5,7 @@ an SQS event of one record) `calls` times after `warmup` calls, interleaved call
 urllib3 (one keep-alive PoolManager) sending the same request to the same stand-in. The handler's
 stdout (Powertools logs and metrics) goes wherever the parent sent this process's stdout
 (/dev/null), so terminal I/O is not measured, yet every log line and metric is still written.
+A case may carry "env": variables set for that case only (the relay reads its settings per call).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import resource
 import statistics
 import sys
@@ -139,7 +141,19 @@ def main() -> int:
         spec = json.load(handle)
     handler = importlib.import_module(spec["module"]).handler
     pool = urllib3.PoolManager(maxsize=4)
-    results = {case["name"]: run_case(case, handler, pool, spec) for case in spec["cases"]}
+    results = {}
+    for case in spec["cases"]:
+        extra = case.get("env") or {}
+        saved = {name: os.environ.get(name) for name in extra}
+        os.environ.update(extra)
+        try:
+            results[case["name"]] = run_case(case, handler, pool, spec)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     with open(result_path, "w") as handle:
         json.dump({"cases": results, "maxrss_kb": peak_rss_kb()}, handle)
     return 0

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -44,8 +45,18 @@ OPS: dict[str, Op] = {
         Op("track_event", "POST", "/v1/events", 201),
         Op("update_customer_profile", "PUT", "/v1/customer_profiles/{integrationId}", 200),
         Op("update_customer_session", "PUT", "/v1/customer_sessions/{customerSessionId}", 200),
+        Op("track_event_v2", "POST", "/v2/events", 200),
+        Op("update_customer_profile_v2", "PUT", "/v2/customer_profiles/{integrationId}", 200),
+        Op("update_customer_session_v2", "PUT", "/v2/customer_sessions/{customerSessionId}", 200),
     )
 }
+
+
+def with_query(path: str, query: dict[str, str] | None) -> str:
+    """The path with its query sorted by name and percent-encoded, as the relay sends it."""
+    if not query:
+        return path
+    return path + "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
 
 
 def load_event(folder: str, name: str) -> dict[str, Any]:
@@ -62,7 +73,8 @@ def sign_api_event(event: dict[str, Any], secret: str, now: float | None = None)
     signed = copy.deepcopy(event)
     timestamp = f"{time.time() if now is None else now:.6f}"
     body = (signed.get("body") or "").encode()
-    message = f"v2\n{timestamp}\n{signed['httpMethod'].upper()}\n{signed['path']}\n\n\n".encode() + body
+    path = with_query(signed["path"], signed.get("queryStringParameters"))
+    message = f"v2\n{timestamp}\n{signed['httpMethod'].upper()}\n{path}\n\n\n".encode() + body
     value = f"t={timestamp},v2={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
     signed.setdefault("headers", {})[SIGNATURE_HEADER] = value
     if signed.get("multiValueHeaders") is not None:
@@ -73,7 +85,8 @@ def sign_api_event(event: dict[str, Any], secret: str, now: float | None = None)
 def api_raw_request(op: Op, event: dict[str, Any]) -> dict[str, Any]:
     """The Talon.One request the relay makes for an API event (same method, path and body)."""
     body = event.get("body")
-    return {"method": op.method, "path": event["path"], "body": body or None, "expect": op.status}
+    path = with_query(event["path"], event.get("queryStringParameters"))
+    return {"method": op.method, "path": path, "body": body or None, "expect": op.status}
 
 
 def one_record(event: dict[str, Any]) -> dict[str, Any]:
@@ -86,11 +99,11 @@ def one_record(event: dict[str, Any]) -> dict[str, Any]:
 def sqs_raw_request(op: Op, event: dict[str, Any]) -> dict[str, Any]:
     """The Talon.One request the relay makes for the (first) record of an SQS event."""
     message = json.loads(event["Records"][0]["body"])
-    params = {name: value for name, value in message.items() if name not in ("body", "idempotencyKey")}
+    params = {name: value for name, value in message.items() if name not in ("body", "idempotencyKey", "query")}
     body = message.get("body")
     return {
         "method": op.method,
-        "path": op.raw_path(params),
+        "path": with_query(op.raw_path(params), message.get("query")),
         "body": json.dumps(body, separators=(",", ":")) if body is not None else None,
         "expect": op.status,
     }

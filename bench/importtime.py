@@ -1,9 +1,10 @@
-"""Where a cold start's time goes: `python -m bench.importtime [FUNCTION] [--top N]`.
+"""Where a cold start's time goes: `python -m bench.importtime [FUNCTION] [--fallback] [--top N]`.
 
-Runs one cold start of the function (default create_referral) exactly as `make bench` does, under
-`python -X importtime`, and prints the slowest imports (self and cumulative time) in two parts: those
-the handler module's import pulls in, and those its first request pulls in (boto3, Secrets Manager,
-...). A development aid for reading the benchmark; not part of `make bench`.
+Runs one cold start of the function (default create_referral) exactly as `make bench` does (python3.13,
+the built layer read-only; with the secrets extension unless --fallback), under `python -X importtime`,
+and prints the slowest imports (self and cumulative time) in two parts: those the handler module's
+import pulls in, and those its first request pulls in (urllib3, boto3 on the fallback path, ...). A
+development aid for reading the benchmark; not part of `make bench`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import events, infra
 from bench.events import OPS
-from bench.infra import BenchError
-from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, start
+from bench.infra import BenchError, Sites
+from bench.run import CHILD_SOURCE, SIGNING_KEY, ensure_build, lambda_env, start
 
 
 @dataclass
@@ -55,10 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.importtime", description=__doc__)
     parser.add_argument("function", nargs="?", default="create_referral", choices=sorted(OPS))
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--fallback", action="store_true", help="without the secrets extension (boto3)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
     workdir = infra.scratch_dir()
-    setup = start(workdir, 50.0)
+    python = infra.runtime_python()
+    runtime = infra.ensure_runtime_venv(python)
+    ensure_build(list(OPS.values()), "auto")
+    sites = Sites.create(workdir / "lambda", python, runtime, [op.folder])
+    setup = start(workdir, python, sites, 50.0)
     try:
         spec = {
             "mode": "relay",
@@ -67,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             "event": events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY),
             "expect": op.status,
         }
-        env = lambda_env(setup, op, secret_arn=setup.fast_secret)
+        env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=not args.fallback)
         name = uuid.uuid4().hex
         spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
         spec_path.write_text(json.dumps(spec))
         script = CHILD_SOURCE["cold"]
-        command = [sys.executable, "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
+        command = [str(python), "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
         subprocess.run(command, env=env, cwd=workdir, capture_output=True, timeout=120)  # warm the caches
         proc = subprocess.run(
             command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(proc.stderr[-2000:])
     finally:
         setup.close()
+        sites.close()
     entries = parse(proc.stderr)
     handler_index = next(i for i, e in enumerate(entries) if e.name == op.folder and e.depth == 0)
     script_index = max((i for i, e in enumerate(entries[:handler_index]) if e.name == "site"), default=-1)

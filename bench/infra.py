@@ -6,6 +6,7 @@ import filecmp
 import json
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -14,9 +15,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -27,6 +25,15 @@ SDK_VENV = BENCH / ".venv-sdk"
 #: The official SDK, pinned so runs compare; installed only into SDK_VENV.
 SDK_REQUIREMENT = "talon-one-sdk==26.2"
 SDK_VERSION = SDK_REQUIREMENT.split("==", 1)[1]
+#: What the Lambda python3.13 runtime offers besides the layer: boto3 (at the version the project
+#: tests with) and the SnapStart hooks library. A python3.13 venv; its site-packages is the runtime's.
+RUNTIME_VENV = BENCH / ".venv-runtime"
+RUNTIME_HOOKS_REQUIREMENT = "snapshot-restore-py==1.0.0"
+#: This machine's builds of the layer's compiled packages, when the machine is not arm64 (the layer is).
+NATIVE_DIR = RUNTIME_VENV / "native"
+LAYER_BUILD = BUILD / "TalonRelayLayer" / "python"
+#: Bytecode only the python3.13 build writes (make build finds a python3.13, or the layer has none).
+LAYER_BYTECODE = LAYER_BUILD / "talon_relay" / "__pycache__" / "__init__.cpython-313.pyc"
 REGION = "us-east-1"
 
 
@@ -46,6 +53,8 @@ class StandIn:
     process: subprocess.Popen[str]
     fast_url: str
     slow_url: str
+    #: answers with three effects instead of one
+    rich_url: str
 
     @classmethod
     def start(cls, delay_ms: float) -> StandIn:
@@ -63,7 +72,8 @@ class StandIn:
             process.wait(timeout=10)
             raise BenchError("the Talon.One stand-in did not start")
         ports = json.loads(line)
-        return cls(process, f"http://127.0.0.1:{ports['fast']}", f"http://127.0.0.1:{ports['slow']}")
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        return cls(process, urls["fast"], urls["slow"], urls["rich"])
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -124,34 +134,174 @@ class LocalAws:
         self.queues[name] = url
         return url
 
+    def create_table(self, name: str) -> str:
+        """A table shaped like the template's IdempotencyTable (key `id`, on demand)."""
+        import boto3
+
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return name
+
+    def table_items(self, name: str) -> list[dict[str, Any]]:
+        import boto3
+
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        return list(client.scan(TableName=name)["Items"])
+
     def stop(self) -> None:
         self.server.stop()
 
 
+#: DynamoDB actions that write, as moto's handler names them.
+WRITE_ACTIONS = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+
+
+class DynamoWrites:
+    """Counts the DynamoDB write requests moto serves in this process (the bench's moto is in-process)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(WRITE_ACTIONS, 0)
+        self._originals: dict[str, Any] = {}
+
+    def __enter__(self) -> DynamoWrites:
+        from moto.dynamodb.responses import DynamoHandler
+
+        for action in WRITE_ACTIONS:
+            original = getattr(DynamoHandler, action)
+            self._originals[action] = original
+
+            def counted(handler: Any, _original: Any = original, _action: str = action) -> Any:
+                self.counts[_action] += 1
+                return _original(handler)
+
+            setattr(DynamoHandler, action, counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        for action, original in self._originals.items():
+            setattr(DynamoHandler, action, original)
+
+
 # --- the official SDK's venv ----------------------------------------------------------------------
+
+
+def runtime_python() -> Path:
+    """The python3.13 that runs every measured process (LAYER_PYTHON, PATH or pyenv, as `make build`)."""
+    found = (
+        os.environ.get("LAYER_PYTHON")
+        or subprocess.run(
+            ["make", "-s", "--no-print-directory", "-C", str(LAYER), "python"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    )
+    if not found:
+        raise BenchError(
+            "make bench measures on python3.13, the functions' runtime, and found none: install it "
+            "(e.g. pyenv install 3.13) or set LAYER_PYTHON=/path/to/python3.13"
+        )
+    return Path(found)
+
+
+def _python_version(python: Path) -> str:
+    out = subprocess.run(
+        [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.stdout.strip()
+
+
+def _venv(path: Path, python: Path, requirements: list[str], check: str) -> Path:
+    """A venv of `python` at `path` holding `requirements` (made, or remade for another Python, once)."""
+    venv_python = path / "bin" / "python"
+    wanted = _python_version(python)
+    ok = [str(venv_python), "-c", check]
+    current = venv_python.exists() and _python_version(venv_python) == wanted
+    if current and subprocess.run(ok, capture_output=True, timeout=60).returncode == 0:
+        return venv_python
+    log(f"creating {path.relative_to(ROOT)} (python {wanted}) with {' '.join(requirements)} (once)")
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run([str(python), "-m", "venv", str(path)], check=True, timeout=300)
+    subprocess.run(
+        [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
+        check=True,
+        timeout=900,
+    )
+    if subprocess.run(ok, capture_output=True, timeout=60).returncode != 0:
+        raise BenchError(f"{' '.join(requirements)} did not install into {path}")
+    return venv_python
+
+
+def site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python3*/site-packages"))
+    if not found:
+        raise BenchError(f"no site-packages in {venv}")
+    return found[0]
 
 
 def sdk_python() -> Path:
     return SDK_VENV / "bin" / "python"
 
 
-def ensure_sdk_venv() -> Path:
-    """bench/.venv-sdk with talon-one-sdk (created on first use; the project's venv never gets it)."""
-    python = sdk_python()
-    check = [str(python), "-c", f"import importlib.metadata as m; assert m.version('talon-one-sdk') == '{SDK_VERSION}'"]
-    if python.exists() and subprocess.run(check, capture_output=True, timeout=60).returncode == 0:
-        return python
-    log(f"creating {SDK_VENV.relative_to(ROOT)} with {SDK_REQUIREMENT} (once)")
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(SDK_VENV)], check=True, timeout=300)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK_REQUIREMENT],
-        check=True,
-        timeout=600,
+def ensure_sdk_venv(python: Path) -> Path:
+    """bench/.venv-sdk with talon-one-sdk on the runtime's Python (the project's venv never gets it)."""
+    check = f"import importlib.metadata as m; assert m.version('talon-one-sdk') == '{SDK_VERSION}'"
+    return _venv(SDK_VENV, python, [SDK_REQUIREMENT], check)
+
+
+def layer_native_packages() -> dict[str, str]:
+    """The built layer's packages with compiled extensions, {distribution: version}."""
+    found: dict[str, str] = {}
+    for info in LAYER_BUILD.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        top = LAYER_BUILD / name
+        if top.is_dir() and any(top.rglob("*.so")):
+            found[name.replace("_", "-")] = version
+    return found
+
+
+def ensure_runtime_venv(python: Path) -> Path:
+    """bench/.venv-runtime: boto3 and the SnapStart hooks library as the runtime has them; and, on a
+    machine that is not arm64, this machine's builds of the layer's compiled packages (NATIVE_DIR)."""
+    boto3_version = metadata.version("boto3")
+    check = (
+        f"import importlib.metadata as m; assert m.version('boto3') == '{boto3_version}'; import snapshot_restore_py"
     )
-    if subprocess.run(check, capture_output=True, timeout=60).returncode != 0:
-        raise BenchError(f"{SDK_REQUIREMENT} did not install into {SDK_VENV}")
-    return python
+    venv_python = _venv(RUNTIME_VENV, python, [f"boto3=={boto3_version}", RUNTIME_HOOKS_REQUIREMENT], check)
+    if platform.machine() not in ("aarch64", "arm64"):
+        for name, version in layer_native_packages().items():
+            marker = NATIVE_DIR / f"{name.replace('-', '_')}-{version}.dist-info"
+            if not marker.is_dir():
+                log(f"installing this machine's build of {name}=={version} for the layer copy (once)")
+                subprocess.run(
+                    [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                     "--no-deps", "--target", str(NATIVE_DIR), f"{name}=={version}"],
+                    check=True,
+                    timeout=600,
+                )  # fmt: skip
+    return site_packages(RUNTIME_VENV)
 
 
 def sdk_versions() -> dict[str, str]:
@@ -221,10 +371,7 @@ def zip_size(directory: Path, workdir: Path, ignore: Any = None) -> int:
 
 
 def sdk_site_packages() -> Path:
-    found = sorted(SDK_VENV.glob("lib/python3*/site-packages"))
-    if not found:
-        raise BenchError(f"no site-packages in {SDK_VENV}")
-    return found[0]
+    return site_packages(SDK_VENV)
 
 
 #: Not part of what an SDK-based layer would ship.
@@ -233,78 +380,97 @@ SDK_ZIP_IGNORE = shutil.ignore_patterns(
 )
 
 
-# --- isolated sites: what Lambda puts on sys.path, nothing of the dev venv --------------------------
+# --- what Lambda puts on sys.path: the built layer read-only, the function, the runtime's boto3 ----------
 
 
-def _closure(names: list[str]) -> list[metadata.Distribution]:
-    """The installed distributions `names` need (no extras), in this interpreter."""
-    seen: dict[str, metadata.Distribution] = {}
-    stack = list(names)
-    for _ in range(500):  # bounded: a layer has a few dozen distributions at most
-        if not stack:
-            break
-        name = canonicalize_name(stack.pop())
-        if name in seen:
-            continue
-        dist = metadata.distribution(name)
-        seen[name] = dist
-        for requirement in dist.requires or []:
-            req = Requirement(requirement)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                stack.append(req.name)
-    return list(seen.values())
+def _read_only(root: Path) -> None:
+    """As Lambda mounts /opt and /var/task. (Root ignores modes: the children also run with
+    PYTHONDONTWRITEBYTECODE=1, and the harness checks afterwards that no bytecode was written.)"""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o555 if path.is_dir() else 0o444)
 
 
-def copy_site(names: list[str], target: Path) -> Path:
-    """`names` and their dependencies copied from this venv into `target`, without any bytecode."""
-    for dist in _closure(names):
-        for file in dist.files or []:
-            if file.parts[0] == ".." or "__pycache__" in file.parts or file.suffix == ".pyc":
-                continue
-            destination = target / file
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(str(file.locate()), destination)
-    return target
+def writable_again(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def link_site(names: list[str], target: Path) -> Path:
-    """`names` and their dependencies as symlinks into this venv (its bytecode included)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for dist in _closure(names):
-        tops = {file.parts[0] for file in dist.files or [] if file.parts[0] not in ("..", "__pycache__")}
-        for top in tops:
-            link = target / top
-            if not link.exists():
-                link.symlink_to(Path(str(dist.locate_file(top))))
-    return target
+def _swap_native(layer: Path, python: Path) -> list[str]:
+    """The layer is built for arm64: on another machine, its compiled packages are replaced by this
+    machine's build of the same versions (NATIVE_DIR), compiled by the runtime's Python like the rest."""
+    if platform.machine() in ("aarch64", "arm64"):
+        return []
+    swapped = []
+    for name, version in layer_native_packages().items():
+        top = name.replace("-", "_")
+        for old in (layer / top, layer / f"{top}-{version}.dist-info"):
+            shutil.rmtree(old)
+        for new in (NATIVE_DIR / top, NATIVE_DIR / f"{top}-{version}.dist-info"):
+            shutil.copytree(new, layer / new.name, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(
+            [str(python), "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(layer / top)],
+            check=True,
+            timeout=300,
+        )
+        swapped.append(f"{name}=={version}")
+    return swapped
 
 
-def layer_requirements() -> list[str]:
-    lines = (line.split("#", 1)[0].strip() for line in (LAYER / "requirements.txt").read_text().splitlines())
-    return [Requirement(line).name for line in lines if line]
+def pycache_dirs(root: Path) -> set[Path]:
+    return {path for path in root.rglob("__pycache__") if path.is_dir()}
 
 
 @dataclass(frozen=True)
 class Sites:
-    """Directories for PYTHONPATH, run with `python -S` so the dev venv's extras stay invisible.
+    """Directories for PYTHONPATH (children run with `python -S`, so nothing else is importable).
 
-    The project's venv holds pyOpenSSL, cryptography, awscrt, aws-xray-sdk, moto...: botocore imports
-    pyOpenSSL and awscrt when they are importable, which Lambda's runtime never offers. So each
-    child sees only: the function, the layer (requirements.txt's closure; talon_relay from the repo),
-    and the runtime's boto3 closure.
+    layer: `.aws-sam/build/TalonRelayLayer/python` copied as built (bytecode of the python3.13 build
+    included), read-only as Lambda's /opt is; layer_nopyc: the same without bytecode (a build made
+    without a python3.13); task: each function's built folder, read-only as /var/task is; runtime: the
+    runtime venv's site-packages (boto3, snapshot_restore_py), precompiled as the runtime's is.
     """
 
-    layer: Path  # requirements.txt's closure (bytecode written on first use, like a warm cache)
-    layer_nopyc: Path  # the same plus talon_relay, run with PYTHONDONTWRITEBYTECODE: as deployed
-    runtime: Path  # boto3's closure (linked, precompiled): what the Lambda runtime provides
+    root: Path
+    layer: Path
+    layer_nopyc: Path
+    task: Path
+    runtime: Path
+    #: compiled packages replaced by this machine's build of the same version (see _swap_native)
+    swapped: tuple[str, ...] = ()
+    #: __pycache__ folders of the read-only copies when made (a child writing bytecode would add some)
+    bytecode: frozenset[Path] = frozenset()
 
     @classmethod
-    def create(cls, root: Path) -> Sites:
-        requirements = layer_requirements()
-        layer = copy_site(requirements, root / "layer")
-        nopyc = copy_site(requirements, root / "layer-nopyc")
-        shutil.copytree(LAYER / "talon_relay", nopyc / "talon_relay", ignore=shutil.ignore_patterns("__pycache__"))
-        return cls(layer, nopyc, link_site(["boto3"], root / "runtime"))
+    def create(cls, root: Path, python: Path, runtime: Path, folders: list[str]) -> Sites:
+        if not LAYER_BYTECODE.is_file():
+            raise BenchError(
+                f"{LAYER_BUILD.relative_to(ROOT)} has no python3.13 bytecode: `make build` with a python3.13 "
+                "(the bench measures the layer as it deploys)"
+            )
+        layer = root / "opt" / "python"
+        shutil.copytree(LAYER_BUILD, layer, symlinks=True)
+        swapped = _swap_native(layer, python)
+        nopyc = root / "opt-nopyc" / "python"
+        shutil.copytree(layer, nopyc, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        task = root / "task"
+        for folder in folders:
+            shutil.copytree(function_build_dir(folder), task / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        for tree in (root / "opt", root / "opt-nopyc", task):
+            _read_only(tree)
+        bytecode = frozenset(pycache_dirs(root / "opt") | pycache_dirs(root / "opt-nopyc") | pycache_dirs(task))
+        return cls(root, layer, nopyc, task, runtime, tuple(swapped), bytecode)
+
+    def written_bytecode(self) -> set[Path]:
+        """__pycache__ folders that appeared in the read-only copies (should be none)."""
+        now = pycache_dirs(self.root / "opt") | pycache_dirs(self.root / "opt-nopyc") | pycache_dirs(self.task)
+        return now - set(self.bytecode)
+
+    def close(self) -> None:
+        for tree in (self.root / "opt", self.root / "opt-nopyc", self.task):
+            if tree.exists():
+                writable_again(tree)
 
 
 def scratch_dir() -> Path:

@@ -94,7 +94,7 @@ def versions(names: tuple[str, ...]) -> dict[str, str]:
 RELAY_PACKAGES = ("aws-lambda-powertools", "pydantic", "pydantic-core", "urllib3", "boto3", "botocore", "moto")
 
 
-def write_results(rows: list[Row], *, sdk: dict[str, str], runtime_s: float, notes: list[str]) -> str:
+def write_results(rows: list[Row], *, sdk: dict[str, str], runtime_s: float, notes: list[str], python: str) -> str:
     """The table with its context, as written to bench/results.md; returns the text."""
     relay = versions(RELAY_PACKAGES)
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -103,7 +103,8 @@ def write_results(rows: list[Row], *, sdk: dict[str, str], runtime_s: float, not
         "",
         f"- Date: {started}; `make bench` took {runtime_s:.0f} s",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        f"- Python: {platform.python_implementation()} {platform.python_version()} (relay, floor and SDK alike)",
+        f"- Python: CPython {python} for everything measured (relay, floors and SDK alike); harness on "
+        f"{platform.python_implementation()} {platform.python_version()}",
         f"- Code: {git_revision()}",
         "- Relay packages: " + ", ".join(f"{k} {v}" for k, v in relay.items()),
         "- Baseline packages (bench/.venv-sdk): " + ", ".join(f"{k} {v}" for k, v in sdk.items()),

@@ -1,12 +1,14 @@
 """The Talon.One stand-in: a fixed-response Integration API on 127.0.0.1 (run as its own process).
 
-`python -m bench.standin --delay-ms 50` serves two ThreadingHTTPServers (HTTP/1.1, keep-alive): one
-that answers at once and one that answers each request after the delay. It prints
-`{"fast": <port>, "slow": <port>}` on one line, then serves until its standard input closes (the
+`python -m bench.standin --delay-ms 50` serves three ThreadingHTTPServers (HTTP/1.1, keep-alive): one
+that answers at once, one that answers each request after the delay, and one that answers at once
+with three effects instead of one. It prints `{"fast": <port>, "slow": <port>, "rich": <port>}` on
+one line, then serves until its standard input closes (the
 harness ends), SIGTERM, or --max-seconds pass, whichever comes first.
 
 Every route answers with the status the spec gives it and a canned valid body (the test suite's
-IntegrationState and Referral samples), so the relay, the SDK and raw urllib3 all parse a real answer.
+IntegrationState, IntegrationStateV2 and Referral samples), so the relay, the SDK and raw urllib3 all
+parse a real answer.
 """
 
 from __future__ import annotations
@@ -21,25 +23,57 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from tests.support import integration_state, referral
+from tests.support import integration_state, integration_state_v2, referral
 
-_STATE = json.dumps(integration_state(), separators=(",", ":")).encode()
-_REFERRAL = json.dumps(referral(), separators=(",", ":")).encode()
-_NOT_FOUND = json.dumps({"message": "no such route in the stand-in"}).encode()
-
-#: (method, path pattern) -> (status, body or None for an empty 204)
-ROUTES: list[tuple[str, re.Pattern[str], int, bytes | None]] = [
-    ("PUT", re.compile(r"^/v1/customer_sessions/[^/]+$"), 200, _STATE),
-    ("PUT", re.compile(r"^/v1/customer_profiles/[^/]+$"), 200, _STATE),
-    ("POST", re.compile(r"^/v1/events$"), 201, _STATE),
-    ("POST", re.compile(r"^/v1/referrals$"), 201, _REFERRAL),
-    ("DELETE", re.compile(r"^/v1/customer_data/[^/]+$"), 204, None),
+#: The answers of the fast and slow ports: the test suite's samples, one effect each where the
+#: operation returns effects (what the project's bench has always measured).
+#: The rich port's: three effects, two of one kind (a cart with a coupon and free shipping).
+_V1_EFFECTS = [
+    [1, 2, 0, ["setDiscount", "Ten off", 10]],
+    [1, 2, 1, ["acceptCoupon", "SUMMER10"]],
+    [1, 3, 0, ["setDiscount", "Free shipping", 4.9]],
+]
+_V2_EFFECTS = [
+    {"campaignId": c, "rulesetId": r, "ruleIndex": i, "ruleName": f"rule {i}", "effectType": name, "props": props}
+    for c, r, i, name, props in (
+        (1, 2, 0, "setDiscount", {"name": "Ten off", "value": 10}),
+        (1, 2, 1, "acceptCoupon", {"value": "SUMMER10"}),
+        (1, 3, 0, "setDiscount", {"name": "Free shipping", "value": 4.9}),
+    )
 ]
 
 
-def answer(method: str, path: str) -> tuple[int, bytes | None]:
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+_REFERRAL = _json(referral())
+_NOT_FOUND = _json({"message": "no such route in the stand-in"})
+
+
+def routes(v1_state: bytes, v2_state: bytes) -> list[tuple[str, re.Pattern[str], int, bytes | None]]:
+    """(method, path pattern, status, body or None for an empty 204) of every operation."""
+    return [
+        ("PUT", re.compile(r"^/v1/customer_sessions/[^/]+$"), 200, v1_state),
+        ("PUT", re.compile(r"^/v1/customer_profiles/[^/]+$"), 200, v1_state),
+        ("POST", re.compile(r"^/v1/events$"), 201, v1_state),
+        ("POST", re.compile(r"^/v1/referrals$"), 201, _REFERRAL),
+        ("DELETE", re.compile(r"^/v1/customer_data/[^/]+$"), 204, None),
+        ("PUT", re.compile(r"^/v2/customer_sessions/[^/]+$"), 200, v2_state),
+        ("PUT", re.compile(r"^/v2/customer_profiles/[^/]+$"), 200, v2_state),
+        ("POST", re.compile(r"^/v2/events$"), 200, v2_state),
+    ]
+
+
+ROUTES = routes(_json(integration_state()), _json(integration_state_v2()))
+RICH_ROUTES = routes(_json(integration_state(effects=_V1_EFFECTS)), _json(integration_state_v2(effects=_V2_EFFECTS)))
+
+
+def answer(
+    method: str, path: str, table: list[tuple[str, re.Pattern[str], int, bytes | None]]
+) -> tuple[int, bytes | None]:
     path = path.split("?", 1)[0]
-    for route_method, pattern, status, body in ROUTES:
+    for route_method, pattern, status, body in table:
         if route_method == method and pattern.match(path):
             return status, body
     return 404, _NOT_FOUND
@@ -54,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = -1
     delay = 0.0
+    table = ROUTES
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -64,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         if self.delay:
             time.sleep(self.delay)
-        status, body = answer(self.command, self.path)
+        status, body = answer(self.command, self.path, self.table)
         self.send_response(status)
         if body is not None:
             self.send_header("Content-Type", "application/json")
@@ -76,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = _serve
 
 
-def serve(delay: float) -> ThreadingHTTPServer:
-    handler = type("DelayedHandler" if delay else "FastHandler", (_Handler,), {"delay": delay})
+def serve(delay: float, table: list[tuple[str, re.Pattern[str], int, bytes | None]] = ROUTES) -> ThreadingHTTPServer:
+    handler = type("DelayedHandler" if delay else "FastHandler", (_Handler,), {"delay": delay, "table": table})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
@@ -97,16 +132,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    fast, slow = serve(0.0), serve(args.delay_ms / 1000)
+    fast, slow, rich = serve(0.0), serve(args.delay_ms / 1000), serve(0.0, RICH_ROUTES)
 
     def watch_stdin() -> None:
         sys.stdin.read()  # returns when the harness closes the pipe or dies
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"fast": fast.server_address[1], "slow": slow.server_address[1]}), flush=True)
+    ports = {"fast": fast.server_address[1], "slow": slow.server_address[1], "rich": rich.server_address[1]}
+    print(json.dumps(ports), flush=True)
     stop.wait(args.max_seconds)
-    for server in (fast, slow):
+    for server in (fast, slow, rich):
         server.shutdown()
         server.server_close()
     return 0

@@ -42,10 +42,11 @@ def reset() -> None:
     (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
     server that is gone.
     """
-    from talon_relay import idempotency, queues, service, settings
+    from talon_relay import idempotency, queues, secrets, service, settings
     from talon_relay.handlers import sqs
 
     service.client_for.cache_clear()
+    secrets.forget()
     settings.clear_cache()
     queues.sqs.cache_clear()
     idempotency.store.cache_clear()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local.aws import LocalAws, export_environment, restore_environment, seed, start_moto
+from local.extension import SecretsExtension
 from local.gateway import Gateway, Reporter
 from local.template import ROOT, StackSpec, read_stack
 
@@ -29,6 +30,8 @@ LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5}
 
 #: Environment every local function gets on top of its template environment.
 LOCAL_FUNCTION_ENV = {"POWERTOOLS_TRACE_DISABLED": "true"}
+#: The functions' session token locally (Lambda sets AWS_SESSION_TOKEN; the secrets extension checks it).
+LOCAL_SESSION_TOKEN = "local-session-token"  # noqa: S105 - moto's, not a credential of anyone's
 
 #: The stack running in this process. One at a time: moto keeps one state per process (two stacks
 #: would share, and on stop delete, each other's queues and secrets), and the AWS environment
@@ -62,6 +65,8 @@ class LocalStack:
     gateway: Gateway
     #: The process environment's values before start (None: unset), put back by stop().
     saved_environment: dict[str, str | None] = field(default_factory=dict)
+    #: The Parameters and Secrets extension's stand-in (None: SecretsExtension=disabled).
+    extension: SecretsExtension | None = None
 
     @property
     def api_url(self) -> str:
@@ -113,11 +118,14 @@ class LocalStack:
                 talon_api_key=LOCAL_API_KEY,
                 parameters={**LOCAL_PARAMETERS, **(parameters or {})},
             )
+            extension, extension_env = _start_extension(resolver, endpoint)
+            if extension is not None:
+                started.append(extension)
             gateway = Gateway(
                 spec,
                 aws,
                 resolver,
-                extra_environment={**LOCAL_FUNCTION_ENV, **(function_environment or {})},
+                extra_environment={**LOCAL_FUNCTION_ENV, **extension_env, **(function_environment or {})},
                 reporter=reporter,
             )
             gateway.start(api_port, poll=poll, schedules=schedules)
@@ -127,12 +135,14 @@ class LocalStack:
             restore_environment(saved)
             reset_layer_state()
             raise
-        _running = cls(spec, emulator, aws, gateway, saved)
+        _running = cls(spec, emulator, aws, gateway, saved, extension)
         return _running
 
     def stop(self) -> None:
         global _running
         self.gateway.stop()
+        if self.extension is not None:
+            self.extension.stop()
         self.aws.stop()
         self.emulator.stop()
         restore_environment(self.saved_environment)
@@ -163,11 +173,28 @@ class LocalStack:
             "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
             "shopify_webhook_secret_arn": self.aws.secret_arns.get("ShopifyWebhookSecret"),
             "api_key": self.gateway.api_key,
+            "secrets_extension_port": self.extension.port if self.extension is not None else None,
         }
 
     def write_state(self, path: Path = STACK_FILE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.describe(), indent=2))
+
+
+def _start_extension(resolver: Any, aws_endpoint: str) -> tuple[SecretsExtension | None, dict[str, str]]:
+    """The secrets extension's stand-in when the template adds the extension (SecretsExtension), and
+    what the functions then get: its port instead of Lambda's 2773, and a session token.
+
+    It reads moto afresh on every request (no cache of its own): tests and `make run` change secrets
+    between calls, and the relay's own cache (TALON_SECRET_MAX_AGE) is what is under test.
+    """
+    if not resolver.condition("SecretsExtensionEnabled"):
+        return None, {}
+    from talon_relay.secrets import PORT_VARIABLE
+
+    extension = SecretsExtension(aws_endpoint, token=LOCAL_SESSION_TOKEN, ttl=0)
+    port = extension.start()
+    return extension, {PORT_VARIABLE: str(port), "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN}
 
 
 def running_stack(path: Path = STACK_FILE) -> dict[str, Any] | None:

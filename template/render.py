@@ -67,6 +67,11 @@ FUNCTION = """\
       CodeUri: functions/{{function}}/
       Handler: {{function}}.handler
       Role: !GetAtt {{Prefix}}FunctionRole.Arn
+      # Every event source invokes the alias `live` (SnapStart restores published versions only); each
+      # deploy publishes a version when anything of the function changed, its layer and configuration
+      # included (AllProperties: the code lives in the layer, the function folder rarely changes).
+      AutoPublishAlias: live
+      AutoPublishAliasAllProperties: true
       LoggingConfig:
         LogGroup: !Ref {{Prefix}}LogGroup
       Environment:

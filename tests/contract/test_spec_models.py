@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay import models
+from talon_relay import models, responses
 from talon_relay.auth import HmacAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.effects import Effect
@@ -282,7 +282,9 @@ def test_client_method_signature_matches_the_operation(
     operation_id: str, method: str, path: str, op: dict[str, Any]
 ) -> None:
     function = getattr(IntegrationClient, snake(operation_id))
-    hints = get_type_hints(function)
+    # The client imports its typed methods' models when one is first used (not at its own import):
+    # resolve the annotations against the modules that define them.
+    hints = get_type_hints(function, localns={**vars(models), **vars(responses)})
     body = [p for p in op.get("parameters", []) if p["in"] == "body"]
     if body:
         assert hints["body"] is model_of(ref_name(body[0]["schema"]))

@@ -75,7 +75,7 @@ def test_function_runs_its_handler_on_the_layer(template: dict[str, Any], op: Op
     # Then it runs python3.13 on arm64 with the layer, traced, logging JSON
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
-    assert props["Layers"] == [ref("TalonRelayLayer")]
+    assert props["Layers"][0] == ref("TalonRelayLayer")  # then the secrets extension (test_performance.py)
     assert props["Tracing"] == "Active"
     assert props["MemorySize"] == 256
     assert props["Timeout"] == ref("FunctionTimeout")
@@ -113,7 +113,8 @@ def test_function_environment_names_its_secret_and_its_queues(
     assert default(parameters, "MetricsNamespace") == "TalonRelay"
     assert env["POWERTOOLS_LOG_LEVEL"] == ref("LogLevel")
     assert default(parameters, "LogLevel") == "INFO"
-    assert env["TALON_SECRET_MAX_AGE"] == "300"
+    assert env["TALON_SECRET_MAX_AGE"] == ref("SecretMaxAge")
+    assert default(parameters, "SecretMaxAge") == 300
     assert env["QUEUE_URL"] == ref(f"{prefix(op)}Queue")
     assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{prefix(op)}DeadLetterQueue")
     # And the idempotency table with the records' lifetime (a day by default)

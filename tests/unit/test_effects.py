@@ -114,7 +114,7 @@ def test_a_malformed_effect_is_kept_raw_and_logged_with_a_warning(raw: Any, powe
     # Then it is kept (not a crash), flagged, and serialises back to exactly what came in
     assert effect.malformed is True
     assert effect.raw is raw
-    assert effect.model_dump() == raw
+    assert effect.to_wire() == raw
     # And parsing logs nothing (the wire models are pure), while logging it warns once
     assert powertools_stdout.logs() == []
     log_effects([effect], operation="trackEvent")
@@ -231,27 +231,72 @@ def test_log_effects_writes_one_structured_line_per_effect(
         assert line["level"] == "INFO"
 
 
-def test_log_effects_emits_one_emf_metric_per_effect_name_with_the_operation(
+def test_log_effects_emits_one_emf_document_with_a_count_per_effect_name_and_the_operation(
     powertools_stdout: StdoutCapture,
 ) -> None:
     # Given two setDiscount effects and one acceptCoupon
     state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
     # When logged
     log_state(state, operation="trackEvent")
-    # Then one EMF document per effect name carries the count, dimensioned by operation
-    metrics = powertools_stdout.metrics()
-    by_name: dict[str, dict[str, Any]] = {}
-    for doc in metrics:
-        (directive,) = doc["_aws"]["CloudWatchMetrics"]
-        (metric,) = directive["Metrics"]
-        assert metric["Name"] not in by_name, "one metric per effect name"
-        assert metric["Unit"] == "Count"
-        assert any("operation" in dims for dims in directive["Dimensions"])
-        assert doc["operation"] == "trackEvent"
-        by_name[metric["Name"]] = doc
+    # Then ONE EMF document carries one Count metric per effect name, dimensioned by operation
+    (doc,) = powertools_stdout.metrics()
+    (directive,) = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "TalonRelay"
+    assert directive["Dimensions"] == [["operation", "service"]]  # the same metrics as before, one per name
+    assert doc["operation"] == "trackEvent"
+    by_name = {metric["Name"]: metric for metric in directive["Metrics"]}
     assert set(by_name) == {"setDiscount", "acceptCoupon"}
-    assert by_name["setDiscount"]["setDiscount"] in (2, [2], 2.0)
-    assert by_name["acceptCoupon"]["acceptCoupon"] in (1, [1], 1.0)
+    assert all(metric["Unit"] == "Count" for metric in by_name.values())
+    assert doc["setDiscount"] in (2, [2], 2.0, [2.0])
+    assert doc["acceptCoupon"] in (1, [1], 1.0, [1.0])
+
+
+def test_the_emf_document_is_the_one_powertools_metrics_write(powertools_stdout: StdoutCapture) -> None:
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    from talon_relay.observability import NAMESPACE, SERVICE, emit_counts
+
+    # Given the counts of one call, written by the relay and by Powertools' own metrics
+    counts = {"setDiscount": 2, "acceptCoupon": 1}
+    emit_counts(counts, operation="trackEvent")
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics.add_dimension(name="operation", value="trackEvent")
+    for name, count in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    metrics.flush_metrics()
+    # Then the two documents are the same, but for their timestamps
+    ours, theirs = powertools_stdout.metrics()
+    for doc in (ours, theirs):
+        doc["_aws"].pop("Timestamp")
+    assert ours == theirs
+
+
+def test_effect_names_cloudwatch_refuses_are_not_counted_and_never_fail_the_call(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    from talon_relay.observability import emit_counts
+
+    # Given a call's counts with a name over 255 characters and more names than one document holds
+    counts = {"x" * 256: 1, "service": 1, **{f"effect{i}": 1 for i in range(150)}}
+    emit_counts(counts, operation="trackEvent")
+    # Then the valid names are counted, 100 per document at most, and the others dropped quietly
+    docs = powertools_stdout.metrics()
+    names = [m["Name"] for doc in docs for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert [len(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]) for doc in docs] == [100, 50]
+    assert sorted(names) == sorted(f"effect{i}" for i in range(150))
+    assert all(doc["service"] == "talon-relay" for doc in docs)
+
+
+def test_log_effects_honours_powertools_metrics_disabled(
+    powertools_stdout: StdoutCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given metrics turned off the Powertools way
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    # When effects are logged
+    log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent")
+    # Then the effect lines are written, and no EMF document
+    assert len(powertools_stdout.logs("effect")) == 1
+    assert powertools_stdout.metrics() == []
 
 
 def test_log_effects_of_a_state_without_effects_writes_nothing(

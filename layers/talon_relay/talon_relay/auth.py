@@ -1,4 +1,5 @@
-"""Credentials for the Integration API: the two header schemes and their source, Secrets Manager.
+"""Credentials for the Integration API: the two header schemes and their source, Secrets Manager
+(read by `secrets.fetch_secret`: the Parameters and Secrets extension, else Powertools parameters).
 
 Nothing here ever puts a key into a log line, a repr or an exception message.
 """
@@ -13,6 +14,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from talon_relay.errors import CredentialsError
+from talon_relay.secrets import fetch_secret
+
+__all__ = ["ApiKeyAuth", "Auth", "HmacAuth", "SecretsManagerAuth", "TalonCredentials", "fetch_secret"]
 
 
 class Auth(Protocol):
@@ -101,21 +105,6 @@ class TalonCredentials(BaseModel):
             return ApiKeyAuth(self.api_key.get_secret_value())
         assert self.application_id is not None and self.application_key is not None
         return HmacAuth(self.application_id, self.application_key.get_secret_value())
-
-
-def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
-    """Read a JSON secret through Powertools parameters (cached for `max_age` seconds).
-
-    boto3 is imported here, on the first fetch, not when the layer is imported.
-    """
-    from aws_lambda_powertools.utilities import parameters
-
-    try:
-        return parameters.get_secret(secret_id, transform="json", max_age=max_age, force_fetch=force)
-    except parameters.exceptions.TransformParameterError:
-        raise CredentialsError(f"secret {secret_id} is not JSON") from None
-    except parameters.exceptions.GetParameterError as exc:
-        raise CredentialsError(f"cannot read secret {secret_id}: {exc}") from None
 
 
 class SecretsManagerAuth:

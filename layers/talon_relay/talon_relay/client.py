@@ -8,7 +8,7 @@ use: each builds the table entry's Request and parses the answer into the entry'
 from __future__ import annotations
 
 import time
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import urllib3
 from pydantic import ValidationError
@@ -17,20 +17,15 @@ from urllib3.exceptions import HTTPError
 from talon_relay import operations, requests
 from talon_relay.auth import Auth
 from talon_relay.errors import TalonOneError
-from talon_relay.models import (
-    IntegrationState,
-    NewCustomerProfile,
-    NewCustomerSession,
-    NewEvent,
-    NewReferral,
-    Referral,
-    RequestModel,
-    ResponseModel,
-)
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
 from talon_relay.transport import POOL, check_base_url, retry_policy, timeout_for, transport_error
+from talon_relay.wire import RequestModel, ResponseModel
+
+if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
+    from talon_relay.models import NewCustomerProfile, NewCustomerSession, NewEvent, NewReferral
+    from talon_relay.responses import IntegrationState, Referral
 
 USER_AGENT = "talon-relay/1.0"
 
@@ -153,19 +148,27 @@ class IntegrationClient:
     def update_customer_session(
         self, customer_session_id: str, body: NewCustomerSession, *, budget: float | None = None
     ) -> IntegrationState:
+        from talon_relay.responses import IntegrationState
+
         params = {"customerSessionId": customer_session_id}
         return self._typed(operations.UPDATE_CUSTOMER_SESSION, params, body, IntegrationState, budget)
 
     def update_customer_profile(
         self, integration_id: str, body: NewCustomerProfile, *, budget: float | None = None
     ) -> IntegrationState:
+        from talon_relay.responses import IntegrationState
+
         params = {"integrationId": integration_id}
         return self._typed(operations.UPDATE_CUSTOMER_PROFILE, params, body, IntegrationState, budget)
 
     def track_event(self, body: NewEvent, *, budget: float | None = None) -> IntegrationState:
+        from talon_relay.responses import IntegrationState
+
         return self._typed(operations.TRACK_EVENT, {}, body, IntegrationState, budget)
 
     def create_referral(self, body: NewReferral, *, budget: float | None = None) -> Referral:
+        from talon_relay.responses import Referral
+
         return self._typed(operations.CREATE_REFERRAL, {}, body, Referral, budget)
 
     def delete_customer_data(self, integration_id: str, *, budget: float | None = None) -> None:

@@ -5,13 +5,20 @@ v1 (this API version) sends `[campaignId, rulesetId, ruleIndex, [effectName, *ar
 it does not know, and never fails on a malformed one: that is kept raw (and logged as such), since
 losing the rest of an IntegrationState over one odd effect would be worse. Logging them is
 `observability.log_effects`: this module is part of the wire models and logs nothing.
+
+`Effect` is a plain frozen dataclass, read by hand (every field is checked as it is read), not a
+pydantic model: an answer's effects are parsed on every call, and a model instance costs several
+times as much to build. The response models still hold it (`list[Effect]`): pydantic parses with
+`Effect.parse` and serialises an effect back to the wire form it arrived in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_serializer
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 #: v1 argument order of the effects the relay names (after the effect name). Only these effects'
 #: arguments are ever logged: others (updateAttributeValue, webhooks) can carry customer data.
@@ -32,10 +39,9 @@ NAMED_ARGS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Effect(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Effect:
     """One effect, whichever form it arrived in. Serialises back to exactly what was received."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     campaign_id: int | None = None
@@ -43,9 +49,20 @@ class Effect(BaseModel):
     rule_index: int | None = None
     rule_name: str | None = None
     args: tuple[Any, ...] = ()
-    props: dict[str, Any] = {}
+    props: dict[str, Any] = field(default_factory=dict)
     raw: Any = None
     malformed: bool = False
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """In a model: any wire value becomes an Effect (Effect.parse), an Effect goes back as it came."""
+        return core_schema.no_info_plain_validator_function(
+            cls.parse, serialization=core_schema.plain_serializer_function_ser_schema(cls.to_wire)
+        )
+
+    def to_wire(self) -> Any:
+        """Exactly what was received."""
+        return self.raw
 
     @classmethod
     def parse(cls, raw: Any) -> Effect:
@@ -86,21 +103,20 @@ class Effect(BaseModel):
         props = raw.get("props") or {}
         if not isinstance(props, dict):
             raise ValueError("props must be an object")
+        rule_name = raw.get("ruleName")
+        if rule_name is not None and not isinstance(rule_name, str):
+            raise ValueError("ruleName must be a string")
         keys = NAMED_ARGS.get(name, ())
         return cls(
             name=name,
             campaign_id=_int(raw.get("campaignId")),
             ruleset_id=_int(raw.get("rulesetId")),
             rule_index=_int(raw.get("ruleIndex")),
-            rule_name=raw.get("ruleName"),
+            rule_name=rule_name,
             args=tuple(props.get(key) for key in keys) if keys else tuple(props.values()),
             props=props,
             raw=raw,
         )
-
-    @model_serializer(mode="plain")
-    def _wire(self) -> Any:
-        return self.raw
 
 
 def _int(value: Any) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.models import STRICT, RequestModel
+from talon_relay.wire import STRICT, RequestModel
 
 
 class _Part(BaseModel):

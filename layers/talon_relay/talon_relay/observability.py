@@ -1,13 +1,20 @@
 """Module-level Powertools singletons shared by the layer and the handlers (one per container), and
-the one place effects are logged and counted."""
+the one place effects are logged and counted.
+
+Effects are logged one line each (operators filter on `effect` in CloudWatch Logs Insights) with the
+call's context built once, and counted in ONE EMF document per call: one metric per effect name,
+dimensioned by operation (and service), the same metrics a `single_metric` per name gave.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import time
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from talon_relay.effects import NAMED_ARGS, Effect
@@ -15,24 +22,57 @@ from talon_relay.effects import NAMED_ARGS, Effect
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
 
-logger = Logger(service=SERVICE)
 
+def _message(text: dict[str, Any] | str | bool | int | float) -> Any:
+    """How Powertools reads a log message: JSON objects and arrays as JSON, anything else as it is.
 
-def emit_count(name: str, count: int, *, operation: str) -> None:
-    """One EMF metric `name` with the operation as its dimension, flushed at once.
-
-    Honours POWERTOOLS_METRICS_DISABLED, which Powertools' single_metric itself ignores.
+    Powertools' default tries json.loads on every message and catches the error, about 8 us a line
+    for a message such as "effect"; a message that is JSON is read exactly as before.
     """
-    if is_metrics_disabled():
+    return json.loads(text) if isinstance(text, str) and text[:1] in ("{", "[") else text
+
+
+logger = Logger(service=SERVICE, json_deserializer=_message)
+
+
+#: CloudWatch's limits for one EMF document: metric name length, metrics per document.
+MAX_METRIC_NAME = 255
+MAX_METRICS = 100
+_RESERVED = frozenset({"_aws", "operation", "service"})
+
+
+def emit_counts(counts: dict[str, int], *, operation: str) -> None:
+    """One EMF document with one Count metric per name, dimensioned by operation and service.
+
+    The document Powertools' metrics write (same namespace, dimension set, value lists, one JSON line
+    on stdout), built here: creating and validating an EphemeralMetrics for it costs about 40 us a
+    call on python3.13, most of the warm budget, and a name over CloudWatch's 255 characters would
+    make Powertools raise after Talon.One applied the call (such a name is skipped here). A local
+    document per call: the threads of a batch never flush each other's counts. Honours
+    POWERTOOLS_METRICS_DISABLED, as Powertools does.
+    """
+    if not counts or is_metrics_disabled():
         return
-    with single_metric(
-        name=name,
-        unit=MetricUnit.Count,
-        value=count,
-        namespace=NAMESPACE,
-        default_dimensions={"operation": operation},
-    ):
-        pass
+    names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
+    timestamp = int(time.time() * 1000)
+    for start in range(0, len(names), MAX_METRICS):
+        chunk = names[start : start + MAX_METRICS]
+        document = {
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["operation", "service"]],
+                        "Metrics": [{"Name": name, "Unit": "Count"} for name in chunk],
+                    }
+                ],
+            },
+            "operation": operation,
+            "service": SERVICE,
+            **{name: [float(counts[name])] for name in chunk},
+        }
+        print(json.dumps(document, separators=(",", ":")))
 
 
 def tracer() -> Tracer | None:
@@ -58,30 +98,38 @@ def log_effects(
     profile_id: str | None = None,
     correlation_id: str | None = None,
 ) -> None:
-    """Log one structured line and emit one metric per effect name; attributes are never logged."""
+    """One structured line per effect, then one EMF document with a count per effect name.
+
+    Attributes are never logged; the arguments only of the effects NAMED_ARGS names.
+    """
+    if not effects:
+        return
+    call = {
+        "operation": operation,
+        "session_id": session_id,
+        "profile_id": profile_id,
+        "correlation_id": correlation_id,
+    }
     counts: dict[str, int] = {}
     for effect in effects:
+        name = effect.name
         if effect.malformed:
             logger.warning("malformed effect kept as raw", extra={"effect_kind": type(effect.raw).__name__})
         logger.info(
             "effect",
             extra={
-                "effect": effect.name,
+                "effect": name,
                 "campaign_id": effect.campaign_id,
                 "ruleset_id": effect.ruleset_id,
                 "rule_index": effect.rule_index,
                 "rule_name": effect.rule_name,
                 # Named effects' arguments (labels, codes, SKUs, points) only: other effects, such as
                 # updateAttributeValue or a webhook's payload, can carry customer data.
-                "arguments": list(effect.args) if effect.name in NAMED_ARGS else None,
+                "arguments": list(effect.args) if name in NAMED_ARGS else None,
                 "argument_count": len(effect.args),
                 "malformed": effect.malformed,
-                "operation": operation,
-                "session_id": session_id,
-                "profile_id": profile_id,
-                "correlation_id": correlation_id,
+                **call,
             },
         )
-        counts[effect.name] = counts.get(effect.name, 0) + 1
-    for name, count in counts.items():
-        emit_count(name, count, operation=operation)
+        counts[name] = counts.get(name, 0) + 1
+    emit_counts(counts, operation=operation)

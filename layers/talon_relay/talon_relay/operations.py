@@ -16,21 +16,25 @@ other's; what each of the platform's topics becomes is data, the mapping files o
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
 
-from talon_relay.models import (
-    IntegrationState,
-    NewCustomerProfile,
-    NewCustomerSession,
-    NewEvent,
-    NewReferral,
-    Referral,
-    RequestModel,
-    ResponseModel,
-)
-from talon_relay.models_v2 import CustomerProfileIntegrationRequestV2, IntegrationEventV2Request, IntegrationRequest
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from talon_relay.wire import RequestModel, ResponseModel
+
+
+@cache
+def load_model(ref: str) -> type[BaseModel]:
+    """The model a table entry names as "module:Class" (a module of talon_relay), imported now."""
+    module, _, name = ref.partition(":")
+    model = getattr(importlib.import_module(f"talon_relay.{module}"), name)
+    assert isinstance(model, type) and issubclass(model, BaseModel), ref
+    return model
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,11 @@ class Operation:
     path: str
     #: Path parameters by their spec names, in path order.
     path_params: tuple[str, ...]
-    #: The request body's model (None: the operation takes no body).
-    body_model: type[RequestModel] | None
-    #: The model of a successful answer (None: no body, e.g. 204).
-    response_model: type[ResponseModel] | None
+    #: The request body's model as "module:Class" (None: the operation takes no body); imported on
+    #: first use (`body_model`), so a function's handler builds only its own operation's models.
+    body: str | None
+    #: The model of a successful answer, likewise (None: not modelled, or no body, e.g. 204).
+    response: str | None
     success_status: int
     #: Folder under functions/ (and the handler module's name) of the Lambda function serving it.
     function: str
@@ -95,6 +100,14 @@ class Operation:
         """
         return self.webhook is None
 
+    @property
+    def body_model(self) -> type[RequestModel] | None:
+        return None if self.body is None else load_model(self.body)  # type: ignore[return-value]
+
+    @property
+    def response_model(self) -> type[ResponseModel] | None:
+        return None if self.response is None else load_model(self.response)  # type: ignore[return-value]
+
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query
         parameters sorted by name (what is signed, and what is sent to Talon.One).
@@ -116,8 +129,8 @@ UPDATE_CUSTOMER_SESSION = Operation(
     method="PUT",
     path="/v1/customer_sessions/{customerSessionId}",
     path_params=("customerSessionId",),
-    body_model=NewCustomerSession,
-    response_model=IntegrationState,
+    body="models:NewCustomerSession",
+    response="responses:IntegrationState",
     success_status=200,
     function="update_customer_session",
     group_by="customerSessionId",
@@ -131,8 +144,8 @@ UPDATE_CUSTOMER_PROFILE = Operation(
     method="PUT",
     path="/v1/customer_profiles/{integrationId}",
     path_params=("integrationId",),
-    body_model=NewCustomerProfile,
-    response_model=IntegrationState,
+    body="models:NewCustomerProfile",
+    response="responses:IntegrationState",
     success_status=200,
     function="update_customer_profile",
     group_by="integrationId",
@@ -146,8 +159,8 @@ TRACK_EVENT = Operation(
     method="POST",
     path="/v1/events",
     path_params=(),
-    body_model=NewEvent,
-    response_model=IntegrationState,
+    body="models:NewEvent",
+    response="responses:IntegrationState",
     success_status=201,
     function="track_event",
     group_by="sessionId",
@@ -162,8 +175,8 @@ CREATE_REFERRAL = Operation(
     method="POST",
     path="/v1/referrals",
     path_params=(),
-    body_model=NewReferral,
-    response_model=Referral,
+    body="models:NewReferral",
+    response="responses:Referral",
     success_status=201,
     function="create_referral",
     body_required=True,
@@ -174,8 +187,8 @@ DELETE_CUSTOMER_DATA = Operation(
     method="DELETE",
     path="/v1/customer_data/{integrationId}",
     path_params=("integrationId",),
-    body_model=None,
-    response_model=None,
+    body=None,
+    response=None,
     success_status=204,
     function="delete_customer_data",
     schedule=True,
@@ -188,8 +201,8 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
     method="PUT",
     path="/v2/customer_sessions/{customerSessionId}",
     path_params=("customerSessionId",),
-    body_model=IntegrationRequest,
-    response_model=None,
+    body="models_v2:IntegrationRequest",
+    response=None,
     success_status=200,
     function="update_customer_session_v2",
     group_by="customerSessionId",
@@ -205,8 +218,8 @@ UPDATE_CUSTOMER_PROFILE_V2 = Operation(
     method="PUT",
     path="/v2/customer_profiles/{integrationId}",
     path_params=("integrationId",),
-    body_model=CustomerProfileIntegrationRequestV2,
-    response_model=None,
+    body="models_v2:CustomerProfileIntegrationRequestV2",
+    response=None,
     success_status=200,
     function="update_customer_profile_v2",
     group_by="integrationId",
@@ -222,8 +235,8 @@ TRACK_EVENT_V2 = Operation(
     method="POST",
     path="/v2/events",
     path_params=(),
-    body_model=IntegrationEventV2Request,
-    response_model=None,
+    body="models_v2:IntegrationEventV2Request",
+    response=None,
     # 200 with the answer when silent=no; 204 without a body otherwise (silent defaults to yes)
     success_status=200,
     function="track_event_v2",
@@ -245,8 +258,8 @@ SHOPIFY_WEBHOOK = Operation(
     method="POST",
     path="/webhooks/shopify",
     path_params=(),
-    body_model=None,  # the platform's own JSON, verified and queued as sent; the mappings read it
-    response_model=None,
+    body=None,  # the platform's own JSON, verified and queued as sent; the mappings read it
+    response=None,
     success_status=200,
     function="shopify_webhook",
     webhook="shopify",

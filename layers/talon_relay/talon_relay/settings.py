@@ -73,7 +73,7 @@ def refresh() -> Settings:
     process hosting several functions (the local gateway) gets each function's own settings.
     """
     global _current
-    _current = _settings_for(tuple(os.environ.get(name) for name in _NAMES))
+    _current = _settings_for(tuple(map(os.environ.get, _NAMES)))
     return _current
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from talon_relay import snapstart
 from talon_relay.errors import SettingsError
 from talon_relay.observability import logger, tracer
 from talon_relay.operations import OPERATIONS
@@ -54,6 +55,7 @@ def lambda_handler(name: str) -> Handler:
             return schedule.handle(operation, event, context)
         raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
 
+    snapstart.register(operation)  # only when Lambda initialises for a SnapStart snapshot
     active_tracer = tracer()
     if active_tracer is not None:
         handler = active_tracer.capture_lambda_handler(capture_response=False)(handler)

@@ -2,13 +2,16 @@
 
 A sender's mistake is a 4xx naming what is wrong, Talon.One being down a 502/504; every error's
 answer comes from the error itself (`errors.py`), and a stack trace is never the answer.
+
+The event is read with plain dict lookups, as API Gateway's REST proxy format has it (a Powertools
+event class would cost a cold start its import and every call its wrappers, for the same fields).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from talon_relay import callers, limits, messages, queues, replay, requests, service
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
@@ -17,8 +20,19 @@ from talon_relay.operations import Operation
 from talon_relay.requests import Request
 from talon_relay.settings import settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+Event = dict[str, Any]
+#: The request's headers by lower-cased name (HTTP header names are case-insensitive).
+Headers = dict[str, str]
+
+
+def _headers(event: Event) -> Headers:
+    """The event's headers keyed by lower-cased name, made once per request (the first of two names
+    that differ only in case wins, as a case-insensitive lookup would find it)."""
+    headers: Headers = {}
+    for name, value in (event.get("headers") or {}).items():
+        if value is not None:
+            headers.setdefault(name.lower(), str(value))
+    return headers
 
 
 def _response(status: int, text: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -34,12 +48,12 @@ def error_response(exc: RelayError, request_id: str | None) -> dict[str, Any]:
     return _response(exc.api_status, exc.api_text(), headers)
 
 
-def _raw_body(event: APIGatewayProxyEvent) -> bytes:
+def _raw_body(event: Event) -> bytes:
     """The body bytes as the sender sent them (what a signature covers)."""
-    raw = event.body
+    raw: str | None = event.get("body")
     if raw is None or raw == "":
         return b""
-    if event.is_base64_encoded:
+    if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(raw, validate=True)
         except ValueError:
@@ -47,14 +61,14 @@ def _raw_body(event: APIGatewayProxyEvent) -> bytes:
     return raw.encode("utf-8", "surrogatepass")  # a lone surrogate stays, to be refused as not UTF-8
 
 
-def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
+def _json_body(headers: Headers, raw: bytes) -> Any:
     """The body's JSON value (None: no body), within the documented limits (limits.py): a 413, 415 or
     400 names the fault. JSON is the only content type Talon.One takes."""
     if not raw:
         return None
     limits.check_body_size(raw)
-    content_type = callers.header(headers, "Content-Type")
-    if content_type is None or not content_type.strip():
+    content_type = headers.get("content-type", "")
+    if not content_type.strip():
         raise UnsupportedMediaType.single(
             "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
@@ -65,16 +79,17 @@ def _json_body(headers: dict[str, str] | None, raw: bytes) -> Any:
     return body
 
 
-def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: bytes) -> None:
+def _authenticate(operation: Operation, event: Event, headers: Headers, raw_body: bytes) -> None:
     """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
     vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request (once)."""
     cfg = settings()
     if cfg.caller_auth == "disabled":
         return
-    if event.request_context.identity.api_key_id:
+    if (event["requestContext"].get("identity") or {}).get("apiKeyId"):
         return  # the key API: API Gateway has checked the sender's API key and usage plan
-    authorization = callers.header(event.headers, "Authorization")
-    if authorization is not None and callers.header(event.headers, callers.SIGNATURE_HEADER) is None:
+    authorization = headers.get("authorization")
+    signature = headers.get(callers.SIGNATURE_HEADER.lower())
+    if authorization is not None and signature is None:
         if not cfg.caller_api_keys_secret_arn:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
         keys = callers.caller_keys(cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
@@ -83,23 +98,24 @@ def _authenticate(operation: Operation, event: APIGatewayProxyEvent, raw_body: b
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     secrets = callers.signing_secrets(cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
-    signature = callers.verify(
-        callers.header(event.headers, callers.SIGNATURE_HEADER),
+    verified = callers.verify(
+        signature,
         secrets=secrets,
-        method=event.http_method,
-        path=operation.canonical_path(event.path_parameters, event.query_string_parameters),
+        method=event["httpMethod"],
+        path=operation.canonical_path(event.get("pathParameters") or {}, event.get("queryStringParameters") or {}),
         body=raw_body,
-        idempotency_key=callers.header(event.headers, "Idempotency-Key"),
-        prefer=callers.header(event.headers, "Prefer"),
+        idempotency_key=headers.get("idempotency-key"),
+        prefer=headers.get("prefer"),
         accept_v1=cfg.caller_signature_v1 == "accepted",
     )
-    replay.remember(signature, table=cfg.idempotency_table_name)
-    if signature.version == "v1":  # who still signs the old way, for the migration (README)
-        logger.info("deprecated signature scheme v1", extra={"source_ip": event.request_context.identity.source_ip})
+    replay.remember(verified, table=cfg.idempotency_table_name)
+    if verified.version == "v1":  # who still signs the old way, for the migration (README)
+        source_ip = (event["requestContext"].get("identity") or {}).get("sourceIp")
+        logger.info("deprecated signature scheme v1", extra={"source_ip": source_ip})
 
 
-def _idempotency_key(headers: dict[str, str] | None) -> str | None:
-    key = callers.header(headers, "Idempotency-Key")
+def _idempotency_key(headers: Headers) -> str | None:
+    key = headers.get("idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 255 or not all(0x21 <= ord(c) <= 0x7E for c in key):
@@ -111,8 +127,8 @@ def _idempotency_key(headers: dict[str, str] | None) -> str | None:
     return key
 
 
-def _wants_async(headers: dict[str, str] | None) -> bool:
-    prefer = callers.header(headers, "Prefer") or ""
+def _wants_async(headers: Headers) -> bool:
+    prefer = headers.get("prefer", "")
     return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
 
 
@@ -133,20 +149,18 @@ def _enqueue(request: Request, key: str) -> dict[str, Any]:
     return _response(202, body, {"Preference-Applied": "respond-async"})
 
 
-def handle(operation: Operation, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
-    event = APIGatewayProxyEvent(raw_event)
-    request_id = event.request_context.request_id
+def handle(operation: Operation, event: Event, context: Any) -> dict[str, Any]:
+    request_id = event["requestContext"]["requestId"]
     logger.set_correlation_id(request_id)
     try:
         raw_body = _raw_body(event)
-        _authenticate(operation, event, raw_body)
-        key = _idempotency_key(event.headers)
-        body = _json_body(event.headers, raw_body)
-        query = event.query_string_parameters
-        request = requests.parse(operation, event.path_parameters, body, query=query, raw=raw_body or None)
-        if _wants_async(event.headers):
+        headers = _headers(event)
+        _authenticate(operation, event, headers, raw_body)
+        key = _idempotency_key(headers)
+        body = _json_body(headers, raw_body)
+        query = event.get("queryStringParameters") or {}
+        request = requests.parse(operation, event.get("pathParameters") or {}, body, query=query, raw=raw_body or None)
+        if _wants_async(headers):
             return _enqueue(request, key or request_id)
         result = service.execute(request, context=context, correlation_id=request_id, idempotency_key=key)
     except RelayError as exc:

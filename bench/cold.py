@@ -1,0 +1,214 @@
+"""Cold start to answer: each function in a fresh python3.13 process, beside the SDK and the floors.
+
+Every subject runs `reps` times, interleaved round by round in shuffled order (after one discarded
+run each, which warms the page cache). "To answer" is from just before the process is spawned to the
+first answer in hand. The relay runs twice per function: with the Parameters and Secrets extension
+(as deployed by default) and without it (the fallback through boto3).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import events
+from bench.events import Op
+from bench.infra import log
+from bench.report import Row, ms, ratio, verdict
+
+#: Issue 13's targets for the extension path: to answer <= 0.15x the SDK and <= 2x the bare floor.
+SDK_TARGET = 0.15
+FLOOR_TARGET = 2.0
+RSS_LIMIT_MB = 90.0
+
+Runner = Callable[[str, dict[str, Any], dict[str, str]], tuple[dict[str, Any], int]]
+
+
+@dataclass
+class ColdTarget:
+    name: str
+    env: dict[str, str]
+    spec: dict[str, Any]
+    signing_key: str | None = None
+    samples: list[dict[str, float]] = field(default_factory=list)
+
+    def run_once(self, run_child: Runner) -> dict[str, float]:
+        spec = dict(self.spec)
+        if self.signing_key is not None:
+            spec["event"] = events.sign_api_event(spec["event"], self.signing_key)
+        result, started = run_child("cold", spec, self.env)
+        return {
+            "total": result["t_done"] - started,
+            "start": result["t_main"] - started,
+            "import": result["t_imported"] - result["t_main"],
+            "call": result["t_done"] - result["t_imported"],
+            "rss_mb": result["maxrss_kb"] / 1024,
+            "rss_import_mb": result["rss_import_kb"] / 1024,
+        }
+
+    def median(self, key: str) -> float:
+        return statistics.median(sample[key] for sample in self.samples)
+
+
+def measure(targets: list[ColdTarget], reps: int, run_child: Runner, seed: int) -> None:
+    log(f"cold start: {len(targets)} subjects x {reps} runs, interleaved (after one discarded run each)")
+    for target in targets:
+        target.run_once(run_child)  # the page cache warm, as for every later run
+    for rep in range(reps):
+        order = list(targets)
+        random.Random(seed + rep).shuffle(order)
+        for target in order:
+            target.samples.append(target.run_once(run_child))
+
+
+def _detail(target: ColdTarget) -> str:
+    return (
+        f"{ms(target.median('total'))} (start {ms(target.median('start'))}, import {ms(target.median('import'))}, "
+        f"1st call {ms(target.median('call'))})"
+    )
+
+
+def rows(targets: list[ColdTarget], ops: list[Op]) -> tuple[list[Row], list[Row]]:
+    """The cold-start rows and the peak-RSS rows."""
+    by_name = {target.name: target for target in targets}
+    sdk, floor = by_name["sdk"], by_name["floor"]
+    floor_ext, floor_boto3 = by_name["floor:extension"], by_name["floor:boto3"]
+    sdk_ns, floor_ns = sdk.median("total"), floor.median("total")
+    cold = [
+        Row("Cold start", "baseline: talon-one-sdk create_referral", _detail(sdk), "", "", "", "baseline"),
+        Row("Cold start", "baseline: bare floor (urllib3 POST)", _detail(floor), "", "", "", "baseline"),
+        Row(
+            "Cold start",
+            "baseline: compliant floor, extension (GET secret, POST)",
+            _detail(floor_ext),
+            "",
+            f"{ratio(floor_ext.median('total'), floor_ns)} bare floor",
+            "",
+            "baseline",
+        ),
+        Row(
+            "Cold start",
+            "baseline: compliant floor, boto3 (get_secret_value, POST)",
+            _detail(floor_boto3),
+            "",
+            f"{ratio(floor_boto3.median('total'), floor_ns)} bare floor",
+            "",
+            "baseline",
+        ),
+    ]
+    baseline = f"SDK {ms(sdk_ns)} · floor {ms(floor_ns)}"
+    for op in ops:
+        target = by_name[op.folder]
+        total = target.median("total")
+        ok = total <= SDK_TARGET * sdk_ns and total <= FLOOR_TARGET * floor_ns
+        cold.append(
+            Row(
+                "Cold start",
+                f"{op.folder} (API event, extension)",
+                _detail(target),
+                f"{baseline} · compliant {ms(floor_ext.median('total'))}",
+                f"{ratio(total, sdk_ns)} SDK · {ratio(total, floor_ns)} floor · "
+                f"{ratio(total, floor_ext.median('total'))} compliant",
+                f"≤ {SDK_TARGET}x SDK and ≤ {FLOOR_TARGET:.0f}x floor",
+                verdict(ok),
+            )
+        )
+        fallback = by_name[op.folder + ":fallback"]
+        total = fallback.median("total")
+        cold.append(
+            Row(
+                "Cold start",
+                f"{op.folder} (API event, fallback: boto3)",
+                _detail(fallback),
+                f"{baseline} · compliant {ms(floor_boto3.median('total'))}",
+                f"{ratio(total, sdk_ns)} SDK · {ratio(total, floor_ns)} floor · "
+                f"{ratio(total, floor_boto3.median('total'))} compliant",
+                "(no extension: info)",
+                "info",
+            )
+        )
+    extras = {
+        ":nopyc": "layer without .pyc (a build without python3.13)",
+        ":snapstart": "SnapStart, init before the snapshot",
+    }
+    for suffix, subject in extras.items():
+        for op in ops:
+            extra = by_name.get(op.folder + suffix)
+            if extra is None:
+                continue
+            if suffix == ":snapstart":
+                restored = extra.median("call")
+                cold.append(
+                    Row(
+                        "Cold start",
+                        f"{op.folder}, SnapStart: after the restore to answer",
+                        f"{ms(restored)} (hooks + 1st call; the init, {ms(extra.median('import'))}, is in "
+                        "the snapshot; Lambda's restore itself is not measurable here)",
+                        baseline,
+                        f"{ratio(restored, sdk_ns)} SDK · {ratio(restored, floor_ns)} floor",
+                        "(info)",
+                        "info",
+                    )
+                )
+                continue
+            total = extra.median("total")
+            cold.append(
+                Row(
+                    "Cold start",
+                    f"{op.folder}, {subject}",
+                    _detail(extra),
+                    baseline,
+                    f"{ratio(total, sdk_ns)} SDK · {ratio(total, floor_ns)} floor",
+                    "(info)",
+                    "info",
+                )
+            )
+    rss_baseline = (
+        f"SDK {sdk.median('rss_mb'):.1f} MB · floor {floor.median('rss_mb'):.1f} MB · "
+        f"compliant {floor_ext.median('rss_mb'):.1f} / {floor_boto3.median('rss_mb'):.1f} MB"
+    )
+    memory = []
+    for op in ops:
+        target, fallback = by_name[op.folder], by_name[op.folder + ":fallback"]
+        rss, rss_fallback = target.median("rss_mb"), fallback.median("rss_mb")
+        memory.append(
+            Row(
+                "Peak RSS",
+                f"{op.folder} (cold, after 1st call)",
+                f"{rss:.1f} MB extension · {rss_fallback:.1f} MB fallback "
+                f"({target.median('rss_import_mb'):.1f} MB after import)",
+                rss_baseline,
+                f"{ratio(rss, sdk.median('rss_mb'))} SDK · {ratio(rss, floor.median('rss_mb'))} floor",
+                f"< {RSS_LIMIT_MB:.0f} MB",
+                verdict(max(rss, rss_fallback) < RSS_LIMIT_MB),
+            )
+        )
+    return cold, memory
+
+
+def relay_spec(op: Op, *, snapstart: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "mode": "relay",
+        "module": op.folder,
+        "function_name": op.function_name,
+        "event": events.load_event(op.folder, "api"),
+        "expect": op.status,
+    }
+    if snapstart:
+        spec["snapstart"] = True
+    return spec
+
+
+def baseline_specs(url: str, api_key: str, secret_arn: str) -> dict[str, dict[str, Any]]:
+    body = json.loads(events.load_event("create_referral", "api")["body"])
+    common = {"url": url, "api_key": api_key, "body": body, "expect": 201, "secret_arn": secret_arn}
+    return {
+        "sdk": {"mode": "sdk", **common},
+        "floor": {"mode": "floor", **common},
+        "floor:extension": {"mode": "floor_extension", **common},
+        "floor:boto3": {"mode": "floor_boto3", **common},
+    }

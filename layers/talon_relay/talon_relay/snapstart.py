@@ -1,0 +1,96 @@
+"""Lambda SnapStart (template parameter SnapStart): the work moved before the snapshot, and what each
+restored execution environment must not share with the others.
+
+With SnapStart, Lambda initialises a function once, when a version is published, snapshots the
+initialised environment, and resumes every new execution environment from that snapshot. So:
+
+- before the snapshot (`prime`) the relay imports what any first call would (every adapter, the
+  HTTP client, the AWS SDK that the secrets and queues need) and builds the validators of its
+  operation's models and of its settings: a restored environment starts with all of it done;
+- after each restore (`after_restore`) it drops what must stay per environment: open connections
+  (the Talon.One pool and the secrets extension's), secrets already read (read again with this
+  environment's credentials), the cached clients, and the random state (urllib3's backoff jitter,
+  uuid4 ids): every restored copy would otherwise draw the same numbers.
+
+No secret is read and no connection is opened before the snapshot (the Parameters and Secrets
+extension does not even answer during initialisation). The hooks are registered with the runtime's
+`snapshot_restore_py` only when Lambda initialises for a snapshot (AWS_LAMBDA_INITIALIZATION_TYPE is
+"snap-start"); anywhere else `register` does nothing, and costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import random
+import sys
+
+from talon_relay.operations import Operation
+
+#: What the first call of any trigger imports; imported before the snapshot instead.
+PRIMED_MODULES = (
+    "talon_relay.handlers.api",
+    "talon_relay.handlers.sqs",
+    "talon_relay.handlers.schedule",
+    "talon_relay.service",
+    "talon_relay.secrets",
+    "urllib3",
+    "boto3",
+    "aws_lambda_powertools.utilities.parameters",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.idempotency",
+)
+
+
+def snapshotting() -> bool:
+    """Whether Lambda is initialising this environment to snapshot it."""
+    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
+
+
+def register(operation: Operation) -> bool:
+    """Register the hooks when Lambda initialises for a snapshot; True when they were."""
+    if not snapshotting():
+        return False
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:  # a runtime without the library: SnapStart then works without the hooks
+        return False
+    register_before_snapshot(prime, operation)
+    register_after_restore(after_restore)
+    return True
+
+
+def prime(operation: Operation) -> None:
+    """Before the snapshot: the imports and validators a first call would otherwise pay for."""
+    for name in PRIMED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
+            continue
+    from talon_relay.auth import TalonCredentials
+    from talon_relay.errors import SettingsError
+    from talon_relay.settings import refresh
+
+    # The function's configuration is the version's: the same in every restored copy. When it is
+    # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
+    with contextlib.suppress(SettingsError):
+        refresh()
+    for model in (operation.body_model, TalonCredentials):
+        if model is not None:
+            model.model_rebuild()
+
+
+def after_restore() -> None:
+    """After each restore: nothing that one environment must not share with another survives."""
+    from talon_relay import secrets, service
+    from talon_relay.transport import POOL
+
+    POOL.clear()
+    secrets.forget()
+    service.client_for.cache_clear()
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+    random.seed()  # from os.urandom: a fresh state for each restored copy

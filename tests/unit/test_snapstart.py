@@ -1,0 +1,101 @@
+"""SnapStart hooks: registered only for a snapshot, priming before it, per-environment state after it."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import snapshot_restore_py
+
+from talon_relay import secrets, snapstart
+from talon_relay.handlers import lambda_handler
+from talon_relay.operations import CREATE_REFERRAL, OPERATIONS
+from talon_relay.transport import POOL
+
+Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+@pytest.fixture
+def registries(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[Hook], list[Hook]]]:
+    """The runtime library's hook registries, empty for this test."""
+    before: list[Hook] = []
+    after: list[Hook] = []
+    monkeypatch.setattr(snapshot_restore_py, "_before_snapshot_registry", before)
+    monkeypatch.setattr(snapshot_restore_py, "_after_restore_registry", after)
+    yield before, after
+
+
+def run(hooks: list[Hook]) -> None:
+    for func, args, kwargs in hooks:
+        func(*args, **kwargs)
+
+
+def test_outside_a_snapshot_no_hook_is_registered(
+    registries: tuple[list[Hook], list[Hook]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    lambda_handler(CREATE_REFERRAL.name)
+    assert registries == ([], [])
+    monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE")
+    assert snapstart.register(CREATE_REFERRAL) is False
+    assert registries == ([], [])
+
+
+def test_a_snapstart_init_registers_priming_and_the_restore_hook(
+    registries: tuple[list[Hook], list[Hook]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Lambda initialises the function to snapshot it
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    # When the function's handler is created (at the import of its module)
+    lambda_handler(CREATE_REFERRAL.name)
+    # Then priming for its operation runs before the snapshot, and the reset after each restore
+    before, after = registries
+    assert before == [(snapstart.prime, (CREATE_REFERRAL,), {})]
+    assert after == [(snapstart.after_restore, (), {})]
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_priming_imports_every_adapter_and_builds_the_operations_validators(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation = OPERATIONS[name]
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    snapstart.prime(operation)
+    assert {"talon_relay.handlers.api", "talon_relay.handlers.sqs", "urllib3"} <= set(sys.modules)
+    if operation.body_model is not None:
+        assert operation.body_model.__pydantic_complete__
+
+
+def test_priming_survives_a_function_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A snapshot must still be taken: each call then reports the configuration error as usual
+    monkeypatch.delenv("TALON_SECRET_ARN", raising=False)
+    from talon_relay.settings import clear_cache
+
+    clear_cache()
+    snapstart.prime(CREATE_REFERRAL)
+    clear_cache()
+
+
+def test_after_a_restore_no_connection_secret_or_random_state_is_shared(
+    aws: str, secretsmanager: Any, secret_name: str
+) -> None:
+    # Given an environment that has read a secret, opened a pool and drawn random numbers
+    arn = secretsmanager.create_secret(Name=secret_name, SecretString=json.dumps({"current": "one"}))["ARN"]
+    secrets.forget()
+    first = secrets.fetch_secret(arn, max_age=300)
+    POOL.connection_from_url("http://127.0.0.1:9")
+    assert POOL.pools
+    random.seed(1234)
+    snapshot_draw = random.random()
+    random.seed(1234)
+    # When it is restored (the after-restore hook runs)
+    snapstart.after_restore()
+    # Then its connections are gone, the secret is read again, and its random numbers are its own
+    assert not POOL.pools
+    again = secrets.fetch_secret(arn, max_age=300)
+    assert again == first and again is not first
+    assert random.random() != snapshot_draw
