@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from talon_relay.operations import OPERATIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
@@ -37,18 +39,12 @@ class Op:
         return self.path.format(**params)
 
 
+#: Every function the relay deploys for an Integration API operation, from the operation table
+#: (webhook receivers take a platform's webhooks, not an Integration API request: not benched).
 OPS: dict[str, Op] = {
-    op.folder: op
-    for op in (
-        Op("create_referral", "POST", "/v1/referrals", 201),
-        Op("delete_customer_data", "DELETE", "/v1/customer_data/{integrationId}", 204),
-        Op("track_event", "POST", "/v1/events", 201),
-        Op("update_customer_profile", "PUT", "/v1/customer_profiles/{integrationId}", 200),
-        Op("update_customer_session", "PUT", "/v1/customer_sessions/{customerSessionId}", 200),
-        Op("track_event_v2", "POST", "/v2/events", 200),
-        Op("update_customer_profile_v2", "PUT", "/v2/customer_profiles/{integrationId}", 200),
-        Op("update_customer_session_v2", "PUT", "/v2/customer_sessions/{customerSessionId}", 200),
-    )
+    op.function: Op(op.function, op.method, op.path, op.success_status)
+    for op in OPERATIONS.values()
+    if op.webhook is None
 }
 
 

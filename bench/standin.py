@@ -23,7 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from tests.support import integration_state, integration_state_v2, referral
+from local.samples import integration_state, integration_state_v2, referral
+from talon_relay.operations import OPERATIONS, V1_EFFECTS, Operation
 
 #: The answers of the fast and slow ports: the test suite's samples, one effect each where the
 #: operation returns effects (what the project's bench has always measured).
@@ -51,18 +52,24 @@ _REFERRAL = _json(referral())
 _NOT_FOUND = _json({"message": "no such route in the stand-in"})
 
 
+def _pattern(op: Operation) -> re.Pattern[str]:
+    """The operation's route as a path pattern: each path parameter one segment."""
+    return re.compile("^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[^/]+", re.escape(op.path)) + "$")
+
+
 def routes(v1_state: bytes, v2_state: bytes) -> list[tuple[str, re.Pattern[str], int, bytes | None]]:
-    """(method, path pattern, status, body or None for an empty 204) of every operation."""
-    return [
-        ("PUT", re.compile(r"^/v1/customer_sessions/[^/]+$"), 200, v1_state),
-        ("PUT", re.compile(r"^/v1/customer_profiles/[^/]+$"), 200, v1_state),
-        ("POST", re.compile(r"^/v1/events$"), 201, v1_state),
-        ("POST", re.compile(r"^/v1/referrals$"), 201, _REFERRAL),
-        ("DELETE", re.compile(r"^/v1/customer_data/[^/]+$"), 204, None),
-        ("PUT", re.compile(r"^/v2/customer_sessions/[^/]+$"), 200, v2_state),
-        ("PUT", re.compile(r"^/v2/customer_profiles/[^/]+$"), 200, v2_state),
-        ("POST", re.compile(r"^/v2/events$"), 200, v2_state),
-    ]
+    """(method, path pattern, status, body or None for an empty 204) of every operation of the table."""
+    table = []
+    for op in OPERATIONS.values():
+        if op.webhook is not None:
+            continue  # not an Integration API route
+        body: bytes | None = None
+        if op.effects_at is not None:
+            body = v1_state if op.effects_at == V1_EFFECTS else v2_state
+        elif op.success_status != 204:
+            body = _REFERRAL
+        table.append((op.method, _pattern(op), op.success_status, body))
+    return table
 
 
 ROUTES = routes(_json(integration_state()), _json(integration_state_v2()))
