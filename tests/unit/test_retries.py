@@ -141,7 +141,7 @@ def test_max_retries_zero_means_one_attempt(httpserver: HTTPServer) -> None:
 # --- POSTs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failure", [409, 429, 500, 503])
+@pytest.mark.parametrize("failure", [409, 500, 503])
 @pytest.mark.parametrize("call", POSTS)
 def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callable[..., Any], failure: int) -> None:
     # Given a POST answered with a transient failure (it may have been applied)
@@ -153,6 +153,15 @@ def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callab
     # And it tells the caller the failure is transient
     assert exc.value.status == failure
     assert exc.value.retryable is True
+
+
+@pytest.mark.parametrize("call", POSTS)
+def test_a_post_refused_with_429_is_sent_again(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
+    # Given a POST refused with a 429 (rate limited: refused before anything was processed)
+    script = on_every_path(httpserver, Script(status(429), post_success(call)))
+    # When the client posts, then it repeats the request and the second answer is the result
+    call(client_for(httpserver, max_retries=3))
+    assert script.count == 2
 
 
 # --- no answer at all: connection refused, dropped, timed out ---------------------------------
@@ -344,3 +353,19 @@ def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPS
     assert script.count == 1
     assert exc.value.status == 503
     assert exc.value.retryable is True
+    # And the error keeps how long Talon.One asked to wait (a queued message waits at least that long)
+    assert exc.value.retry_after == "30"
+
+
+@pytest.mark.parametrize("call", [pytest.param(put_session, id="PUT"), *POSTS])
+def test_a_429_whose_retry_after_exceeds_the_budget_is_handed_back_with_it(
+    httpserver: HTTPServer, call: Callable[..., Any]
+) -> None:
+    # Given Talon.One rate limiting with a 60 s Retry-After, and a 2 s budget
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "60"}), ok(200)))
+    # When the call is made (a PUT, or a POST: a 429 is retried for either when the wait fits)
+    with pytest.raises(TalonOneError) as exc:
+        call(client_for(httpserver, max_retries=3), budget=2.0)
+    # Then it did not wait, and the 429 carries the Retry-After for whoever retries later
+    assert script.count == 1
+    assert (exc.value.status, exc.value.retry_after, exc.value.retryable) == (429, "60", True)

@@ -203,6 +203,7 @@ class TalonOneError(RelayError):
         body: bytes = b"",
         retryable: bool = False,
         timed_out: bool = False,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message)
         self.operation = operation
@@ -211,6 +212,8 @@ class TalonOneError(RelayError):
         self.body = body
         self.retryable = retryable
         self.timed_out = timed_out
+        #: Talon.One's Retry-After (seconds or an HTTP date), passed on to an API caller with a 429/503.
+        self.retry_after = retry_after
 
     @property
     def talon_status(self) -> int | None:
@@ -267,7 +270,9 @@ class TalonOneError(RelayError):
         return ErrorResponse(message=message).to_wire()
 
     @classmethod
-    def from_response(cls, status: int, body: bytes, *, operation: str = "") -> TalonOneError:
+    def from_response(
+        cls, status: int, body: bytes, *, operation: str = "", retry_after: str | None = None
+    ) -> TalonOneError:
         error: ErrorResponse | None = None
         try:
             error = ErrorResponse.model_validate(json.loads(body))
@@ -281,6 +286,7 @@ class TalonOneError(RelayError):
             error=error,
             body=body,
             retryable=is_retryable_status(status),
+            retry_after=retry_after,
         )
 
     def __repr__(self) -> str:

@@ -1,7 +1,10 @@
 """HTTP to Talon.One: one urllib3 pool per container, timeouts and retries bounded by a time budget.
 
 PUT and DELETE are retried on 409, 429, 5xx, connection errors and timeouts; POST only when the
-request surely never reached the server (the connection could not be opened).
+request surely never reached the server (the connection could not be opened) or Talon.One refused it
+with a 429 (rate limited: refused before anything was processed). A 429's Retry-After is honoured when
+the wait fits in the caller's time budget; otherwise the 429 is the answer, and the caller hands the
+work back for later (a queued message comes back after at least that long, backoff.py).
 """
 
 from __future__ import annotations
@@ -67,6 +70,13 @@ class BudgetRetry(Retry):
         assert isinstance(retry, BudgetRetry)
         retry.deadline = self.deadline
         return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # A 429 is a refusal before any processing (Talon.One's rate limit), so repeating it is safe for a
+        # POST too, which is otherwise never repeated in-process (an event must not be counted twice).
+        if status_code == 429 and status_code in (self.status_forcelist or ()):
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
 
     def increment(self, *args: Any, **kwargs: Any) -> BudgetRetry:
         retry = super().increment(*args, **kwargs)
