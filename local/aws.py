@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import string
+import time
 from dataclasses import dataclass, field
 from secrets import choice
 from typing import Any
@@ -105,6 +106,24 @@ def _deliverable(queue: Any) -> list[Any]:
     return out
 
 
+def _number_fifo_messages_in_order(queue_class: Any) -> None:
+    """Give each FIFO message a SequenceNumber larger than every earlier one, as SQS does per group."""
+    import itertools
+    import threading
+
+    original = queue_class.add_message
+    counter = itertools.count(int(time.time() * 1000) * 1_000_000)
+    lock = threading.Lock()
+
+    def add_message(queue: Any, message: Any) -> Any:
+        if queue.fifo_queue:
+            with lock:
+                message.sequence_number = f"{next(counter):020d}"
+        return original(queue, message)
+
+    queue_class.add_message = add_message
+
+
 def patch_fifo_redelivery() -> None:
     """Make moto give a FIFO group's failed messages back in order, as SQS does.
 
@@ -114,11 +133,15 @@ def patch_fifo_redelivery() -> None:
     are skipped and the last comes back first, which would reorder a customer's updates locally.
     Here a group simply waits behind its earliest message in flight. Applies to every moto server
     in this process (the local stack runs moto in-process); tests/e2e/test_delivery.py checks it.
+
+    moto also gives FIFO messages random SequenceNumbers; SQS's grow within a message group (the relay
+    orders a customer's updates by them, ordering.py), so here they grow across the queue.
     """
     from moto.sqs.models import Queue
 
     if getattr(Queue, "_talon_relay_fifo_patch", False):
         return
+    _number_fifo_messages_in_order(Queue)
     Queue.messages = property(_deliverable)  # type: ignore[method-assign, assignment]
     Queue.pending_message_groups = property(lambda queue: set())  # type: ignore[method-assign, assignment]
     Queue.approximate_number_of_messages = property(  # type: ignore[method-assign, assignment]

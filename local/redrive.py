@@ -2,8 +2,9 @@
 
 Run it after fixing what made them fail. Works on the local stack (`make run`) and, with
 `STACK=<name>`, on a deployed stack (queue URLs from its CloudFormation outputs). Each message keeps
-its body and its FIFO message group; the failure attributes the relay added are dropped, and its
-last reason is printed. Bounded: at most `--limit` messages per run.
+its body, its FIFO message group and its original place in its customer's order (the `relayOrder`
+attribute); the failure attributes the relay added are dropped, and its last reason is printed.
+Bounded: at most `--limit` messages per run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from talon_relay import ordering
 
 FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus"})
 
@@ -54,7 +57,12 @@ def redrive(sqs: Any, *, dlq_url: str, queue_url: str, limit: int = 1000, wait_s
             params: dict[str, Any] = {
                 "QueueUrl": queue_url,
                 "MessageBody": message["Body"],
-                "MessageAttributes": {k: v for k, v in attributes.items() if k not in FAILURE_ATTRIBUTES},
+                "MessageAttributes": {
+                    **{k: v for k, v in attributes.items() if k not in FAILURE_ATTRIBUTES},
+                    # its place in its customer's order goes with it (ordering.py): an old update redriven
+                    # after newer ones were applied is then superseded, not applied over them
+                    **ordering.redriven(message),
+                },
             }
             if fifo:
                 params["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId") or "redrive"
