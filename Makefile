@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template build deploy clean
+.PHONY: install test test-fast lint template build preflight deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,10 @@ build:  ## sam build: the layer (python3.13 arm64 wheels, bytecode when a python
 		echo "  Install Python 3.13 (e.g. pyenv install 3.13) and build again before deploying."; \
 	fi
 
-deploy: build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (default, dev, prod)
+preflight:  ## what make deploy refuses, before building: CONFIG_ENV's samconfig.toml settings, template.yaml, the account
+	$(PY) -m template.preflight --config-env $(CONFIG_ENV)
+
+deploy: preflight build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (default, dev, prod)
 	@test -f $(LAYER_BYTECODE) || test "$(ALLOW_NO_BYTECODE)" = 1 || { \
 		echo "refusing to deploy a layer without bytecode (slower cold starts): install Python 3.13 and run"; \
 		echo "make deploy again, or accept the cost with make deploy ALLOW_NO_BYTECODE=1"; exit 1; }
