@@ -211,7 +211,7 @@ def seed(
     }
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
-    resolver = Resolver(params, refs, attributes, pseudo, spec.conditions)
+    resolver = Resolver(params, refs, attributes, pseudo, spec.conditions, spec.mappings)
 
     for logical_id, props in spec.secrets.items():
         if not resolver.creates(spec, logical_id):
