@@ -84,7 +84,10 @@ redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local sta
 	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
 
-.PHONY: bench
+.PHONY: load bench
+
+load:  ## the load and outage run: ~2,000 requests and messages while Talon.One rate-limits and goes down (a few minutes)
+	$(PY) -m local.load $(LOAD_ARGS)
 
 bench:  ## benchmark vs the official SDK and bare urllib3: cold start, warm overhead, batch, memory, size (bench/results.md)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -334,8 +334,8 @@ def test_a_retry_that_hangs_does_not_outlive_the_budget(
 def test_retry_after_is_respected(httpserver: HTTPServer) -> None:
     # Given a 429 asking for a 1 s pause, then success
     script = on_every_path(httpserver, Script(status(429, {"Retry-After": "1"}), ok(200)))
-    # When the session is updated
-    put_session(client_for(httpserver, max_retries=2), budget=10.0)
+    # When the session is updated (a Retry-After within the backoff cap is waited out)
+    put_session(client_for(httpserver, max_retries=2, backoff_max=5.0), budget=10.0)
     # Then the second request came no sooner than the server asked
     assert script.count == 2
     assert script.times[1] - script.times[0] >= 0.95
@@ -355,6 +355,19 @@ def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPS
     assert exc.value.retryable is True
     # And the error keeps how long Talon.One asked to wait (a queued message waits at least that long)
     assert exc.value.retry_after == "30"
+
+
+def test_a_retry_after_longer_than_the_backoff_cap_is_not_waited_out(httpserver: HTTPServer) -> None:
+    # Given a 429 asking for 8 s, a budget of 60 s, and a backoff cap of 5 s (the default)
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "8"}), ok(200)))
+    started = time.monotonic()
+    # When the call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client_for(httpserver, max_retries=3, backoff_max=5.0), budget=60.0)
+    # Then the invocation is not held asleep: the 429 comes back at once, with its Retry-After
+    assert time.monotonic() - started < 1.0
+    assert script.count == 1
+    assert (exc.value.status, exc.value.retry_after) == (429, "8")
 
 
 @pytest.mark.parametrize("call", [pytest.param(put_session, id="PUT"), *POSTS])

@@ -14,7 +14,7 @@ import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import backoff, messages, ordering, queues, service, telemetry
@@ -36,6 +36,8 @@ class _RecordHandler:
     operation: Operation
     context: Any
     cfg: Settings
+    #: seconds each record handed back for later waits, by message id
+    delays: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
@@ -43,7 +45,9 @@ class _RecordHandler:
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, "not attempted on its last receive: the invocation ran out of time", None)
                 return
-            # Not started at all: a Lambda timeout mid-call would redeliver the whole batch instead.
+            # Not started at all (a Lambda timeout mid-call would redeliver the whole batch instead): it was
+            # not tried, so it comes back at once, not after a backoff or the queue's visibility timeout.
+            self._hide(record, 0)
             raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
         try:
@@ -84,9 +88,16 @@ class _RecordHandler:
             base=self.cfg.queue_retry_base_seconds,
             cap=self.cfg.queue_retry_max_seconds,
         )
-        if self.cfg.queue_url and queues.change_visibility(self.cfg.queue_url, record.receipt_handle, seconds):
+        if self._hide(record, seconds):
             telemetry.count(telemetry.RETRY_LATER)
         return seconds
+
+    def _hide(self, record: SQSRecord, seconds: int) -> bool:
+        """Make the message visible again in `seconds` (its FIFO group behind it waits as long)."""
+        if self.cfg.queue_url and queues.change_visibility(self.cfg.queue_url, record.receipt_handle, seconds):
+            self.delays[record.message_id] = seconds
+            return True
+        return False
 
     def _dead_letter(self, record: SQSRecord, reason: str, status: int | None) -> None:
         queues.dead_letter(
@@ -130,6 +141,16 @@ def shutdown_pool() -> None:
         pool.shutdown(wait=True)
 
 
+def _wait_with_the_head(group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None) -> None:
+    """The messages of a FIFO group behind its failed head (skipped, to keep the order) wait as long as it:
+    SQS serves none of a group while one of its messages is in flight, so the group comes back together
+    after the head's backoff, not after the queue's visibility timeout."""
+    skipped = set(failed[1:])
+    for record in group:
+        if record["messageId"] in skipped and queue_url:
+            queues.change_visibility(queue_url, record["receiptHandle"], seconds)
+
+
 def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -163,7 +184,10 @@ def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[st
         response = process_partial_response(
             event={"Records": group}, record_handler=handler, processor=processor, context=context
         )
-        return {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
+        failed = [str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
+        if fifo and failed and failed[0] in handler.delays:
+            _wait_with_the_head(group, failed, handler.delays[failed[0]], cfg.queue_url)
+        return set(failed)
 
     groups = _groups(records)
     if len(groups) <= 1 or cfg.batch_concurrency == 1:
