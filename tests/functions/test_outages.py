@@ -233,3 +233,27 @@ def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(stack
     moved = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     places = [m["MessageAttributes"]["relayOrder"]["StringValue"] for m in moved["Messages"]]
     assert places == [f"{first_sent}.0", "1700000000000.42"]
+
+
+def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Talon.One down, a first retry after 3 s, and two updates of one session in one batch
+    queue, _ = fifo
+    use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="3", QUEUE_RETRY_MAX_SECONDS="3")
+    monkeypatch.setenv("QUEUE_URL", queue)
+    clear_cache()
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
+    send_fifo(stack, queue, session_message(1))
+    send_fifo(stack, queue, session_message(2))
+    event = receive_event(stack, queue)
+    # When the first fails (the second is not tried: it must not overtake the first)
+    result = load_handler("update_customer_session")(event, LambdaContext())
+    settle(stack, queue, event, result)
+    assert len(result["batchItemFailures"]) == 2
+    assert len(httpserver.log) == 3  # the first, with its two in-process retries
+    # Then both stay hidden for the head's 3 s (the queue's visibility timeout is 1 s) and come back together
+    time.sleep(1.5)
+    assert hidden(stack, queue) == 2
+    again = receive_event(stack, queue, wait=3)["Records"]
+    assert [json.loads(r["body"])["body"]["total"] for r in again] == [1, 2]
