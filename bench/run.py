@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import events, infra, report
+from bench import erasure, events, infra, report
 from bench.events import OPS, Op
 from bench.infra import BENCH, FUNCTIONS, LAYER, REGION, BenchError, LocalAws, Sites, StandIn, log
 from bench.report import Row, ms, ratio, verdict
 
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"
-CHILD_SOURCE = {kind: (BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch")}
+CHILD_SOURCE = {kind: (BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch", "erasure")}
 MB = 1_000_000  # sizes in decimal MB
 RSS_LIMIT_MB = 90.0
 LAYER_LIMIT_MB = 15.0
@@ -365,6 +365,31 @@ def measure_batch(setup: Setup, reps: int, big_reps: int, delay_ms: float) -> li
     ]
 
 
+def measure_erasure(setup: Setup, count: int, delay_ms: float) -> list[Row]:
+    assert setup.aws is not None
+    op = OPS["delete_customer_data"]
+    log(f"erasure run: {count:,} queued erasures, one scheduled run, stand-in answering after {delay_ms:.0f} ms")
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=setup.aws.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    row = erasure.measure(
+        sqs=sqs,
+        queue_url=setup.queues[op.folder][0],
+        env=lambda_env(setup, op, secret_arn=setup.slow_secret),
+        count=count,
+        delay_ms=delay_ms,
+        run_child=run_child,
+        workdir=setup.workdir,
+    )
+    return [row]
+
+
 # --- 5: size -------------------------------------------------------------------------------------
 
 
@@ -431,6 +456,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-reps", type=int, default=7, help="batch / single invocation pairs")
     parser.add_argument("--big-reps", type=int, default=3, help="rounds of 100 records in 10 invocations")
     parser.add_argument("--delay-ms", type=float, default=50.0, help="the slow stand-in's answer delay")
+    parser.add_argument("--erasures", type=int, default=10_000, help="queued erasures one run drains (0: skip)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the cold-start run order")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--build", dest="build", action="store_const", const="always", help="always run make build")
@@ -459,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             measure_cold(targets, args.reps, workdir, args.seed)
             warm = measure_warm(setup, ops, args.warmup, args.warm_calls)
             batch = measure_batch(setup, args.batch_reps, args.big_reps, args.delay_ms)
+            erasures = measure_erasure(setup, args.erasures, args.delay_ms) if args.erasures else []
         finally:
             setup.close()
         cold, memory = cold_rows(targets, ops)
@@ -468,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = [*cold, *warm, *batch, *memory, *size_rows]
+    rows = [*cold, *warm, *batch, *erasures, *memory, *size_rows]
     notes = [
         f"Medians: cold start and RSS over {args.reps} fresh processes per subject (interleaved, shuffled "
         f"each round, after one discarded run); warm over {args.warm_calls} calls after {args.warmup} "
