@@ -42,12 +42,13 @@ def reset() -> None:
     (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
     server that is gone.
     """
-    from talon_relay import idempotency, queues, service, settings
+    from talon_relay import idempotency, ordering, queues, service, settings
     from talon_relay.handlers import sqs
 
     service.client_for.cache_clear()
     settings.clear_cache()
     queues.sqs.cache_clear()
+    ordering.dynamodb.cache_clear()
     idempotency.store.cache_clear()
     sqs.shutdown_pool()
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:  # never imported just to be cleared
