@@ -86,7 +86,7 @@ redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local sta
 
 .PHONY: load bench
 
-load:  ## the load and outage run: ~2,000 requests and messages while Talon.One rate-limits and goes down (a few minutes)
+load:  ## the load and outage run: 2,000 requests and messages while Talon.One rate-limits and goes down (about a minute)
 	$(PY) -m local.load $(LOAD_ARGS)
 
 bench:  ## benchmark vs the official SDK and bare urllib3: cold start, warm overhead, batch, memory, size (bench/results.md)

@@ -66,6 +66,7 @@ class Plan:
     queue_max_concurrency: int = 2
     batch_concurrency: int = 3
     reserved_concurrency: int = 6  # containers per function: its 2 pollers and 4 for API requests
+    visibility_timeout: int = 30  # a message whose invocation died comes back after this
     retry_base: int = 1  # a failed message comes back after 1 s, doubling to 4 s
     retry_max: int = 4
     horizon_seconds: float = 60.0  # outage the receives cover (longer than the faults last)
@@ -290,7 +291,7 @@ def run(plan: Plan, *, report: Callable[[str], None] = print) -> Figures:
     werkzeug.setLevel(logging.WARNING)
     stack = LocalStack.start(
         parameters={
-            "QueueVisibilityTimeout": 30,
+            "QueueVisibilityTimeout": plan.visibility_timeout,
             "MaxReceiveCount": plan.max_receive_count,
             "QueueMaximumConcurrency": plan.queue_max_concurrency,
             "BatchConcurrency": plan.batch_concurrency,
