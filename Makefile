@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template mapping-schema build deploy clean
+.PHONY: install test test-fast lint template mapping-schema build preflight deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,10 @@ build:  ## sam build: the layer (python3.13 arm64 wheels, bytecode when a python
 		echo "  Install Python 3.13 (e.g. pyenv install 3.13) and build again before deploying."; \
 	fi
 
-deploy: build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (default, dev, prod)
+preflight:  ## what make deploy refuses, before building: CONFIG_ENV's samconfig.toml settings, template.yaml, the account
+	$(PY) -m template.preflight --config-env $(CONFIG_ENV)
+
+deploy: preflight build  ## sam deploy with the samconfig.toml environment CONFIG_ENV (default, dev, prod)
 	@test -f $(LAYER_BYTECODE) || test "$(ALLOW_NO_BYTECODE)" = 1 || { \
 		echo "refusing to deploy a layer without bytecode (slower cold starts): install Python 3.13 and run"; \
 		echo "make deploy again, or accept the cost with make deploy ALLOW_NO_BYTECODE=1"; exit 1; }
@@ -84,7 +87,10 @@ redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local sta
 	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
 
-.PHONY: bench
+.PHONY: load bench
+
+load:  ## the load and outage run: 2,000 requests and messages while Talon.One rate-limits and goes down (about a minute)
+	$(PY) -m local.load $(LOAD_ARGS)
 
 bench:  ## benchmark vs the official SDK and bare urllib3: cold start, warm overhead, batch, memory, size (bench/results.md)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import cold, events, infra, report
+from bench import cold, erasure, events, infra, report
 from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, DynamoWrites, LocalAws, Sites, StandIn, log
 from bench.report import Row, ms, ratio, verdict
@@ -31,7 +31,7 @@ from local.extension import SecretsExtension
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"
 SESSION_TOKEN = "bench-session-token"
-CHILD_SOURCE = {kind: (infra.BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch")}
+CHILD_SOURCE = {kind: (infra.BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch", "erasure")}
 MB = 1_000_000  # sizes in decimal MB
 LAYER_LIMIT_MB = 15.0
 WARM_LIMIT_NS = 500_000  # issue 13: warm overhead <= +500 us per call
@@ -406,6 +406,32 @@ def measure_batch(setup: Setup, reps: int, big_reps: int, delay_ms: float) -> li
     ]
 
 
+def measure_erasure(setup: Setup, count: int, delay_ms: float) -> list[Row]:
+    assert setup.aws is not None
+    op = OPS["delete_customer_data"]
+    log(f"erasure run: {count:,} queued erasures, one scheduled run, stand-in answering after {delay_ms:.0f} ms")
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=setup.aws.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    row = erasure.measure(
+        sqs=sqs,
+        queue_url=setup.queues[op.folder][0],
+        env=lambda_env(setup, op, secret_arn=setup.slow_secret),
+        count=count,
+        delay_ms=delay_ms,
+        # the runtime's python3.13 on the built layer, whatever interpreter erasure.py names
+        run_child=lambda kind, _python, spec, env, _workdir, timeout: setup.run_child(kind, spec, env, timeout),
+        workdir=setup.workdir,
+    )
+    return [row]
+
+
 # --- 6: size -------------------------------------------------------------------------------------
 
 
@@ -477,6 +503,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--big-reps", type=int, default=3, help="rounds of 100 records in 10 invocations")
     parser.add_argument("--idempotency-calls", type=int, default=100, help="SQS records with the idempotency table")
     parser.add_argument("--delay-ms", type=float, default=50.0, help="the slow stand-in's answer delay")
+    parser.add_argument("--erasures", type=int, default=10_000, help="queued erasures one run drains (0: skip)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the cold-start run order")
     parser.add_argument("--only", nargs="+", choices=sorted(OPS), help="measure these functions only")
     group = parser.add_mutually_exclusive_group()
@@ -545,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             warm = measure_warm(setup, ops, args.warmup, args.warm_calls)
             idempotency = measure_idempotency(setup, 5, args.idempotency_calls)
             batch = measure_batch(setup, args.batch_reps, args.big_reps, args.delay_ms)
+            erasures = measure_erasure(setup, args.erasures, args.delay_ms) if args.erasures else []
         finally:
             setup.close()
         written = sites.written_bytecode()
@@ -560,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         if sites is not None:
             sites.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = [*cold_rows, *warm, *idempotency, *batch, *memory, *size_rows]
+    rows = [*cold_rows, *warm, *idempotency, *batch, *erasures, *memory, *size_rows]
     report.write_results(
         rows, sdk=sdk_versions, runtime_s=time.monotonic() - began, notes=run_notes, python=python_version(python)
     )

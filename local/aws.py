@@ -12,6 +12,7 @@ import json
 import os
 import re
 import string
+import time
 from dataclasses import dataclass, field
 from secrets import choice
 from typing import Any
@@ -106,6 +107,46 @@ def _deliverable(queue: Any) -> list[Any]:
     return out
 
 
+def _number_fifo_messages_in_order(queue_class: Any) -> None:
+    """Give each FIFO message a SequenceNumber larger than every earlier one, as SQS does per group."""
+    import itertools
+    import threading
+
+    original = queue_class.add_message
+    counter = itertools.count(int(time.time() * 1000) * 1_000_000)
+    lock = threading.Lock()
+
+    def add_message(queue: Any, message: Any) -> Any:
+        if queue.fifo_queue:
+            with lock:
+                message.sequence_number = f"{next(counter):020d}"
+        return original(queue, message)
+
+    queue_class.add_message = add_message
+
+
+def _patch_for_large_queues() -> None:
+    """Make moto fast enough for queues of thousands of messages (the load run, the erasure bench).
+
+    moto reads the clock through datetime conversions for every message on every receive, and builds
+    every attribute of a queue (counting all its messages) for each message it hands out, to read its
+    retention period: quadratic, minutes for 10,000 messages. The clock becomes time.time() (the same
+    value, no freezegun here) and the retention check reads the queue's own setting.
+    """
+    from moto.sqs import models
+
+    def millis() -> float:
+        return time.time() * 1000
+
+    def retained(backend: Any, queue_name: str, message: Any) -> bool:
+        period = float(backend.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
+    setattr(models, "unix_time", time.time)  # noqa: B010 - the names moto's SQS models bound at import
+    setattr(models, "unix_time_millis", millis)  # noqa: B010
+    setattr(models.SQSBackend, "is_message_valid_based_on_retention_period", retained)  # noqa: B010
+
+
 def patch_fifo_redelivery() -> None:
     """Make moto give a FIFO group's failed messages back in order, as SQS does.
 
@@ -115,11 +156,17 @@ def patch_fifo_redelivery() -> None:
     are skipped and the last comes back first, which would reorder a customer's updates locally.
     Here a group simply waits behind its earliest message in flight. Applies to every moto server
     in this process (the local stack runs moto in-process); tests/e2e/test_delivery.py checks it.
+
+    moto also gives FIFO messages random SequenceNumbers; SQS's grow within a message group (the relay
+    orders a customer's updates by them, ordering.py), so here they grow across the queue. And it is
+    made fast enough for large queues (_patch_for_large_queues).
     """
     from moto.sqs.models import Queue
 
     if getattr(Queue, "_talon_relay_fifo_patch", False):
         return
+    _number_fifo_messages_in_order(Queue)
+    _patch_for_large_queues()
     Queue.messages = property(_deliverable)  # type: ignore[method-assign, assignment]
     Queue.pending_message_groups = property(lambda queue: set())  # type: ignore[method-assign, assignment]
     Queue.approximate_number_of_messages = property(  # type: ignore[method-assign, assignment]
@@ -219,7 +266,7 @@ def seed(
     }
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
-    resolver = Resolver(params, refs, attributes, pseudo, spec.conditions)
+    resolver = Resolver(params, refs, attributes, pseudo, spec.conditions, spec.mappings)
 
     for logical_id, props in spec.secrets.items():
         if not resolver.creates(spec, logical_id):

@@ -42,13 +42,14 @@ def reset() -> None:
     (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
     server that is gone.
     """
-    from talon_relay import idempotency, queues, secrets, service, settings
+    from talon_relay import idempotency, ordering, queues, secrets, service, settings
     from talon_relay.handlers import sqs
 
     service.client_for.cache_clear()
     secrets.forget()
     settings.clear_cache()
     queues.sqs.cache_clear()
+    ordering.dynamodb.cache_clear()
     idempotency.store.cache_clear()
     sqs.shutdown_pool()
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:  # never imported just to be cleared

@@ -2,15 +2,25 @@
 
 Routes, handlers, queues, schedules and environments all come from template.yaml. Each function is
 loaded like Lambda loads it (its folder's module, the layer on the path) and invoked with real event
-shapes and a Lambda context. One invocation runs at a time, in the function's own environment, the
-way a single Lambda container would run it.
+shapes and a Lambda context.
+
+Invocations run concurrently, as in Lambda: each function has a pool of containers, up to its
+concurrency (ReservedConcurrency when set; else its queue's MaximumConcurrency for the pollers plus
+LOCAL_API_CONCURRENCY for API requests), and a container runs one invocation at a time. A container is
+its own instance of the handler module, its own environment and its own contextvars.Context: the layer
+reads its settings from that container's environment (talon_relay.settings.use_environment) and keeps
+its per-container state (settings, the batch thread pool) in context variables, so concurrent
+containers never see each other's environment. What every function's environment has in common (AWS
+region, Powertools settings, ...) is also exported to the process while the gateway runs, for the
+libraries that read it there. Each queue has MaximumConcurrency pollers, each receiving (one receive at
+a time, as SQS hands out a FIFO group to one receiver) and invoking a container of its own.
 """
 
 from __future__ import annotations
 
 import base64
 import calendar
-import contextlib
+import contextvars
 import functools
 import hashlib
 import importlib.util
@@ -20,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from types import ModuleType
@@ -36,47 +46,86 @@ Reporter = Callable[[str], None]
 #: The x-api-key the local gateway accepts for an API whose routes require one (not a secret).
 LOCAL_RELAY_API_KEY = "local-relay-api-key"
 LOCAL_RELAY_API_KEY_ID = "local-api-key-id"
-_INVOKE_LOCK = threading.RLock()
 #: API Gateway's answer to a wrong or missing x-api-key when the template does not shape it.
 FORBIDDEN = (403, b'{"message":"Forbidden"}')
+#: Containers a function without reserved concurrency may run for API requests at once (Lambda would
+#: scale further; a laptop need not).
+LOCAL_API_CONCURRENCY = 4
+
+
+class Container:
+    """One Lambda container of a function: its handler module, its environment, its context."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], number: int) -> None:
+        from talon_relay.settings import use_environment
+
+        self.context = contextvars.Context()
+        # the layer reads this container's environment (the dict itself: a test may change it in place)
+        self.context.run(use_environment, environment)
+        path = spec.module_path
+        module_spec = importlib.util.spec_from_file_location(f"local_fn_{spec.logical_id}_{number}", path)
+        if module_spec is None or module_spec.loader is None:
+            raise RuntimeError(f"cannot load handler module {path}")
+        module: ModuleType = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        self.handler: Callable[[Any, Any], Any] = getattr(module, spec.handler_name)
+
+    def invoke(self, event: Any, context: LambdaContext) -> Any:
+        return self.context.run(self.handler, event, context)
 
 
 class LocalFunction:
-    """One function of the template, loaded from its CodeUri and invoked in its own environment."""
+    """One function of the template: up to `concurrency` containers, each invoked one event at a time."""
 
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], timeout: float) -> None:
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], timeout: float, concurrency: int = 1) -> None:
         self.spec = spec
         self.name = spec.logical_id
         self.environment = environment
         self.timeout = timeout
-        self._module: ModuleType | None = None
+        self.concurrency = max(concurrency, 1)
+        self._idle: list[Container] = []
+        self._started = 0
+        self._available = threading.Condition()
+        #: containers busy at once, now and at most (what `make run` shows of the budget)
+        self.busy = self.peak = 0
 
-    def _handler(self) -> Callable[[Any, Any], Any]:
-        if self._module is None:
-            path = self.spec.module_path
-            spec = importlib.util.spec_from_file_location(f"local_fn_{self.name}", path)
-            if spec is None or spec.loader is None:
-                raise RuntimeError(f"cannot load handler module {path}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            self._module = module
-        handler: Callable[[Any, Any], Any] = getattr(self._module, self.spec.handler_name)
-        return handler
-
-    @contextlib.contextmanager
-    def _environment(self) -> Iterator[None]:
-        saved = dict(os.environ)
-        os.environ.update(self.environment)
+    def _acquire(self) -> Container:
+        with self._available:
+            while not self._idle and self._started >= self.concurrency:
+                self._available.wait()  # every container is busy: wait for one (Lambda would throttle)
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+            if self._idle:
+                return self._idle.pop()
+            self._started += 1
+            number = self._started
         try:
-            yield
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            return Container(self.spec, self.environment, number)
+        except BaseException:
+            with self._available:
+                self._started -= 1
+                self.busy -= 1
+                self._available.notify()
+            raise
+
+    def _release(self, container: Container) -> None:
+        with self._available:
+            self.busy -= 1
+            self._idle.append(container)
+            self._available.notify()
 
     def invoke(self, event: Any) -> Any:
-        with _INVOKE_LOCK, self._environment():
-            context = LambdaContext(function_name=self.name, timeout_seconds=self.timeout)
-            return self._handler()(event, context)
+        container = self._acquire()
+        try:
+            return container.invoke(event, LambdaContext(function_name=self.name, timeout_seconds=self.timeout))
+        finally:
+            self._release(container)
+
+
+def _number(resolver: Resolver, value: Any, default: int) -> int:
+    """A template number (maybe a Ref, maybe absent or AWS::NoValue) resolved, else `default`."""
+    resolved = resolver.resolve(value) if value is not None else None
+    return default if resolved is None or resolved is NO_VALUE else int(resolved)
 
 
 def function_environment(spec: FunctionSpec, resolver: Resolver, extra: dict[str, str]) -> dict[str, str]:
@@ -278,10 +327,18 @@ class Gateway:
         self.report: Reporter = reporter or (lambda line: None)
         self.poll_wait_seconds = poll_wait_seconds
         self.functions: dict[str, LocalFunction] = {}
+        #: pollers per queue-fed function: its event source's MaximumConcurrency
+        self.pollers: dict[str, int] = {}
         for logical_id, fn in spec.functions.items():
             env = function_environment(fn, resolver, extra_environment or {})
             timeout = float(resolver.resolve(fn.timeout))
-            self.functions[logical_id] = LocalFunction(fn, env, timeout)
+            pollers = _number(resolver, fn.max_concurrency, 1) if fn.queue else 0
+            reserved = _number(resolver, fn.reserved_concurrency, 0)
+            concurrency = reserved or pollers + LOCAL_API_CONCURRENCY
+            self.pollers[logical_id] = min(pollers, concurrency)
+            self.functions[logical_id] = LocalFunction(fn, env, timeout, concurrency)
+        self._receive_locks = {logical_id: threading.Lock() for logical_id in spec.functions}
+        self._exported: dict[str, str | None] = {}
         self.resolver = resolver
         self._server: ClosableHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -291,15 +348,36 @@ class Gateway:
 
     # -- lifecycle
 
+    def _export_shared_environment(self) -> None:
+        """Put what every function's environment has in common into the process environment (for the
+        libraries that read it there: boto3, Powertools), remembering what it replaces."""
+        environments = [function.environment for function in self.functions.values()]
+        shared = {
+            name: value
+            for name, value in (environments[0].items() if environments else ())
+            if all(env.get(name) == value for env in environments)
+        }
+        self._exported = {name: os.environ.get(name) for name in shared}
+        os.environ.update(shared)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._exported.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._exported = {}
+
     def start(self, port: int = 0, *, poll: bool = True, schedules: bool = True) -> str:
+        self._export_shared_environment()
         handler = type("ApiHandler", (_ApiHandler,), {"gateway": self})
         self._server = ClosableHTTPServer(("127.0.0.1", port), handler, thread_name="gateway-conn")
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._spawn(self._server.serve_forever, "gateway-http")
         if poll:
             for fn in self.spec.functions.values():
-                if fn.queue:
-                    self._spawn(functools.partial(self._poll, fn), f"poll-{fn.logical_id}")
+                for number in range(self.pollers.get(fn.logical_id, 0)):
+                    self._spawn(functools.partial(self._poll, fn), f"poll-{fn.logical_id}-{number}")
         if schedules and any(fn.schedules for fn in self.spec.functions.values()):
             self._spawn(self._cron_loop, "scheduler")
         return self.url
@@ -320,6 +398,7 @@ class Gateway:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        self._restore_environment()
 
     # -- API Gateway
 
@@ -417,13 +496,14 @@ class Gateway:
         assert fn.queue, f"{function} has no SQS event"
         sqs = sqs or self.aws.client("sqs")
         url, arn = self.aws.queue_urls[fn.queue], self.aws.queue_arns[fn.queue]
-        messages = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(fn.batch_size, 10),
-            WaitTimeSeconds=wait,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        with self._receive_locks[function]:  # one receive at a time per queue, as SQS serves a FIFO group
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(fn.batch_size, 10),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not messages:
             return 0
         event = {"Records": [sqs_record(m, arn) for m in messages]}

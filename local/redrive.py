@@ -2,8 +2,8 @@
 
 Run it after fixing what made them fail. Works on the local stack (`make run`) and, with
 `STACK=<name>`, on a deployed stack (queue URLs from its CloudFormation outputs). Each message keeps
-its body and its FIFO message group; the failure attributes the relay added are dropped, and its
-last reason is printed.
+its body, its FIFO message group and its original place in its customer's order (the `relayOrder`
+attribute); the failure attributes the relay added are dropped, and its last reason is printed.
 
 Each message moves at most once per run: only what was in the DLQ when the run started. A message
 that fails again comes back to the DLQ as a new message (sent after the run started); it is counted
@@ -18,6 +18,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from talon_relay import ordering
 
 FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus"})
 NO_REASON = "(no reason: moved by SQS after too many receives)"
@@ -116,7 +118,12 @@ def redrive(
             params: dict[str, Any] = {
                 "QueueUrl": queue_url,
                 "MessageBody": message["Body"],
-                "MessageAttributes": {k: v for k, v in attributes.items() if k not in FAILURE_ATTRIBUTES},
+                "MessageAttributes": {
+                    **{k: v for k, v in attributes.items() if k not in FAILURE_ATTRIBUTES},
+                    # its place in its customer's order goes with it (ordering.py): an old update redriven
+                    # after newer ones were applied is then superseded, not applied over them
+                    **ordering.redriven(message),
+                },
             }
             if fifo:
                 params["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId") or "redrive"

@@ -23,7 +23,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if tag_suffix == "GetAtt" and isinstance(value, str):
@@ -80,6 +80,10 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     queue: str | None = None  # logical id of the queue its SQS event reads
     batch_size: int = 10
+    #: its SQS event's ScalingConfig.MaximumConcurrency (unresolved: a Ref), None without one
+    max_concurrency: Any = None
+    #: ReservedConcurrentExecutions (unresolved), None without one
+    reserved_concurrency: Any = None
     schedules: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -108,6 +112,11 @@ class StackSpec:
     resource_conditions: dict[str, str] = field(default_factory=dict)
     #: AWS::Serverless::Api resources: logical id -> Properties
     apis: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def mappings(self) -> dict[str, Any]:
+        """The template's Mappings (for Fn::FindInMap)."""
+        return dict(self.template.get("Mappings") or {})
 
     @property
     def routes(self) -> list[Route]:
@@ -164,6 +173,9 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
                 handler=str(props.get("Handler", globals_fn.get("Handler", ""))),
                 timeout=props.get("Timeout", globals_fn.get("Timeout", 3)),
                 environment=env,
+                reserved_concurrency=props.get(
+                    "ReservedConcurrentExecutions", globals_fn.get("ReservedConcurrentExecutions")
+                ),
             )
             for event in (props.get("Events") or {}).values():
                 eprops = event.get("Properties", {})
@@ -175,6 +187,7 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
                     queue = eprops["Queue"]
                     spec.queue = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else None
                     spec.batch_size = int(eprops.get("BatchSize", 10))
+                    spec.max_concurrency = (eprops.get("ScalingConfig") or {}).get("MaximumConcurrency")
                 elif event["Type"] in ("ScheduleV2", "Schedule"):
                     spec.schedules.append(eprops)
             functions[logical_id] = spec
@@ -211,12 +224,14 @@ class Resolver:
         attributes: dict[tuple[str, str], str],
         pseudo: dict[str, str],
         conditions: dict[str, Any] | None = None,
+        mappings: dict[str, Any] | None = None,
     ) -> None:
         self.parameters = parameters
         self.refs = refs
         self.attributes = attributes
         self.pseudo = pseudo
         self.conditions = conditions or {}
+        self.mappings = mappings or {}
 
     def condition(self, name: str) -> bool:
         """The value of one of the template's Conditions."""
@@ -281,6 +296,9 @@ class Resolver:
             if key == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(str(name)) else when_false)
+            if key == "Fn::FindInMap":
+                name, top, second = (str(self.resolve(item)) for item in arg)
+                return self.mappings[name][top][second]
         if isinstance(value, dict):
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not NO_VALUE}

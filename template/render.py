@@ -29,6 +29,10 @@ TEMPLATE = ROOT / "template.yaml"
 #: The lines of base.yaml that the operations' resources and outputs replace.
 RESOURCES_MARKER = "  # @operations: resources"
 OUTPUTS_MARKER = "  # @operations: outputs"
+#: The line (in each REST API's MethodSettings) that the routes' throttling settings replace.
+METHOD_SETTINGS_MARKER = "        # @operations: method settings"
+#: The line (under Mappings) that the OutageHorizon mapping replaces.
+MAPPING_MARKER = "  # @backoff: mapping"
 
 BANNER = """\
 # Rendered by `make template` (template/render.py) from template/base.yaml and the operation table
@@ -54,6 +58,8 @@ class OperationEntry(Protocol):
     def schedule(self) -> bool: ...
     @property
     def webhook(self) -> str | None: ...
+    @property
+    def last_write_wins(self) -> bool: ...
 
 
 # --- the per-operation text ({{key}} is filled in; everything else is YAML as written) -----------------
@@ -74,10 +80,12 @@ FUNCTION = """\
       AutoPublishAliasAllProperties: true
       LoggingConfig:
         LogGroup: !Ref {{Prefix}}LogGroup
+{{timeout}}\
       Environment:
         Variables:
           QUEUE_URL: !Ref {{Prefix}}Queue
           DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
+{{environment}}\
 {{webhook_environment}}\
 {{event_invoke_config}}\
       Events:
@@ -114,6 +122,28 @@ WEBHOOK_ENVIRONMENT = """\
 
 ERASURE_ENVIRONMENT = """\
           ERASURE_QUEUE_URL: !Ref {{erasure_queue}}
+"""
+
+#: The queue's maxReceiveCount: derived from OutageHorizonHours (the OutageHorizon mapping), unless given.
+MAX_RECEIVE_COUNT = (
+    "!If [DeriveMaxReceiveCount, !FindInMap [OutageHorizon, !Ref OutageHorizonHours, MaxReceiveCount],"
+    " !Ref MaxReceiveCount]"
+)
+
+QUEUE_FUNCTION_ENVIRONMENT = f"""\
+          # its last receive: a message still failing then is dead-lettered by the relay, with its reason
+          MAX_RECEIVE_COUNT: {MAX_RECEIVE_COUNT}
+"""
+
+SCHEDULE_TIMEOUT = """\
+      # A scheduled run erases for up to ErasureRunTimeout (15 minutes); API requests to this function keep
+      # FunctionTimeout as their own deadline (API_TIMEOUT_SECONDS), as API Gateway waits 29 s at most.
+      Timeout: !Ref ErasureRunTimeout
+"""
+
+SCHEDULE_ENVIRONMENT = """\
+          API_TIMEOUT_SECONDS: !Ref FunctionTimeout
+          ERASURE_CONCURRENCY: !Ref ErasureConcurrency
 """
 
 SCHEDULE_INVOKE_CONFIG = """\
@@ -154,6 +184,8 @@ FIFO_QUEUE_EVENT = """\
             BatchSize: 10 # no MaximumBatchingWindowInSeconds: Lambda does not support it on FIFO queues
             FunctionResponseTypes:
               - ReportBatchItemFailures
+            ScalingConfig: # the queue's share of the Talon.One budget: this x BatchConcurrency calls
+              MaximumConcurrency: !Ref QueueMaximumConcurrency
 """
 
 STANDARD_QUEUE_EVENT = """\
@@ -165,6 +197,8 @@ STANDARD_QUEUE_EVENT = """\
             MaximumBatchingWindowInSeconds: !Ref SqsBatchWindow
             FunctionResponseTypes:
               - ReportBatchItemFailures
+            ScalingConfig: # the queue's share of the Talon.One budget: this x BatchConcurrency calls
+              MaximumConcurrency: !Ref QueueMaximumConcurrency
 """
 
 ROLE = """\
@@ -254,6 +288,10 @@ CONSUME_STATEMENT = """\
                   - sqs:DeleteMessage
                   - sqs:GetQueueAttributes
                 Resource: !GetAtt {{Prefix}}Queue.Arn
+              - Sid: RetryOwnMessagesLater # a failed message comes back after its backoff (backoff.py)
+                Effect: Allow
+                Action: sqs:ChangeMessageVisibility
+                Resource: !GetAtt {{Prefix}}Queue.Arn
 """
 
 SCHEDULE_STATEMENTS = """\
@@ -292,7 +330,7 @@ QUEUE = """\
 {{retention}}\
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt {{Prefix}}DeadLetterQueue.Arn
-        maxReceiveCount: !Ref MaxReceiveCount
+        maxReceiveCount: {{max_receive_count}}
 """
 
 FIFO_QUEUE_KIND = """\
@@ -313,7 +351,9 @@ STANDARD_QUEUE_KIND = """\
 """
 
 RETENTION = """\
-      MessageRetentionPeriod: 345600 # 4 days; a failing message reaches the DLQ within minutes
+      # 14 days, the maximum: a message rides out an outage of up to OutageHorizonHours (at most 7 days)
+      # and still has a week for the backlog behind it.
+      MessageRetentionPeriod: 1209600
 """
 
 SCHEDULE_RETENTION = """\
@@ -362,8 +402,8 @@ TLS_POLICY = """\
 ALARM_TAIL = """\
       ComparisonOperator: GreaterThanThreshold
       TreatMissingData: notBreaching
-      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
-      OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+      AlarmActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
+      OKActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
 """
 
 ERRORS_ALARM = (
@@ -424,6 +464,102 @@ BACKLOG_ALARM = (
       Threshold: !Ref ErasureBacklogMaxAge
 """ + ALARM_TAIL
 )
+
+THROTTLES_ALARM = (
+    """\
+  {{Prefix}}ThrottlesAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub ${{{Prefix}}Function} ({{name}}) was throttled (concurrency limits; README, runbook)
+      Namespace: AWS/Lambda
+      MetricName: Throttles
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref {{Prefix}}Function
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+"""
+    + ALARM_TAIL
+)
+
+QUEUE_AGE_ALARM = (
+    """\
+  {{Prefix}}QueueAgeAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+"""
+    "      AlarmDescription: !Sub The oldest {{name}} message in ${{{Prefix}}Queue.QueueName} waited longer than"
+    " QueueBacklogMaxAge (README, runbook)\n"
+    """\
+      Namespace: AWS/SQS
+      MetricName: ApproximateAgeOfOldestMessage
+      Dimensions:
+        - Name: QueueName
+          Value: !GetAtt {{Prefix}}Queue.QueueName
+      Statistic: Maximum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: !Ref QueueBacklogMaxAge
+""" + ALARM_TAIL
+)
+
+#: Talon.One's failures over calls, from the function's own EMF counts (talon_relay/telemetry.py).
+TALON_ERROR_RATE_ALARM = (
+    """\
+  {{Prefix}}TalonOneErrorRateAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub >-
+        ${{{Prefix}}Function}: more than TalonErrorRateThreshold of its Talon.One calls failed for
+        Talon.One's reasons (5xx, 429, timeouts, unreachable, credentials refused; README, runbook)
+      Metrics:
+        - Id: errors
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: !Ref MetricsNamespace
+              MetricName: TalonOneErrors
+              Dimensions:
+                - Name: operation
+                  Value: {{name}}
+                - Name: service
+                  Value: talon-relay
+            Period: 300
+            Stat: Sum
+        - Id: calls
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: !Ref MetricsNamespace
+              MetricName: TalonOneCalls
+              Dimensions:
+                - Name: operation
+                  Value: {{name}}
+                - Name: service
+                  Value: talon-relay
+            Period: 300
+            Stat: Sum
+        - Id: rate
+          Label: Talon.One error rate
+          Expression: FILL(errors, 0) / calls
+          ReturnData: true
+      EvaluationPeriods: 3
+      DatapointsToAlarm: 2
+      Threshold: !Ref TalonErrorRateThreshold
+"""
+    + ALARM_TAIL
+)
+
+METHOD_SETTING = """\
+        - ResourcePath: {{resource_path}}
+          HttpMethod: {{METHOD}}
+          ThrottlingRateLimit: !Ref ApiThrottlingRateLimit
+          ThrottlingBurstLimit: !Ref ApiThrottlingBurstLimit
+          MetricsEnabled: true
+          DataTraceEnabled: false
+"""
 
 OUTPUTS = """\
   {{Prefix}}QueueUrl:
@@ -486,6 +622,11 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
         for method, path in sorted(set(routes))
         if routes.count((method, path)) > 1
     ]
+    problems += [
+        f"{op.name}: last_write_wins needs a FIFO queue (group_by): order is kept per customer"
+        for op in ordered
+        if op.last_write_wins and not op.fifo
+    ]
     scheduled = [op.name for op in ordered if op.schedule]
     if len(scheduled) > 1:
         # base.yaml has one erasure schedule (its parameters, its dead-letter queue and its alarm)
@@ -545,6 +686,9 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
     }
     values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
+    values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
+    values["environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT
+    values["max_receive_count"] = "!Ref ErasureMaxReceiveCount" if op.schedule else MAX_RECEIVE_COUNT
     if op.schedule:
         values["queue_event"] = fill(SCHEDULE_EVENT, values)
     else:
@@ -565,10 +709,11 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         DEAD_LETTER_QUEUE,
         fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"}),
         ERRORS_ALARM,
+        THROTTLES_ALARM,
+        TALON_ERROR_RATE_ALARM,
         DEAD_LETTER_QUEUE_ALARM,
     ]
-    if op.schedule:
-        parts.append(BACKLOG_ALARM)
+    parts.append(BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM)
     return header + "\n\n" + "\n".join(fill(part, values) for part in parts)
 
 
@@ -577,22 +722,50 @@ def operation_outputs(op: OperationEntry) -> str:
     return fill(OUTPUTS, {"Prefix": logical_prefix(op), "queue_format": queue_format})
 
 
-def _replace_marker(text: str, marker: str, replacement: str) -> str:
+def resource_path(path: str) -> str:
+    """A route as MethodSettings names it: every / written ~1 (/v1/events -> /~1v1~1events)."""
+    return "/" + path.replace("/", "~1")
+
+
+def method_settings(ordered: list[OperationEntry]) -> str:
+    return "".join(
+        fill(METHOD_SETTING, {"resource_path": resource_path(op.path), "METHOD": op.method.upper()}) for op in ordered
+    )
+
+
+def backoff_mapping() -> str:
+    """The OutageHorizon mapping: maxReceiveCount per OutageHorizonHours (talon_relay/backoff.py)."""
+    from talon_relay import backoff
+
+    lines = ["  OutageHorizon:"]
+    for hours in backoff.HORIZON_HOURS:
+        receives = backoff.receives_for(hours * 3600)
+        covered = backoff.covered_seconds(receives)
+        lines.append(f'    "{hours}":')
+        lines.append(f'      MaxReceiveCount: "{receives}" # the last receive {covered / 3600:.2f} h after the first')
+    return "\n".join(lines) + "\n"
+
+
+def _replace_marker(text: str, marker: str, replacement: str, *, times: int = 1) -> str:
     lines = text.split("\n")
     found = [i for i, line in enumerate(lines) if line == marker]
-    if len(found) != 1:
-        raise ValueError(f"base.yaml must hold the line {marker!r} exactly once (found {len(found)})")
-    return text.replace(marker + "\n", replacement, 1)
+    if len(found) != times:
+        raise ValueError(f"base.yaml must hold the line {marker!r} {times} time(s) (found {len(found)})")
+    return text.replace(marker + "\n", replacement)
 
 
 def render(base: str, operations: Iterable[OperationEntry]) -> str:
     """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+    from template.dashboard import dashboard
+
     ordered = check_table(operations)
     erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
-    resources = "\n".join(operation_resources(op, erasure) for op in ordered)
+    resources = "\n".join(operation_resources(op, erasure) for op in ordered) + "\n" + dashboard(ordered)
     outputs = "".join(operation_outputs(op) for op in ordered)
     text = _replace_marker(base, RESOURCES_MARKER, resources)
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)
+    text = _replace_marker(text, METHOD_SETTINGS_MARKER, method_settings(ordered), times=2)
+    text = _replace_marker(text, MAPPING_MARKER, backoff_mapping())
     return BANNER + text
 
 

@@ -3,11 +3,12 @@
 GET    /_emulator/health      {"status": "ok"}
 GET    /_emulator/requests    {"requests": [...]}     DELETE: clear the log
 GET    /_emulator/faults      {"faults": [...]}       POST: queue one (201)   DELETE: clear them
+GET    /_emulator/concurrency {"inFlight", "peak"}    DELETE: peak back to what is in flight (204)
 POST   /_emulator/reset       forget state, log and faults (204)
 GET    /_emulator/state       profiles, sessions, events, referrals, counters
 PUT    /_emulator/keys        {"apiKeys": [...] | {key: appId}, "applications": {appId: hex}}
 GET    /_emulator/rules       PUT: replace the rules (state kept)
-GET    /_emulator/settings    {"era", "badSignatureStatus"}   PUT: change either (200 with all)
+GET    /_emulator/settings    {"era", "badSignatureStatus", "latencyMs"}   PUT: change any (200 with all)
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from local.emulator.errors import ApiError, json_pointer
-from local.emulator.faults import FaultSpec
+from local.emulator.faults import MAX_DELAY, FaultSpec
 from local.emulator.http import Reply, error_reply, json_reply
 from local.emulator.jsonio import parse_json
 from local.emulator.loyalty import Era
@@ -46,6 +47,8 @@ class SettingsSpec(BaseModel):
 
     era: Era | None = None
     bad_signature_status: Literal[400, 401] | None = None
+    #: every Integration API request waits this long before it is served (a remote Talon.One's latency)
+    latency_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY * 1000)
 
 
 class Target(Protocol):
@@ -59,6 +62,8 @@ class Target(Protocol):
     def faults(self) -> list[dict[str, Any]]: ...
     def add_fault(self, spec: FaultSpec) -> dict[str, Any]: ...
     def clear_faults(self) -> None: ...
+    def concurrency(self) -> dict[str, int]: ...
+    def reset_concurrency(self) -> None: ...
     def reset(self) -> None: ...
     def state(self) -> dict[str, Any]: ...
     def set_keys(
@@ -69,7 +74,9 @@ class Target(Protocol):
     def keys_summary(self) -> dict[str, Any]: ...
     def set_rules(self, rules: RulesConfig) -> None: ...
     def settings(self) -> dict[str, Any]: ...
-    def set_settings(self, *, era: str | None = None, bad_signature_status: int | None = None) -> None: ...
+    def set_settings(
+        self, *, era: str | None = None, bad_signature_status: int | None = None, latency_ms: float | None = None
+    ) -> None: ...
 
 
 def validation_error(message: str, exc: ValidationError) -> ApiError:
@@ -114,6 +121,11 @@ def _admin(target: Target, method: str, path: str, body: bytes) -> Reply:
     if endpoint == ("DELETE", "/faults"):
         target.clear_faults()
         return Reply(204)
+    if endpoint == ("GET", "/concurrency"):
+        return json_reply(200, target.concurrency())
+    if endpoint == ("DELETE", "/concurrency"):
+        target.reset_concurrency()
+        return Reply(204)
     if endpoint == ("POST", "/reset"):
         target.reset()
         return Reply(204)
@@ -140,6 +152,6 @@ def _admin(target: Target, method: str, path: str, body: bytes) -> Reply:
         return json_reply(200, target.settings())
     if endpoint == ("PUT", "/settings"):
         spec = _model(SettingsSpec, body)
-        target.set_settings(era=spec.era, bad_signature_status=spec.bad_signature_status)
+        target.set_settings(era=spec.era, bad_signature_status=spec.bad_signature_status, latency_ms=spec.latency_ms)
         return json_reply(200, target.settings())
     raise ApiError(404, f"No such emulator endpoint: {method} /_emulator{path}", title="Not found")

@@ -29,6 +29,33 @@ from local.emulator.validation import check_content_type, query_values, validate
 logger = logging.getLogger("local.emulator")
 
 
+class Concurrency:
+    """Integration API requests being served at once, now and at most since the last reset (what a
+    relay's budget toward Talon.One is checked against)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak = self.in_flight
+
+    def wire(self) -> dict[str, int]:
+        with self._lock:
+            return {"inFlight": self.in_flight, "peak": self.peak}
+
+
 class IntegrationApi:
     def __init__(
         self,
@@ -43,6 +70,9 @@ class IntegrationApi:
         self.backend = backend
         self.credentials = credentials
         self.faults = Faults()
+        self.concurrency = Concurrency()
+        #: seconds every request waits before it is served (a remote Talon.One's latency; 0: none)
+        self.latency = 0.0
         self.log = RequestLog(max_log)
         self.era: Era = DEFAULT_ERA
         self._lock = lock
@@ -50,6 +80,15 @@ class IntegrationApi:
         self._stopping = stopping
 
     def serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        self.concurrency.enter()
+        try:
+            if self.latency:
+                self._stopping.wait(self.latency)
+            return self._serve(method, raw_path, query, headers, body)
+        finally:
+            self.concurrency.leave()
+
+    def _serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         started = time.monotonic()
         exchange = self.log.new(method, raw_path, query, headers, body)
         fault = self.faults.take(method, raw_path)

@@ -1,10 +1,16 @@
-"""Fault injection: queued faulty answers for matching Integration API requests (FIFO)."""
+"""Fault injection: queued faulty answers for matching Integration API requests (FIFO).
+
+A fault answers `count` matching requests, or, with `seconds`, every matching request for that long
+from when it is queued (an outage, or a stretch of rate limiting: `{"status": 429, "headers":
+{"Retry-After": "2"}, "seconds": 10}`), then it is gone.
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,6 +36,8 @@ class FaultSpec(BaseModel):
     path: str | None = None
     method: str | None = None
     after: bool = False
+    #: Answer every matching request for this many seconds (count is then ignored), at most an hour.
+    seconds: float | None = Field(default=None, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _meaningful(self) -> FaultSpec:
@@ -57,6 +65,11 @@ class Fault:
     id: int
     spec: FaultSpec
     remaining: int
+    #: time.monotonic() after which a timed fault is gone (None: it counts down instead)
+    ends: float | None = field(default=None)
+
+    def expired(self, now: float) -> bool:
+        return self.ends is not None and now >= self.ends
 
     def matches(self, method: str, raw_path: str) -> bool:
         if self.spec.method is not None and self.spec.method != method:
@@ -64,7 +77,11 @@ class Fault:
         return self.spec.path is None or raw_path.startswith(self.spec.path)
 
     def wire(self) -> dict[str, Any]:
-        return {"id": self.id, "remaining": self.remaining, **self.spec.wire()}
+        wire = {"id": self.id, "remaining": self.remaining, **self.spec.wire()}
+        if self.ends is not None:
+            wire["remaining"] = None
+            wire["secondsLeft"] = round(max(self.ends - time.monotonic(), 0.0), 3)
+        return wire
 
 
 class Faults:
@@ -77,12 +94,15 @@ class Faults:
 
     def add(self, spec: FaultSpec) -> dict[str, Any]:
         with self._lock:
-            fault = Fault(next(self._ids), spec, spec.count)
+            ends = time.monotonic() + spec.seconds if spec.seconds is not None else None
+            fault = Fault(next(self._ids), spec, spec.count, ends)
             self._faults.append(fault)
             return fault.wire()
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
+            now = time.monotonic()
+            self._faults = [fault for fault in self._faults if not fault.expired(now)]
             return [fault.wire() for fault in self._faults]
 
     def clear(self) -> None:
@@ -92,10 +112,13 @@ class Faults:
     def take(self, method: str, raw_path: str) -> FaultSpec | None:
         """The first matching fault, counted down (and removed when used up)."""
         with self._lock:
+            now = time.monotonic()
+            self._faults = [fault for fault in self._faults if not fault.expired(now)]
             for fault in self._faults:
                 if fault.matches(method, raw_path):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
+                    if fault.ends is None:
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            self._faults.remove(fault)
                     return fault.spec
         return None

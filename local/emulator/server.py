@@ -21,7 +21,7 @@ from typing import Any
 from local.emulator import admin
 from local.emulator.api import IntegrationApi
 from local.emulator.auth import Credentials
-from local.emulator.faults import FaultSpec
+from local.emulator.faults import MAX_DELAY, FaultSpec
 from local.emulator.http import EmulatorHTTPServer, Reply, loopback_address
 from local.emulator.jsonio import dumps, loads_strict
 from local.emulator.loyalty import DEFAULT_ERA, Era, check_era
@@ -173,6 +173,7 @@ class Emulator:
             self._backend.store = Store()
         self._api.log.clear()
         self.clear_faults()
+        self.reset_concurrency()
         self.save()
 
     # --- configuration ---------------------------------------------------------------------
@@ -222,16 +223,31 @@ class Emulator:
     def bad_signature_status(self, value: int) -> None:
         self._credentials.bad_signature_status = value
 
-    def settings(self) -> dict[str, Any]:
-        """GET /_emulator/settings: {"era", "badSignatureStatus"}."""
-        return {"era": self.era, "badSignatureStatus": self.bad_signature_status}
+    @property
+    def latency_ms(self) -> float:
+        """Milliseconds every Integration API request waits before it is served (a remote Talon.One's)."""
+        return self._api.latency * 1000
 
-    def set_settings(self, *, era: str | None = None, bad_signature_status: int | None = None) -> None:
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        if not 0 <= value <= MAX_DELAY * 1000:
+            raise ValueError(f"latency must be 0 to {MAX_DELAY * 1000:.0f} ms")
+        self._api.latency = value / 1000
+
+    def settings(self) -> dict[str, Any]:
+        """GET /_emulator/settings: {"era", "badSignatureStatus", "latencyMs"}."""
+        return {"era": self.era, "badSignatureStatus": self.bad_signature_status, "latencyMs": self.latency_ms}
+
+    def set_settings(
+        self, *, era: str | None = None, bad_signature_status: int | None = None, latency_ms: float | None = None
+    ) -> None:
         """Change the given settings (None leaves one as it is)."""
         if era is not None:
             self.era = era
         if bad_signature_status is not None:
             self.bad_signature_status = bad_signature_status
+        if latency_ms is not None:
+            self.latency_ms = latency_ms
 
     # --- faults ----------------------------------------------------------------------------
 
@@ -247,6 +263,7 @@ class Emulator:
         path: str | None = None,
         method: str | None = None,
         after: bool = False,
+        seconds: float | None = None,
     ) -> dict[str, Any]:
         """Queue `count` faulty answers for matching Integration API requests (FIFO).
 
@@ -254,6 +271,7 @@ class Emulator:
         delay: sleep first (<= 30 s); drop: close the connection without an answer;
         after: process the request first (state changes), then delay/fail/drop the answer.
         path: raw path prefix filter; method: HTTP method filter.
+        seconds: answer every matching request for this long instead of `count` of them (an outage).
         """
         spec = FaultSpec(
             count=count,
@@ -265,6 +283,7 @@ class Emulator:
             path=path,
             method=method,
             after=after,
+            seconds=seconds,
         )
         return self.add_fault(spec)
 
@@ -276,6 +295,16 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self._api.faults.clear()
+
+    # --- concurrency -----------------------------------------------------------------------
+
+    def concurrency(self) -> dict[str, int]:
+        """Integration API requests in flight now and at most since the last reset: {"inFlight", "peak"}."""
+        return self._api.concurrency.wire()
+
+    def reset_concurrency(self) -> None:
+        """Start the peak again from what is in flight now."""
+        self._api.concurrency.reset()
 
     # --- request log -----------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ PARAMETERS: dict[str, Any] = {
     "CallerAuthentication": "required",
 }
 FUNCTION_ENVIRONMENT = {
+    # a failed message comes back after 3 s (the visibility timeout above), not after backoff.py's 30 s+
+    "QUEUE_RETRY_BASE_SECONDS": "3",
+    "QUEUE_RETRY_MAX_SECONDS": "3",
     "TALON_READ_TIMEOUT": "0.5",
     "TALON_CONNECT_TIMEOUT": "1",
     "TALON_MAX_RETRIES": "2",

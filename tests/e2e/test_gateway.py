@@ -163,7 +163,12 @@ def test_functions_get_their_template_environment(stack: LocalStack) -> None:
         assert env["POWERTOOLS_LOG_LEVEL"] == "WARNING"  # the LogLevel parameter the tests pass
         assert env["TALON_READ_TIMEOUT"] == "0.5"  # the tests' extra environment
         assert env["AWS_LAMBDA_FUNCTION_NAME"] == logical_id
-        assert function.timeout == 20.0  # Globals.Function.Timeout -> FunctionTimeout's default
+        if function.spec.schedules:
+            # (the erasure function's own Timeout -> ErasureRunTimeout; its API requests keep FunctionTimeout)
+            assert function.timeout == 900.0
+            assert env["API_TIMEOUT_SECONDS"] == "20"
+        else:
+            assert function.timeout == 20.0  # Globals.Function.Timeout -> FunctionTimeout's default
 
 
 # --- template, cron, intrinsics, context (no HTTP) ----------------------------------------------

@@ -196,14 +196,16 @@ def test_message_that_keeps_failing_is_redriven_to_the_dlq(stack: LocalStack, qu
     message_id = queues.send("CreateReferralQueue", message)
 
     # Then it is tried once per receive (POST is never retried by the client: it may have been
-    # processed), comes back after each visibility timeout, and after MaxReceiveCount receives SQS
-    # moves it to the DLQ: nothing is lost
+    # processed), comes back after each backoff, and on its last receive (MaxReceiveCount) the relay
+    # moves it to the DLQ itself, with the reason and its original place: nothing is lost
     (letter,) = wait_until(
         lambda: queues.take_all("CreateReferralDeadLetterQueue"), timeout=20, interval=0.2, what="redrive"
     )
-    assert letter["MessageId"] == message_id
+    assert attribute(letter, "sourceMessageId") == message_id
     assert json.loads(letter["Body"]) == message
-    assert attribute(letter, "failureReason") is None  # redriven by SQS, not dead-lettered by the code
+    reason = attribute(letter, "failureReason") or ""
+    assert reason.startswith(f"still failing on its last receive ({max_receives}): Talon.One 503")
+    assert attribute(letter, "relayOrder")
     attempts = talon_requests(stack)
     assert [r["status"] for r in attempts] == [503] * max_receives
     assert queues.depth("CreateReferralQueue") == 0

@@ -257,16 +257,19 @@ def test_poison_bodies_get_an_answer_that_names_the_fault(
 def test_fifo_group_with_poison_in_the_middle_delivers_its_valid_updates_in_order(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, plan: list[str | None]
 ) -> None:
-    # Given one FIFO group: valid updates (None in the plan) with generated poison between them
+    # Given one FIFO group (a session of its own in each example: the relay remembers what it applied
+    # per session, and an update older than one applied is superseded): valid updates (None in the
+    # plan) with generated poison between them
     answer_everything(httpserver)
+    session = f"s-g-{uuid.uuid4().hex[:8]}"
     records = []
     for index, step in enumerate(plan):
         if step is None:
-            message = json.dumps({"customerSessionId": "s-g", "body": {"attributes": {"step": index}}})
+            message = json.dumps({"customerSessionId": session, "body": {"attributes": {"step": index}}})
         elif step.startswith(
             ("[", "{", '"', "-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "N", "I", "t", "f")
         ):
-            message = '{"customerSessionId":"s-g","body":{"attributes":{"x":' + step + "}}}"
+            message = '{"customerSessionId":"' + session + '","body":{"attributes":{"x":' + step + "}}}"
         else:
             message = step  # not even JSON
         records.append(("g-1", f"m-{uuid.uuid4()}", message))

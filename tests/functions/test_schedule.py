@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from talon_relay.errors import ErasureIncomplete
+from talon_relay.settings import clear_cache
 from tests.functions.conftest import Stack
 from tests.support import LambdaContext, LogCapture, load_event
 
@@ -62,8 +67,6 @@ def test_failing_deletion_reaches_the_dlq_after_max_receives(
     stack.send({"integrationId": "p-failing"})
     handler = load_handler("delete_customer_data")
     # When the schedule runs three times, a visibility timeout apart
-    import time
-
     for _ in range(3):
         handler({}, LambdaContext())
         time.sleep(1.2)
@@ -146,10 +149,6 @@ def test_a_failure_is_not_retried_again_in_the_same_run(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a deletion that fails slowly, longer than the queue's 1 s visibility timeout
-    import time
-
-    from werkzeug import Request, Response
-
     from local import containers
 
     monkeypatch.setenv("TALON_MAX_RETRIES", "0")
@@ -169,3 +168,65 @@ def test_a_failure_is_not_retried_again_in_the_same_run(
     while not httpserver.log and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(httpserver.log) == 1
+
+
+class Gauge:
+    """How many requests a local Talon.One serves at once (its peak), each answered after `delay` s."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.now = self.peak = self.served = 0
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.delay)
+        with self.lock:
+            self.now -= 1
+            self.served += 1
+        return Response(status=204)
+
+
+def test_a_run_erases_concurrently_within_its_budget(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 60 queued erasures, Talon.One answering each after 0.1 s, and a budget of 6 at once
+    monkeypatch.setenv("ERASURE_CONCURRENCY", "6")
+    clear_cache()
+    gauge = Gauge(0.1)
+    httpserver.expect_request(re.compile(r"^/v1/customer_data/.+"), method="DELETE").respond_with_handler(gauge)
+    for start in range(0, 60, 10):
+        stack.sqs.send_message_batch(
+            QueueUrl=stack.queue_url,
+            Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({"integrationId": f"p-{i}"})} for i in range(start, start + 10)
+            ],
+        )
+    # When the schedule runs once
+    started = time.monotonic()
+    summary = load_handler("delete_customer_data")({}, LambdaContext(timeout_seconds=60))
+    elapsed = time.monotonic() - started
+    # Then every erasure is done in one run, several at a time but never more than the budget
+    assert summary == {"requested": 60, "deleted": 60, "not_found": 0, "failed": 0, "dead_lettered": 0}
+    assert remaining_on_queue(stack) == ["0", "0"]
+    assert gauge.served == 60
+    assert 3 <= gauge.peak <= 6
+    # (one at a time would take 6 s)
+    assert elapsed < 4.0
+
+
+def test_explicit_ids_are_erased_concurrently_too(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 12 ids in the schedule's input and a budget of 4
+    monkeypatch.setenv("ERASURE_CONCURRENCY", "4")
+    clear_cache()
+    gauge = Gauge(0.1)
+    httpserver.expect_request(re.compile(r"^/v1/customer_data/.+"), method="DELETE").respond_with_handler(gauge)
+    # When the run erases them
+    summary = load_handler("delete_customer_data")({"integrationIds": [f"p-{i}" for i in range(12)]}, LambdaContext())
+    # Then all are done, up to 4 at a time
+    assert summary["deleted"] == 12
+    assert 2 <= gauge.peak <= 4

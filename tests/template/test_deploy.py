@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from talon_relay.operations import Operation
-from tests.template.helpers import SAMCONFIG, SIGNING_SECRET, TABLE, kebab, ops, prefix, ref
+from template.preflight import max_stack_name_length
+from tests.template.helpers import SAMCONFIG, SIGNING_SECRET, TABLE, kebab, load, ops, prefix, ref
 
-#: Stack names samconfig.toml promises to stay within (functions are named <stack>-<function>, and the
-#: longest function, update-customer-session-v2, leaves 64 - 27 characters of Lambda's limit).
-MAX_STACK_NAME = 37
+#: Stack names make deploy allows: every generated FIFO queue name (<stack>-<LogicalId>-<12>.fifo) within
+#: SQS's 80 characters and every function name (<stack>-<function>) within Lambda's 64.
+MAX_STACK_NAME = max_stack_name_length(load())
 
 # --- parameters, outputs, samconfig -----------------------------------------------------------
 
@@ -107,7 +108,11 @@ def test_samconfig_environment_deploys_with_valid_parameters(parameters: dict[st
     assert section["build"]["parameters"] == {"cached": True, "parallel": True}
     # And every parameter override names a template parameter and satisfies its constraints
     overrides = dict(item.split("=", 1) for item in settings["parameter_overrides"])
-    assert "TalonSecretArn" in overrides
+    # And none is a placeholder that would deploy and then fail every request: the secret is the
+    # deployer's to add (make deploy refuses without it), the alarm topic the stack's own
+    assert "TalonSecretArn" not in overrides
+    assert "AlarmTopicArn" not in overrides
+    assert "123456789012" not in SAMCONFIG.read_text()
     # And no environment turns caller authentication off
     assert overrides.get("CallerAuthentication", "required") == "required"
     for name, value in overrides.items():
@@ -121,11 +126,12 @@ def test_samconfig_prod_is_stricter() -> None:
     deploy = config["prod"]["deploy"]["parameters"]
     overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
 
-    # Then change sets are reviewed, alarms reach a topic, logs are kept longer and at INFO
+    # Then change sets are reviewed, logs are kept longer and at INFO, and the API writes access logs
     assert deploy["confirm_changeset"] is True
     # And callers must authenticate, said explicitly
     assert overrides["CallerAuthentication"] == "required"
-    assert overrides["AlarmTopicArn"].startswith("arn:aws:sns:")
+    assert overrides["ApiAccessLogging"] == "enabled"
+    assert int(overrides["OutageHorizonHours"]) >= 24
     assert int(overrides["LogRetentionInDays"]) >= 90
     assert overrides["LogLevel"] in ("INFO", "WARNING")
 

@@ -111,7 +111,8 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     statements = role_statements(resources, op)
 
     # Then its SQS rights are: consume its queue, send to it (async mode: the API queues the request
-    # and answers 202), send to its DLQ (poison messages with a reason)
+    # and answers 202), send to its DLQ (poison messages with a reason), and a queue consumer's right
+    # to hide a failed message for its backoff (backoff.py)
     sqs: dict[str, set[str]] = {}
     for statement in statements:
         actions = [a for a in as_list(statement["Action"]) if a.startswith("sqs:")]
@@ -124,6 +125,8 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     if op.schedule:
         # (the schedule drains the queue itself, and reports failed runs to its DLQ)
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
+    else:
+        expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
     if op.webhook is not None:
         # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
         [scheduled] = SCHEDULED
@@ -230,7 +233,12 @@ def test_erasure_backlog_alarms_long_before_requests_expire(
     # Given the queue the schedule drains, and the alarms on the age of queued requests
     [op] = SCHEDULED
     queue = resources[f"{prefix(op)}Queue"]["Properties"]
-    backlog = [a for a in alarms(resources) if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
+    backlog = [
+        a
+        for a in alarms(resources)
+        if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+        and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == f"{prefix(op)}Queue"
+    ]
 
     # Then it keeps requests 14 days (a failing one is received once a run, MaxReceiveCount times)
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -247,7 +255,7 @@ def test_every_function_has_an_error_alarm(resources: dict[str, Any]) -> None:
     # Given the alarms on Lambda errors
     watched = set()
     for alarm in alarms(resources):
-        if alarm.get("Namespace") == "AWS/Lambda":
+        if alarm.get("Namespace") == "AWS/Lambda" and alarm["MetricName"] != "Throttles":
             # Then each fires on the first error of one function
             assert alarm["MetricName"] == "Errors"
             assert alarm["Statistic"] == "Sum"
@@ -260,15 +268,27 @@ def test_every_function_has_an_error_alarm(resources: dict[str, Any]) -> None:
     assert watched == {f"{prefix(op)}Function" for op in TABLE}
 
 
-def test_alarms_notify_the_topic_only_when_one_is_given(
+def test_alarms_always_notify_a_topic(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
 ) -> None:
     # Given the AlarmTopicArn parameter, empty by default
     assert default(parameters, "AlarmTopicArn") == ""
-    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]}
-
-    # Then every alarm notifies it under HasAlarmTopic, and nothing otherwise
-    notify = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], ref("AWS::NoValue")]}
+    assert template["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [ref("AlarmTopicArn"), ""]}
+    # Then without it the stack creates a topic of its own (mailing AlarmEmail when given) ...
+    topic = resources["AlarmTopic"]
+    assert (topic["Type"], topic["Condition"]) == ("AWS::SNS::Topic", "CreateAlarmTopic")
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": ref("AlarmTopic"),
+        "Protocol": "email",
+        "Endpoint": ref("AlarmEmail"),
+    }
+    assert template["Conditions"]["HasAlarmEmail"] == {
+        "Fn::And": [{"Condition": "CreateAlarmTopic"}, {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]}]
+    }
+    # ... and every alarm notifies that topic or the given one: no deployment has silent alarms
+    notify = [{"Fn::If": ["CreateAlarmTopic", ref("AlarmTopic"), ref("AlarmTopicArn")]}]
     for alarm in alarms(resources):
         assert alarm["AlarmActions"] == notify
         assert alarm["OKActions"] == notify

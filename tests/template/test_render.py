@@ -30,10 +30,14 @@ class Entry:
     fifo: bool = False
     schedule: bool = False
     webhook: str | None = None
+    last_write_wins: bool = False
 
 
 #: Today's table as plain entries, plus the v2 operations that come next and a standard-queue one.
-TODAY = [Entry(op.name, op.method, op.path, op.function, op.fifo, op.schedule, op.webhook) for op in TABLE]
+TODAY = [
+    Entry(op.name, op.method, op.path, op.function, op.fifo, op.schedule, op.webhook, op.last_write_wins)
+    for op in TABLE
+]
 NEXT_CANDIDATES = [
     Entry(
         "updateCustomerSessionV2",
@@ -172,5 +176,5 @@ def test_base_must_hold_each_marker_once() -> None:
     base = render.BASE.read_text().replace(render.OUTPUTS_MARKER + "\n", "")
 
     # Then rendering refuses it rather than dropping the outputs
-    with pytest.raises(ValueError, match="exactly once"):
+    with pytest.raises(ValueError, match=r"1 time\(s\) \(found 0\)"):
         render.render(base, TODAY)

@@ -78,7 +78,8 @@ def test_function_runs_its_handler_on_the_layer(template: dict[str, Any], op: Op
     assert props["Layers"][0] == ref("TalonRelayLayer")  # then the secrets extension (test_performance.py)
     assert props["Tracing"] == "Active"
     assert props["MemorySize"] == 256
-    assert props["Timeout"] == ref("FunctionTimeout")
+    # (the erasure function's scheduled run may take longer: its API requests keep FunctionTimeout)
+    assert props["Timeout"] == ref("ErasureRunTimeout" if op.schedule else "FunctionTimeout")
     assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": ref(f"{prefix(op)}LogGroup")}
     # And its code is functions/<function>/<function>.py, which defines `handler`
     assert props["CodeUri"] == f"functions/{op.function}/"
@@ -203,19 +204,21 @@ def test_rest_api_stage_is_throttled_and_traced(
     resource = resources[api]
     props = resource["Properties"]
 
-    # Then its stage comes from a parameter, X-Ray traces it, and every method is throttled
+    # Then its stage comes from a parameter, X-Ray traces it, and every route is throttled on its own
     assert resource["Type"] == "AWS::Serverless::Api"
     assert props["StageName"] == ref("ApiStageName")
     assert default(parameters, "ApiStageName") == "live"
     assert props["TracingEnabled"] is True
     assert props["OpenApiVersion"] == "3.0.1"  # no extra "Stage" stage
     assert props["EndpointConfiguration"] == {"Type": "REGIONAL"}
-    [settings] = props["MethodSettings"]
-    assert settings["ResourcePath"] == "/*"
-    assert settings["HttpMethod"] == "*"
-    assert settings["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
-    assert settings["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
-    assert settings.get("DataTraceEnabled", False) is False  # bodies hold customer attributes
+    settings = props["MethodSettings"]
+    routes = [("/*", "*")] + [("/" + op.path.replace("/", "~1"), op.method) for op in TABLE]
+    assert [(s["ResourcePath"], s["HttpMethod"]) for s in settings] == routes
+    for setting in settings:
+        assert setting["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
+        assert setting["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
+        assert setting["MetricsEnabled"] is True
+        assert setting.get("DataTraceEnabled", False) is False  # bodies hold customer attributes
 
 
 def test_signature_api_leaves_authentication_to_the_functions(resources: dict[str, Any]) -> None:
@@ -388,15 +391,24 @@ def test_queue_redrives_into_its_dead_letter_queue(
     queue = resources[f"{prefix(op)}Queue"]["Properties"]
     dlq = resources[f"{prefix(op)}DeadLetterQueue"]["Properties"]
 
-    # Then a message moves to the DLQ after MaxReceiveCount receives (5 by default)
+    # Then a message moves to the DLQ after the receives that cover the outage horizon (derived from
+    # OutageHorizonHours unless MaxReceiveCount is given), an erasure request after ErasureMaxReceiveCount runs
+    derived = {
+        "Fn::If": [
+            "DeriveMaxReceiveCount",
+            {"Fn::FindInMap": ["OutageHorizon", ref("OutageHorizonHours"), "MaxReceiveCount"]},
+            ref("MaxReceiveCount"),
+        ]
+    }
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": arn_of(f"{prefix(op)}DeadLetterQueue"),
-        "maxReceiveCount": ref("MaxReceiveCount"),
+        "maxReceiveCount": ref("ErasureMaxReceiveCount") if op.schedule else derived,
     }
-    assert default(parameters, "MaxReceiveCount") == 5
-    # And the DLQ keeps it 14 days, no shorter than the queue keeps its own
+    assert default(parameters, "MaxReceiveCount") == 0
+    assert default(parameters, "ErasureMaxReceiveCount") == 5
+    # And the queue and its DLQ keep messages 14 days, the most SQS allows
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert queue.get("MessageRetentionPeriod", 4 * 24 * 3600) <= dlq["MessageRetentionPeriod"]
+    assert queue["MessageRetentionPeriod"] == dlq["MessageRetentionPeriod"]
     assert "RedrivePolicy" not in dlq
 
 

@@ -141,7 +141,7 @@ def test_max_retries_zero_means_one_attempt(httpserver: HTTPServer) -> None:
 # --- POSTs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failure", [409, 429, 500, 503])
+@pytest.mark.parametrize("failure", [409, 500, 503])
 @pytest.mark.parametrize("call", POSTS)
 def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callable[..., Any], failure: int) -> None:
     # Given a POST answered with a transient failure (it may have been applied)
@@ -153,6 +153,15 @@ def test_posts_are_not_retried_on_an_answer(httpserver: HTTPServer, call: Callab
     # And it tells the caller the failure is transient
     assert exc.value.status == failure
     assert exc.value.retryable is True
+
+
+@pytest.mark.parametrize("call", POSTS)
+def test_a_post_refused_with_429_is_sent_again(httpserver: HTTPServer, call: Callable[..., Any]) -> None:
+    # Given a POST refused with a 429 (rate limited: refused before anything was processed)
+    script = on_every_path(httpserver, Script(status(429), post_success(call)))
+    # When the client posts, then it repeats the request and the second answer is the result
+    call(client_for(httpserver, max_retries=3))
+    assert script.count == 2
 
 
 # --- no answer at all: connection refused, dropped, timed out ---------------------------------
@@ -325,8 +334,8 @@ def test_a_retry_that_hangs_does_not_outlive_the_budget(
 def test_retry_after_is_respected(httpserver: HTTPServer) -> None:
     # Given a 429 asking for a 1 s pause, then success
     script = on_every_path(httpserver, Script(status(429, {"Retry-After": "1"}), ok(200)))
-    # When the session is updated
-    put_session(client_for(httpserver, max_retries=2), budget=10.0)
+    # When the session is updated (a Retry-After within the backoff cap is waited out)
+    put_session(client_for(httpserver, max_retries=2, backoff_max=5.0), budget=10.0)
     # Then the second request came no sooner than the server asked
     assert script.count == 2
     assert script.times[1] - script.times[0] >= 0.95
@@ -344,3 +353,32 @@ def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPS
     assert script.count == 1
     assert exc.value.status == 503
     assert exc.value.retryable is True
+    # And the error keeps how long Talon.One asked to wait (a queued message waits at least that long)
+    assert exc.value.retry_after == "30"
+
+
+def test_a_retry_after_longer_than_the_backoff_cap_is_not_waited_out(httpserver: HTTPServer) -> None:
+    # Given a 429 asking for 8 s, a budget of 60 s, and a backoff cap of 5 s (the default)
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "8"}), ok(200)))
+    started = time.monotonic()
+    # When the call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client_for(httpserver, max_retries=3, backoff_max=5.0), budget=60.0)
+    # Then the invocation is not held asleep: the 429 comes back at once, with its Retry-After
+    assert time.monotonic() - started < 1.0
+    assert script.count == 1
+    assert (exc.value.status, exc.value.retry_after) == (429, "8")
+
+
+@pytest.mark.parametrize("call", [pytest.param(put_session, id="PUT"), *POSTS])
+def test_a_429_whose_retry_after_exceeds_the_budget_is_handed_back_with_it(
+    httpserver: HTTPServer, call: Callable[..., Any]
+) -> None:
+    # Given Talon.One rate limiting with a 60 s Retry-After, and a 2 s budget
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "60"}), ok(200)))
+    # When the call is made (a PUT, or a POST: a 429 is retried for either when the wait fits)
+    with pytest.raises(TalonOneError) as exc:
+        call(client_for(httpserver, max_retries=3), budget=2.0)
+    # Then it did not wait, and the 429 carries the Retry-After for whoever retries later
+    assert script.count == 1
+    assert (exc.value.status, exc.value.retry_after, exc.value.retryable) == (429, "60", True)

@@ -14,7 +14,7 @@ import urllib3
 from pydantic import ValidationError
 from urllib3.exceptions import HTTPError
 
-from talon_relay import operations, requests
+from talon_relay import operations, requests, telemetry
 from talon_relay.auth import Auth
 from talon_relay.errors import TalonOneError
 from talon_relay.observability import logger
@@ -98,13 +98,19 @@ class IntegrationClient:
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
+                telemetry.count(telemetry.CALLS)
+                telemetry.count(telemetry.ERRORS)
                 raise transport_error(operation.name, exc) from None
             status = response.status
             if status == 401 and not refreshed and self.auth.refresh():
                 refreshed = True  # the key may have been rotated: one fresh read, one retry
                 continue
             break
-        attempts = 1 + len(response.retries.history) if response.retries else 1
+        history = response.retries.history if response.retries else ()
+        attempts = 1 + len(history)
+        telemetry.count(telemetry.CALLS)
+        telemetry.count(telemetry.RETRIES, len(history) + refreshed)
+        telemetry.count(telemetry.THROTTLED, sum(1 for past in history if past.status == 429) + (status == 429))
         # DEBUG: a success is visible in the effects and in Lambda's REPORT line; failures are logged
         # by the adapters as warnings. One line less per call is a tenth of the relay's own time.
         logger.debug(
@@ -117,9 +123,12 @@ class IntegrationClient:
             },
         )
         if not 200 <= status < 300:
-            raise TalonOneError.from_response(
+            error = TalonOneError.from_response(
                 status, response.data, operation=operation.name, retry_after=response.headers.get("Retry-After")
             )
+            if error.retryable or error.credentials_refused:
+                telemetry.count(telemetry.ERRORS)
+            raise error
         return Answer(status, response.data)
 
     # --- typed conveniences (library use) -------------------------------------------------------

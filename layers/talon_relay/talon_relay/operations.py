@@ -72,6 +72,10 @@ class Operation:
     group_by: str | None = None
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
+    #: Whether each request replaces what the one before left for the same customer (session and profile
+    #: updates): on its FIFO queue an update older than one already applied is then never applied over
+    #: it (ordering.py). Not for events: a late event is still an event, and is tracked.
+    last_write_wins: bool = False
     #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
     body_required: bool = False
     query_params: tuple[QueryParam, ...] = ()
@@ -134,6 +138,7 @@ UPDATE_CUSTOMER_SESSION = Operation(
     success_status=200,
     function="update_customer_session",
     group_by="customerSessionId",
+    last_write_wins=True,
     profile_at=("profile", "integrationId"),
     effects_at=V1_EFFECTS,
     session_at=("session", "integrationId"),
@@ -149,6 +154,7 @@ UPDATE_CUSTOMER_PROFILE = Operation(
     success_status=200,
     function="update_customer_profile",
     group_by="integrationId",
+    last_write_wins=True,
     profile_at=("profile", "integrationId"),
     effects_at=V1_EFFECTS,
     session_at=("session", "integrationId"),
@@ -206,6 +212,7 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
     success_status=200,
     function="update_customer_session_v2",
     group_by="customerSessionId",
+    last_write_wins=True,
     body_required=True,
     query_params=(QueryParam("dry", "boolean"), QueryParam("now", "date-time")),
     profile_at=("customerSession", "profileId"),
@@ -223,6 +230,7 @@ UPDATE_CUSTOMER_PROFILE_V2 = Operation(
     success_status=200,
     function="update_customer_profile_v2",
     group_by="integrationId",
+    last_write_wins=True,
     body_required=True,
     query_params=(QueryParam("runRuleEngine", "boolean"), QueryParam("dry", "boolean")),
     profile_at=("customerProfile", "integrationId"),

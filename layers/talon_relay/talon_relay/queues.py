@@ -40,6 +40,7 @@ def dead_letter(
     message_id: str,
     status: int | None = None,
     attributes: Mapping[str, Any] | None = None,
+    extra_attributes: Mapping[str, Any] | None = None,
 ) -> None:
     """Put a message that can never succeed on the DLQ, with why, so it is not retried forever.
 
@@ -64,6 +65,7 @@ def dead_letter(
     }
     if status is not None:
         message_attributes["talonStatus"] = {"DataType": "Number", "StringValue": str(status)}
+    message_attributes.update(extra_attributes or {})  # e.g. its place in its customer's order (ordering.py)
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
         "MessageBody": body,
@@ -137,3 +139,14 @@ def receive(queue_url: str) -> list[MessageTypeDef]:
 
 def delete(queue_url: str, receipt_handle: str) -> None:
     sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> bool:
+    """Hide a received message for `seconds` from now (a retry later, backoff.py); False when SQS refused
+    (the message then comes back after the queue's visibility timeout: later than planned, never lost)."""
+    try:
+        sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+    except Exception as exc:  # botocore's errors, e.g. a receipt handle that expired
+        logger.warning("could not delay the message's next receive", extra={"reason": type(exc).__name__})
+        return False
+    return True

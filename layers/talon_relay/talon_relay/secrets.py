@@ -25,7 +25,6 @@ value after that either.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from urllib.parse import quote
 
 from talon_relay.errors import CredentialsError
 from talon_relay.observability import logger
+from talon_relay.settings import environ
 
 if TYPE_CHECKING:
     import urllib3
@@ -54,7 +54,7 @@ _absent = False
 
 def extension_url() -> str | None:
     """The extension's base URL when this environment has it (see the module docstring)."""
-    port = os.environ.get(PORT_VARIABLE, "").strip()
+    port = environ().get(PORT_VARIABLE, "").strip()
     if _absent or not port.isdigit():
         return None
     return f"http://localhost:{port}"
@@ -62,8 +62,8 @@ def extension_url() -> str | None:
 
 def session_token() -> str | None:
     """The function's session token, which the extension requires (see the module docstring)."""
-    token = os.environ.get("AWS_SESSION_TOKEN")
-    if token or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+    token = environ().get("AWS_SESSION_TOKEN")
+    if token or environ().get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return token or None
     import boto3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Literal
 
@@ -44,6 +45,20 @@ class Settings(BaseModel):
     webhook_mappings_dir: str | None = Field(default=None, alias="WEBHOOK_MAPPINGS_DIR")
     #: The erasure queue (DESIGN.md format), where a mapped deleteCustomerData waits for the schedule.
     erasure_queue_url: str | None = Field(default=None, alias="ERASURE_QUEUE_URL")
+    #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
+    erasure_concurrency: int = Field(default=10, alias="ERASURE_CONCURRENCY", ge=1, le=100)
+    #: A queued message that failed for a passing reason waits base x 2^(receives-1) seconds, at most max
+    #: (backoff.py); the queue's maxReceiveCount, when given, is its last receive: a message failing then
+    #: is dead-lettered by the relay, with its reason and its place in its customer's order.
+    queue_retry_base_seconds: int = Field(default=30, alias="QUEUE_RETRY_BASE_SECONDS", ge=0, le=43200)
+    queue_retry_max_seconds: int = Field(default=900, alias="QUEUE_RETRY_MAX_SECONDS", ge=0, le=43200)
+    max_receive_count: int | None = Field(default=None, alias="MAX_RECEIVE_COUNT", ge=1, le=1000)
+    #: Seconds an API request may take when the function's own timeout is longer (the erasure function,
+    #: whose scheduled run takes minutes while API Gateway gives up after 29 s). None: the function's.
+    api_timeout_seconds: float | None = Field(default=None, alias="API_TIMEOUT_SECONDS", gt=0, le=29)
+    #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
+    #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
+    ordering_expiry_seconds: int = Field(default=35 * 86400, alias="ORDERING_EXPIRY_SECONDS", ge=3600)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,12 +73,31 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 _NAMES = tuple(field.alias or name for name, field in Settings.model_fields.items())
 
 
-_current: Settings | None = None
+# A Lambda container is one process, so these would be plain globals there. They are context variables
+# so that one process can host several containers at once (the local gateway runs each container's
+# invocations in its own contextvars.Context): each container then has its own environment and settings,
+# as in Lambda, without swapping the process environment under the others.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("talon_relay_environ", default=None)
+_current: ContextVar[Settings | None] = ContextVar("talon_relay_settings", default=None)
+
+
+def use_environment(environ: Mapping[str, str] | None) -> None:
+    """Read the settings from `environ` instead of the process environment, in the current context
+    (a local container's; None: the process environment again). Lambda never needs it."""
+    _environ.set(environ)
+    _current.set(None)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment the function reads: the process's, or a local container's (use_environment)."""
+    source = _environ.get()
+    return os.environ if source is None else source
 
 
 def settings() -> Settings:
     """The settings of the current invocation (read at its start by `refresh`, or on first use)."""
-    return _current if _current is not None else refresh()
+    current = _current.get()
+    return current if current is not None else refresh()
 
 
 def refresh() -> Settings:
@@ -72,9 +106,10 @@ def refresh() -> Settings:
     Validation is cached per environment, so a Lambda container validates exactly once, while a
     process hosting several functions (the local gateway) gets each function's own settings.
     """
-    global _current
-    _current = _settings_for(tuple(map(os.environ.get, _NAMES)))
-    return _current
+    source = environ()
+    current = _settings_for(tuple(source.get(name) for name in _NAMES))
+    _current.set(current)
+    return current
 
 
 @lru_cache(maxsize=16)
@@ -84,6 +119,5 @@ def _settings_for(values: tuple[str | None, ...]) -> Settings:
 
 def clear_cache() -> None:
     """Forget validated settings (tests change the environment between cases)."""
-    global _current
-    _current = None
+    _current.set(None)
     _settings_for.cache_clear()

@@ -1,7 +1,11 @@
 """HTTP to Talon.One: one urllib3 pool per container, timeouts and retries bounded by a time budget.
 
 PUT and DELETE are retried on 409, 429, 5xx, connection errors and timeouts; POST only when the
-request surely never reached the server (the connection could not be opened).
+request surely never reached the server (the connection could not be opened) or Talon.One refused it
+with a 429 (rate limited: refused before anything was processed). A Retry-After is honoured when the
+wait fits in the caller's time budget and is no longer than the backoff cap (TALON_BACKOFF_MAX);
+otherwise that answer is the result, and the caller hands the work back for later (a queued message
+comes back after at least that long, backoff.py) instead of holding the invocation asleep.
 """
 
 from __future__ import annotations
@@ -68,15 +72,27 @@ class BudgetRetry(Retry):
         retry.deadline = self.deadline
         return retry
 
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # A 429 is a refusal before any processing (Talon.One's rate limit), so repeating it is safe for a
+        # POST too, which is otherwise never repeated in-process (an event must not be counted twice).
+        if status_code == 429 and status_code in (self.status_forcelist or ()):
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
     def increment(self, *args: Any, **kwargs: Any) -> BudgetRetry:
         retry = super().increment(*args, **kwargs)
         assert isinstance(retry, BudgetRetry)
         if self.deadline is not None:
             response = kwargs.get("response")
             wait = retry.get_backoff_time()
-            if response is not None and self.respect_retry_after_header:
-                wait = max(wait, retry.get_retry_after(response) or 0.0)
-            if time.monotonic() + wait + MIN_ATTEMPT_SECONDS > self.deadline:
+            asked = (
+                retry.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
+            )
+            wait = max(wait, asked or 0.0)
+            # A Retry-After longer than the backoff cap is not waited out in the invocation: the caller hands
+            # the work back for that long (a queued message) or passes it on (an API caller) instead of
+            # holding a Lambda, and the batch's other customers, asleep.
+            if time.monotonic() + wait + MIN_ATTEMPT_SECONDS > self.deadline or (asked or 0.0) > self.backoff_max:
                 error = kwargs.get("error") or ResponseError("time budget exhausted")
                 raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)  # type: ignore[arg-type]
         return retry

@@ -1,0 +1,91 @@
+"""What an invocation did toward Talon.One and with its messages, counted, as one EMF document.
+
+Counted anywhere during an invocation (a batch's threads included), flushed once at its end by the
+handler entry point: metrics of the namespace MetricsNamespace with the dimensions `operation` and
+`service`, the same as the effect metrics, so that one CloudWatch alarm can divide errors by calls and
+the dashboard can show them per function. One line per invocation, not one per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from talon_relay.observability import NAMESPACE, SERVICE
+
+#: Talon.One calls made (each with its in-process retries).
+CALLS = "TalonOneCalls"
+#: Calls that failed for Talon.One's reasons: 5xx, 429, 409, timeouts, unreachable, the relay's
+#: credentials refused. A 4xx about the request itself (400, 404) is the request's fault, not counted.
+ERRORS = "TalonOneErrors"
+#: In-process retries: attempts beyond the first (urllib3's Retry, and one fresh secret read after a 401).
+RETRIES = "TalonOneRetries"
+#: 429 answers received, retried or not: Talon.One asking the relay to slow down.
+THROTTLED = "TalonOneThrottled"
+#: Queued messages handed back to their queue to come back after a delay (backoff.py).
+RETRY_LATER = "MessagesRetryLater"
+#: Queued updates not applied because a newer one for the same customer already was (ordering.py).
+SUPERSEDED = "MessagesSuperseded"
+#: Messages the relay put on a dead-letter queue (poison, or an outage longer than the horizon).
+DEAD_LETTERED = "MessagesDeadLettered"
+#: Customers' data erased by a scheduled run (404s included: already gone).
+ERASED = "ErasuresDone"
+
+NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED)
+
+
+class Counts:
+    """Thread-safe counters of one invocation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, int] = {}
+
+    def add(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self._values[name] = self._values.get(name, 0) + value
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._values)
+
+
+_counts: ContextVar[Counts | None] = ContextVar("talon_relay_counts", default=None)
+
+
+def begin() -> Counts:
+    """Start counting for the invocation that runs in the current context."""
+    counts = Counts()
+    _counts.set(counts)
+    return counts
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add to a counter of the current invocation (nothing outside an invocation, e.g. library use)."""
+    counts = _counts.get()
+    if counts is not None and value:
+        counts.add(name, value)
+
+
+def current() -> dict[str, int]:
+    """The counters of the current invocation so far."""
+    counts = _counts.get()
+    return counts.snapshot() if counts is not None else {}
+
+
+def flush(operation: str) -> dict[str, int]:
+    """Emit the invocation's counters as one EMF document (unless metrics are disabled); returns them."""
+    counts = _counts.get()
+    _counts.set(None)
+    values = counts.snapshot() if counts is not None else {}
+    if not values or is_metrics_disabled():
+        return values
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics.add_dimension(name="operation", value=operation)
+    for name, value in sorted(values.items()):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+    return values

@@ -1,0 +1,259 @@
+"""Outages and order on the queue side, against moto and a local Talon.One: a failed message comes back
+after its backoff (at least Talon.One's Retry-After), its last receive dead-letters it with its reason and
+its place in its customer's order, and an old update redriven after a newer one was applied is superseded."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from local.gateway import sqs_record
+from local.redrive import redrive
+from talon_relay.settings import clear_cache
+from tests.functions.conftest import Stack
+from tests.support import LambdaContext, LogCapture, integration_state
+
+SESSION_PATH = "/v1/customer_sessions/s-1"
+
+
+def receive_event(stack: Stack, queue_url: str, *, wait: int = 0) -> dict[str, Any]:
+    """What Lambda's event source mapping hands the function: the visible messages as SQS records."""
+    arn = stack.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    messages = stack.sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=wait,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    return {"Records": [sqs_record(message, arn) for message in messages]}
+
+
+def settle(stack: Stack, queue_url: str, event: dict[str, Any], result: dict[str, Any]) -> None:
+    """Delete what succeeded, as the event source mapping does."""
+    failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+    for record in event["Records"]:
+        if record["messageId"] not in failed:
+            stack.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"])
+
+
+def hidden(stack: Stack, queue_url: str) -> int:
+    attributes = stack.sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def use(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    clear_cache()
+
+
+def session_message(total: float) -> str:
+    return json.dumps({"customerSessionId": "s-1", "body": {"profileId": "p-1", "total": total}})
+
+
+def test_a_failed_message_comes_back_after_its_backoff_not_the_visibility_timeout(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    # Given Talon.One down, a queue whose visibility timeout is 1 s, and a first retry after 3 s
+    use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="3", QUEUE_RETRY_MAX_SECONDS="60")
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
+    stack.send(session_message(1))
+    event = receive_event(stack, stack.queue_url)
+    # When the function fails it
+    result = load_handler("update_customer_session")(event, LambdaContext())
+    settle(stack, stack.queue_url, event, result)
+    # Then it is reported for retry, and stays hidden past the queue's 1 s ...
+    assert [item["itemIdentifier"] for item in result["batchItemFailures"]] == [event["Records"][0]["messageId"]]
+    time.sleep(1.5)
+    assert receive_event(stack, stack.queue_url)["Records"] == []
+    # ... until its 3 s backoff has passed, when it comes back for its second receive
+    again = receive_event(stack, stack.queue_url, wait=3)["Records"]
+    assert [record["attributes"]["ApproximateReceiveCount"] for record in again] == ["2"]
+    (line,) = [r for r in logs.records() if r["message"] == "retryable failure; message comes back later"]
+    assert (line["retry_in_seconds"], line["status"]) == (3, 503)
+
+
+def test_a_429_retry_after_beyond_the_invocation_keeps_the_message_hidden_that_long(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    # Given Talon.One rate limiting with Retry-After 120 (more than the invocation has), backoff 1 s
+    use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="1", QUEUE_RETRY_MAX_SECONDS="1")
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_json(
+        {"message": "Too many requests"}, status=429, headers={"Retry-After": "120"}
+    )
+    stack.send(session_message(1))
+    event = receive_event(stack, stack.queue_url)
+    # When the function handles it
+    result = load_handler("update_customer_session")(event, LambdaContext(timeout_seconds=5))
+    settle(stack, stack.queue_url, event, result)
+    # Then it did not wait in the invocation (one request), and the message is hidden for Talon.One's 120 s
+    assert len(httpserver.log) == 1
+    time.sleep(1.5)
+    assert hidden(stack, stack.queue_url) == 1
+    (line,) = [r for r in logs.records() if r["message"] == "retryable failure; message comes back later"]
+    assert (line["retry_in_seconds"], line["status"]) == (120, 429)
+
+
+def test_the_last_receive_dead_letters_with_the_reason_and_the_original_place(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Talon.One still down when a message is received for the last time (maxReceiveCount 1 here)
+    use(monkeypatch, MAX_RECEIVE_COUNT="1")
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
+    stack.send(session_message(1))
+    event = receive_event(stack, stack.queue_url)
+    sent = event["Records"][0]["attributes"]["SentTimestamp"]
+    # When the function fails it once more
+    result = load_handler("update_customer_session")(event, LambdaContext())
+    settle(stack, stack.queue_url, event, result)
+    # Then the relay moved it to the DLQ itself: nothing left to retry, the reason said, the place kept
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.dlq_messages()
+    attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
+    assert attributes["failureReason"].startswith("still failing on its last receive (1): Talon.One 503")
+    assert attributes["relayOrder"] == f"{sent}.0"
+    assert attributes["talonStatus"] == "503"
+
+
+@pytest.fixture
+def fifo(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """Given the function's queue and DLQ are FIFO, as the session queue is deployed."""
+    suffix = uuid.uuid4().hex[:8]
+    dlq = stack.sqs.create_queue(
+        QueueName=f"dlq-{suffix}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    queue = stack.sqs.create_queue(
+        QueueName=f"q-{suffix}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "1"},
+    )["QueueUrl"]
+    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq)
+    return queue, dlq
+
+
+def send_fifo(stack: Stack, queue: str, body: str) -> None:
+    stack.sqs.send_message(QueueUrl=queue, MessageBody=body, MessageGroupId="s-1")
+
+
+def test_an_old_update_redriven_after_a_newer_one_is_superseded(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    fifo: tuple[str, str],
+    logs: LogCapture,
+) -> None:
+    # Given Talon.One refusing session s-1's first update (a fault fixed later) and accepting the rest
+    queue, dlq = fifo
+    applied: list[float] = []
+
+    def answer(request: Request) -> Response:
+        total = json.loads(request.get_data())["total"]
+        if total == 1 and not applied:
+            return Response(json.dumps({"message": "refused"}), status=400, content_type="application/json")
+        applied.append(total)
+        return Response(json.dumps(integration_state()), status=200, content_type="application/json")
+
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_handler(answer)
+    handler = load_handler("update_customer_session")
+    # And two updates of the session, in order: total 1, then total 2
+    send_fifo(stack, queue, session_message(1))
+    send_fifo(stack, queue, session_message(2))
+    # When they are delivered: the first is dead-lettered, the second applied
+    event = receive_event(stack, queue)
+    settle(stack, queue, event, handler(event, LambdaContext()))
+    assert applied == [2]
+    # And after the fix the dead letter is redriven and delivered
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0).moved == 1
+    event = receive_event(stack, queue)
+    assert len(event["Records"]) == 1
+    result = handler(event, LambdaContext())
+    settle(stack, queue, event, result)
+    # Then the old update was acknowledged as superseded: not applied over the newer one, not retried
+    assert result == {"batchItemFailures": []}
+    assert applied == [2]
+    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
+        "superseded: a newer update of this customer was applied; acknowledged, not applied"
+    ]
+    # And a later update still goes through
+    send_fifo(stack, queue, session_message(3))
+    event = receive_event(stack, queue)
+    settle(stack, queue, event, handler(event, LambdaContext()))
+    assert applied == [2, 3]
+
+
+def test_a_redriven_update_with_nothing_newer_applied_is_applied(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str]
+) -> None:
+    # Given a session update dead-lettered by a refusal, and nothing newer for that session since
+    queue, dlq = fifo
+    answers = iter([400, 200])
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_handler(
+        lambda request: Response(json.dumps(integration_state()), status=next(answers), content_type="application/json")
+    )
+    handler = load_handler("update_customer_session")
+    send_fifo(stack, queue, session_message(1))
+    event = receive_event(stack, queue)
+    settle(stack, queue, event, handler(event, LambdaContext()))
+    # When it is redriven and delivered
+    redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0)
+    event = receive_event(stack, queue)
+    settle(stack, queue, event, handler(event, LambdaContext()))
+    # Then it is applied (it is the latest the session has)
+    assert len(httpserver.log) == 2
+    assert stack.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"
+    ] == {"ApproximateNumberOfMessages": "0"}
+
+
+def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(stack: Stack, fifo: tuple[str, str]) -> None:
+    # Given a message SQS moved to the DLQ by itself (no relayOrder), and one the relay dead-lettered
+    queue, dlq = fifo
+    stack.sqs.send_message(QueueUrl=dlq, MessageBody=session_message(1), MessageGroupId="s-1")
+    stack.sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody=session_message(2),
+        MessageGroupId="s-1",
+        MessageAttributes={"relayOrder": {"DataType": "String", "StringValue": "1700000000000.42"}},
+    )
+    in_dlq = stack.sqs.receive_message(
+        QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+    )
+    first_sent = in_dlq["Messages"][0]["Attributes"]["SentTimestamp"]
+    # When both are redriven
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0).moved == 2
+    # Then the first carries its DLQ send time as its place, and the second keeps the place it had
+    moved = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    places = [m["MessageAttributes"]["relayOrder"]["StringValue"] for m in moved["Messages"]]
+    assert places == [f"{first_sent}.0", "1700000000000.42"]
+
+
+def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Talon.One down, a first retry after 3 s, and two updates of one session in one batch
+    queue, _ = fifo
+    use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="3", QUEUE_RETRY_MAX_SECONDS="3")
+    monkeypatch.setenv("QUEUE_URL", queue)
+    clear_cache()
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
+    send_fifo(stack, queue, session_message(1))
+    send_fifo(stack, queue, session_message(2))
+    event = receive_event(stack, queue)
+    # When the first fails (the second is not tried: it must not overtake the first)
+    result = load_handler("update_customer_session")(event, LambdaContext())
+    settle(stack, queue, event, result)
+    assert len(result["batchItemFailures"]) == 2
+    assert len(httpserver.log) == 3  # the first, with its two in-process retries
+    # Then both stay hidden for the head's 3 s (the queue's visibility timeout is 1 s) and come back together
+    time.sleep(1.5)
+    assert hidden(stack, queue) == 2
+    again = receive_event(stack, queue, wait=3)["Records"]
+    assert [json.loads(r["body"])["body"]["total"] for r in again] == [1, 2]

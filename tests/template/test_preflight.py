@@ -1,0 +1,127 @@
+"""make deploy's preflight: what would deploy and then fail or roll back is refused, naming the setting."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.aws import local_client
+from template import preflight
+from tests.template.helpers import SAMCONFIG, load
+
+SECRET = "arn:aws:secretsmanager:eu-west-1:210987654321:secret:talon-relay/talon-one-Xy12Ab"
+
+
+def config(stack: str = "talon-relay-dev", *overrides: str) -> dict[str, Any]:
+    return {
+        "dev": {
+            "global": {"parameters": {"stack_name": stack, "region": "eu-west-1"}},
+            "deploy": {"parameters": {"parameter_overrides": list(overrides)}},
+        }
+    }
+
+
+def problems(*overrides: str, stack: str = "talon-relay-dev") -> list[str]:
+    return preflight.problems("dev", config(stack, *overrides), load())
+
+
+def test_a_complete_environment_passes() -> None:
+    assert problems(f"TalonSecretArn={SECRET}", "LogLevel=DEBUG") == []
+
+
+def test_the_shipped_samconfig_needs_only_the_deployers_secret() -> None:
+    # Given samconfig.toml as shipped (no placeholder ARNs)
+    shipped = tomllib.loads(SAMCONFIG.read_text())
+    for env in ("default", "dev", "prod"):
+        # Then each environment is refused for the one thing only the deployer has: the secret's ARN
+        [problem] = preflight.problems(env, shipped, load())
+        assert problem.startswith("TalonSecretArn is not set: add")
+        assert f"[{env}.deploy.parameters]" in problem
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:talon-relay/talon-one-AbCdEf",
+        "arn:aws:secretsmanager:eu-west-1:<account>:secret:talon",
+    ],
+)
+def test_a_placeholder_secret_is_refused(arn: str) -> None:
+    [problem] = problems(f"TalonSecretArn={arn}")
+    assert problem.startswith(f"TalonSecretArn={arn} is a placeholder")
+
+
+def test_a_placeholder_alarm_topic_is_refused() -> None:
+    [problem] = problems(f"TalonSecretArn={SECRET}", "AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms")
+    assert problem.startswith("AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms is a placeholder")
+
+
+def test_the_stack_name_limit_comes_from_the_longest_fifo_queue() -> None:
+    # Given the template's FIFO queues, whose names CloudFormation generates as <stack>-<id>-<12>.fifo
+    template = load()
+    fifo = [
+        key
+        for key, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue" and resource["Properties"].get("FifoQueue") is True
+    ]
+    longest = max(len(key) for key in fifo)
+    limit = preflight.max_stack_name_length(template)
+    # Then the limit is what keeps the longest one within SQS's 80 characters (23 with today's table)
+    assert limit == 80 - len(".fifo") - 12 - 2 - longest == 23
+    # And a stack name one longer is refused, naming the limit
+    assert problems(f"TalonSecretArn={SECRET}", stack="s" * limit) == []
+    [problem] = problems(f"TalonSecretArn={SECRET}", stack="s" * (limit + 1))
+    assert f"at most {limit}" in problem and "stack_name" in problem
+
+
+def test_an_explicit_max_receive_count_must_cover_the_horizon() -> None:
+    # Given a MaxReceiveCount of 5 (7.5 minutes of delays) with the default 24-hour horizon, then it is refused
+    [problem] = problems(f"TalonSecretArn={SECRET}", "MaxReceiveCount=5")
+    assert problem.startswith("MaxReceiveCount=5 covers 0.1 h of outage, less than OutageHorizonHours=24 (needs 101)")
+    # And 101, or a shorter horizon, or the derived count (0), pass
+    assert problems(f"TalonSecretArn={SECRET}", "MaxReceiveCount=101") == []
+    assert problems(f"TalonSecretArn={SECRET}", "MaxReceiveCount=9", "OutageHorizonHours=1") == []
+    assert problems(f"TalonSecretArn={SECRET}", "MaxReceiveCount=0") == []
+
+
+def test_reserved_concurrency_below_the_pollers_is_refused() -> None:
+    [problem] = problems(f"TalonSecretArn={SECRET}", "ReservedConcurrency=1")
+    assert problem.startswith("ReservedConcurrency=1 is below QueueMaximumConcurrency=2")
+    assert problems(f"TalonSecretArn={SECRET}", "ReservedConcurrency=4", "QueueMaximumConcurrency=4") == []
+
+
+def test_access_logging_needs_the_regions_api_gateway_role(moto_endpoint: str) -> None:
+    # Given an account (moto's) without the API Gateway CloudWatch role
+    apigateway = local_client("apigateway", moto_endpoint)
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+    defaults = {name: spec.get("Default") for name, spec in load()["Parameters"].items()}
+    logging = {"ApiAccessLogging": "enabled"}
+    # Then enabling access logs with the existing role is refused, naming the way out
+    [problem] = preflight.account_problems(logging, defaults, apigateway.get_account)
+    assert "ApiGatewayCloudWatchRole=create" in problem
+    # And it passes when the stack creates the role, or once the account has one
+    assert (
+        preflight.account_problems({**logging, "ApiGatewayCloudWatchRole": "create"}, defaults, apigateway.get_account)
+        == []
+    )
+    role = "arn:aws:iam::210987654321:role/apigateway-cloudwatch"
+    apigateway.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert preflight.account_problems(logging, defaults, apigateway.get_account) == []
+
+
+def test_the_command_refuses_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given samconfig.toml as shipped, when make deploy's preflight runs for dev (no AWS call)
+    code = preflight.main(["--config-env", "dev", "--offline"])
+    # Then it refuses, naming the parameter
+    assert code == 1
+    assert "refusing to deploy dev: TalonSecretArn is not set" in capsys.readouterr().err
+    # And it passes for an environment that has its secret
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        '[dev.global.parameters]\nstack_name = "talon-relay-dev"\n'
+        f'[dev.deploy.parameters]\nparameter_overrides = ["TalonSecretArn={SECRET}"]\n'
+    )
+    assert preflight.main(["--config-env", "dev", "--offline", "--samconfig", str(samconfig)]) == 0
