@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from local.samples import integration_state, referral
 from talon_relay import models, responses
 from talon_relay.auth import HmacAuth
 from talon_relay.client import IntegrationClient
@@ -308,54 +309,11 @@ def example_body(name: str) -> BaseModel:
 
 
 def example_response(name: str) -> dict[str, Any]:
-    created = "2019-05-20T10:00:00Z"
+    """A complete answer of the named definition, as the stand-ins of the tests and the bench give it."""
     if name == "Referral":
-        return {
-            "id": 1,
-            "created": created,
-            "campaignId": 1,
-            "advocateProfileIntegrationId": "p-1",
-            "code": "ABCD",
-            "usageCounter": 0,
-            "usageLimit": 1,
-        }
+        return referral()
     assert name == "IntegrationState"
-    return {
-        "session": {
-            "integrationId": "s-1",
-            "created": created,
-            "applicationId": 1,
-            "profileId": "p-1",
-            "coupon": "",
-            "referral": "",
-            "state": "open",
-            "cartItems": [],
-            "total": 0,
-            "attributes": {},
-            "firstSession": True,
-            "discounts": {},
-        },
-        "profile": {
-            "integrationId": "p-1",
-            "created": created,
-            "attributes": {},
-            "accountId": 1,
-            "closedSessions": 0,
-            "totalSales": 0,
-            "loyaltyMemberships": [],
-            "lastActivity": created,
-        },
-        "event": {
-            "id": 1,
-            "created": created,
-            "applicationId": 1,
-            "sessionId": "s-1",
-            "type": "t",
-            "attributes": {},
-            "effects": [],
-            "ledgerEntries": [],
-        },
-    }
+    return integration_state(effects=[])
 
 
 @pytest.mark.parametrize(("operation_id", "method", "path", "op"), OPERATIONS)
