@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from talon_relay import telemetry
-
-if TYPE_CHECKING:
-    from template.render import OperationEntry
+from template.entry import OperationEntry, logical_prefix
 
 WIDTH, HEIGHT = 12, 6
 #: The EMF metrics of the relay's own counts (telemetry.py); every other metric of the namespace is an effect.
 OWN_METRICS = telemetry.NAMES
 APIS = (("RelayApi", "relay"), ("RelayKeyApi", "relay-key"))
-
-
-def _prefix(op: OperationEntry) -> str:
-    return op.name[:1].upper() + op.name[1:]
 
 
 def _search(filter_: str, stat: str = "Sum", period: int = 300) -> str:
@@ -92,7 +86,12 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
         _widget(
             "Backlog: visible messages per queue",
             [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{{_prefix(op)}Queue.QueueName}}"]
+                [
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    f"${{{logical_prefix(op)}Queue.QueueName}}",
+                ]
                 for op in ordered
             ],
             stat="Maximum",
@@ -100,7 +99,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
         _widget(
             "Age of the oldest message per work queue (s)",
             [
-                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{_prefix(op)}Queue.QueueName}}"]
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{logical_prefix(op)}Queue.QueueName}}"]
                 for op in queued
             ],
             stat="Maximum",
@@ -112,7 +111,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
                     "AWS/SQS",
                     "ApproximateNumberOfMessagesVisible",
                     "QueueName",
-                    f"${{{_prefix(op)}DeadLetterQueue.QueueName}}",
+                    f"${{{logical_prefix(op)}DeadLetterQueue.QueueName}}",
                 ]
                 for op in ordered
             ]
@@ -128,13 +127,16 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
         ),
         _widget(
             "Concurrent executions per function",
-            [["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f"${{{_prefix(op)}Function}}"] for op in ordered],
+            [
+                ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f"${{{logical_prefix(op)}Function}}"]
+                for op in ordered
+            ],
             stat="Maximum",
         ),
         _widget(
             "Lambda throttles and errors per function",
-            [["AWS/Lambda", "Throttles", "FunctionName", f"${{{_prefix(op)}Function}}"] for op in ordered]
-            + [["AWS/Lambda", "Errors", "FunctionName", f"${{{_prefix(op)}Function}}"] for op in ordered],
+            [["AWS/Lambda", "Throttles", "FunctionName", f"${{{logical_prefix(op)}Function}}"] for op in ordered]
+            + [["AWS/Lambda", "Errors", "FunctionName", f"${{{logical_prefix(op)}Function}}"] for op in ordered],
         ),
         _widget(
             "API requests and 5xx answers",

@@ -20,7 +20,8 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+
+from template.entry import OperationEntry, logical_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "template" / "base.yaml"
@@ -39,27 +40,6 @@ BANNER = """\
 # (talon_relay.operations.OPERATIONS): edit those and re-render, not this file.
 
 """
-
-
-class OperationEntry(Protocol):
-    """The fields of a talon_relay.operations.Operation the template is rendered from."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def function(self) -> str: ...
-    @property
-    def fifo(self) -> bool: ...
-    @property
-    def schedule(self) -> bool: ...
-    @property
-    def webhook(self) -> str | None: ...
-    @property
-    def last_write_wins(self) -> bool: ...
 
 
 # --- the per-operation text ({{key}} is filled in; everything else is YAML as written) -----------------
@@ -575,11 +555,6 @@ HEADER_WIDTH = 96
 
 
 # --- rendering ----------------------------------------------------------------------------------------
-
-
-def logical_prefix(operation: OperationEntry) -> str:
-    """The prefix of the operation's logical ids: updateCustomerSession -> UpdateCustomerSession."""
-    return operation.name[:1].upper() + operation.name[1:]
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:

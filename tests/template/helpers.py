@@ -15,7 +15,7 @@ import pytest
 
 from local.template import load_template
 from talon_relay.operations import OPERATIONS, Operation
-from template.render import logical_prefix
+from template.entry import logical_prefix
 from tests.support import OPENAPI_2020, OPENAPI_2026, SWAGGER_2019, reference_dir, reference_spec
 
 ROOT = Path(__file__).resolve().parents[2]

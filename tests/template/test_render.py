@@ -16,6 +16,7 @@ import pytest
 
 from local.template import load_template, read_stack
 from template import render
+from template.entry import logical_prefix
 from tests.template.helpers import TABLE, TEMPLATE, as_list, of_type
 
 
@@ -105,7 +106,7 @@ def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path:
 
     # Then each entry has its function, with its route on both APIs (a webhook receiver: RelayApi only)
     # and its queue event (or none)
-    names = {render.logical_prefix(e): e for e in entries}
+    names = {logical_prefix(e): e for e in entries}
     assert set(stack.functions) == {f"{name}Function" for name in names}
     for name, entry in names.items():
         function = stack.functions[f"{name}Function"]
@@ -137,7 +138,7 @@ def test_rendering_is_deterministic_in_name_order(tmp_path: Path) -> None:
     text, template = rendered(entries, tmp_path)
     assert render.render(render.BASE.read_text(), shuffled) == text
     functions = [key for key in template["Resources"] if key.endswith("Function")]
-    assert functions == [f"{render.logical_prefix(e)}Function" for e in sorted(entries, key=lambda e: e.name)]
+    assert functions == [f"{logical_prefix(e)}Function" for e in sorted(entries, key=lambda e: e.name)]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,32 @@
+"""What the template is rendered from: the fields of an operation-table entry, and the logical-id
+prefix of its resources (shared by the renderer and the dashboard)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class OperationEntry(Protocol):
+    """The fields of a talon_relay.operations.Operation the template is rendered from."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def function(self) -> str: ...
+    @property
+    def fifo(self) -> bool: ...
+    @property
+    def schedule(self) -> bool: ...
+    @property
+    def webhook(self) -> str | None: ...
+    @property
+    def last_write_wins(self) -> bool: ...
+
+
+def logical_prefix(operation: OperationEntry) -> str:
+    """The prefix of the operation's logical ids: updateCustomerSession -> UpdateCustomerSession."""
+    return operation.name[:1].upper() + operation.name[1:]
