@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench import events, infra
 from bench.events import OPS
-from bench.infra import BenchError, Sites
-from bench.run import CHILD_SOURCE, SIGNING_KEY, ensure_build, lambda_env, start
+from bench.infra import BenchError
+from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, prepare_sites, start
 
 
 @dataclass
@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     op = OPS[args.function]
     workdir = infra.scratch_dir()
     python = infra.runtime_python()
-    runtime = infra.ensure_runtime_venv(python)
-    ensure_build(list(OPS.values()), "auto")
-    sites = Sites.create(workdir / "lambda", python, runtime, [op.folder])
+    sites, _ = prepare_sites(workdir, python, [op.folder], "auto")
     setup = start(workdir, python, sites, 50.0)
     try:
         spec = {

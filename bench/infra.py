@@ -98,53 +98,33 @@ class LocalAws:
 
     @classmethod
     def start(cls) -> LocalAws:
-        from moto.server import ThreadedMotoServer
+        from local.aws import start_moto
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on the terminal
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        return cls(server, f"http://{host}:{port}")
+        server, url = start_moto()
+        return cls(server, url)
 
     def create_secret(self, name: str, value: dict[str, Any]) -> str:
-        import boto3
+        from local.aws import local_client
 
-        client = boto3.client(
-            "secretsmanager",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",  # moto's fake credentials
-            aws_secret_access_key="testing",
-        )
+        client = local_client("secretsmanager", self.url)
         arn = str(client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"])
         self.secrets[name] = arn
         return arn
 
     def create_queue(self, name: str) -> str:
-        import boto3
+        from local.aws import local_client
 
-        client = boto3.client(
-            "sqs",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = local_client("sqs", self.url)
         url = str(client.create_queue(QueueName=name)["QueueUrl"])
         self.queues[name] = url
         return url
 
     def create_table(self, name: str) -> str:
         """A table shaped like the template's IdempotencyTable (key `id`, on demand)."""
-        import boto3
+        from local.aws import local_client
 
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = local_client("dynamodb", self.url)
         client.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -154,15 +134,9 @@ class LocalAws:
         return name
 
     def table_items(self, name: str) -> list[dict[str, Any]]:
-        import boto3
+        from local.aws import local_client
 
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = local_client("dynamodb", self.url)
         return list(client.scan(TableName=name)["Items"])
 
     def stop(self) -> None:

@@ -15,8 +15,8 @@ import uuid
 
 from bench import events, infra
 from bench.events import OPS
-from bench.infra import BenchError, Sites
-from bench.run import SIGNING_KEY, ensure_build, lambda_env, start
+from bench.infra import BenchError
+from bench.run import SIGNING_KEY, lambda_env, prepare_sites, start
 
 CHILD = r"""
 import cProfile, copy, importlib, io, json, pstats, sys, time
@@ -81,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     op = OPS[args.function]
     workdir = infra.scratch_dir()
     python = infra.runtime_python()
-    runtime = infra.ensure_runtime_venv(python)
-    ensure_build(list(OPS.values()), "auto")
-    sites = Sites.create(workdir / "lambda", python, runtime, [op.folder])
+    sites, _ = prepare_sites(workdir, python, [op.folder], "auto")
     setup = start(workdir, python, sites, 50.0)
     try:
         if args.trigger == "api":

@@ -27,6 +27,7 @@ from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, DynamoWrites, LocalAws, Sites, StandIn, log
 from bench.report import Row, ms, ratio, verdict
 from local.extension import SecretsExtension
+from talon_relay.ordering import KEY_PREFIX as ORDERING_PREFIX
 
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"
@@ -339,7 +340,8 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
     with DynamoWrites() as writes:
         result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
     records = warmup + calls
-    items = setup.aws.table_items(table)
+    # the idempotency records; the session's last applied place (ordering.py) shares the table
+    items = [item for item in setup.aws.table_items(table) if not item["id"]["S"].startswith(ORDERING_PREFIX)]
     if len(items) != records:
         raise BenchError(f"expected {records} idempotency records, found {len(items)}")
     total = sum(writes.counts.values())
@@ -549,6 +551,17 @@ def notes(args: argparse.Namespace, sites: Sites, size_note: str) -> list[str]:
     ]
 
 
+def prepare_sites(workdir: Path, python: Path, folders: list[str], build: str) -> tuple[Sites, str]:
+    """The built layer and `folders`' functions as Lambda has them (read-only copies), and the size note.
+
+    The build comes first: the runtime venv takes this machine's builds of the built layer's compiled
+    packages, which a fresh clone only has once the layer is built.
+    """
+    size_note = ensure_build(list(OPS.values()), build)
+    runtime = infra.ensure_runtime_venv(python)
+    return Sites.create(workdir / "lambda", python, runtime, folders), size_note
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.monotonic()
@@ -558,12 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         python = infra.runtime_python()
         infra.ensure_sdk_venv(python)
-        # the build first: the runtime venv takes this machine's builds of the built layer's compiled packages
-        size_note = ensure_build(list(OPS.values()), args.build)
-        runtime = infra.ensure_runtime_venv(python)
-        # the idempotency and batch rows measure update_customer_session whatever --only says
-        folders = sorted({op.folder for op in ops} | {"update_customer_session"})
-        sites = Sites.create(workdir / "lambda", python, runtime, folders)
+        # the idempotency and batch rows measure update_customer_session, the erasure row delete_customer_data,
+        # whatever --only says
+        also = {"update_customer_session"} | ({"delete_customer_data"} if args.erasures else set())
+        folders = sorted({op.folder for op in ops} | also)
+        sites, size_note = prepare_sites(workdir, python, folders, args.build)
         size_rows = measure_size(ops, workdir)
         setup = start(workdir, python, sites, args.delay_ms)
         try:
