@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template mapping-schema build preflight deploy clean
+.PHONY: install test test-fast lint template checkers mapping-schema build preflight deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,9 @@ test:  ## the whole test suite (unit, contract, functions, template, emulator, l
 test-fast:  ## the inner loop, in seconds: unit, contract and template tests only
 	$(PY) -m pytest tests/unit tests/contract tests/template -q
 
-lint:  ## template.yaml up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
+lint:  ## template.yaml and checkers.json up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
+	$(PY) -m talon_relay.checkers_build --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
@@ -38,6 +39,9 @@ lint:  ## template.yaml up to date, ruff, mypy, import-linter contracts, cfn-lin
 
 template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
 	$(PY) -m template.render
+
+checkers:  ## write the request checkers (talon_relay/checkers.json) from the request models, after changing a model
+	$(PY) -m talon_relay.checkers_build
 
 mapping-schema:  ## write the webhook mapping files' JSON Schema (talon_relay/mappings/mapping.schema.json) from its model
 	$(PY) -m talon_relay.webhooks.mapping_model

@@ -22,8 +22,9 @@ from talon_relay.auth import (
     TalonCredentials,
 )
 from talon_relay.client import IntegrationClient
-from talon_relay.errors import CredentialsError, TalonOneError
+from talon_relay.errors import CredentialsError
 from talon_relay.models import NewEvent
+from talon_relay.talon_errors import TalonOneError
 
 REPO = Path(__file__).resolve().parents[2]
 APP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # hex, as Talon.One shows an Application key

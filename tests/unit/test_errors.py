@@ -10,8 +10,8 @@ from werkzeug import Request, Response
 
 from talon_relay.auth import ApiKeyAuth
 from talon_relay.client import IntegrationClient
-from talon_relay.errors import TalonOneError, is_retryable_status
 from talon_relay.models import ErrorResponse, NewCustomerSession, NewEvent
+from talon_relay.talon_errors import TalonOneError
 from tests.unit import payloads
 
 VALIDATION_ERROR = {
@@ -130,6 +130,5 @@ def test_a_success_status_with_a_body_of_the_wrong_shape_is_an_error(
 def test_retryable_follows_the_status(status: int, retryable: bool) -> None:
     error = TalonOneError.from_response(status, b"")
     assert error.retryable is retryable
-    assert is_retryable_status(status) is retryable
     assert error.status == status
     assert f"status={status}" in repr(error)

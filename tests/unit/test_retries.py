@@ -16,8 +16,8 @@ from werkzeug import Request, Response
 
 from talon_relay.auth import ApiKeyAuth
 from talon_relay.client import IntegrationClient
-from talon_relay.errors import TalonOneError
 from talon_relay.models import NewCustomerSession, NewEvent, NewReferral
+from talon_relay.talon_errors import TalonOneError
 from tests.unit import payloads
 
 FAST = {"backoff_factor": 0.001, "backoff_max": 0.01}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+
 import pytest
 
+from talon_relay.auth import TalonCredentials
 from talon_relay.errors import SettingsError
-from talon_relay.settings import load_settings
+from talon_relay.settings import Settings, load_settings
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:talon-abc"
 
@@ -55,3 +58,25 @@ def test_a_wrong_environment_is_one_error_naming_the_variable(environ: dict[str,
     with pytest.raises(SettingsError) as exc:
         load_settings(environ)
     assert variable in str(exc.value)
+
+
+@pytest.mark.parametrize("record", [Settings, TalonCredentials], ids=lambda cls: cls.__name__)
+def test_each_field_is_checked_as_the_type_it_is_declared(record: type) -> None:
+    # Given a record's fields: a declared type, and the core schema that checks it
+    for item in fields(record):
+        schema = item.metadata["schema"]
+        declared = str(item.type)
+        if schema["type"] == "nullable":
+            assert declared.endswith(" | None"), item.name
+            schema = schema["schema"]
+        # Then the schema checks the declared type (a Literal its very values), defaults included
+        base = declared.removesuffix(" | None")
+        if schema["type"] == "literal":
+            assert base == f"Literal[{', '.join(map(repr, schema['expected']))}]", item.name
+        else:
+            assert base == schema["type"], item.name
+        if item.default is not MISSING:
+            assert item.default is None or isinstance(
+                item.default, {"str": str, "int": int, "float": float}.get(base, str)
+            )
+            assert item.default is not None or declared.endswith(" | None"), item.name

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
-from talon_relay import secrets, snapstart
+from talon_relay import auth, checkers, secrets, snapstart
 from talon_relay.handlers import lambda_handler
 from talon_relay.operations import CREATE_REFERRAL, OPERATIONS
 from talon_relay.transport import POOL
@@ -62,12 +62,17 @@ def test_a_snapstart_init_registers_priming_and_the_restore_hook(
 def test_priming_imports_every_adapter_and_builds_the_operations_validators(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given no validator built yet in this process
     operation = OPERATIONS[name]
     monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    checkers.checker.cache_clear()
+    auth.credentials_validator.cache_clear()
+    # When Lambda primes the function before its snapshot
     snapstart.prime(operation)
+    # Then the adapters are imported and the body's checker and the secret's validator are built
     assert {"talon_relay.handlers.api", "talon_relay.handlers.sqs", "urllib3"} <= set(sys.modules)
-    if operation.body_model is not None:
-        assert operation.body_model.__pydantic_complete__
+    assert checkers.checker.cache_info().currsize == (0 if operation.body is None else 1)
+    assert auth.credentials_validator.cache_info().currsize == 1
 
 
 def test_priming_survives_a_function_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from talon_relay.errors import CredentialsError
+from talon_relay.records import key, problems, validator
 from talon_relay.secrets import fetch_secret
 
 __all__ = ["ApiKeyAuth", "Auth", "HmacAuth", "SecretsManagerAuth", "TalonCredentials", "fetch_secret"]
@@ -72,39 +76,46 @@ class HmacAuth:
         return f"HmacAuth(application_id={self.application_id!r}, application_key=***)"
 
 
-class TalonCredentials(BaseModel):
-    """The secret's JSON: `{"baseUrl", "apiKey"}` or `{"baseUrl", "applicationId", "applicationKey"}`."""
+@dataclass(frozen=True, kw_only=True)
+class TalonCredentials:
+    """The secret's JSON: `{"baseUrl", "apiKey"}` or `{"baseUrl", "applicationId", "applicationKey"}`.
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    The keys stay out of the repr, and out of every error message (only locations are named).
+    """
 
-    base_url: str = Field(alias="baseUrl", min_length=1)
-    api_key: SecretStr | None = Field(default=None, alias="apiKey")
-    application_id: int | None = Field(default=None, alias="applicationId")
-    application_key: SecretStr | None = Field(default=None, alias="applicationKey")
-
-    @model_validator(mode="after")
-    def _one_scheme(self) -> TalonCredentials:
-        if self.api_key is None and (self.application_id is None or self.application_key is None):
-            raise ValueError("needs apiKey, or applicationId and applicationKey")
-        return self
+    base_url: str = key("baseUrl", "base_url", schema=cs.str_schema(min_length=1))
+    api_key: str | None = key(
+        "apiKey", "api_key", schema=cs.nullable_schema(cs.str_schema()), default=None, secret=True
+    )
+    application_id: int | None = key(
+        "applicationId", "application_id", schema=cs.nullable_schema(cs.int_schema()), default=None
+    )
+    application_key: str | None = key(
+        "applicationKey", "application_key", schema=cs.nullable_schema(cs.str_schema()), default=None, secret=True
+    )
 
     @classmethod
     def parse(cls, data: Any) -> TalonCredentials:
         try:
-            return cls.model_validate(data)
+            credentials: TalonCredentials = credentials_validator().validate_python(data)
         except ValidationError as exc:
-            # Only locations and messages: the input values are secrets.
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'secret'}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
-            raise CredentialsError(f"Talon.One secret is not valid: {problems}") from None
+            raise CredentialsError(f"Talon.One secret is not valid: {problems(exc, whole='secret')}") from None
+        if credentials.api_key is None and (credentials.application_id is None or credentials.application_key is None):
+            raise CredentialsError(
+                "Talon.One secret is not valid: needs apiKey, or applicationId and applicationKey"
+            ) from None
+        return credentials
 
     def auth(self) -> Auth:
         if self.api_key is not None:
-            return ApiKeyAuth(self.api_key.get_secret_value())
+            return ApiKeyAuth(self.api_key)
         assert self.application_id is not None and self.application_key is not None
-        return HmacAuth(self.application_id, self.application_key.get_secret_value())
+        return HmacAuth(self.application_id, self.application_key)
+
+
+@cache
+def credentials_validator() -> SchemaValidator:
+    return validator(TalonCredentials)
 
 
 class SecretsManagerAuth:

@@ -11,25 +11,25 @@ import time
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import urllib3
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 from urllib3.exceptions import HTTPError
 
 from talon_relay import operations, requests, telemetry
 from talon_relay.auth import Auth
-from talon_relay.errors import TalonOneError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
+from talon_relay.talon_errors import TalonOneError
 from talon_relay.transport import POOL, check_base_url, retry_policy, timeout_for, transport_error
-from talon_relay.wire import RequestModel, ResponseModel
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
     from talon_relay.models import NewCustomerProfile, NewCustomerSession, NewEvent, NewReferral
     from talon_relay.responses import IntegrationState, Referral
+    from talon_relay.wire import RequestModel, ResponseModel
 
 USER_AGENT = "talon-relay/1.0"
 
-_M = TypeVar("_M", bound=ResponseModel)
+_M = TypeVar("_M", bound="ResponseModel")
 
 
 class Answer(NamedTuple):

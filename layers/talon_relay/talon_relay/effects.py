@@ -15,10 +15,12 @@ times as much to build. The response models still hold it (`list[Effect]`): pyda
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
 
 #: v1 argument order of the effects the relay names (after the effect name). Only these effects'
 #: arguments are ever logged: others (updateAttributeValue, webhooks) can carry customer data.

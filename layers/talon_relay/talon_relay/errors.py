@@ -3,24 +3,31 @@
 Each error carries its own answer for an API caller (`api_status`, `api_body()`, `api_headers()`) and its
 disposition for a queued message (`dead_letter`: never retried, moved to the DLQ with `reason`; else
 retried later). The adapters map from these attributes, so a new error needs no new `except`.
+Talon.One's own refusals and failures are `talon_errors.TalonOneError`.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from talon_relay.models import APIError, ErrorResponse, ErrorSource
-
-#: 409 is Talon.One's "avoid parallel requests"; 429 and 5xx are transient by nature.
-RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-#: A Retry-After worth passing on: delta-seconds or an HTTP date (nothing that could split a header).
-_RETRY_AFTER = re.compile(r"[0-9]{1,10}|[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
+if TYPE_CHECKING:
+    from talon_relay.models import APIError, ErrorResponse
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_STATUSES or status >= 500
+# The spec's error answer is a pydantic model (`models`), imported with the first error that names
+# its faults: a cold start whose first call succeeds never imports pydantic (checkers.py says why).
+def error_response(message: str, errors: list[APIError]) -> ErrorResponse:
+    from talon_relay.models import ErrorResponse
+
+    return ErrorResponse(message=message, errors=errors)
+
+
+def api_error(title: str, details: str, **source: str) -> APIError:
+    """One of an ErrorResponse's errors; `source` names where (pointer, parameter or line)."""
+    from talon_relay.models import APIError, ErrorSource
+
+    return APIError(title=title, details=details, source=ErrorSource(**source))
 
 
 class RelayError(Exception):
@@ -49,8 +56,8 @@ class RelayError(Exception):
         """Why, in one line, for logs and a dead letter's `failureReason` (never a secret)."""
         return self.message
 
-    def api_body(self) -> dict[str, Any]:
-        return ErrorResponse(message=self.message).to_wire()
+    def api_body(self) -> dict[str, Any]:  # the spec's ErrorResponse, of a message only
+        return {"message": self.message}
 
     def api_text(self) -> str:
         """The JSON text of the answer's body."""
@@ -69,7 +76,7 @@ class InvalidRequest(RelayError, ValueError):
     log_message = "rejected request"
 
     def __init__(self, errors: list[APIError], message: str = "Invalid request") -> None:
-        self.response = ErrorResponse(message=message, errors=errors)
+        self.response = error_response(message, errors)
         super().__init__(message)
 
     @property
@@ -80,9 +87,6 @@ class InvalidRequest(RelayError, ValueError):
             parts.append(f"{where}: {err.details or err.title}")
         return f"{self.response.message}: " + "; ".join(parts)
 
-    def describe(self) -> str:
-        return self.reason
-
     def __str__(self) -> str:
         return self.reason
 
@@ -91,7 +95,7 @@ class InvalidRequest(RelayError, ValueError):
 
     @classmethod
     def single(cls, title: str, details: str, **source: str) -> InvalidRequest:
-        return cls([APIError(title=title, details=details, source=ErrorSource(**source))])
+        return cls([api_error(title, details, **source)])
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -118,8 +122,8 @@ class Unauthenticated(RelayError):
         self.header = header
 
     def api_body(self) -> dict[str, Any]:
-        error = APIError(title="Unauthenticated", details=self.message, source=ErrorSource(parameter=self.header))
-        return ErrorResponse(message="Unauthorized", errors=[error]).to_wire()
+        error = api_error("Unauthenticated", self.message, parameter=self.header)
+        return error_response("Unauthorized", [error]).to_wire()
 
 
 class KeyReused(RelayError):
@@ -145,7 +149,7 @@ class ConfigurationError(RelayError):
     log_message = "relay misconfigured"
 
     def api_body(self) -> dict[str, Any]:
-        return ErrorResponse(message="The relay is misconfigured; see its logs").to_wire()
+        return {"message": "The relay is misconfigured; see its logs"}
 
 
 class SettingsError(ConfigurationError):
@@ -164,7 +168,7 @@ class DependencyUnavailable(RelayError):
     log_message = "AWS dependency failed"
 
     def api_body(self) -> dict[str, Any]:
-        return ErrorResponse(message="The relay cannot reach its queue or idempotency store; try again later").to_wire()
+        return {"message": "The relay cannot reach its queue or idempotency store; try again later"}
 
 
 class StoreUnavailable(DependencyUnavailable):
@@ -178,117 +182,3 @@ class QueueUnavailable(DependencyUnavailable):
 class ErasureIncomplete(RelayError):
     """Some erasures of a scheduled run failed: the run fails, so the scheduler retries it and
     its dead-letter queue (and alarm) get it, instead of a GDPR erasure being silently skipped."""
-
-
-class TalonOneError(RelayError):
-    """A Talon.One call that did not succeed: an error status, or no usable answer at all.
-
-    `status` is None when no response came back (connection refused or dropped, timeout);
-    `timed_out` separates a timeout from an unreachable server.
-    """
-
-    log_message = "Talon.One call failed"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str = "",
-        status: int | None = None,
-        error: ErrorResponse | None = None,
-        body: bytes = b"",
-        retryable: bool = False,
-        timed_out: bool = False,
-        retry_after: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.operation = operation
-        self.status = status
-        self.error = error
-        self.body = body
-        self.retryable = retryable
-        self.timed_out = timed_out
-        #: Talon.One's Retry-After (seconds or an HTTP date), passed on to an API caller with a 429/503.
-        self.retry_after = retry_after
-
-    @property
-    def talon_status(self) -> int | None:
-        return self.status
-
-    @property
-    def credentials_refused(self) -> bool:
-        """Talon.One refused the relay's own key: not the message's fault, and not the caller's."""
-        return self.status in (401, 403)
-
-    @property
-    def dead_letter(self) -> bool:  # type: ignore[override]
-        return not self.retryable and not self.credentials_refused and self.status is not None
-
-    @property
-    def api_status(self) -> int:  # type: ignore[override]
-        code = self.status
-        if self.credentials_refused:
-            return 502
-        if code is not None and 400 <= code < 500:
-            return code
-        return 504 if self.timed_out else 502
-
-    @property
-    def log_level(self) -> str:  # type: ignore[override]
-        return "error" if self.credentials_refused else "warning"
-
-    @property
-    def reason(self) -> str:
-        if self.status is None:
-            return self.message
-        return f"Talon.One {self.status}: {self.message}"
-
-    def api_text(self) -> str:
-        """Talon.One's own 4xx JSON body goes to the caller as it is; anything else is the relay's."""
-        if not self.credentials_refused and self.status is not None and 400 <= self.status < 500:
-            try:
-                json.loads(self.body)
-                return self.body.decode("utf-8")
-            except ValueError:
-                pass
-        return super().api_text()
-
-    def api_headers(self) -> dict[str, str]:
-        if self.retry_after and self.status in (429, 503) and _RETRY_AFTER.fullmatch(self.retry_after):
-            return {"Retry-After": self.retry_after}
-        return {}
-
-    def api_body(self) -> dict[str, Any]:
-        operation = self.operation or "the call"
-        if self.credentials_refused:
-            message = f"Talon.One refused the relay's credentials for {operation}"
-        elif self.status is not None and 400 <= self.status < 500:
-            message = self.message
-        elif self.timed_out:
-            message = f"Talon.One did not answer {operation} in time; try again later"
-        else:
-            message = f"Talon.One is unavailable for {operation}: {self.message}"
-        return ErrorResponse(message=message).to_wire()
-
-    @classmethod
-    def from_response(
-        cls, status: int, body: bytes, *, operation: str = "", retry_after: str | None = None
-    ) -> TalonOneError:
-        error: ErrorResponse | None = None
-        try:
-            error = ErrorResponse.model_validate(json.loads(body))
-        except ValueError:  # not JSON, or JSON not in the ErrorResponse shape
-            error = None
-        message = error.message if error else f"Talon.One answered HTTP {status}"
-        return cls(
-            message,
-            operation=operation,
-            status=status,
-            error=error,
-            body=body,
-            retryable=is_retryable_status(status),
-            retry_after=retry_after,
-        )
-
-    def __repr__(self) -> str:
-        return f"TalonOneError(status={self.status!r}, retryable={self.retryable}, message={self.message!r})"

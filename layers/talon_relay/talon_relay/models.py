@@ -3,15 +3,15 @@
 Names follow the reference spec (talon_one_swagger-20052019.yaml). Python attributes are snake_case,
 the wire names are the spec's camelCase (aliases).
 
-Request models are the relay's strict checker: a caller's body is validated against them by wire
-name, without coercion (no string for a number, no boolean for a number, no NaN or Infinity, no
-number for a date-time), and open: fields they do not know are Talon.One's to judge. The relay
-forwards the caller's bytes, never a re-serialised model. Response models tolerate fields a newer
-server adds; the relay itself reads only the effects of an answer (`effects.effects_of`).
+Request models are the relay's strict checker (the functions run it as `checkers`, compiled from
+these models by `make checkers`): a caller's body is validated against them by wire name, without
+coercion (no string for a number, no boolean for a number, no NaN or Infinity, no number for a
+date-time), and open: fields they do not know are Talon.One's to judge. The relay forwards the
+caller's bytes, never a re-serialised model. Response models tolerate fields a newer server adds;
+the relay itself reads only the effects of an answer (`effects.effects_of`).
 
 This module holds the requests and the error answer; the bases are in `wire`, the v1 answers in
-`responses` (imported on first use of one of their names here, e.g. `models.IntegrationState`), so
-that importing a function's handler builds no model it does not use.
+`responses` (imported on first use of one of their names here, e.g. `models.IntegrationState`).
 """
 
 from __future__ import annotations

@@ -22,15 +22,20 @@ from functools import cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel
-
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from talon_relay.wire import RequestModel, ResponseModel
 
 
 @cache
 def load_model(ref: str) -> type[BaseModel]:
-    """The model a table entry names as "module:Class" (a module of talon_relay), imported now."""
+    """The model a table entry names as "module:Class" (a module of talon_relay), imported now.
+
+    Library use and tests: the functions check bodies with `checkers` and never import a model.
+    """
+    from pydantic import BaseModel
+
     module, _, name = ref.partition(":")
     model = getattr(importlib.import_module(f"talon_relay.{module}"), name)
     assert isinstance(model, type) and issubclass(model, BaseModel), ref

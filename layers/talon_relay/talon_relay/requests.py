@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
-from talon_relay import limits
-from talon_relay.errors import InvalidRequest
-from talon_relay.models import APIError, ErrorSource, RequestModel
+from talon_relay import checkers, limits
+from talon_relay.errors import InvalidRequest, api_error
+from talon_relay.formats import rfc3339
 from talon_relay.operations import Operation, QueryParam
+
+if TYPE_CHECKING:
+    from talon_relay.models import APIError
+    from talon_relay.wire import RequestModel
 
 
 def path_segment(value: str, *, name: str) -> str:
@@ -80,9 +83,7 @@ def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tupl
                 raise ValueError(f"{name} is required and must be a string")
             path_segment(value, name=name)
         except ValueError as exc:
-            errors.append(
-                APIError(title="Invalid path parameter", details=str(exc), source=ErrorSource(parameter=name))
-            )
+            errors.append(api_error("Invalid path parameter", str(exc), parameter=name))
         else:
             clean[name] = value
     return clean, errors
@@ -97,11 +98,9 @@ def _query_error(param: QueryParam, value: Any) -> str | None:
         return f"{param.name} must be yes or no"
     if param.kind == "date-time":
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-            return f"{param.name} must be an RFC 3339 date-time such as 2026-05-01T10:00:00Z"
+            rfc3339(value)
+        except ValueError as exc:
+            return f"{param.name} {exc}"
     return None
 
 
@@ -113,39 +112,26 @@ def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[
         param = known.get(name)
         problem = f"{operation.name} takes no query parameter {name}" if param is None else _query_error(param, value)
         if problem:
-            errors.append(
-                APIError(title="Invalid query parameter", details=problem, source=ErrorSource(parameter=name))
-            )
+            errors.append(api_error("Invalid query parameter", problem, parameter=name))
         else:
             clean[name] = value
     return clean, errors
 
 
 def _body(operation: Operation, body: Any) -> list[APIError]:
-    model = operation.body_model
+    ref = operation.body
     if body is None:
-        if model is not None and operation.body_required:
-            return [
-                APIError(
-                    title="Missing body", details=f"{operation.name} needs a JSON body", source=ErrorSource(pointer="")
-                )
-            ]
+        if ref is not None and operation.body_required:
+            return [api_error("Missing body", f"{operation.name} needs a JSON body", pointer="")]
         return []
-    if model is None:
+    if ref is None:
         if body in ("", {}):
             return []
-        return [
-            APIError(
-                title="Unexpected body",
-                details=f"{operation.name} takes no request body",
-                source=ErrorSource(pointer=""),
-            )
-        ]
+        return [api_error("Unexpected body", f"{operation.name} takes no request body", pointer="")]
     if not isinstance(body, dict):
-        details = f"body must be a JSON object ({model.__name__})"
-        return [APIError(title="Invalid body", details=details, source=ErrorSource(pointer=""))]
+        return [api_error("Invalid body", f"body must be a JSON object ({ref.partition(':')[2]})", pointer="")]
     try:
-        model.model_validate(body, by_alias=True, by_name=False)
+        checkers.check(ref, body)
     except ValidationError as exc:
         return validation_errors(exc)
     return []
@@ -166,7 +152,7 @@ def parse(
     errors += query_errors + _body(operation, body)
     if errors:
         raise InvalidRequest(errors)
-    if operation.body_model is None or body is None:
+    if operation.body is None or body is None:
         return Request(operation=operation, params=clean, query=clean_query)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -190,5 +176,5 @@ def validation_errors(exc: ValidationError) -> list[APIError]:
     for err in exc.errors(include_input=False, include_url=False):
         pointer = "".join(f"/{part}" for part in err["loc"])
         title = "Missing field" if err["type"] == "missing" else "Invalid field"
-        out.append(APIError(title=title, details=err["msg"], source=ErrorSource(pointer=pointer)))
+        out.append(api_error(title, err["msg"], pointer=pointer))
     return out

@@ -5,72 +5,85 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from talon_relay.errors import SettingsError
+from talon_relay.records import key, keys, problems, validator
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The function's configuration, each field read from its environment variable."""
 
-    talon_secret_arn: str = Field(alias="TALON_SECRET_ARN", min_length=1)
-    secret_max_age: int = Field(default=300, alias="TALON_SECRET_MAX_AGE", ge=0)
-    connect_timeout: float = Field(default=3.0, alias="TALON_CONNECT_TIMEOUT", gt=0)
-    read_timeout: float = Field(default=10.0, alias="TALON_READ_TIMEOUT", gt=0)
-    max_retries: int = Field(default=4, alias="TALON_MAX_RETRIES", ge=0, le=10)
-    backoff_factor: float = Field(default=0.2, alias="TALON_BACKOFF_FACTOR", ge=0)
-    backoff_max: float = Field(default=5.0, alias="TALON_BACKOFF_MAX", ge=0)
-    queue_url: str | None = Field(default=None, alias="QUEUE_URL")
-    dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
-    idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
-    idempotency_expiry_seconds: int = Field(default=86400, alias="IDEMPOTENCY_EXPIRY_SECONDS", ge=60)
-    caller_auth: Literal["required", "disabled"] = Field(default="required", alias="CALLER_AUTH")
-    caller_signing_secret_arn: str | None = Field(default=None, alias="CALLER_SIGNING_SECRET_ARN")
+    talon_secret_arn: str = key("TALON_SECRET_ARN", schema=cs.str_schema(min_length=1))
+    secret_max_age: int = key("TALON_SECRET_MAX_AGE", schema=cs.int_schema(ge=0), default=300)
+    connect_timeout: float = key("TALON_CONNECT_TIMEOUT", schema=cs.float_schema(gt=0), default=3.0)
+    read_timeout: float = key("TALON_READ_TIMEOUT", schema=cs.float_schema(gt=0), default=10.0)
+    max_retries: int = key("TALON_MAX_RETRIES", schema=cs.int_schema(ge=0, le=10), default=4)
+    backoff_factor: float = key("TALON_BACKOFF_FACTOR", schema=cs.float_schema(ge=0), default=0.2)
+    backoff_max: float = key("TALON_BACKOFF_MAX", schema=cs.float_schema(ge=0), default=5.0)
+    queue_url: str | None = key("QUEUE_URL", schema=cs.str_schema(), default=None)
+    dead_letter_queue_url: str | None = key("DEAD_LETTER_QUEUE_URL", schema=cs.str_schema(), default=None)
+    idempotency_table_name: str | None = key("IDEMPOTENCY_TABLE_NAME", schema=cs.str_schema(), default=None)
+    idempotency_expiry_seconds: int = key("IDEMPOTENCY_EXPIRY_SECONDS", schema=cs.int_schema(ge=60), default=86400)
+    caller_auth: Literal["required", "disabled"] = key(
+        "CALLER_AUTH", schema=cs.literal_schema(["required", "disabled"]), default="required"
+    )
+    caller_signing_secret_arn: str | None = key("CALLER_SIGNING_SECRET_ARN", schema=cs.str_schema(), default=None)
     #: Keys a caller may send as `Authorization: ApiKey-v1 <key>` (JSON current, previous, keys).
-    caller_api_keys_secret_arn: str | None = Field(default=None, alias="CALLER_API_KEYS_SECRET_ARN")
+    caller_api_keys_secret_arn: str | None = key("CALLER_API_KEYS_SECRET_ARN", schema=cs.str_schema(), default=None)
     #: Whether the first signature scheme (v1, which does not sign Idempotency-Key and Prefer) is still
     #: accepted: "accepted" during the migration to v2, "refused" once every sender signs with v2.
-    caller_signature_v1: Literal["accepted", "refused"] = Field(default="accepted", alias="CALLER_SIGNATURE_V1")
+    caller_signature_v1: Literal["accepted", "refused"] = key(
+        "CALLER_SIGNATURE_V1", schema=cs.literal_schema(["accepted", "refused"]), default="accepted"
+    )
     #: Records of different message groups processed at once in one SQS batch.
-    batch_concurrency: int = Field(default=10, alias="BATCH_CONCURRENCY", ge=1, le=100)
+    batch_concurrency: int = key("BATCH_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
     #: A webhook receiver's platform secret (JSON current, previous): what the platform signs with.
-    webhook_secret_arn: str | None = Field(default=None, alias="WEBHOOK_SECRET_ARN")
+    webhook_secret_arn: str | None = key("WEBHOOK_SECRET_ARN", schema=cs.str_schema(), default=None)
     #: Seconds after its trigger a webhook is still taken: above Shopify's retry window (4 hours),
     #: below the idempotency records' lifetime, so every delivery taken is one the records remember.
-    webhook_max_age: int = Field(default=21600, alias="WEBHOOK_MAX_AGE", ge=60)
+    webhook_max_age: int = key("WEBHOOK_MAX_AGE", schema=cs.int_schema(ge=60), default=21600)
     #: A directory of operator mapping files (<dir>/<platform>/<topic>.json) over the layer's own.
-    webhook_mappings_dir: str | None = Field(default=None, alias="WEBHOOK_MAPPINGS_DIR")
+    webhook_mappings_dir: str | None = key("WEBHOOK_MAPPINGS_DIR", schema=cs.str_schema(), default=None)
     #: The erasure queue (DESIGN.md format), where a mapped deleteCustomerData waits for the schedule.
-    erasure_queue_url: str | None = Field(default=None, alias="ERASURE_QUEUE_URL")
+    erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
-    erasure_concurrency: int = Field(default=10, alias="ERASURE_CONCURRENCY", ge=1, le=100)
+    erasure_concurrency: int = key("ERASURE_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
     #: A queued message that failed for a passing reason waits base x 2^(receives-1) seconds, at most max
     #: (backoff.py); the queue's maxReceiveCount, when given, is its last receive: a message failing then
     #: is dead-lettered by the relay, with its reason and its place in its customer's order.
-    queue_retry_base_seconds: int = Field(default=30, alias="QUEUE_RETRY_BASE_SECONDS", ge=0, le=43200)
-    queue_retry_max_seconds: int = Field(default=900, alias="QUEUE_RETRY_MAX_SECONDS", ge=0, le=43200)
-    max_receive_count: int | None = Field(default=None, alias="MAX_RECEIVE_COUNT", ge=1, le=1000)
+    queue_retry_base_seconds: int = key("QUEUE_RETRY_BASE_SECONDS", schema=cs.int_schema(ge=0, le=43200), default=30)
+    queue_retry_max_seconds: int = key("QUEUE_RETRY_MAX_SECONDS", schema=cs.int_schema(ge=0, le=43200), default=900)
+    max_receive_count: int | None = key("MAX_RECEIVE_COUNT", schema=cs.int_schema(ge=1, le=1000), default=None)
     #: Seconds an API request may take when the function's own timeout is longer (the erasure function,
     #: whose scheduled run takes minutes while API Gateway gives up after 29 s). None: the function's.
-    api_timeout_seconds: float | None = Field(default=None, alias="API_TIMEOUT_SECONDS", gt=0, le=29)
+    api_timeout_seconds: float | None = key("API_TIMEOUT_SECONDS", schema=cs.float_schema(gt=0, le=29), default=None)
     #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
     #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
-    ordering_expiry_seconds: int = Field(default=35 * 86400, alias="ORDERING_EXPIRY_SECONDS", ge=3600)
+    ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
+
+
+@cache
+def _validator() -> SchemaValidator:
+    return validator(Settings)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Validate `environ` (default: the process environment) into Settings, or say what is wrong."""
     try:
-        return Settings.model_validate(dict(os.environ if environ is None else environ))
+        settings: Settings = _validator().validate_python(dict(os.environ if environ is None else environ))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise SettingsError(f"invalid function configuration: {problems}") from None
+        raise SettingsError(f"invalid function configuration: {problems(exc, whole='environment')}") from None
+    return settings
 
 
-_NAMES = tuple(field.alias or name for name, field in Settings.model_fields.items())
+_NAMES = keys(Settings)
 
 
 # A Lambda container is one process, so these would be plain globals there. They are context variables

@@ -6,7 +6,7 @@ initialised environment, and resumes every new execution environment from that s
 
 - before the snapshot (`prime`) the relay imports what any first call would (every adapter, the
   HTTP client, the AWS SDK that the secrets and queues need) and builds the validators of its
-  operation's models and of its settings: a restored environment starts with all of it done;
+  operation's body, of its settings and of the Talon.One secret: a restored environment starts with all of it done;
 - after each restore (`after_restore`) it drops what must stay per environment: open connections
   (the Talon.One pool and the secrets extension's), secrets already read (read again with this
   environment's credentials), the cached clients, and the random state (urllib3's backoff jitter,
@@ -68,7 +68,7 @@ def prime(operation: Operation) -> None:
             importlib.import_module(name)
         except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
             continue
-    from talon_relay.auth import TalonCredentials
+    from talon_relay import auth, checkers
     from talon_relay.errors import SettingsError
     from talon_relay.settings import refresh
 
@@ -76,9 +76,9 @@ def prime(operation: Operation) -> None:
     # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
     with contextlib.suppress(SettingsError):
         refresh()
-    for model in (operation.body_model, TalonCredentials):
-        if model is not None:
-            model.model_rebuild()
+    if operation.body is not None:
+        checkers.checker(operation.body)
+    auth.credentials_validator()
 
 
 def after_restore() -> None:

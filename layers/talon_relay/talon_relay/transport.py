@@ -26,8 +26,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, parse_url
 
-from talon_relay.errors import RETRYABLE_STATUSES, TalonOneError
 from talon_relay.observability import logger
+from talon_relay.talon_errors import RETRYABLE_STATUSES, TalonOneError
 
 #: Do not start another attempt with less time than this left in the caller's budget.
 MIN_ATTEMPT_SECONDS = 0.25

@@ -1,17 +1,18 @@
 """The bases of the wire models: request and response model configuration, and the parts both use.
 
 `models` (requests, errors), `models_v2` (v2 requests) and `responses` (v1 answers, library use)
-build on these. Split so that a function imports only the models it validates: a pydantic model
-class costs a cold start its creation even when its validator is built on first use.
+build on these. Split so that library use imports only the models it needs (the functions import
+none: they check bodies with `checkers`, built from these models).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from talon_relay.formats import rfc3339
 
 # defer_build: a model's validator is built on first use, so each function builds only its own models.
 _COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
@@ -29,19 +30,8 @@ STRICT = ConfigDict(
 )
 
 
-def _rfc3339(value: str) -> str:
-    """An RFC 3339 date-time with its offset, kept as the text the caller sent."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be an RFC 3339 date-time such as 2026-05-01T10:00:00Z") from None
-    if "T" not in value.upper() or parsed.tzinfo is None:
-        raise ValueError("must be an RFC 3339 date-time with a time and an offset, such as 2026-05-01T10:00:00Z")
-    return value
-
-
 #: A date-time in a request: checked, never converted (the relay forwards the caller's text).
-DateTime = Annotated[str, AfterValidator(_rfc3339)]
+DateTime = Annotated[str, AfterValidator(rfc3339)]
 
 
 class _Request(BaseModel):

@@ -28,12 +28,12 @@ from talon_relay.errors import (
     InvalidRequest,
     RelayError,
     SettingsError,
-    TalonOneError,
 )
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.requests import Request
 from talon_relay.settings import settings
+from talon_relay.talon_errors import TalonOneError
 
 #: The schedule stops taking new messages when less than this is left of the invocation.
 DRAIN_RESERVE_SECONDS = 5.0
