@@ -5,7 +5,8 @@ an SQS event of one record) `calls` times after `warmup` calls, interleaved call
 urllib3 (one keep-alive PoolManager) sending the same request to the same stand-in. The handler's
 stdout (Powertools logs and metrics) goes wherever the parent sent this process's stdout
 (/dev/null), so terminal I/O is not measured, yet every log line and metric is still written.
-A case may carry "env": variables set for that case only (the relay reads its settings per call).
+A case may carry "env": variables set for that case only; the relay then reads its settings anew, as
+the new containers a configuration change starts in Lambda would (it reads them once per container).
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ def main() -> int:
         extra = case.get("env") or {}
         saved = {name: os.environ.get(name) for name in extra}
         os.environ.update(extra)
+        if extra:
+            from talon_relay.settings import clear_cache
+
+            clear_cache()
         try:
             results[case["name"]] = run_case(case, handler, pool, spec)
         finally:
@@ -154,6 +159,8 @@ def main() -> int:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+            if extra:
+                clear_cache()
     with open(result_path, "w") as handle:
         json.dump({"cases": results, "maxrss_kb": peak_rss_kb()}, handle)
     return 0

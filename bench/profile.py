@@ -12,6 +12,7 @@ import argparse
 import json
 import subprocess
 import uuid
+from pathlib import Path
 
 from bench import events, infra
 from bench.events import OPS
@@ -66,6 +67,8 @@ for (file, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
     rows.append((tt / calls * 1e6, ct / calls * 1e6, nc / calls, f"{file.split('/python/')[-1]}:{line}({name})"))
 with open(sys.argv[2], "w") as handle:
     json.dump({"rows": rows, "per_call_us": elapsed / calls / 1000}, handle)
+if len(sys.argv) > 3:
+    profiler.dump_stats(sys.argv[3])
 """
 
 
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--fallback", action="store_true", help="without the secrets extension (boto3)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
+    parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats there (for pstats' callers)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
     workdir = infra.scratch_dir()
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=not args.fallback)
         env.update(item.split("=", 1) for item in args.env)
         command = [str(python), "-S", "-c", CHILD, str(spec_path), str(result_path)]
+        if args.dump:
+            command.append(str(Path(args.dump).resolve()))
         proc = subprocess.run(command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, timeout=600)  # fmt: skip
         if proc.returncode != 0:

@@ -60,8 +60,10 @@ class Container:
         from talon_relay.settings import use_environment
 
         self.context = contextvars.Context()
-        # the layer reads this container's environment (the dict itself: a test may change it in place)
-        self.context.run(use_environment, environment)
+        #: the environment this container started with: the layer reads its settings once (a Lambda
+        #: container's environment never changes; changing a function's starts new containers)
+        self.environment = dict(environment)
+        self.context.run(use_environment, self.environment)
         path = spec.module_path
         module_spec = importlib.util.spec_from_file_location(f"local_fn_{spec.logical_id}_{number}", path)
         if module_spec is None or module_spec.loader is None:
@@ -95,8 +97,11 @@ class LocalFunction:
                 self._available.wait()  # every container is busy: wait for one (Lambda would throttle)
             self.busy += 1
             self.peak = max(self.peak, self.busy)
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                container = self._idle.pop()
+                if container.environment == self.environment:
+                    return container
+                self._started -= 1  # started before the environment changed: as in Lambda, a new one
             self._started += 1
             number = self._started
         try:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from talon_relay import telemetry
 from talon_relay.effects import Effect
 from talon_relay.models import Event, IntegrationState
 from talon_relay.observability import log_effects
@@ -175,9 +176,9 @@ def test_event_effects_parse_into_effects_and_serialise_back_to_the_wire_form() 
 SECRET = "attr-value-7f3c9d-never-log-me"
 
 
-def log_state(state: IntegrationState, *, operation: str, correlation_id: str | None = None) -> None:
-    """Log a state's effects as the service does after a call."""
-    log_effects(
+def log_state(state: IntegrationState, *, operation: str, correlation_id: str | None = None) -> dict[str, int]:
+    """Log a state's effects as the service does after a call; their counts per name."""
+    return log_effects(
         state.event.effects,
         operation=operation,
         session_id=state.session.integration_id,
@@ -231,30 +232,47 @@ def test_log_effects_writes_one_structured_line_per_effect(
         assert line["level"] == "INFO"
 
 
-def test_log_effects_emits_one_emf_document_with_a_count_per_effect_name_and_the_operation(
-    powertools_stdout: StdoutCapture,
-) -> None:
-    # Given two setDiscount effects and one acceptCoupon
+def test_effect_counts_join_the_invocations_one_emf_document(powertools_stdout: StdoutCapture) -> None:
+    # Given an invocation counting, its Talon.One call counted
+    telemetry.begin()
+    telemetry.count(telemetry.CALLS)
+    # When the call's effects (two setDiscount, one acceptCoupon) are logged and counted
     state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
-    # When logged
-    log_state(state, operation="trackEvent")
-    # Then ONE EMF document carries one Count metric per effect name, dimensioned by operation
+    telemetry.add(log_state(state, operation="trackEvent"), operation="trackEvent")
+    # Then no document is written before the invocation ends
+    assert powertools_stdout.metrics() == []
+    telemetry.flush("trackEvent")
+    # And then ONE EMF document carries a Count per effect name beside the call, dimensioned by operation
     (doc,) = powertools_stdout.metrics()
     (directive,) = doc["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "TalonRelay"
     assert directive["Dimensions"] == [["operation", "service"]]  # the same metrics as before, one per name
     assert doc["operation"] == "trackEvent"
     by_name = {metric["Name"]: metric for metric in directive["Metrics"]}
-    assert set(by_name) == {"setDiscount", "acceptCoupon"}
+    assert set(by_name) == {"setDiscount", "acceptCoupon", telemetry.CALLS}
     assert all(metric["Unit"] == "Count" for metric in by_name.values())
-    assert doc["setDiscount"] in (2, [2], 2.0, [2.0])
-    assert doc["acceptCoupon"] in (1, [1], 1.0, [1.0])
+    assert doc["setDiscount"] == [2.0]
+    assert doc["acceptCoupon"] == [1.0]
+    assert doc[telemetry.CALLS] == [1.0]
+
+
+def test_effect_counts_outside_an_invocation_are_their_own_document(powertools_stdout: StdoutCapture) -> None:
+    # Given no invocation counting (the layer used as a library)
+    telemetry.flush("trackEvent")
+    # When a call's effects are counted
+    telemetry.add(
+        log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"), operation="trackEvent"
+    )
+    # Then they are written at once
+    (doc,) = powertools_stdout.metrics()
+    assert doc["setDiscount"] == [1.0]
 
 
 def test_the_emf_document_is_the_one_powertools_metrics_write(powertools_stdout: StdoutCapture) -> None:
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-    from talon_relay.observability import NAMESPACE, SERVICE, emit_counts
+    from talon_relay.observability import NAMESPACE, SERVICE
+    from talon_relay.telemetry import emit_counts
 
     # Given the counts of one call, written by the relay and by Powertools' own metrics
     counts = {"setDiscount": 2, "acceptCoupon": 1}
@@ -274,7 +292,7 @@ def test_the_emf_document_is_the_one_powertools_metrics_write(powertools_stdout:
 def test_effect_names_cloudwatch_refuses_are_not_counted_and_never_fail_the_call(
     powertools_stdout: StdoutCapture,
 ) -> None:
-    from talon_relay.observability import emit_counts
+    from talon_relay.telemetry import emit_counts
 
     # Given a call's counts with a name over 255 characters and more names than one document holds
     counts = {"x" * 256: 1, "service": 1, **{f"effect{i}": 1 for i in range(150)}}
@@ -292,8 +310,10 @@ def test_log_effects_honours_powertools_metrics_disabled(
 ) -> None:
     # Given metrics turned off the Powertools way
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    # When effects are logged
-    log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent")
+    # When effects are logged and counted
+    telemetry.add(
+        log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"), operation="trackEvent"
+    )
     # Then the effect lines are written, and no EMF document
     assert len(powertools_stdout.logs("effect")) == 1
     assert powertools_stdout.metrics() == []

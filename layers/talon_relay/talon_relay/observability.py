@@ -1,9 +1,10 @@
 """Module-level Powertools singletons shared by the layer and the handlers (one per container), and
-the one place effects are logged and counted.
+the one place effects are logged.
 
 Effects are logged one line each (operators filter on `effect` in CloudWatch Logs Insights) with the
-call's context built once, and counted in ONE EMF document per call: one metric per effect name,
-dimensioned by operation (and service), the same metrics a `single_metric` per name gave.
+call's context built once; their counts per effect name go into the invocation's one EMF document
+(`telemetry`), beside its Talon.One calls: one metric per effect name, dimensioned by operation (and
+service), the same metrics a `single_metric` per name gave.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from talon_relay.effects import NAMED_ARGS, Effect
 
@@ -33,46 +32,6 @@ def _message(text: dict[str, Any] | str | bool | int | float) -> Any:
 
 
 logger = Logger(service=SERVICE, json_deserializer=_message)
-
-
-#: CloudWatch's limits for one EMF document: metric name length, metrics per document.
-MAX_METRIC_NAME = 255
-MAX_METRICS = 100
-_RESERVED = frozenset({"_aws", "operation", "service"})
-
-
-def emit_counts(counts: dict[str, int], *, operation: str) -> None:
-    """One EMF document with one Count metric per name, dimensioned by operation and service.
-
-    The document Powertools' metrics write (same namespace, dimension set, value lists, one JSON line
-    on stdout), built here: creating and validating an EphemeralMetrics for it costs about 40 us a
-    call on python3.13, most of the warm budget, and a name over CloudWatch's 255 characters would
-    make Powertools raise after Talon.One applied the call (such a name is skipped here). A local
-    document per call: the threads of a batch never flush each other's counts. Honours
-    POWERTOOLS_METRICS_DISABLED, as Powertools does.
-    """
-    if not counts or is_metrics_disabled():
-        return
-    names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
-    timestamp = int(time.time() * 1000)
-    for start in range(0, len(names), MAX_METRICS):
-        chunk = names[start : start + MAX_METRICS]
-        document = {
-            "_aws": {
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [["operation", "service"]],
-                        "Metrics": [{"Name": name, "Unit": "Count"} for name in chunk],
-                    }
-                ],
-            },
-            "operation": operation,
-            "service": SERVICE,
-            **{name: [float(counts[name])] for name in chunk},
-        }
-        print(json.dumps(document, separators=(",", ":")))
 
 
 def tracer() -> Tracer | None:
@@ -97,13 +56,11 @@ def log_effects(
     session_id: str | None = None,
     profile_id: str | None = None,
     correlation_id: str | None = None,
-) -> None:
-    """One structured line per effect, then one EMF document with a count per effect name.
+) -> dict[str, int]:
+    """One structured line per effect; returns how many of each name (for `telemetry.add`).
 
     Attributes are never logged; the arguments only of the effects NAMED_ARGS names.
     """
-    if not effects:
-        return
     call = {
         "operation": operation,
         "session_id": session_id,
@@ -132,4 +89,4 @@ def log_effects(
             },
         )
         counts[name] = counts.get(name, 0) + 1
-    emit_counts(counts, operation=operation)
+    return counts

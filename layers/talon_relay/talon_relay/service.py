@@ -11,6 +11,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from talon_relay import telemetry
 from talon_relay.auth import SecretsManagerAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.effects import effects_of, text_at
@@ -73,13 +74,14 @@ def _log_answer(request: Request, data: bytes, correlation_id: str | None) -> No
         # it twice); the caller gets the body as sent.
         logger.warning("Talon.One accepted the request; its answer is not JSON", extra={"bytes": len(data)})
         return
-    log_effects(
+    counts = log_effects(
         effects_of(answer, operation.effects_at),
         operation=operation.name,
         session_id=text_at(answer, operation.session_at) if operation.session_at else None,
         profile_id=text_at(answer, operation.profile_at) if operation.profile_at else None,
         correlation_id=correlation_id,
     )
+    telemetry.add(counts, operation=operation.name)
 
 
 def execute(

@@ -108,16 +108,21 @@ def environ() -> Mapping[str, str]:
 
 
 def settings() -> Settings:
-    """The settings of the current invocation (read at its start by `refresh`, or on first use)."""
+    """The container's settings: its environment, read and validated on first use, then kept.
+
+    A Lambda container's environment never changes, so every invocation after the first reads no
+    variable at all (reading the 27 of them took 20 us a call). Tests and the local stack that change
+    an environment start again with `clear_cache` or `use_environment`.
+    """
     current = _current.get()
     return current if current is not None else refresh()
 
 
 def refresh() -> Settings:
-    """Re-read the environment: once per invocation, by the handler entry point.
+    """Read the environment again now.
 
-    Validation is cached per environment, so a Lambda container validates exactly once, while a
-    process hosting several functions (the local gateway) gets each function's own settings.
+    Validation is cached per environment, so a process hosting several functions (the local
+    gateway) validates each function's settings once.
     """
     source = environ()
     current = _settings_for(tuple(source.get(name) for name in _NAMES))

@@ -70,12 +70,12 @@ def prime(operation: Operation) -> None:
             continue
     from talon_relay import auth, checkers
     from talon_relay.errors import SettingsError
-    from talon_relay.settings import refresh
+    from talon_relay.settings import settings
 
     # The function's configuration is the version's: the same in every restored copy. When it is
     # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
     with contextlib.suppress(SettingsError):
-        refresh()
+        settings()
     if operation.body is not None:
         checkers.checker(operation.body)
     auth.credentials_validator()

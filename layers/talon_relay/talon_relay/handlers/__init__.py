@@ -15,7 +15,7 @@ from talon_relay import snapstart, telemetry
 from talon_relay.errors import SettingsError
 from talon_relay.observability import logger, tracer
 from talon_relay.operations import OPERATIONS
-from talon_relay.settings import refresh as refresh_settings
+from talon_relay.settings import settings
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -49,7 +49,7 @@ def lambda_handler(name: str) -> Handler:
     def handler(event: dict[str, Any], context: Any) -> Any:
         logger.append_keys(operation=operation.name)
         try:
-            cfg = refresh_settings()
+            cfg = settings()
         except SettingsError as exc:
             if _is_api(event):
                 from talon_relay.handlers import api

@@ -1,7 +1,7 @@
 """Webhooks counted by topic: EMF metrics with the receiver and the topic as dimensions.
 
 Topics are few and bounded (a platform's list), so they make a safe dimension; nothing about the
-customer does. Honours POWERTOOLS_METRICS_DISABLED, as `observability.emit_count` does.
+customer does. Honours POWERTOOLS_METRICS_DISABLED, as `telemetry.emit_counts` does.
 """
 
 from __future__ import annotations
