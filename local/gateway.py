@@ -24,6 +24,7 @@ import contextvars
 import functools
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -75,6 +76,12 @@ class Container:
     def invoke(self, event: Any, context: LambdaContext) -> Any:
         return self.context.run(self.handler, event, context)
 
+    def close(self) -> None:
+        """Retire the container: its batch thread pool stops (the rest goes with the object)."""
+        from talon_relay.handlers.sqs import close_pool
+
+        self.context.run(close_pool)
+
 
 class LocalFunction:
     """One function of the template: up to `concurrency` containers, each invoked one event at a time."""
@@ -87,6 +94,7 @@ class LocalFunction:
         self.concurrency = max(concurrency, 1)
         self._idle: list[Container] = []
         self._started = 0
+        self._numbers = itertools.count(1)
         self._available = threading.Condition()
         #: containers busy at once, now and at most (what `make run` shows of the budget)
         self.busy = self.peak = 0
@@ -101,9 +109,10 @@ class LocalFunction:
                 container = self._idle.pop()
                 if container.environment == self.environment:
                     return container
-                self._started -= 1  # started before the environment changed: as in Lambda, a new one
+                container.close()  # started before the environment changed: as in Lambda, a new one
+                self._started -= 1
             self._started += 1
-            number = self._started
+            number = next(self._numbers)
         try:
             return Container(self.spec, self.environment, number)
         except BaseException:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
-from talon_relay import auth, checkers, secrets, snapstart
+from talon_relay import checkers, records, secrets, settings, snapstart
 from talon_relay.handlers import lambda_handler
 from talon_relay.operations import CREATE_REFERRAL, OPERATIONS
 from talon_relay.transport import POOL
@@ -66,13 +66,15 @@ def test_priming_imports_every_adapter_and_builds_the_operations_validators(
     operation = OPERATIONS[name]
     monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
     checkers.checker.cache_clear()
-    auth.credentials_validator.cache_clear()
+    records.validator.cache_clear()
+    settings.clear_cache()
     # When Lambda primes the function before its snapshot
     snapstart.prime(operation)
-    # Then the adapters are imported and the body's checker and the secret's validator are built
-    assert {"talon_relay.handlers.api", "talon_relay.handlers.sqs", "urllib3"} <= set(sys.modules)
+    # Then the adapters and the error models are imported, the body's checker and the settings' and
+    # the secret's validators built
+    assert {"talon_relay.handlers.api", "talon_relay.handlers.sqs", "urllib3", "talon_relay.models"} <= set(sys.modules)
     assert checkers.checker.cache_info().currsize == (0 if operation.body is None else 1)
-    assert auth.credentials_validator.cache_info().currsize == 1
+    assert records.validator.cache_info().currsize == 2
 
 
 def test_priming_survives_a_function_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

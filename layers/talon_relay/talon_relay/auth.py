@@ -10,10 +10,9 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
-from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
 from talon_relay.errors import CredentialsError
@@ -94,16 +93,16 @@ class TalonCredentials:
         "applicationKey", "application_key", schema=cs.nullable_schema(cs.str_schema()), default=None, secret=True
     )
 
+    def __post_init__(self) -> None:
+        if self.api_key is None and (self.application_id is None or self.application_key is None):
+            raise ValueError("needs apiKey, or applicationId and applicationKey")
+
     @classmethod
     def parse(cls, data: Any) -> TalonCredentials:
         try:
-            credentials: TalonCredentials = credentials_validator().validate_python(data)
+            credentials: TalonCredentials = validator(TalonCredentials).validate_python(data)
         except ValidationError as exc:
             raise CredentialsError(f"Talon.One secret is not valid: {problems(exc, whole='secret')}") from None
-        if credentials.api_key is None and (credentials.application_id is None or credentials.application_key is None):
-            raise CredentialsError(
-                "Talon.One secret is not valid: needs apiKey, or applicationId and applicationKey"
-            ) from None
         return credentials
 
     def auth(self) -> Auth:
@@ -111,11 +110,6 @@ class TalonCredentials:
             return ApiKeyAuth(self.api_key)
         assert self.application_id is not None and self.application_key is not None
         return HmacAuth(self.application_id, self.application_key)
-
-
-@cache
-def credentials_validator() -> SchemaValidator:
-    return validator(TalonCredentials)
 
 
 class SecretsManagerAuth:

@@ -6,7 +6,8 @@ function that serves it. The client, the trigger adapters, `template.yaml` (rend
 table), the local stack, the bench and the tests all read it.
 
 Adding an operation: one entry below, its folder `functions/<function>/` (a three-line handler),
-its sample events `events/<function>/`, then `make template` to render `template.yaml`.
+its sample events `events/<function>/`, then `make template` to render `template.yaml` and
+`make checkers` to write its body's checker (`checkers.json`).
 
 A webhook receiver (`webhook` set: a commerce platform's signed webhooks, e.g. Shopify's) is an entry
 too: its route on the relay's API, its function and its FIFO queue come from the table like any
@@ -64,8 +65,8 @@ class Operation:
     path: str
     #: Path parameters by their spec names, in path order.
     path_params: tuple[str, ...]
-    #: The request body's model as "module:Class" (None: the operation takes no body); imported on
-    #: first use (`body_model`), so a function's handler builds only its own operation's models.
+    #: The request body's model as "module:Class" (None: the operation takes no body). The functions
+    #: check bodies with its checker (`checkers`); `body_model` imports the model (library use).
     body: str | None
     #: The model of a successful answer, likewise (None: not modelled, or no body, e.g. 204).
     response: str | None

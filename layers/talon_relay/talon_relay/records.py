@@ -3,12 +3,14 @@ secret): frozen dataclasses validated by pydantic-core, without pydantic (checke
 
 Each field names the key it is read from and its core schema; the validator builds the dataclass
 itself, so the checks, the errors and their messages are pydantic's, in its lax mode (an environment
-variable's "300" is the integer 300). Unknown keys are ignored.
+variable's "300" is the integer 300), then runs the record's `__post_init__`, if it has one, for
+what spans fields. Unknown keys are ignored.
 """
 
 from __future__ import annotations
 
 from dataclasses import MISSING, field, fields
+from functools import cache
 from typing import Any
 
 from pydantic_core import SchemaValidator, ValidationError
@@ -27,8 +29,10 @@ def keys(cls: type) -> tuple[str, ...]:
     return tuple(n[0] for n in names) + tuple(other for n in names for other in n[1:])
 
 
+@cache
 def validator(cls: type) -> SchemaValidator:
-    """The validator that builds a `cls` (a frozen dataclass of `key` fields) from a mapping."""
+    """The validator that builds a `cls` (a frozen dataclass of `key` fields) from a mapping; built
+    once per record."""
     args = []
     for item in fields(cls):
         schema = item.metadata["schema"]
@@ -38,7 +42,10 @@ def validator(cls: type) -> SchemaValidator:
         alias: str | list[list[str | int]] = names[0] if len(names) == 1 else [[name] for name in names]
         args.append(cs.dataclass_field(item.name, schema, validation_alias=alias, kw_only=True))
     schema = cs.dataclass_args_schema(cls.__name__, args, extra_behavior="ignore")
-    return SchemaValidator(cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True))
+    post_init = hasattr(cls, "__post_init__")
+    return SchemaValidator(
+        cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
+    )
 
 
 def problems(exc: ValidationError, *, whole: str) -> str:

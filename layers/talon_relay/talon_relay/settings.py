@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Literal
 
-from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
 from talon_relay.errors import SettingsError
@@ -69,15 +69,10 @@ class Settings:
     ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
 
 
-@cache
-def _validator() -> SchemaValidator:
-    return validator(Settings)
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Validate `environ` (default: the process environment) into Settings, or say what is wrong."""
     try:
-        settings: Settings = _validator().validate_python(dict(os.environ if environ is None else environ))
+        settings: Settings = validator(Settings).validate_python(dict(os.environ if environ is None else environ))
     except ValidationError as exc:
         raise SettingsError(f"invalid function configuration: {problems(exc, whole='environment')}") from None
     return settings
@@ -111,19 +106,14 @@ def settings() -> Settings:
     """The container's settings: its environment, read and validated on first use, then kept.
 
     A Lambda container's environment never changes, so every invocation after the first reads no
-    variable at all (reading the 27 of them took 20 us a call). Tests and the local stack that change
-    an environment start again with `clear_cache` or `use_environment`.
+    variable at all (reading the 27 of them took 20 us a call). What changes an environment starts
+    again: `clear_cache` (tests) or `use_environment` (a new local container), in the current context.
     """
     current = _current.get()
-    return current if current is not None else refresh()
-
-
-def refresh() -> Settings:
-    """Read the environment again now.
-
-    Validation is cached per environment, so a process hosting several functions (the local
-    gateway) validates each function's settings once.
-    """
+    if current is not None:
+        return current
+    # cached per environment: a process hosting several functions (the local gateway) validates each
+    # function's settings once
     source = environ()
     current = _settings_for(tuple(source.get(name) for name in _NAMES))
     _current.set(current)

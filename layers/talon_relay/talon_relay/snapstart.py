@@ -5,8 +5,9 @@ With SnapStart, Lambda initialises a function once, when a version is published,
 initialised environment, and resumes every new execution environment from that snapshot. So:
 
 - before the snapshot (`prime`) the relay imports what any first call would (every adapter, the
-  HTTP client, the AWS SDK that the secrets and queues need) and builds the validators of its
-  operation's body, of its settings and of the Talon.One secret: a restored environment starts with all of it done;
+  HTTP client, the AWS SDK that the secrets and queues need, and pydantic's error models, which a
+  first call that fails builds) and builds the validators of its operation's body, of its settings
+  and of the Talon.One secret: a restored environment starts with all of it done;
 - after each restore (`after_restore`) it drops what must stay per environment: open connections
   (the Talon.One pool and the secrets extension's), secrets already read (read again with this
   environment's credentials), the cached clients, and the random state (urllib3's backoff jitter,
@@ -68,8 +69,9 @@ def prime(operation: Operation) -> None:
             importlib.import_module(name)
         except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
             continue
-    from talon_relay import auth, checkers
-    from talon_relay.errors import SettingsError
+    from talon_relay import checkers, records
+    from talon_relay.auth import TalonCredentials
+    from talon_relay.errors import SettingsError, api_error, error_response
     from talon_relay.settings import settings
 
     # The function's configuration is the version's: the same in every restored copy. When it is
@@ -78,7 +80,8 @@ def prime(operation: Operation) -> None:
         settings()
     if operation.body is not None:
         checkers.checker(operation.body)
-    auth.credentials_validator()
+    records.validator(TalonCredentials)
+    error_response("primed", [api_error("primed", "before the snapshot", pointer="")])
 
 
 def after_restore() -> None:

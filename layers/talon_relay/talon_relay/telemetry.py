@@ -4,7 +4,8 @@ per effect name), its calls to Talon.One and what became of its messages.
 Counted anywhere during an invocation (a batch's threads included), flushed once at its end by the
 handler entry point: metrics of the namespace MetricsNamespace with the dimensions `operation` and
 `service`, so that one CloudWatch alarm can divide errors by calls and the dashboard can show effects
-and calls per function. One line per invocation, not one per call or per effect.
+and calls per function. One line per invocation, not one per call or per effect. An invocation that
+Lambda stops (timeout, memory) writes none: its effect lines are in its logs, its counts are lost.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from talon_relay.formats import rfc3339
 
-# defer_build: a model's validator is built on first use, so each function builds only its own models.
+# defer_build: a model's validator is built on first use (library use builds only the models it uses).
 _COMMON = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
 

@@ -154,6 +154,18 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
+def close_pool() -> None:
+    """Stop the current container's group thread pool (a local container the gateway retires)."""
+    pool = _executor.get()
+    _executor.set(None)
+    if pool is None:
+        return
+    with _pools_lock:
+        if pool in _pools:
+            _pools.remove(pool)
+    pool.shutdown(wait=False)
+
+
 def shutdown_pool() -> None:
     """Stop every group thread pool of the process (the next batch starts a new one)."""
     with _pools_lock:

@@ -151,7 +151,7 @@ class Step(BaseModel):
         unknown_query = sorted(set(self.query) - {param.name for param in op.query_params})
         if unknown_query:
             problems.append(f"{op.name} takes no query parameter {unknown_query}")
-        if op.body_model is None and self.body is not None:
+        if op.body is None and self.body is not None:
             problems.append(f"{op.name} takes no body")
         if op.body_required and self.body is None:
             problems.append(f"{op.name} needs a body")
