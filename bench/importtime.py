@@ -10,17 +10,14 @@ development aid for reading the benchmark; not part of `make bench`.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import events, infra
+from bench import events
 from bench.events import OPS
 from bench.infra import BenchError
-from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, prepare_sites, start
+from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, one_function, spec_files
 
 
 @dataclass
@@ -58,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fallback", action="store_true", help="without the secrets extension (boto3)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
-    workdir = infra.scratch_dir()
-    python = infra.runtime_python()
-    sites, _ = prepare_sites(workdir, python, [op.folder], "auto")
-    setup = start(workdir, python, sites, 50.0)
-    try:
+    with one_function(op) as setup:
         spec = {
             "mode": "relay",
             "module": op.folder,
@@ -71,20 +64,21 @@ def main(argv: list[str] | None = None) -> int:
             "expect": op.status,
         }
         env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=not args.fallback)
-        name = uuid.uuid4().hex
-        spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
-        spec_path.write_text(json.dumps(spec))
+        spec_path, result_path = spec_files(setup.workdir, spec)
         script = CHILD_SOURCE["cold"]
-        command = [str(python), "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
-        subprocess.run(command, env=env, cwd=workdir, capture_output=True, timeout=120)  # warm the caches
+        command = [str(setup.python), "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
+        subprocess.run(command, env=env, cwd=setup.workdir, capture_output=True, timeout=120)  # warm the caches
         proc = subprocess.run(
-            command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120
+            command,
+            env=env,
+            cwd=setup.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
         )
         if proc.returncode != 0 or not Path(result_path).exists():
             raise BenchError(proc.stderr[-2000:])
-    finally:
-        setup.close()
-        sites.close()
     entries = parse(proc.stderr)
     handler_index = next(i for i, e in enumerate(entries) if e.name == op.folder and e.depth == 0)
     script_index = max((i for i, e in enumerate(entries[:handler_index]) if e.name == "site"), default=-1)
@@ -100,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         print("  slowest modules, self time (ms):")
         for e in sorted(phase, key=lambda e: -e.self_us)[: args.top]:
             print(f"    {e.self_us / 1000:8.1f}  {e.name}")
-    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

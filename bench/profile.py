@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
-from bench import events, infra
+from bench import events
 from bench.events import OPS
 from bench.infra import BenchError
-from bench.run import SIGNING_KEY, lambda_env, prepare_sites, start
+from bench.run import SIGNING_KEY, lambda_env, one_function, spec_files
 
 CHILD = r"""
 import cProfile, copy, importlib, io, json, pstats, sys, time
@@ -83,32 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats there (for pstats' callers)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
-    workdir = infra.scratch_dir()
-    python = infra.runtime_python()
-    sites, _ = prepare_sites(workdir, python, [op.folder], "auto")
-    setup = start(workdir, python, sites, 50.0)
-    try:
+    with one_function(op) as setup:
         if args.trigger == "api":
             event = events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY)
         else:
             event = events.one_record(events.load_event(op.folder, "sqs"))
         spec = {"module": op.folder, "function_name": op.function_name, "event": event, "calls": args.calls}
-        name = uuid.uuid4().hex
-        spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
-        spec_path.write_text(json.dumps(spec))
+        spec_path, result_path = spec_files(setup.workdir, spec)
         env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=not args.fallback)
         env.update(item.split("=", 1) for item in args.env)
-        command = [str(python), "-S", "-c", CHILD, str(spec_path), str(result_path)]
+        command = [str(setup.python), "-S", "-c", CHILD, str(spec_path), str(result_path)]
         if args.dump:
             command.append(str(Path(args.dump).resolve()))
-        proc = subprocess.run(command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, timeout=600)  # fmt: skip
+        proc = subprocess.run(command, env=env, cwd=setup.workdir, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=600)  # fmt: skip
         if proc.returncode != 0:
             raise BenchError(proc.stderr[-2000:])
         result = json.loads(result_path.read_text())
-    finally:
-        setup.close()
-        sites.close()
     print(f"{op.folder} ({args.trigger}): {result['per_call_us']:.0f} us per call under cProfile")
     for key, title in ((0, "own time"), (1, "cumulative")):
         print(f"\n== top {args.top} by {title} (us per call, calls per call)")

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,13 +185,35 @@ def lambda_env(
     return env
 
 
+@contextmanager
+def one_function(op: Op) -> Iterator[Setup]:
+    """Everything `make bench` runs one function with (its built folder and the layer, read-only; the
+    stand-in, moto, the extension), for the development aids (bench.importtime, bench.profile)."""
+    workdir = infra.scratch_dir()
+    python = infra.runtime_python()
+    sites, _ = prepare_sites(workdir, python, [op.folder], "auto")
+    setup = start(workdir, python, sites, 50.0)
+    try:
+        yield setup
+    finally:
+        setup.close()
+        sites.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def spec_files(workdir: Path, spec: dict[str, Any]) -> tuple[Path, Path]:
+    """A child's SPEC file, written, and the path of its RESULT file."""
+    name = uuid.uuid4().hex
+    spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
+    spec_path.write_text(json.dumps(spec))
+    return spec_path, result_path
+
+
 def run_child(
     kind: str, python: Path, spec: dict[str, Any], env: dict[str, str], workdir: Path, timeout: float
 ) -> tuple[dict[str, Any], int]:
     """Run a child script in a fresh process; returns its result and the instant it was started."""
-    name = uuid.uuid4().hex
-    spec_path, result_path = workdir / f"{name}.spec.json", workdir / f"{name}.result.json"
-    spec_path.write_text(json.dumps(spec))
+    spec_path, result_path = spec_files(workdir, spec)
     # -S: no site-packages of the interpreter; PYTHONPATH alone says what the child sees.
     command = [str(python), "-S", "-c", CHILD_SOURCE[kind], str(spec_path), str(result_path)]
     started = time.monotonic_ns()

@@ -386,104 +386,77 @@ ALARM_TAIL = """\
       OKActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
 """
 
-ERRORS_ALARM = (
+#: One alarm on one CloudWatch metric of an operation's function or queue, over its threshold; the
+#: kinds below fill it (their values hold the operation's {{Prefix}} and {{name}}, filled after).
+METRIC_ALARM = (
     """\
-  {{Prefix}}ErrorsAlarm:
+  {{alarm}}:
     Type: AWS::CloudWatch::Alarm
     Properties:
-      AlarmDescription: !Sub ${{{Prefix}}Function} ({{name}}) failed an invocation
-      Namespace: AWS/Lambda
-      MetricName: Errors
+      AlarmDescription: {{description}}
+      Namespace: {{namespace}}
+      MetricName: {{metric}}
       Dimensions:
-        - Name: FunctionName
-          Value: !Ref {{Prefix}}Function
-      Statistic: Sum
-      Period: 60
+        - Name: {{dimension}}
+          Value: {{target}}
+      Statistic: {{statistic}}
+      Period: {{period}}
       EvaluationPeriods: 1
-      Threshold: 0
+      Threshold: {{threshold}}
 """
     + ALARM_TAIL
 )
 
-DEAD_LETTER_QUEUE_ALARM = (
-    """\
-  {{Prefix}}DeadLetterQueueAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: !Sub {{name}} messages are waiting in ${{{Prefix}}DeadLetterQueue.QueueName}
-      Namespace: AWS/SQS
-      MetricName: ApproximateNumberOfMessagesVisible
-      Dimensions:
-        - Name: QueueName
-          Value: !GetAtt {{Prefix}}DeadLetterQueue.QueueName
-      Statistic: Maximum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 0
-"""
-    + ALARM_TAIL
-)
+#: A function's alarms, on AWS/Lambda metrics.
+_FUNCTION_METRIC = {"namespace": "AWS/Lambda", "dimension": "FunctionName", "target": "!Ref {{Prefix}}Function"}
+ERRORS_ALARM = {
+    **_FUNCTION_METRIC,
+    "alarm": "{{Prefix}}ErrorsAlarm",
+    "description": "!Sub ${{{Prefix}}Function} ({{name}}) failed an invocation",
+    "metric": "Errors",
+    "statistic": "Sum",
+    "period": "60",
+    "threshold": "0",
+}
+THROTTLES_ALARM = {
+    **_FUNCTION_METRIC,
+    "alarm": "{{Prefix}}ThrottlesAlarm",
+    "description": "!Sub ${{{Prefix}}Function} ({{name}}) was throttled (concurrency limits; README, runbook)",
+    "metric": "Throttles",
+    "statistic": "Sum",
+    "period": "300",
+    "threshold": "0",
+}
 
-BACKLOG_ALARM = (
-    """\
-  {{Prefix}}QueueBacklogAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-"""
-    "      AlarmDescription: !Sub Erasure requests have waited too long in ${{{Prefix}}Queue.QueueName};"
-    " the schedule is not keeping up\n"
-    """\
-      Namespace: AWS/SQS
-      MetricName: ApproximateAgeOfOldestMessage
-      Dimensions:
-        - Name: QueueName
-          Value: !GetAtt {{Prefix}}Queue.QueueName
-      Statistic: Maximum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: !Ref ErasureBacklogMaxAge
-""" + ALARM_TAIL
-)
-
-THROTTLES_ALARM = (
-    """\
-  {{Prefix}}ThrottlesAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: !Sub ${{{Prefix}}Function} ({{name}}) was throttled (concurrency limits; README, runbook)
-      Namespace: AWS/Lambda
-      MetricName: Throttles
-      Dimensions:
-        - Name: FunctionName
-          Value: !Ref {{Prefix}}Function
-      Statistic: Sum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 0
-"""
-    + ALARM_TAIL
-)
-
-QUEUE_AGE_ALARM = (
-    """\
-  {{Prefix}}QueueAgeAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-"""
-    "      AlarmDescription: !Sub The oldest {{name}} message in ${{{Prefix}}Queue.QueueName} waited longer than"
-    " QueueBacklogMaxAge (README, runbook)\n"
-    """\
-      Namespace: AWS/SQS
-      MetricName: ApproximateAgeOfOldestMessage
-      Dimensions:
-        - Name: QueueName
-          Value: !GetAtt {{Prefix}}Queue.QueueName
-      Statistic: Maximum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: !Ref QueueBacklogMaxAge
-""" + ALARM_TAIL
-)
+#: A queue's alarms, on AWS/SQS metrics.
+_SQS_METRIC = {"namespace": "AWS/SQS", "dimension": "QueueName", "statistic": "Maximum", "period": "300"}
+DEAD_LETTER_QUEUE_ALARM = {
+    **_SQS_METRIC,
+    "alarm": "{{Prefix}}DeadLetterQueueAlarm",
+    "description": "!Sub {{name}} messages are waiting in ${{{Prefix}}DeadLetterQueue.QueueName}",
+    "metric": "ApproximateNumberOfMessagesVisible",
+    "target": "!GetAtt {{Prefix}}DeadLetterQueue.QueueName",
+    "threshold": "0",
+}
+_QUEUE_AGE = {
+    **_SQS_METRIC,
+    "metric": "ApproximateAgeOfOldestMessage",
+    "target": "!GetAtt {{Prefix}}Queue.QueueName",
+}
+BACKLOG_ALARM = {
+    **_QUEUE_AGE,
+    "alarm": "{{Prefix}}QueueBacklogAlarm",
+    "description": "!Sub Erasure requests have waited too long in ${{{Prefix}}Queue.QueueName};"
+    " the schedule is not keeping up",
+    "threshold": "!Ref ErasureBacklogMaxAge",
+}
+QUEUE_AGE_ALARM = {
+    **_QUEUE_AGE,
+    "alarm": "{{Prefix}}QueueAgeAlarm",
+    "description": "!Sub The oldest {{name}} message in ${{{Prefix}}Queue.QueueName} waited longer than"
+    " QueueBacklogMaxAge (README, runbook)",
+    "threshold": "!Ref QueueBacklogMaxAge",
+}
 
 #: Talon.One's failures over calls, from the function's own EMF counts (talon_relay/telemetry.py).
 TALON_ERROR_RATE_ALARM = (
@@ -683,12 +656,12 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         fill(TLS_POLICY, {"queue": f"{prefix}Queue"}),
         DEAD_LETTER_QUEUE,
         fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"}),
-        ERRORS_ALARM,
-        THROTTLES_ALARM,
+        fill(METRIC_ALARM, ERRORS_ALARM),
+        fill(METRIC_ALARM, THROTTLES_ALARM),
         TALON_ERROR_RATE_ALARM,
-        DEAD_LETTER_QUEUE_ALARM,
+        fill(METRIC_ALARM, DEAD_LETTER_QUEUE_ALARM),
+        fill(METRIC_ALARM, BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM),
     ]
-    parts.append(BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM)
     return header + "\n\n" + "\n".join(fill(part, values) for part in parts)
 
 
