@@ -29,7 +29,7 @@ test-fast:  ## the inner loop, in seconds: unit, contract and template tests onl
 
 lint:  ## template.yaml and checkers.json up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
-	$(PY) -m talon_relay.checkers_build --check
+	$(PY) -m talon_relay.core.checkers_build --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
@@ -40,10 +40,10 @@ lint:  ## template.yaml and checkers.json up to date, ruff, mypy, import-linter 
 template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
 	$(PY) -m template.render
 
-checkers:  ## write the request checkers (talon_relay/checkers.json) from the request models, after changing a model
-	$(PY) -m talon_relay.checkers_build
+checkers:  ## write the request checkers (talon_relay/core/checkers.json) from the request models, after changing a model
+	$(PY) -m talon_relay.core.checkers_build
 
-mapping-schema:  ## write the webhook mapping files' JSON Schema (talon_relay/mappings/mapping.schema.json) from its model
+mapping-schema:  ## write the webhook mapping files' JSON Schema (talon_relay/webhooks/mapping.schema.json) from its model
 	$(PY) -m talon_relay.webhooks.mapping_model
 
 # A cached layer keeps the bytecode choice of the build that made it: rebuilt when a python3.13 is found now

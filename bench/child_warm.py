@@ -148,7 +148,7 @@ def main() -> int:
         saved = {name: os.environ.get(name) for name in extra}
         os.environ.update(extra)
         if extra:
-            from talon_relay.settings import clear_cache
+            from talon_relay.config.settings import clear_cache
 
             clear_cache()
         try:

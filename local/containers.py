@@ -42,8 +42,11 @@ def reset() -> None:
     (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
     server that is gone.
     """
-    from talon_relay import idempotency, ordering, queues, secrets, service, settings
-    from talon_relay.handlers import sqs
+    from talon_relay.adapters import sqs
+    from talon_relay.aws import idempotency, queues
+    from talon_relay.aws import secret_values as secrets
+    from talon_relay.config import settings
+    from talon_relay.core import ordering, service
 
     service.client_for.cache_clear()
     secrets.forget()

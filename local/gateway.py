@@ -8,7 +8,7 @@ Invocations run concurrently, as in Lambda: each function has a pool of containe
 concurrency (ReservedConcurrency when set; else its queue's MaximumConcurrency for the pollers plus
 LOCAL_API_CONCURRENCY for API requests), and a container runs one invocation at a time. A container is
 its own instance of the handler module, its own environment and its own contextvars.Context: the layer
-reads its settings from that container's environment (talon_relay.settings.use_environment) and keeps
+reads its settings from that container's environment (talon_relay.config.settings.use_environment) and keeps
 its per-container state (settings, the batch thread pool) in context variables, so concurrent
 containers never see each other's environment. What every function's environment has in common (AWS
 region, Powertools settings, ...) is also exported to the process while the gateway runs, for the
@@ -58,7 +58,7 @@ class Container:
     """One Lambda container of a function: its handler module, its environment, its context."""
 
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], number: int) -> None:
-        from talon_relay.settings import use_environment
+        from talon_relay.config.settings import use_environment
 
         self.context = contextvars.Context()
         #: the environment this container started with: the layer reads its settings once (a Lambda
@@ -78,7 +78,7 @@ class Container:
 
     def close(self) -> None:
         """Retire the container: its batch thread pool stops (the rest goes with the object)."""
-        from talon_relay.handlers.sqs import close_pool
+        from talon_relay.adapters.sqs import close_pool
 
         self.context.run(close_pool)
 

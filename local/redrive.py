@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from talon_relay import ordering
+from talon_relay.core import ordering
 
 FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus"})
 NO_REASON = "(no reason: moved by SQS after too many receives)"

@@ -196,7 +196,7 @@ def _start_extension(resolver: Any, aws_endpoint: str) -> tuple[SecretsExtension
     """
     if not resolver.condition("SecretsExtensionEnabled"):
         return None, {}
-    from talon_relay.secrets import PORT_VARIABLE
+    from talon_relay.aws.secret_values import PORT_VARIABLE
 
     extension = SecretsExtension(aws_endpoint, token=LOCAL_SESSION_TOKEN, ttl=0)
     port = extension.start()

@@ -6,6 +6,6 @@ Everything but the choice of operation lives in the talon_relay layer, shared by
 the operation's route, models and queue are its entry in talon_relay.operations.
 """
 
-from talon_relay.handlers import lambda_handler
+from talon_relay.entry import lambda_handler
 
 handler = lambda_handler("updateCustomerSession")

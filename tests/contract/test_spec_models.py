@@ -1,4 +1,4 @@
-"""Contract: talon_relay.models and the client against the reference Swagger file, item by item.
+"""Contract: talon_relay.wire.models and the client against the reference Swagger file, item by item.
 
 Every definition the five integration operations reach has a model of the same name whose aliases,
 required set, enums and constraints are the spec's; and each operation the client offers has the
@@ -22,10 +22,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from local.samples import integration_state, referral
-from talon_relay import models, responses
-from talon_relay.auth import HmacAuth
-from talon_relay.client import IntegrationClient
-from talon_relay.effects import Effect
+from talon_relay.talon.auth import HmacAuth
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.wire import models, responses
+from talon_relay.wire.effects import Effect
 from tests.contract.conftest import leaves, load_spec
 
 SPEC = load_spec()

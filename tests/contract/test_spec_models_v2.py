@@ -1,4 +1,4 @@
-"""Contract: today's operations (v2) in the operation table and talon_relay.models_v2 against the
+"""Contract: today's operations (v2) in the operation table and talon_relay.wire.models_v2 against the
 current vendor spec (talon_one_openapi-v25.17.0.yaml), item by item."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from annotated_types import Ge, MaxLen, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from talon_relay import models_v2
 from talon_relay.operations import OPERATIONS, Operation
+from talon_relay.wire import models_v2
 from tests.contract.conftest import leaves, load_current_spec
 
 SPEC = load_current_spec()

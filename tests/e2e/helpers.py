@@ -15,7 +15,8 @@ import urllib3
 
 from local.aws import local_client
 from local.stack import LOCAL_API_KEY, LocalStack
-from talon_relay import callers, queues
+from talon_relay.aws import queues
+from talon_relay.core import callers
 
 T = TypeVar("T")
 

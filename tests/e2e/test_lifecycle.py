@@ -97,8 +97,8 @@ def test_stop_leaves_no_ports_threads_environment_or_queued_messages(
     # and the layer's per-process caches were emptied (they would point at the stopped moto)
     from aws_lambda_powertools.utilities import parameters
 
-    from talon_relay import queues as layer_queues
-    from talon_relay import service
+    from talon_relay.aws import queues as layer_queues
+    from talon_relay.core import service
 
     assert layer_queues.sqs.cache_info().currsize == 0
     assert parameters.base.DEFAULT_PROVIDERS == {}  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator, sign
-from talon_relay.models import ErrorResponse
+from talon_relay.wire.models import ErrorResponse
 from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, Client, SpecCheck
 
 

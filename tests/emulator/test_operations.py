@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.emulator import Emulator
-from talon_relay.models import ErrorResponse, IntegrationState, Referral
+from talon_relay.wire.models import ErrorResponse, IntegrationState, Referral
 from tests.emulator.helpers import APP_ID, Client, SpecCheck
 
 CART = [{"name": "Mug", "sku": "SKU-MUG", "quantity": 2, "price": 7.5}]

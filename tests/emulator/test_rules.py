@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from local.emulator import DEFAULT_RULES_FILE, Emulator, load_rules
-from talon_relay.models import IntegrationState
+from talon_relay.wire.models import IntegrationState
 from tests.emulator.helpers import Client, SpecCheck, effect_names, effects_of
 
 CAMERA = [{"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 80}]

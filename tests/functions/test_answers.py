@@ -9,7 +9,7 @@ import time
 
 import boto3
 
-from talon_relay import answers
+from talon_relay.aws import answers
 from tests.functions.conftest import Stack
 
 

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay import callers
+from talon_relay.core import callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
 from tests.functions.conftest import API_KEY, SIGNING_SECRET, Stack
 from tests.support import (

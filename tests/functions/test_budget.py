@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.settings import clear_cache
+from talon_relay.config.settings import clear_cache
 from tests.functions.conftest import Stack
 from tests.functions.test_sqs import sqs_event
 from tests.support import LambdaContext, integration_state, load_event

@@ -48,7 +48,12 @@ with open(result_path, "w") as file:
 """
 
 #: What a first successful call must not import: pydantic itself and the model modules.
-MODEL_MODULES = ("talon_relay.models", "talon_relay.models_v2", "talon_relay.responses", "talon_relay.wire")
+MODEL_MODULES = (
+    "talon_relay.wire.models",
+    "talon_relay.wire.models_v2",
+    "talon_relay.wire.responses",
+    "talon_relay.wire.base",
+)
 
 
 def first_call(folder: str, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 
 from local.gateway import sqs_record
 from local.redrive import redrive
-from talon_relay.settings import clear_cache
+from talon_relay.config.settings import clear_cache
 from tests.functions.conftest import Stack
 from tests.support import LambdaContext, LogCapture, integration_state
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from talon_relay import callers
+from talon_relay.core import callers
 from talon_relay.errors import CredentialsError
 from tests.functions.conftest import SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, sign_event
@@ -184,7 +184,7 @@ def test_without_a_table_signatures_still_work_and_the_missing_protection_is_sai
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any
 ) -> None:
     # Given no idempotency table (library use, the bench; the template always sets one)
-    from talon_relay import replay
+    from talon_relay.core import replay
 
     monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
     monkeypatch.setattr(replay, "_warned", [])

@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from talon_relay.config.settings import clear_cache
 from talon_relay.errors import ErasureIncomplete
-from talon_relay.settings import clear_cache
 from tests.functions.conftest import Stack
 from tests.support import LambdaContext, LogCapture, load_event
 

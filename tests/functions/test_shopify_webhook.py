@@ -396,7 +396,7 @@ def test_a_webhook_that_maps_to_an_invalid_request_is_dead_lettered_with_the_rea
     # Given an operator's mapping for orders/paid whose session would carry a quantity Talon.One refuses
     folder = tmp_path / "shopify"
     folder.mkdir()
-    broken = json.loads(Path("layers/talon_relay/talon_relay/mappings/shopify/orders_paid.json").read_text())
+    broken = json.loads(Path("layers/talon_relay/talon_relay/webhooks/shopify/topics/orders_paid.json").read_text())
     broken["steps"][0]["body"]["customerSession"]["cartItems"] = "line_items[].{sku: sku, quantity: 'one'}"
     (folder / "orders_paid.json").write_text(json.dumps(broken))
     monkeypatch.setenv("WEBHOOK_MAPPINGS_DIR", str(tmp_path))

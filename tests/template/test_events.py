@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from talon_relay import messages
+from talon_relay.core import messages
 from talon_relay.operations import Operation
-from talon_relay.webhooks import mappings, shopify
+from talon_relay.webhooks import mappings
 from talon_relay.webhooks.envelope import QueuedWebhook
+from talon_relay.webhooks.shopify import signature as shopify
 from tests.template.helpers import (
     EVENTS,
     SCHEDULED,
@@ -40,7 +41,7 @@ SAMPLE_WEBHOOK_SECRET = "sample-shopify-webhook-secret"
 def sample_topics(op: Operation) -> dict[str, Any]:
     """The platform's default mappings by topic (the layer's files): one sample payload each."""
     assert op.webhook is not None
-    return dict(mappings.load_dir(mappings.PACKAGE_DIR / op.webhook))
+    return dict(mappings.load_dir(mappings.platform_dir(op.webhook)))
 
 
 #: Top-level keys of an API Gateway REST proxy event (`sam local generate-event apigateway aws-proxy`).

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from local.template import NO_VALUE, Resolver, read_stack
+from talon_relay.aws.secret_values import PORT_VARIABLE
 from talon_relay.operations import Operation
-from talon_relay.secrets import PORT_VARIABLE
 from tests.template.helpers import default, function_properties, ops, ref
 
 LATEST_EXTENSION = "{{resolve:ssm:/aws/service/aws-parameters-and-secrets-lambda-extension/arm64/latest}}"

@@ -15,16 +15,16 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.auth import (
+from talon_relay.errors import CredentialsError
+from talon_relay.talon.auth import (
     ApiKeyAuth,
     HmacAuth,
     SecretsManagerAuth,
     TalonCredentials,
 )
-from talon_relay.client import IntegrationClient
-from talon_relay.errors import CredentialsError
-from talon_relay.models import NewEvent
-from talon_relay.talon_errors import TalonOneError
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.talon.errors import TalonOneError
+from talon_relay.wire.models import NewEvent
 
 REPO = Path(__file__).resolve().parents[2]
 APP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # hex, as Talon.One shows an Application key
@@ -353,7 +353,7 @@ def test_importing_the_client_does_not_import_boto3() -> None:
     # boto3 is imported on the first secret fetch, not when a handler imports the client.
     env = {**os.environ, "PYTHONPATH": str(REPO / "layers" / "talon_relay")}
     result = subprocess.run(
-        [sys.executable, "-c", "import talon_relay.client, sys; assert 'boto3' not in sys.modules"],
+        [sys.executable, "-c", "import talon_relay.talon.client, sys; assert 'boto3' not in sys.modules"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from talon_relay import checkers, checkers_build
+from talon_relay.core import checkers, checkers_build
 from talon_relay.operations import OPERATIONS, Operation, load_model
 from tests.support import load_event
 

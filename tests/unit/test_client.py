@@ -11,9 +11,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.auth import ApiKeyAuth
-from talon_relay.client import IntegrationClient
-from talon_relay.models import (
+from talon_relay.talon.auth import ApiKeyAuth
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.talon.transport import check_base_url
+from talon_relay.wire.models import (
     CartItem,
     IntegrationState,
     NewCustomerProfile,
@@ -23,7 +24,6 @@ from talon_relay.models import (
     Referral,
     SessionState,
 )
-from talon_relay.transport import check_base_url
 from tests.unit import payloads
 
 API_KEY = "ak-client-test"

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from talon_relay import telemetry
-from talon_relay.effects import Effect
-from talon_relay.models import Event, IntegrationState
 from talon_relay.observability import log_effects
+from talon_relay.wire.effects import Effect
+from talon_relay.wire.models import Event, IntegrationState
 from tests.unit import payloads
 from tests.unit.conftest import StdoutCapture
 

@@ -8,10 +8,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.auth import ApiKeyAuth
-from talon_relay.client import IntegrationClient
-from talon_relay.models import ErrorResponse, NewCustomerSession, NewEvent
-from talon_relay.talon_errors import TalonOneError
+from talon_relay.talon.auth import ApiKeyAuth
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.talon.errors import TalonOneError
+from talon_relay.wire.models import ErrorResponse, NewCustomerSession, NewEvent
 from tests.unit import payloads
 
 VALIDATION_ERROR = {

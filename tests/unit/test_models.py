@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from talon_relay.models import (
+from talon_relay.wire.models import (
     CartItem,
     CartItemAdjustment,
     CouponRejectionReason,

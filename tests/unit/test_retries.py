@@ -14,10 +14,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.auth import ApiKeyAuth
-from talon_relay.client import IntegrationClient
-from talon_relay.models import NewCustomerSession, NewEvent, NewReferral
-from talon_relay.talon_errors import TalonOneError
+from talon_relay.talon.auth import ApiKeyAuth
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.talon.errors import TalonOneError
+from talon_relay.wire.models import NewCustomerSession, NewEvent, NewReferral
 from tests.unit import payloads
 
 FAST = {"backoff_factor": 0.001, "backoff_max": 0.01}

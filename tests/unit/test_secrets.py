@@ -12,10 +12,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from local.extension import SecretsExtension
-from talon_relay import secrets
-from talon_relay.auth import SecretsManagerAuth
-from talon_relay.client import IntegrationClient
+from talon_relay.aws import secret_values as secrets
 from talon_relay.errors import CredentialsError
+from talon_relay.talon.auth import SecretsManagerAuth
+from talon_relay.talon.client import IntegrationClient
 from tests.unit.conftest import StdoutCapture
 
 TOKEN = "testing"  # the `aws` fixture's AWS_SESSION_TOKEN

@@ -6,9 +6,9 @@ from dataclasses import MISSING, fields
 
 import pytest
 
-from talon_relay.auth import TalonCredentials
+from talon_relay.config.settings import Settings, load_settings
 from talon_relay.errors import SettingsError
-from talon_relay.settings import Settings, load_settings
+from talon_relay.talon.auth import TalonCredentials
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:talon-abc"
 

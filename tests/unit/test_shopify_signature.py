@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from talon_relay.errors import Unauthenticated
-from talon_relay.webhooks import shopify
+from talon_relay.webhooks.shopify import signature as shopify
 
 SECRET = "unit-shopify-secret-6f1e"
 PREVIOUS = "unit-shopify-previous-9a3c"

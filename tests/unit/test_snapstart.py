@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
-from talon_relay import checkers, records, secrets, settings, snapstart
-from talon_relay.handlers import lambda_handler
+from talon_relay import snapstart
+from talon_relay.aws import secret_values as secrets
+from talon_relay.config import fields as records
+from talon_relay.config import settings
+from talon_relay.core import checkers
+from talon_relay.entry import lambda_handler
 from talon_relay.operations import CREATE_REFERRAL, OPERATIONS
-from talon_relay.transport import POOL
+from talon_relay.talon.transport import POOL
 
 Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
@@ -72,7 +76,9 @@ def test_priming_imports_every_adapter_and_builds_the_operations_validators(
     snapstart.prime(operation)
     # Then the adapters and the error models are imported, the body's checker and the settings' and
     # the secret's validators built
-    assert {"talon_relay.handlers.api", "talon_relay.handlers.sqs", "urllib3", "talon_relay.models"} <= set(sys.modules)
+    assert {"talon_relay.adapters.api", "talon_relay.adapters.sqs", "urllib3", "talon_relay.wire.models"} <= set(
+        sys.modules
+    )
     assert checkers.checker.cache_info().currsize == (0 if operation.body is None else 1)
     assert records.validator.cache_info().currsize == 2
 
@@ -80,7 +86,7 @@ def test_priming_imports_every_adapter_and_builds_the_operations_validators(
 def test_priming_survives_a_function_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     # A snapshot must still be taken: each call then reports the configuration error as usual
     monkeypatch.delenv("TALON_SECRET_ARN", raising=False)
-    from talon_relay.settings import clear_cache
+    from talon_relay.config.settings import clear_cache
 
     clear_cache()
     snapstart.prime(CREATE_REFERRAL)

@@ -11,16 +11,16 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
+from talon_relay.config.settings import clear_cache as clear_settings
 from talon_relay.errors import ConfigurationError, InvalidRequest
-from talon_relay.settings import clear_cache as clear_settings
 from talon_relay.webhooks import mappings
 from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
 from tests.support import EVENTS, ROOT
 
-SHOPIFY_DIR = mappings.PACKAGE_DIR / "shopify"
+SHOPIFY_DIR = mappings.platform_dir("shopify")
 EXAMPLES = ROOT / "examples"
 #: Every mapping file of the repository: the layer's defaults and the documented examples.
-MAPPING_FILES = sorted([*mappings.PACKAGE_DIR.glob("*/*.json"), *(EXAMPLES / "mappings").glob("*/*.json")])
+MAPPING_FILES = sorted([*mappings.PACKAGE_DIR.glob("*/topics/*.json"), *(EXAMPLES / "mappings").glob("*/*.json")])
 DEFAULT_TOPICS = {
     "carts/update",
     "checkouts/update",

@@ -12,20 +12,20 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from talon_relay.models import APIError, ErrorResponse
+    from talon_relay.wire.models import APIError, ErrorResponse
 
 
 # The spec's error answer is a pydantic model (`models`), imported with the first error that names
 # its faults: a cold start whose first call succeeds never imports pydantic (checkers.py says why).
 def error_response(message: str, errors: list[APIError]) -> ErrorResponse:
-    from talon_relay.models import ErrorResponse
+    from talon_relay.wire.models import ErrorResponse
 
     return ErrorResponse(message=message, errors=errors)
 
 
 def api_error(title: str, details: str, **source: str) -> APIError:
     """One of an ErrorResponse's errors; `source` names where (pointer, parameter or line)."""
-    from talon_relay.models import APIError, ErrorSource
+    from talon_relay.wire.models import APIError, ErrorSource
 
     return APIError(title=title, details=details, source=ErrorSource(**source))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-from talon_relay.effects import NAMED_ARGS, Effect
+from talon_relay.wire.effects import NAMED_ARGS, Effect
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")

@@ -12,7 +12,7 @@ its sample events `events/<function>/`, then `make template` to render `template
 A webhook receiver (`webhook` set: a commerce platform's signed webhooks, e.g. Shopify's) is an entry
 too: its route on the relay's API, its function and its FIFO queue come from the table like any
 other's; what each of the platform's topics becomes is data, the mapping files of
-`talon_relay/mappings/<platform>/` (README, "Webhooks from Shopify").
+`talon_relay/webhooks/<platform>/topics/` (README, "Webhooks from Shopify").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from talon_relay.wire import RequestModel, ResponseModel
+    from talon_relay.wire.base import RequestModel, ResponseModel
 
 
 @cache
@@ -90,7 +90,7 @@ class Operation:
     session_at: tuple[str, ...] = ()
     profile_at: tuple[str, ...] = ()
     #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
-    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/mappings/<platform>/`).
+    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
@@ -139,8 +139,8 @@ UPDATE_CUSTOMER_SESSION = Operation(
     method="PUT",
     path="/v1/customer_sessions/{customerSessionId}",
     path_params=("customerSessionId",),
-    body="models:NewCustomerSession",
-    response="responses:IntegrationState",
+    body="wire.models:NewCustomerSession",
+    response="wire.responses:IntegrationState",
     success_status=200,
     function="update_customer_session",
     group_by="customerSessionId",
@@ -155,8 +155,8 @@ UPDATE_CUSTOMER_PROFILE = Operation(
     method="PUT",
     path="/v1/customer_profiles/{integrationId}",
     path_params=("integrationId",),
-    body="models:NewCustomerProfile",
-    response="responses:IntegrationState",
+    body="wire.models:NewCustomerProfile",
+    response="wire.responses:IntegrationState",
     success_status=200,
     function="update_customer_profile",
     group_by="integrationId",
@@ -171,8 +171,8 @@ TRACK_EVENT = Operation(
     method="POST",
     path="/v1/events",
     path_params=(),
-    body="models:NewEvent",
-    response="responses:IntegrationState",
+    body="wire.models:NewEvent",
+    response="wire.responses:IntegrationState",
     success_status=201,
     function="track_event",
     group_by="sessionId",
@@ -187,8 +187,8 @@ CREATE_REFERRAL = Operation(
     method="POST",
     path="/v1/referrals",
     path_params=(),
-    body="models:NewReferral",
-    response="responses:Referral",
+    body="wire.models:NewReferral",
+    response="wire.responses:Referral",
     success_status=201,
     function="create_referral",
     body_required=True,
@@ -213,7 +213,7 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
     method="PUT",
     path="/v2/customer_sessions/{customerSessionId}",
     path_params=("customerSessionId",),
-    body="models_v2:IntegrationRequest",
+    body="wire.models_v2:IntegrationRequest",
     response=None,
     success_status=200,
     function="update_customer_session_v2",
@@ -231,7 +231,7 @@ UPDATE_CUSTOMER_PROFILE_V2 = Operation(
     method="PUT",
     path="/v2/customer_profiles/{integrationId}",
     path_params=("integrationId",),
-    body="models_v2:CustomerProfileIntegrationRequestV2",
+    body="wire.models_v2:CustomerProfileIntegrationRequestV2",
     response=None,
     success_status=200,
     function="update_customer_profile_v2",
@@ -249,7 +249,7 @@ TRACK_EVENT_V2 = Operation(
     method="POST",
     path="/v2/events",
     path_params=(),
-    body="models_v2:IntegrationEventV2Request",
+    body="wire.models_v2:IntegrationEventV2Request",
     response=None,
     # 200 with the answer when silent=no; 204 without a body otherwise (silent defaults to yes)
     success_status=200,

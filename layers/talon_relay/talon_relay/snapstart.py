@@ -31,11 +31,11 @@ from talon_relay.operations import Operation
 
 #: What the first call of any trigger imports; imported before the snapshot instead.
 PRIMED_MODULES = (
-    "talon_relay.handlers.api",
-    "talon_relay.handlers.sqs",
-    "talon_relay.handlers.schedule",
-    "talon_relay.service",
-    "talon_relay.secrets",
+    "talon_relay.adapters.api",
+    "talon_relay.adapters.sqs",
+    "talon_relay.adapters.schedule",
+    "talon_relay.core.service",
+    "talon_relay.aws.secret_values",
     "urllib3",
     "boto3",
     "aws_lambda_powertools.utilities.parameters",
@@ -69,10 +69,11 @@ def prime(operation: Operation) -> None:
             importlib.import_module(name)
         except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
             continue
-    from talon_relay import checkers, records
-    from talon_relay.auth import TalonCredentials
+    from talon_relay.config import fields as records
+    from talon_relay.config.settings import settings
+    from talon_relay.core import checkers
     from talon_relay.errors import SettingsError, api_error, error_response
-    from talon_relay.settings import settings
+    from talon_relay.talon.auth import TalonCredentials
 
     # The function's configuration is the version's: the same in every restored copy. When it is
     # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
@@ -86,8 +87,9 @@ def prime(operation: Operation) -> None:
 
 def after_restore() -> None:
     """After each restore: nothing that one environment must not share with another survives."""
-    from talon_relay import secrets, service
-    from talon_relay.transport import POOL
+    from talon_relay.aws import secret_values as secrets
+    from talon_relay.core import service
+    from talon_relay.talon.transport import POOL
 
     POOL.clear()
     secrets.forget()

@@ -8,6 +8,6 @@
 - `consumer`: one queued webhook, its mapped operations run in order, each exactly once.
 - `metrics`: webhooks counted by topic; `errors`: StepFailed, a step of a mapped webhook that failed.
 
-The receiver's HTTP adapter is `talon_relay.handlers.webhook`; its entry in the operation table has
+The receiver's HTTP adapter is `talon_relay.adapters.webhook`; its entry in the operation table has
 `webhook` set to the platform's name.
 """

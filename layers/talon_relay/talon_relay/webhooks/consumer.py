@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from talon_relay import messages, queues, service
+from talon_relay.aws import queues
+from talon_relay.aws.idempotency import run_once
+from talon_relay.config.settings import settings
+from talon_relay.core import messages, service
+from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
-from talon_relay.idempotency import run_once
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
-from talon_relay.requests import Request
-from talon_relay.settings import settings
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import QueuedWebhook
 from talon_relay.webhooks.errors import StepFailed

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from talon_relay import limits
+from talon_relay.core import limits
 from talon_relay.errors import InvalidRequest
 
 

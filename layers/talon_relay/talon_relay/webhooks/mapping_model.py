@@ -1,6 +1,6 @@
 """The format of a mapping file: what one topic of a platform's webhooks becomes at Talon.One.
 
-One file per topic, `talon_relay/mappings/<platform>/<topic, "/" as "_">.json`, holds a TopicMapping:
+One file per topic, `talon_relay/webhooks/<platform>/topics/<topic, "/" as "_">.json`, holds a TopicMapping:
 
     {"topic": "orders/paid", "group": "cart_token || checkout_token",
      "steps": [{"operation": "updateCustomerSessionV2",
@@ -15,7 +15,7 @@ entry of the operation table, and what the steps produce goes through the same s
 caller's request. Steps run in order; none: the topic is acknowledged and counted, nothing is sent.
 
 The models check a file when it is loaded (the layer has no jsonschema). Operators' editors get the
-same rules as `talon_relay/mappings/mapping.schema.json`, generated from these models by
+same rules as `talon_relay/webhooks/mapping.schema.json`, generated from these models by
 `make mapping-schema` (a test keeps the two equal).
 """
 
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from talon_relay.operations import OPERATIONS
 
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "mappings" / "mapping.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parent / "mapping.schema.json"
 MAX_STEPS = 10
 
 Expression = Annotated[
@@ -218,7 +218,7 @@ def schema_text() -> str:
 
 
 def main() -> int:
-    """`make mapping-schema`: write talon_relay/mappings/mapping.schema.json from the models."""
+    """`make mapping-schema`: write talon_relay/webhooks/mapping.schema.json from the models."""
     SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
     print(f"wrote {SCHEMA_FILE}")
     return 0

@@ -1,6 +1,6 @@
 """A platform's mapping files, and a webhook's payload mapped by them into Integration API requests.
 
-Where the files are: the layer's own, `talon_relay/mappings/<platform>/*.json` (shipped with the layer:
+Where the files are: the layer's own, `talon_relay/webhooks/<platform>/topics/*.json` (shipped with the layer:
 change one and `sam deploy`), then, when WEBHOOK_MAPPINGS_DIR is set, `<that dir>/<platform>/*.json`,
 whose files replace the layer's topic by topic (e.g. a layer of your own mounted under /opt). They are
 read once per container; a file that is not a valid mapping is a configuration error naming the file.
@@ -22,15 +22,20 @@ from aws_lambda_powertools.exceptions import InvalidEnvelopeExpressionError
 from aws_lambda_powertools.utilities.jmespath_utils import query
 from pydantic import ValidationError
 
-from talon_relay import requests
+from talon_relay.config.settings import settings
+from talon_relay.core import request as requests
+from talon_relay.core.request import Request
 from talon_relay.errors import ConfigurationError, InvalidRequest
 from talon_relay.operations import OPERATIONS
-from talon_relay.requests import Request
-from talon_relay.settings import settings
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
 
-#: The layer's own mapping files, one folder per platform.
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "mappings"
+#: The layer's own mapping files: webhooks/<platform>/topics/.
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def platform_dir(platform: str) -> Path:
+    """Where the layer keeps a platform's mapping files."""
+    return PACKAGE_DIR / platform / "topics"
 
 
 def file_name(topic: str) -> str:
@@ -68,7 +73,7 @@ def load_dir(folder: Path) -> dict[str, TopicMapping]:
 
 @lru_cache(maxsize=8)
 def _load(platform: str, extra_dir: str | None) -> dict[str, TopicMapping]:
-    found = load_dir(PACKAGE_DIR / platform)
+    found = load_dir(platform_dir(platform))
     if extra_dir:
         found.update(load_dir(Path(extra_dir) / platform))
     return found

@@ -1,0 +1,230 @@
+"""Schedule adapter: the off-peak erasure run drains the erasure queue, or erases the ids it is given.
+
+A 404 counts as done (the customer is already gone). A queued erasure that can never succeed goes to
+the DLQ with its reason; one that failed for a passing reason waits for the next run.
+
+Erasures run concurrently, ERASURE_CONCURRENCY at a time (the run's share of the Talon.One budget):
+one thread receives batches of ten while the others erase, and no more than twice that many received
+messages wait at once, so none outlives its visibility timeout waiting. The run goes on until the queue
+is empty or its invocation's time runs low (its function's timeout is the run's, ErasureRunTimeout: up
+to 15 minutes, while API requests to the same function keep their own deadline).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from talon_relay import telemetry
+from talon_relay.aws import queues
+from talon_relay.config.settings import settings
+from talon_relay.core import messages, service
+from talon_relay.core import request as requests
+from talon_relay.core.request import Request
+from talon_relay.errors import (
+    ConfigurationError,
+    ErasureIncomplete,
+    InvalidRequest,
+    RelayError,
+    SettingsError,
+)
+from talon_relay.observability import logger
+from talon_relay.operations import Operation
+from talon_relay.talon.errors import TalonOneError
+
+#: The schedule stops taking new messages when less than this is left of the invocation.
+DRAIN_RESERVE_SECONDS = 5.0
+
+
+@dataclass
+class DrainSummary:
+    requested: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+    def merge(self, other: DrainSummary) -> None:
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+class _Runner:
+    """Runs erasures on a pool of threads, each in a copy of the invocation's context, merging their
+    summaries; `submit` blocks while `limit` are in flight."""
+
+    def __init__(self, workers: int, limit: int, summary: DrainSummary) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erasure")
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._summary = summary
+        self.pending: set[Future[None]] = set()
+
+    def submit(self, task: Callable[[DrainSummary], None]) -> None:
+        self._slots.acquire()
+
+        def run() -> None:
+            own = DrainSummary()
+            try:
+                task(own)
+            finally:
+                with self._lock:
+                    self._summary.merge(own)
+                self._slots.release()
+
+        future = self._pool.submit(contextvars.copy_context().run, run)
+        self.pending = {f for f in self.pending if not f.done()} | {future}
+
+    def wait(self) -> None:
+        for future in wait(self.pending).done:
+            future.result()  # an error no disposition caught ends the run, as it did before
+        self.pending = set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _delete_one(request: Request, context: Any, summary: DrainSummary) -> RelayError | None:
+    """Delete one customer's data; None when done (deleted, or already gone), else the failure."""
+    summary.requested += 1
+    try:
+        service.execute(request, context=context, correlation_id=None)
+    except TalonOneError as exc:
+        if exc.status == 404:
+            summary.not_found += 1
+            telemetry.count(telemetry.ERASED)
+            return None
+        logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
+        return exc
+    except ConfigurationError:
+        raise  # the relay cannot erase anything: the run fails (and is retried by the scheduler)
+    except RelayError as exc:
+        logger.warning("deletion failed", extra={"reason": exc.reason})
+        return exc
+    except Exception as exc:  # unforeseen: this erasure waits for the next run, the others go on
+        logger.exception("deletion failed unexpectedly", extra={"reason": type(exc).__name__})
+        return ErasureIncomplete(f"unexpected {type(exc).__name__}")
+    summary.deleted += 1
+    telemetry.count(telemetry.ERASED)
+    return None
+
+
+def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
+    summary = DrainSummary()
+    ids = event.get("integrationIds")
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
+            raise ValueError("invalid schedule input: integrationIds must be a list of strings")
+        runner = _Runner(settings().erasure_concurrency, 2 * settings().erasure_concurrency, summary)
+        try:
+            for integration_id in ids:
+                runner.submit(functools.partial(_erase_id, operation, integration_id, context))
+            runner.wait()
+        finally:
+            runner.close()
+    else:
+        _drain(operation, context, summary)
+    logger.info("erasure run finished", extra=summary.as_dict())
+    if ids is not None and summary.failed:
+        raise ErasureIncomplete(f"{summary.failed} of {summary.requested} erasures failed: {summary.as_dict()}")
+    return summary.as_dict()
+
+
+def _erase_id(operation: Operation, integration_id: str, context: Any, summary: DrainSummary) -> None:
+    """One id of the run's input, erased (or counted as failed)."""
+    try:
+        request = requests.parse(operation, {operation.path_params[0]: integration_id}, None)
+    except InvalidRequest as exc:
+        summary.requested += 1
+        summary.failed += 1
+        logger.error("invalid integrationId", extra={"reason": exc.reason})
+        return
+    if _delete_one(request, context, summary) is not None:
+        summary.failed += 1
+
+
+def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
+    cfg = settings()
+    if not cfg.queue_url:
+        raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
+    queue_url = cfg.queue_url
+    started = time.monotonic()
+    tried: set[str] = set()  # a failure that becomes visible again waits for the next run
+    runner = _Runner(cfg.erasure_concurrency, 2 * cfg.erasure_concurrency, summary)
+    try:
+        while service.remaining_seconds(context) > DRAIN_RESERVE_SECONDS:
+            fresh = [message for message in queues.receive(queue_url) if message["MessageId"] not in tried]
+            if not fresh:
+                break  # nothing (new) is visible: what is in flight finishes below
+            for message in fresh:
+                tried.add(message["MessageId"])
+                runner.submit(
+                    functools.partial(
+                        _drain_one,
+                        operation,
+                        message,
+                        context,
+                        queue_url=queue_url,
+                        dead_letter_queue_url=cfg.dead_letter_queue_url,
+                    )
+                )
+        runner.wait()
+    finally:
+        runner.close()
+    logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})
+
+
+def _drain_one(
+    operation: Operation,
+    message: Any,
+    context: Any,
+    summary: DrainSummary,
+    *,
+    queue_url: str,
+    dead_letter_queue_url: str | None,
+) -> None:
+    """One queued erasure to its disposition: deleted (done or dead-lettered), or left for the next run."""
+    message_id, body = message["MessageId"], message.get("Body", "")
+    logger.thread_safe_append_keys(message_id=message_id)
+    try:
+        try:
+            request, _key = messages.decode(operation, body)
+            failure = _delete_one(request, context, summary)
+        except InvalidRequest as exc:
+            failure = exc
+        # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ with
+        # the reason, not back to the queue every night; outages and the relay's own credentials
+        # (401/403) wait for the next run.
+        if failure is not None and failure.dead_letter:
+            try:
+                queues.dead_letter(
+                    dead_letter_queue_url,
+                    body=body,
+                    reason=failure.reason,
+                    operation=operation.name,
+                    message_id=message_id,
+                    status=failure.talon_status,
+                )
+            except Exception as exc:  # no DLQ, or SQS refused: it stays, and reaches the DLQ by redrive
+                logger.error("could not dead-letter the erasure request", extra={"reason": type(exc).__name__})
+                summary.failed += 1
+                return
+            summary.dead_lettered += 1
+            telemetry.count(telemetry.DEAD_LETTERED)
+        elif failure is not None:
+            summary.failed += 1
+            return  # visible again after the visibility timeout; redrive after maxReceiveCount
+        queues.delete(queue_url, message["ReceiptHandle"])
+    finally:
+        logger.thread_safe_remove_keys(["message_id"])

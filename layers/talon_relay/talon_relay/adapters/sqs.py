@@ -1,0 +1,237 @@
+"""SQS adapter: a batch with partial failures, message groups in parallel, each group in order.
+
+A record that can never succeed is dead-lettered with its reason and leaves the queue; one that
+failed for a passing reason is handed back to come back after a growing delay (backoff.py: its
+visibility is changed, then it is reported as a batch item failure), and on its last receive (the
+queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
+of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
+profile update older than one already applied is acknowledged as superseded (ordering.py).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from talon_relay import telemetry
+from talon_relay.aws import queues
+from talon_relay.config.settings import Settings, settings
+from talon_relay.core import backoff, messages, ordering, service
+from talon_relay.errors import RelayError
+from talon_relay.observability import logger
+from talon_relay.operations import Operation
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+#: A record is not started with less than this left of the invocation (it is left for retry).
+RECORD_RESERVE_SECONDS = 2.0
+
+
+@dataclass
+class _RecordHandler:
+    operation: Operation
+    context: Any
+    cfg: Settings
+    #: seconds each record handed back for later waits, by message id
+    delays: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, record: SQSRecord) -> None:
+        message_id = record.message_id
+        if service.remaining_seconds(self.context) < RECORD_RESERVE_SECONDS:
+            if self._last_receive(record):  # SQS would move it without a word on its next receive
+                self._dead_letter(record, "not attempted on its last receive: the invocation ran out of time", None)
+                return
+            # Not started at all (a Lambda timeout mid-call would redeliver the whole batch instead): it was
+            # not tried, so it comes back at once, not after a backoff or the queue's visibility timeout.
+            self._hide(record, 0)
+            raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
+        logger.thread_safe_append_keys(message_id=message_id)
+        try:
+            self._process(record)
+        except RelayError as exc:
+            if exc.dead_letter:
+                self._dead_letter(record, exc.reason, exc.talon_status)
+            elif self._last_receive(record):
+                receives = record.attributes.approximate_receive_count
+                reason = f"still failing on its last receive ({receives}): {exc.reason}"
+                self._dead_letter(record, reason, exc.talon_status)
+            else:
+                seconds = self._retry_later(record, exc)
+                getattr(logger, exc.log_level)(
+                    "retryable failure; message comes back later",
+                    extra={"status": exc.talon_status, "reason": exc.reason, "retry_in_seconds": seconds},
+                )
+                raise
+        except Exception as exc:
+            # Not the message's fault as far as anyone can tell (it was read and checked): an unforeseen
+            # failure of the relay or a dependency, which may pass. Retried, and said loudly.
+            logger.exception("unexpected failure; message stays on its queue", extra={"reason": type(exc).__name__})
+            raise
+        finally:
+            logger.thread_safe_remove_keys(["message_id"])
+
+    def _process(self, record: SQSRecord) -> None:
+        """One record's work: its request relayed (unless superseded), or a webhook receiver's webhook
+        mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter)."""
+        if self.operation.webhook:
+            from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
+
+            consumer.process(self.operation, record.body, context=self.context)
+            return
+        message_id = record.message_id
+        request, key = messages.decode(self.operation, record.body)
+        guard = ordering.guard(self.operation, request, record.raw_event)
+        if guard is not None and guard.superseded():
+            return  # acknowledged: a newer update of this customer was applied
+        service.execute(request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id)
+        if guard is not None:
+            guard.applied()
+
+    def _last_receive(self, record: SQSRecord) -> bool:
+        """Whether this is the message's last receive (SQS moves it to the DLQ on the next one)."""
+        limit = self.cfg.max_receive_count
+        return limit is not None and int(record.attributes.approximate_receive_count or 1) >= limit
+
+    def _retry_later(self, record: SQSRecord, exc: RelayError) -> int:
+        """Hide the message for its backoff (at least Talon.One's Retry-After); returns the seconds."""
+        seconds = backoff.visibility_for(
+            int(record.attributes.approximate_receive_count or 1),
+            retry_after=getattr(exc, "retry_after", None),
+            base=self.cfg.queue_retry_base_seconds,
+            cap=self.cfg.queue_retry_max_seconds,
+        )
+        if self._hide(record, seconds):
+            telemetry.count(telemetry.RETRY_LATER)
+        return seconds
+
+    def _hide(self, record: SQSRecord, seconds: int) -> bool:
+        """Make the message visible again in `seconds` (its FIFO group behind it waits as long)."""
+        if self.cfg.queue_url and queues.change_visibility(self.cfg.queue_url, record.receipt_handle, seconds):
+            self.delays[record.message_id] = seconds
+            return True
+        return False
+
+    def _dead_letter(self, record: SQSRecord, reason: str, status: int | None) -> None:
+        try:
+            queues.dead_letter(
+                self.cfg.dead_letter_queue_url,
+                body=record.body,
+                reason=reason,
+                operation=self.operation.name,
+                message_id=record.message_id,
+                status=status,
+                attributes=record.attributes.raw_event,
+                extra_attributes=ordering.carried(record.raw_event),
+            )
+        except Exception as failure:  # no DLQ, or SQS refused: the message stays, and reaches the DLQ by redrive
+            logger.error(
+                "could not dead-letter the message; it stays on its queue",
+                extra={"reason": f"{type(failure).__name__}: {failure}"},
+            )
+            raise
+        telemetry.count(telemetry.DEAD_LETTERED)
+
+
+# One thread pool per container, for the message groups of a batch. A context variable rather than a
+# global so that each local container (one contextvars.Context each, local/gateway.py) has its own, as
+# each Lambda container has; in Lambda it is simply the process's one.
+_executor: ContextVar[ThreadPoolExecutor | None] = ContextVar("talon_relay_group_pool", default=None)
+_pools: list[ThreadPoolExecutor] = []
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    pool = _executor.get()
+    if pool is None or getattr(pool, "_shutdown", False):
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="group")
+        with _pools_lock:
+            _pools.append(pool)
+        _executor.set(pool)
+    return pool
+
+
+def close_pool() -> None:
+    """Stop the current container's group thread pool (a local container the gateway retires)."""
+    pool = _executor.get()
+    _executor.set(None)
+    if pool is None:
+        return
+    with _pools_lock:
+        if pool in _pools:
+            _pools.remove(pool)
+    pool.shutdown(wait=False)
+
+
+def shutdown_pool() -> None:
+    """Stop every group thread pool of the process (the next batch starts a new one)."""
+    with _pools_lock:
+        pools = list(_pools)
+        _pools.clear()
+    _executor.set(None)
+    for pool in pools:
+        pool.shutdown(wait=True)
+
+
+def _wait_with_the_head(group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None) -> None:
+    """The messages of a FIFO group behind its failed head (skipped, to keep the order) wait as long as it:
+    SQS serves none of a group while one of its messages is in flight, so the group comes back together
+    after the head's backoff, not after the queue's visibility timeout."""
+    skipped = set(failed[1:])
+    for record in group:
+        if record["messageId"] in skipped and queue_url:
+            queues.change_visibility(queue_url, record["receiptHandle"], seconds)
+
+
+def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"
+        groups.setdefault(group, []).append(record)
+    return list(groups.values())
+
+
+def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Process a batch with partial failures: groups in parallel, each group strictly in order.
+
+    Within a FIFO message group a failure stops the rest of that group in this batch (they are
+    retried in order); other groups, and records of a standard queue, never fail with it.
+    """
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+
+    cfg = settings()
+    handler = _RecordHandler(operation, context, cfg)
+    records: list[dict[str, Any]] = list(event.get("Records") or [])
+
+    def run(group: list[dict[str, Any]]) -> set[str]:
+        fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
+        processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
+        processor.raise_on_entire_batch_failure = False
+        # Without the Lambda context (the record handler holds it): given one, Powertools inspects the
+        # handler's signature on every batch, about 30 us a call.
+        response = process_partial_response(event={"Records": group}, record_handler=handler, processor=processor)
+        failed = [str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
+        if fifo and failed and failed[0] in handler.delays:
+            _wait_with_the_head(group, failed, handler.delays[failed[0]], cfg.queue_url)
+        return set(failed)
+
+    groups = _groups(records)
+    if len(groups) <= 1 or cfg.batch_concurrency == 1:
+        failed = set().union(*map(run, groups)) if groups else set()
+    else:
+        # each group runs in a copy of the invocation's context: its settings and counters (telemetry)
+        pool = _pool(cfg.batch_concurrency)
+        futures = [pool.submit(contextvars.copy_context().run, run, group) for group in groups]
+        failed = set().union(*(future.result() for future in futures))
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}

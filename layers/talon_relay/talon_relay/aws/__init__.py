@@ -1,0 +1,1 @@
+"""Every AWS service the functions call: the DynamoDB store, idempotency, queues, secrets."""

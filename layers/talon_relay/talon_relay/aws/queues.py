@@ -1,0 +1,154 @@
+"""Every SQS call the functions make themselves: queueing, dead-lettering with a reason, draining.
+
+boto3 is imported on the first call only; AWS_ENDPOINT_URL (local runs, tests) is honoured by boto3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from talon_relay.core.limits import MAX_QUEUED_MESSAGE_BYTES
+from talon_relay.errors import PayloadTooLarge, QueueUnavailable, SettingsError
+from talon_relay.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    import boto3
+
+    with _lock:  # boto3's default session is not thread-safe while it creates a client
+        return boto3.client("sqs")
+
+
+def dead_letter(
+    queue_url: str | None,
+    *,
+    body: str,
+    reason: str,
+    operation: str,
+    message_id: str,
+    status: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    extra_attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Put a message that can never succeed on the DLQ, with why, so it is not retried forever.
+
+    Raises when there is no DLQ configured or the send fails: the caller then keeps the message on
+    its queue (it reaches the DLQ by redrive), so nothing is lost either way.
+    """
+    logger.error(
+        "dead-lettering message",
+        extra={
+            "message_id": message_id,
+            "operation": operation,
+            "reason": reason,
+            "status": status,
+        },
+    )
+    if not queue_url:
+        raise SettingsError("DEAD_LETTER_QUEUE_URL is not set; message left for redrive")
+    message_attributes: dict[str, Any] = {
+        "failureReason": {"DataType": "String", "StringValue": sqs_text(reason)[:4000]},
+        "operation": {"DataType": "String", "StringValue": operation},
+        "sourceMessageId": {"DataType": "String", "StringValue": message_id},
+    }
+    if status is not None:
+        message_attributes["talonStatus"] = {"DataType": "Number", "StringValue": str(status)}
+    message_attributes.update(extra_attributes or {})  # e.g. its place in its customer's order (ordering.py)
+    params: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": body,
+        "MessageAttributes": message_attributes,
+    }
+    if queue_url.endswith(".fifo"):
+        group = (attributes or {}).get("MessageGroupId") or message_id
+        params["MessageGroupId"] = group
+        params["MessageDeduplicationId"] = message_id
+    sqs().send_message(**params)
+
+
+#: What SQS takes as a MessageGroupId (or MessageDeduplicationId): 1 to 128 of these characters.
+_SQS_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+#: SQS takes only the XML 1.0 characters in a message body or attribute value (#x9, #xA, #xD,
+#: #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF); these are the others. Written as the few refused
+#: ranges: the same set as the allowed ones negated, which takes 4 ms of a cold start to compile.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def message_group_id(value: str | None) -> str:
+    """The FIFO MessageGroupId of a customer key: the key itself when SQS takes it as it is, else a
+    stable hash of it (`sha256:<hex>`), so a long or non-ASCII id keeps its customer's order."""
+    if not value:
+        return "default"
+    if _SQS_ID.fullmatch(value):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "backslashreplace")).hexdigest()
+
+
+def sqs_text(text: str) -> str:
+    """`text` with every character SQS refuses in a string attribute written as an escape."""
+    return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
+    """Put a validated request on a function's queue (storage-first); returns the SQS message id.
+
+    On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
+    on `deduplication_key`, so a sender's retry within five minutes is not queued twice. A message
+    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help.
+    """
+    size = len(message.encode("utf-8"))
+    if size > MAX_QUEUED_MESSAGE_BYTES:
+        raise PayloadTooLarge.single(
+            "Payload too large",
+            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,} "
+            "(send it without Prefer: respond-async)",
+            pointer="",
+        )
+    params: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": message,
+    }
+    if queue_url.endswith(".fifo"):
+        params["MessageGroupId"] = message_group_id(group_id)
+        params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
+    try:
+        return str(sqs().send_message(**params)["MessageId"])
+    except Exception as exc:  # botocore's errors; nothing was queued
+        if "shorter than" in str(exc):  # SQS's own limit (a queue's MaximumMessageSize may be lower)
+            raise PayloadTooLarge.single("Payload too large", f"SQS refused the message: {exc}", pointer="") from None
+        raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
+
+
+def receive(queue_url: str) -> list[MessageTypeDef]:
+    """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
+    response = sqs().receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+    )
+    return list(response.get("Messages", []))
+
+
+def delete(queue_url: str, receipt_handle: str) -> None:
+    sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> bool:
+    """Hide a received message for `seconds` from now (a retry later, backoff.py); False when SQS refused
+    (the message then comes back after the queue's visibility timeout: later than planned, never lost)."""
+    try:
+        sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+    except Exception as exc:  # botocore's errors, e.g. a receipt handle that expired
+        logger.warning("could not delay the message's next receive", extra={"reason": type(exc).__name__})
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""What the functions read from outside the code: the environment and records."""

@@ -1,0 +1,131 @@
+"""Configuration read from the environment once per container and validated, never ad hoc."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_core import ValidationError
+from pydantic_core import core_schema as cs
+
+from talon_relay.config.fields import key, keys, problems, validator
+from talon_relay.errors import SettingsError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The function's configuration, each field read from its environment variable."""
+
+    talon_secret_arn: str = key("TALON_SECRET_ARN", schema=cs.str_schema(min_length=1))
+    secret_max_age: int = key("TALON_SECRET_MAX_AGE", schema=cs.int_schema(ge=0), default=300)
+    connect_timeout: float = key("TALON_CONNECT_TIMEOUT", schema=cs.float_schema(gt=0), default=3.0)
+    read_timeout: float = key("TALON_READ_TIMEOUT", schema=cs.float_schema(gt=0), default=10.0)
+    max_retries: int = key("TALON_MAX_RETRIES", schema=cs.int_schema(ge=0, le=10), default=4)
+    backoff_factor: float = key("TALON_BACKOFF_FACTOR", schema=cs.float_schema(ge=0), default=0.2)
+    backoff_max: float = key("TALON_BACKOFF_MAX", schema=cs.float_schema(ge=0), default=5.0)
+    queue_url: str | None = key("QUEUE_URL", schema=cs.str_schema(), default=None)
+    dead_letter_queue_url: str | None = key("DEAD_LETTER_QUEUE_URL", schema=cs.str_schema(), default=None)
+    idempotency_table_name: str | None = key("IDEMPOTENCY_TABLE_NAME", schema=cs.str_schema(), default=None)
+    idempotency_expiry_seconds: int = key("IDEMPOTENCY_EXPIRY_SECONDS", schema=cs.int_schema(ge=60), default=86400)
+    caller_auth: Literal["required", "disabled"] = key(
+        "CALLER_AUTH", schema=cs.literal_schema(["required", "disabled"]), default="required"
+    )
+    caller_signing_secret_arn: str | None = key("CALLER_SIGNING_SECRET_ARN", schema=cs.str_schema(), default=None)
+    #: Keys a caller may send as `Authorization: ApiKey-v1 <key>` (JSON current, previous, keys).
+    caller_api_keys_secret_arn: str | None = key("CALLER_API_KEYS_SECRET_ARN", schema=cs.str_schema(), default=None)
+    #: Whether the first signature scheme (v1, which does not sign Idempotency-Key and Prefer) is still
+    #: accepted: "accepted" during the migration to v2, "refused" once every sender signs with v2.
+    caller_signature_v1: Literal["accepted", "refused"] = key(
+        "CALLER_SIGNATURE_V1", schema=cs.literal_schema(["accepted", "refused"]), default="accepted"
+    )
+    #: Records of different message groups processed at once in one SQS batch.
+    batch_concurrency: int = key("BATCH_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
+    #: A webhook receiver's platform secret (JSON current, previous): what the platform signs with.
+    webhook_secret_arn: str | None = key("WEBHOOK_SECRET_ARN", schema=cs.str_schema(), default=None)
+    #: Seconds after its trigger a webhook is still taken: above Shopify's retry window (4 hours),
+    #: below the idempotency records' lifetime, so every delivery taken is one the records remember.
+    webhook_max_age: int = key("WEBHOOK_MAX_AGE", schema=cs.int_schema(ge=60), default=21600)
+    #: A directory of operator mapping files (<dir>/<platform>/<topic>.json) over the layer's own.
+    webhook_mappings_dir: str | None = key("WEBHOOK_MAPPINGS_DIR", schema=cs.str_schema(), default=None)
+    #: The erasure queue (DESIGN.md format), where a mapped deleteCustomerData waits for the schedule.
+    erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
+    erasure_concurrency: int = key("ERASURE_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
+    #: A queued message that failed for a passing reason waits base x 2^(receives-1) seconds, at most max
+    #: (backoff.py); the queue's maxReceiveCount, when given, is its last receive: a message failing then
+    #: is dead-lettered by the relay, with its reason and its place in its customer's order.
+    queue_retry_base_seconds: int = key("QUEUE_RETRY_BASE_SECONDS", schema=cs.int_schema(ge=0, le=43200), default=30)
+    queue_retry_max_seconds: int = key("QUEUE_RETRY_MAX_SECONDS", schema=cs.int_schema(ge=0, le=43200), default=900)
+    max_receive_count: int | None = key("MAX_RECEIVE_COUNT", schema=cs.int_schema(ge=1, le=1000), default=None)
+    #: Seconds an API request may take when the function's own timeout is longer (the erasure function,
+    #: whose scheduled run takes minutes while API Gateway gives up after 29 s). None: the function's.
+    api_timeout_seconds: float | None = key("API_TIMEOUT_SECONDS", schema=cs.float_schema(gt=0, le=29), default=None)
+    #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
+    #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
+    ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate `environ` (default: the process environment) into Settings, or say what is wrong."""
+    try:
+        settings: Settings = validator(Settings).validate_python(dict(os.environ if environ is None else environ))
+    except ValidationError as exc:
+        raise SettingsError(f"invalid function configuration: {problems(exc, whole='environment')}") from None
+    return settings
+
+
+_NAMES = keys(Settings)
+
+
+# A Lambda container is one process, so these would be plain globals there. They are context variables
+# so that one process can host several containers at once (the local gateway runs each container's
+# invocations in its own contextvars.Context): each container then has its own environment and settings,
+# as in Lambda, without swapping the process environment under the others.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("talon_relay_environ", default=None)
+_current: ContextVar[Settings | None] = ContextVar("talon_relay_settings", default=None)
+
+
+def use_environment(environ: Mapping[str, str] | None) -> None:
+    """Read the settings from `environ` instead of the process environment, in the current context
+    (a local container's; None: the process environment again). Lambda never needs it."""
+    _environ.set(environ)
+    _current.set(None)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment the function reads: the process's, or a local container's (use_environment)."""
+    source = _environ.get()
+    return os.environ if source is None else source
+
+
+def settings() -> Settings:
+    """The container's settings: its environment, read and validated on first use, then kept.
+
+    A Lambda container's environment never changes, so every invocation after the first reads no
+    variable at all (reading the 27 of them took 20 us a call). What changes an environment starts
+    again: `clear_cache` (tests) or `use_environment` (a new local container), in the current context.
+    """
+    current = _current.get()
+    if current is not None:
+        return current
+    # cached per environment: a process hosting several functions (the local gateway) validates each
+    # function's settings once
+    source = environ()
+    current = _settings_for(tuple(source.get(name) for name in _NAMES))
+    _current.set(current)
+    return current
+
+
+@lru_cache(maxsize=16)
+def _settings_for(values: tuple[str | None, ...]) -> Settings:
+    return load_settings({k: v for k, v in zip(_NAMES, values, strict=True) if v is not None})
+
+
+def clear_cache() -> None:
+    """Forget validated settings (tests change the environment between cases)."""
+    _current.set(None)
+    _settings_for.cache_clear()

@@ -1,0 +1,197 @@
+"""Order that survives redrive: a queued update older than one already applied is never applied over it.
+
+For the operations whose request replaces what the one before left for the same customer (the table's
+`last_write_wins`: session and profile updates) on their FIFO queues. SQS keeps a customer's messages
+in order while they are on the queue; what it cannot keep in order is a message that left it (dead-
+lettered after an outage longer than the horizon, or for a fault fixed later) and comes back by redrive
+after newer updates of the same customer were applied. That message is acknowledged and logged as
+`superseded`, never applied, so a redrive brings Talon.One to the latest state, not an old one.
+
+A message's position is where it stood when it was first sent: (SentTimestamp in ms, SequenceNumber),
+SequenceNumber growing within a message group. A redriven copy is a new message (new id, new
+timestamp, new sequence number), so the position must travel with it: the relay puts it on every
+message it dead-letters as the message attribute `relayOrder` (kept by `make redrive` and by SQS's own
+DLQ redrive), and a message that carries one keeps that position. A message SQS moved to the DLQ by
+itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
+SentTimestamp in the DLQ: never later than anything sent after it left its queue).
+
+The last applied position per (operation, customer) is kept in the idempotency table under
+`ordering#<operation>#<customer>`, written with a condition that only lets it move forward. Within a
+FIFO group the relay processes one message at a time, so reading it, calling Talon.One and writing it
+cannot interleave with another message of the same customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from talon_relay import telemetry
+from talon_relay.config.settings import settings
+from talon_relay.core.request import Request
+from talon_relay.errors import StoreUnavailable
+from talon_relay.observability import logger
+from talon_relay.operations import Operation
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+#: The message attribute that carries a message's original position through a dead-letter queue.
+ATTRIBUTE = "relayOrder"
+KEY_PREFIX = "ordering#"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Where a message stood in its customer's order when first sent."""
+
+    sent_ms: int
+    sequence: int = 0
+
+    def wire(self) -> str:
+        """As the `relayOrder` attribute: `<SentTimestamp>.<SequenceNumber>`."""
+        return f"{self.sent_ms}.{self.sequence}"
+
+    def sortable(self) -> str:
+        """As stored: fixed-width digits, so DynamoDB's string order is the positions' order."""
+        return f"{self.sent_ms:015d}{self.sequence:040d}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Position | None:
+        if not text:
+            return None
+        sent, _, sequence = text.partition(".")
+        if not sent.isdigit() or not (sequence == "" or sequence.isdigit()) or len(sent) > 15 or len(sequence) > 40:
+            return None
+        return cls(int(sent), int(sequence or 0))
+
+
+def position_of(record: Mapping[str, Any]) -> Position | None:
+    """A Lambda SQS record's position: the `relayOrder` it carries, else its SentTimestamp and SequenceNumber."""
+    carried = ((record.get("messageAttributes") or {}).get(ATTRIBUTE) or {}).get("stringValue")
+    position = Position.parse(carried)
+    if position is not None:
+        return position
+    attributes = record.get("attributes") or {}
+    sent = str(attributes.get("SentTimestamp") or "")
+    sequence = str(attributes.get("SequenceNumber") or "")
+    if not sent.isdigit():
+        return None
+    return Position(int(sent), int(sequence) if sequence.isdigit() and len(sequence) <= 40 else 0)
+
+
+def carried(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The message attribute that keeps a record's position when it is dead-lettered (SendMessage shape)."""
+    position = position_of(record)
+    if position is None:
+        return {}
+    return {ATTRIBUTE: {"DataType": "String", "StringValue": position.wire()}}
+
+
+def redriven(message: Mapping[str, Any]) -> dict[str, Any]:
+    """What a dead letter moved back to its queue carries to keep its place (ReceiveMessage -> SendMessage
+    shape): its `relayOrder`, or, when SQS moved it there without one, its SentTimestamp in the DLQ."""
+    attributes = message.get("MessageAttributes") or {}
+    if Position.parse((attributes.get(ATTRIBUTE) or {}).get("StringValue")) is not None:
+        return {}
+    sent = str((message.get("Attributes") or {}).get("SentTimestamp") or "")
+    if not sent.isdigit():
+        return {}
+    return {ATTRIBUTE: {"DataType": "String", "StringValue": Position(int(sent)).wire()}}
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> DynamoDBClient:
+    import boto3
+
+    with _lock:  # boto3's default session is not thread-safe while it creates a client
+        return boto3.client("dynamodb")
+
+
+def _item_id(operation: Operation, customer: str) -> str:
+    name = customer if len(customer.encode()) <= 512 else "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+    return f"{KEY_PREFIX}{operation.name}#{name}"
+
+
+@dataclass
+class Guard:
+    """The check before, and the record after, applying one queued update."""
+
+    table: str
+    item_id: str
+    position: Position
+    message_id: str
+    expiry_seconds: int
+
+    def superseded(self) -> bool:
+        """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
+        try:
+            item = (
+                dynamodb()
+                .get_item(
+                    TableName=self.table,
+                    Key={"id": {"S": self.item_id}},
+                    ConsistentRead=True,
+                    ProjectionExpression="pos",
+                )
+                .get("Item")
+            )
+        except Exception as exc:  # botocore's errors: nothing was applied, so a retry is safe
+            raise StoreUnavailable(f"ordering record unavailable: {type(exc).__name__}") from exc
+        applied = str((item or {}).get("pos", {}).get("S") or "")
+        if not applied or applied <= self.position.sortable():
+            return False
+        telemetry.count(telemetry.SUPERSEDED)
+        logger.info(
+            "superseded: a newer update of this customer was applied; acknowledged, not applied",
+            extra={"message_id": self.message_id, "position": self.position.wire()},
+        )
+        return True
+
+    def applied(self) -> None:
+        """Record this update as the customer's latest (only ever forward)."""
+        try:
+            dynamodb().put_item(
+                TableName=self.table,
+                Item={
+                    "id": {"S": self.item_id},
+                    "pos": {"S": self.position.sortable()},
+                    "messageId": {"S": self.message_id},
+                    "expiration": {"N": str(int(time.time()) + self.expiry_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(id) OR pos < :pos",
+                ExpressionAttributeValues={":pos": {"S": self.position.sortable()}},
+            )
+        except Exception as exc:
+            if type(exc).__name__ == "ConditionalCheckFailedException":
+                return  # this position, or a newer one, is recorded already
+            # Talon.One has it; the message is retried, its idempotency record answers without a second
+            # call, and this record is written then.
+            raise StoreUnavailable(f"could not record the applied position: {type(exc).__name__}") from exc
+
+
+def guard(operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
+    """The ordering guard of a queued update, or None where order is SQS's alone (not last-write-wins,
+    not FIFO, no table configured, no position)."""
+    if not operation.last_write_wins:
+        return None
+    if not (record.get("attributes") or {}).get("MessageGroupId"):
+        return None
+    cfg = settings()
+    customer = request.group_id()
+    position = position_of(record)
+    if not cfg.idempotency_table_name or not customer or position is None:
+        return None
+    return Guard(
+        table=cfg.idempotency_table_name,
+        item_id=_item_id(operation, customer),
+        position=position,
+        message_id=str(record.get("messageId") or ""),
+        expiry_seconds=cfg.ordering_expiry_seconds,
+    )

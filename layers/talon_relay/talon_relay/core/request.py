@@ -1,0 +1,180 @@
+"""A caller's request checked against its operation: path and query parameters, and body.
+
+Whatever the trigger (API Gateway, an SQS message, the schedule), a request becomes a `Request`
+here and only here, so an id is validated once and a body is checked by one set of rules. The
+checker is strict (no coercion, every fault named) and the forwarder exact: a `Request` keeps the
+caller's body bytes, which are what Talon.One receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic_core import ValidationError
+
+from talon_relay.core import checkers, limits
+from talon_relay.errors import InvalidRequest, api_error
+from talon_relay.operations import Operation, QueryParam
+from talon_relay.wire.formats import rfc3339
+
+if TYPE_CHECKING:
+    from talon_relay.wire.base import RequestModel
+    from talon_relay.wire.models import APIError
+
+
+def path_segment(value: str, *, name: str) -> str:
+    """Percent-encode `value` as exactly one path segment, so no id can change the path."""
+    if not isinstance(value, str) or value == "":
+        raise ValueError(f"{name} must be a non-empty string")
+    if value in (".", ".."):
+        # Dot segments are removed by URL normalisation (RFC 3986 5.2.4), even percent-encoded.
+        raise ValueError(f"{name} cannot be {value!r}: it is not a usable path segment")
+    limits.check_id(value, name=name)
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated call: its operation, path and query parameters, and the body as sent."""
+
+    operation: Operation
+    params: Mapping[str, str]
+    #: The JSON value of the body (None: no body).
+    body: Any = None
+    #: The body's bytes exactly as the caller sent them (what Talon.One receives).
+    raw: bytes | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """The request path and query, each id percent-encoded as one segment."""
+        return self.operation.canonical_path(dict(self.params), dict(self.query))
+
+    def body_bytes(self) -> bytes | None:
+        return self.raw
+
+    def payload(self) -> dict[str, Any]:
+        """What identifies the request's content (for idempotency checks and queued copies)."""
+        return {"params": dict(self.params), "query": dict(self.query), "body": self.body}
+
+    def group_id(self) -> str | None:
+        """The customer key the request belongs to (its FIFO message group), when it has one."""
+        key = self.operation.group_by
+        if key is None:
+            return None
+        if key in self.params:
+            return self.params[key]
+        value = self.body.get(key) if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else None
+
+
+def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
+    errors: list[APIError] = []
+    clean: dict[str, str] = {}
+    params = params or {}
+    for name in operation.path_params:
+        value = params.get(name)
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"{name} is required and must be a string")
+            path_segment(value, name=name)
+        except ValueError as exc:
+            errors.append(api_error("Invalid path parameter", str(exc), parameter=name))
+        else:
+            clean[name] = value
+    return clean, errors
+
+
+def _query_error(param: QueryParam, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{param.name} must be a single string value"
+    if param.kind == "boolean" and value not in ("true", "false"):
+        return f"{param.name} must be true or false"
+    if param.kind == "yes-no" and value not in ("yes", "no"):
+        return f"{param.name} must be yes or no"
+    if param.kind == "date-time":
+        try:
+            rfc3339(value)
+        except ValueError as exc:
+            return f"{param.name} {exc}"
+    return None
+
+
+def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
+    known = {param.name: param for param in operation.query_params}
+    errors: list[APIError] = []
+    clean: dict[str, str] = {}
+    for name, value in (query or {}).items():
+        param = known.get(name)
+        problem = f"{operation.name} takes no query parameter {name}" if param is None else _query_error(param, value)
+        if problem:
+            errors.append(api_error("Invalid query parameter", problem, parameter=name))
+        else:
+            clean[name] = value
+    return clean, errors
+
+
+def _body(operation: Operation, body: Any) -> list[APIError]:
+    ref = operation.body
+    if body is None:
+        if ref is not None and operation.body_required:
+            return [api_error("Missing body", f"{operation.name} needs a JSON body", pointer="")]
+        return []
+    if ref is None:
+        if body in ("", {}):
+            return []
+        return [api_error("Unexpected body", f"{operation.name} takes no request body", pointer="")]
+    if not isinstance(body, dict):
+        return [api_error("Invalid body", f"body must be a JSON object ({ref.partition(':')[2]})", pointer="")]
+    try:
+        checkers.check(ref, body)
+    except ValidationError as exc:
+        return validation_errors(exc)
+    return []
+
+
+def parse(
+    operation: Operation,
+    params: Mapping[str, Any] | None,
+    body: Any,
+    *,
+    query: Mapping[str, Any] | None = None,
+    raw: bytes | None = None,
+) -> Request:
+    """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
+    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
+    clean, errors = _path_params(operation, params)
+    clean_query, query_errors = _query(operation, query)
+    errors += query_errors + _body(operation, body)
+    if errors:
+        raise InvalidRequest(errors)
+    if operation.body is None or body is None:
+        return Request(operation=operation, params=clean, query=clean_query)
+    if raw is None:  # a queued message: the same JSON value, as compact JSON
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query)
+
+
+def build(operation: Operation, params: Mapping[str, Any] | None, body: RequestModel | None) -> Request:
+    """A Request from a body built in code (library use); the path parameters are validated."""
+    clean, errors = _path_params(operation, params)
+    if errors:
+        raise InvalidRequest(errors)
+    if body is None:
+        return Request(operation=operation, params=clean)
+    raw = body.to_json()
+    return Request(operation=operation, params=clean, body=json.loads(raw), raw=raw)
+
+
+def validation_errors(exc: ValidationError) -> list[APIError]:
+    """Pydantic errors as spec APIErrors with JSON pointers; input values are never echoed."""
+    out = []
+    for err in exc.errors(include_input=False, include_url=False):
+        pointer = "".join(f"/{part}" for part in err["loc"])
+        title = "Missing field" if err["type"] == "missing" else "Invalid field"
+        out.append(api_error(title, err["msg"], pointer=pointer))
+    return out

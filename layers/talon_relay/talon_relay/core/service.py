@@ -1,0 +1,109 @@
+"""One Talon.One call for a validated request, whatever the trigger: idempotent, effects logged.
+
+The client (and its secret read) is created on first use and kept per container, so importing a
+handler costs no AWS call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from typing import Any
+
+from talon_relay import telemetry
+from talon_relay.aws.idempotency import run_once
+from talon_relay.config.settings import Settings, settings
+from talon_relay.core.request import Request
+from talon_relay.observability import log_effects, logger
+from talon_relay.talon.auth import SecretsManagerAuth
+from talon_relay.talon.client import IntegrationClient
+from talon_relay.wire.effects import effects_of, text_at
+
+#: Time kept back from the Lambda's remaining time, to answer or report after the last attempt.
+SAFETY_MARGIN_SECONDS = 1.0
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=16)
+def client_for(cfg: Settings) -> IntegrationClient:
+    """The container's IntegrationClient for these settings (one per function's environment)."""
+    auth = SecretsManagerAuth(cfg.talon_secret_arn, max_age=cfg.secret_max_age)
+    return IntegrationClient(
+        auth.base_url,
+        auth,
+        connect_timeout=cfg.connect_timeout,
+        read_timeout=cfg.read_timeout,
+        max_retries=cfg.max_retries,
+        backoff_factor=cfg.backoff_factor,
+        backoff_max=cfg.backoff_max,
+    )
+
+
+def client() -> IntegrationClient:
+    """The client of the current settings; the lock makes a batch's threads share one secret read."""
+    cfg = settings()
+    with _lock:
+        return client_for(cfg)
+
+
+def remaining_seconds(context: Any) -> float:
+    """What is left of the invocation (infinite without a Lambda context, e.g. library use)."""
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return float(getter()) / 1000 if getter is not None else float("inf")
+
+
+def budget(context: Any) -> float | None:
+    """Seconds a call may take: the Lambda's remaining time less a safety margin."""
+    remaining = remaining_seconds(context)
+    if remaining == float("inf"):
+        return None
+    return max(remaining - SAFETY_MARGIN_SECONDS, 0.5)
+
+
+def _log_answer(request: Request, data: bytes, correlation_id: str | None) -> None:
+    """Log the effects of a 2xx answer, whatever else it holds or lacks (a tolerant reader)."""
+    operation = request.operation
+    if operation.effects_at is None or not data:
+        return
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        # Talon.One applied the request: never a failure to retry or dead-letter (that would apply
+        # it twice); the caller gets the body as sent.
+        logger.warning("Talon.One accepted the request; its answer is not JSON", extra={"bytes": len(data)})
+        return
+    counts = log_effects(
+        effects_of(answer, operation.effects_at),
+        operation=operation.name,
+        session_id=text_at(answer, operation.session_at) if operation.session_at else None,
+        profile_id=text_at(answer, operation.profile_at) if operation.profile_at else None,
+        correlation_id=correlation_id,
+    )
+    telemetry.add(counts, operation=operation.name)
+
+
+def execute(
+    request: Request,
+    *,
+    context: Any,
+    correlation_id: str | None,
+    idempotency_key: str | None = None,
+) -> str | None:
+    """Call Talon.One once for a validated request; returns its JSON answer as sent (None for 204).
+
+    With an idempotency key (and the table configured), a repeat of the same request returns the
+    first answer without calling Talon.One again. Effects are logged when Talon.One returns them.
+    """
+
+    def call() -> str | None:
+        answer = client().call(request, budget=budget(context))
+        try:
+            _log_answer(request, answer.data, correlation_id)
+        except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
+            logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
+        return answer.data.decode("utf-8", "replace") or None
+
+    operation = request.operation
+    return run_once(idempotency_key, scope=operation.name, payload=request.payload(), call=call, context=context)

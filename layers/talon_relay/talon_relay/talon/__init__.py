@@ -1,0 +1,1 @@
+"""The Talon.One Integration API client: transport, authentication and its errors."""

@@ -1,0 +1,164 @@
+"""HTTP to Talon.One: one urllib3 pool per container, timeouts and retries bounded by a time budget.
+
+PUT and DELETE are retried on 409, 429, 5xx, connection errors and timeouts; POST only when the
+request surely never reached the server (the connection could not be opened) or Talon.One refused it
+with a 429 (rate limited: refused before anything was processed). A Retry-After is honoured when the
+wait fits in the caller's time budget and is no longer than the backoff cap (TALON_BACKOFF_MAX);
+otherwise that answer is the result, and the caller hands the work back for later (a queued message
+comes back after at least that long, backoff.py) instead of holding the invocation asleep.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
+from urllib3.util import Retry, Timeout, parse_url
+
+from talon_relay.observability import logger
+from talon_relay.talon.errors import RETRYABLE_STATUSES, TalonOneError
+
+#: Do not start another attempt with less time than this left in the caller's budget.
+MIN_ATTEMPT_SECONDS = 0.25
+
+# Created once per container; thread-safe, and sized for concurrent batch processing.
+POOL = urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> str:
+    """The base URL without a trailing slash; https, or plain http only on loopback."""
+    try:
+        url = parse_url(base_url)
+    except ValueError:
+        raise ValueError(f"base_url {base_url!r} is not a URL") from None
+    if not url.host:
+        raise ValueError(f"base_url {base_url!r} has no host")
+    if not (url.scheme == "https" or (url.scheme == "http" and _is_loopback(url.host))):
+        raise ValueError(f"base_url must use https (plain http only for loopback hosts), got {base_url!r}")
+    if url.query or url.fragment:
+        raise ValueError(f"base_url {base_url!r} must not carry a query or fragment")
+    return base_url.rstrip("/")
+
+
+class BudgetRetry(Retry):
+    """urllib3's Retry that also stops when the caller's time budget would be exceeded."""
+
+    deadline: float | None = None
+
+    def new(self, **kw: Any) -> BudgetRetry:
+        retry = super().new(**kw)
+        assert isinstance(retry, BudgetRetry)
+        retry.deadline = self.deadline
+        return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # A 429 is a refusal before any processing (Talon.One's rate limit), so repeating it is safe for a
+        # POST too, which is otherwise never repeated in-process (an event must not be counted twice).
+        if status_code == 429 and status_code in (self.status_forcelist or ()):
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(self, *args: Any, **kwargs: Any) -> BudgetRetry:
+        retry = super().increment(*args, **kwargs)
+        assert isinstance(retry, BudgetRetry)
+        if self.deadline is not None:
+            response = kwargs.get("response")
+            wait = retry.get_backoff_time()
+            asked = (
+                retry.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
+            )
+            wait = max(wait, asked or 0.0)
+            # A Retry-After longer than the backoff cap is not waited out in the invocation: the caller hands
+            # the work back for that long (a queued message) or passes it on (an API caller) instead of
+            # holding a Lambda, and the batch's other customers, asleep.
+            if time.monotonic() + wait + MIN_ATTEMPT_SECONDS > self.deadline or (asked or 0.0) > self.backoff_max:
+                error = kwargs.get("error") or ResponseError("time budget exhausted")
+                raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)  # type: ignore[arg-type]
+        return retry
+
+
+class DeadlineTimeout(Timeout):
+    """Per-attempt timeouts cut to what is left before the deadline.
+
+    urllib3 clones the Timeout it is given for every attempt, retries included, so computing the
+    remaining time in `clone` keeps a retry that hangs from outliving the caller's budget.
+    """
+
+    def __init__(self, connect: float, read: float, deadline: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self._limits = (connect, read)
+        self._deadline = deadline
+
+    def clone(self) -> Timeout:
+        remaining = max(self._deadline - time.monotonic(), 0.001)
+        connect, read = self._limits
+        return Timeout(connect=min(connect, remaining), read=min(read, remaining))
+
+
+def transport_error(operation: str, exc: HTTPError) -> TalonOneError:
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
+    if isinstance(reason, SSLError):
+        # Never worked around by turning verification off. Retryable: a certificate incident must not
+        # send every queued message to the DLQ; the detail goes to the log only.
+        logger.warning("TLS error talking to Talon.One", extra={"operation": operation, "reason": str(reason)})
+        return TalonOneError(f"TLS error talking to Talon.One for {operation}", operation=operation, retryable=True)
+    timed_out = isinstance(reason, ReadTimeoutError | ConnectTimeoutError) and not isinstance(
+        reason, NewConnectionError
+    )
+    if timed_out:
+        message = f"Talon.One did not answer {operation} in time"
+    elif isinstance(reason, ResponseError):
+        message = f"Talon.One kept failing {operation}: {reason}"
+    else:
+        message = f"Talon.One is unreachable for {operation}: {type(reason).__name__}"
+    return TalonOneError(message, operation=operation, retryable=True, timed_out=timed_out)
+
+
+def retry_policy(
+    method: str, deadline: float | None, *, max_retries: int, backoff_factor: float, backoff_max: float
+) -> BudgetRetry:
+    """urllib3's Retry for one call; a POST is retried only when its connection never opened."""
+    retry = BudgetRetry(
+        total=max_retries,
+        connect=max_retries,
+        read=max_retries,
+        status=max_retries,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset({"PUT", "DELETE"}),
+        status_forcelist=RETRYABLE_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        backoff_jitter=backoff_factor,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    retry.deadline = deadline
+    return retry
+
+
+def timeout_for(connect: float, read: float, deadline: float | None) -> Timeout:
+    if deadline is None:
+        return Timeout(connect=connect, read=read)
+    return DeadlineTimeout(connect, read, deadline)

@@ -1,0 +1,1 @@
+"""Shopify: its signature scheme and its topics' mapping files."""

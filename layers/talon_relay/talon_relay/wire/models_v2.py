@@ -1,0 +1,115 @@
+"""Request models of today's Integration API (v2 session, profile and event), the strict checker.
+
+Names and constraints follow `talon_one_openapi-v25.17.0.yaml` (May 2026). Like the v1 request
+models they check types without coercion and let unknown fields through to Talon.One. Answers are
+not modelled here: the relay reads only their effects (`effects.effects_of`) and passes them on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from talon_relay.wire.base import STRICT, RequestModel
+
+
+class _Part(BaseModel):
+    model_config = STRICT
+
+
+class AdditionalCost(_Part):
+    price: float
+
+
+class Product(_Part):
+    name: str
+
+
+class CartItem(_Part):
+    name: str | None = None
+    sku: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    returned_quantity: int | None = None
+    remaining_quantity: int | None = None
+    price: float | None = None
+    category: str | None = None
+    product: Product | None = None
+    weight: float | None = None
+    height: float | None = None
+    width: float | None = None
+    length: float | None = None
+    position: float | None = None
+    attributes: dict[str, Any] | None = None
+    additional_costs: dict[str, AdditionalCost] | None = None
+    # The spec spells this one with a capital D, which camelCase would not give.
+    catalog_item_id: int | None = Field(default=None, alias="catalogItemID")
+    selected_price_type: str | None = None
+    adjustment_reference_id: str | None = None
+    adjustment_effective_from: str | None = None
+    adjustment_effective_until: str | None = None
+    prices: dict[str, Any] | None = None
+
+
+class ExperimentVariantAllocation(_Part):
+    experiment_id: int = Field(alias="experimentID")
+    variant_id: int = Field(alias="variantID")
+
+
+class ProfileAudiencesChanges(_Part):
+    adds: list[int]
+    deletes: list[int]
+
+
+SessionResponseContent = Literal[
+    "customerSession",
+    "customerProfile",
+    "coupons",
+    "triggeredCampaigns",
+    "referral",
+    "loyalty",
+    "event",
+    "awardedGiveaways",
+    "ruleFailureReasons",
+    "previousReturns",
+]
+ProfileResponseContent = Literal[
+    "customerProfile", "triggeredCampaigns", "loyalty", "event", "awardedGiveaways", "ruleFailureReasons"
+]
+
+
+class NewCustomerSessionV2(RequestModel):
+    profile_id: str | None = None
+    store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
+    evaluable_campaign_ids: list[int] | None = None
+    coupon_codes: list[str] | None = None
+    referral_code: str | None = Field(default=None, max_length=100)
+    loyalty_cards: list[str] | None = Field(default=None, max_length=1)
+    state: Literal["open", "closed", "partially_returned", "cancelled"] | None = None
+    cart_items: list[CartItem] | None = None
+    experiment_variant_allocations: list[ExperimentVariantAllocation] | None = None
+    additional_costs: dict[str, AdditionalCost] | None = None
+    identifiers: list[str] | None = Field(default=None, max_length=5)
+    attributes: dict[str, Any] | None = None
+
+
+class IntegrationRequest(RequestModel):
+    customer_session: NewCustomerSessionV2
+    response_content: list[SessionResponseContent] | None = None
+
+
+class CustomerProfileIntegrationRequestV2(RequestModel):
+    attributes: dict[str, Any] | None = None
+    evaluable_campaign_ids: list[int] | None = None
+    response_content: list[ProfileResponseContent] | None = None
+    audiences_changes: ProfileAudiencesChanges | None = None
+
+
+class IntegrationEventV2Request(RequestModel):
+    profile_id: str | None = None
+    store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
+    evaluable_campaign_ids: list[int] | None = None
+    type: str = Field(min_length=1)
+    attributes: dict[str, Any] | None = None
+    response_content: list[ProfileResponseContent] | None = None
+    loyalty_cards: list[str] | None = Field(default=None, max_length=1)
