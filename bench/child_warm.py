@@ -148,9 +148,7 @@ def main() -> int:
         saved = {name: os.environ.get(name) for name in extra}
         os.environ.update(extra)
         if extra:
-            from talon_relay.config.settings import clear_cache
-
-            clear_cache()
+            handler.container.reset()  # a changed environment: a new container, as in Lambda
         try:
             results[case["name"]] = run_case(case, handler, pool, spec)
         finally:
@@ -160,7 +158,7 @@ def main() -> int:
                 else:
                     os.environ[name] = value
             if extra:
-                clear_cache()
+                handler.container.reset()
     with open(result_path, "w") as handle:
         json.dump({"cases": results, "maxrss_kb": peak_rss_kb()}, handle)
     return 0

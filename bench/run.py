@@ -29,7 +29,7 @@ from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, DynamoWrites, LocalAws, Sites, StandIn, log
 from bench.report import Row, ms, ratio, verdict
 from local.extension import SecretsExtension
-from talon_relay.core.ordering import KEY_PREFIX as ORDERING_PREFIX
+from talon_relay.aws.store import ORDERING as ORDERING_PREFIX
 
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"

@@ -1,12 +1,11 @@
-"""What a Lambda container gives a handler, for running functions outside Lambda: the context
-object, and a way to start a container afresh (the layer's per-container caches emptied).
+"""What Lambda gives a handler, for running functions outside Lambda: the context object.
 
-Used by the local gateway, the tests and the bench; the shipped layer needs neither.
+Used by the local gateway, the tests and the bench; the shipped layer needs none of it. (What a
+container keeps between invocations is the layer's own `talon_relay.container.Container`.)
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,31 +31,3 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         left = self.timeout_seconds - (time.monotonic() - self._started)
         return max(int(left * 1000), 0)
-
-
-def reset() -> None:
-    """Forget everything the layer caches per container: clients, settings, secrets, SQS and DynamoDB
-    clients, the batch thread pool.
-
-    A Lambda container never needs this. Tests and the local stack do: they change the environment
-    (AWS_ENDPOINT_URL, the secret ARNs) between runs, and a cached client would keep talking to a
-    server that is gone.
-    """
-    from talon_relay.adapters import sqs
-    from talon_relay.aws import idempotency, queues
-    from talon_relay.aws import secret_values as secrets
-    from talon_relay.config import settings
-    from talon_relay.core import ordering, service
-
-    service.client_for.cache_clear()
-    secrets.forget()
-    settings.clear_cache()
-    queues.sqs.cache_clear()
-    ordering.dynamodb.cache_clear()
-    idempotency.store.cache_clear()
-    sqs.shutdown_pool()
-    if "aws_lambda_powertools.utilities.parameters" in sys.modules:  # never imported just to be cleared
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]

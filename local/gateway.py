@@ -7,10 +7,10 @@ shapes and a Lambda context.
 Invocations run concurrently, as in Lambda: each function has a pool of containers, up to its
 concurrency (ReservedConcurrency when set; else its queue's MaximumConcurrency for the pollers plus
 LOCAL_API_CONCURRENCY for API requests), and a container runs one invocation at a time. A container is
-its own instance of the handler module, its own environment and its own contextvars.Context: the layer
-reads its settings from that container's environment (talon_relay.config.settings.use_environment) and keeps
-its per-container state (settings, the batch thread pool) in context variables, so concurrent
-containers never see each other's environment. What every function's environment has in common (AWS
+its own instance of the handler module, whose handler holds its own `talon_relay.container.Container`,
+started with the function's environment (`Container.reset(environ=...)`): settings, clients, secrets
+and the batch thread pool are that container's, so concurrent containers never see each other's
+environment. What every function's environment has in common (AWS
 region, Powertools settings, ...) is also exported to the process while the gateway runs, for the
 libraries that read it there. Each queue has MaximumConcurrency pollers, each receiving (one receive at
 a time, as SQS hands out a FIFO group to one receiver) and invoking a container of its own.
@@ -42,6 +42,7 @@ from local.aws import REGION, LocalAws
 from local.containers import LambdaContext
 from local.httpserver import ClosableHTTPServer
 from local.template import NO_VALUE, FunctionSpec, Resolver, Route, StackSpec
+from talon_relay.container import Container as LayerContainer
 
 Reporter = Callable[[str], None]
 #: The x-api-key the local gateway accepts for an API whose routes require one (not a secret).
@@ -58,13 +59,9 @@ class Container:
     """One Lambda container of a function: its handler module, its environment, its context."""
 
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], number: int) -> None:
-        from talon_relay.config.settings import use_environment
-
-        self.context = contextvars.Context()
         #: the environment this container started with: the layer reads its settings once (a Lambda
         #: container's environment never changes; changing a function's starts new containers)
         self.environment = dict(environment)
-        self.context.run(use_environment, self.environment)
         path = spec.module_path
         module_spec = importlib.util.spec_from_file_location(f"local_fn_{spec.logical_id}_{number}", path)
         if module_spec is None or module_spec.loader is None:
@@ -72,15 +69,17 @@ class Container:
         module: ModuleType = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         self.handler: Callable[[Any, Any], Any] = getattr(module, spec.handler_name)
+        #: the layer's state of this container (talon_relay.container), started with its environment
+        self.state: LayerContainer = getattr(self.handler, "container")  # noqa: B009 - set by lambda_handler
+        self.state.reset(environ=self.environment)
 
     def invoke(self, event: Any, context: LambdaContext) -> Any:
-        return self.context.run(self.handler, event, context)
+        # each invocation in a fresh context, as in Lambda (nothing of another invocation's logging keys)
+        return contextvars.Context().run(self.handler, event, context)
 
     def close(self) -> None:
-        """Retire the container: its batch thread pool stops (the rest goes with the object)."""
-        from talon_relay.adapters.sqs import close_pool
-
-        self.context.run(close_pool)
+        """Retire the container: its connections close and its batch thread pool stops."""
+        self.state.reset()
 
 
 class LocalFunction:
@@ -121,6 +120,14 @@ class LocalFunction:
                 self.busy -= 1
                 self._available.notify()
             raise
+
+    def retire_idle(self) -> None:
+        """Retire every idle container: the next invocations start new ones (a cold start each)."""
+        with self._available:
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+        for container in idle:
+            container.close()
 
     def _release(self, container: Container) -> None:
         with self._available:

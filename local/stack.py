@@ -52,15 +52,15 @@ def free_port() -> int:
 
 
 def reset_layer_state() -> None:
-    """Forget what the layer caches per process: clients, settings, the SQS client, secrets.
+    """Forget what the libraries cache per process (Powertools parameters' clients and values).
 
-    They were built from the process environment (AWS_ENDPOINT_URL, the secret ARN), which a stack
-    changes when it starts and puts back when it stops; a cached client would keep talking to the
-    moto server of a stack that is gone.
+    They were built from the process environment (AWS_ENDPOINT_URL), which a stack changes when it
+    starts and puts back when it stops; a cached client would keep talking to the moto server of a
+    stack that is gone. (Each local container has its own layer container, made new.)
     """
-    from local import containers
+    from talon_relay.container import forget_shared_caches
 
-    containers.reset()
+    forget_shared_caches()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.container import Container
 from tests.support import LogCapture
 
 #: (module, constant) of every credential or personal value the suite hands to the code under test.
@@ -108,3 +109,12 @@ def logs() -> Iterator[LogCapture]:
     target.addHandler(handler)
     yield capture
     target.removeHandler(handler)
+
+
+@pytest.fixture
+def container() -> Iterator[Container]:
+    """A Lambda container of the layer's, new for the test (its environment: the process's, as the
+    test sets it), its connections and pools closed afterwards."""
+    made = Container()
+    yield made
+    made.reset()

@@ -81,3 +81,17 @@ def reference_spec(name: str) -> dict[str, Any]:
     loaded = yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_SpecLoader)
     assert isinstance(loaded, dict)
     return loaded
+
+
+#: Every function handler the function tests loaded (tests/functions/conftest.py `load_handler`).
+LOADED_HANDLERS: list[Any] = []
+
+
+def reset_handlers() -> None:
+    """Start every loaded function afresh, as a new Lambda container would: its container reset (settings
+    read again from the environment a test changed, clients and secrets dropped)."""
+    from talon_relay.container import forget_shared_caches
+
+    for handler in LOADED_HANDLERS:
+        handler.container.reset()
+    forget_shared_caches()

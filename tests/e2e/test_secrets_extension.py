@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from local import containers
 from local.stack import LocalStack
 from tests.e2e.helpers import FUNCTION_ENVIRONMENT, PARAMETERS, Http
 
@@ -17,7 +16,8 @@ SESSION_BODY = {"profileId": "ext-p-1", "coupon": "WELCOME10"}
 def test_functions_read_their_secrets_through_the_extension(stack: LocalStack, http: Http) -> None:
     # Given the stack as the template deploys it (SecretsExtension enabled), each function freshly started
     assert stack.extension is not None
-    containers.reset()
+    for function in stack.gateway.functions.values():
+        function.retire_idle()
     before = stack.extension.stats.requests
     # When a signed request reaches a function (it reads the signing secret, then the Talon.One secret)
     answer = http.relay("PUT", "/v1/customer_sessions/ext-s-1", SESSION_BODY)

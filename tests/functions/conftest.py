@@ -13,7 +13,7 @@ import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.support import ROOT
+from tests.support import LOADED_HANDLERS, ROOT, reset_handlers
 
 API_KEY = "fn-test-api-key-5f1c"
 SIGNING_SECRET = "fn-test-signing-secret-0a9e7d"
@@ -104,9 +104,7 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
 
 
 def _reset_layer() -> None:
-    from local import containers
-
-    containers.reset()
+    reset_handlers()
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +120,7 @@ def load_handler() -> Callable[[str], Callable[[dict[str, Any], Any], Any]]:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             cache[folder] = module.handler
+            LOADED_HANDLERS.append(module.handler)
         handler: Callable[[dict[str, Any], Any], Any] = cache[folder]
         return handler
 

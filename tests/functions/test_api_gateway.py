@@ -22,6 +22,7 @@ from tests.support import (
     integration_state_v2,
     load_event,
     referral,
+    reset_handlers,
 )
 
 # folder, method, path template, success status, what Talon.One answers
@@ -270,11 +271,9 @@ def test_talon_timeout_gives_504(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given Talon.One answers slower than the read timeout, and no retries
-    from local import containers
-
     monkeypatch.setenv("TALON_MAX_RETRIES", "0")
     monkeypatch.setenv("TALON_READ_TIMEOUT", "0.3")
-    containers.reset()
+    reset_handlers()
     event = api_event("update_customer_profile")
     path = "/v1/customer_profiles/" + event["pathParameters"]["integrationId"]
 
@@ -324,10 +323,8 @@ def test_missing_configuration_is_a_clear_error(
     stack: Stack, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
 ) -> None:
     # Given a function deployed without TALON_SECRET_ARN
-    from local import containers
-
     monkeypatch.delenv("TALON_SECRET_ARN")
-    containers.reset()
+    reset_handlers()
     # When a request arrives
     response = load_handler("update_customer_profile")(api_event("update_customer_profile"), LambdaContext())
     # Then the caller gets a JSON error and the log names the missing variable

@@ -11,10 +11,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.config.settings import clear_cache
 from tests.functions.conftest import Stack
 from tests.functions.test_sqs import sqs_event
-from tests.support import LambdaContext, integration_state, load_event
+from tests.support import LambdaContext, integration_state, load_event, reset_handlers
 
 
 def emf_documents(text: str) -> list[dict[str, Any]]:
@@ -71,7 +70,7 @@ def test_api_requests_keep_their_deadline_in_a_function_with_a_long_timeout(
     monkeypatch.setenv("API_TIMEOUT_SECONDS", "2")
     monkeypatch.setenv("TALON_READ_TIMEOUT", "10")
     monkeypatch.setenv("CALLER_AUTH", "disabled")
-    clear_cache()
+    reset_handlers()
 
     def slow(request: Request) -> Response:
         time.sleep(4)

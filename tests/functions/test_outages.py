@@ -15,9 +15,8 @@ from werkzeug import Request, Response
 
 from local.gateway import sqs_record
 from local.redrive import redrive
-from talon_relay.config.settings import clear_cache
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, LogCapture, integration_state
+from tests.support import LambdaContext, LogCapture, integration_state, reset_handlers
 
 SESSION_PATH = "/v1/customer_sessions/s-1"
 
@@ -53,7 +52,7 @@ def hidden(stack: Stack, queue_url: str) -> int:
 def use(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    clear_cache()
+    reset_handlers()
 
 
 def session_message(total: float) -> str:
@@ -242,7 +241,7 @@ def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
     queue, _ = fifo
     use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="3", QUEUE_RETRY_MAX_SECONDS="3")
     monkeypatch.setenv("QUEUE_URL", queue)
-    clear_cache()
+    reset_handlers()
     httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
     send_fifo(stack, queue, session_message(1))
     send_fifo(stack, queue, session_message(2))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.container import Container
 from talon_relay.core import callers
 from talon_relay.errors import CredentialsError
 from tests.functions.conftest import SIGNING_SECRET, Stack
@@ -162,7 +163,7 @@ def test_a_blank_signing_secret_lets_no_one_in(
     assert "misconfigured" in json.loads(response["body"])["message"]
     assert httpserver.log == []
     with pytest.raises(CredentialsError, match="only whitespace"):
-        callers.signing_secrets(stack.signing_secret_arn, max_age=0, force=True)
+        callers.signing_secrets(Container(), stack.signing_secret_arn, max_age=0, force=True)
 
 
 def test_a_blank_previous_value_is_not_a_key(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:

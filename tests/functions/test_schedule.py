@@ -12,10 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.config.settings import clear_cache
 from talon_relay.errors import ErasureIncomplete
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, LogCapture, load_event
+from tests.support import LambdaContext, LogCapture, load_event, reset_handlers
 
 
 def erasure_answers(httpserver: HTTPServer) -> None:
@@ -149,10 +148,8 @@ def test_a_failure_is_not_retried_again_in_the_same_run(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a deletion that fails slowly, longer than the queue's 1 s visibility timeout
-    from local import containers
-
     monkeypatch.setenv("TALON_MAX_RETRIES", "0")
-    containers.reset()
+    reset_handlers()
 
     def slow_failure(request: Request) -> Response:
         time.sleep(1.3)
@@ -194,7 +191,7 @@ def test_a_run_erases_concurrently_within_its_budget(
 ) -> None:
     # Given 60 queued erasures, Talon.One answering each after 0.1 s, and a budget of 6 at once
     monkeypatch.setenv("ERASURE_CONCURRENCY", "6")
-    clear_cache()
+    reset_handlers()
     gauge = Gauge(0.1)
     httpserver.expect_request(re.compile(r"^/v1/customer_data/.+"), method="DELETE").respond_with_handler(gauge)
     for start in range(0, 60, 10):
@@ -222,7 +219,7 @@ def test_explicit_ids_are_erased_concurrently_too(
 ) -> None:
     # Given 12 ids in the schedule's input and a budget of 4
     monkeypatch.setenv("ERASURE_CONCURRENCY", "4")
-    clear_cache()
+    reset_handlers()
     gauge = Gauge(0.1)
     httpserver.expect_request(re.compile(r"^/v1/customer_data/.+"), method="DELETE").respond_with_handler(gauge)
     # When the run erases them

@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 from local.gateway import sqs_record
 from local.shopify import webhook_headers
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, LogCapture, integration_state_v2, load_event
+from tests.support import LambdaContext, LogCapture, integration_state_v2, load_event, reset_handlers
 
 FOLDER = "shopify_webhook"
 SHOPIFY_SECRET = "fn-test-shopify-secret-41d7c2"
@@ -150,9 +150,7 @@ def shop(stack: Stack, load_handler: Callable[[str], Handler], monkeypatch: pyte
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
     monkeypatch.setenv("ERASURE_QUEUE_URL", erasure_url)
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret_arn)
-    from local import containers
-
-    containers.reset()
+    reset_handlers()
     yield Shop(stack, load_handler(FOLDER), queue_url, queue_arn, dlq_url, erasure_url, secret_arn)
 
 

@@ -10,7 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, integration_state, load_event, referral
+from tests.support import LambdaContext, integration_state, load_event, referral, reset_handlers
 
 QUEUED = ["update_customer_session", "update_customer_profile", "track_event", "create_referral"]
 
@@ -142,10 +142,8 @@ def test_poison_without_a_dlq_is_kept_for_redrive(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given no DEAD_LETTER_QUEUE_URL is configured
-    from local import containers
-
     monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
-    containers.reset()
+    reset_handlers()
     # When a poison message is handled
     result = load_handler("track_event")(sqs_event("track_event", ["{nope"]), LambdaContext())
     # Then it is reported as failed (stays on its queue and reaches the DLQ by redrive), never dropped

@@ -15,6 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from talon_relay.container import Container
 from talon_relay.errors import CredentialsError
 from talon_relay.talon.auth import (
     ApiKeyAuth,
@@ -223,13 +224,15 @@ def key_checking_server(httpserver: HTTPServer, valid_keys: set[str]) -> list[st
     return seen
 
 
-def test_secrets_manager_auth_reads_the_secret(httpserver: HTTPServer, secretsmanager: Any, secret_name: str) -> None:
+def test_secrets_manager_auth_reads_the_secret(
+    httpserver: HTTPServer, secretsmanager: Any, secret_name: str, container: Container
+) -> None:
     # Given the documented secret in Secrets Manager
     base_url = httpserver.url_for("/").rstrip("/")
     arn = put_secret(secretsmanager, secret_name, {"baseUrl": base_url, "apiKey": "key-1"})
     seen = key_checking_server(httpserver, {"key-1"})
     # When a client uses it
-    auth = SecretsManagerAuth(arn)
+    auth = SecretsManagerAuth(container, arn)
     client = IntegrationClient(auth.base_url, auth)
     client.delete_customer_data("p-1")
     # Then the base URL and the key came from the secret
@@ -239,23 +242,29 @@ def test_secrets_manager_auth_reads_the_secret(httpserver: HTTPServer, secretsma
 
 
 def test_secrets_manager_auth_reads_a_signature_scheme_secret(
-    httpserver: HTTPServer, secretsmanager: Any, secret_name: str
+    httpserver: HTTPServer,
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     secret = {"baseUrl": httpserver.url_for("/"), "applicationId": 77, "applicationKey": APP_KEY}
     arn = put_secret(secretsmanager, secret_name, secret)
     seen = recording_server(httpserver)
-    auth = SecretsManagerAuth(arn)
+    auth = SecretsManagerAuth(container, arn)
     IntegrationClient(auth.base_url, auth).delete_customer_data("p-1")
     assert seen[0].headers["Content-Signature"] == (f"signer=77; signature={expected_signature(APP_KEY, b'')}")
 
 
 def test_secrets_manager_auth_caches_the_secret_for_max_age(
-    httpserver: HTTPServer, secretsmanager: Any, secret_name: str
+    httpserver: HTTPServer,
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     # Given a secret read once by a client
     arn = put_secret(secretsmanager, secret_name, {"baseUrl": httpserver.url_for("/"), "apiKey": "key-1"})
     seen = key_checking_server(httpserver, {"key-1", "key-2"})
-    auth = SecretsManagerAuth(arn, max_age=300)
+    auth = SecretsManagerAuth(container, arn, max_age=300)
     client = IntegrationClient(auth.base_url, auth)
     client.delete_customer_data("p-1")
     # When the secret changes in Secrets Manager and the client calls again within max_age
@@ -266,14 +275,17 @@ def test_secrets_manager_auth_caches_the_secret_for_max_age(
 
 
 def test_a_401_after_rotation_forces_one_fresh_read_and_one_retry(
-    httpserver: HTTPServer, secretsmanager: Any, secret_name: str
+    httpserver: HTTPServer,
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     # Given a client that has read and cached key-1
     base_url = httpserver.url_for("/")
     arn = put_secret(secretsmanager, secret_name, {"baseUrl": base_url, "apiKey": "key-1"})
     valid = {"key-1"}
     seen = key_checking_server(httpserver, valid)
-    auth = SecretsManagerAuth(arn, max_age=300)
+    auth = SecretsManagerAuth(container, arn, max_age=300)
     client = IntegrationClient(auth.base_url, auth)
     client.delete_customer_data("p-1")
     # When the key is rotated (Secrets Manager and Talon.One now know only key-2)
@@ -290,13 +302,16 @@ def test_a_401_after_rotation_forces_one_fresh_read_and_one_retry(
 
 
 def test_a_second_401_after_the_fresh_read_is_an_error_and_not_retried_again(
-    httpserver: HTTPServer, secretsmanager: Any, secret_name: str
+    httpserver: HTTPServer,
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     # Given a secret whose keys Talon.One rejects, old and new
     base_url = httpserver.url_for("/")
     arn = put_secret(secretsmanager, secret_name, {"baseUrl": base_url, "apiKey": "key-1"})
     seen = key_checking_server(httpserver, set())
-    auth = SecretsManagerAuth(arn, max_age=300)
+    auth = SecretsManagerAuth(container, arn, max_age=300)
     auth.credentials()  # cached: key-1
     secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps({"baseUrl": base_url, "apiKey": "key-2"}))
     client = IntegrationClient(base_url, auth, max_retries=3, backoff_factor=0.001)
@@ -319,29 +334,35 @@ def test_a_401_with_a_static_api_key_is_not_retried(httpserver: HTTPServer) -> N
     assert exc.value.status == 401
 
 
-def test_a_missing_secret_is_a_credentials_error_naming_the_secret(aws: str, secret_name: str) -> None:
-    auth = SecretsManagerAuth(secret_name)
+def test_a_missing_secret_is_a_credentials_error_naming_the_secret(
+    aws: str, secret_name: str, container: Container
+) -> None:
+    auth = SecretsManagerAuth(container, secret_name)
     with pytest.raises(CredentialsError) as exc:
         auth.credentials()
     assert secret_name in str(exc.value)
 
 
 def test_a_secret_that_is_not_json_is_a_credentials_error_without_its_value(
-    secretsmanager: Any, secret_name: str
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     secretsmanager.create_secret(Name=secret_name, SecretString=f"apiKey={SECRET_MARK}")
     with pytest.raises(CredentialsError) as exc:
-        SecretsManagerAuth(secret_name).credentials()
+        SecretsManagerAuth(container, secret_name).credentials()
     assert "not JSON" in str(exc.value)
     assert SECRET_MARK not in str(exc.value)
 
 
 def test_a_secret_in_the_wrong_shape_is_a_credentials_error_without_its_value(
-    secretsmanager: Any, secret_name: str
+    secretsmanager: Any,
+    secret_name: str,
+    container: Container,
 ) -> None:
     put_secret(secretsmanager, secret_name, {"apiKey": SECRET_MARK})
     with pytest.raises(CredentialsError) as exc:
-        SecretsManagerAuth(secret_name).credentials()
+        SecretsManagerAuth(container, secret_name).credentials()
     assert "baseUrl" in str(exc.value)
     assert SECRET_MARK not in str(exc.value)
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from talon_relay import telemetry
-from talon_relay.observability import log_effects
+from talon_relay.core.effect_log import log_effects
 from talon_relay.wire.effects import Effect
 from talon_relay.wire.models import Event, IntegrationState
 from tests.unit import payloads
@@ -233,15 +233,15 @@ def test_log_effects_writes_one_structured_line_per_effect(
 
 
 def test_effect_counts_join_the_invocations_one_emf_document(powertools_stdout: StdoutCapture) -> None:
-    # Given an invocation counting, its Talon.One call counted
-    telemetry.begin()
-    telemetry.count(telemetry.CALLS)
+    # Given an invocation counting (a container's counters), its Talon.One call counted
+    counts = telemetry.Counts()
+    counts.add(telemetry.CALLS)
     # When the call's effects (two setDiscount, one acceptCoupon) are logged and counted
     state = state_with_attributes_everywhere([V1_DISCOUNT, V1_DISCOUNT, [1, 2, 3, ["acceptCoupon", "SUMMER"]]])
-    telemetry.add(log_state(state, operation="trackEvent"), operation="trackEvent")
+    counts.add_all(log_state(state, operation="trackEvent"))
     # Then no document is written before the invocation ends
     assert powertools_stdout.metrics() == []
-    telemetry.flush("trackEvent")
+    telemetry.flush(counts, "trackEvent")
     # And then ONE EMF document carries a Count per effect name beside the call, dimensioned by operation
     (doc,) = powertools_stdout.metrics()
     (directive,) = doc["_aws"]["CloudWatchMetrics"]
@@ -256,14 +256,14 @@ def test_effect_counts_join_the_invocations_one_emf_document(powertools_stdout: 
     assert doc[telemetry.CALLS] == [1.0]
 
 
-def test_effect_counts_outside_an_invocation_are_their_own_document(powertools_stdout: StdoutCapture) -> None:
-    # Given no invocation counting (the layer used as a library)
-    telemetry.flush("trackEvent")
-    # When a call's effects are counted
-    telemetry.add(
-        log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"), operation="trackEvent"
-    )
-    # Then they are written at once
+def test_each_invocation_counts_from_nothing(powertools_stdout: StdoutCapture) -> None:
+    # Given an invocation whose effects were counted and flushed
+    counts = telemetry.Counts()
+    counts.add_all(log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"))
+    assert telemetry.flush(counts, "trackEvent") == {"setDiscount": 1}
+    # When the next invocation of the same container ends without effects
+    # Then it writes nothing: the counters started again from nothing
+    assert telemetry.flush(counts, "trackEvent") == {}
     (doc,) = powertools_stdout.metrics()
     assert doc["setDiscount"] == [1.0]
 
@@ -310,10 +310,10 @@ def test_log_effects_honours_powertools_metrics_disabled(
 ) -> None:
     # Given metrics turned off the Powertools way
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    # When effects are logged and counted
-    telemetry.add(
-        log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"), operation="trackEvent"
-    )
+    # When effects are logged and counted, and the invocation ends
+    counts = telemetry.Counts()
+    counts.add_all(log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"))
+    telemetry.flush(counts, "trackEvent")
     # Then the effect lines are written, and no EMF document
     assert len(powertools_stdout.logs("effect")) == 1
     assert powertools_stdout.metrics() == []

@@ -14,11 +14,10 @@ import snapshot_restore_py
 from talon_relay import snapstart
 from talon_relay.aws import secret_values as secrets
 from talon_relay.config import fields as records
-from talon_relay.config import settings
+from talon_relay.container import Container
 from talon_relay.core import checkers
 from talon_relay.entry import lambda_handler
 from talon_relay.operations import CREATE_REFERRAL, OPERATIONS
-from talon_relay.talon.transport import POOL
 
 Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
@@ -45,7 +44,7 @@ def test_outside_a_snapshot_no_hook_is_registered(
     lambda_handler(CREATE_REFERRAL.name)
     assert registries == ([], [])
     monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE")
-    assert snapstart.register(CREATE_REFERRAL) is False
+    assert snapstart.register(CREATE_REFERRAL, Container()) is False
     assert registries == ([], [])
 
 
@@ -55,11 +54,12 @@ def test_a_snapstart_init_registers_priming_and_the_restore_hook(
     # Given Lambda initialises the function to snapshot it
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     # When the function's handler is created (at the import of its module)
-    lambda_handler(CREATE_REFERRAL.name)
-    # Then priming for its operation runs before the snapshot, and the reset after each restore
+    handler = lambda_handler(CREATE_REFERRAL.name)
+    # Then priming for its operation runs before the snapshot, and its container's reset after each restore
     before, after = registries
-    assert before == [(snapstart.prime, (CREATE_REFERRAL,), {})]
-    assert after == [(snapstart.after_restore, (), {})]
+    container = handler.container  # type: ignore[attr-defined]
+    assert before == [(snapstart.prime, (CREATE_REFERRAL, container), {})]
+    assert after == [(snapstart.after_restore, (container,), {})]
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
@@ -71,9 +71,9 @@ def test_priming_imports_every_adapter_and_builds_the_operations_validators(
     monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
     checkers.checker.cache_clear()
     records.validator.cache_clear()
-    settings.clear_cache()
+    container = Container()
     # When Lambda primes the function before its snapshot
-    snapstart.prime(operation)
+    snapstart.prime(operation, container)
     # Then the adapters and the error models are imported, the body's checker and the settings' and
     # the secret's validators built
     assert {"talon_relay.adapters.api", "talon_relay.adapters.sqs", "urllib3", "talon_relay.wire.models"} <= set(
@@ -86,29 +86,25 @@ def test_priming_imports_every_adapter_and_builds_the_operations_validators(
 def test_priming_survives_a_function_without_its_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     # A snapshot must still be taken: each call then reports the configuration error as usual
     monkeypatch.delenv("TALON_SECRET_ARN", raising=False)
-    from talon_relay.config.settings import clear_cache
-
-    clear_cache()
-    snapstart.prime(CREATE_REFERRAL)
-    clear_cache()
+    snapstart.prime(CREATE_REFERRAL, Container())
 
 
 def test_after_a_restore_no_connection_secret_or_random_state_is_shared(
-    aws: str, secretsmanager: Any, secret_name: str
+    aws: str, secretsmanager: Any, secret_name: str, container: Container
 ) -> None:
     # Given an environment that has read a secret, opened a pool and drawn random numbers
     arn = secretsmanager.create_secret(Name=secret_name, SecretString=json.dumps({"current": "one"}))["ARN"]
-    secrets.forget()
-    first = secrets.fetch_secret(arn, max_age=300)
-    POOL.connection_from_url("http://127.0.0.1:9")
-    assert POOL.pools
+    first = secrets.fetch_secret(container, arn, max_age=300)
+    pool = container.http()
+    pool.connection_from_url("http://127.0.0.1:9")
+    assert pool.pools
     random.seed(1234)
     snapshot_draw = random.random()
     random.seed(1234)
     # When it is restored (the after-restore hook runs)
-    snapstart.after_restore()
+    snapstart.after_restore(container)
     # Then its connections are gone, the secret is read again, and its random numbers are its own
-    assert not POOL.pools
-    again = secrets.fetch_secret(arn, max_age=300)
+    assert not pool.pools and container.http() is not pool
+    again = secrets.fetch_secret(container, arn, max_age=300)
     assert again == first and again is not first
     assert random.random() != snapshot_draw

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from talon_relay.config.settings import clear_cache as clear_settings
+from talon_relay.container import Container
 from talon_relay.errors import ConfigurationError, InvalidRequest
 from talon_relay.webhooks import mappings
 from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
@@ -326,12 +326,8 @@ def test_operator_mappings_replace_and_add_topics_over_the_layers(
     (folder / "refunds_create.json").write_text(json.dumps(added))
     monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
     monkeypatch.setenv("WEBHOOK_MAPPINGS_DIR", str(tmp_path))
-    clear_settings()
-    try:
-        # When the platform's mappings are read
-        found = mappings.for_platform("shopify")
-    finally:
-        clear_settings()
+    # When a container reads the platform's mappings
+    found = mappings.for_platform(Container(), "shopify")
 
     # Then the operator's files win topic by topic, and the layer's other topics stay
     assert found["carts/update"].description == "operator's"

@@ -1,8 +1,12 @@
 """The Lambda entry point: one handler per operation, choosing the adapter of the event's trigger.
 
-Each adapter (`api`, `sqs`, `schedule`; `webhook` for a webhook receiver's API events) is imported
-when its first event arrives, so an API cold start does not pay for batch processing, nor an SQS one
-for API Gateway's event classes.
+`lambda_handler(name)` is what a function module calls once, at import: it builds the container
+(`container.Container`: everything the function keeps between invocations) and hands it, with each
+event, to the adapter of the event's trigger (`api`, `sqs`, `schedule`; `webhook` for a webhook
+receiver's API events). Each adapter is imported when its first event arrives, so an API cold start
+does not pay for batch processing, nor an SQS one for the API's.
+
+A new trigger is a new adapter module under `adapters/` and one branch in `dispatch` below.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from talon_relay import snapstart, telemetry
-from talon_relay.config.settings import settings
+from talon_relay.container import Container
 from talon_relay.errors import SettingsError
 from talon_relay.observability import logger, tracer
-from talon_relay.operations import OPERATIONS
+from talon_relay.operations import OPERATIONS, Operation
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -42,47 +46,56 @@ class ApiDeadline:
         return getattr(self._context, name)
 
 
-def lambda_handler(name: str) -> Handler:
-    """The Lambda handler of the operation `name` (an operationId of the table), for all its triggers."""
+def dispatch(container: Container, operation: Operation, event: Any, context: Any) -> Any:
+    """The event to the adapter of its trigger."""
+    if isinstance(event, dict) and "Records" in event:
+        from talon_relay.adapters import sqs
+
+        return sqs.handle(container, operation, event, context)
+    if _is_api(event) and operation.webhook:
+        from talon_relay.adapters import webhook
+
+        return webhook.handle(container, operation, event, context)
+    if _is_api(event):
+        from talon_relay.adapters import api
+
+        api_timeout = container.settings().api_timeout_seconds
+        return api.handle(container, operation, event, ApiDeadline(context, api_timeout) if api_timeout else context)
+    if operation.schedule and isinstance(event, dict):
+        from talon_relay.adapters import schedule
+
+        return schedule.handle(container, operation, event, context)
+    raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
+
+
+def lambda_handler(name: str, container: Container | None = None) -> Handler:
+    """The Lambda handler of the operation `name` (an operationId of the table), for all its triggers.
+
+    The handler's container is its `container` attribute (a new one unless given).
+    """
     operation = OPERATIONS[name]
+    own = container or Container()
 
     def handler(event: dict[str, Any], context: Any) -> Any:
         logger.append_keys(operation=operation.name)
         try:
-            cfg = settings()
+            own.settings()
         except SettingsError as exc:
             if _is_api(event):
-                from talon_relay.adapters import api
+                from talon_relay.adapters.gateway import error_answer
 
-                return api.error_response(exc, None)
+                return error_answer(exc, None)
             raise
-        telemetry.begin()
+        own.counts.take()  # nothing an earlier invocation left uncounted is this one's
         try:
-            return dispatch(event, context, cfg.api_timeout_seconds)
+            return dispatch(own, operation, event, context)
         finally:
-            telemetry.flush(operation.name)
+            telemetry.flush(own.counts, operation.name)
 
-    def dispatch(event: dict[str, Any], context: Any, api_timeout: float | None) -> Any:
-        if isinstance(event, dict) and "Records" in event:
-            from talon_relay.adapters import sqs
-
-            return sqs.handle(operation, event, context)
-        if _is_api(event) and operation.webhook:
-            from talon_relay.adapters import webhook
-
-            return webhook.handle(operation, event, context)
-        if _is_api(event):
-            from talon_relay.adapters import api
-
-            return api.handle(operation, event, ApiDeadline(context, api_timeout) if api_timeout else context)
-        if operation.schedule and isinstance(event, dict):
-            from talon_relay.adapters import schedule
-
-            return schedule.handle(operation, event, context)
-        raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
-
-    snapstart.register(operation)  # only when Lambda initialises for a SnapStart snapshot
+    snapstart.register(operation, own)  # only when Lambda initialises for a SnapStart snapshot
     active_tracer = tracer()
     if active_tracer is not None:
         handler = active_tracer.capture_lambda_handler(capture_response=False)(handler)
-    return logger.inject_lambda_context(clear_state=True)(handler)
+    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
+    wrapped.container = own  # type: ignore[attr-defined]
+    return wrapped

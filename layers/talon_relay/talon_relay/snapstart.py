@@ -25,9 +25,12 @@ import contextlib
 import importlib
 import os
 import random
-import sys
+from typing import TYPE_CHECKING
 
 from talon_relay.operations import Operation
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 #: What the first call of any trigger imports; imported before the snapshot instead.
 PRIMED_MODULES = (
@@ -49,7 +52,7 @@ def snapshotting() -> bool:
     return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
 
 
-def register(operation: Operation) -> bool:
+def register(operation: Operation, container: Container) -> bool:
     """Register the hooks when Lambda initialises for a snapshot; True when they were."""
     if not snapshotting():
         return False
@@ -57,12 +60,12 @@ def register(operation: Operation) -> bool:
         from snapshot_restore_py import register_after_restore, register_before_snapshot
     except ImportError:  # a runtime without the library: SnapStart then works without the hooks
         return False
-    register_before_snapshot(prime, operation)
-    register_after_restore(after_restore)
+    register_before_snapshot(prime, operation, container)
+    register_after_restore(after_restore, container)
     return True
 
 
-def prime(operation: Operation) -> None:
+def prime(operation: Operation, container: Container) -> None:
     """Before the snapshot: the imports and validators a first call would otherwise pay for."""
     for name in PRIMED_MODULES:
         try:
@@ -70,7 +73,6 @@ def prime(operation: Operation) -> None:
         except ImportError:  # e.g. boto3 outside the Lambda runtime: the first use imports it
             continue
     from talon_relay.config import fields as records
-    from talon_relay.config.settings import settings
     from talon_relay.core import checkers
     from talon_relay.errors import SettingsError, api_error, error_response
     from talon_relay.talon.auth import TalonCredentials
@@ -78,24 +80,14 @@ def prime(operation: Operation) -> None:
     # The function's configuration is the version's: the same in every restored copy. When it is
     # wrong, each call reports it (an API caller gets the error's answer), as without SnapStart.
     with contextlib.suppress(SettingsError):
-        settings()
+        container.settings()
     if operation.body is not None:
         checkers.checker(operation.body)
     records.validator(TalonCredentials)
     error_response("primed", [api_error("primed", "before the snapshot", pointer="")])
 
 
-def after_restore() -> None:
+def after_restore(container: Container) -> None:
     """After each restore: nothing that one environment must not share with another survives."""
-    from talon_relay.aws import secret_values as secrets
-    from talon_relay.core import service
-    from talon_relay.talon.transport import POOL
-
-    POOL.clear()
-    secrets.forget()
-    service.client_for.cache_clear()
-    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+    container.reset()
     random.seed()  # from os.urandom: a fresh state for each restored copy

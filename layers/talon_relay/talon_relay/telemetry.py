@@ -1,8 +1,8 @@
 """What an invocation did, counted, as ONE EMF document: the effects Talon.One returned (one metric
 per effect name), its calls to Talon.One and what became of its messages.
 
-Counted anywhere during an invocation (a batch's threads included), flushed once at its end by the
-handler entry point: metrics of the namespace MetricsNamespace with the dimensions `operation` and
+Counted on the container's `counts` during an invocation (a batch's threads included), flushed once at
+its end by the handler entry point: metrics of the namespace MetricsNamespace with the dimensions `operation` and
 `service`, so that one CloudWatch alarm can divide errors by calls and the dashboard can show effects
 and calls per function. One line per invocation, not one per call or per effect. An invocation that
 Lambda stops (timeout, memory) writes none: its effect lines are in its logs, its counts are lost.
@@ -14,7 +14,6 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar
 
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -42,61 +41,32 @@ NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTER
 
 
 class Counts:
-    """Thread-safe counters of one invocation."""
+    """Thread-safe counters of one invocation (a container's `counts`: one invocation at a time)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, int] = {}
 
     def add(self, name: str, value: int = 1) -> None:
+        if value:
+            with self._lock:
+                self._values[name] = self._values.get(name, 0) + value
+
+    def add_all(self, counts: Mapping[str, int]) -> None:
+        for name, value in counts.items():
+            self.add(name, value)
+
+    def take(self) -> dict[str, int]:
+        """The counters so far, sorted by name; counting starts again from nothing."""
         with self._lock:
-            self._values[name] = self._values.get(name, 0) + value
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._values)
+            values, self._values = self._values, {}
+        return dict(sorted(values.items()))
 
 
-_counts: ContextVar[Counts | None] = ContextVar("talon_relay_counts", default=None)
-
-
-def begin() -> Counts:
-    """Start counting for the invocation that runs in the current context."""
-    counts = Counts()
-    _counts.set(counts)
-    return counts
-
-
-def count(name: str, value: int = 1) -> None:
-    """Add to a counter of the current invocation (nothing outside an invocation, e.g. library use)."""
-    counts = _counts.get()
-    if counts is not None and value:
-        counts.add(name, value)
-
-
-def add(counts: Mapping[str, int], *, operation: str) -> None:
-    """Add `counts` (a call's effects per name) to the invocation's; outside an invocation (library
-    use) they are emitted at once, as their own document."""
-    current = _counts.get()
-    if current is None:
-        emit_counts(counts, operation=operation)
-        return
-    for name, value in counts.items():
-        current.add(name, value)
-
-
-def current() -> dict[str, int]:
-    """The counters of the current invocation so far."""
-    counts = _counts.get()
-    return counts.snapshot() if counts is not None else {}
-
-
-def flush(operation: str) -> dict[str, int]:
-    """Emit the invocation's counters as one EMF document (unless metrics are disabled); returns them."""
-    counts = _counts.get()
-    _counts.set(None)
-    values = counts.snapshot() if counts is not None else {}
-    emit_counts(dict(sorted(values.items())), operation=operation)
+def flush(counts: Counts, operation: str) -> dict[str, int]:
+    """Emit an invocation's counters as one EMF document (unless metrics are disabled); returns them."""
+    values = counts.take()
+    emit_counts(values, operation=operation)
     return values
 
 

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws import queues
-from talon_relay.config.settings import settings
 from talon_relay.core import messages, service
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
@@ -37,6 +36,9 @@ from talon_relay.errors import (
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.talon.errors import TalonOneError
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 #: The schedule stops taking new messages when less than this is left of the invocation.
 DRAIN_RESERVE_SECONDS = 5.0
@@ -93,15 +95,15 @@ class _Runner:
         self._pool.shutdown(wait=True)
 
 
-def _delete_one(request: Request, context: Any, summary: DrainSummary) -> RelayError | None:
+def _delete_one(container: Container, request: Request, context: Any, summary: DrainSummary) -> RelayError | None:
     """Delete one customer's data; None when done (deleted, or already gone), else the failure."""
     summary.requested += 1
     try:
-        service.execute(request, context=context, correlation_id=None)
+        service.execute(container, request, context=context, correlation_id=None)
     except TalonOneError as exc:
         if exc.status == 404:
             summary.not_found += 1
-            telemetry.count(telemetry.ERASED)
+            container.counts.add(telemetry.ERASED)
             return None
         logger.warning("deletion failed", extra={"status": exc.status, "reason": exc.message})
         return exc
@@ -114,11 +116,11 @@ def _delete_one(request: Request, context: Any, summary: DrainSummary) -> RelayE
         logger.exception("deletion failed unexpectedly", extra={"reason": type(exc).__name__})
         return ErasureIncomplete(f"unexpected {type(exc).__name__}")
     summary.deleted += 1
-    telemetry.count(telemetry.ERASED)
+    container.counts.add(telemetry.ERASED)
     return None
 
 
-def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(container: Container, operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
     summary = DrainSummary()
     ids = event.get("integrationIds")
@@ -126,22 +128,25 @@ def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[st
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
             raise ValueError("invalid schedule input: integrationIds must be a list of strings")
-        runner = _Runner(settings().erasure_concurrency, 2 * settings().erasure_concurrency, summary)
+        concurrency = container.settings().erasure_concurrency
+        runner = _Runner(concurrency, 2 * concurrency, summary)
         try:
             for integration_id in ids:
-                runner.submit(functools.partial(_erase_id, operation, integration_id, context))
+                runner.submit(functools.partial(_erase_id, container, operation, integration_id, context))
             runner.wait()
         finally:
             runner.close()
     else:
-        _drain(operation, context, summary)
+        _drain(container, operation, context, summary)
     logger.info("erasure run finished", extra=summary.as_dict())
     if ids is not None and summary.failed:
         raise ErasureIncomplete(f"{summary.failed} of {summary.requested} erasures failed: {summary.as_dict()}")
     return summary.as_dict()
 
 
-def _erase_id(operation: Operation, integration_id: str, context: Any, summary: DrainSummary) -> None:
+def _erase_id(
+    container: Container, operation: Operation, integration_id: str, context: Any, summary: DrainSummary
+) -> None:
     """One id of the run's input, erased (or counted as failed)."""
     try:
         request = requests.parse(operation, {operation.path_params[0]: integration_id}, None)
@@ -150,12 +155,12 @@ def _erase_id(operation: Operation, integration_id: str, context: Any, summary: 
         summary.failed += 1
         logger.error("invalid integrationId", extra={"reason": exc.reason})
         return
-    if _delete_one(request, context, summary) is not None:
+    if _delete_one(container, request, context, summary) is not None:
         summary.failed += 1
 
 
-def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
-    cfg = settings()
+def _drain(container: Container, operation: Operation, context: Any, summary: DrainSummary) -> None:
+    cfg = container.settings()
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
     queue_url = cfg.queue_url
@@ -164,7 +169,7 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
     runner = _Runner(cfg.erasure_concurrency, 2 * cfg.erasure_concurrency, summary)
     try:
         while service.remaining_seconds(context) > DRAIN_RESERVE_SECONDS:
-            fresh = [message for message in queues.receive(queue_url) if message["MessageId"] not in tried]
+            fresh = [message for message in queues.receive(container, queue_url) if message["MessageId"] not in tried]
             if not fresh:
                 break  # nothing (new) is visible: what is in flight finishes below
             for message in fresh:
@@ -172,6 +177,7 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
                 runner.submit(
                     functools.partial(
                         _drain_one,
+                        container,
                         operation,
                         message,
                         context,
@@ -186,6 +192,7 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
 
 
 def _drain_one(
+    container: Container,
     operation: Operation,
     message: Any,
     context: Any,
@@ -200,7 +207,7 @@ def _drain_one(
     try:
         try:
             request, _key = messages.decode(operation, body)
-            failure = _delete_one(request, context, summary)
+            failure = _delete_one(container, request, context, summary)
         except InvalidRequest as exc:
             failure = exc
         # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ with
@@ -209,6 +216,7 @@ def _drain_one(
         if failure is not None and failure.dead_letter:
             try:
                 queues.dead_letter(
+                    container,
                     dead_letter_queue_url,
                     body=body,
                     reason=failure.reason,
@@ -221,10 +229,10 @@ def _drain_one(
                 summary.failed += 1
                 return
             summary.dead_lettered += 1
-            telemetry.count(telemetry.DEAD_LETTERED)
+            container.counts.add(telemetry.DEAD_LETTERED)
         elif failure is not None:
             summary.failed += 1
             return  # visible again after the visibility timeout; redrive after maxReceiveCount
-        queues.delete(queue_url, message["ReceiptHandle"])
+        queues.delete(container, queue_url, message["ReceiptHandle"])
     finally:
         logger.thread_safe_remove_keys(["message_id"])

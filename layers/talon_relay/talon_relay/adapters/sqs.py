@@ -11,15 +11,12 @@ profile update older than one already applied is acknowledged as superseded (ord
 from __future__ import annotations
 
 import contextvars
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws import queues
-from talon_relay.config.settings import Settings, settings
+from talon_relay.config.settings import Settings
 from talon_relay.core import backoff, messages, ordering, service
 from talon_relay.errors import RelayError
 from talon_relay.observability import logger
@@ -29,12 +26,15 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+    from talon_relay.container import Container
+
 #: A record is not started with less than this left of the invocation (it is left for retry).
 RECORD_RESERVE_SECONDS = 2.0
 
 
 @dataclass
 class _RecordHandler:
+    container: Container
     operation: Operation
     context: Any
     cfg: Settings
@@ -82,14 +82,16 @@ class _RecordHandler:
         if self.operation.webhook:
             from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
 
-            consumer.process(self.operation, record.body, context=self.context)
+            consumer.process(self.container, self.operation, record.body, context=self.context)
             return
         message_id = record.message_id
         request, key = messages.decode(self.operation, record.body)
-        guard = ordering.guard(self.operation, request, record.raw_event)
+        guard = ordering.guard(self.container, self.operation, request, record.raw_event)
         if guard is not None and guard.superseded():
             return  # acknowledged: a newer update of this customer was applied
-        service.execute(request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id)
+        service.execute(
+            self.container, request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id
+        )
         if guard is not None:
             guard.applied()
 
@@ -107,12 +109,14 @@ class _RecordHandler:
             cap=self.cfg.queue_retry_max_seconds,
         )
         if self._hide(record, seconds):
-            telemetry.count(telemetry.RETRY_LATER)
+            self.container.counts.add(telemetry.RETRY_LATER)
         return seconds
 
     def _hide(self, record: SQSRecord, seconds: int) -> bool:
         """Make the message visible again in `seconds` (its FIFO group behind it waits as long)."""
-        if self.cfg.queue_url and queues.change_visibility(self.cfg.queue_url, record.receipt_handle, seconds):
+        if self.cfg.queue_url and queues.change_visibility(
+            self.container, self.cfg.queue_url, record.receipt_handle, seconds
+        ):
             self.delays[record.message_id] = seconds
             return True
         return False
@@ -120,6 +124,7 @@ class _RecordHandler:
     def _dead_letter(self, record: SQSRecord, reason: str, status: int | None) -> None:
         try:
             queues.dead_letter(
+                self.container,
                 self.cfg.dead_letter_queue_url,
                 body=record.body,
                 reason=reason,
@@ -135,57 +140,19 @@ class _RecordHandler:
                 extra={"reason": f"{type(failure).__name__}: {failure}"},
             )
             raise
-        telemetry.count(telemetry.DEAD_LETTERED)
+        self.container.counts.add(telemetry.DEAD_LETTERED)
 
 
-# One thread pool per container, for the message groups of a batch. A context variable rather than a
-# global so that each local container (one contextvars.Context each, local/gateway.py) has its own, as
-# each Lambda container has; in Lambda it is simply the process's one.
-_executor: ContextVar[ThreadPoolExecutor | None] = ContextVar("talon_relay_group_pool", default=None)
-_pools: list[ThreadPoolExecutor] = []
-_pools_lock = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    pool = _executor.get()
-    if pool is None or getattr(pool, "_shutdown", False):
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="group")
-        with _pools_lock:
-            _pools.append(pool)
-        _executor.set(pool)
-    return pool
-
-
-def close_pool() -> None:
-    """Stop the current container's group thread pool (a local container the gateway retires)."""
-    pool = _executor.get()
-    _executor.set(None)
-    if pool is None:
-        return
-    with _pools_lock:
-        if pool in _pools:
-            _pools.remove(pool)
-    pool.shutdown(wait=False)
-
-
-def shutdown_pool() -> None:
-    """Stop every group thread pool of the process (the next batch starts a new one)."""
-    with _pools_lock:
-        pools = list(_pools)
-        _pools.clear()
-    _executor.set(None)
-    for pool in pools:
-        pool.shutdown(wait=True)
-
-
-def _wait_with_the_head(group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None) -> None:
+def _wait_with_the_head(
+    container: Container, group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None
+) -> None:
     """The messages of a FIFO group behind its failed head (skipped, to keep the order) wait as long as it:
     SQS serves none of a group while one of its messages is in flight, so the group comes back together
     after the head's backoff, not after the queue's visibility timeout."""
     skipped = set(failed[1:])
     for record in group:
         if record["messageId"] in skipped and queue_url:
-            queues.change_visibility(queue_url, record["receiptHandle"], seconds)
+            queues.change_visibility(container, queue_url, record["receiptHandle"], seconds)
 
 
 def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -197,7 +164,7 @@ def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(container: Container, operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process a batch with partial failures: groups in parallel, each group strictly in order.
 
     Within a FIFO message group a failure stops the rest of that group in this batch (they are
@@ -210,8 +177,8 @@ def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[st
         process_partial_response,
     )
 
-    cfg = settings()
-    handler = _RecordHandler(operation, context, cfg)
+    cfg = container.settings()
+    handler = _RecordHandler(container, operation, context, cfg)
     records: list[dict[str, Any]] = list(event.get("Records") or [])
 
     def run(group: list[dict[str, Any]]) -> set[str]:
@@ -223,15 +190,15 @@ def handle(operation: Operation, event: dict[str, Any], context: Any) -> dict[st
         response = process_partial_response(event={"Records": group}, record_handler=handler, processor=processor)
         failed = [str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
         if fifo and failed and failed[0] in handler.delays:
-            _wait_with_the_head(group, failed, handler.delays[failed[0]], cfg.queue_url)
+            _wait_with_the_head(container, group, failed, handler.delays[failed[0]], cfg.queue_url)
         return set(failed)
 
     groups = _groups(records)
     if len(groups) <= 1 or cfg.batch_concurrency == 1:
         failed = set().union(*map(run, groups)) if groups else set()
     else:
-        # each group runs in a copy of the invocation's context: its settings and counters (telemetry)
-        pool = _pool(cfg.batch_concurrency)
+        # each group runs in a copy of the invocation's context (its logger keys)
+        pool = container.batch_pool(cfg.batch_concurrency)
         futures = [pool.submit(contextvars.copy_context().run, run, group) for group in groups]
         failed = set().union(*(future.result() for future in futures))
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}

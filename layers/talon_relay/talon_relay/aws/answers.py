@@ -3,7 +3,7 @@
 A DynamoDB item holds at most 400 KB, and Talon.One's answer (an IntegrationState carrying a
 customer's attributes) can be larger. The idempotency record keeps the answer as it is when it fits;
 else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
-the same table (id `answer#<hash>#<n>`, the same TTL), that the record names. So a repeat never calls
+the same table (id `answer#<hash>#<n>`, the same TTL; `aws.store`), that the record names. So a repeat never calls
 Talon.One again and gets the first answer byte for byte. Only when the parts cannot be written does
 the record keep a marker, and a repeat gets `{"message": ...}` (README, "Guarantees").
 """
@@ -14,16 +14,18 @@ import base64
 import hashlib
 import json
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talon_relay.observability import logger
+
+if TYPE_CHECKING:
+    from talon_relay.aws.store import Store
 
 #: Characters of the stored result's JSON text kept in the record itself (the item also holds its
 #: id, status, expiry and payload hash; DynamoDB's limit is 400 KB).
 INLINE_CHARS = 300_000
 #: Bytes of compressed answer per part item.
 PART_BYTES = 350_000
-PREFIX = "answer#"
 
 Stored = str | dict[str, Any] | None
 
@@ -44,7 +46,7 @@ def not_kept(size: int) -> str:
     )
 
 
-def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires: int) -> Stored:
+def pack(result: str | None, *, store: Store, scope_key: str, expires: int) -> Stored:
     """What the idempotency record stores for `result` (writing part items when it must)."""
     if result is None or _fits(result):
         return result
@@ -53,14 +55,11 @@ def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires
     text = base64.b64encode(compressed).decode("ascii")
     if len(text) + 100 <= INLINE_CHARS:
         return {"answer": "zlib", "data": text}
-    ref = PREFIX + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
+    ref = store.answer_ref(scope_key)
     parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
     try:
         for index, part in enumerate(parts):
-            client.put_item(
-                TableName=table,
-                Item={"id": {"S": f"{ref}#{index}"}, "data": {"B": part}, "expiration": {"N": str(expires)}},
-            )
+            store.put_part(ref, index, part, expires=expires)
     except Exception as exc:  # botocore's errors: the record keeps a marker rather than nothing
         logger.warning(
             "could not keep a large answer; a repeat gets a short answer", extra={"reason": type(exc).__name__}
@@ -75,7 +74,7 @@ def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires
     }
 
 
-def unpack(stored: Any, *, client: Any, table: str) -> str | None:
+def unpack(stored: Any, *, store: Store) -> str | None:
     """The answer a record stores, as Talon.One sent it (or `not_kept` when it was not kept)."""
     if stored is None or isinstance(stored, str):
         return stored
@@ -86,12 +85,10 @@ def unpack(stored: Any, *, client: Any, table: str) -> str | None:
     if kind == "zlib-parts":
         chunks: list[bytes] = []
         for index in range(int(stored["parts"])):
-            item = client.get_item(
-                TableName=table, Key={"id": {"S": f"{stored['ref']}#{index}"}}, ConsistentRead=True
-            ).get("Item")
-            if item is None:
+            part = store.get_part(stored["ref"], index)
+            if part is None:
                 break
-            chunks.append(bytes(item["data"]["B"]))
+            chunks.append(part)
         compressed = b"".join(chunks)
         if len(chunks) == int(stored["parts"]) and hashlib.sha256(compressed).hexdigest() == stored["sha256"]:
             return zlib.decompress(compressed).decode("utf-8")

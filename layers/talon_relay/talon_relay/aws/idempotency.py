@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import answers
-from talon_relay.config.settings import settings
+from talon_relay.aws.store import store
 from talon_relay.errors import InProgress, KeyReused, StoreUnavailable
 from talon_relay.observability import logger
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from talon_relay.container import Container
 
 Result = str | None  # the JSON text of Talon.One's answer (None for 204)
-
-
-@lru_cache(maxsize=4)
-def store(table: str) -> DynamoDBPersistenceLayer:
-    """One persistence layer (and DynamoDB client) per table and container."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=table)
 
 
 def _replayed(response: Any, record: Any) -> Any:
@@ -38,6 +29,7 @@ def _replayed(response: Any, record: Any) -> Any:
 
 
 def run_once(
+    container: Container,
     key: str | None,
     *,
     scope: str,
@@ -49,9 +41,10 @@ def run_once(
 
     Without a key, or without an idempotency table configured, `call` simply runs.
     """
-    cfg = settings()
-    if not key or not cfg.idempotency_table_name:
+    table = store(container)
+    if not key or table is None:
         return call()
+    cfg = container.settings()
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -72,15 +65,14 @@ def run_once(
         config.register_lambda_context(context)
 
     completed: list[Result] = []
-    table = cfg.idempotency_table_name
-    persistence = store(table)
+    persistence = table.persistence()
 
     def relay(data: dict[str, Any]) -> answers.Stored:
         result = call()
         completed.append(result)
         # an answer too large for one DynamoDB item is kept compressed, or in parts (answers.py)
         expires = int(time.time()) + cfg.idempotency_expiry_seconds + 60
-        return answers.pack(result, client=persistence.client, table=table, scope_key=f"{scope}#{key}", expires=expires)
+        return answers.pack(result, store=table, scope_key=f"{scope}#{key}", expires=expires)
 
     once = idempotent_function(relay, data_keyword_argument="data", persistence_store=persistence, config=config)
     try:
@@ -99,6 +91,6 @@ def run_once(
     if completed:
         return completed[0]
     try:
-        return answers.unpack(stored, client=persistence.client, table=table)
+        return answers.unpack(stored, store=table)
     except Exception as exc:  # botocore's errors reading the parts: Talon.One is not called again
         raise StoreUnavailable(f"idempotency table unavailable: {type(exc).__name__}") from None

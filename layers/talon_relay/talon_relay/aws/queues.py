@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.core.limits import MAX_QUEUED_MESSAGE_BYTES
 from talon_relay.errors import PayloadTooLarge, QueueUnavailable, SettingsError
 from talon_relay.observability import logger
 
@@ -20,18 +17,22 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-_lock = threading.Lock()
+    from talon_relay.container import Container
+
+#: What SQS takes in one message (body and attributes), and what the relay queues itself: room is
+#: left for the attributes a dead letter gets (failureReason and the others).
+SQS_MAX_MESSAGE_BYTES = 1_048_576
+MAX_QUEUED_MESSAGE_BYTES = SQS_MAX_MESSAGE_BYTES - 8_192
 
 
-@lru_cache(maxsize=1)
-def sqs() -> SQSClient:
-    import boto3
-
-    with _lock:  # boto3's default session is not thread-safe while it creates a client
-        return boto3.client("sqs")
+def sqs(container: Container) -> SQSClient:
+    """The container's SQS client."""
+    client: SQSClient = container.aws("sqs")
+    return client
 
 
 def dead_letter(
+    container: Container,
     queue_url: str | None,
     *,
     body: str,
@@ -75,7 +76,7 @@ def dead_letter(
         group = (attributes or {}).get("MessageGroupId") or message_id
         params["MessageGroupId"] = group
         params["MessageDeduplicationId"] = message_id
-    sqs().send_message(**params)
+    sqs(container).send_message(**params)
 
 
 #: What SQS takes as a MessageGroupId (or MessageDeduplicationId): 1 to 128 of these characters.
@@ -101,7 +102,7 @@ def sqs_text(text: str) -> str:
     return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
+def enqueue(container: Container, queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
@@ -124,30 +125,32 @@ def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication
         params["MessageGroupId"] = message_group_id(group_id)
         params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
     try:
-        return str(sqs().send_message(**params)["MessageId"])
+        return str(sqs(container).send_message(**params)["MessageId"])
     except Exception as exc:  # botocore's errors; nothing was queued
         if "shorter than" in str(exc):  # SQS's own limit (a queue's MaximumMessageSize may be lower)
             raise PayloadTooLarge.single("Payload too large", f"SQS refused the message: {exc}", pointer="") from None
         raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
 
 
-def receive(queue_url: str) -> list[MessageTypeDef]:
+def receive(container: Container, queue_url: str) -> list[MessageTypeDef]:
     """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
-    response = sqs().receive_message(
+    response = sqs(container).receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
     )
     return list(response.get("Messages", []))
 
 
-def delete(queue_url: str, receipt_handle: str) -> None:
-    sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
+def delete(container: Container, queue_url: str, receipt_handle: str) -> None:
+    sqs(container).delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
 
 
-def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> bool:
+def change_visibility(container: Container, queue_url: str, receipt_handle: str, seconds: int) -> bool:
     """Hide a received message for `seconds` from now (a retry later, backoff.py); False when SQS refused
     (the message then comes back after the queue's visibility timeout: later than planned, never lost)."""
     try:
-        sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+        sqs(container).change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
     except Exception as exc:  # botocore's errors, e.g. a receipt handle that expired
         logger.warning("could not delay the message's next receive", extra={"reason": type(exc).__name__})
         return False

@@ -25,17 +25,15 @@ value after that either.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from talon_relay.config.settings import environ
 from talon_relay.errors import CredentialsError
 from talon_relay.observability import logger
 
 if TYPE_CHECKING:
-    import urllib3
+    from talon_relay.container import Container
 
 #: The extension's own variables (its documented interface).
 PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
@@ -44,26 +42,19 @@ TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"  # noqa: S105 - a header name
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 5.0
 
-_lock = threading.Lock()
-#: secret id -> (monotonic time read, the parsed JSON value)
-_cache: dict[str, tuple[float, Any]] = {}
-_pool: urllib3.PoolManager | None = None
-#: The extension refused connections once: this environment has none; stop trying.
-_absent = False
 
-
-def extension_url() -> str | None:
+def extension_url(container: Container) -> str | None:
     """The extension's base URL when this environment has it (see the module docstring)."""
-    port = environ().get(PORT_VARIABLE, "").strip()
-    if _absent or not port.isdigit():
+    port = container.environ.get(PORT_VARIABLE, "").strip()
+    if container.no_secrets_extension or not port.isdigit():
         return None
     return f"http://localhost:{port}"
 
 
-def session_token() -> str | None:
+def session_token(container: Container) -> str | None:
     """The function's session token, which the extension requires (see the module docstring)."""
-    token = environ().get("AWS_SESSION_TOKEN")
-    if token or environ().get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+    token = container.environ.get("AWS_SESSION_TOKEN")
+    if token or container.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return token or None
     import boto3
 
@@ -71,29 +62,27 @@ def session_token() -> str | None:
     return credentials.get_frozen_credentials().token if credentials is not None else None
 
 
-def fetch_secret(secret_id: str, *, max_age: int, force: bool = False) -> Any:
-    """A JSON secret, cached for `max_age` seconds; `force` reads Secrets Manager afresh.
+def fetch_secret(container: Container, secret_id: str, *, max_age: int, force: bool = False) -> Any:
+    """A JSON secret, cached for `max_age` seconds in the container; `force` reads Secrets Manager afresh.
 
     While cached, the same object is returned, so callers can tell a new value by identity.
     """
     if not force:
-        with _lock:
-            hit = _cache.get(secret_id)  # filled on the extension's path only
+        hit = container.secrets.get(secret_id)  # filled on the extension's path only
         if hit is not None and time.monotonic() - hit[0] < max_age:
             return hit[1]
-    url = extension_url()
+    url = extension_url(container)
     if url is None:
         return _from_parameters(secret_id, max_age=max_age, force=force)
     value = None
     if not force:  # a forced read goes to Secrets Manager itself, past the extension's cache
-        token = session_token()
+        token = session_token(container)
         if token is None:
             return _from_parameters(secret_id, max_age=max_age, force=False)
-        value = _from_extension(url, secret_id, token)
+        value = _from_extension(container, url, secret_id, token)
     if value is None:
         value = _from_parameters(secret_id, max_age=max_age, force=force)
-    with _lock:
-        _cache[secret_id] = (time.monotonic(), value)
+    container.secrets[secret_id] = (time.monotonic(), value)
     return value
 
 
@@ -109,26 +98,14 @@ def _from_parameters(secret_id: str, *, max_age: int, force: bool) -> Any:
         raise CredentialsError(f"cannot read secret {secret_id}: {exc}") from None
 
 
-def _connection_pool() -> urllib3.PoolManager:
-    global _pool
-    if _pool is None:
-        import urllib3
-
-        with _lock:
-            if _pool is None:
-                _pool = urllib3.PoolManager(num_pools=1, maxsize=4, block=False)
-    return _pool
-
-
-def _from_extension(url: str, secret_id: str, token: str) -> Any:
+def _from_extension(container: Container, url: str, secret_id: str, token: str) -> Any:
     """The secret through the extension; None when the extension cannot give it (then the caller
     reads it through the AWS SDK, which also reports why, should Secrets Manager refuse it)."""
-    global _absent
     from urllib3.exceptions import HTTPError, NewConnectionError
     from urllib3.util import Timeout
 
     try:
-        response = _connection_pool().request(
+        response = container.http("secrets-extension", maxsize=4).request(
             "GET",
             f"{url}/secretsmanager/get?secretId={quote(secret_id, safe='')}",
             headers={TOKEN_HEADER: token},
@@ -136,7 +113,7 @@ def _from_extension(url: str, secret_id: str, token: str) -> Any:
             retries=False,
         )
     except NewConnectionError:
-        _absent = True  # nothing listens: this environment has no extension after all
+        container.no_secrets_extension = True  # nothing listens: this environment has no extension after all
         logger.warning("secrets extension not reachable; reading secrets through the AWS SDK")
         return None
     except HTTPError as exc:
@@ -156,14 +133,3 @@ def _from_extension(url: str, secret_id: str, token: str) -> Any:
         return json.loads(text)
     except (ValueError, TypeError):
         raise CredentialsError(f"secret {secret_id} is not JSON") from None
-
-
-def forget() -> None:
-    """Drop every cached secret and the extension's connections (a SnapStart restore, tests)."""
-    global _pool, _absent
-    with _lock:
-        _cache.clear()
-        pool, _pool = _pool, None
-        _absent = False
-    if pool is not None:
-        pool.clear()

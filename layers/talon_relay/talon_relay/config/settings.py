@@ -1,18 +1,16 @@
-"""Configuration read from the environment once per container and validated, never ad hoc."""
+"""Configuration read from the environment and validated, never ad hoc (once per container: container.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
-from talon_relay.config.fields import key, keys, problems, validator
+from talon_relay.config.fields import key, problems, validator
 from talon_relay.errors import SettingsError
 
 
@@ -76,56 +74,3 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise SettingsError(f"invalid function configuration: {problems(exc, whole='environment')}") from None
     return settings
-
-
-_NAMES = keys(Settings)
-
-
-# A Lambda container is one process, so these would be plain globals there. They are context variables
-# so that one process can host several containers at once (the local gateway runs each container's
-# invocations in its own contextvars.Context): each container then has its own environment and settings,
-# as in Lambda, without swapping the process environment under the others.
-_environ: ContextVar[Mapping[str, str] | None] = ContextVar("talon_relay_environ", default=None)
-_current: ContextVar[Settings | None] = ContextVar("talon_relay_settings", default=None)
-
-
-def use_environment(environ: Mapping[str, str] | None) -> None:
-    """Read the settings from `environ` instead of the process environment, in the current context
-    (a local container's; None: the process environment again). Lambda never needs it."""
-    _environ.set(environ)
-    _current.set(None)
-
-
-def environ() -> Mapping[str, str]:
-    """The environment the function reads: the process's, or a local container's (use_environment)."""
-    source = _environ.get()
-    return os.environ if source is None else source
-
-
-def settings() -> Settings:
-    """The container's settings: its environment, read and validated on first use, then kept.
-
-    A Lambda container's environment never changes, so every invocation after the first reads no
-    variable at all (reading the 27 of them took 20 us a call). What changes an environment starts
-    again: `clear_cache` (tests) or `use_environment` (a new local container), in the current context.
-    """
-    current = _current.get()
-    if current is not None:
-        return current
-    # cached per environment: a process hosting several functions (the local gateway) validates each
-    # function's settings once
-    source = environ()
-    current = _settings_for(tuple(source.get(name) for name in _NAMES))
-    _current.set(current)
-    return current
-
-
-@lru_cache(maxsize=16)
-def _settings_for(values: tuple[str | None, ...]) -> Settings:
-    return load_settings({k: v for k, v in zip(_NAMES, values, strict=True) if v is not None})
-
-
-def clear_cache() -> None:
-    """Forget validated settings (tests change the environment between cases)."""
-    _current.set(None)
-    _settings_for.cache_clear()

@@ -26,10 +26,13 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from talon_relay.aws.secret_values import fetch_secret
 from talon_relay.errors import CredentialsError, Unauthenticated
-from talon_relay.talon.auth import fetch_secret
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 SIGNATURE_HEADER = "X-Relay-Signature"
 #: How old a signature may be (seconds): its replay record is kept this long.
@@ -87,12 +90,12 @@ def sign(
     return f"t={t},v2={_hmac(secret, _v2_message(t, method, path, body, idempotency_key, prefer))}"
 
 
-def signing_secrets(secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
+def signing_secrets(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
     """The secret values accepted now: current first, then previous (during a rotation).
 
     A blank value (empty or only whitespace) is never a key: anyone could sign with it.
     """
-    raw = fetch_secret(secret_arn, max_age=max_age, force=force)
+    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
     if not isinstance(raw, dict):
         raise CredentialsError("caller signing secret must be a JSON object")
     current, previous = raw.get("current"), raw.get("previous")
@@ -104,9 +107,9 @@ def signing_secrets(secret_arn: str, *, max_age: int, force: bool = False) -> li
     return secrets
 
 
-def caller_keys(secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
+def caller_keys(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
     """The relay caller keys accepted now: current, previous (during a rotation), and any listed."""
-    raw = fetch_secret(secret_arn, max_age=max_age, force=force)
+    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
     if not isinstance(raw, dict):
         raise CredentialsError("caller API keys secret must be a JSON object")
     listed = raw.get("keys")

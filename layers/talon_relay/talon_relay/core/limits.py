@@ -25,12 +25,6 @@ MAX_DEPTH = 64
 #: Characters of one JSON number (digits, sign, point, exponent). Python refuses to read integers
 #: of more than 4,300 digits; a number this long is no price, quantity or id anyway.
 MAX_NUMBER_CHARS = 100
-#: Characters of a path parameter (a session or customer id) before it is percent-encoded.
-MAX_ID_CHARS = 512
-#: What SQS takes in one message (body and attributes), and what the relay queues itself: room is
-#: left for the attributes a dead letter gets (failureReason and the others).
-SQS_MAX_MESSAGE_BYTES = 1_048_576
-MAX_QUEUED_MESSAGE_BYTES = SQS_MAX_MESSAGE_BYTES - 8_192
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -69,15 +63,6 @@ def check_content_type(value: str | None) -> None:
     else:
         return
     raise UnsupportedMediaType.single("Unsupported media type", details, parameter="Content-Type")
-
-
-def check_id(value: str, *, name: str) -> None:
-    """A path parameter: not too long, and text that can be sent (valid Unicode)."""
-    if len(value) > MAX_ID_CHARS:
-        raise ValueError(f"{name} has {len(value):,} characters; at most {MAX_ID_CHARS} are allowed")
-    found = _SURROGATE.search(value)
-    if found:
-        raise ValueError(f"{name} is not valid Unicode: lone surrogate {printable(found.group())} at {found.start()}")
 
 
 def printable(text: str) -> str:

@@ -15,7 +15,7 @@ DLQ redrive), and a message that carries one keeps that position. A message SQS 
 itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
 SentTimestamp in the DLQ: never later than anything sent after it left its queue).
 
-The last applied position per (operation, customer) is kept in the idempotency table under
+The last applied position per (operation, customer) is kept in the relay's table (`aws.store`) under
 `ordering#<operation>#<customer>`, written with a condition that only lets it move forward. Within a
 FIFO group the relay processes one message at a time, so reading it, calling Talon.One and writing it
 cannot interleave with another message of the same customer.
@@ -23,28 +23,22 @@ cannot interleave with another message of the same customer.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
-from talon_relay.config.settings import settings
+from talon_relay.aws.store import Store, store
 from talon_relay.core.request import Request
-from talon_relay.errors import StoreUnavailable
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from talon_relay.container import Container
 
 #: The message attribute that carries a message's original position through a dead-letter queue.
 ATTRIBUTE = "relayOrder"
-KEY_PREFIX = "ordering#"
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True, order=True)
@@ -106,24 +100,12 @@ def redriven(message: Mapping[str, Any]) -> dict[str, Any]:
     return {ATTRIBUTE: {"DataType": "String", "StringValue": Position(int(sent)).wire()}}
 
 
-@lru_cache(maxsize=1)
-def dynamodb() -> DynamoDBClient:
-    import boto3
-
-    with _lock:  # boto3's default session is not thread-safe while it creates a client
-        return boto3.client("dynamodb")
-
-
-def _item_id(operation: Operation, customer: str) -> str:
-    name = customer if len(customer.encode()) <= 512 else "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
-    return f"{KEY_PREFIX}{operation.name}#{name}"
-
-
 @dataclass
 class Guard:
     """The check before, and the record after, applying one queued update."""
 
-    table: str
+    container: Container
+    store: Store
     item_id: str
     position: Position
     message_id: str
@@ -131,23 +113,10 @@ class Guard:
 
     def superseded(self) -> bool:
         """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
-        try:
-            item = (
-                dynamodb()
-                .get_item(
-                    TableName=self.table,
-                    Key={"id": {"S": self.item_id}},
-                    ConsistentRead=True,
-                    ProjectionExpression="pos",
-                )
-                .get("Item")
-            )
-        except Exception as exc:  # botocore's errors: nothing was applied, so a retry is safe
-            raise StoreUnavailable(f"ordering record unavailable: {type(exc).__name__}") from exc
-        applied = str((item or {}).get("pos", {}).get("S") or "")
+        applied = self.store.applied_position(self.item_id)
         if not applied or applied <= self.position.sortable():
             return False
-        telemetry.count(telemetry.SUPERSEDED)
+        self.container.counts.add(telemetry.SUPERSEDED)
         logger.info(
             "superseded: a newer update of this customer was applied; acknowledged, not applied",
             extra={"message_id": self.message_id, "position": self.position.wire()},
@@ -156,42 +125,31 @@ class Guard:
 
     def applied(self) -> None:
         """Record this update as the customer's latest (only ever forward)."""
-        try:
-            dynamodb().put_item(
-                TableName=self.table,
-                Item={
-                    "id": {"S": self.item_id},
-                    "pos": {"S": self.position.sortable()},
-                    "messageId": {"S": self.message_id},
-                    "expiration": {"N": str(int(time.time()) + self.expiry_seconds)},
-                },
-                ConditionExpression="attribute_not_exists(id) OR pos < :pos",
-                ExpressionAttributeValues={":pos": {"S": self.position.sortable()}},
-            )
-        except Exception as exc:
-            if type(exc).__name__ == "ConditionalCheckFailedException":
-                return  # this position, or a newer one, is recorded already
-            # Talon.One has it; the message is retried, its idempotency record answers without a second
-            # call, and this record is written then.
-            raise StoreUnavailable(f"could not record the applied position: {type(exc).__name__}") from exc
+        self.store.record_position(
+            self.item_id,
+            self.position.sortable(),
+            message_id=self.message_id,
+            expires=int(time.time()) + self.expiry_seconds,
+        )
 
 
-def guard(operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
+def guard(container: Container, operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
     """The ordering guard of a queued update, or None where order is SQS's alone (not last-write-wins,
     not FIFO, no table configured, no position)."""
     if not operation.last_write_wins:
         return None
     if not (record.get("attributes") or {}).get("MessageGroupId"):
         return None
-    cfg = settings()
+    table = store(container)
     customer = request.group_id()
     position = position_of(record)
-    if not cfg.idempotency_table_name or not customer or position is None:
+    if table is None or not customer or position is None:
         return None
     return Guard(
-        table=cfg.idempotency_table_name,
-        item_id=_item_id(operation, customer),
+        container=container,
+        store=table,
+        item_id=table.ordering_id(operation.name, customer),
         position=position,
         message_id=str(record.get("messageId") or ""),
-        expiry_seconds=cfg.ordering_expiry_seconds,
+        expiry_seconds=container.settings().ordering_expiry_seconds,
     )

@@ -2,63 +2,46 @@
 
 A signature proves who sent a request, not that it is new: a captured request could be sent again
 and again within its five-minute window. So each verified signature (`callers.Signature`) is recorded
-with a DynamoDB conditional put in the idempotency table the functions already use (its `id` key and
-`expiration` TTL attribute), kept until its window closes; the same signature again is a 401.
+with a DynamoDB conditional put in the relay's table (`aws.store`), kept until its window closes; the
+same signature again is a 401.
 """
 
 from __future__ import annotations
 
-import time
+from typing import TYPE_CHECKING
 
-from talon_relay.aws.idempotency import store
+from talon_relay.aws.store import store
 from talon_relay.core.callers import SIGNATURE_HEADER, TOLERANCE_SECONDS, Signature
-from talon_relay.errors import StoreUnavailable, Unauthenticated
+from talon_relay.errors import Unauthenticated
 from talon_relay.observability import logger
 
-#: Prefix of a replay record's id: never the id of a Powertools idempotency record (`<function>.<name>#<hash>`).
-PREFIX = "signature#"
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 
-_warned: list[bool] = []
+def _warn_unprotected() -> bool:
+    logger.warning(
+        "signatures are not protected against replay",
+        extra={"reason": "IDEMPOTENCY_TABLE_NAME is not set: no table records used signatures"},
+    )
+    return True
 
 
-def remember(signature: Signature, *, table: str | None, now: float | None = None) -> None:
+def remember(container: Container, signature: Signature, *, now: float | None = None) -> None:
     """Record `signature` as used, or raise Unauthenticated when it was used before.
 
     Without a table (IDEMPOTENCY_TABLE_NAME unset: library use, the bench; the template always sets
     it) nothing can be remembered, as nothing is for idempotency: said once per container, loudly.
     """
-    if not table:
-        if not _warned:
-            _warned.append(True)
-            logger.warning(
-                "signatures are not protected against replay",
-                extra={"reason": "IDEMPOTENCY_TABLE_NAME is not set: no table records used signatures"},
-            )
+    table = store(container)
+    if table is None:
+        container.once("replay-unprotected-warning", _warn_unprotected)
         return
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    persistence = store(table)
-    now = time.time() if now is None else now
     # Kept until the signature's window has closed: after that its timestamp alone refuses it.
     expires = int(signature.timestamp) + TOLERANCE_SECONDS + 2
     for replay_id in signature.replay_ids:
-        try:
-            persistence.client.put_item(
-                TableName=table,
-                Item={"id": {"S": PREFIX + replay_id}, "expiration": {"N": str(expires)}},
-                # A record past its TTL may linger until DynamoDB removes it: it no longer counts.
-                ConditionExpression="attribute_not_exists(#id) OR #expiration < :now",
-                ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+        if not table.remember_signature(replay_id, expires=expires, now=now):
+            raise Unauthenticated(
+                f"{SIGNATURE_HEADER} was used before: each signature is accepted once "
+                "(sign every request, retries included, when it is sent)"
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                raise Unauthenticated(
-                    f"{SIGNATURE_HEADER} was used before: each signature is accepted once "
-                    "(sign every request, retries included, when it is sent)"
-                ) from None
-            raise StoreUnavailable(f"replay store unavailable: {code or type(exc).__name__}") from None
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"replay store unavailable: {type(exc).__name__}") from None

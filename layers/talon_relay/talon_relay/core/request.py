@@ -12,29 +12,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic_core import ValidationError
 
-from talon_relay.core import checkers, limits
+from talon_relay.core import checkers
 from talon_relay.errors import InvalidRequest, api_error
 from talon_relay.operations import Operation, QueryParam
+from talon_relay.talon.paths import path_params
 from talon_relay.wire.formats import rfc3339
 
 if TYPE_CHECKING:
-    from talon_relay.wire.base import RequestModel
     from talon_relay.wire.models import APIError
-
-
-def path_segment(value: str, *, name: str) -> str:
-    """Percent-encode `value` as exactly one path segment, so no id can change the path."""
-    if not isinstance(value, str) or value == "":
-        raise ValueError(f"{name} must be a non-empty string")
-    if value in (".", ".."):
-        # Dot segments are removed by URL normalisation (RFC 3986 5.2.4), even percent-encoded.
-        raise ValueError(f"{name} cannot be {value!r}: it is not a usable path segment")
-    limits.check_id(value, name=name)
-    return quote(value, safe="")
 
 
 @dataclass(frozen=True)
@@ -70,23 +58,6 @@ class Request:
             return self.params[key]
         value = self.body.get(key) if isinstance(self.body, dict) else None
         return value if isinstance(value, str) else None
-
-
-def _path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
-    errors: list[APIError] = []
-    clean: dict[str, str] = {}
-    params = params or {}
-    for name in operation.path_params:
-        value = params.get(name)
-        try:
-            if not isinstance(value, str):
-                raise ValueError(f"{name} is required and must be a string")
-            path_segment(value, name=name)
-        except ValueError as exc:
-            errors.append(api_error("Invalid path parameter", str(exc), parameter=name))
-        else:
-            clean[name] = value
-    return clean, errors
 
 
 def _query_error(param: QueryParam, value: Any) -> str | None:
@@ -147,7 +118,7 @@ def parse(
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
     bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
-    clean, errors = _path_params(operation, params)
+    clean, errors = path_params(operation, params)
     clean_query, query_errors = _query(operation, query)
     errors += query_errors + _body(operation, body)
     if errors:
@@ -157,17 +128,6 @@ def parse(
     if raw is None:  # a queued message: the same JSON value, as compact JSON
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query)
-
-
-def build(operation: Operation, params: Mapping[str, Any] | None, body: RequestModel | None) -> Request:
-    """A Request from a body built in code (library use); the path parameters are validated."""
-    clean, errors = _path_params(operation, params)
-    if errors:
-        raise InvalidRequest(errors)
-    if body is None:
-        return Request(operation=operation, params=clean)
-    raw = body.to_json()
-    return Request(operation=operation, params=clean, body=json.loads(raw), raw=raw)
 
 
 def validation_errors(exc: ValidationError) -> list[APIError]:

@@ -1,51 +1,48 @@
 """One Talon.One call for a validated request, whatever the trigger: idempotent, effects logged.
 
-The client (and its secret read) is created on first use and kept per container, so importing a
-handler costs no AWS call.
+The Talon.One client (and its secret read) is made on first use and kept on the container, so
+importing a handler costs no AWS call.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from talon_relay import telemetry
 from talon_relay.aws.idempotency import run_once
-from talon_relay.config.settings import Settings, settings
+from talon_relay.core.effect_log import log_effects
 from talon_relay.core.request import Request
-from talon_relay.observability import log_effects, logger
+from talon_relay.observability import logger
 from talon_relay.talon.auth import SecretsManagerAuth
 from talon_relay.talon.client import IntegrationClient
 from talon_relay.wire.effects import effects_of, text_at
 
+if TYPE_CHECKING:
+    from talon_relay.container import Container
+
 #: Time kept back from the Lambda's remaining time, to answer or report after the last attempt.
 SAFETY_MARGIN_SECONDS = 1.0
 
-_lock = threading.Lock()
 
+def client(container: Container) -> IntegrationClient:
+    """The container's Talon.One client, made once (a batch's threads share one secret read)."""
 
-@lru_cache(maxsize=16)
-def client_for(cfg: Settings) -> IntegrationClient:
-    """The container's IntegrationClient for these settings (one per function's environment)."""
-    auth = SecretsManagerAuth(cfg.talon_secret_arn, max_age=cfg.secret_max_age)
-    return IntegrationClient(
-        auth.base_url,
-        auth,
-        connect_timeout=cfg.connect_timeout,
-        read_timeout=cfg.read_timeout,
-        max_retries=cfg.max_retries,
-        backoff_factor=cfg.backoff_factor,
-        backoff_max=cfg.backoff_max,
-    )
+    def make() -> IntegrationClient:
+        cfg = container.settings()
+        auth = SecretsManagerAuth(container, cfg.talon_secret_arn, max_age=cfg.secret_max_age)
+        return IntegrationClient(
+            auth.base_url,
+            auth,
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            max_retries=cfg.max_retries,
+            backoff_factor=cfg.backoff_factor,
+            backoff_max=cfg.backoff_max,
+            pool=container.http(),
+            counts=container.counts,
+        )
 
-
-def client() -> IntegrationClient:
-    """The client of the current settings; the lock makes a batch's threads share one secret read."""
-    cfg = settings()
-    with _lock:
-        return client_for(cfg)
+    return container.once("talon-one-client", make)
 
 
 def remaining_seconds(context: Any) -> float:
@@ -62,7 +59,7 @@ def budget(context: Any) -> float | None:
     return max(remaining - SAFETY_MARGIN_SECONDS, 0.5)
 
 
-def _log_answer(request: Request, data: bytes, correlation_id: str | None) -> None:
+def _log_answer(container: Container, request: Request, data: bytes, correlation_id: str | None) -> None:
     """Log the effects of a 2xx answer, whatever else it holds or lacks (a tolerant reader)."""
     operation = request.operation
     if operation.effects_at is None or not data:
@@ -81,10 +78,11 @@ def _log_answer(request: Request, data: bytes, correlation_id: str | None) -> No
         profile_id=text_at(answer, operation.profile_at) if operation.profile_at else None,
         correlation_id=correlation_id,
     )
-    telemetry.add(counts, operation=operation.name)
+    container.counts.add_all(counts)
 
 
 def execute(
+    container: Container,
     request: Request,
     *,
     context: Any,
@@ -98,12 +96,14 @@ def execute(
     """
 
     def call() -> str | None:
-        answer = client().call(request, budget=budget(context))
+        answer = client(container).send(request.operation, request.path, request.body_bytes(), budget=budget(context))
         try:
-            _log_answer(request, answer.data, correlation_id)
+            _log_answer(container, request, answer.data, correlation_id)
         except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
             logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
         return answer.data.decode("utf-8", "replace") or None
 
     operation = request.operation
-    return run_once(idempotency_key, scope=operation.name, payload=request.payload(), call=call, context=context)
+    return run_once(
+        container, idempotency_key, scope=operation.name, payload=request.payload(), call=call, context=context
+    )

@@ -1,5 +1,5 @@
 """Credentials for the Integration API: the two header schemes and their source, Secrets Manager
-(read by `secrets.fetch_secret`: the Parameters and Secrets extension, else Powertools parameters).
+(read by `aws.secret_values.fetch_secret`: the Parameters and Secrets extension, else Powertools parameters).
 
 Nothing here ever puts a key into a log line, a repr or an exception message.
 """
@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
@@ -18,6 +18,9 @@ from pydantic_core import core_schema as cs
 from talon_relay.aws.secret_values import fetch_secret
 from talon_relay.config.fields import key, problems, validator
 from talon_relay.errors import CredentialsError
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 __all__ = ["ApiKeyAuth", "Auth", "HmacAuth", "SecretsManagerAuth", "TalonCredentials", "fetch_secret"]
 
@@ -115,7 +118,8 @@ class TalonCredentials:
 class SecretsManagerAuth:
     """Auth whose credentials live in a Secrets Manager secret; a 401 forces one fresh read."""
 
-    def __init__(self, secret_id: str, *, max_age: int = 300) -> None:
+    def __init__(self, container: Container, secret_id: str, *, max_age: int = 300) -> None:
+        self._container = container
         self.secret_id = secret_id
         self.max_age = max_age
         self._lock = threading.Lock()
@@ -124,7 +128,7 @@ class SecretsManagerAuth:
         self._auth: Auth | None = None
 
     def credentials(self, *, force: bool = False) -> TalonCredentials:
-        raw = fetch_secret(self.secret_id, max_age=self.max_age, force=force)
+        raw = fetch_secret(self._container, self.secret_id, max_age=self.max_age, force=force)
         with self._lock:
             if raw is not self._raw or self._credentials is None:
                 credentials = TalonCredentials.parse(raw)

@@ -1,8 +1,9 @@
 """The Talon.One Integration API client: one generic call over an operation-table entry.
 
-`call` sends a validated `Request` and returns Talon.One's answer as it came (status and bytes);
-anything but a 2xx raises TalonOneError. The typed methods below are thin conveniences for library
-use: each builds the table entry's Request and parses the answer into the entry's response model.
+`send` sends one call (operation, path with its query, body bytes) and returns Talon.One's answer as
+it came (status and bytes); anything but a 2xx raises TalonOneError. The typed methods below are thin
+conveniences for library use: each checks its ids, sends its model's JSON and parses the answer into
+its response model.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from pydantic_core import ValidationError
 from urllib3.exceptions import HTTPError
 
 from talon_relay import operations, telemetry
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.talon.auth import Auth
 from talon_relay.talon.errors import TalonOneError
-from talon_relay.talon.transport import POOL, check_base_url, retry_policy, timeout_for, transport_error
+from talon_relay.talon.paths import checked_params
+from talon_relay.talon.transport import check_base_url, retry_policy, timeout_for, transport_error
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
     from talon_relay.wire.base import RequestModel, ResponseModel
@@ -54,6 +54,7 @@ class IntegrationClient:
         backoff_factor: float = 0.2,
         backoff_max: float = 5.0,
         pool: urllib3.PoolManager | None = None,
+        counts: telemetry.Counts | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.auth = auth
@@ -62,16 +63,17 @@ class IntegrationClient:
         self.max_retries = max_retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
-        self._pool = pool or POOL
+        self._pool = pool or urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
+        #: where its calls, retries and errors are counted (a container's invocation counters)
+        self._counts = counts or telemetry.Counts()
 
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
 
-    def call(self, request: Request, *, budget: float | None = None) -> Answer:
-        """Send one request (retried within `budget` seconds where that is safe)."""
-        operation = request.operation
-        payload = request.body_bytes()
-        url = self.base_url + request.path
+    def send(self, operation: Operation, path: str, payload: bytes | None, *, budget: float | None = None) -> Answer:
+        """Send one call: `path` with its query, `payload` the body bytes as they go (retried within
+        `budget` seconds where that is safe)."""
+        url = self.base_url + path
         deadline = None if budget is None else time.monotonic() + budget
         started = time.perf_counter()
         refreshed = False
@@ -99,8 +101,8 @@ class IntegrationClient:
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
-                telemetry.count(telemetry.CALLS)
-                telemetry.count(telemetry.ERRORS)
+                self._counts.add(telemetry.CALLS)
+                self._counts.add(telemetry.ERRORS)
                 raise transport_error(operation.name, exc) from None
             status = response.status
             if status == 401 and not refreshed and self.auth.refresh():
@@ -109,9 +111,9 @@ class IntegrationClient:
             break
         history = response.retries.history if response.retries else ()
         attempts = 1 + len(history)
-        telemetry.count(telemetry.CALLS)
-        telemetry.count(telemetry.RETRIES, len(history) + refreshed)
-        telemetry.count(telemetry.THROTTLED, sum(1 for past in history if past.status == 429) + (status == 429))
+        self._counts.add(telemetry.CALLS)
+        self._counts.add(telemetry.RETRIES, len(history) + refreshed)
+        self._counts.add(telemetry.THROTTLED, sum(1 for past in history if past.status == 429) + (status == 429))
         # DEBUG: a success is visible in the effects and in Lambda's REPORT line; failures are logged
         # by the adapters as warnings. One line less per call is a tenth of the relay's own time.
         logger.debug(
@@ -128,7 +130,7 @@ class IntegrationClient:
                 status, response.data, operation=operation.name, retry_after=response.headers.get("Retry-After")
             )
             if error.retryable or error.credentials_refused:
-                telemetry.count(telemetry.ERRORS)
+                self._counts.add(telemetry.ERRORS)
             raise error
         return Answer(status, response.data)
 
@@ -142,7 +144,8 @@ class IntegrationClient:
         model: type[_M],
         budget: float | None,
     ) -> _M:
-        answer = self.call(requests.build(operation, params, body), budget=budget)
+        path = operation.canonical_path(checked_params(operation, params))
+        answer = self.send(operation, path, None if body is None else body.to_json(), budget=budget)
         try:
             return model.from_response(answer.data)
         except ValidationError as exc:
@@ -182,5 +185,6 @@ class IntegrationClient:
         return self._typed(operations.CREATE_REFERRAL, {}, body, Referral, budget)
 
     def delete_customer_data(self, integration_id: str, *, budget: float | None = None) -> None:
-        request = requests.build(operations.DELETE_CUSTOMER_DATA, {"integrationId": integration_id}, None)
-        self.call(request, budget=budget)
+        operation = operations.DELETE_CUSTOMER_DATA
+        path = operation.canonical_path(checked_params(operation, {"integrationId": integration_id}))
+        self.send(operation, path, None, budget=budget)

@@ -1,4 +1,4 @@
-"""HTTP to Talon.One: one urllib3 pool per container, timeouts and retries bounded by a time budget.
+"""HTTP to Talon.One: timeouts and retries bounded by a time budget.
 
 PUT and DELETE are retried on 409, 429, 5xx, connection errors and timeouts; POST only when the
 request surely never reached the server (the connection could not be opened) or Talon.One refused it
@@ -14,7 +14,6 @@ import ipaddress
 import time
 from typing import Any
 
-import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -31,9 +30,6 @@ from talon_relay.talon.errors import RETRYABLE_STATUSES, TalonOneError
 
 #: Do not start another attempt with less time than this left in the caller's budget.
 MIN_ATTEMPT_SECONDS = 0.25
-
-# Created once per container; thread-safe, and sized for concurrent batch processing.
-POOL = urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
 
 
 def _is_loopback(host: str) -> bool:

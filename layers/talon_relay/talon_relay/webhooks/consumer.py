@@ -13,11 +13,10 @@ in the DESIGN.md message format, on the erasure queue the off-peak schedule drai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
 from talon_relay.aws.idempotency import run_once
-from talon_relay.config.settings import settings
 from talon_relay.core import messages, service
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
@@ -27,20 +26,24 @@ from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import QueuedWebhook
 from talon_relay.webhooks.errors import StepFailed
 
+if TYPE_CHECKING:
+    from talon_relay.container import Container
+
 
 def step_key(webhook_id: str, step: int) -> str:
     """The idempotency key of a webhook's step: stable across the platform's retries."""
     return f"{webhook_id}#{step}"
 
 
-def _queue_for_schedule(request: Request, key: str, context: Any) -> str | None:
+def _queue_for_schedule(container: Container, request: Request, key: str, context: Any) -> str | None:
     """A scheduled operation's request, queued once for its schedule (the erasure run)."""
-    queue_url = settings().erasure_queue_url
+    queue_url = container.settings().erasure_queue_url
     if not queue_url:
         raise SettingsError(f"ERASURE_QUEUE_URL must be set to queue {request.operation.name} for its schedule")
 
     def send() -> str:
         return queues.enqueue(
+            container,
             queue_url,
             messages.encode(request, None),
             group_id=request.group_id(),
@@ -48,10 +51,10 @@ def _queue_for_schedule(request: Request, key: str, context: Any) -> str | None:
         )
 
     scope = f"{request.operation.name}.queued"
-    return run_once(key, scope=scope, payload=request.payload(), call=send, context=context)
+    return run_once(container, key, scope=scope, payload=request.payload(), call=send, context=context)
 
 
-def process(operation: Operation, body: str, *, context: Any) -> int:
+def process(container: Container, operation: Operation, body: str, *, context: Any) -> int:
     """Map and apply one queued webhook; returns how many operations it became.
 
     Raises a RelayError whose `dead_letter` says what the adapter does with the message.
@@ -63,7 +66,7 @@ def process(operation: Operation, body: str, *, context: Any) -> int:
         raise InvalidRequest.single(
             "Invalid message", f"a {message.platform} webhook on the {platform} receiver's queue", pointer="/platform"
         )
-    mapping = mappings.for_topic(platform, message.topic)
+    mapping = mappings.for_topic(container, platform, message.topic)
     if mapping is None:  # its mapping was removed since it was queued
         logger.info("webhook topic has no mapping; nothing sent", extra=logged)
         metrics.count(metrics.UNMAPPED, operation=operation.name, topic=message.topic)
@@ -73,10 +76,12 @@ def process(operation: Operation, body: str, *, context: Any) -> int:
         key = step_key(message.webhook_id, step)
         try:
             if request.operation.schedule:
-                _queue_for_schedule(request, key, context)
+                _queue_for_schedule(container, request, key, context)
                 logger.info("queued for its schedule", extra={**logged, "step": step, "target": request.operation.name})
             else:
-                service.execute(request, context=context, correlation_id=message.webhook_id, idempotency_key=key)
+                service.execute(
+                    container, request, context=context, correlation_id=message.webhook_id, idempotency_key=key
+                )
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})

@@ -14,20 +14,21 @@ the step and the field, never its values (they are customer data).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.exceptions import InvalidEnvelopeExpressionError
 from aws_lambda_powertools.utilities.jmespath_utils import query
 from pydantic import ValidationError
 
-from talon_relay.config.settings import settings
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
 from talon_relay.errors import ConfigurationError, InvalidRequest
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 #: The layer's own mapping files: webhooks/<platform>/topics/.
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -71,7 +72,6 @@ def load_dir(folder: Path) -> dict[str, TopicMapping]:
     return found
 
 
-@lru_cache(maxsize=8)
 def _load(platform: str, extra_dir: str | None) -> dict[str, TopicMapping]:
     found = load_dir(platform_dir(platform))
     if extra_dir:
@@ -79,17 +79,15 @@ def _load(platform: str, extra_dir: str | None) -> dict[str, TopicMapping]:
     return found
 
 
-def for_platform(platform: str) -> dict[str, TopicMapping]:
-    """The platform's mappings by topic: the layer's files, then the operator's over them."""
-    return _load(platform, settings().webhook_mappings_dir)
+def for_platform(container: Container, platform: str) -> dict[str, TopicMapping]:
+    """The platform's mappings by topic: the layer's files, then the operator's over them (read once
+    per container: the operator's folder is part of its configuration)."""
+    extra_dir = container.settings().webhook_mappings_dir
+    return container.once(f"mappings:{platform}:{extra_dir}", lambda: _load(platform, extra_dir))
 
 
-def for_topic(platform: str, topic: str) -> TopicMapping | None:
-    return for_platform(platform).get(topic)
-
-
-def clear_cache() -> None:
-    _load.cache_clear()
+def for_topic(container: Container, platform: str, topic: str) -> TopicMapping | None:
+    return for_platform(container, platform).get(topic)
 
 
 # --- mapping a payload ------------------------------------------------------------------------

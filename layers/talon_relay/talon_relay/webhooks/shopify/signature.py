@@ -22,12 +22,14 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from talon_relay.core.callers import header
+from talon_relay.aws.secret_values import fetch_secret
 from talon_relay.errors import CredentialsError, InvalidRequest, Unauthenticated
-from talon_relay.talon.auth import fetch_secret
 from talon_relay.webhooks.envelope import Delivery
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
@@ -48,9 +50,9 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
 
 
-def signing_secrets(secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
+def signing_secrets(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
     """The secret values accepted now: current first, then previous (during a rotation)."""
-    raw = fetch_secret(secret_arn, max_age=max_age, force=force)
+    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
     if not isinstance(raw, dict):
         raise CredentialsError("Shopify webhook secret must be a JSON object")
     secrets = [value for value in (raw.get("current"), raw.get("previous")) if isinstance(value, str) and value]
@@ -113,8 +115,8 @@ def check_fresh(value: str | None, *, max_age: int, now: float | None = None) ->
         )
 
 
-def _required(headers: Mapping[str, Any] | None, name: str, pattern: re.Pattern[str], what: str) -> str:
-    value = header(headers, name)
+def _required(headers: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
+    value = headers.get(name.lower())
     if value is None or not value.strip():
         raise InvalidRequest.single("Missing header", f"{name} is required", parameter=name)
     if not pattern.match(value.strip()):
@@ -123,7 +125,8 @@ def _required(headers: Mapping[str, Any] | None, name: str, pattern: re.Pattern[
 
 
 def verify(
-    headers: Mapping[str, Any] | None,
+    container: Container,
+    headers: Mapping[str, str],
     body: bytes,
     *,
     secret_arn: str,
@@ -132,13 +135,13 @@ def verify(
     now: float | None = None,
 ) -> Delivery:
     """A Shopify webhook's delivery, once its signature and age are checked (401 otherwise)."""
-    secrets = signing_secrets(secret_arn, max_age=secret_max_age)
-    verify_signature(header(headers, HMAC_HEADER), secrets=secrets, body=body)
-    check_fresh(header(headers, TRIGGERED_AT_HEADER), max_age=max_age, now=now)
-    shop = header(headers, SHOP_HEADER)
+    secrets = signing_secrets(container, secret_arn, max_age=secret_max_age)
+    verify_signature(headers.get(HMAC_HEADER.lower()), secrets=secrets, body=body)
+    check_fresh(headers.get(TRIGGERED_AT_HEADER.lower()), max_age=max_age, now=now)
+    shop = headers.get(SHOP_HEADER.lower())
     return Delivery(
         topic=_required(headers, TOPIC_HEADER, _TOPIC, "a topic such as orders/paid"),
         webhook_id=_required(headers, WEBHOOK_ID_HEADER, _PRINTABLE, "1 to 255 printable ASCII characters"),
         shop_domain=shop.strip()[:255] if shop and shop.strip() else None,
-        triggered_at=header(headers, TRIGGERED_AT_HEADER),
+        triggered_at=headers.get(TRIGGERED_AT_HEADER.lower()),
     )

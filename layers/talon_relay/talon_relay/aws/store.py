@@ -1,0 +1,145 @@
+"""The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
+
+One table, one `id` key and one `expiration` TTL attribute, four kinds of item told apart by the id:
+
+| id                                | what                                            | kept until                 |
+| --------------------------------- | ----------------------------------------------- | -------------------------- |
+| `<function>.<scope>#<sha256>`     | Powertools idempotency (`aws.idempotency`)      | IDEMPOTENCY_EXPIRY_SECONDS |
+| `answer#<sha256>#<n>`             | a large answer's parts (`aws.answers`)          | its idempotency record     |
+| `signature#<hex>`                 | a used caller signature (`core.replay`)         | the signature's window     |
+| `ordering#<operation>#<customer>` | a customer's last position (`core.ordering`)    | ORDERING_EXPIRY_SECONDS    |
+
+Nothing else writes the table, and nothing else knows these prefixes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from talon_relay.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from talon_relay.container import Container
+
+ANSWER = "answer#"
+SIGNATURE = "signature#"
+ORDERING = "ordering#"
+#: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
+MAX_KEY_BYTES = 512
+
+
+class Store:
+    """The table `table` through the container's DynamoDB client."""
+
+    def __init__(self, container: Container, table: str) -> None:
+        self.table = table
+        self._container = container
+
+    @property
+    def client(self) -> Any:
+        return self._container.aws("dynamodb")
+
+    def persistence(self) -> DynamoDBPersistenceLayer:
+        """Powertools' idempotency records in this table (sharing the container's client)."""
+
+        def make() -> DynamoDBPersistenceLayer:
+            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+            return DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client)
+
+        return self._container.once(f"idempotency:{self.table}", make)
+
+    # --- a large answer's parts -------------------------------------------------------------------
+
+    @staticmethod
+    def answer_ref(scope_key: str) -> str:
+        return ANSWER + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
+
+    def put_part(self, ref: str, index: int, data: bytes, *, expires: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={"id": {"S": f"{ref}#{index}"}, "data": {"B": data}, "expiration": {"N": str(expires)}},
+        )
+
+    def get_part(self, ref: str, index: int) -> bytes | None:
+        item = self.client.get_item(TableName=self.table, Key={"id": {"S": f"{ref}#{index}"}}, ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else bytes(item["data"]["B"])
+
+    # --- used caller signatures -------------------------------------------------------------------
+
+    def remember_signature(self, replay_id: str, *, expires: int, now: float | None = None) -> bool:
+        """Record a signature as used; False when it was used before (its record still counts)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        now = time.time() if now is None else now
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"id": {"S": SIGNATURE + replay_id}, "expiration": {"N": str(expires)}},
+                # A record past its TTL may linger until DynamoDB removes it: it no longer counts.
+                ConditionExpression="attribute_not_exists(#id) OR #expiration < :now",
+                ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailable(f"replay store unavailable: {code or type(exc).__name__}") from None
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"replay store unavailable: {type(exc).__name__}") from None
+        return True
+
+    # --- a customer's last applied position ---------------------------------------------------------
+
+    @staticmethod
+    def ordering_id(operation: str, customer: str) -> str:
+        name = customer
+        if len(customer.encode()) > MAX_KEY_BYTES:
+            name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+        return f"{ORDERING}{operation}#{name}"
+
+    def applied_position(self, item_id: str) -> str:
+        """The last applied position recorded (sortable text; empty: none yet)."""
+        try:
+            item = self.client.get_item(
+                TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True, ProjectionExpression="pos"
+            ).get("Item")
+        except Exception as exc:  # botocore's errors: nothing was applied, so a retry is safe
+            raise StoreUnavailable(f"ordering record unavailable: {type(exc).__name__}") from exc
+        return str((item or {}).get("pos", {}).get("S") or "")
+
+    def record_position(self, item_id: str, position: str, *, message_id: str, expires: int) -> None:
+        """Record `position` as applied (only ever forward)."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "id": {"S": item_id},
+                    "pos": {"S": position},
+                    "messageId": {"S": message_id},
+                    "expiration": {"N": str(expires)},
+                },
+                ConditionExpression="attribute_not_exists(id) OR pos < :pos",
+                ExpressionAttributeValues={":pos": {"S": position}},
+            )
+        except Exception as exc:
+            if type(exc).__name__ == "ConditionalCheckFailedException":
+                return  # this position, or a newer one, is recorded already
+            # Talon.One has it; the message is retried, its idempotency record answers without a second
+            # call, and this record is written then.
+            raise StoreUnavailable(f"could not record the applied position: {type(exc).__name__}") from exc
+
+
+def store(container: Container) -> Store | None:
+    """The container's store, or None when no table is configured (library use, the bench)."""
+    table = container.settings().idempotency_table_name
+    if not table:
+        return None
+    return container.once(f"store:{table}", lambda: Store(container, table))
