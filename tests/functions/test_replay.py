@@ -17,7 +17,7 @@ from talon_relay.errors import CredentialsError
 from tests.functions.conftest import SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, sign_event
 from tests.functions.test_guarantees import unauthorized_reason
-from tests.support import LambdaContext, integration_state
+from tests.support import LambdaContext, integration_state, reset_handlers
 
 EVENT = "track_event"
 PURCHASE = {"profileId": "p-1", "sessionId": "s-1", "type": "purchase", "attributes": {}}
@@ -184,11 +184,9 @@ def test_a_blank_previous_value_is_not_a_key(stack: Stack, httpserver: HTTPServe
 def test_without_a_table_signatures_still_work_and_the_missing_protection_is_said(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any
 ) -> None:
-    # Given no idempotency table (library use, the bench; the template always sets one)
-    from talon_relay.core import replay
-
+    # Given no idempotency table (library use, the bench; the template always sets one), in a new container
     monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
-    monkeypatch.setattr(replay, "_warned", [])
+    reset_handlers()
     answer_events(httpserver)
     # When a signed request arrives
     response = load_handler(EVENT)(purchase(), LambdaContext())
