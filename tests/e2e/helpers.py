@@ -267,7 +267,7 @@ class Queues:
 
 def message_group(message: Any) -> str:
     """The FIFO group a sender would choose: the customer the message is about, as the relay derives
-    it (the id itself when SQS takes it as a MessageGroupId, else its sha256; README)."""
+    it (the id itself when SQS takes it as a MessageGroupId, else its sha256; docs/api.md, "Queue message formats")."""
     if isinstance(message, dict):
         body: dict[str, Any] = message["body"] if isinstance(message.get("body"), dict) else {}
         for value in (message.get("customerSessionId"), message.get("integrationId"), body.get("sessionId")):

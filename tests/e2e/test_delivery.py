@@ -108,7 +108,7 @@ def _inject_faults(stack: LocalStack) -> int:
     attempts meet a fault, so at most 2 receives fail in the whole run and no good message reaches
     MaxReceiveCount (3), even counting the group members handed back with it.
     POST: only faults that act before Talon.One processes the request (a lost answer to a processed
-    POST may be sent again: Talon.One v1 has no idempotency of its own, README "Guarantees"). 3 in
+    POST may be sent again: Talon.One v1 has no idempotency of its own, docs/api.md "Guarantees and security"). 3 in
     all, met by the first event requests, which are distinct messages: each fails one receive.
     """
     emu = stack.emulator

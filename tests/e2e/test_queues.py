@@ -68,7 +68,7 @@ def test_queued_operation_reaches_talon_one(stack: LocalStack, queues: Queues, c
     # Given the operation's queue, polled by the gateway as Lambda's event source mapping would
     queue = f"{case.queue}Queue"
 
-    # When a message in the DESIGN.md format is sent to it
+    # When a message in the queue message format (docs/api.md) is sent to it
     queues.send(queue, case.message)
 
     # Then Talon.One gets the request once, and the message leaves the queue (not for the DLQ)

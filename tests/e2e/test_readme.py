@@ -1,4 +1,4 @@
-"""The README's signing examples (Python and shell), run as a sender would run them, against the local stack."""
+"""The signing examples of docs/api.md (Python and shell), run as a sender would run them, against the local stack."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.e2e
 
 
 def signing_examples() -> tuple[str, str]:
-    """The ```python and ```sh blocks of the README's "Signing a request" section."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Signing a request") :]
+    """The ```python and ```sh blocks of docs/api.md's "Signing a request" section."""
+    document = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = document[document.index("### Signing a request") :]
     section = section[: section.index("\n## ")]
     python = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     shell = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
@@ -28,7 +28,7 @@ def signing_examples() -> tuple[str, str]:
 
 
 def test_the_python_and_shell_signing_examples_work(stack: LocalStack, http: Http) -> None:
-    # Given the README's examples, pointed at the local stack and its signing secret
+    # Given the documented examples, pointed at the local stack and its signing secret
     assert http.secret
     python, shell = signing_examples()
     python = re.sub(r'(?m)^API_URL = ".*?"', f'API_URL = "{stack.api_url}"', python)

@@ -1,4 +1,4 @@
-"""The three rules for every byte (DESIGN.md): strict checker, exact forwarder, tolerant reader;
+"""The three rules for every byte (docs/api.md, "Routes"): strict checker, exact forwarder, tolerant reader;
 and today's API (v2) through the same functions, with the vendor SDK's way of authenticating."""
 
 from __future__ import annotations

@@ -383,7 +383,7 @@ def test_customers_redact_queues_one_erasure_request_for_the_schedule(shop: Shop
     shop.requeue(queued["Body"], queued["Attributes"]["MessageGroupId"])
     shop.consume()
 
-    # Then nothing was sent to Talon.One now, and the erasure queue holds one request in the DESIGN.md format
+    # Then nothing was sent to Talon.One now, and the erasure queue holds one request in the queue message format
     assert httpserver.log == []
     assert shop.erasures() == [{"integrationId": str(redact["customer"]["id"])}]
 

@@ -195,7 +195,7 @@ def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation) -> N
             assert mappings.apply(mapping, queued.payload())
             assert record["attributes"]["MessageGroupId"] == mappings.group_of(mapping, queued.payload())
             continue
-        # And its body is a DESIGN.md message, as the layer's own codec reads it
+        # And its body is a queue message (docs/api.md), as the layer's own codec reads it
         request, _key = messages.decode(op, record["body"])
         _validate_body(op, request.body)
     assert len({r["messageId"] for r in records}) == len(records)
