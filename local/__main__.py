@@ -123,7 +123,7 @@ talon-relay is running locally (Ctrl-C stops everything).
                              its Integration API key: Authorization: ApiKey-v1 {LOCAL_API_KEY}
   Local AWS (moto):          {aws_url}
   Callers authenticate as when deployed: sign with the local signing secret {signing!r}
-  (README, "Signing a request"), or send the local API key (x-api-key: {info["api_key"]}).
+  (docs/api.md, "Signing a request"), or send the local API key (x-api-key: {info["api_key"]}).
 
 Try it:
 

@@ -49,7 +49,7 @@ class Journey:
         self.secret = signing_secret(info)
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        """JSON, and the relay's caller signature v2 (as every sender signs; see README)."""
+        """JSON, and the relay's caller signature v2 (as every sender signs; see docs/api.md)."""
         headers = {"Content-Type": "application/json"}
         if self.secret:
             headers[callers.SIGNATURE_HEADER] = callers.sign(self.secret, time.time(), method, path, body)

@@ -138,7 +138,7 @@ def run_journey(info: dict[str, Any], http: urllib3.PoolManager, step: int) -> i
     cart, customer = f"cart{run}", int(time.time()) % 10_000_000
     line = {"id": 1, "variant_id": 4401, "sku": "SKU-CAMERA", "title": "Camera", "quantity": 1, "price": "120.00"}
     coupon = [{"title": "SAVE5", "amount": "5.00"}]
-    print("Shopify's signed webhooks, mapped by talon_relay/webhooks/shopify/topics/ (see the README)\n")
+    print("Shopify's signed webhooks, mapped by talon_relay/webhooks/shopify/topics/ (see docs/webhooks.md)\n")
 
     step += 1
     print(f"{step}. carts/update: a cart with a camera and the coupon SAVE5 -> updateCustomerSessionV2")

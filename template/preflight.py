@@ -103,7 +103,7 @@ def problems(env: str, samconfig: Mapping[str, Any], template: Mapping[str, Any]
     if not secret:
         found.append(
             f'TalonSecretArn is not set: add "TalonSecretArn=<ARN of the Secrets Manager secret with the Talon.One '
-            f'credentials>" to {where} (README, "Deploying with SAM")'
+            f'credentials>" to {where} (docs/deploying.md)'
         )
     elif _placeholder(secret):
         found.append(f"TalonSecretArn={secret} is a placeholder: put the ARN of your Talon.One secret in {where}")

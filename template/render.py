@@ -421,7 +421,7 @@ ERRORS_ALARM = {
 THROTTLES_ALARM = {
     **_FUNCTION_METRIC,
     "alarm": "{{Prefix}}ThrottlesAlarm",
-    "description": "!Sub ${{{Prefix}}Function} ({{name}}) was throttled (concurrency limits; README, runbook)",
+    "description": "!Sub ${{{Prefix}}Function} ({{name}}) was throttled (concurrency limits; docs/operating.md)",
     "metric": "Throttles",
     "statistic": "Sum",
     "period": "300",
@@ -454,7 +454,7 @@ QUEUE_AGE_ALARM = {
     **_QUEUE_AGE,
     "alarm": "{{Prefix}}QueueAgeAlarm",
     "description": "!Sub The oldest {{name}} message in ${{{Prefix}}Queue.QueueName} waited longer than"
-    " QueueBacklogMaxAge (README, runbook)",
+    " QueueBacklogMaxAge (docs/operating.md, runbook)",
     "threshold": "!Ref QueueBacklogMaxAge",
 }
 
@@ -466,7 +466,7 @@ TALON_ERROR_RATE_ALARM = (
     Properties:
       AlarmDescription: !Sub >-
         ${{{Prefix}}Function}: more than TalonErrorRateThreshold of its Talon.One calls failed for
-        Talon.One's reasons (5xx, 429, timeouts, unreachable, credentials refused; README, runbook)
+        Talon.One's reasons (5xx, 429, timeouts, unreachable, credentials refused; docs/operating.md, runbook)
       Metrics:
         - Id: errors
           ReturnData: false
@@ -666,7 +666,9 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
 
 
 def operation_outputs(op: OperationEntry) -> str:
-    queue_format = "messages in the DESIGN.md format" if op.webhook is None else "verified webhooks, queued as received"
+    queue_format = (
+        "messages in the format of docs/api.md" if op.webhook is None else "verified webhooks, queued as received"
+    )
     return fill(OUTPUTS, {"Prefix": logical_prefix(op), "queue_format": queue_format})
 
 

@@ -99,7 +99,7 @@ class InvalidRequest(RelayError, ValueError):
 
 
 class PayloadTooLarge(InvalidRequest):
-    """The request or message is over a documented size limit (README, "Limits"): never retried."""
+    """The request or message is over a documented size limit (docs/api.md, "Limits"): never retried."""
 
     api_status = 413
 

@@ -12,7 +12,7 @@ its sample events `events/<function>/`, then `make template` to render `template
 A webhook receiver (`webhook` set: a commerce platform's signed webhooks, e.g. Shopify's) is an entry
 too: its route on the relay's API, its function and its FIFO queue come from the table like any
 other's; what each of the platform's topics becomes is data, the mapping files of
-`talon_relay/webhooks/<platform>/topics/` (README, "Webhooks from Shopify").
+`talon_relay/webhooks/<platform>/topics/` (docs/webhooks.md).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def _authenticate(container: Container, operation: Operation, event: Event, head
         accept_v1=cfg.caller_signature_v1 == "accepted",
     )
     replay.remember(container, verified)
-    if verified.version == "v1":  # who still signs the old way, for the migration (README)
+    if verified.version == "v1":  # who still signs the old way, for the migration (docs/api.md)
         source_ip = (event["requestContext"].get("identity") or {}).get("sourceIp")
         logger.info("deprecated signature scheme v1", extra={"source_ip": source_ip})
 

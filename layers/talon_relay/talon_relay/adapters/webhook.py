@@ -7,7 +7,7 @@ the webhook id; its SQS consumer (`talon_relay.webhooks.consumer`) maps and appl
 no mapping, or whose mapping sends nothing (shop/redact), is acknowledged, counted and logged.
 
 Unsigned, badly signed or stale: 401 with the reason, before anything is read or queued. The 200
-means "queued": a webhook that then cannot be mapped is dead-lettered with the reason (README).
+means "queued": a webhook that then cannot be mapped is dead-lettered with the reason (docs/webhooks.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ customer's attributes) can be larger. The idempotency record keeps the answer as
 else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
 the same table (id `answer#<hash>#<n>`, the same TTL; `aws.store`), that the record names. So a repeat never calls
 Talon.One again and gets the first answer byte for byte. Only when the parts cannot be written does
-the record keep a marker, and a repeat gets `{"message": ...}` (README, "Guarantees").
+the record keep a marker, and a repeat gets `{"message": ...}` (docs/api.md, "Guarantees and security").
 """
 
 from __future__ import annotations

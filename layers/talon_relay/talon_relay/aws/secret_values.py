@@ -5,7 +5,7 @@ The extension (an AWS layer, `SecretsExtension` in the template) serves Secrets 
 port: `GET http://localhost:<port>/secretsmanager/get?secretId=<id>` with the header
 `X-Aws-Parameters-Secrets-Token: <AWS_SESSION_TOKEN>` answers GetSecretValue's JSON. One such GET
 over a kept-alive local connection replaces importing boto3 and creating a Secrets Manager client,
-the largest part of a cold start (see the README's performance section).
+the largest part of a cold start (docs/performance.md).
 
 The extension counts as present when `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` is set: Lambda sets
 no variable for a layer, so the template sets the extension's own port variable exactly when it adds

@@ -49,7 +49,7 @@ class Settings:
     webhook_max_age: int = key("WEBHOOK_MAX_AGE", schema=cs.int_schema(ge=60), default=21600)
     #: A directory of operator mapping files (<dir>/<platform>/<topic>.json) over the layer's own.
     webhook_mappings_dir: str | None = key("WEBHOOK_MAPPINGS_DIR", schema=cs.str_schema(), default=None)
-    #: The erasure queue (DESIGN.md format), where a mapped deleteCustomerData waits for the schedule.
+    #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
     erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
     erasure_concurrency: int = key("ERASURE_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)

@@ -5,7 +5,7 @@ belong. A sender either signs each request (HMAC-SHA256, below), or sends a rela
 Talon.One's SDKs send theirs (`Authorization: ApiKey-v1 <key>`, keys in a Secrets Manager secret
 `{"current", "previous", "keys"}`), or calls the relay's key API, where API Gateway checks its API key.
 
-Header `X-Relay-Signature: t=<unix seconds>,v2=<hex>` (README, "Signing a request"), where `t` may
+Header `X-Relay-Signature: t=<unix seconds>,v2=<hex>` (docs/api.md, "Signing a request"), where `t` may
 carry up to six decimals and
   v2 = HMAC-SHA256(secret, "v2\\n<t>\\n<METHOD>\\n<path>\\n<Idempotency-Key>\\n<Prefer>\\n" + raw body)
   v1 = HMAC-SHA256(secret, "<t>.<METHOD>.<path>." + raw body)   (the first scheme: deprecated)
@@ -209,7 +209,7 @@ def verify(
     if "v1" not in offered:
         raise Unauthenticated(f"{SIGNATURE_HEADER} has no v2 (or v1) signature")
     if not accept_v1:
-        raise Unauthenticated(f"{SIGNATURE_HEADER} v1 is no longer accepted: sign with v2 (README)")
+        raise Unauthenticated(f"{SIGNATURE_HEADER} v1 is no longer accepted: sign with v2 (docs/api.md)")
     if not _matches(offered["v1"], secrets, v1_message):
         raise Unauthenticated(f"{SIGNATURE_HEADER} does not match the request (method, path, body or secret)")
     return Signature(timestamp, "v1", (v1_id,))

@@ -1,4 +1,4 @@
-"""The input limits, checked up front on the raw bytes and the parsed JSON (README, "Limits").
+"""The input limits, checked up front on the raw bytes and the parsed JSON (docs/api.md, "Limits").
 
 Whatever a sender sends is either within these limits or refused here with an InvalidRequest naming
 what is wrong (an API caller gets a 400, 413 or 415; a queued message is dead-lettered with it as its

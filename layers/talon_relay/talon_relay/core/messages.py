@@ -1,4 +1,4 @@
-"""The SQS message format (DESIGN.md), both ways: a request without its verb.
+"""The SQS message format (docs/api.md, "Queue message formats"), both ways: a request without its verb.
 
 Path parameters at the top level under their spec names, query parameters under `query`, the JSON
 body under `body` (forwarded to Talon.One as the same JSON value), an optional non-empty

@@ -8,7 +8,7 @@ message again after step 1 went through and step 2 failed, replays what was done
 what was not: nothing reaches Talon.One twice.
 
 A step whose operation the table marks `schedule` (deleteCustomerData) is not run now: it is queued,
-in the DESIGN.md message format, on the erasure queue the off-peak schedule drains.
+in the message format of docs/api.md ("Queue message formats"), on the erasure queue the off-peak schedule drains.
 """
 
 from __future__ import annotations
