@@ -15,6 +15,7 @@ import urllib3
 
 from local.aws import local_client
 from local.stack import LOCAL_API_KEY, LocalStack
+from talon_relay.adapters import gateway
 from talon_relay.aws import queues
 from talon_relay.core import callers
 
@@ -158,8 +159,8 @@ class Http:
             method,
             canonical_path(path),
             _payload(body) or b"",
-            idempotency_key=callers.header(headers, "Idempotency-Key"),
-            prefer=callers.header(headers, "Prefer"),
+            idempotency_key=gateway.header(headers, "Idempotency-Key"),
+            prefer=gateway.header(headers, "Prefer"),
         )
 
     def relay(

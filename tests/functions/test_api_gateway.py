@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from talon_relay.adapters import gateway
 from talon_relay.core import callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
 from tests.functions.conftest import API_KEY, SIGNING_SECRET, Stack
@@ -91,8 +92,8 @@ def sign_event(event: dict[str, Any], secret: str, timestamp: float | None = Non
         event["httpMethod"],
         path,
         body,
-        idempotency_key=callers.header(headers, "Idempotency-Key"),
-        prefer=callers.header(headers, "Prefer"),
+        idempotency_key=gateway.header(headers, "Idempotency-Key"),
+        prefer=gateway.header(headers, "Prefer"),
         version=version,
     )
 

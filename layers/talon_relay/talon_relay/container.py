@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from talon_relay.config.settings import Settings, load_settings
 from talon_relay.telemetry import Counts
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     import urllib3
 
 T = TypeVar("T")
+
+
+class SecretReader(Protocol):
+    def __call__(self, container: Container, secret_id: str, *, max_age: int, force: bool) -> Any: ...
 
 
 class Container:
@@ -67,6 +72,18 @@ class Container:
             if name not in self._made:
                 self._made[name] = make()
             return self._made[name]  # type: ignore[no-any-return]
+
+    def secret(self, secret_id: str, *, max_age: int, force: bool = False, read: SecretReader) -> Any:
+        """A secret's value as read within `max_age` seconds (the same object while it is kept, so a
+        new value is told by identity), else (or when `force`d: a key may have been rotated) what
+        `read` (`aws.secret_values.read_secret`) reads now, kept from then on."""
+        if not force:
+            hit = self.secrets.get(secret_id)
+            if hit is not None and time.monotonic() - hit[0] < max_age:
+                return hit[1]
+        value = read(self, secret_id, max_age=max_age, force=force)
+        self.secrets[secret_id] = (time.monotonic(), value)
+        return value
 
     def aws(self, service: str) -> Any:
         """The container's boto3 client of `service` (boto3 is imported on the first one; the

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
-from talon_relay.core import callers, limits, messages, replay, service
+from talon_relay.core import access, limits, messages, service
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
 
@@ -41,41 +41,6 @@ def _json_body(headers: Headers, raw: bytes) -> Any:
     return body
 
 
-def _authenticate(container: Container, operation: Operation, event: Event, headers: Headers, body: bytes) -> None:
-    """Let in only a sender API Gateway checked by API key, one with a relay caller key (the
-    vendor SDKs' `Authorization: ApiKey-v1`), or one that signed this request (once)."""
-    cfg = container.settings()
-    if cfg.caller_auth == "disabled":
-        return
-    if (event["requestContext"].get("identity") or {}).get("apiKeyId"):
-        return  # the key API: API Gateway has checked the sender's API key and usage plan
-    authorization = headers.get("authorization")
-    signature = headers.get(callers.SIGNATURE_HEADER.lower())
-    if authorization is not None and signature is None:
-        if not cfg.caller_api_keys_secret_arn:
-            raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
-        keys = callers.caller_keys(container, cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
-        callers.verify_api_key(authorization, keys=keys)
-        return
-    if not cfg.caller_signing_secret_arn:
-        raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
-    secrets = callers.signing_secrets(container, cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
-    verified = callers.verify(
-        signature,
-        secrets=secrets,
-        method=event["httpMethod"],
-        path=operation.canonical_path(event.get("pathParameters") or {}, event.get("queryStringParameters") or {}),
-        body=body,
-        idempotency_key=headers.get("idempotency-key"),
-        prefer=headers.get("prefer"),
-        accept_v1=cfg.caller_signature_v1 == "accepted",
-    )
-    replay.remember(container, verified)
-    if verified.version == "v1":  # who still signs the old way, for the migration (docs/api.md)
-        source_ip = (event["requestContext"].get("identity") or {}).get("sourceIp")
-        logger.info("deprecated signature scheme v1", extra={"source_ip": source_ip})
-
-
 def _idempotency_key(headers: Headers) -> str | None:
     key = headers.get("idempotency-key")
     if key is None:
@@ -103,9 +68,9 @@ def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]
         container,
         cfg.queue_url,
         messages.encode(request, key),
-        group_id=request.group_id(),
+        group_id=request.group_id,
         # the payload too: the same key with another body must reach the consumer's KeyReused check
-        deduplication_key=f"{request.operation.name}#{key}#{json.dumps(request.payload(), sort_keys=True)}",
+        deduplication_key=f"{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
     )
     logger.info("request queued", extra={"message_id": message_id})
     body = json.dumps({"messageId": message_id, "status": "queued"}, separators=(",", ":"))
@@ -118,7 +83,16 @@ def handle(container: Container, operation: Operation, event: Event, context: An
     try:
         body = raw_body(event)
         sent = headers(event.get("headers"))
-        _authenticate(container, operation, event, sent, body)
+        access.authenticate(
+            container,
+            operation,
+            method=event["httpMethod"],
+            path_params=event.get("pathParameters") or {},
+            query=event.get("queryStringParameters") or {},
+            headers=sent,
+            body=body,
+            identity=event["requestContext"].get("identity") or {},
+        )
         key = _idempotency_key(sent)
         value = _json_body(sent, body)
         query = event.get("queryStringParameters") or {}

@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 RECORD_RESERVE_SECONDS = 2.0
 
 
+def _remaining_seconds(context: Any) -> float:
+    """What is left of the invocation (infinite without a Lambda context)."""
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return float(getter()) / 1000 if getter is not None else float("inf")
+
+
 @dataclass
 class _RecordHandler:
     container: Container
@@ -43,7 +49,7 @@ class _RecordHandler:
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        if service.remaining_seconds(self.context) < RECORD_RESERVE_SECONDS:
+        if _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS:
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, "not attempted on its last receive: the invocation ran out of time", None)
                 return
@@ -86,14 +92,20 @@ class _RecordHandler:
             return
         message_id = record.message_id
         request, key = messages.decode(self.operation, record.body)
-        guard = ordering.guard(self.container, self.operation, request, record.raw_event)
-        if guard is not None and guard.superseded():
-            return  # acknowledged: a newer update of this customer was applied
-        service.execute(
-            self.container, request, context=self.context, correlation_id=message_id, idempotency_key=key or message_id
+        # acknowledged without a call when a newer update of this customer was applied already
+        ordering.in_order(
+            self.container,
+            self.operation,
+            request,
+            record.raw_event,
+            lambda: service.execute(
+                self.container,
+                request,
+                context=self.context,
+                correlation_id=message_id,
+                idempotency_key=key or message_id,
+            ),
         )
-        if guard is not None:
-            guard.applied()
 
     def _last_receive(self, record: SQSRecord) -> bool:
         """Whether this is the message's last receive (SQS moves it to the DLQ on the next one)."""

@@ -25,7 +25,6 @@ value after that either.
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -63,14 +62,13 @@ def session_token(container: Container) -> str | None:
 
 
 def fetch_secret(container: Container, secret_id: str, *, max_age: int, force: bool = False) -> Any:
-    """A JSON secret, cached for `max_age` seconds in the container; `force` reads Secrets Manager afresh.
+    """A JSON secret as the container keeps it for `max_age` seconds (`Container.secret`), read by
+    `read_secret` when it has none; `force` reads Secrets Manager afresh."""
+    return container.secret(secret_id, max_age=max_age, force=force, read=read_secret)
 
-    While cached, the same object is returned, so callers can tell a new value by identity.
-    """
-    if not force:
-        hit = container.secrets.get(secret_id)  # filled on the extension's path only
-        if hit is not None and time.monotonic() - hit[0] < max_age:
-            return hit[1]
+
+def read_secret(container: Container, secret_id: str, *, max_age: int, force: bool) -> Any:
+    """A JSON secret read now: through the extension when the environment has it, else the AWS SDK."""
     url = extension_url(container)
     if url is None:
         return _from_parameters(secret_id, max_age=max_age, force=force)
@@ -82,7 +80,6 @@ def fetch_secret(container: Container, secret_id: str, *, max_age: int, force: b
         value = _from_extension(container, url, secret_id, token)
     if value is None:
         value = _from_parameters(secret_id, max_age=max_age, force=force)
-    container.secrets[secret_id] = (time.monotonic(), value)
     return value
 
 

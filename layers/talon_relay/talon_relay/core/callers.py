@@ -14,7 +14,7 @@ and, when there are query parameters, `?` and them sorted by name (`name=value&.
 a header that was not sent signs as empty. v1 does not cover Idempotency-Key and Prefer, so it is
 accepted only while `CALLER_SIGNATURE_V1=accepted` (the migration); a header with a v2 value is
 judged by v2 alone. Timestamps older than 5 minutes or more than 1 minute ahead are refused, and each
-signature is accepted once (`replay.py`). The secret (Secrets Manager, JSON `{"current": "...",
+signature is accepted once (`access.py`). The secret (Secrets Manager, JSON `{"current": "...",
 "previous": "..."}`) may hold two values at once, so it can be rotated without downtime.
 """
 
@@ -24,11 +24,10 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from talon_relay.aws.secret_values import fetch_secret
+from talon_relay.aws.secret_values import read_secret
 from talon_relay.errors import CredentialsError, Unauthenticated
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ _VALUE = re.compile(r"(v\d{1,2})=([0-9a-fA-F]{64})")
 
 @dataclass(frozen=True)
 class Signature:
-    """A verified signature: its timestamp and what must be used only once (`replay.py`)."""
+    """A verified signature: its timestamp and what must be used only once (`access.py`)."""
 
     timestamp: float
     version: str
@@ -95,7 +94,7 @@ def signing_secrets(container: Container, secret_arn: str, *, max_age: int, forc
 
     A blank value (empty or only whitespace) is never a key: anyone could sign with it.
     """
-    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
+    raw = container.secret(secret_arn, max_age=max_age, force=force, read=read_secret)
     if not isinstance(raw, dict):
         raise CredentialsError("caller signing secret must be a JSON object")
     current, previous = raw.get("current"), raw.get("previous")
@@ -109,7 +108,7 @@ def signing_secrets(container: Container, secret_arn: str, *, max_age: int, forc
 
 def caller_keys(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
     """The relay caller keys accepted now: current, previous (during a rotation), and any listed."""
-    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
+    raw = container.secret(secret_arn, max_age=max_age, force=force, read=read_secret)
     if not isinstance(raw, dict):
         raise CredentialsError("caller API keys secret must be a JSON object")
     listed = raw.get("keys")
@@ -134,15 +133,6 @@ def verify_api_key(value: str, *, keys: list[str]) -> None:
         valid |= hmac.compare_digest(key.encode(), offered.strip().encode())
     if not valid:
         raise Unauthenticated("Authorization carries an unknown relay caller key", header="Authorization")
-
-
-def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    """A request header, looked up case-insensitively (HTTP header names are)."""
-    wanted = name.lower()
-    for key, value in (headers or {}).items():
-        if key.lower() == wanted:
-            return None if value is None else str(value)
-    return None
 
 
 def _check_time(t: str, now: float) -> float:

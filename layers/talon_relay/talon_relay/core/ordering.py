@@ -24,7 +24,7 @@ cannot interleave with another message of the same customer.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +141,7 @@ def guard(container: Container, operation: Operation, request: Request, record: 
     if not (record.get("attributes") or {}).get("MessageGroupId"):
         return None
     table = store(container)
-    customer = request.group_id()
+    customer = request.group_id
     position = position_of(record)
     if table is None or not customer or position is None:
         return None
@@ -153,3 +153,17 @@ def guard(container: Container, operation: Operation, request: Request, record: 
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,
     )
+
+
+def in_order(
+    container: Container, operation: Operation, request: Request, record: Mapping[str, Any], apply: Callable[[], object]
+) -> bool:
+    """`apply` a queued request unless a newer update of its customer was applied already (then it is
+    acknowledged as superseded); its place recorded after. True when it was applied."""
+    check = guard(container, operation, request, record)
+    if check is not None and check.superseded():
+        return False
+    apply()
+    if check is not None:
+        check.applied()
+    return True

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Request:
-    """A validated call: its operation, path and query parameters, and the body as sent."""
+    """A validated call: its operation, path and query parameters, and the body as sent; what the rest
+    of the way needs of it is worked out once, here (plain fields after that, no code to run)."""
 
     operation: Operation
     params: Mapping[str, str]
@@ -36,28 +37,24 @@ class Request:
     #: The body's bytes exactly as the caller sent them (what Talon.One receives).
     raw: bytes | None = None
     query: Mapping[str, str] = field(default_factory=dict)
+    #: The request path and query, each id percent-encoded as one segment.
+    path: str = field(init=False)
+    #: What identifies the request's content (for idempotency checks and queued copies).
+    payload: dict[str, Any] = field(init=False)
+    #: The customer key the request belongs to (its FIFO message group), when it has one.
+    group_id: str | None = field(init=False)
 
-    @property
-    def path(self) -> str:
-        """The request path and query, each id percent-encoded as one segment."""
-        return self.operation.canonical_path(dict(self.params), dict(self.query))
-
-    def body_bytes(self) -> bytes | None:
-        return self.raw
-
-    def payload(self) -> dict[str, Any]:
-        """What identifies the request's content (for idempotency checks and queued copies)."""
-        return {"params": dict(self.params), "query": dict(self.query), "body": self.body}
-
-    def group_id(self) -> str | None:
-        """The customer key the request belongs to (its FIFO message group), when it has one."""
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: set once, while it is made
+        set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
+        set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
         key = self.operation.group_by
-        if key is None:
-            return None
-        if key in self.params:
-            return self.params[key]
-        value = self.body.get(key) if isinstance(self.body, dict) else None
-        return value if isinstance(value, str) else None
+        group = None
+        if key is not None and key in self.params:
+            group = self.params[key]
+        elif key is not None and isinstance(self.body, dict) and isinstance(self.body.get(key), str):
+            group = self.body[key]
+        set_field(self, "group_id", group)
 
 
 def _query_error(param: QueryParam, value: Any) -> str | None:

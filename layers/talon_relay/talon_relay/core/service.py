@@ -96,7 +96,7 @@ def execute(
     """
 
     def call() -> str | None:
-        answer = client(container).send(request.operation, request.path, request.body_bytes(), budget=budget(context))
+        answer = client(container).send(request.operation, request.path, request.raw, budget=budget(context))
         try:
             _log_answer(container, request, answer.data, correlation_id)
         except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
@@ -105,5 +105,5 @@ def execute(
 
     operation = request.operation
     return run_once(
-        container, idempotency_key, scope=operation.name, payload=request.payload(), call=call, context=context
+        container, idempotency_key, scope=operation.name, payload=request.payload, call=call, context=context
     )

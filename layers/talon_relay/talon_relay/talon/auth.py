@@ -1,5 +1,6 @@
 """Credentials for the Integration API: the two header schemes and their source, Secrets Manager
-(read by `aws.secret_values.fetch_secret`: the Parameters and Secrets extension, else Powertools parameters).
+(kept by the container, read by `aws.secret_values.read_secret`: the Parameters and Secrets extension, else
+Powertools parameters).
 
 Nothing here ever puts a key into a log line, a repr or an exception message.
 """
@@ -15,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
-from talon_relay.aws.secret_values import fetch_secret
+from talon_relay.aws.secret_values import read_secret
 from talon_relay.config.fields import key, problems, validator
 from talon_relay.errors import CredentialsError
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
-__all__ = ["ApiKeyAuth", "Auth", "HmacAuth", "SecretsManagerAuth", "TalonCredentials", "fetch_secret"]
+__all__ = ["ApiKeyAuth", "Auth", "HmacAuth", "SecretsManagerAuth", "TalonCredentials"]
 
 
 class Auth(Protocol):
@@ -128,7 +129,7 @@ class SecretsManagerAuth:
         self._auth: Auth | None = None
 
     def credentials(self, *, force: bool = False) -> TalonCredentials:
-        raw = fetch_secret(self._container, self.secret_id, max_age=self.max_age, force=force)
+        raw = self._container.secret(self.secret_id, max_age=self.max_age, force=force, read=read_secret)
         with self._lock:
             if raw is not self._raw or self._credentials is None:
                 credentials = TalonCredentials.parse(raw)

@@ -46,12 +46,12 @@ def _queue_for_schedule(container: Container, request: Request, key: str, contex
             container,
             queue_url,
             messages.encode(request, None),
-            group_id=request.group_id(),
+            group_id=request.group_id,
             deduplication_key=f"{request.operation.name}#{key}",
         )
 
     scope = f"{request.operation.name}.queued"
-    return run_once(container, key, scope=scope, payload=request.payload(), call=send, context=context)
+    return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
 def process(container: Container, operation: Operation, body: str, *, context: Any) -> int:

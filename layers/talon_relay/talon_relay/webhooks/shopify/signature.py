@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from talon_relay.aws.secret_values import fetch_secret
+from talon_relay.aws.secret_values import read_secret
 from talon_relay.errors import CredentialsError, InvalidRequest, Unauthenticated
 from talon_relay.webhooks.envelope import Delivery
 
@@ -52,7 +52,7 @@ def sign(secret: str, body: bytes) -> str:
 
 def signing_secrets(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
     """The secret values accepted now: current first, then previous (during a rotation)."""
-    raw = fetch_secret(container, secret_arn, max_age=max_age, force=force)
+    raw = container.secret(secret_arn, max_age=max_age, force=force, read=read_secret)
     if not isinstance(raw, dict):
         raise CredentialsError("Shopify webhook secret must be a JSON object")
     secrets = [value for value in (raw.get("current"), raw.get("previous")) if isinstance(value, str) and value]
