@@ -84,10 +84,14 @@ class PortError(Exception):
 
 
 def _is_free(port: int) -> bool:
+    """Whether the stack's servers can listen on the port: bound the way they bind (SO_REUSEADDR, as
+    every HTTPServer does), so the TIME_WAIT sockets a stopped `make run` leaves for a minute do not
+    count as "in use", while a socket listening there still does."""
     import socket
 
     try:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
     except OSError:
         return False
@@ -161,16 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    _terminal_logging(args.verbose)
-    stack.write_state()
-    info = stack.describe()
-    signing = _local_signing_secret(info)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
-    print(banner(urls, info, signing), flush=True)
-    _shopify_banner(info)
-    try:
+    try:  # from here on Ctrl-C stops the stack (also while the banner is written)
+        _terminal_logging(args.verbose)
+        stack.write_state()
+        info = stack.describe()
+        urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
+        print(banner(urls, info, _local_signing_secret(info)), flush=True)
+        _shopify_banner(info)
         while not stopped.wait(0.5):
             pass
     except KeyboardInterrupt:
