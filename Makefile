@@ -12,7 +12,12 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template checkers mapping-schema build preflight deploy clean
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint template checkers mapping-schema build preflight deploy clean
+
+help:  ## this list: every target, one line each (`make` alone shows it too)
+	@echo "usage: make <target> [VARIABLE=value ...]   (start with: make install)"
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z][a-zA-Z0-9_-]*:[^=]*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +78,7 @@ deploy: preflight build  ## sam deploy with the samconfig.toml environment CONFI
 		echo "make deploy again, or accept the cost with make deploy ALLOW_NO_BYTECODE=1"; exit 1; }
 	$(SAM) deploy --config-env $(CONFIG_ENV)
 
-clean:
+clean:  ## delete the build, test and lint caches (.aws-sam, .pytest_cache, .mypy_cache, .ruff_cache)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: run demo cleanup redrive

@@ -69,6 +69,12 @@ def _local_signing_secret(info: dict[str, Any]) -> str | None:
     return signing_secret(info)
 
 
+def _local_caller_key(info: dict[str, Any]) -> str | None:
+    from local.demo import caller_api_key
+
+    return caller_api_key(info)
+
+
 def _shopify_banner(info: dict[str, Any]) -> None:
     from local.shopify import banner as shopify_banner
 
@@ -84,10 +90,14 @@ class PortError(Exception):
 
 
 def _is_free(port: int) -> bool:
+    """Whether the stack's servers can listen on the port: bound the way they bind (SO_REUSEADDR, as
+    every HTTPServer does), so the TIME_WAIT sockets a stopped `make run` leaves for a minute do not
+    count as "in use", while a socket listening there still does."""
     import socket
 
     try:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
     except OSError:
         return False
@@ -110,8 +120,38 @@ def _port(value: str | None, default: int, variable: str = "") -> int:
     return default if _is_free(default) else free_port()
 
 
-def banner(stack_urls: dict[str, str], info: dict[str, Any], signing: str | None) -> str:
-    """What `make run` prints once the stack is up: URLs, keys, and a request to paste."""
+def sdk_snippet(api_url: str, caller_key: str) -> str:
+    """Three lines of Talon.One's Python SDK (talon-one-sdk, in .venv) calling the local relay as it
+    calls Talon.One: only the host and the key (a relay caller key, `Authorization: ApiKey-v1`) differ."""
+    request = (
+        'talon_one.IntegrationRequest(customer_session=talon_one.NewCustomerSessionV2(profile_id="customer-1",'
+        ' coupon_codes=["WELCOME10"]))'
+    )
+    return "\n".join(
+        (
+            f"import talon_one; config = talon_one.Configuration(host={json.dumps(api_url)})",
+            'config.api_key["api_key_v1"], config.api_key_prefix["api_key_v1"] = '
+            f'{json.dumps(caller_key)}, "ApiKey-v1"',
+            "print(talon_one.IntegrationApi(talon_one.ApiClient(config))"
+            f'.update_customer_session_v2("session-1", {request}).effects)',
+        )
+    )
+
+
+def _sdk_section(api_url: str, caller_key: str | None) -> str:
+    if caller_key is None:
+        return "  Callers are not authenticated (CallerAuthentication=disabled): no relay caller key.\n"
+    # flush left: pasted into a Python prompt, indented lines would be an IndentationError
+    return f"""  Relay caller key:          {caller_key}
+                             Talon.One's SDKs send it as Authorization: ApiKey-v1 <key> (CallerApiKeysSecret)
+  Talon.One's Python SDK against the relay (paste into .venv/bin/python):
+
+{sdk_snippet(api_url, caller_key)}
+"""
+
+
+def banner(stack_urls: dict[str, str], info: dict[str, Any], signing: str | None, caller_key: str | None = None) -> str:
+    """What `make run` prints once the stack is up: URLs, keys, and requests to paste."""
     from local.stack import LOCAL_API_KEY
 
     api_url, emulator_url, aws_url = stack_urls["api"], stack_urls["emulator"], stack_urls["aws"]
@@ -132,6 +172,7 @@ Try it:
        -d '{{"profileId": "customer-1", "coupon": "WELCOME10",
             "cartItems": [{{"name": "Camera", "sku": "SKU-CAMERA", "quantity": 1, "price": 120}}]}}'
 
+{_sdk_section(api_url, caller_key)}
   make demo      # a scripted journey through all five operations
   make cleanup   # run the off-peak erasure schedule now
 """
@@ -161,16 +202,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    _terminal_logging(args.verbose)
-    stack.write_state()
-    info = stack.describe()
-    signing = _local_signing_secret(info)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
-    print(banner(urls, info, signing), flush=True)
-    _shopify_banner(info)
-    try:
+    try:  # from here on Ctrl-C stops the stack (also while the banner is written)
+        _terminal_logging(args.verbose)
+        stack.write_state()
+        info = stack.describe()
+        urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
+        print(banner(urls, info, _local_signing_secret(info), _local_caller_key(info)), flush=True)
+        _shopify_banner(info)
         while not stopped.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -17,6 +17,9 @@ from typing import Any
 
 class ClosableHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    #: SO_REUSEADDR (HTTPServer's default, said here): a stopped server's TIME_WAIT sockets do not keep
+    #: the next one, on the same port, from starting
+    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *, thread_name: str) -> None:
         self._connections: dict[socket.socket, threading.Thread] = {}

@@ -99,13 +99,15 @@ class LocalStack:
         era: str | None = None,
     ) -> LocalStack:
         from local.emulator import Emulator
+        from local.emulator.loyalty import DEFAULT_ERA
 
         global _running
         if _running is not None:
             raise RuntimeError(f"a local stack is already running in this process ({_running.api_url}); stop it first")
         spec = read_stack()
-        # The answer shape of an era of Talon.One (2019 loyalty balances, 2026 ledgers): TALON_EMULATOR_ERA
-        era = era or os.environ.get("TALON_EMULATOR_ERA") or "2019"
+        # The answer shape of an era of Talon.One: today's loyalty ledgers unless asked for the May 2019
+        # balances (era="2019", or TALON_EMULATOR_ERA=2019)
+        era = era or os.environ.get("TALON_EMULATOR_ERA") or DEFAULT_ERA
         emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file, era=era)
         started: list[Any] = []
         saved: dict[str, str | None] = {}

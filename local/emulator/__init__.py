@@ -15,13 +15,13 @@ Python:
                    api_keys={"key"},                 # or {"key": applicationId}
                    applications={12: "a1b2c3"},      # Content-Signature: applicationId -> hex key
                    state_file=None,                  # JSON file: loaded at start, saved on change
-                   era="2019")                       # v1 loyalty shape: "2019" balances, "2026" ledgers
+                   era="2026")                       # v1 loyalty shape: "2026" ledgers (default), "2019" balances
     base_url = emu.start(host="127.0.0.1", port=0)   # "http://127.0.0.1:<port>"
     emu.inject_fault(status=503, count=2, path="/v1/customer_sessions")
-    emu.requests(); emu.state(); emu.reset(); emu.set_keys(api_keys={"new"}); emu.era = "2026"
+    emu.requests(); emu.state(); emu.reset(); emu.set_keys(api_keys={"new"}); emu.era = "2019"
     emu.stop()
 
-CLI: `python -m local.emulator --port 0 --rules PATH --api-key KEY --state-file PATH --era 2019` prints
+CLI: `python -m local.emulator --port 0 --rules PATH --api-key KEY --state-file PATH --era 2026` prints
 the base URL on one line of stdout and serves until SIGINT/SIGTERM.
 
 Where things are: `server` (the Emulator facade), `api` (serving a request), `routes`, `validation`,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from local.emulator import DEFAULT_RULES_FILE, ERAS, Emulator
+from local.emulator.loyalty import DEFAULT_ERA
 
 
 def _application(text: str) -> tuple[int, str]:
@@ -56,8 +57,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--era",
         choices=ERAS,
-        default=os.environ.get("TALON_EMULATOR_ERA") or "2019",
-        help="shape of v1 answers' loyalty: 2019 LoyaltyProgramBalance (default), 2026 LoyaltyProgramLedgers",
+        default=os.environ.get("TALON_EMULATOR_ERA") or DEFAULT_ERA,
+        help="shape of v1 answers' loyalty: 2026 LoyaltyProgramLedgers (default), 2019 LoyaltyProgramBalance",
     )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -4,7 +4,8 @@
 - "2026": they are `LoyaltyProgramLedgers {id, title, name, joinDate, ledger, subLedgers}`, as
   Talon.One answers from late 2019 on (v1 paths too, until v1 was retired) and v2 always.
 
-The era only changes v1 answers; v2 answers always have today's shape.
+The era only changes v1 answers; v2 answers always have today's shape. The default is "2026":
+the shape every Talon.One has answered since late 2019, and the one the vendor's SDKs (2019-09 on) read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from local.emulator.store import Profile, rfc3339
 
 Era = Literal["2019", "2026"]
 ERAS: tuple[Era, ...] = ("2019", "2026")
-DEFAULT_ERA: Era = "2019"
+DEFAULT_ERA: Era = "2026"
 
 
 def check_era(value: str) -> Era:

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 def points(answer_json: dict[str, Any]) -> float:
-    """The loyalty balance an IntegrationState reports (program 1 of the default campaigns)."""
-    return float(answer_json["loyalty"]["programs"]["1"]["currentBalance"])
+    """The loyalty balance an IntegrationState reports (program 1 of the default campaigns, as today's ledger)."""
+    return float(answer_json["loyalty"]["programs"]["1"]["ledger"]["currentBalance"])
 
 
 def test_poison_on_the_erasure_queue_does_not_stop_the_off_peak_run(

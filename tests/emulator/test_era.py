@@ -1,4 +1,4 @@
-"""The era setting: v1 answers carry 2019 loyalty balances or the later loyalty ledgers."""
+"""The era setting: v1 answers carry today's loyalty ledgers (the default) or, when asked, the May 2019 balances."""
 
 from __future__ import annotations
 
@@ -17,13 +17,37 @@ from tests.emulator.helpers import API_KEY, ROOT, Client, OpenApiCheck, SpecChec
 PURCHASE = {"profileId": "p-1", "sessionId": "s-1", "type": "purchase", "attributes": {}}
 
 
-def test_default_era_answers_2019_balances(client: Client, emulator: Emulator, conforms: SpecCheck):
+def test_default_era_answers_todays_ledgers_on_v1(client: Client, emulator: Emulator, conforms_v2: OpenApiCheck):
     # Given an emulator with no era chosen
-    assert emulator.era == "2019"
+    assert emulator.era == "2026"
+    # When a purchase earns points over v1
+    answer = client.event(PURCHASE)
+    # Then loyalty is today's LoyaltyProgramLedgers (what Talon.One answers, and its SDKs read, since late 2019)
+    assert answer.status == 201
+    conforms_v2("Loyalty", answer.body["loyalty"])
+    program = answer.body["loyalty"]["programs"]["1"]
+    assert program["ledger"]["currentBalance"] == 10.0 and "currentBalance" not in program
+
+
+def test_era_2019_answers_balances_on_v1(emulator: Emulator, client: Client, conforms: SpecCheck):
+    # Given an emulator asked for the May 2019 shapes
+    emulator.era = "2019"
     # When a purchase earns points over v1
     answer = client.event(PURCHASE)
     # Then loyalty is the May 2019 LoyaltyProgramBalance
     conforms("IntegrationState", answer.body)
+    assert answer.body["loyalty"] == {"programs": {"1": {"currentBalance": 10.0}}}
+
+
+def test_era_2019_is_a_constructor_argument_too():
+    # Given an emulator constructed for the May 2019 shapes
+    with Emulator(api_keys={API_KEY}, era="2019") as emu:
+        assert emu.base_url is not None
+        client = Client(emu.base_url, urllib3.PoolManager())
+        # When a purchase earns points over v1
+        answer = client.event(PURCHASE)
+        # Then its settings say 2019 and loyalty is the balance
+        assert client.admin("GET", "settings").body["era"] == "2019"
     assert answer.body["loyalty"] == {"programs": {"1": {"currentBalance": 10.0}}}
 
 
@@ -50,17 +74,18 @@ def test_era_2026_answers_ledgers_on_v1(conforms_v2: OpenApiCheck):
 
 
 def test_era_switches_at_runtime_through_the_admin_interface(client: Client, emulator: Emulator):
-    # Given the default settings
-    assert client.admin("GET", "settings").body == {"era": "2019", "badSignatureStatus": 401, "latencyMs": 0.0}
-    # When the era is set to 2026
-    answer = client.admin("PUT", "settings", {"era": "2026"})
-    # Then the settings show it and the next v1 answer has ledgers
-    assert answer.status == 200 and answer.body == {"era": "2026", "badSignatureStatus": 401, "latencyMs": 0.0}
-    assert emulator.era == "2026"
+    # Given the default settings (today's shapes)
+    assert client.admin("GET", "settings").body == {"era": "2026", "badSignatureStatus": 401, "latencyMs": 0.0}
     assert "ledger" in client.event(PURCHASE).body["loyalty"]["programs"]["1"]
-    # And back
-    client.admin("PUT", "settings", {"era": "2019"})
+    # When the era is set to 2019
+    answer = client.admin("PUT", "settings", {"era": "2019"})
+    # Then the settings show it and the next v1 answer has the 2019 balance
+    assert answer.status == 200 and answer.body == {"era": "2019", "badSignatureStatus": 401, "latencyMs": 0.0}
+    assert emulator.era == "2019"
     assert client.event(PURCHASE).body["loyalty"]["programs"]["1"] == {"currentBalance": 20.0}
+    # And back
+    client.admin("PUT", "settings", {"era": "2026"})
+    assert client.event(PURCHASE).body["loyalty"]["programs"]["1"]["ledger"]["currentBalance"] == 30.0
 
 
 def test_v2_answers_have_ledgers_whatever_the_era(client: Client, conforms_v2: OpenApiCheck):
@@ -76,7 +101,7 @@ def test_invalid_settings_are_refused(client: Client, body: dict[str, Any], poin
     answer = client.admin("PUT", "settings", body)
     assert answer.status == 400
     assert answer.body["errors"][0]["source"]["pointer"] == pointer
-    assert client.admin("GET", "settings").body == {"era": "2019", "badSignatureStatus": 401, "latencyMs": 0.0}
+    assert client.admin("GET", "settings").body == {"era": "2026", "badSignatureStatus": 401, "latencyMs": 0.0}
 
 
 def test_bad_signature_status_is_a_setting_too(client: Client):
@@ -92,7 +117,12 @@ def test_unknown_era_is_refused_by_the_constructor():
 
 @pytest.mark.parametrize(
     ("args", "env", "era"),
-    [(["--era", "2026"], {}, "2026"), ([], {"TALON_EMULATOR_ERA": "2026"}, "2026"), ([], {}, "2019")],
+    [
+        (["--era", "2019"], {}, "2019"),
+        ([], {"TALON_EMULATOR_ERA": "2019"}, "2019"),
+        (["--era", "2026"], {"TALON_EMULATOR_ERA": "2019"}, "2026"),
+        ([], {}, "2026"),
+    ],
 )
 def test_cli_era_flag_and_environment(args: list[str], env: dict[str, str], era: str):
     environment = {k: v for k, v in os.environ.items() if k != "TALON_EMULATOR_ERA"} | env

@@ -162,8 +162,9 @@ def test_referral_usage_limit_counts_closed_sessions(client: Client, emulator: E
 # --- events, loyalty --------------------------------------------------------------------------
 
 
-def test_event_rule_adds_loyalty_points_with_ledger_entries(client: Client, conforms: SpecCheck):
-    # Given the loyalty rule: 10 points of program 1 per "purchase" event
+def test_event_rule_adds_loyalty_points_with_ledger_entries(client: Client, emulator: Emulator, conforms: SpecCheck):
+    # Given the loyalty rule: 10 points of program 1 per "purchase" event, and the May 2019 answer shapes
+    emulator.era = "2019"
     # When a profile tracks two purchases and one other event
     first = client.event({"profileId": "p-1", "sessionId": "s-1", "type": "purchase", "attributes": {}})
     other = client.event({"profileId": "p-1", "sessionId": "s-1", "type": "viewed", "attributes": {}})

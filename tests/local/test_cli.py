@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from local.__main__ import banner
+from local.__main__ import banner, sdk_snippet
 from local.stack import LOCAL_API_KEY
 from tests.support import ROOT
 
@@ -68,11 +68,35 @@ def test_make_run_passes_args_through() -> None:
     assert "-m local run --verbose" in result.stdout
 
 
+URLS = {"api": "http://127.0.0.1:3000", "emulator": "http://127.0.0.1:3100", "aws": "http://127.0.0.1:3200"}
+
+
 def test_the_banner_shows_the_local_keys() -> None:
     # Given a running stack's addresses and keys
-    urls = {"api": "http://127.0.0.1:3000", "emulator": "http://127.0.0.1:3100", "aws": "http://127.0.0.1:3200"}
-    text = banner(urls, {"api_key": "local-relay-api-key"}, "signing-secret-value")
-    # Then the emulator's Integration API key, the relay's API key and the signing secret are all there
+    text = banner(URLS, {"api_key": "local-relay-api-key"}, "signing-secret-value", "caller-key-value")
+    # Then the emulator's Integration API key, the relay's API key, the signing secret and the caller key are there
     assert f"ApiKey-v1 {LOCAL_API_KEY}" in text
     assert "x-api-key: local-relay-api-key" in text
     assert "'signing-secret-value'" in text
+    assert "  Relay caller key:          caller-key-value\n" in text
+
+
+def test_the_banner_shows_three_lines_of_the_vendor_sdk_with_the_local_host_and_caller_key() -> None:
+    # When the banner is written for a stack with a relay caller key
+    text = banner(URLS, {"api_key": "local-relay-api-key"}, "signing-secret-value", "caller-key-value")
+    # Then it holds the snippet flush left (pasteable into a Python prompt): host, key and prefix, one call
+    snippet = sdk_snippet("http://127.0.0.1:3000", "caller-key-value")
+    assert f"\n{snippet}\n" in text
+    lines = snippet.splitlines()
+    assert len(lines) == 3 and all(not line.startswith(" ") for line in lines)
+    assert 'talon_one.Configuration(host="http://127.0.0.1:3000")' in lines[0]
+    assert lines[1].endswith('= "caller-key-value", "ApiKey-v1"')
+    compile("\n".join(lines), "<banner>", "exec")  # valid Python as printed
+
+
+def test_the_banner_says_when_callers_need_no_key() -> None:
+    # When callers are not authenticated (CallerAuthentication=disabled: the stack has no caller key)
+    text = banner(URLS, {"api_key": "local-relay-api-key"}, None, None)
+    # Then the banner says so instead of printing a key or a snippet that would not need one
+    assert "no relay caller key" in text
+    assert "Relay caller key:" not in text and "import talon_one" not in text
