@@ -685,7 +685,7 @@ def method_settings(ordered: list[OperationEntry]) -> str:
 
 def backoff_mapping() -> str:
     """The OutageHorizon mapping: maxReceiveCount per OutageHorizonHours (talon_relay/backoff.py)."""
-    from talon_relay.core import backoff
+    from talon_relay.core import retry_delays as backoff
 
     lines = ["  OutageHorizon:"]
     for hours in backoff.HORIZON_HOURS:

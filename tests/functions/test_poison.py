@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from talon_relay.core import limits
+from talon_relay.core import input_limits as limits
 from tests.functions.conftest import Stack
 from tests.functions.test_api_gateway import api_event, resigned
 from tests.functions.test_guarantees import fifo_event, use_fifo_queue

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
-from talon_relay.core import access, limits, messages, service
+from talon_relay.core import access, input_limits, messages, service
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
 
@@ -24,18 +24,18 @@ from talon_relay.operations import Operation
 
 
 def _json_body(headers: Headers, raw: bytes) -> Any:
-    """The body's JSON value (None: no body), within the documented limits (limits.py): a 413, 415 or
+    """The body's JSON value (None: no body), within the documented limits (input_limits.py): a 413, 415 or
     400 names the fault. JSON is the only content type Talon.One takes."""
     if not raw:
         return None
-    limits.check_body_size(raw)
+    input_limits.check_body_size(raw)
     content_type = headers.get("content-type", "")
     if not content_type.strip():
         raise UnsupportedMediaType.single(
             "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
-    limits.check_content_type(content_type)
-    body = limits.parse_json(raw)
+    input_limits.check_content_type(content_type)
+    body = input_limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
     return body

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from talon_relay.core import limits
+from talon_relay.core import input_limits
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest
@@ -53,7 +53,7 @@ def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
 def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
     if not isinstance(raw, str):
         raise InvalidRequest.single("Invalid message", "message body must be text", line="1")
-    message = limits.parse_json(raw, what="message body", max_depth=limits.MAX_DEPTH + 1)
+    message = input_limits.parse_json(raw, what="message body", max_depth=input_limits.MAX_DEPTH + 1)
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
     unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))

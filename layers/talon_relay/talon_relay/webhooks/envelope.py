@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from talon_relay.core import limits
+from talon_relay.core import input_limits
 from talon_relay.errors import InvalidRequest
 
 
@@ -78,7 +78,7 @@ class QueuedWebhook(BaseModel):
             except (binascii.Error, ValueError):
                 problem = "bodyBase64 is not base64"
                 raise InvalidRequest.single("Invalid message", problem, pointer="/bodyBase64") from None
-        return limits.parse_json(raw, what="webhook body")
+        return input_limits.parse_json(raw, what="webhook body")
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
