@@ -8,6 +8,7 @@ use: each builds the table entry's Request and parses the answer into the entry'
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import urllib3
@@ -53,6 +54,8 @@ class IntegrationClient:
         backoff_factor: float = 0.2,
         backoff_max: float = 5.0,
         pool: urllib3.PoolManager | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.auth = auth
@@ -62,6 +65,9 @@ class IntegrationClient:
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
         self._pool = pool or POOL
+        #: the clock a call's budget is on, and what waits between attempts (a test passes a fake clock's)
+        self._clock = clock
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -71,7 +77,7 @@ class IntegrationClient:
         operation = request.operation
         payload = request.body_bytes()
         url = self.base_url + request.path
-        deadline = None if budget is None else time.monotonic() + budget
+        deadline = None if budget is None else self._clock() + budget
         started = time.perf_counter()
         refreshed = False
         while True:
@@ -93,8 +99,10 @@ class IntegrationClient:
                         max_retries=self.max_retries,
                         backoff_factor=self.backoff_factor,
                         backoff_max=self.backoff_max,
+                        clock=self._clock,
+                        sleep=self._sleep,
                     ),
-                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline),
+                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline, self._clock),
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
