@@ -14,7 +14,6 @@ from pytest_httpserver import HTTPServer
 from urllib3.util import Timeout
 from werkzeug import Request, Response
 
-from talon_relay import transport
 from talon_relay.auth import ApiKeyAuth
 from talon_relay.client import IntegrationClient
 from talon_relay.models import NewCustomerSession, NewEvent, NewReferral
@@ -77,22 +76,6 @@ def client_for(server_or_url: HTTPServer | str, clock: FakeClock | None = None, 
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.url_for("/")
     clock = clock or FakeClock()
     return IntegrationClient(url, ApiKeyAuth("k"), **(FAST | options), clock=clock, sleep=clock.sleep)
-
-
-@pytest.fixture
-def attempt_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[Timeout]:
-    """The timeouts each attempt of a call with a budget got (urllib3 clones the call's DeadlineTimeout per
-    attempt): what bounds an attempt whose answer never comes."""
-    seen: list[Timeout] = []
-    clone = transport.DeadlineTimeout.clone
-
-    def recording(self: transport.DeadlineTimeout) -> Timeout:
-        timeout = clone(self)
-        seen.append(timeout)
-        return timeout
-
-    monkeypatch.setattr(transport.DeadlineTimeout, "clone", recording)
-    return seen
 
 
 # The idempotent operations (retried on 409/429/5xx) and the POSTs (not, by default).
