@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,25 +69,28 @@ def redrive(
     limit: int = 1000,
     wait_seconds: int = 1,
     settle_seconds: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+    now: float | None = None,
 ) -> RedriveResult:
     """Move up to `limit` of the messages `dlq_url` holds now to `queue_url`, each at most once.
 
     A message is deleted from the DLQ only once re-sent. Afterwards the DLQ is watched for
-    `settle_seconds` more, to count the moved messages that fail again and come back.
+    `settle_seconds` more (on `clock`), to count the moved messages that fail again and come back.
+    `now`: when the run starts, in epoch seconds as SQS's SentTimestamp (default: time.time()).
     """
     result = RedriveResult()
     fifo = queue_url.endswith(".fifo")
-    started_ms = int(time.time() * 1000)
+    started_ms = int((time.time() if now is None else now) * 1000)
     moved_ids: set[str] = set()
     moved_keys: dict[str, int] = {}
     seen_back: set[str] = set()
     skipped: list[str] = []  # receipt handles of messages left in the DLQ: visible again at the end
-    deadline = time.monotonic() + 600
+    deadline = clock() + 600
     settle_until: float | None = None
-    while time.monotonic() < deadline:
+    while clock() < deadline:
         if result.moved >= limit and settle_until is None:
-            settle_until = time.monotonic() + settle_seconds
-        if settle_until is not None and time.monotonic() >= settle_until:
+            settle_until = clock() + settle_seconds
+        if settle_until is not None and clock() >= settle_until:
             break
         messages = sqs.receive_message(
             QueueUrl=dlq_url,
@@ -98,7 +102,7 @@ def redrive(
         ).get("Messages", [])
         if not messages:
             if settle_until is None:
-                settle_until = time.monotonic() + settle_seconds
+                settle_until = clock() + settle_seconds
             continue
         for message in messages:
             sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp") or 0)

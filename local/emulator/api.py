@@ -66,10 +66,12 @@ class IntegrationApi:
         on_change: Callable[[], None],
         stopping: threading.Event,
         max_log: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
         self.backend = backend
         self.credentials = credentials
-        self.faults = Faults()
+        self.faults = Faults(monotonic)
         self.concurrency = Concurrency()
         #: seconds every request waits before it is served (a remote Talon.One's latency; 0: none)
         self.latency = 0.0
@@ -78,12 +80,14 @@ class IntegrationApi:
         self._lock = lock
         self._on_change = on_change
         self._stopping = stopping
+        #: how a delay fault or the latency waits (None: on `stopping`, so stopping cuts the wait short)
+        self._pause = pause or stopping.wait
 
     def serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         self.concurrency.enter()
         try:
             if self.latency:
-                self._stopping.wait(self.latency)
+                self._pause(self.latency)
             return self._serve(method, raw_path, query, headers, body)
         finally:
             self.concurrency.leave()
@@ -116,7 +120,7 @@ class IntegrationApi:
     def _apply_fault(self, fault: FaultSpec) -> Reply | None:
         """The faulty reply, or None when the fault is only a delay."""
         if fault.delay:
-            self._stopping.wait(min(max(fault.delay, 0.0), MAX_DELAY))
+            self._pause(min(max(fault.delay, 0.0), MAX_DELAY))
         if fault.drop:
             return Reply(0, drop=True)
         if fault.status is None:

@@ -9,6 +9,7 @@ its response model.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import urllib3
@@ -55,6 +56,8 @@ class IntegrationClient:
         backoff_max: float = 5.0,
         pool: urllib3.PoolManager | None = None,
         counts: telemetry.Counts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.auth = auth
@@ -66,6 +69,9 @@ class IntegrationClient:
         self._pool = pool or urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
         #: where its calls, retries and errors are counted (a container's invocation counters)
         self._counts = counts or telemetry.Counts()
+        #: the clock a call's budget is on, and what waits between attempts (a test passes a fake clock's)
+        self._clock = clock
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -74,7 +80,7 @@ class IntegrationClient:
         """Send one call: `path` with its query, `payload` the body bytes as they go (retried within
         `budget` seconds where that is safe)."""
         url = self.base_url + path
-        deadline = None if budget is None else time.monotonic() + budget
+        deadline = None if budget is None else self._clock() + budget
         started = time.perf_counter()
         refreshed = False
         while True:
@@ -96,8 +102,10 @@ class IntegrationClient:
                         max_retries=self.max_retries,
                         backoff_factor=self.backoff_factor,
                         backoff_max=self.backoff_max,
+                        clock=self._clock,
+                        sleep=self._sleep,
                     ),
-                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline),
+                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline, self._clock),
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
