@@ -12,7 +12,7 @@ LAYER_BYTECODE := .aws-sam/build/TalonRelayLayer/python/talon_relay/__pycache__/
 CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test test-fast lint template checkers mapping-schema build preflight deploy clean
+.PHONY: install test test-fast lint generate template checkers mapping-schema build preflight deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,19 @@ test:  ## the whole test suite (unit, contract, functions, template, emulator, l
 test-fast:  ## the inner loop, in seconds: unit, contract and template tests only
 	$(PY) -m pytest tests/unit tests/contract tests/template -q
 
-lint:  ## template.yaml and checkers.json up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
+lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
 	$(PY) -m talon_relay.core.checkers_build --check
+	$(PY) -m template.generate --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
+
+generate: template checkers  ## all the operation table makes: template.yaml, checkers.json, functions/<function>/<function>.py, events/<function>/
+	$(PY) -m template.generate
 
 template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
 	$(PY) -m template.render
