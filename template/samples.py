@@ -64,12 +64,14 @@ def body_examples(op: Operation) -> list[dict[str, Any]]:
         return []
     extra = model.model_config.get("json_schema_extra")
     found = extra.get("examples") if isinstance(extra, dict) else None
-    if not isinstance(found, list) or not found or not all(isinstance(body, dict) for body in found):
+    listed = found if isinstance(found, list) else []
+    bodies = [dict(body) for body in listed if isinstance(body, dict)]
+    if not bodies or len(bodies) != len(listed):
         raise ValueError(
             f"{op.name}: its request model {model.__name__} needs sample bodies:"
             " model_config = examples({...}, ...) (talon_relay.wire.base.examples)"
         )
-    return [dict(body) for body in found]
+    return bodies
 
 
 def param_value(op: Operation, name: str, n: int = 1) -> str:
