@@ -89,8 +89,18 @@ FORMATS = _formats()
 
 @cache
 def schema_document(version: str) -> dict[str, Any]:
-    """`schemas/<version>.json`: `{"definitions": {name: JSON Schema (draft 4)}}`."""
+    """`schemas/<version>.json` with the definitions the table's entries of that version bring:
+    `{"definitions": {name: JSON Schema (draft 4)}}`."""
+    from local.emulator.operations import ROUTES
+
     document: dict[str, Any] = json.loads((SCHEMA_DIR / f"{version}.json").read_text(encoding="utf-8"))
+    definitions = document["definitions"]
+    for route in ROUTES:
+        if route.version != version:
+            continue
+        for name, definition in route.definitions.items():
+            if definitions.setdefault(name, definition) != definition:
+                raise ValueError(f"{route.operation} redefines {name} of schemas/{version}.json")
     return document
 
 
