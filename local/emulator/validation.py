@@ -216,8 +216,9 @@ def validate_body(route: Route, body: bytes) -> dict[str, Any]:
     if not body.strip():
         if route.body_required:
             raise ApiError(400, f"Request body is required ({route.body})", title="Missing body", pointer="")
-        return {}
-    data = parse_json(body)
+        data: Any = {}  # an optional body left out is read as {}, and checked as one
+    else:
+        data = parse_json(body)
     if not isinstance(data, dict):
         raise ApiError(400, f"Request body must be a JSON object ({route.body})", title="Invalid body", pointer="")
     definitions = schema_document(route.version)["definitions"]
