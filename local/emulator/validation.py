@@ -216,13 +216,13 @@ def validate_body(route: Route, body: bytes) -> dict[str, Any]:
     if not body.strip():
         if route.body_required:
             raise ApiError(400, f"Request body is required ({route.body})", title="Missing body", pointer="")
-        data: Any = {}  # an optional body left out is read as {}, and checked as one
+        parsed: Any = {}  # an optional body left out is read as {}, and checked as one
     else:
-        data = parse_json(body)
-    if not isinstance(data, dict):
+        parsed = parse_json(body)
+    if not isinstance(parsed, dict):
         raise ApiError(400, f"Request body must be a JSON object ({route.body})", title="Invalid body", pointer="")
     definitions = schema_document(route.version)["definitions"]
-    data = dict(drop_null_optionals(data, definitions[route.body], definitions))
+    data = dict(drop_null_optionals(parsed, definitions[route.body], definitions))
     errors: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for error in _validator(route.version, route.body).iter_errors(data):
