@@ -24,8 +24,8 @@ install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with
 test:  ## the whole test suite (unit, contract, functions, template, emulator, local, end-to-end); what CI runs
 	$(PY) -m pytest
 
-test-fast:  ## the inner loop, in seconds: unit, contract and template tests only
-	$(PY) -m pytest tests/unit tests/contract tests/template -q
+test-fast:  ## the inner loop, in seconds: unit, contract and template tests only (not the slow ones)
+	$(PY) -m pytest tests/unit tests/contract tests/template -q -m "not slow"
 
 lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
