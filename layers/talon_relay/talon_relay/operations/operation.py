@@ -13,6 +13,10 @@
 
 `Operation` composes the three and reads like a flat record (`operation.path`, `operation.group_by`,
 `operation.function`, ...), which is how the rest of the layer uses it.
+
+Every function imports the table on its cold start: only `Contract` is a dataclass (its path parameters
+are worked out once, from its path); the other parts are named tuples, a tenth of a dataclass's cost
+to define.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
@@ -44,8 +48,7 @@ def load_model(ref: str) -> type[BaseModel]:
     return model
 
 
-@dataclass(frozen=True)
-class QueryParam:
+class QueryParam(NamedTuple):
     """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
 
     name: str
@@ -95,8 +98,7 @@ class Contract:
         object.__setattr__(self, "path_params", names)
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """How the operation's queue carries its requests."""
 
     #: Per-customer order: the spec name of the path parameter or body field that identifies the
@@ -115,8 +117,7 @@ class Delivery:
     webhook: str | None = None
 
 
-@dataclass(frozen=True)
-class Deployment:
+class Deployment(NamedTuple):
     """What is deployed for the operation."""
 
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
@@ -124,8 +125,9 @@ class Deployment:
     function: str | None = None
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
+    """An entry of the table: its contract, its delivery, its deployment, read as one flat record."""
+
     contract: Contract
     delivery: Delivery = Delivery()
     deployment: Deployment = Deployment()
