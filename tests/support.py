@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 from functools import cache
@@ -15,8 +16,16 @@ import yaml
 
 from local.containers import LambdaContext
 from local.samples import integration_state, integration_state_v2, referral
+from talon_relay.operations import CREATE_REFERRAL, OPERATIONS, V1_EFFECTS, V2_EFFECTS, Operation
 
-__all__ = ["LambdaContext", "integration_state", "integration_state_v2", "referral"]
+__all__ = [
+    "LambdaContext",
+    "answer_every_route",
+    "integration_state",
+    "integration_state_v2",
+    "referral",
+    "success_answer",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -26,6 +35,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def success_answer(op: Operation) -> dict[str, Any] | None:
+    """What Talon.One answers an entry's request with on success: the shape its contract says."""
+    if op.success_status == 204:
+        return None
+    if op.effects_at == V1_EFFECTS:
+        return integration_state()
+    if op.effects_at == V2_EFFECTS:
+        return integration_state_v2()
+    if op.response == CREATE_REFERRAL.response:
+        return referral()
+    return {}
+
+
+def answer_every_route(httpserver: Any) -> None:
+    """A Talon.One (a pytest_httpserver) answering every Integration API entry's route with its success,
+    whatever the ids in the path."""
+    for op in OPERATIONS.values():
+        if op.webhook is None:
+            route = re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+", re.escape(op.path)) + "$", re.DOTALL)
+            answer = success_answer(op)
+            expectation = httpserver.expect_request(route, method=op.method)
+            if answer is None:
+                expectation.respond_with_data("", status=op.success_status)
+            else:
+                expectation.respond_with_json(answer, status=op.success_status)
 
 
 def load_event(operation_folder: str, name: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulator import v1, v2
 from local.emulator.auth import Credentials
 from local.emulator.errors import ApiError
 from local.emulator.faults import MAX_DELAY, Faults, FaultSpec
@@ -21,8 +20,9 @@ from local.emulator.http import Reply, error_reply, json_reply
 from local.emulator.jsonio import dump_bytes
 from local.emulator.loyalty import DEFAULT_ERA, Era
 from local.emulator.model import Outcome
+from local.emulator.operations import ROUTES
 from local.emulator.requestlog import Exchange, RequestLog
-from local.emulator.routes import Route, match_route
+from local.emulator.routes import Call, Route, match_route
 from local.emulator.state import Backend
 from local.emulator.validation import check_content_type, query_values, validate_body
 
@@ -142,7 +142,7 @@ class IntegrationApi:
         self, exchange: Exchange, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
         try:
-            route, params = match_route(method, raw_path)
+            route, params = match_route(ROUTES, method, raw_path)
             exchange.operation, exchange.params = route.operation, params
             application_id, exchange.auth = self.credentials.authenticate(headers, body)
             check_content_type(headers, body)
@@ -163,9 +163,7 @@ class IntegrationApi:
     def _dispatch(
         self, route: Route, params: dict[str, str], query: dict[str, Any], data: dict[str, Any], application_id: int
     ) -> Outcome:
-        if route.version == "v2":
-            return v2.handle(self.backend, route, params, query, data, application_id)
-        return v1.handle(self.backend, route.operation, params, data, application_id, self.era)
+        return route.handle(Call(self.backend, params, query, data, application_id, self.era))
 
 
 def _serialise(body: dict[str, Any]) -> bytes:

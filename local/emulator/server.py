@@ -1,8 +1,8 @@
 """`Emulator`: the facade that starts, stops, configures and persists the Talon.One emulator.
 
 The work is done elsewhere: `api` serves the Integration API (with `requestlog`, `faults`, `auth`,
-`validation`, `routes`, and `v1`/`v2` over the `state.Backend`), `admin` the `/_emulator/`
-interface, `http` the sockets.
+`validation`, and the table `operations`: each operation's route and handler, the handlers in `v1` and
+`v2` over the `state.Backend`), `admin` the `/_emulator/` interface, `http` the sockets.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from talon_relay.adapters import gateway
 from talon_relay.core import callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
+from talon_relay.operations import Operation
 from tests.functions.conftest import API_KEY, SIGNING_SECRET, Stack
 from tests.support import (
     LambdaContext,
@@ -20,33 +21,14 @@ from tests.support import (
     SilentServer,
     free_port,
     integration_state,
-    integration_state_v2,
     load_event,
-    referral,
     reset_handlers,
+    success_answer,
 )
 
-# folder, method, path template, success status, what Talon.One answers
-OPERATIONS = [
-    ("update_customer_session", "PUT", "/v1/customer_sessions/{customerSessionId}", 200),
-    ("update_customer_profile", "PUT", "/v1/customer_profiles/{integrationId}", 200),
-    ("track_event", "POST", "/v1/events", 201),
-    ("create_referral", "POST", "/v1/referrals", 201),
-    ("delete_customer_data", "DELETE", "/v1/customer_data/{integrationId}", 204),
-    ("update_customer_session_v2", "PUT", "/v2/customer_sessions/{customerSessionId}", 200),
-    ("update_customer_profile_v2", "PUT", "/v2/customer_profiles/{integrationId}", 200),
-    ("track_event_v2", "POST", "/v2/events", 200),
-]
-
-
-def talon_answer(folder: str) -> dict[str, Any] | None:
-    if folder == "create_referral":
-        return referral()
-    if folder == "delete_customer_data":
-        return None
-    if folder.endswith("_v2"):
-        return integration_state_v2()
-    return integration_state()
+#: Every Integration API entry of the table, each behind API Gateway (a webhook receiver takes its
+#: platform's signed webhooks instead: test_shopify_webhook.py).
+OPERATIONS = [op for op in OPERATION_TABLE.values() if op.webhook is None]
 
 
 def expect(httpserver: HTTPServer, method: str, path: str, status: int, body: Any) -> None:
@@ -105,20 +87,15 @@ def resigned(event: dict[str, Any], secret: str = SIGNING_SECRET) -> dict[str, A
     return again
 
 
-@pytest.mark.parametrize(("folder", "method", "template", "status"), OPERATIONS)
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.function)
 def test_success_returns_talon_status_and_body(
-    stack: Stack,
-    httpserver: HTTPServer,
-    load_handler: Any,
-    folder: str,
-    method: str,
-    template: str,
-    status: int,
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, op: Operation
 ) -> None:
+    folder, method, status = op.function, op.method, op.success_status
     # Given the operation's sample API Gateway event and Talon.One answering with success
     event = api_event(folder)
-    path = template.format(**(event.get("pathParameters") or {}))
-    answer = talon_answer(folder)
+    path = op.path.format(**(event.get("pathParameters") or {}))
+    answer = success_answer(op)
     expect(httpserver, method, path, status, answer)
 
     # When the function handles the event
