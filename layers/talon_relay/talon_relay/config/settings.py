@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
-from talon_relay.config.fields import key, problems, validator
-from talon_relay.errors import SettingsError
+from talon_relay.config.fields import key, validator
+from talon_relay.errors import SettingsError, problems
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from talon_relay.core import input_limits
-from talon_relay.errors import InvalidRequest
+from talon_relay.errors import InvalidRequest, problems
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,6 @@ class QueuedWebhook(BaseModel):
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or 'message'}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)
+    return InvalidRequest.single(
+        "Invalid message", f"not a queued webhook: {problems(exc, whole='message')}", pointer=""
     )
-    return InvalidRequest.single("Invalid message", f"not a queued webhook: {problems}", pointer="")

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from talon_relay.core import request as requests
 from talon_relay.core.request import Request
-from talon_relay.errors import ConfigurationError, InvalidRequest
+from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
 
@@ -49,13 +49,7 @@ def load_file(path: Path) -> TopicMapping:
     try:
         mapping = TopicMapping.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a mapping (ValidationError)
-        if isinstance(exc, ValidationError):
-            detail = "; ".join(
-                f"{'.'.join(str(part) for part in err['loc']) or 'file'}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
-        else:
-            detail = str(exc)
+        detail = problems(exc, whole="file") if isinstance(exc, ValidationError) else str(exc)
         raise ConfigurationError(f"mapping file {path.name} is not valid: {detail}") from None
     if path.name != file_name(mapping.topic):
         raise ConfigurationError(f"mapping file {path.name} maps {mapping.topic}: name it {file_name(mapping.topic)}")
