@@ -101,19 +101,22 @@ def sqs_text(text: str) -> str:
     return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def enqueue(queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
+def enqueue(
+    queue_url: str, message: str, *, group_id: str | None, deduplication_key: str, advice: str | None = None
+) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
     on `deduplication_key`, so a sender's retry within five minutes is not queued twice. A message
-    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help.
+    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help
+    (`advice`: what the sender can do instead, in parentheses after the reason).
     """
     size = len(message.encode("utf-8"))
     if size > MAX_QUEUED_MESSAGE_BYTES:
         raise PayloadTooLarge.single(
             "Payload too large",
-            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,} "
-            "(send it without Prefer: respond-async)",
+            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,}"
+            + (f" ({advice})" if advice else ""),
             pointer="",
         )
     params: dict[str, Any] = {

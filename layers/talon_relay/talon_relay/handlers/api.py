@@ -143,6 +143,7 @@ def _enqueue(request: Request, key: str) -> dict[str, Any]:
         group_id=request.group_id(),
         # the payload too: the same key with another body must reach the consumer's KeyReused check
         deduplication_key=f"{request.operation.name}#{key}#{json.dumps(request.payload(), sort_keys=True)}",
+        advice="send it without Prefer: respond-async",
     )
     logger.info("request queued", extra={"message_id": message_id})
     body = json.dumps({"messageId": message_id, "status": "queued"}, separators=(",", ":"))

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from talon_relay import queues
+from talon_relay import limits, queues
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.handlers.api import error_response
 from talon_relay.observability import logger
@@ -61,9 +61,12 @@ def fifo_group(value: str) -> str:
 
 
 def _payload(raw: bytes) -> Any:
+    """The verified body through the relay's limits (limits.py), to read its group; None past them. Such a
+    body is queued all the same (retrying the same bytes cannot help): its consumer dead-letters it with the
+    reason, and the sender is told it was stored."""
     try:
-        return json.loads(raw)
-    except ValueError:  # queued all the same: its consumer dead-letters it with the reason
+        return limits.parse_json(raw, what="webhook body")
+    except InvalidRequest:
         return None
 
 
@@ -93,6 +96,7 @@ def _receive(operation: Operation, event: APIGatewayProxyEvent) -> dict[str, Any
         return _response(200, {"status": status, "topic": delivery.topic})
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
+    limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     message_id = queues.enqueue(
         cfg.queue_url,
