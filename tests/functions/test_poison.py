@@ -253,3 +253,52 @@ def test_a_queued_copy_of_a_large_answer_request_is_not_sent_twice(
     assert handler(copy.deepcopy(event), LambdaContext()) == {"batchItemFailures": []}
     # Then the event reached Talon.One once
     assert len(httpserver.log) == 1
+
+
+# --- a dead letter near SQS's 1 MiB: its reason must not keep it in its group (issue 24) ----------------
+
+
+@pytest.mark.parametrize("room", [250, 0], ids=["room-for-a-short-reason", "no-room-at-all"])
+def test_a_poison_message_too_large_for_its_reason_still_leaves_its_fifo_group_at_once(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any, room: int
+) -> None:
+    # Given FIFO session queue and DLQ (moto counts body and attributes against 1 MiB, as SQS does), and in
+    # one session's group a poison message leaving `room` bytes of SQS's 1 MiB, then a valid update
+    from talon_relay.settings import clear_cache
+    from tests.functions.test_outages import receive_event
+
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    suffix = uuid.uuid4().hex[:8]
+    queue = stack.sqs.create_queue(QueueName=f"big-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    dlq = stack.sqs.create_queue(QueueName=f"big-dlq-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    monkeypatch.setenv("QUEUE_URL", queue)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
+    clear_cache()
+    httpserver.expect_request("/v1/customer_sessions/s-big", method="PUT").respond_with_json(integration_state())
+    head = '{"customerSessionId":"s-big","bogus":"'
+    poison = head + "x" * (limits.SQS_MAX_MESSAGE_BYTES - room - len(head) - 2) + '"}'
+    assert len(poison.encode()) == limits.SQS_MAX_MESSAGE_BYTES - room
+    for body in (poison, json.dumps({"customerSessionId": "s-big", "body": {"profileId": "p-1"}})):
+        stack.sqs.send_message(QueueUrl=queue, MessageBody=body, MessageGroupId="s-big")
+    event = receive_event(stack, queue)
+    assert len(event["Records"]) == 2
+
+    # When the batch is received once
+    result = load_handler(SESSION)(event, LambdaContext())
+
+    # Then nothing waits for a retry: the poison is in the DLQ byte for byte, the update behind it applied
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert dead["Body"] == poison
+    assert [json.loads(r.get_data()) for r, _ in httpserver.log] == [{"profileId": "p-1"}]
+    # And the dead letter carries what fits of its reason (its place first); the whole reason is in the log
+    attributes = {name: value["StringValue"] for name, value in dead.get("MessageAttributes", {}).items()}
+    if room:
+        assert attributes["failureReason"].startswith("Invalid request: /bogus: unknown top-level key")
+        assert attributes["failureReason"].endswith(" [truncated]")
+        assert "relayOrder" in attributes and "sourceMessageId" in attributes
+    else:
+        assert attributes == {}
+    (logged,) = [r for r in logs.records() if r["message"] == "dead-lettering message"]
+    assert "unknown top-level key(s) ['bogus']" in logged["reason"]
+    assert any(r["message"].startswith("dead letter too large for its reason") for r in logs.records())

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.errors import PayloadTooLarge, QueueUnavailable, SettingsError
-from talon_relay.limits import MAX_QUEUED_MESSAGE_BYTES
+from talon_relay.limits import MAX_QUEUED_MESSAGE_BYTES, SQS_MAX_MESSAGE_BYTES
 from talon_relay.observability import logger
 
 if TYPE_CHECKING:
@@ -66,16 +66,51 @@ def dead_letter(
     if status is not None:
         message_attributes["talonStatus"] = {"DataType": "Number", "StringValue": str(status)}
     message_attributes.update(extra_attributes or {})  # e.g. its place in its customer's order (ordering.py)
+    fitted = _fitting(body, message_attributes)
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
         "MessageBody": body,
-        "MessageAttributes": message_attributes,
+        "MessageAttributes": fitted,
     }
     if queue_url.endswith(".fifo"):
         group = (attributes or {}).get("MessageGroupId") or message_id
         params["MessageGroupId"] = group
         params["MessageDeduplicationId"] = message_id
-    sqs().send_message(**params)
+    sent = sqs().send_message(**params)
+    if fitted != message_attributes:  # the log line above keeps the whole reason, beside the dead letter
+        logger.warning(
+            "dead letter too large for its reason: attributes shortened to fit SQS; the reason is logged above",
+            extra={"message_id": message_id, "dead_letter_id": sent.get("MessageId"), "kept": sorted(fitted)},
+        )
+
+
+_TRUNCATED = " [truncated]"
+#: The attributes a dead letter drops first when it and its body are over SQS's limit (relayOrder last:
+#: a redriven update needs its place, ordering.py).
+_LEAST_NEEDED = ("talonStatus", "operation", "failureReason", "sourceMessageId", "relayOrder")
+
+
+def _attribute_bytes(attributes: Mapping[str, Any]) -> int:
+    """What SQS counts of message attributes against its 1 MiB: each one's name, data type and value."""
+    return sum(len(f"{name}{a['DataType']}{a['StringValue']}".encode()) for name, a in attributes.items())
+
+
+def _fitting(body: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The dead letter's attributes that fit beside `body` in one SQS message: the reason shortened first,
+    then the least needed dropped, so the message still leaves its queue (and its FIFO group) at once."""
+    room = SQS_MAX_MESSAGE_BYTES - len(body.encode("utf-8"))
+    fitted = dict(attributes)
+    excess = _attribute_bytes(fitted) - room
+    reason = fitted.get("failureReason", {}).get("StringValue", "")
+    if excess > 0 and reason:
+        keep = len(reason.encode()) - excess - len(_TRUNCATED)
+        shortened = reason.encode()[: max(keep, 0)].decode("utf-8", "ignore")
+        fitted["failureReason"] = {"DataType": "String", "StringValue": shortened + _TRUNCATED}
+    for name in _LEAST_NEEDED:
+        if _attribute_bytes(fitted) <= room:
+            break
+        fitted.pop(name, None)
+    return fitted
 
 
 #: What SQS takes as a MessageGroupId (or MessageDeduplicationId): 1 to 128 of these characters.
