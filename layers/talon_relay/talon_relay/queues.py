@@ -169,10 +169,12 @@ def enqueue(
         raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
 
 
-def receive(queue_url: str) -> list[MessageTypeDef]:
-    """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
+def receive(queue_url: str, *, hide_seconds: int | None = None) -> list[MessageTypeDef]:
+    """Up to ten messages of a queue the function drains itself (the erasure schedule), hidden for
+    `hide_seconds` (None: the queue's visibility timeout)."""
+    hidden = {} if hide_seconds is None else {"VisibilityTimeout": hide_seconds}
     response = sqs().receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"], **hidden
     )
     return list(response.get("Messages", []))
 

@@ -37,6 +37,8 @@ from talon_relay.talon_errors import TalonOneError
 
 #: The schedule stops taking new messages when less than this is left of the invocation.
 DRAIN_RESERVE_SECONDS = 5.0
+#: Seconds past the run's end a message it received stays hidden (what failed is the next run's to try).
+HIDE_PAST_RUN_SECONDS = 60
 
 
 @dataclass
@@ -157,11 +159,15 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
         raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
     queue_url = cfg.queue_url
     started = time.monotonic()
-    tried: set[str] = set()  # a failure that becomes visible again waits for the next run
+    tried: set[str] = set()  # (a standard queue may deliver a copy twice: it is tried once a run)
     runner = _Runner(cfg.erasure_concurrency, 2 * cfg.erasure_concurrency, summary)
     try:
-        while service.remaining_seconds(context) > DRAIN_RESERVE_SECONDS:
-            fresh = [message for message in queues.receive(queue_url) if message["MessageId"] not in tried]
+        while (remaining := service.remaining_seconds(context)) > DRAIN_RESERVE_SECONDS:
+            # Hidden until this run is over, whatever the queue's visibility timeout: each message is received
+            # once a run, and one that fails waits for the next run (ErasureMaxReceiveCount runs, not receives).
+            hide = None if remaining == float("inf") else min(int(remaining) + HIDE_PAST_RUN_SECONDS, 43_200)
+            received = queues.receive(queue_url, hide_seconds=hide)
+            fresh = [message for message in received if message["MessageId"] not in tried]
             if not fresh:
                 break  # nothing (new) is visible: what is in flight finishes below
             for message in fresh:
@@ -221,7 +227,7 @@ def _drain_one(
             telemetry.count(telemetry.DEAD_LETTERED)
         elif failure is not None:
             summary.failed += 1
-            return  # visible again after the visibility timeout; redrive after maxReceiveCount
+            return  # hidden until this run is over: the next run tries it (SQS's DLQ after maxReceiveCount runs)
         queues.delete(queue_url, message["ReceiptHandle"])
     finally:
         logger.thread_safe_remove_keys(["message_id"])
