@@ -172,10 +172,10 @@ def enqueue(
 def receive(queue_url: str, *, hide_seconds: int | None = None) -> list[MessageTypeDef]:
     """Up to ten messages of a queue the function drains itself (the erasure schedule), hidden for
     `hide_seconds` (None: the queue's visibility timeout)."""
-    hidden = {} if hide_seconds is None else {"VisibilityTimeout": hide_seconds}
-    response = sqs().receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"], **hidden
-    )
+    params: dict[str, Any] = {"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}
+    if hide_seconds is not None:
+        params["VisibilityTimeout"] = hide_seconds
+    response = sqs().receive_message(AttributeNames=["All"], **params)
     return list(response.get("Messages", []))
 
 
