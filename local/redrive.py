@@ -5,9 +5,11 @@ Run it after fixing what made them fail. Works on the local stack (`make run`) a
 its body, its FIFO message group and its original place in its customer's order (the `relayOrder`
 attribute); the failure attributes the relay added are dropped, and its last reason is printed.
 
-Each message moves at most once per run: only what was in the DLQ when the run started. A message
-that fails again comes back to the DLQ as a new message (sent after the run started); it is counted
-as come back, with its new reason, and left there: a run never loops on a message that still fails.
+Each message moves at most once per run: only what was in the DLQ when the run started (by SQS's
+clock, the Date of its answers, which SentTimestamp is on: never this machine's). A message that fails
+again comes back to the DLQ as a new message (sent after the run started, naming the moved one as its
+sourceMessageId); it is counted as come back, with its new reason, and left there: a run never loops on
+a message that still fails.
 Bounded: at most `--limit` messages per run.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from email.utils import parsedate_to_datetime
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,8 +79,9 @@ def redrive(
     """
     result = RedriveResult()
     fifo = queue_url.endswith(".fifo")
-    started_ms = int(time.time() * 1000)
+    started_ms: int | None = None  # on SQS's clock (what SentTimestamp is on), not this machine's
     moved_ids: set[str] = set()
+    sent_ids: set[str] = set()  # the messages this run put back on the queue
     moved_keys: dict[str, int] = {}
     seen_back: set[str] = set()
     skipped: list[str] = []  # receipt handles of messages left in the DLQ: visible again at the end
@@ -88,14 +92,16 @@ def redrive(
             settle_until = time.monotonic() + settle_seconds
         if settle_until is not None and time.monotonic() >= settle_until:
             break
-        messages = sqs.receive_message(
+        response = sqs.receive_message(
             QueueUrl=dlq_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=60,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        )
+        started_ms = started_ms or _sqs_clock_ms(response)
+        messages = response.get("Messages", [])
         if not messages:
             if settle_until is None:
                 settle_until = time.monotonic() + settle_seconds
@@ -103,8 +109,11 @@ def redrive(
         for message in messages:
             sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp") or 0)
             key = _key(message)
-            # Sent after the run started, or already moved: not something this run found in the DLQ.
-            if message["MessageId"] in moved_ids or sent_ms >= started_ms or result.moved >= limit:
+            # One of this run's own moves that failed again (the relay names it as sourceMessageId; SQS keeps
+            # its id), sent after the run started, or already moved: not something this run found in the DLQ.
+            source = ((message.get("MessageAttributes") or {}).get("sourceMessageId") or {}).get("StringValue")
+            own = message["MessageId"] in sent_ids or source in sent_ids
+            if own or message["MessageId"] in moved_ids or sent_ms >= started_ms or result.moved >= limit:
                 skipped.append(message["ReceiptHandle"])
                 if moved_keys.get(key) and message["MessageId"] not in seen_back:
                     seen_back.add(message["MessageId"])
@@ -128,7 +137,7 @@ def redrive(
             if fifo:
                 params["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId") or "redrive"
                 params["MessageDeduplicationId"] = f"redrive-{uuid.uuid4().hex}"
-            sqs.send_message(**params)
+            sent_ids.add(sqs.send_message(**params)["MessageId"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved_ids.add(message["MessageId"])
             moved_keys[key] = moved_keys.get(key, 0) + 1
@@ -139,6 +148,16 @@ def redrive(
         except Exception:  # noqa: S112 - best effort: it becomes visible after 60 s anyway
             continue
     return result
+
+
+def _sqs_clock_ms(response: dict[str, Any]) -> int:
+    """The end of the second SQS dated its answer (its HTTP Date, the clock SentTimestamp is on), in ms: every
+    message sent before the answer was sent before it. Without a Date: no message counts as sent after."""
+    date = ((response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}).get("date")
+    try:
+        return (int(parsedate_to_datetime(str(date)).timestamp()) + 1) * 1000
+    except (TypeError, ValueError):
+        return 2**63
 
 
 def queue_urls_from_stack(stack_name: str, name: str) -> tuple[str, str]:
