@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from email.utils import parsedate_to_datetime
 import uuid
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from talon_relay import ordering
