@@ -3,7 +3,9 @@ an erasure run; limits are told as 400/413/415 with a reason; large answers stay
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
 import json
 import random
 import re
@@ -75,6 +77,44 @@ def test_a_body_that_is_not_utf8_json_is_a_415(
     assert response["statusCode"] == 415
     (error,) = json.loads(response["body"])["errors"]
     assert error["source"] == {"parameter": "Content-Type"}
+    assert words in error["details"]
+    assert httpserver.log == []
+
+
+SESSION_JSON = json.dumps({"profileId": "p-1", "attributes": {"note": "caf\u00e9"}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "parameter", "words"),
+    [
+        (SESSION_JSON.encode("utf-16"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
+        (SESSION_JSON.encode("utf-16-le"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
+        (SESSION_JSON.encode("utf-32"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
+        (gzip.compress(SESSION_JSON.encode()), {}, "Content-Type", "gzip-compressed"),
+        (gzip.compress(SESSION_JSON.encode()), {"Content-Encoding": "gzip"}, "Content-Encoding", "'gzip'"),
+    ],
+    ids=["utf-16-bom", "utf-16-le-no-bom", "utf-32", "gzip-bytes", "content-encoding-gzip"],
+)
+def test_a_body_in_utf16_or_compressed_without_a_charset_is_a_415(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    raw: bytes,
+    headers: dict[str, str],
+    parameter: str,
+    words: str,
+) -> None:
+    # Given a body declared as plain application/json (no charset) but sent in UTF-16/32, or compressed,
+    # through the key API (API Gateway checked the key; the body reaches the function base64-encoded)
+    event = api_event(SESSION, headers={"Content-Type": "application/json", **headers}, secret=None)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    event["requestContext"]["identity"] = {**(event["requestContext"].get("identity") or {}), "apiKeyId": "k-1"}
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then it is a 415, as for any body that is not JSON in UTF-8, naming the header to fix
+    assert response["statusCode"] == 415, response
+    (error,) = json.loads(response["body"])["errors"]
+    assert error["source"] == {"parameter": parameter}
     assert words in error["details"]
     assert httpserver.log == []
 

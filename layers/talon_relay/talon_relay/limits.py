@@ -71,6 +71,23 @@ def check_content_type(value: str | None) -> None:
     raise UnsupportedMediaType.single("Unsupported media type", details, parameter="Content-Type")
 
 
+def check_encoding(raw: bytes, content_encoding: str | None = None) -> None:
+    """A body is JSON text sent as it is: compressed (a Content-Encoding, or gzip's magic bytes) or in UTF-16
+    or UTF-32 (a byte order mark, or a NUL among its first bytes: UTF-8 JSON text has none) is a 415."""
+    coding = (content_encoding or "").strip().lower()
+    parameter = "Content-Type"
+    if coding not in ("", "identity"):
+        parameter = "Content-Encoding"
+        details = f"Content-Encoding {printable(coding[:40])!r} is not supported: send the body uncompressed"
+    elif raw.startswith(b"\x1f\x8b"):
+        details = "the body is gzip-compressed: send it uncompressed, as UTF-8 JSON"
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4]:
+        details = "the body is UTF-16 or UTF-32 text: send UTF-8"
+    else:
+        return
+    raise UnsupportedMediaType.single("Unsupported media type", details, parameter=parameter)
+
+
 def check_id(value: str, *, name: str) -> None:
     """A path parameter: not too long, and text that can be sent (valid Unicode)."""
     if len(value) > MAX_ID_CHARS:

@@ -73,6 +73,7 @@ def _json_body(headers: Headers, raw: bytes) -> Any:
             "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
     limits.check_content_type(content_type)
+    limits.check_encoding(raw, headers.get("content-encoding"))
     body = limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
