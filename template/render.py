@@ -316,14 +316,27 @@ QUEUE = """\
 FIFO_QUEUE_KIND = """\
       # FIFO: a customer's session, profile and event updates must reach Talon.One in the order they
       # were sent (each builds on or overwrites the state the one before left), so Lambda delivers the
-      # messages of one group (one customer) in order. ContentBasedDeduplication drops a resent
-      # identical request within 5 minutes; deduplicating and throttling per message group is FIFO's
-      # high-throughput mode.
+      # messages of one group (one customer) in order; deduplicating and throttling per message group
+      # is FIFO's high-throughput mode.
+{{deduplication}}\
       FifoQueue: true
-      ContentBasedDeduplication: true
+      ContentBasedDeduplication: {{content_based}}
       DeduplicationScope: messageGroup
       FifoThroughputLimit: perMessageGroupId
 """
+
+#: How a FIFO queue deduplicates: on content where an identical message within 5 minutes is a resend;
+#: never on a last-write-wins queue, where A, B, A is a real later state (the third must not be dropped).
+CONTENT_DEDUPLICATION = {
+    True: """\
+      # ContentBasedDeduplication drops a resent identical request within 5 minutes.
+""",
+    False: """\
+      # No content-based deduplication: an update identical to one sent minutes ago may be the latest
+      # state (A, B, A), so each send names its delivery attempt (MessageDeduplicationId: the API's
+      # Idempotency-Key or request id; a sender's own update id) and a send without one is refused.
+""",
+}
 
 STANDARD_QUEUE_KIND = """\
       # Standard (not FIFO): the order of {{name}} requests does not matter
@@ -642,6 +655,8 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
     else:
         values["queue_event"] = fill(FIFO_QUEUE_EVENT if op.fifo else STANDARD_QUEUE_EVENT, values)
     values["queue_statements"] = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
+    values["content_based"] = "false" if op.last_write_wins else "true"
+    values["deduplication"] = CONTENT_DEDUPLICATION[not op.last_write_wins]
     values["queue_kind"] = fill(FIFO_QUEUE_KIND if op.fifo else STANDARD_QUEUE_KIND, values)
     values["retention"] = SCHEDULE_RETENTION if op.schedule else RETENTION
     values["dead_letter_kind"] = FIFO_DEAD_LETTER_KIND if op.fifo else ""
