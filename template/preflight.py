@@ -7,10 +7,12 @@ here with a message naming the setting to change.
 It reads samconfig.toml's environment (stack name, region, parameter_overrides) and template.yaml:
 
 - TalonSecretArn must be given, and not be a placeholder (a documentation account id, `<...>`): a stack
-  pointed at a secret that does not exist deploys fine and then fails every request.
+  pointed at a secret that does not exist deploys fine and then fails every request. A secret ARN must be
+  the full one (with the six characters Secrets Manager appends), and every override must match its
+  parameter's AllowedPattern.
 - AlarmTopicArn, when given, must not be a placeholder either (alarms would go nowhere).
 - The stack name must be short enough for every name CloudFormation derives from it: generated FIFO
-  queue names (`<stack>-<LogicalId>-<12 characters>.fifo`, at most 80), function names (64) and the
+  queue names (`<stack>-<LogicalId>-<13 characters>.fifo`, at most 80), function names (64) and the
   schedule's name (64). The limit is computed from template.yaml's longest logical ids.
 - An explicit MaxReceiveCount must cover OutageHorizonHours (talon_relay/backoff.py's arithmetic).
 - ReservedConcurrency, when set, must be at least QueueMaximumConcurrency (Lambda throttles the queue's
@@ -38,8 +40,9 @@ TEMPLATE = ROOT / "template.yaml"
 
 #: Account ids that only ever appear in documentation and examples.
 PLACEHOLDER_ACCOUNTS = frozenset({"123456789012", "000000000000", "111111111111", "999999999999"})
-#: What CloudFormation appends to a generated queue name: "-" + 12 characters, and ".fifo" for FIFO.
-GENERATED_SUFFIX = 1 + 12
+#: What CloudFormation appends to a generated queue name: "-" + 13 characters (AWS's own examples show 13,
+#: e.g. MyQueue-1A2B3C4D5E6F7), and ".fifo" for FIFO.
+GENERATED_SUFFIX = 1 + 13
 SQS_NAME_LIMIT = 80
 LAMBDA_NAME_LIMIT = 64
 SCHEDULE_NAME_LIMIT = 64
@@ -60,7 +63,7 @@ def max_stack_name_length(template: Mapping[str, Any]) -> int:
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::SQS::Queue" and "QueueName" not in props:
             fifo = str(props.get("FifoQueue", "")).lower() == "true"
-            # <stack>-<LogicalId>-<12 characters>[.fifo]
+            # <stack>-<LogicalId>-<13 characters>[.fifo]
             limits.append(SQS_NAME_LIMIT - len(".fifo" if fifo else "") - GENERATED_SUFFIX - 1 - len(logical_id))
         if resource.get("Type") == "AWS::Serverless::Function":
             room = _stack_name_room(props.get("FunctionName"), LAMBDA_NAME_LIMIT)
@@ -82,6 +85,32 @@ def overrides_of(settings: Mapping[str, Any]) -> dict[str, str]:
 def _placeholder(arn: str) -> bool:
     parts = arn.split(":")
     return "<" in arn or ">" in arn or len(parts) < 5 or parts[4] in PLACEHOLDER_ACCOUNTS
+
+
+#: The six characters Secrets Manager appends to a secret's name in its ARN.
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+def pattern_problems(values: Mapping[str, str], template: Mapping[str, Any], where: str) -> list[str]:
+    """Overrides their parameter's AllowedPattern refuses (CloudFormation would, after the build), and
+    secret ARNs without the suffix Secrets Manager appends (IAM would deny every read of them)."""
+    found = []
+    for name, value in values.items():
+        spec = (template.get("Parameters") or {}).get(name) or {}
+        if not value or not spec.get("AllowedPattern") or (name.endswith("Arn") and _placeholder(value)):
+            continue
+        if name.endswith("SecretArn") and ":secret:" in value and not _SECRET_SUFFIX.search(value):
+            found.append(
+                f"{name}={value} lacks the six-character suffix Secrets Manager appends to the name (-AbCdEf): IAM "
+                f"matches the full ARN, so every read would be denied; copy the full ARN (aws secretsmanager "
+                f"describe-secret --secret-id <name> --query ARN) into {where}"
+            )
+        elif not re.fullmatch(spec["AllowedPattern"], value):
+            found.append(
+                f"{name}={value} does not match the parameter's AllowedPattern ({spec.get('ConstraintDescription')}):"
+                f" fix it in {where}"
+            )
+    return found
 
 
 def _number(values: Mapping[str, str], defaults: Mapping[str, Any], name: str) -> float:
@@ -107,6 +136,7 @@ def problems(env: str, samconfig: Mapping[str, Any], template: Mapping[str, Any]
         )
     elif _placeholder(secret):
         found.append(f"TalonSecretArn={secret} is a placeholder: put the ARN of your Talon.One secret in {where}")
+    found += pattern_problems(values, template, where)
     topic = values.get("AlarmTopicArn", "")
     if topic and _placeholder(topic):
         found.append(

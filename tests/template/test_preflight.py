@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,37 @@ def test_a_placeholder_secret_is_refused(arn: str) -> None:
     assert problem.startswith(f"TalonSecretArn={arn} is a placeholder")
 
 
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:secretsmanager:eu-west-1:210987654321:secret:talon-relay/talon-one",
+        "arn:aws:secretsmanager:eu-west-1:210987654321:secret:talon-relay/talon-one-Xy12",
+    ],
+    ids=["no-suffix", "short-suffix"],
+)
+def test_a_secret_arn_without_the_suffix_secrets_manager_appends_is_refused(
+    template: dict[str, Any], arn: str
+) -> None:
+    # Given a secret's ARN as the console shows a name, without the six characters Secrets Manager appends
+    # (IAM matches the full ARN: the functions' GetSecretValue would be denied on every call)
+    # Then neither the template's parameter pattern nor the preflight takes it
+    pattern = template["Parameters"]["TalonSecretArn"]["AllowedPattern"]
+    assert re.fullmatch(pattern, arn) is None
+    assert re.fullmatch(pattern, SECRET) is not None
+    [problem] = problems(f"TalonSecretArn={arn}")
+    assert problem.startswith(f"TalonSecretArn={arn} lacks the six-character suffix")
+    # And the caller signing secret's ARN, when given, needs its suffix too
+    assert re.fullmatch(template["Parameters"]["CallerSigningSecretArn"]["AllowedPattern"], arn) is None
+    [problem] = problems(f"TalonSecretArn={SECRET}", f"CallerSigningSecretArn={arn}")
+    assert problem.startswith(f"CallerSigningSecretArn={arn} lacks the six-character suffix")
+
+
+def test_every_override_is_held_to_its_parameters_pattern() -> None:
+    # Given an override CloudFormation would refuse (AlarmEmail's pattern), then the preflight refuses it first
+    [problem] = problems(f"TalonSecretArn={SECRET}", "AlarmEmail=not-an-address")
+    assert problem.startswith("AlarmEmail=not-an-address does not match the parameter's AllowedPattern")
+
+
 def test_a_placeholder_alarm_topic_is_refused() -> None:
     [problem] = problems(f"TalonSecretArn={SECRET}", "AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms")
     assert problem.startswith("AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms is a placeholder")
@@ -69,8 +101,9 @@ def test_the_stack_name_limit_comes_from_the_longest_fifo_queue() -> None:
     ]
     longest = max(len(key) for key in fifo)
     limit = preflight.max_stack_name_length(template)
-    # Then the limit is what keeps the longest one within SQS's 80 characters (23 with today's table)
-    assert limit == 80 - len(".fifo") - 12 - 2 - longest == 23
+    # Then the limit is what keeps the longest one within SQS's 80 characters with the 13-character suffix
+    # CloudFormation generates (AWS's own examples show 13: MyQueue-<stack>-1A2B3C4D5E6F7 is not 12), 22 today
+    assert limit == 80 - len(".fifo") - 13 - 2 - longest == 22
     # And a stack name one longer is refused, naming the limit
     assert problems(f"TalonSecretArn={SECRET}", stack="s" * limit) == []
     [problem] = problems(f"TalonSecretArn={SECRET}", stack="s" * (limit + 1))
