@@ -63,9 +63,7 @@ def test_a_placeholder_secret_is_refused(arn: str) -> None:
     ],
     ids=["no-suffix", "short-suffix"],
 )
-def test_a_secret_arn_without_the_suffix_secrets_manager_appends_is_refused(
-    template: dict[str, Any], arn: str
-) -> None:
+def test_a_secret_arn_without_the_suffix_secrets_manager_appends_is_refused(template: dict[str, Any], arn: str) -> None:
     # Given a secret's ARN as the console shows a name, without the six characters Secrets Manager appends
     # (IAM matches the full ARN: the functions' GetSecretValue would be denied on every call)
     # Then neither the template's parameter pattern nor the preflight takes it
