@@ -437,9 +437,12 @@ def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op:
     assert queue["ContentBasedDeduplication"] is (not op.last_write_wins)
     assert queue["DeduplicationScope"] == "messageGroup"
     assert queue["FifoThroughputLimit"] == "perMessageGroupId"
-    # And the DLQ is FIFO too (SQS requires it), so the code can forward without a deduplication id
+    # And the DLQ is FIFO too (SQS requires it), so the code can forward without a deduplication id, in
+    # high-throughput mode as well (300 sends a second otherwise: a burst of dead letters would be throttled)
     assert dlq["FifoQueue"] is True
     assert dlq["ContentBasedDeduplication"] is True
+    assert dlq["DeduplicationScope"] == "messageGroup"
+    assert dlq["FifoThroughputLimit"] == "perMessageGroupId"
     # And generated names are left to CloudFormation (a FIFO QueueName would have to end in .fifo)
     assert "QueueName" not in queue and "QueueName" not in dlq
 
