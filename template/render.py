@@ -215,7 +215,8 @@ ROLE = """\
                 Action: secretsmanager:GetSecretValue
                 Resource: !Ref TalonSecretArn
 {{read_statements}}\
-              - Sid: UseIdempotencyTable # Powertools idempotency records
+              - Sid: UseIdempotencyTable # its own items only: `<function name>.<...>` (Powertools' records, used
+                # signatures, answers in parts){{ordering_comment}}
                 Effect: Allow
                 Action:
                   - dynamodb:GetItem
@@ -223,6 +224,11 @@ ROLE = """\
                   - dynamodb:UpdateItem
                   - dynamodb:DeleteItem
                 Resource: !GetAtt IdempotencyTable.Arn
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys:
+                      - !Sub ${AWS::StackName}-{{kebab}}.*
+{{ordering_key}}\
 {{queue_statements}}\
               - Sid: DeadLetterPoisonMessages # the code forwards poison messages with their reason
                 Effect: Allow
@@ -650,6 +656,9 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         "description": _description(op),
     }
     values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
+    # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py)
+    values["ordering_comment"] = " and its operation's order records" if op.last_write_wins else ""
+    values["ordering_key"] = f"                      - ordering#{op.name}#*\n" if op.last_write_wins else ""
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
     values["environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT

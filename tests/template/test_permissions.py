@@ -103,6 +103,12 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
     assert statement["Effect"] == "Allow"
     assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS)
     assert as_list(statement["Resource"]) == [arn_of("IdempotencyTable")]
+    # And only its own items: keys that start with its function name (Powertools' records and the relay's
+    # own), and a last-write-wins consumer's order records of its operation (tests/functions/test_key_scope.py
+    # holds the code to these keys)
+    own = {"Fn::Sub": f"${{AWS::StackName}}-{op.function.replace('_', '-')}.*"}
+    expected = [own, f"ordering#{op.name}#*"] if op.last_write_wins else [own]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": expected}}
 
 
 @ops

@@ -3,7 +3,7 @@
 A DynamoDB item holds at most 400 KB, and Talon.One's answer (an IntegrationState carrying a
 customer's attributes) can be larger. The idempotency record keeps the answer as it is when it fits;
 else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
-the same table (id `answer#<hash>#<n>`, the same TTL), that the record names. So a repeat never calls
+the same table (id `<function>.answer#<hash>#<n>`, the same TTL), that the record names. So a repeat never calls
 Talon.One again and gets the first answer byte for byte. Only when the parts cannot be written does
 the record keep a marker, and a repeat gets `{"message": ...}` (README, "Guarantees").
 """
@@ -44,8 +44,9 @@ def not_kept(size: int) -> str:
     )
 
 
-def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires: int) -> Stored:
-    """What the idempotency record stores for `result` (writing part items when it must)."""
+def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires: int, owner: str = "") -> Stored:
+    """What the idempotency record stores for `result` (writing part items when it must, their ids under
+    `owner`, the function's own key prefix)."""
     if result is None or _fits(result):
         return result
     raw = result.encode("utf-8")
@@ -53,7 +54,8 @@ def pack(result: str | None, *, client: Any, table: str, scope_key: str, expires
     text = base64.b64encode(compressed).decode("ascii")
     if len(text) + 100 <= INLINE_CHARS:
         return {"answer": "zlib", "data": text}
-    ref = PREFIX + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
+    ref = (f"{owner}." if owner else "") + PREFIX
+    ref += hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
     parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
     try:
         for index, part in enumerate(parts):

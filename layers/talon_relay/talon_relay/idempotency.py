@@ -80,7 +80,14 @@ def run_once(
         completed.append(result)
         # an answer too large for one DynamoDB item is kept compressed, or in parts (answers.py)
         expires = int(time.time()) + cfg.idempotency_expiry_seconds + 60
-        return answers.pack(result, client=persistence.client, table=table, scope_key=f"{scope}#{key}", expires=expires)
+        return answers.pack(
+            result,
+            client=persistence.client,
+            table=table,
+            scope_key=f"{scope}#{key}",
+            expires=expires,
+            owner=cfg.function_name,
+        )
 
     once = idempotent_function(relay, data_keyword_argument="data", persistence_store=persistence, config=config)
     try:

@@ -15,14 +15,16 @@ from talon_relay.errors import StoreUnavailable, Unauthenticated
 from talon_relay.idempotency import store
 from talon_relay.observability import logger
 
-#: Prefix of a replay record's id: never the id of a Powertools idempotency record (`<function>.<name>#<hash>`).
+#: A replay record's id is `<function>.signature#<replay id>`: the function's own key prefix, as its Powertools
+#: records' (`<function>.<name>#<hash>`), never one of theirs. (A signature covers its route, so no other
+#: function could accept it anyway.)
 PREFIX = "signature#"
 
 
 _warned: list[bool] = []
 
 
-def remember(signature: Signature, *, table: str | None, now: float | None = None) -> None:
+def remember(signature: Signature, *, table: str | None, owner: str, now: float | None = None) -> None:
     """Record `signature` as used, or raise Unauthenticated when it was used before.
 
     Without a table (IDEMPOTENCY_TABLE_NAME unset: library use, the bench; the template always sets
@@ -46,7 +48,7 @@ def remember(signature: Signature, *, table: str | None, now: float | None = Non
         try:
             persistence.client.put_item(
                 TableName=table,
-                Item={"id": {"S": PREFIX + replay_id}, "expiration": {"N": str(expires)}},
+                Item={"id": {"S": f"{owner}.{PREFIX}{replay_id}"}, "expiration": {"N": str(expires)}},
                 # A record past its TTL may linger until DynamoDB removes it: it no longer counts.
                 ConditionExpression="attribute_not_exists(#id) OR #expiration < :now",
                 ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},

@@ -109,7 +109,7 @@ def _authenticate(operation: Operation, event: Event, headers: Headers, raw_body
         prefer=headers.get("prefer"),
         accept_v1=cfg.caller_signature_v1 == "accepted",
     )
-    replay.remember(verified, table=cfg.idempotency_table_name)
+    replay.remember(verified, table=cfg.idempotency_table_name, owner=cfg.function_name)
     if verified.version == "v1":  # who still signs the old way, for the migration (README)
         source_ip = (event["requestContext"].get("identity") or {}).get("sourceIp")
         logger.info("deprecated signature scheme v1", extra={"source_ip": source_ip})
