@@ -17,6 +17,8 @@ It reads samconfig.toml's environment (stack name, region, parameter_overrides) 
 - An explicit MaxReceiveCount must cover OutageHorizonHours (talon_relay/backoff.py's arithmetic).
 - ReservedConcurrency, when set, must be at least QueueMaximumConcurrency (Lambda throttles the queue's
   pollers otherwise).
+- ReservedConcurrency, when set, must fit the account's Lambda concurrency quota for every function, leaving
+  the 100 Lambda keeps unreserved (`lambda get-account-settings`, unless --offline).
 - ApiAccessLogging=enabled with ApiGatewayCloudWatchRole=existing needs the region's API Gateway
   CloudWatch role: checked with `apigateway get-account` (unless --offline); without it the stage
   cannot be created and the deploy rolls back. ApiGatewayCloudWatchRole=create sets one up instead.
@@ -46,6 +48,8 @@ GENERATED_SUFFIX = 1 + 13
 SQS_NAME_LIMIT = 80
 LAMBDA_NAME_LIMIT = 64
 SCHEDULE_NAME_LIMIT = 64
+#: Concurrency Lambda keeps unreserved in every account: no reservation may take the account below it.
+UNRESERVED_MINIMUM = 100
 
 
 def _stack_name_room(text: Any, limit: int) -> int | None:
@@ -192,6 +196,47 @@ def account_problems(
     ]
 
 
+def function_names(template: Mapping[str, Any], stack: str) -> list[str]:
+    """The names the template gives its functions (`!Sub ${AWS::StackName}-...`) in stack `stack`."""
+    names = []
+    for resource in (template.get("Resources") or {}).values():
+        name = (resource.get("Properties") or {}).get("FunctionName")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(name, dict) and "Fn::Sub" in name:
+            names.append(str(name["Fn::Sub"]).replace("${AWS::StackName}", stack))
+    return names
+
+
+def concurrency_problems(
+    values: Mapping[str, str], defaults: Mapping[str, Any], *, functions: list[str], lambda_client: Any
+) -> list[str]:
+    """ReservedConcurrency for every function: does the account's Lambda concurrency quota hold it? Lambda
+    refuses a reservation that leaves less than 100 unreserved (a new account has 10 in all), and the deploy
+    then rolls back. What this stack's functions reserve already is freed by the update, so it counts."""
+    reserved = int(_number(values, defaults, "ReservedConcurrency"))
+    if not reserved or not functions:
+        return []
+    limit = lambda_client.get_account_settings()["AccountLimit"]
+    held = 0
+    for name in functions:
+        try:
+            answer = lambda_client.get_function_concurrency(FunctionName=name)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            continue  # not deployed yet
+        held += int(answer.get("ReservedConcurrentExecutions") or 0)
+    unreserved = int(limit["UnreservedConcurrentExecutions"])
+    room = unreserved + held - UNRESERVED_MINIMUM
+    needed = reserved * len(functions)
+    if needed <= room:
+        return []
+    return [
+        f"ReservedConcurrency={reserved} reserves {needed} for the {len(functions)} functions, but the account's "
+        f"Lambda concurrency quota is {limit['ConcurrentExecutions']} ({unreserved} unreserved, {held} of it "
+        f"reserved by this stack) and Lambda keeps {UNRESERVED_MINIMUM} unreserved: at most "
+        f"{max(room // len(functions), 0)} per function fits. Lower ReservedConcurrency (0: none), or raise the "
+        "quota first (Service Quotas > AWS Lambda > Concurrent executions)"
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m template.preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config-env", default="default")
@@ -210,17 +255,24 @@ def main(argv: list[str] | None = None) -> int:
         settings = {**section.get("global", {}).get("parameters", {}), **section["deploy"]["parameters"]}
         defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
 
-        def get_account() -> Any:
-            import boto3
+        import boto3
 
-            return boto3.client("apigateway", region_name=settings.get("region")).get_account()
-
-        try:
-            found = account_problems(overrides_of(settings), defaults, get_account)
-        except Exception as exc:  # no credentials, no network: say so, and let the deploy decide
-            print(
-                f"preflight: could not check the API Gateway account settings ({type(exc).__name__})", file=sys.stderr
-            )
+        region = settings.get("region")
+        values = overrides_of(settings)
+        functions = function_names(template, str(settings.get("stack_name") or ""))
+        checks: dict[str, Callable[[], list[str]]] = {
+            "API Gateway account settings": lambda: account_problems(
+                values, defaults, boto3.client("apigateway", region_name=region).get_account
+            ),
+            "Lambda concurrency quota": lambda: concurrency_problems(
+                values, defaults, functions=functions, lambda_client=boto3.client("lambda", region_name=region)
+            ),
+        }
+        for what, check in checks.items():
+            try:
+                found += check()
+            except Exception as exc:  # no credentials, no network: say so, and let the deploy decide
+                print(f"preflight: could not check the {what} ({type(exc).__name__})", file=sys.stderr)
     for problem in found:
         print(f"refusing to deploy {args.config_env}: {problem}", file=sys.stderr)
     return 1 if found else 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from local.aws import local_client
 from template import preflight
@@ -156,3 +159,67 @@ def test_the_command_refuses_with_the_reason(tmp_path: Path, capsys: pytest.Capt
         f'[dev.deploy.parameters]\nparameter_overrides = ["TalonSecretArn={SECRET}"]\n'
     )
     assert preflight.main(["--config-env", "dev", "--offline", "--samconfig", str(samconfig)]) == 0
+
+
+class LambdaAccount:
+    """A local stand-in for Lambda's account API (moto has no GetAccountSettings): the account's quota and
+    the concurrency each function already reserves, as Lambda's REST API answers them."""
+
+    def __init__(self, server: HTTPServer, *, quota: int, reserved: dict[str, int] | None = None) -> None:
+        self.reserved = reserved or {}
+        unreserved = quota - sum(self.reserved.values())
+        limit = {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": unreserved}
+        server.expect_request("/2016-08-19/account-settings", method="GET").respond_with_json(
+            {"AccountLimit": limit, "AccountUsage": {"FunctionCount": len(self.reserved)}}
+        )
+        server.expect_request(re.compile(r"^/2019-09-30/functions/[^/]+/concurrency$")).respond_with_handler(
+            self.concurrency
+        )
+        self.client = local_client("lambda", server.url_for("/").rstrip("/"))
+
+    def concurrency(self, request: Request) -> Response:
+        name = request.path.split("/")[3]
+        if name not in self.reserved:
+            return Response(
+                json.dumps({"Type": "User", "Message": f"Function not found: {name}"}),
+                status=404,
+                headers={"x-amzn-ErrorType": "ResourceNotFoundException"},
+                content_type="application/json",
+            )
+        return Response(
+            json.dumps({"ReservedConcurrentExecutions": self.reserved[name]}), content_type="application/json"
+        )
+
+
+def concurrency(account: LambdaAccount, *overrides: str) -> list[str]:
+    template = load()
+    defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
+    values = preflight.overrides_of({"parameter_overrides": list(overrides)})
+    functions = preflight.function_names(template, "talon-relay-dev")
+    return preflight.concurrency_problems(values, defaults, functions=functions, lambda_client=account.client)
+
+
+def test_reserved_concurrency_must_fit_the_accounts_quota(httpserver: HTTPServer) -> None:
+    # Given a new account's Lambda quota: 10 concurrent executions in all
+    functions = preflight.function_names(load(), "talon-relay-dev")
+    assert len(functions) == 9 and "talon-relay-dev-update-customer-session" in functions
+    new_account = LambdaAccount(httpserver, quota=10)
+    # Then reserving 2 for each of the nine functions is refused, naming the quota and the way out
+    [problem] = concurrency(new_account, "ReservedConcurrency=2")
+    assert problem.startswith("ReservedConcurrency=2 reserves 18 for the 9 functions, but the account's Lambda")
+    assert "quota is 10 (10 unreserved, 0 of it reserved by this stack)" in problem
+    assert "Service Quotas" in problem
+    # And without a reservation nothing is asked of the account
+    httpserver.clear()
+    assert concurrency(new_account, "ReservedConcurrency=0") == []
+    assert httpserver.log == []
+
+
+def test_reserved_concurrency_within_the_quota_passes_and_an_update_counts_its_own(httpserver: HTTPServer) -> None:
+    # Given an account of 1,000, where this stack's functions already reserve 50 each (an update)
+    functions = preflight.function_names(load(), "talon-relay-dev")
+    account = LambdaAccount(httpserver, quota=1000, reserved=dict.fromkeys(functions, 50))
+    # Then 100 each fits (900 of 1,000, 100 left unreserved), and 101 each does not
+    assert concurrency(account, "ReservedConcurrency=100") == []
+    [problem] = concurrency(account, "ReservedConcurrency=101")
+    assert "at most 100 per function fits" in problem
