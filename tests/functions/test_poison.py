@@ -87,9 +87,9 @@ SESSION_JSON = json.dumps({"profileId": "p-1", "attributes": {"note": "caf\u00e9
 @pytest.mark.parametrize(
     ("raw", "headers", "parameter", "words"),
     [
-        (SESSION_JSON.encode("utf-16"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
-        (SESSION_JSON.encode("utf-16-le"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
-        (SESSION_JSON.encode("utf-32"), {}, "Content-Type", "UTF-16 or UTF-32 text: send UTF-8"),
+        (SESSION_JSON.encode("utf-16"), {}, "Content-Type", "JSON in UTF-16: send UTF-8"),
+        (SESSION_JSON.encode("utf-16-le"), {}, "Content-Type", "JSON in UTF-16: send UTF-8"),
+        (SESSION_JSON.encode("utf-32"), {}, "Content-Type", "JSON in UTF-32: send UTF-8"),
         (gzip.compress(SESSION_JSON.encode()), {}, "Content-Type", "gzip-compressed"),
         (gzip.compress(SESSION_JSON.encode()), {"Content-Encoding": "gzip"}, "Content-Encoding", "'gzip'"),
     ],
