@@ -281,12 +281,14 @@ CONSUME_STATEMENT = """\
 """
 
 SCHEDULE_STATEMENTS = """\
-              - Sid: DrainOwnQueue # the schedule receives and deletes erasure requests itself
+              - Sid: DrainOwnQueue # the schedule receives and deletes erasure requests itself, hiding each
+                # until the run is over (each is received once a run; what failed is released at the end)
                 Effect: Allow
                 Action:
                   - sqs:ReceiveMessage
                   - sqs:DeleteMessage
                   - sqs:GetQueueAttributes
+                  - sqs:ChangeMessageVisibility
                 Resource: !GetAtt {{Prefix}}Queue.Arn
               - Sid: ReportFailedScheduleRuns # the EventInvokeConfig OnFailure destination
                 Effect: Allow

@@ -128,11 +128,11 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
     expected = {f"{prefix(op)}DeadLetterQueue": {"sqs:SendMessage"}}
     expected[f"{prefix(op)}Queue"] = consume
+    expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
     if op.schedule:
-        # (the schedule drains the queue itself, and reports failed runs to its DLQ)
+        # (the schedule drains the queue itself, hiding each message until the run is over, and reports
+        # failed runs to its DLQ)
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
-    else:
-        expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
     if op.webhook is not None:
         # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
         [scheduled] = SCHEDULED

@@ -160,11 +160,13 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
     queue_url = cfg.queue_url
     started = time.monotonic()
     tried: set[str] = set()  # (a standard queue may deliver a copy twice: it is tried once a run)
+    left: list[str] = []  # receipt handles of what failed: visible again once the run is over
     runner = _Runner(cfg.erasure_concurrency, 2 * cfg.erasure_concurrency, summary)
     try:
         while (remaining := service.remaining_seconds(context)) > DRAIN_RESERVE_SECONDS:
-            # Hidden until this run is over, whatever the queue's visibility timeout: each message is received
-            # once a run, and one that fails waits for the next run (ErasureMaxReceiveCount runs, not receives).
+            # Hidden until this run is over, whatever the queue's visibility timeout (and for a minute more,
+            # should the run be cut short): each message is received once a run, and one that fails waits for
+            # the next run (ErasureMaxReceiveCount runs, not receives).
             hide = None if remaining == float("inf") else min(int(remaining) + HIDE_PAST_RUN_SECONDS, 43_200)
             received = queues.receive(queue_url, hide_seconds=hide)
             fresh = [message for message in received if message["MessageId"] not in tried]
@@ -180,9 +182,12 @@ def _drain(operation: Operation, context: Any, summary: DrainSummary) -> None:
                         context,
                         queue_url=queue_url,
                         dead_letter_queue_url=cfg.dead_letter_queue_url,
+                        left=left,
                     )
                 )
         runner.wait()
+        for receipt_handle in left:  # the run is over: the next one (or `make cleanup`) may take them at once
+            queues.change_visibility(queue_url, receipt_handle, 0)
     finally:
         runner.close()
     logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})
@@ -196,6 +201,7 @@ def _drain_one(
     *,
     queue_url: str,
     dead_letter_queue_url: str | None,
+    left: list[str],
 ) -> None:
     """One queued erasure to its disposition: deleted (done or dead-lettered), or left for the next run."""
     message_id, body = message["MessageId"], message.get("Body", "")
@@ -222,11 +228,13 @@ def _drain_one(
             except Exception as exc:  # no DLQ, or SQS refused: it stays, and reaches the DLQ by redrive
                 logger.error("could not dead-letter the erasure request", extra={"reason": type(exc).__name__})
                 summary.failed += 1
+                left.append(message["ReceiptHandle"])
                 return
             summary.dead_lettered += 1
             telemetry.count(telemetry.DEAD_LETTERED)
         elif failure is not None:
             summary.failed += 1
+            left.append(message["ReceiptHandle"])
             return  # hidden until this run is over: the next run tries it (SQS's DLQ after maxReceiveCount runs)
         queues.delete(queue_url, message["ReceiptHandle"])
     finally:
