@@ -100,7 +100,7 @@ def redrive(
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        started_ms = started_ms or _sqs_clock_ms(response)
+        started_ms = started_ms or _run_start_ms(response)
         messages = response.get("Messages", [])
         if not messages:
             if settle_until is None:
@@ -113,7 +113,8 @@ def redrive(
             # its id), sent after the run started, or already moved: not something this run found in the DLQ.
             source = ((message.get("MessageAttributes") or {}).get("sourceMessageId") or {}).get("StringValue")
             own = message["MessageId"] in sent_ids or source in sent_ids
-            if own or message["MessageId"] in moved_ids or sent_ms >= started_ms or result.moved >= limit:
+            after = started_ms is None or sent_ms >= started_ms
+            if own or message["MessageId"] in moved_ids or after or result.moved >= limit:
                 skipped.append(message["ReceiptHandle"])
                 if moved_keys.get(key) and message["MessageId"] not in seen_back:
                     seen_back.add(message["MessageId"])
@@ -150,14 +151,22 @@ def redrive(
     return result
 
 
-def _sqs_clock_ms(response: dict[str, Any]) -> int:
-    """The end of the second SQS dated its answer (its HTTP Date, the clock SentTimestamp is on), in ms: every
-    message sent before the answer was sent before it. Without a Date: no message counts as sent after."""
+def _run_start_ms(response: dict[str, Any]) -> int | None:
+    """When the run started on SQS's clock (the one SentTimestamp is on, not this machine's): its first
+    receive, as SQS records it on a message received for the first time; else the end of the second SQS
+    dated its answer (one of this run's moves that fails again within it is still known by its id)."""
+    firsts = [
+        int(attributes["ApproximateFirstReceiveTimestamp"])
+        for attributes in (message.get("Attributes") or {} for message in response.get("Messages", []))
+        if attributes.get("ApproximateReceiveCount") == "1" and "ApproximateFirstReceiveTimestamp" in attributes
+    ]
+    if firsts:
+        return min(firsts)
     date = ((response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}).get("date")
     try:
         return (int(parsedate_to_datetime(str(date)).timestamp()) + 1) * 1000
     except (TypeError, ValueError):
-        return 2**63
+        return None  # not known yet: nothing counts as held when the run started
 
 
 def queue_urls_from_stack(stack_name: str, name: str) -> tuple[str, str]:
