@@ -35,6 +35,7 @@ def _json_body(headers: Headers, raw: bytes) -> Any:
             "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
     input_limits.check_content_type(content_type)
+    input_limits.check_encoding(raw, headers.get("content-encoding"))
     body = input_limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
@@ -71,6 +72,7 @@ def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]
         group_id=request.group_id,
         # the payload too: the same key with another body must reach the consumer's KeyReused check
         deduplication_key=f"{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
+        advice="send it without Prefer: respond-async",
     )
     logger.info("request queued", extra={"message_id": message_id})
     body = json.dumps({"messageId": message_id, "status": "queued"}, separators=(",", ":"))
