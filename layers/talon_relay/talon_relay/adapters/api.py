@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
 from talon_relay.aws import queues
 from talon_relay.core import access, input_limits, messages, service
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
-
-if TYPE_CHECKING:
-    from talon_relay.container import Container
-from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 
 def _json_body(headers: Headers, raw: bytes) -> Any:
@@ -98,7 +97,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         key = _idempotency_key(sent)
         value = _json_body(sent, body)
         query = event.get("queryStringParameters") or {}
-        request = requests.parse(operation, event.get("pathParameters") or {}, value, query=query, raw=body or None)
+        request = parse_request(operation, event.get("pathParameters") or {}, value, query=query, raw=body or None)
         if _wants_async(sent):
             return _enqueue(container, request, key or request_id)
         result = service.execute(container, request, context=context, correlation_id=request_id, idempotency_key=key)

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 from talon_relay import telemetry
 from talon_relay.aws import queues
 from talon_relay.core import messages, service
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import (
     ConfigurationError,
     ErasureIncomplete,
@@ -151,7 +150,7 @@ def _erase_id(
 ) -> None:
     """One id of the run's input, erased (or counted as failed)."""
     try:
-        request = requests.parse(operation, {operation.path_params[0]: integration_id}, None)
+        request = parse_request(operation, {operation.path_params[0]: integration_id}, None)
     except InvalidRequest as exc:
         summary.requested += 1
         summary.failed += 1

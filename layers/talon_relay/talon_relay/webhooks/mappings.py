@@ -7,7 +7,7 @@ read once per container; a file that is not a valid mapping is a configuration e
 
 Mapping: each expression is evaluated with Powertools' JMESPath `query` (its functions and the
 relay's, `mapping_model.RelayFunctions`); nulls are left out; each step's request is checked by
-`requests.parse`, as a caller's would be. A payload that does not map is an InvalidRequest naming
+`core.request.parse_request`, as a caller's would be. A payload that does not map is an InvalidRequest naming
 the step and the field, never its values (they are customer data).
 """
 
@@ -21,8 +21,7 @@ from aws_lambda_powertools.exceptions import InvalidEnvelopeExpressionError
 from aws_lambda_powertools.utilities.jmespath_utils import query
 from pydantic import ValidationError
 
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
@@ -143,7 +142,7 @@ def step_request(step: Step, payload: Any) -> Request:
     params = _values(step.params, payload, "params")
     query_params = _values(step.query, payload, "query")
     body = None if step.body is None else _render(step.body, payload, "")
-    return requests.parse(operation, params, body, query=query_params)
+    return parse_request(operation, params, body, query=query_params)
 
 
 def apply(mapping: TopicMapping, payload: Any) -> list[Request]:
