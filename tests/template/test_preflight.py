@@ -13,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from local.aws import local_client
+from talon_relay.operations import OPERATIONS
 from template import preflight
 from tests.template.helpers import SAMCONFIG, load
 
@@ -202,11 +203,14 @@ def concurrency(account: LambdaAccount, *overrides: str) -> list[str]:
 def test_reserved_concurrency_must_fit_the_accounts_quota(httpserver: HTTPServer) -> None:
     # Given a new account's Lambda quota: 10 concurrent executions in all
     functions = preflight.function_names(load(), "talon-relay-dev")
-    assert len(functions) == 9 and "talon-relay-dev-update-customer-session" in functions
+    count = len(OPERATIONS)  # one function per table entry
+    assert len(functions) == count and "talon-relay-dev-update-customer-session" in functions
     new_account = LambdaAccount(httpserver, quota=10)
-    # Then reserving 2 for each of the nine functions is refused, naming the quota and the way out
+    # Then reserving 2 for each function is refused, naming the quota and the way out
     [problem] = concurrency(new_account, "ReservedConcurrency=2")
-    assert problem.startswith("ReservedConcurrency=2 reserves 18 for the 9 functions, but the account's Lambda")
+    assert problem.startswith(
+        f"ReservedConcurrency=2 reserves {2 * count} for the {count} functions, but the account's Lambda"
+    )
     assert "quota is 10 (10 unreserved, 0 of it reserved by this stack)" in problem
     assert "Service Quotas" in problem
     # And without a reservation nothing is asked of the account
@@ -216,10 +220,11 @@ def test_reserved_concurrency_must_fit_the_accounts_quota(httpserver: HTTPServer
 
 
 def test_reserved_concurrency_within_the_quota_passes_and_an_update_counts_its_own(httpserver: HTTPServer) -> None:
-    # Given an account of 1,000, where this stack's functions already reserve 50 each (an update)
+    # Given an account whose quota leaves 100 per function and the 100 Lambda keeps unreserved, where this
+    # stack's functions already reserve 50 each (an update)
     functions = preflight.function_names(load(), "talon-relay-dev")
-    account = LambdaAccount(httpserver, quota=1000, reserved=dict.fromkeys(functions, 50))
-    # Then 100 each fits (900 of 1,000, 100 left unreserved), and 101 each does not
+    account = LambdaAccount(httpserver, quota=100 * len(functions) + 100, reserved=dict.fromkeys(functions, 50))
+    # Then 100 each fits (100 left unreserved), and 101 each does not
     assert concurrency(account, "ReservedConcurrency=100") == []
     [problem] = concurrency(account, "ReservedConcurrency=101")
     assert "at most 100 per function fits" in problem
