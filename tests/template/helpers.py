@@ -49,7 +49,7 @@ def apis_of(op: Operation) -> dict[str, str]:
 def webhook_secret(op: Operation) -> str:
     """The logical id of a webhook receiver's platform secret (ShopifyWebhookSecret)."""
     assert op.webhook is not None
-    return f"{op.webhook.capitalize()}WebhookSecret"
+    return "".join(part.capitalize() for part in op.webhook.split("_")) + "WebhookSecret"
 
 
 #: The effective caller signing secret: the stack's own, or the one CallerSigningSecretArn names.

@@ -18,7 +18,7 @@ other's; what each of the platform's topics becomes is data, the mapping files o
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
@@ -279,6 +279,10 @@ SHOPIFY_WEBHOOK = Operation(
     webhook="shopify",
 )
 
+# Talon.One's notifications, queued as sent and published on the bus (docs/events.md)
+TALON_ONE_WEBHOOK = replace(SHOPIFY_WEBHOOK, name="talonOneWebhook", path="/webhooks/talon-one", webhook="talon_one")
+TALON_ONE_WEBHOOK = replace(TALON_ONE_WEBHOOK, function="talon_one_webhook")
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
@@ -291,5 +295,6 @@ OPERATIONS: dict[str, Operation] = {
         UPDATE_CUSTOMER_PROFILE_V2,
         TRACK_EVENT_V2,
         SHOPIFY_WEBHOOK,
+        TALON_ONE_WEBHOOK,
     )
 }

@@ -26,12 +26,13 @@ from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import Delivery, QueuedWebhook
 from talon_relay.webhooks.shopify import signature as shopify
+from talon_relay.webhooks.talon_one import signature as talon_one
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
 #: Each platform's verification: headers, raw body and settings in, a Delivery (or a 401) out.
-VERIFIERS: dict[str, Callable[..., Delivery]] = {"shopify": shopify.verify}
+VERIFIERS: dict[str, Callable[..., Delivery]] = {"shopify": shopify.verify, "talon_one": talon_one.verify}
 
 #: What SQS takes as a message group id; anything else (long, or other characters) is hashed.
 _GROUP = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -66,16 +67,18 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     logged = {"topic": delivery.topic, "webhook_id": delivery.webhook_id, "shop_domain": delivery.shop_domain}
     if delivery.triggered_at is None:
         logger.warning("webhook without a trigger time: its age cannot be checked", extra=logged)
-    mapping = mappings.for_topic(container, platform, delivery.topic)
-    if mapping is None or not mapping.steps:
-        name = metrics.UNMAPPED if mapping is None else metrics.NOTHING_TO_SEND
-        logger.info("webhook acknowledged; nothing to send", extra={**logged, "reason": name})
-        metrics.count(name, operation=operation.name, topic=delivery.topic)
-        status = "ignored" if mapping is None else "acknowledged"
-        return json_answer(200, {"status": status, "topic": delivery.topic})
+    group = delivery.group or delivery.webhook_id
+    if delivery.mapped:  # a platform whose topics map to operations: only mapped topics are queued
+        mapping = mappings.for_topic(container, platform, delivery.topic)
+        if mapping is None or not mapping.steps:
+            name = metrics.UNMAPPED if mapping is None else metrics.NOTHING_TO_SEND
+            logger.info("webhook acknowledged; nothing to send", extra={**logged, "reason": name})
+            metrics.count(name, operation=operation.name, topic=delivery.topic)
+            status = "ignored" if mapping is None else "acknowledged"
+            return json_answer(200, {"status": status, "topic": delivery.topic})
+        group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
-    group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     message_id = queues.enqueue(
         container,
         cfg.queue_url,

@@ -1,6 +1,6 @@
 """The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
 
-One table, one `id` key and one `expiration` TTL attribute, four kinds of item told apart by the id:
+One table, one `id` key and one `expiration` TTL attribute, five kinds of item told apart by the id:
 
 | id                                | what                                            | kept until                 |
 | --------------------------------- | ----------------------------------------------- | -------------------------- |
@@ -8,6 +8,7 @@ One table, one `id` key and one `expiration` TTL attribute, four kinds of item t
 | `answer#<sha256>#<n>`             | a large answer's parts (`aws.answers`)          | its idempotency record     |
 | `signature#<hex>`                 | a used caller signature (`core.replay`)         | the signature's window     |
 | `ordering#<operation>#<customer>` | a customer's last position (`core.ordering`)    | ORDERING_EXPIRY_SECONDS    |
+| `writeback#<shop>#<field>#<id>`   | the last written-back value's time (writeback)  | ORDERING_EXPIRY_SECONDS    |
 
 Nothing else writes the table, and nothing else knows these prefixes.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 ANSWER = "answer#"
 SIGNATURE = "signature#"
 ORDERING = "ordering#"
+WRITEBACK = "writeback#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
 
@@ -104,6 +106,15 @@ class Store:
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         return f"{ORDERING}{operation}#{name}"
+
+    @staticmethod
+    def writeback_id(shop: str, field: str, customer: str) -> str:
+        """A customer's written-back `field` (a loyalty balance, a tier) in `shop`: its record keeps the
+        time of the value written last (read and recorded as an ordering position)."""
+        name = customer
+        if len(customer.encode()) > MAX_KEY_BYTES:
+            name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+        return f"{WRITEBACK}{shop}#{field}#{name}"
 
     def applied_position(self, item_id: str) -> str:
         """The last applied position recorded (sortable text; empty: none yet)."""
