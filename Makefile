@@ -13,7 +13,7 @@ CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint template checkers mapping-schema build preflight deploy clean
+.PHONY: help install test test-fast lint generate template checkers mapping-schema build preflight deploy clean
 
 help:  ## this list: every target, one line each (`make` alone shows it too)
 	@echo "usage: make <target> [VARIABLE=value ...]   (start with: make install)"
@@ -29,18 +29,22 @@ install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with
 test:  ## the whole test suite (unit, contract, functions, template, emulator, local, end-to-end); what CI runs
 	$(PY) -m pytest
 
-test-fast:  ## the inner loop, in seconds: unit, contract and template tests only
-	$(PY) -m pytest tests/unit tests/contract tests/template -q
+test-fast:  ## the inner loop, in seconds: unit, contract and template tests only (not the slow ones)
+	$(PY) -m pytest tests/unit tests/contract tests/template -q -m "not slow"
 
-lint:  ## template.yaml and checkers.json up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
+lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
 	$(PY) -m talon_relay.core.checkers_build --check
+	$(PY) -m template.generate --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
+
+generate: template checkers  ## all the operation table makes: template.yaml, checkers.json, functions/<function>/<function>.py, events/<function>/
+	$(PY) -m template.generate
 
 template:  ## render template.yaml from template/base.yaml and the operation table (talon_relay.operations)
 	$(PY) -m template.render

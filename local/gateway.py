@@ -419,8 +419,8 @@ class Gateway:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
-        for function in self.functions.values():  # their batch thread pools stop with them
-            function.retire_idle()
+        for function in self.functions.values():
+            function.retire_idle()  # their connections closed, their batch threads ended
         self._restore_environment()
 
     # -- API Gateway

@@ -38,7 +38,7 @@ import urllib3
 from local.aws import local_client
 from local.redrive import redrive
 from local.stack import LocalStack
-from talon_relay.core import backoff
+from talon_relay.core import retry_delays as backoff
 
 SESSION_FUNCTION = "UpdateCustomerSessionFunction"
 PROFILE_FUNCTION = "UpdateCustomerProfileFunction"

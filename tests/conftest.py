@@ -6,13 +6,16 @@ import importlib
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from urllib3.util import Timeout
 
 from talon_relay.container import Container
-from tests.support import LogCapture
+from tests.support import FakeClock, LogCapture, SilentServer
 
 #: (module, constant) of every credential or personal value the suite hands to the code under test.
 SENSITIVE_CONSTANTS = [
@@ -86,6 +89,32 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture
+def sqs_clock(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Given moto's SQS on a fake clock (epoch seconds, starting now): a visibility timeout or a backoff
+    passes with `advance`, not a wait; a long poll that finds nothing takes its wait time off the clock
+    instead of waiting it out (a little more, as a real wait does). Each reading moto takes moves it on by
+    a microsecond, as time never stands still (moto shows a message made visible "now" from the next
+    moment on)."""
+    from moto.sqs import models
+
+    clock = FakeClock(time.time())
+
+    def seconds() -> float:
+        clock.advance(1e-6)
+        return clock()
+
+    def wait_for_messages(queue: Any, timeout: int) -> None:
+        if not queue.messages:  # what moto's own wait waits for: a message it may hand out
+            clock.advance(timeout + 0.001)
+
+    # the names moto's SQS models read the time through (local.aws already points them at time.time)
+    monkeypatch.setattr(models, "unix_time", seconds)
+    monkeypatch.setattr(models, "unix_time_millis", lambda: seconds() * 1000)
+    monkeypatch.setattr(models.Queue, "wait_for_messages", wait_for_messages)
+    return clock
+
+
 @pytest.fixture(scope="session")
 def make_httpserver() -> Iterator[HTTPServer]:
     """pytest-httpserver's server for every suite: on 127.0.0.1 (its default is 'localhost'), and
@@ -121,3 +150,29 @@ def container() -> Iterator[Container]:
     made = Container()
     yield made
     made.reset()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """Given a Talon.One that accepts connections and never answers."""
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def attempt_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[Timeout]:
+    """The timeouts each attempt of a call with a budget got toward Talon.One (urllib3 clones the call's
+    DeadlineTimeout per attempt): what bounds an attempt whose answer never comes."""
+    from talon_relay.talon import transport
+
+    seen: list[Timeout] = []
+    clone = transport.DeadlineTimeout.clone
+
+    def recording(self: transport.DeadlineTimeout) -> Timeout:
+        timeout = clone(self)
+        seen.append(timeout)
+        return timeout
+
+    monkeypatch.setattr(transport.DeadlineTimeout, "clone", recording)
+    return seen

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,8 +16,16 @@ import yaml
 
 from local.containers import LambdaContext
 from local.samples import integration_state, integration_state_v2, referral
+from talon_relay.operations import CREATE_REFERRAL, OPERATIONS, V1_EFFECTS, V2_EFFECTS, Operation
 
-__all__ = ["LambdaContext", "integration_state", "integration_state_v2", "referral"]
+__all__ = [
+    "LambdaContext",
+    "answer_every_route",
+    "integration_state",
+    "integration_state_v2",
+    "referral",
+    "success_answer",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -26,9 +37,90 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def success_answer(op: Operation) -> dict[str, Any] | None:
+    """What Talon.One answers an entry's request with on success: the shape its contract says."""
+    if op.success_status == 204:
+        return None
+    if op.effects_at == V1_EFFECTS:
+        return integration_state()
+    if op.effects_at == V2_EFFECTS:
+        return integration_state_v2()
+    if op.response == CREATE_REFERRAL.response:
+        return referral()
+    return {}
+
+
+def answer_every_route(httpserver: Any) -> None:
+    """A Talon.One (a pytest_httpserver) answering every Integration API entry's route with its success,
+    whatever the ids in the path."""
+    for op in OPERATIONS.values():
+        if op.webhook is None:
+            route = re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+", re.escape(op.path)) + "$", re.DOTALL)
+            answer = success_answer(op)
+            expectation = httpserver.expect_request(route, method=op.method)
+            if answer is None:
+                expectation.respond_with_data("", status=op.success_status)
+            else:
+                expectation.respond_with_json(answer, status=op.success_status)
+
+
 def load_event(operation_folder: str, name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / operation_folder / f"{name}.json").read_text())
     return event
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told, for code that takes a `clock` (and a `sleep`):
+    "after 30 seconds" is `advance(30)`, and a wait the code makes is `sleep`, recorded in `slept`.
+    Thread-safe: a stand-in server's thread may advance it while the code under test reads it."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
+
+
+class SilentServer:
+    """A loopback server that accepts connections and never answers (a Talon.One that hangs) until closed:
+    the client's read timeout is what ends a call to it."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._sock.accept()
+            except OSError:  # closed
+                return
+            self._connections.append(connection)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, which then ends
+        self._sock.close()
+        for connection in self._connections:
+            connection.close()
 
 
 class LogCapture:

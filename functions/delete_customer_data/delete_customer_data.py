@@ -1,10 +1,11 @@
 """Lambda function for Talon.One's deleteCustomerData.
 
-Triggers: API Gateway (DELETE /v1/customer_data/{integrationId}) and the off-peak schedule
-that drains the erasure queue.
+Triggers: API Gateway (DELETE /v1/customer_data/{integrationId}) and the off-peak schedule that drains
+its queue.
 
-Everything but the choice of operation lives in the talon_relay layer, shared by every function;
-the operation's route, models and queue are its entry in talon_relay.operations.
+Everything but the choice of entry lives in the talon_relay layer, shared by every function; the entry
+(route, models, queue) is in talon_relay.operations. Written by `make generate` from it: edit the table,
+not this file.
 """
 
 from talon_relay.entry import lambda_handler

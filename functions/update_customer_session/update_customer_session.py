@@ -2,8 +2,9 @@
 
 Triggers: API Gateway (PUT /v1/customer_sessions/{customerSessionId}) and SQS.
 
-Everything but the choice of operation lives in the talon_relay layer, shared by every function;
-the operation's route, models and queue are its entry in talon_relay.operations.
+Everything but the choice of entry lives in the talon_relay layer, shared by every function; the entry
+(route, models, queue) is in talon_relay.operations. Written by `make generate` from it: edit the table,
+not this file.
 """
 
 from talon_relay.entry import lambda_handler

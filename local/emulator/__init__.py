@@ -24,11 +24,13 @@ Python:
 CLI: `python -m local.emulator --port 0 --rules PATH --api-key KEY --state-file PATH --era 2026` prints
 the base URL on one line of stdout and serves until SIGINT/SIGTERM.
 
-Where things are: `server` (the Emulator facade), `api` (serving a request), `routes`, `validation`,
-`auth`, `faults`, `requestlog`, `http`, `admin` (the `/_emulator/` endpoints), `state` (operation
-semantics), `store` (entities, state file), `rules` and `evaluation` (rules file, effects), `v1` and
-`v2` + `answers_v2` + `loyalty` (answers of each API version), `accounting` (totals, points),
-`customer_data` (referrals, erasure), `jsonio` (strict JSON in, no NaN out).
+Where things are: `server` (the Emulator facade), `api` (serving a request), `operations` (THE table:
+one entry per operation, its route, body definition, query parameters and handler; `routes` is an
+entry's shape and the routing), `validation`, `auth`, `faults`, `requestlog`, `http`, `admin` (the
+`/_emulator/` endpoints), `state` (operation semantics), `store` (entities, state file), `rules` and
+`evaluation` (rules file, effects), `v1` and `v2` (the handlers of each API version) + `answers_v2` +
+`loyalty` (their answers), `accounting` (totals, points), `customer_data` (referrals, erasure),
+`jsonio` (strict JSON in, no NaN out).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from local.emulator import v1, v2
 from local.emulator.auth import Credentials
 from local.emulator.errors import ApiError
 from local.emulator.faults import MAX_DELAY, Faults, FaultSpec
@@ -21,8 +20,9 @@ from local.emulator.http import Reply, error_reply, json_reply
 from local.emulator.jsonio import dump_bytes
 from local.emulator.loyalty import DEFAULT_ERA, Era
 from local.emulator.model import Outcome
+from local.emulator.operations import ROUTES
 from local.emulator.requestlog import Exchange, RequestLog
-from local.emulator.routes import Route, match_route
+from local.emulator.routes import Call, Route, match_route
 from local.emulator.state import Backend
 from local.emulator.validation import check_content_type, query_values, validate_body
 
@@ -66,10 +66,12 @@ class IntegrationApi:
         on_change: Callable[[], None],
         stopping: threading.Event,
         max_log: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
         self.backend = backend
         self.credentials = credentials
-        self.faults = Faults()
+        self.faults = Faults(monotonic)
         self.concurrency = Concurrency()
         #: seconds every request waits before it is served (a remote Talon.One's latency; 0: none)
         self.latency = 0.0
@@ -78,12 +80,14 @@ class IntegrationApi:
         self._lock = lock
         self._on_change = on_change
         self._stopping = stopping
+        #: how a delay fault or the latency waits (None: on `stopping`, so stopping cuts the wait short)
+        self._pause = pause or stopping.wait
 
     def serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         self.concurrency.enter()
         try:
             if self.latency:
-                self._stopping.wait(self.latency)
+                self._pause(self.latency)
             return self._serve(method, raw_path, query, headers, body)
         finally:
             self.concurrency.leave()
@@ -116,7 +120,7 @@ class IntegrationApi:
     def _apply_fault(self, fault: FaultSpec) -> Reply | None:
         """The faulty reply, or None when the fault is only a delay."""
         if fault.delay:
-            self._stopping.wait(min(max(fault.delay, 0.0), MAX_DELAY))
+            self._pause(min(max(fault.delay, 0.0), MAX_DELAY))
         if fault.drop:
             return Reply(0, drop=True)
         if fault.status is None:
@@ -138,7 +142,7 @@ class IntegrationApi:
         self, exchange: Exchange, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
         try:
-            route, params = match_route(method, raw_path)
+            route, params = match_route(ROUTES, method, raw_path)
             exchange.operation, exchange.params = route.operation, params
             application_id, exchange.auth = self.credentials.authenticate(headers, body)
             check_content_type(headers, body)
@@ -159,9 +163,7 @@ class IntegrationApi:
     def _dispatch(
         self, route: Route, params: dict[str, str], query: dict[str, Any], data: dict[str, Any], application_id: int
     ) -> Outcome:
-        if route.version == "v2":
-            return v2.handle(self.backend, route, params, query, data, application_id)
-        return v1.handle(self.backend, route.operation, params, data, application_id, self.era)
+        return route.handle(Call(self.backend, params, query, data, application_id, self.era))
 
 
 def _serialise(body: dict[str, Any]) -> bytes:

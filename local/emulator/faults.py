@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ class Fault:
     id: int
     spec: FaultSpec
     remaining: int
-    #: time.monotonic() after which a timed fault is gone (None: it counts down instead)
+    #: the reading of the faults' clock (time.monotonic()) after which a timed fault is gone (None: it counts down)
     ends: float | None = field(default=None)
 
     def expired(self, now: float) -> bool:
@@ -76,34 +77,36 @@ class Fault:
             return False
         return self.spec.path is None or raw_path.startswith(self.spec.path)
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, now: float | None = None) -> dict[str, Any]:
         wire = {"id": self.id, "remaining": self.remaining, **self.spec.wire()}
         if self.ends is not None:
             wire["remaining"] = None
-            wire["secondsLeft"] = round(max(self.ends - time.monotonic(), 0.0), 3)
+            wire["secondsLeft"] = round(max(self.ends - (time.monotonic() if now is None else now), 0.0), 3)
         return wire
 
 
 class Faults:
-    """The queue of faults; thread-safe."""
+    """The queue of faults; thread-safe. `clock` times the timed faults (a test passes a fake one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._clock = clock
 
     def add(self, spec: FaultSpec) -> dict[str, Any]:
         with self._lock:
-            ends = time.monotonic() + spec.seconds if spec.seconds is not None else None
+            now = self._clock()
+            ends = now + spec.seconds if spec.seconds is not None else None
             fault = Fault(next(self._ids), spec, spec.count, ends)
             self._faults.append(fault)
-            return fault.wire()
+            return fault.wire(now)
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._faults = [fault for fault in self._faults if not fault.expired(now)]
-            return [fault.wire() for fault in self._faults]
+            return [fault.wire(now) for fault in self._faults]
 
     def clear(self) -> None:
         with self._lock:
@@ -112,7 +115,7 @@ class Faults:
     def take(self, method: str, raw_path: str) -> FaultSpec | None:
         """The first matching fault, counted down (and removed when used up)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._faults = [fault for fault in self._faults if not fault.expired(now)]
             for fault in self._faults:
                 if fault.matches(method, raw_path):

@@ -1,8 +1,8 @@
 """`Emulator`: the facade that starts, stops, configures and persists the Talon.One emulator.
 
 The work is done elsewhere: `api` serves the Integration API (with `requestlog`, `faults`, `auth`,
-`validation`, `routes`, and `v1`/`v2` over the `state.Backend`), `admin` the `/_emulator/`
-interface, `http` the sockets.
+`validation`, and the table `operations`: each operation's route and handler, the handlers in `v1` and
+`v2` over the `state.Backend`), `admin` the `/_emulator/` interface, `http` the sockets.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ class Emulator:
         code_factory: Callable[[], str] | None = None,
         max_log: int = 10_000,
         era: str = DEFAULT_ERA,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rules = load_rules(rules)
         self._backend = Backend(self._rules, clock=clock, code_factory=code_factory)
@@ -67,6 +69,8 @@ class Emulator:
             on_change=self.save,
             stopping=self._stopping,
             max_log=max_log,
+            monotonic=monotonic,
+            pause=self.pause,
         )
         self._api.era = check_era(era)
         self._server: EmulatorHTTPServer | None = None
@@ -117,6 +121,11 @@ class Emulator:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds` (a delay fault, the latency setting); stop() cuts the wait short (then True).
+        A test's subclass may wait otherwise, e.g. on a fake clock."""
+        return self._stopping.wait(seconds)
 
     def __enter__(self) -> Emulator:
         if not self.running:

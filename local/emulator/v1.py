@@ -1,4 +1,4 @@
-"""The five v1 operations (May 2019): request body -> `Backend` -> answer in the 2019 shapes.
+"""The handlers of the five v1 operations (May 2019): request body -> `Backend` -> answer in the 2019 shapes.
 
 Answers are `IntegrationState {session, profile, event, loyalty}` (loyalty only for an identified
 profile, its shape chosen by the era), `Referral`, or nothing (204). Effects are v1 tuples.
@@ -10,8 +10,8 @@ from typing import Any
 
 from local.emulator.loyalty import Era, loyalty
 from local.emulator.model import Outcome, Result, SessionChange
+from local.emulator.routes import Call
 from local.emulator.rules import RulesConfig
-from local.emulator.state import Backend
 from local.emulator.store import Profile, Session
 
 #: The properties of the 2019 definitions, in the spec's order (the store keeps more).
@@ -76,23 +76,36 @@ def session_change(body: dict[str, Any]) -> SessionChange:
     )
 
 
-def handle(
-    backend: Backend, operation: str, params: dict[str, str], body: dict[str, Any], application_id: int, era: Era
-) -> Outcome:
-    """Run one v1 operation; the caller holds the lock."""
-    if operation == "createReferral":
-        referral = backend.create_referral(body, application_id).referral
-        assert referral is not None
-        return Outcome(201, referral.dump())
-    if operation == "deleteCustomerData":
-        backend.delete_customer_data(params["integrationId"])
-        return Outcome(204, None)
-    if operation == "updateCustomerProfile":
-        result = backend.update_profile(params["integrationId"], body.get("attributes"), application_id)
-    elif operation == "updateCustomerSession":
-        result = backend.update_session(params["customerSessionId"], session_change(body), application_id)
-    else:  # trackEvent
-        result = backend.track_event(
-            body["type"], body["sessionId"], body.get("profileId"), body["attributes"], application_id
-        )
-    return Outcome(result.status, integration_state(result, backend.rules, era), result.effect_names)
+def _state(call: Call, result: Result) -> Outcome:
+    return Outcome(result.status, integration_state(result, call.backend.rules, call.era), result.effect_names)
+
+
+def create_referral(call: Call) -> Outcome:
+    referral = call.backend.create_referral(call.body, call.application_id).referral
+    assert referral is not None
+    return Outcome(201, referral.dump())
+
+
+def delete_customer_data(call: Call) -> Outcome:
+    call.backend.delete_customer_data(call.params["integrationId"])
+    return Outcome(204, None)
+
+
+def update_customer_profile(call: Call) -> Outcome:
+    return _state(
+        call,
+        call.backend.update_profile(call.params["integrationId"], call.body.get("attributes"), call.application_id),
+    )
+
+
+def update_customer_session(call: Call) -> Outcome:
+    change = session_change(call.body)
+    return _state(call, call.backend.update_session(call.params["customerSessionId"], change, call.application_id))
+
+
+def track_event(call: Call) -> Outcome:
+    body = call.body
+    result = call.backend.track_event(
+        body["type"], body["sessionId"], body.get("profileId"), body["attributes"], call.application_id
+    )
+    return _state(call, result)

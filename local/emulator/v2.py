@@ -1,4 +1,4 @@
-"""The three v2 operations of today (May 2026 spec): query semantics, body -> `Backend` -> answer.
+"""The handlers of the three v2 operations of today (May 2026 spec): query semantics, body -> `Backend` -> answer.
 
 - `dry=true`: the request is evaluated as usual and answered, then every change is forgotten; only
   then is `evaluableCampaignIds` honoured (only those campaigns run).
@@ -19,7 +19,7 @@ from typing import Any
 from local.emulator import answers_v2
 from local.emulator.errors import ApiError
 from local.emulator.model import Options, Outcome, Result, SessionChange
-from local.emulator.routes import Route
+from local.emulator.routes import Call
 from local.emulator.state import Backend
 
 
@@ -39,63 +39,68 @@ def _answer(backend: Backend, result: Result, content: list[str], status: int = 
     return Outcome(status, body, result.effect_names)
 
 
-def handle(
-    backend: Backend,
-    route: Route,
-    params: dict[str, str],
-    query: dict[str, Any],
-    body: dict[str, Any],
-    application_id: int,
-) -> Outcome:
-    """Run one v2 operation; the caller holds the lock."""
-    dry = query["dry"] is True
-    content: list[str] = body.get("responseContent") or []
-    if route.operation == "updateCustomerSessionV2":
-        now = query["now"]
-        if now is not None and not dry:
-            raise _needs_dry("now", "it can only be used with dry=true")
-        if now is not None and now <= backend.now():
-            raise _needs_dry("now", "it must be a moment in the future")
-        session: dict[str, Any] = body["customerSession"]
-        change = SessionChange(
-            profile_id=session.get("profileId"),
-            coupons=session.get("couponCodes"),
-            referral=session.get("referralCode"),
-            state=session.get("state"),
-            cart_items=session.get("cartItems"),
-            additional_costs=session.get("additionalCosts"),
-            identifiers=session.get("identifiers"),
-            attributes=session.get("attributes"),
-            at="/customerSession",
-            total_pointer="/customerSession/cartItems",
+def _dry(call: Call) -> bool:
+    return call.query["dry"] is True
+
+
+def _content(call: Call) -> list[str]:
+    content: list[str] = call.body.get("responseContent") or []
+    return content
+
+
+def update_customer_session(call: Call) -> Outcome:
+    backend, query, body, dry = call.backend, call.query, call.body, _dry(call)
+    now = query["now"]
+    if now is not None and not dry:
+        raise _needs_dry("now", "it can only be used with dry=true")
+    if now is not None and now <= backend.now():
+        raise _needs_dry("now", "it must be a moment in the future")
+    session: dict[str, Any] = body["customerSession"]
+    change = SessionChange(
+        profile_id=session.get("profileId"),
+        coupons=session.get("couponCodes"),
+        referral=session.get("referralCode"),
+        state=session.get("state"),
+        cart_items=session.get("cartItems"),
+        additional_costs=session.get("additionalCosts"),
+        identifiers=session.get("identifiers"),
+        attributes=session.get("attributes"),
+        at="/customerSession",
+        total_pointer="/customerSession/cartItems",
+    )
+    with backend.transaction(commit=not dry):
+        result = backend.update_session(
+            call.params["customerSessionId"], change, call.application_id, _options(query, session, dry=dry)
         )
-        with backend.transaction(commit=not dry):
-            result = backend.update_session(
-                params["customerSessionId"], change, application_id, _options(query, session, dry=dry)
-            )
-            return _answer(backend, result, content)
-    if route.operation == "updateCustomerProfileV2":
-        run_rules = query["runRuleEngine"] is True
-        if not run_rules and dry:
-            raise _needs_dry("dry", "it only works with runRuleEngine=true")
-        if not run_rules and "responseContent" in body:
-            raise ApiError(
-                400,
-                "responseContent needs runRuleEngine=true",
-                title="Invalid value",
-                details="responseContent can only be used when the rule engine runs",
-                pointer="/responseContent",
-            )
-        with backend.transaction(commit=not dry):
-            result = backend.update_profile(
-                params["integrationId"],
-                body.get("attributes"),
-                application_id,
-                run_rules=run_rules,
-                options=_options(query, body, dry=dry),
-            )
-            return _answer(backend, result, content)
-    # trackEventV2
+        return _answer(backend, result, _content(call))
+
+
+def update_customer_profile(call: Call) -> Outcome:
+    backend, query, body, dry = call.backend, call.query, call.body, _dry(call)
+    run_rules = query["runRuleEngine"] is True
+    if not run_rules and dry:
+        raise _needs_dry("dry", "it only works with runRuleEngine=true")
+    if not run_rules and "responseContent" in body:
+        raise ApiError(
+            400,
+            "responseContent needs runRuleEngine=true",
+            title="Invalid value",
+            details="responseContent can only be used when the rule engine runs",
+            pointer="/responseContent",
+        )
+    with backend.transaction(commit=not dry):
+        result = backend.update_profile(
+            call.params["integrationId"],
+            body.get("attributes"),
+            call.application_id,
+            run_rules=run_rules,
+            options=_options(query, body, dry=dry),
+        )
+        return _answer(backend, result, _content(call))
+
+
+def track_event(call: Call) -> Outcome:
+    backend, query, body, dry = call.backend, call.query, call.body, _dry(call)
     if query["forceCompleteEvaluation"] is True and not dry:
         raise _needs_dry("forceCompleteEvaluation", "it requires dry=true")
     silent = query["silent"] in ("yes", "true")
@@ -105,9 +110,9 @@ def handle(
             None,
             body.get("profileId"),
             body.get("attributes") or {},
-            application_id,
+            call.application_id,
             _options(query, body, dry=dry),
         )
         if silent:
             return Outcome(204, None, result.effect_names)
-        return _answer(backend, result, content)
+        return _answer(backend, result, _content(call))

@@ -89,8 +89,18 @@ FORMATS = _formats()
 
 @cache
 def schema_document(version: str) -> dict[str, Any]:
-    """`schemas/<version>.json`: `{"definitions": {name: JSON Schema (draft 4)}}`."""
+    """`schemas/<version>.json` with the definitions the table's entries of that version bring:
+    `{"definitions": {name: JSON Schema (draft 4)}}`."""
+    from local.emulator.operations import ROUTES
+
     document: dict[str, Any] = json.loads((SCHEMA_DIR / f"{version}.json").read_text(encoding="utf-8"))
+    definitions = document["definitions"]
+    for route in ROUTES:
+        if route.version != version:
+            continue
+        for name, definition in route.definitions.items():
+            if definitions.setdefault(name, definition) != definition:
+                raise ValueError(f"{route.operation} redefines {name} of schemas/{version}.json")
     return document
 
 
@@ -206,12 +216,13 @@ def validate_body(route: Route, body: bytes) -> dict[str, Any]:
     if not body.strip():
         if route.body_required:
             raise ApiError(400, f"Request body is required ({route.body})", title="Missing body", pointer="")
-        return {}
-    data = parse_json(body)
-    if not isinstance(data, dict):
+        parsed: Any = {}  # an optional body left out is read as {}, and checked as one
+    else:
+        parsed = parse_json(body)
+    if not isinstance(parsed, dict):
         raise ApiError(400, f"Request body must be a JSON object ({route.body})", title="Invalid body", pointer="")
     definitions = schema_document(route.version)["definitions"]
-    data = dict(drop_null_optionals(data, definitions[route.body], definitions))
+    data = dict(drop_null_optionals(parsed, definitions[route.body], definitions))
     errors: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for error in _validator(route.version, route.body).iter_errors(data):

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from local.emulator.routes import ROUTES, Route, route_path
+from local.emulator.operations import ROUTES
+from local.emulator.routes import Route, route_path
 from local.emulator.validation import schema_document
 from tests.contract.conftest import load_current_spec, load_spec
 

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, seed, settings
 
 from local.stack import LocalStack
+from talon_relay.operations import OPERATIONS as TABLE
 from tests.e2e.helpers import Http
 from tests.support import ROOT
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.e2e
 
 #: The unmodified Swagger 2.0 file of May 2019 (its five Integration API operations), outside the repo.
 SPEC_PATH = ROOT.parent / "shared" / "reference" / "talon_one_swagger-20052019.yaml"
-OPERATIONS = ["updateCustomerSession", "updateCustomerProfile", "trackEvent", "createReferral", "deleteCustomerData"]
+#: The table's entries that the 2019 file describes (its routes are /v1/).
+OPERATIONS = [op.name for op in TABLE.values() if op.path.startswith("/v1/")]
 EXAMPLES_PER_MODE = 40
 SEED = 20052019
 

@@ -10,8 +10,8 @@ import pytest
 import urllib3
 
 from local.emulator import Emulator
-from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, Client, OpenApiCheck, SpecCheck
-from tests.support import OPENAPI_2026, SWAGGER_2019, reference_spec
+from tests.emulator.helpers import API_KEY, APP_ID, APP_KEY, Client, OpenApiCheck, PausingEmulator, SpecCheck, serving
+from tests.support import OPENAPI_2026, SWAGGER_2019, FakeClock, reference_spec
 
 
 @pytest.fixture
@@ -30,6 +30,20 @@ def client(emulator: Emulator) -> Iterator[Client]:
     assert emulator.base_url is not None
     yield Client(emulator.base_url, pool)
     pool.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def clocked_emulator(clock: FakeClock) -> Iterator[tuple[Emulator, Client]]:
+    """Given an emulator on a fake clock (and a client for it): a delay fault or the latency advances the
+    clock (each wait is in clock.slept) instead of waiting, and a timed fault ends once the clock passes it."""
+    emu = PausingEmulator(clock.sleep, api_keys={API_KEY}, applications={APP_ID: APP_KEY}, monotonic=clock)
+    with serving(emu) as client:
+        yield emu, client
 
 
 # --- the spec's definitions as JSON Schema ----------------------------------------------------

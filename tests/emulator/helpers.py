@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
     FormatChecker,
 )
 
-from local.emulator import sign
+from local.emulator import Emulator, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,6 +99,32 @@ class Client:
 
     def event_v2(self, body: Any, query: str = "", **kw: Any) -> Answer:
         return self.request("POST", f"/v2/events{_q(query)}", body, **kw)
+
+
+class PausingEmulator(Emulator):
+    """An emulator whose waits (a delay fault, the latency setting) are the test's `pause(seconds)`: a fake
+    clock's sleep, or a hold the test lets go of, instead of a wait on the wall clock."""
+
+    def __init__(self, pause: Callable[[float], object], **options: Any) -> None:
+        super().__init__(**options)
+        self._test_pause = pause
+
+    def pause(self, seconds: float) -> bool:
+        self._test_pause(seconds)
+        return False
+
+
+@contextmanager
+def serving(emulator: Emulator) -> Iterator[Client]:
+    """`emulator` started, and a client for it; stopped afterwards."""
+    emulator.start()
+    pool = urllib3.PoolManager(maxsize=8)
+    try:
+        assert emulator.base_url is not None
+        yield Client(emulator.base_url, pool)
+    finally:
+        pool.clear()
+        emulator.stop()
 
 
 def _q(query: str) -> str:

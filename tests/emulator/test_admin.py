@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 import urllib3
@@ -12,7 +11,8 @@ from pydantic import ValidationError
 from urllib3.exceptions import ProtocolError
 
 from local.emulator import Emulator
-from tests.emulator.helpers import API_KEY, Client, SpecCheck
+from tests.emulator.helpers import API_KEY, Client, PausingEmulator, SpecCheck, serving
+from tests.support import FakeClock
 
 SESSION = "/v1/customer_sessions/s-1"
 
@@ -54,17 +54,17 @@ def test_fault_with_custom_body_and_headers(client: Client):
     assert answer.headers["Retry-After"] == "2"
 
 
-def test_delay_fault_delays_then_serves(client: Client, emulator: Emulator):
+def test_delay_fault_delays_then_serves(clocked_emulator: tuple[Emulator, Client], clock: FakeClock):
+    # Given a 0.3 s delay queued, on the emulator's clock
+    emulator, client = clocked_emulator
     emulator.inject_fault(delay=0.3)
-    started = time.monotonic()
+    # When a request comes, then it is served after waiting the delay
     answer = client.session("s-1", {})
-    elapsed = time.monotonic() - started
     assert answer.status == 200
-    assert elapsed >= 0.3
-    # and only once
-    started = time.monotonic()
+    assert clock.slept == [0.3]
+    # And only once: the next one is served without a wait
     client.session("s-1", {})
-    assert time.monotonic() - started < 0.3
+    assert clock.slept == [0.3]
 
 
 def test_delay_makes_a_client_time_out(client: Client, emulator: Emulator):
@@ -153,25 +153,32 @@ def test_faults_are_cleared_through_delete(client: Client):
     assert client.session("s-1", {}).status == 200
 
 
-def test_a_delayed_request_does_not_block_others(client: Client, emulator: Emulator):
-    # Given a slow answer on one path
-    emulator.inject_fault(delay=1.0, path="/v1/events")
-    results: dict[str, int] = {}
+def test_a_delayed_request_does_not_block_others():
+    # Given a slow answer on one path: its delay holds until the test lets it go
+    delayed, release = threading.Event(), threading.Event()
 
-    def slow() -> None:
-        results["slow"] = client.event({"sessionId": "s", "type": "x", "attributes": {}}).status
+    def hold(seconds: float) -> None:
+        delayed.set()
+        release.wait(timeout=10)
 
-    thread = threading.Thread(target=slow)
-    thread.start()
-    time.sleep(0.1)
-    # When another request comes meanwhile
-    started = time.monotonic()
-    fast = client.session("s-2", {})
-    # Then it is served at once
-    assert fast.status == 200
-    assert time.monotonic() - started < 0.5
-    thread.join()
-    assert results["slow"] == 201
+    with serving(PausingEmulator(hold, api_keys={API_KEY})) as client:
+        client.admin("POST", "faults", {"delay": 1.0, "path": "/v1/events"})
+        results: dict[str, int] = {}
+
+        def slow() -> None:
+            results["slow"] = client.event({"sessionId": "s", "type": "x", "attributes": {}}).status
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        assert delayed.wait(timeout=5)
+        # When another request comes while the slow one is held
+        fast = client.session("s-2", {}, timeout=5)
+        # Then it is served meanwhile (a blocked one would time out), before the slow one is answered
+        assert fast.status == 200
+        assert "slow" not in results
+        release.set()
+        thread.join()
+        assert results["slow"] == 201
 
 
 # --- request log, state, reset ----------------------------------------------------------------

@@ -139,6 +139,15 @@ def test_profile_update_without_body_is_allowed(client: Client):
     assert answer.body["profile"]["attributes"] == {}
 
 
+def test_event_without_body_is_a_400_naming_what_it_needs(client: Client):
+    # Given nothing / When an event is tracked with an empty body (optional in the 2019 spec)
+    answer = client.request("POST", "/v1/events", raw=b"")
+    # Then it is read as {}: a 400 naming each required property, not a dropped connection
+    assert answer.status == 400
+    pointers = {error["source"]["pointer"] for error in answer.body["errors"]}
+    assert {"/sessionId", "/type", "/attributes"} <= pointers
+
+
 def test_session_attributes_merge_too(client: Client):
     client.session("s-1", {"profileId": "p-1", "attributes": {"a": 1, "b": 2}})
     answer = client.session("s-1", {"attributes": {"b": 3}})

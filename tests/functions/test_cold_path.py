@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.operations import Operation
 from tests.functions.conftest import Stack
-from tests.functions.test_api_gateway import OPERATIONS, api_event, expect, talon_answer
-from tests.support import ROOT
+from tests.functions.test_api_gateway import OPERATIONS, api_event, expect
+from tests.support import ROOT, success_answer
 
 #: A Lambda container's first invocation, in a process of its own; writes what it imported.
 CHILD = """
@@ -67,13 +68,14 @@ def first_call(folder: str, event: dict[str, Any], tmp_path: Path) -> dict[str, 
     return result
 
 
-@pytest.mark.parametrize(("folder", "method", "template", "status"), OPERATIONS)
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.function)
 def test_a_first_call_that_succeeds_never_imports_pydantic(
-    stack: Stack, httpserver: HTTPServer, tmp_path: Path, folder: str, method: str, template: str, status: int
+    stack: Stack, httpserver: HTTPServer, tmp_path: Path, op: Operation
 ) -> None:
+    folder, status = op.function, op.success_status
     # Given a function's signed sample event and Talon.One answering with success
     event = api_event(folder)
-    expect(httpserver, method, template.format(**(event.get("pathParameters") or {})), status, talon_answer(folder))
+    expect(httpserver, op.method, op.path.format(**(event.get("pathParameters") or {})), status, success_answer(op))
 
     # When a fresh process serves it as a Lambda container's first invocation
     result = first_call(folder, event, tmp_path)

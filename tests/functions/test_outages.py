@@ -5,7 +5,6 @@ its place in its customer's order, and an old update redriven after a newer one 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -16,18 +15,18 @@ from werkzeug import Request, Response
 from local.gateway import sqs_record
 from local.redrive import redrive
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, LogCapture, integration_state, reset_handlers
+from tests.support import FakeClock, LambdaContext, LogCapture, integration_state, reset_handlers
 
 SESSION_PATH = "/v1/customer_sessions/s-1"
 
 
-def receive_event(stack: Stack, queue_url: str, *, wait: int = 0) -> dict[str, Any]:
+def receive_event(stack: Stack, queue_url: str) -> dict[str, Any]:
     """What Lambda's event source mapping hands the function: the visible messages as SQS records."""
     arn = stack.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     messages = stack.sqs.receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=10,
-        WaitTimeSeconds=wait,
+        WaitTimeSeconds=0,
         AttributeNames=["All"],
         MessageAttributeNames=["All"],
     ).get("Messages", [])
@@ -60,9 +59,14 @@ def session_message(total: float) -> str:
 
 
 def test_a_failed_message_comes_back_after_its_backoff_not_the_visibility_timeout(
-    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: LogCapture,
+    sqs_clock: FakeClock,
 ) -> None:
-    # Given Talon.One down, a queue whose visibility timeout is 1 s, and a first retry after 3 s
+    # Given Talon.One down, a queue whose visibility timeout is 1 s, and a first retry after 3 s (SQS's clock)
     use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="3", QUEUE_RETRY_MAX_SECONDS="60")
     httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_data("", status=503)
     stack.send(session_message(1))
@@ -72,17 +76,23 @@ def test_a_failed_message_comes_back_after_its_backoff_not_the_visibility_timeou
     settle(stack, stack.queue_url, event, result)
     # Then it is reported for retry, and stays hidden past the queue's 1 s ...
     assert [item["itemIdentifier"] for item in result["batchItemFailures"]] == [event["Records"][0]["messageId"]]
-    time.sleep(1.5)
+    sqs_clock.advance(1.5)
     assert receive_event(stack, stack.queue_url)["Records"] == []
     # ... until its 3 s backoff has passed, when it comes back for its second receive
-    again = receive_event(stack, stack.queue_url, wait=3)["Records"]
+    sqs_clock.advance(1.6)
+    again = receive_event(stack, stack.queue_url)["Records"]
     assert [record["attributes"]["ApproximateReceiveCount"] for record in again] == ["2"]
     (line,) = [r for r in logs.records() if r["message"] == "retryable failure; message comes back later"]
     assert (line["retry_in_seconds"], line["status"]) == (3, 503)
 
 
 def test_a_429_retry_after_beyond_the_invocation_keeps_the_message_hidden_that_long(
-    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: LogCapture,
+    sqs_clock: FakeClock,
 ) -> None:
     # Given Talon.One rate limiting with Retry-After 120 (more than the invocation has), backoff 1 s
     use(monkeypatch, QUEUE_RETRY_BASE_SECONDS="1", QUEUE_RETRY_MAX_SECONDS="1")
@@ -94,10 +104,15 @@ def test_a_429_retry_after_beyond_the_invocation_keeps_the_message_hidden_that_l
     # When the function handles it
     result = load_handler("update_customer_session")(event, LambdaContext(timeout_seconds=5))
     settle(stack, stack.queue_url, event, result)
-    # Then it did not wait in the invocation (one request), and the message is hidden for Talon.One's 120 s
+    # Then it did not wait in the invocation (one request), and the message is hidden for Talon.One's 120 s:
+    # past its 1 s backoff and up to 120 s, then it comes back
     assert len(httpserver.log) == 1
-    time.sleep(1.5)
+    sqs_clock.advance(1.5)
     assert hidden(stack, stack.queue_url) == 1
+    sqs_clock.advance(118)
+    assert hidden(stack, stack.queue_url) == 1
+    sqs_clock.advance(1)
+    assert len(receive_event(stack, stack.queue_url)["Records"]) == 1
     (line,) = [r for r in logs.records() if r["message"] == "retryable failure; message comes back later"]
     assert (line["retry_in_seconds"], line["status"]) == (120, 429)
 
@@ -148,6 +163,7 @@ def test_an_old_update_redriven_after_a_newer_one_is_superseded(
     load_handler: Any,
     fifo: tuple[str, str],
     logs: LogCapture,
+    sqs_clock: FakeClock,
 ) -> None:
     # Given Talon.One refusing session s-1's first update (a fault fixed later) and accepting the rest
     queue, dlq = fifo
@@ -169,8 +185,9 @@ def test_an_old_update_redriven_after_a_newer_one_is_superseded(
     event = receive_event(stack, queue)
     settle(stack, queue, event, handler(event, LambdaContext()))
     assert applied == [2]
-    # And after the fix the dead letter is redriven and delivered
-    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0).moved == 1
+    # And after the fix (a second later on SQS's clock) the dead letter is redriven and delivered
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
     event = receive_event(stack, queue)
     assert len(event["Records"]) == 1
     result = handler(event, LambdaContext())
@@ -189,7 +206,7 @@ def test_an_old_update_redriven_after_a_newer_one_is_superseded(
 
 
 def test_a_redriven_update_with_nothing_newer_applied_is_applied(
-    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str]
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], sqs_clock: FakeClock
 ) -> None:
     # Given a session update dead-lettered by a refusal, and nothing newer for that session since
     queue, dlq = fifo
@@ -201,8 +218,9 @@ def test_a_redriven_update_with_nothing_newer_applied_is_applied(
     send_fifo(stack, queue, session_message(1))
     event = receive_event(stack, queue)
     settle(stack, queue, event, handler(event, LambdaContext()))
-    # When it is redriven and delivered
-    redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0)
+    # When it is redriven (a second later on SQS's clock) and delivered
+    sqs_clock.advance(1)
+    redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock())
     event = receive_event(stack, queue)
     settle(stack, queue, event, handler(event, LambdaContext()))
     # Then it is applied (it is the latest the session has)
@@ -212,7 +230,9 @@ def test_a_redriven_update_with_nothing_newer_applied_is_applied(
     ] == {"ApproximateNumberOfMessages": "0"}
 
 
-def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(stack: Stack, fifo: tuple[str, str]) -> None:
+def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(
+    stack: Stack, fifo: tuple[str, str], sqs_clock: FakeClock
+) -> None:
     # Given a message SQS moved to the DLQ by itself (no relayOrder), and one the relay dead-lettered
     queue, dlq = fifo
     stack.sqs.send_message(QueueUrl=dlq, MessageBody=session_message(1), MessageGroupId="s-1")
@@ -226,8 +246,9 @@ def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(stack
         QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
     )
     first_sent = in_dlq["Messages"][0]["Attributes"]["SentTimestamp"]
-    # When both are redriven
-    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0).moved == 2
+    # When both are redriven, a second later on SQS's clock
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 2
     # Then the first carries its DLQ send time as its place, and the second keeps the place it had
     moved = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     places = [m["MessageAttributes"]["relayOrder"]["StringValue"] for m in moved["Messages"]]
@@ -235,7 +256,12 @@ def test_a_dead_letter_sqs_moved_without_a_place_gets_one_from_the_redrive(stack
 
 
 def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
-    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    fifo: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    sqs_clock: FakeClock,
 ) -> None:
     # Given Talon.One down, a first retry after 3 s, and two updates of one session in one batch
     queue, _ = fifo
@@ -252,7 +278,55 @@ def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
     assert len(result["batchItemFailures"]) == 2
     assert len(httpserver.log) == 3  # the first, with its two in-process retries
     # Then both stay hidden for the head's 3 s (the queue's visibility timeout is 1 s) and come back together
-    time.sleep(1.5)
+    sqs_clock.advance(1.5)
     assert hidden(stack, queue) == 2
-    again = receive_event(stack, queue, wait=3)["Records"]
+    sqs_clock.advance(1.6)
+    again = receive_event(stack, queue)["Records"]
     assert [json.loads(r["body"])["body"]["total"] for r in again] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("forged", "words"),
+    [
+        ("999999999999999.0", "relayOrder: 999999999999999.0 is later than the message was sent"),
+        ("tomorrow", "relayOrder: 'tomorrow' is not a place"),
+    ],
+    ids=["far-future", "unparseable"],
+)
+def test_a_relay_order_the_relay_cannot_trust_is_dead_lettered_and_the_updates_behind_it_apply(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], forged: str, words: str
+) -> None:
+    # Given a session update sent to the queue with a relayOrder of its own making, then two ordinary updates
+    queue, dlq = fifo
+    applied: list[float] = []
+
+    def answer(request: Request) -> Response:
+        applied.append(json.loads(request.get_data())["total"])
+        return Response(json.dumps(integration_state()), status=200, content_type="application/json")
+
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_handler(answer)
+    stack.sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=session_message(1),
+        MessageGroupId="s-1",
+        MessageAttributes={"relayOrder": {"DataType": "String", "StringValue": forged}},
+    )
+    send_fifo(stack, queue, session_message(2))
+    send_fifo(stack, queue, session_message(3))
+    handler = load_handler("update_customer_session")
+
+    # When the queue delivers them
+    event = receive_event(stack, queue)
+    assert len(event["Records"]) == 3
+    sent = event["Records"][0]["attributes"]["SentTimestamp"]
+    result = handler(event, LambdaContext())
+    settle(stack, queue, event, result)
+
+    # Then the forged one is a dead letter saying why, carrying the place SQS gave it, not the forged one
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
+    assert words in attributes["failureReason"]
+    assert attributes["relayOrder"].split(".")[0] == sent
+    # And both ordinary updates reached Talon.One, none "superseded" by the forged place
+    assert applied == [2, 3]

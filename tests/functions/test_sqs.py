@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.operations import OPERATIONS
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, integration_state, load_event, referral, reset_handlers
+from tests.support import LambdaContext, integration_state, load_event, reset_handlers
+from tests.support import answer_every_route as answer_all
 
-QUEUED = ["update_customer_session", "update_customer_profile", "track_event", "create_referral"]
+#: The functions an SQS event source feeds: every Integration API entry but the one the schedule drains
+#: (webhook receivers' queues hold webhooks: test_shopify_webhook.py).
+QUEUED = [op.function for op in OPERATIONS.values() if op.webhook is None and not op.schedule]
 
 
 def sqs_event(folder: str, bodies: list[Any]) -> dict[str, Any]:
@@ -32,19 +37,7 @@ def sqs_event(folder: str, bodies: list[Any]) -> dict[str, Any]:
     return {"Records": records}
 
 
-def answer_all(httpserver: HTTPServer) -> None:
-    for prefix, method in [
-        ("/v1/customer_sessions/", "PUT"),
-        ("/v1/customer_profiles/", "PUT"),
-    ]:
-        httpserver.expect_request(_prefix(prefix), method=method).respond_with_json(integration_state())
-    httpserver.expect_request("/v1/events", method="POST").respond_with_json(integration_state(), 201)
-    httpserver.expect_request("/v1/referrals", method="POST").respond_with_json(referral(), 201)
-
-
 def _prefix(prefix: str) -> Any:
-    import re
-
     return re.compile("^" + re.escape(prefix) + ".+")
 
 

@@ -21,7 +21,8 @@ import pytest
 
 from local.gateway import sqs_record
 from local.shopify_admin import ADMIN_TOKEN, ShopifyAdmin, ShopifyAdminServer
-from talon_relay.core import backoff, limits
+from talon_relay.core import input_limits as limits
+from talon_relay.core import retry_delays as backoff
 from tests.functions.conftest import Stack
 from tests.support import ROOT, LambdaContext, load_event, reset_handlers
 
@@ -306,7 +307,9 @@ def test_a_15_minute_shopify_outage_ends_with_the_right_balance(relay: Relay) ->
 
 
 def test_shopify_throttling_is_respected(relay: Relay) -> None:
-    # Given the shop's bucket nearly empty
+    # Given the shop's bucket nearly empty, and slow to refill (the relay's clock is the real one: the
+    # refill must take longer than the test, however loaded the machine)
+    relay.shopify.restore = 0.01
     relay.shopify.drain(995)
     relay.post(balance("7400", 5))
     # When the write-back is throttled
@@ -324,6 +327,35 @@ def test_the_event_schemas_are_json_schemas() -> None:
 
 
 # --- effects out ----------------------------------------------------------------------------------
+# (the relay fixture's environment is EffectsToEventBus=enabled: every function has EVENT_BUS_NAME)
+
+SESSION_EFFECTS = [
+    {"campaignId": 1, "rulesetId": 2, "ruleIndex": 0, "effectType": "setDiscount", "props": {"name": "Ten off"}},
+]
+
+
+def test_without_the_bus_name_a_sessions_effects_are_not_published(
+    relay: Relay, load_handler: Callable[[str], Handler], httpserver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support import integration_state_v2
+
+    # Given the template's defaults (EffectsToEventBus=disabled: no EVENT_BUS_NAME for the function)
+    monkeypatch.delenv("EVENT_BUS_NAME")
+    monkeypatch.delenv("EVENTS_DEAD_LETTER_QUEUE_URL")
+    answer = integration_state_v2("s-no-bus", "7501", SESSION_EFFECTS)
+    httpserver.expect_request("/v2/customer_sessions/s-no-bus", method="PUT").respond_with_json(answer)
+    handler = load_handler("update_customer_session_v2")
+    reset_handlers()
+    body = {"customerSession": {"profileId": "7501", "state": "open"}}
+    message = {"customerSessionId": "s-no-bus", "body": body, "idempotencyKey": "k-no-bus"}
+    relay.stack.sqs.send_message(QueueUrl=relay.stack.queue_url, MessageBody=json.dumps(message))
+    # When the queued update is relayed, its answer holding an effect
+    [queued] = relay.receive(relay.stack.queue_url)
+    result = handler({"Records": [sqs_record(queued, "arn:aws:sqs:us-east-1:123456789012:q")]}, LambdaContext())
+    # Then it is applied, and nothing is put on the bus
+    assert result["batchItemFailures"] == []
+    assert relay.published() == []
+    assert relay.receive(relay.events_dlq_url) == []
 
 
 def test_a_sessions_effects_appear_on_the_bus_once_each(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 from local.aws import local_client
 from local.redrive import function_names, logical_name, redrive
 from talon_relay.operations import OPERATIONS
+from tests.support import FakeClock
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_function_names_map_to_template_names(given: str, expected: str) -> None
     assert logical_name(given) == expected
 
 
-def test_redrive_moves_messages_back_in_their_group(sqs: Any) -> None:
+def test_redrive_moves_messages_back_in_their_group(sqs: Any, sqs_clock: FakeClock) -> None:
     # Given two dead-lettered messages of different sessions, with the relay's failure attributes
     queue, dlq = fifo_pair(sqs)
     for session in ("s-1", "s-2"):
@@ -56,8 +56,9 @@ def test_redrive_moves_messages_back_in_their_group(sqs: Any) -> None:
                 "traceparent": {"DataType": "String", "StringValue": "keep-me"},
             },
         )
-    # When they are redriven
-    result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0)
+    # When they are redriven, a second later (on SQS's clock: what was in the DLQ before the run started moves)
+    sqs_clock.advance(1)
+    result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock())
     # Then both are back on the queue in their own groups, the DLQ is empty, and the reasons are counted
     assert result.moved == 2
     assert result.reasons == {"Talon.One 400: bad state": 2}
@@ -70,22 +71,55 @@ def test_redrive_moves_messages_back_in_their_group(sqs: Any) -> None:
     assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", []) == []
 
 
-def test_redrive_stops_at_the_limit(sqs: Any) -> None:
+def test_redrive_stops_at_the_limit(sqs: Any, sqs_clock: FakeClock) -> None:
     # Given three dead-lettered messages on a standard queue pair
     suffix = uuid.uuid4().hex[:8]
     dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
     queue = sqs.create_queue(QueueName=f"q-{suffix}")["QueueUrl"]
     for index in range(3):
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"n": index}))
-    # When at most two are redriven
-    result = redrive(sqs, dlq_url=dlq, queue_url=queue, limit=2, wait_seconds=0)
+    # When at most two are redriven, a second later (on SQS's clock)
+    sqs_clock.advance(1)
+    result = redrive(sqs, dlq_url=dlq, queue_url=queue, limit=2, wait_seconds=0, now=sqs_clock())
     # Then exactly two moved, and one is still in the DLQ
     assert result.moved == 2
     remaining = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert remaining["Attributes"]["ApproximateNumberOfMessages"] == "1"
 
 
-def test_a_message_that_fails_again_is_moved_once_and_reported_as_come_back(sqs: Any) -> None:
+class FailingAgain:
+    """The SQS client redrive is given, on SQS's fake clock, with a consumer of the queue that fails every message
+    again at once: before each look at the DLQ it puts what the queue holds back on the DLQ as a new message
+    with a new reason, as the relay's function does. A long poll that finds nothing takes its wait time off
+    the clock (moto is asked without one)."""
+
+    def __init__(self, sqs: Any, *, queue: str, dlq: str, clock: FakeClock) -> None:
+        self.sqs, self.queue, self.dlq, self.clock = sqs, queue, dlq, clock
+        self.received: list[str] = []
+
+    def receive_message(self, **request: Any) -> Any:
+        if request["QueueUrl"] == self.dlq:
+            self._fail_what_the_queue_holds()
+        answer = self.sqs.receive_message(**(request | {"WaitTimeSeconds": 0}))
+        if not answer.get("Messages"):
+            self.clock.advance(request.get("WaitTimeSeconds", 0))
+        return answer
+
+    def _fail_what_the_queue_holds(self) -> None:
+        for message in self.sqs.receive_message(QueueUrl=self.queue, WaitTimeSeconds=0).get("Messages", []):
+            self.received.append(message["MessageId"])
+            self.sqs.send_message(
+                QueueUrl=self.dlq,
+                MessageBody=message["Body"],
+                MessageAttributes={"failureReason": {"DataType": "String", "StringValue": "still not JSON"}},
+            )
+            self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+
+def test_a_message_that_fails_again_is_moved_once_and_reported_as_come_back(sqs: Any, sqs_clock: FakeClock) -> None:
     # Given one bad message in a DLQ, and a consumer that fails it again at once: it puts it back on
     # the DLQ as a new message with a new reason, as the relay's function does
     suffix = uuid.uuid4().hex[:8]
@@ -96,38 +130,21 @@ def test_a_message_that_fails_again_is_moved_once_and_reported_as_come_back(sqs:
         MessageBody="not json",
         MessageAttributes={"failureReason": {"DataType": "String", "StringValue": "message body is not valid JSON"}},
     )
-    received: list[str] = []
-    stop = threading.Event()
-
-    def failing_consumer() -> None:
-        while not stop.is_set():
-            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []):
-                received.append(message["MessageId"])
-                sqs.send_message(
-                    QueueUrl=dlq,
-                    MessageBody=message["Body"],
-                    MessageAttributes={"failureReason": {"DataType": "String", "StringValue": "still not JSON"}},
-                )
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-            time.sleep(0.05)
-
-    consumer = threading.Thread(target=failing_consumer, daemon=True)
-    consumer.start()
-    try:
-        # When it is redriven (and the DLQ watched for 2 s afterwards)
-        started = time.monotonic()
-        result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, settle_seconds=2)
-        took = time.monotonic() - started
-    finally:
-        stop.set()
-        consumer.join(timeout=5)
+    consumer = FailingAgain(sqs, queue=queue, dlq=dlq, clock=sqs_clock)
+    # When it is redriven a second later (1 s long polls, and the DLQ watched for 2 s afterwards)
+    sqs_clock.advance(1)
+    run_start = sqs_clock()
+    result = redrive(
+        consumer, dlq_url=dlq, queue_url=queue, wait_seconds=1, settle_seconds=2, clock=sqs_clock, now=run_start
+    )
     # Then it was moved once (not a thousand times), reported as come back with its new reason, and
     # it is in the DLQ, visible, for the next look
     assert (result.moved, result.came_back) == (1, 1)
     assert result.reasons == {"message body is not valid JSON": 1}
     assert result.came_back_reasons == {"still not JSON": 1}
-    assert len(received) == 1
-    assert took < 10
+    assert len(consumer.received) == 1
+    # And the run ended once its settle time was over, within 10 s of its clock (not at its 600 s limit)
+    assert sqs_clock() < run_start + 10
     back = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
     assert [m["Body"] for m in back] == ["not json"]
 
@@ -136,3 +153,50 @@ def test_function_names_are_the_operation_tables() -> None:
     # Given the operation table, then redrive takes its function folders
     assert function_names() == sorted(op.function for op in OPERATIONS.values())
     assert "update_customer_session_v2" in function_names()
+
+
+class SkewedClock:
+    """This machine's wall clock, `offset` seconds off (what redrive must not read to decide what moves)."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600], ids=["an-hour-behind", "an-hour-ahead"])
+def test_the_machines_clock_does_not_decide_what_moves(sqs: Any, monkeypatch: pytest.MonkeyPatch, offset: int) -> None:
+    # Given a machine whose clock is an hour off SQS's, two dead letters, and a consumer that fails each
+    # moved message again at once, dead-lettering it as the relay does (a new message naming its source)
+    from local import redrive as redrive_module
+
+    monkeypatch.setattr(redrive_module, "time", SkewedClock(offset))
+    suffix = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"q-{suffix}")["QueueUrl"]
+    for index in range(2):
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"n": index}))
+    received: list[str] = []
+
+    def fail_again() -> None:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            received.append(message["MessageId"])
+            source = {"DataType": "String", "StringValue": message["MessageId"]}
+            sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"], MessageAttributes={"sourceMessageId": source})
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+    original = sqs.receive_message
+
+    def receive_then_fail(**kwargs: Any) -> Any:  # the consumer runs between the redrive's receives
+        if kwargs.get("QueueUrl") == dlq:
+            fail_again()
+        return original(**kwargs)
+
+    monkeypatch.setattr(sqs, "receive_message", receive_then_fail)
+    # When they are redriven
+    result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, limit=50, clock=FakeClock())
+    # Then each moved exactly once (behind: nothing was left out; ahead: the ones that came back were not
+    # moved again), and both are back in the DLQ for the next look
+    assert (result.moved, result.came_back) == (2, 2)
+    assert len(received) == 2

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from talon_relay.core import backoff
+from talon_relay.core import retry_delays as backoff
 from talon_relay.operations import Operation
 from tests.template.helpers import TABLE, alarms, default, events_of, function_properties, of_type, ops, prefix, ref
 

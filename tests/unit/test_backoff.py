@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from talon_relay.core import backoff
+from talon_relay.core import retry_delays as backoff
 
 
 def test_delays_double_from_30_seconds_up_to_15_minutes() -> None:

@@ -6,30 +6,32 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from urllib3.util import Timeout
 from werkzeug import Request, Response
 
 from talon_relay.talon.auth import ApiKeyAuth
 from talon_relay.talon.client import IntegrationClient
 from talon_relay.talon.errors import TalonOneError
+from talon_relay.talon.transport import MIN_ATTEMPT_SECONDS
 from talon_relay.wire.models import NewCustomerSession, NewEvent, NewReferral
+from tests.support import FakeClock
 from tests.unit import payloads
 
 FAST = {"backoff_factor": 0.001, "backoff_max": 0.01}
-#: Slack for the budget checks: process scheduling, connection set-up, teardown.
-MARGIN = 0.75
 
 
 class Script:
-    """A server handler that plays a list of answers, then repeats the last one forever."""
+    """A server handler that plays a list of answers, then repeats the last one forever; `times` are the
+    readings of `clock` (the client's) when each request came."""
 
-    def __init__(self, *answers: Callable[[], Response]) -> None:
+    def __init__(self, *answers: Callable[[], Response], clock: FakeClock | None = None) -> None:
         self.answers = list(answers)
+        self.clock = clock or FakeClock()
         self.times: list[float] = []
         self.lock = threading.Lock()
 
@@ -37,7 +39,7 @@ class Script:
         request.get_data()
         with self.lock:
             index = min(len(self.times), len(self.answers) - 1)
-            self.times.append(time.monotonic())
+            self.times.append(self.clock())
         return self.answers[index]()
 
     @property
@@ -68,9 +70,12 @@ def on_every_path(server: HTTPServer, script: Script) -> Script:
     return script
 
 
-def client_for(server_or_url: HTTPServer | str, **options: Any) -> IntegrationClient:
+def client_for(server_or_url: HTTPServer | str, clock: FakeClock | None = None, **options: Any) -> IntegrationClient:
+    """A client on a fake clock (a fresh one unless given): its budget is on it, and its waits between
+    attempts advance it instead of sleeping."""
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.url_for("/")
-    return IntegrationClient(url, ApiKeyAuth("k"), **(FAST | options))
+    clock = clock or FakeClock()
+    return IntegrationClient(url, ApiKeyAuth("k"), **(FAST | options), clock=clock, sleep=clock.sleep)
 
 
 # The idempotent operations (retried on 409/429/5xx) and the POSTs (not, by default).
@@ -295,61 +300,66 @@ def test_a_read_timeout_is_a_retryable_timed_out_error(
 def test_a_call_stops_within_its_budget_when_the_server_keeps_failing(
     httpserver: HTTPServer,
 ) -> None:
-    # Given a server that always answers 503, and real backoff between attempts
+    # Given a server that always answers 503, and real backoff between attempts (0.2 s doubling), on a clock
+    clock = FakeClock()
     script = on_every_path(httpserver, Script(status(503)))
-    client = client_for(httpserver, max_retries=10, backoff_factor=0.2, backoff_max=5.0)
+    client = client_for(httpserver, clock, max_retries=10, backoff_factor=0.2, backoff_max=5.0)
     # When a call with a 1 s budget is made
-    started = time.monotonic()
     with pytest.raises(TalonOneError) as exc:
         put_session(client, budget=1.0)
-    elapsed = time.monotonic() - started
-    # Then it retried within the budget, stopped well before max_retries, and reports the 503
-    assert elapsed < 1.0 + MARGIN
+    # Then it waited between attempts, and the waits (plus the least an attempt needs) fit in the budget
+    assert clock.slept and all(wait >= 0.2 for wait in clock.slept)
+    assert sum(clock.slept) + MIN_ATTEMPT_SECONDS <= 1.0
+    # And it stopped well before max_retries, and reports the 503
     assert 2 <= script.count < 11
     assert exc.value.status == 503
     assert exc.value.retryable is True
 
 
 def test_a_retry_that_hangs_does_not_outlive_the_budget(
-    threaded_httpserver: HTTPServer, hang: Callable[[], Response]
+    threaded_httpserver: HTTPServer, hang: Callable[[], Response], attempt_timeouts: list[Timeout]
 ) -> None:
-    # Given a server whose first answer is a slow 503, and which then stops answering at all
+    # Given a server whose first answer is a 503 that takes 1.7 s of the client's clock, and which then
+    # stops answering at all; a backoff of 0.1 s doubling (the first retry is at once)
+    clock = FakeClock()
+
     def slow_503() -> Response:
-        time.sleep(1.0)
+        clock.advance(1.7)
         return status(503)()
 
     script = on_every_path(threaded_httpserver, Script(slow_503, hang))
-    client = client_for(threaded_httpserver, max_retries=3, read_timeout=30)
+    client = client_for(threaded_httpserver, clock, max_retries=3, read_timeout=30, backoff_factor=0.1, backoff_max=5.0)
     # When a call with a 2 s budget is made
-    started = time.monotonic()
     with pytest.raises(TalonOneError) as exc:
         put_session(client, budget=2.0)
-    elapsed = time.monotonic() - started
-    # Then the retry's wait is cut to what is left of the budget
+    # Then the retry's wait for an answer is cut to what is left of the budget (0.3 s, not 30 s) ...
+    assert [timeout.read_timeout for timeout in attempt_timeouts] == pytest.approx([2.0, 0.3])
+    # ... and once it timed out, no further attempt fits (the next backoff, at least 0.2 s, does not)
     assert script.count == 2
     assert exc.value.timed_out is True
-    assert elapsed < 2.0 + MARGIN
 
 
 def test_retry_after_is_respected(httpserver: HTTPServer) -> None:
     # Given a 429 asking for a 1 s pause, then success
-    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "1"}), ok(200)))
+    clock = FakeClock()
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": "1"}), ok(200), clock=clock))
     # When the session is updated (a Retry-After within the backoff cap is waited out)
-    put_session(client_for(httpserver, max_retries=2, backoff_max=5.0), budget=10.0)
-    # Then the second request came no sooner than the server asked
+    put_session(client_for(httpserver, clock, max_retries=2, backoff_max=5.0), budget=10.0)
+    # Then the client waited what the server asked, and the second request came no sooner
+    assert clock.slept == [1.0]
     assert script.count == 2
-    assert script.times[1] - script.times[0] >= 0.95
+    assert script.times[1] - script.times[0] >= 1.0
 
 
 def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPServer) -> None:
     # Given a 503 asking for a 30 s pause, and a 2 s budget
+    clock = FakeClock()
     script = on_every_path(httpserver, Script(status(503, {"Retry-After": "30"}), ok(200)))
-    started = time.monotonic()
     # When the call is made
     with pytest.raises(TalonOneError) as exc:
-        put_session(client_for(httpserver, max_retries=3), budget=2.0)
-    # Then it does not wait: it returns the 503 within the budget
-    assert time.monotonic() - started < 2.0
+        put_session(client_for(httpserver, clock, max_retries=3), budget=2.0)
+    # Then it does not wait: it returns the 503 without sleeping
+    assert clock.slept == []
     assert script.count == 1
     assert exc.value.status == 503
     assert exc.value.retryable is True
@@ -359,13 +369,13 @@ def test_a_retry_after_beyond_the_budget_ends_the_call_at_once(httpserver: HTTPS
 
 def test_a_retry_after_longer_than_the_backoff_cap_is_not_waited_out(httpserver: HTTPServer) -> None:
     # Given a 429 asking for 8 s, a budget of 60 s, and a backoff cap of 5 s (the default)
+    clock = FakeClock()
     script = on_every_path(httpserver, Script(status(429, {"Retry-After": "8"}), ok(200)))
-    started = time.monotonic()
     # When the call is made
     with pytest.raises(TalonOneError) as exc:
-        put_session(client_for(httpserver, max_retries=3, backoff_max=5.0), budget=60.0)
-    # Then the invocation is not held asleep: the 429 comes back at once, with its Retry-After
-    assert time.monotonic() - started < 1.0
+        put_session(client_for(httpserver, clock, max_retries=3, backoff_max=5.0), budget=60.0)
+    # Then the invocation is not held asleep: the 429 comes back without a wait, with its Retry-After
+    assert clock.slept == []
     assert script.count == 1
     assert (exc.value.status, exc.value.retry_after) == (429, "8")
 

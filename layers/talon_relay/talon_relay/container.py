@@ -134,7 +134,7 @@ class Container:
         for connections in http:
             connections.clear()
         if pool is not None:
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=True)  # idle between invocations: its threads end at once
         forget_shared_caches()
 
 

@@ -62,9 +62,9 @@ def dispatch(container: Container, operation: Operation, event: Any, context: An
         api_timeout = container.settings().api_timeout_seconds
         return api.handle(container, operation, event, ApiDeadline(context, api_timeout) if api_timeout else context)
     if operation.schedule and isinstance(event, dict):
-        from talon_relay.adapters import schedule
+        from talon_relay.adapters import scheduled
 
-        return schedule.handle(container, operation, event, context)
+        return scheduled.handle(container, operation, event, context)
     raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
 
 

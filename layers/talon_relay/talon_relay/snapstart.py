@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 PRIMED_MODULES = (
     "talon_relay.adapters.api",
     "talon_relay.adapters.sqs",
-    "talon_relay.adapters.schedule",
+    "talon_relay.adapters.scheduled",
     "talon_relay.core.service",
     "talon_relay.aws.secret_values",
     "urllib3",

@@ -1,7 +1,7 @@
 """SQS adapter: a batch with partial failures, message groups in parallel, each group in order.
 
 A record that can never succeed is dead-lettered with its reason and leaves the queue; one that
-failed for a passing reason is handed back to come back after a growing delay (backoff.py: its
+failed for a passing reason is handed back to come back after a growing delay (retry_delays.py: its
 visibility is changed, then it is reported as a batch item failure), and on its last receive (the
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from talon_relay import telemetry
 from talon_relay.aws import queues
 from talon_relay.config.settings import Settings
-from talon_relay.core import backoff, messages, ordering, service
+from talon_relay.core import messages, ordering, retry_delays, service
 from talon_relay.errors import RelayError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -114,7 +114,7 @@ class _RecordHandler:
 
     def _retry_later(self, record: SQSRecord, exc: RelayError) -> int:
         """Hide the message for its backoff (at least Talon.One's Retry-After); returns the seconds."""
-        seconds = backoff.visibility_for(
+        seconds = retry_delays.visibility_for(
             int(record.attributes.approximate_receive_count or 1),
             retry_after=getattr(exc, "retry_after", None),
             base=self.cfg.queue_retry_base_seconds,

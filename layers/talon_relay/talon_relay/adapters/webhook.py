@@ -13,26 +13,35 @@ means "queued": a webhook that then cannot be mapped is dead-lettered with the r
 from __future__ import annotations
 
 import hashlib
-import json
+import importlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, error_answer, headers, json_answer, raw_body, unexpected_answer
 from talon_relay.aws import queues
-from talon_relay.errors import RelayError, SettingsError
+from talon_relay.core import input_limits
+from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import Delivery, QueuedWebhook
-from talon_relay.webhooks.shopify import signature as shopify
-from talon_relay.webhooks.talon_one import signature as talon_one
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
-#: Each platform's verification: headers, raw body and settings in, a Delivery (or a 401) out.
-VERIFIERS: dict[str, Callable[..., Delivery]] = {"shopify": shopify.verify, "talon_one": talon_one.verify}
+#: Each platform's verification (`verify` of the module named): headers, raw body and settings in, a
+#: Delivery (or a 401) out. Imported by the receiver of that platform alone, on its first webhook.
+VERIFIERS: dict[str, str] = {
+    "shopify": "talon_relay.webhooks.shopify.signature",
+    "talon_one": "talon_relay.webhooks.talon_one.signature",
+}
+
+
+def verifier(platform: str) -> Callable[..., Delivery] | None:
+    module = VERIFIERS.get(platform)
+    return None if module is None else importlib.import_module(module).verify
+
 
 #: What SQS takes as a message group id; anything else (long, or other characters) is hashed.
 _GROUP = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -43,16 +52,19 @@ def fifo_group(value: str) -> str:
 
 
 def _payload(raw: bytes) -> Any:
+    """The verified body through the relay's limits (core/input_limits.py), to read its group; None past them. Such a
+    body is queued all the same (retrying the same bytes cannot help): its consumer dead-letters it with the
+    reason, and the sender is told it was stored."""
     try:
-        return json.loads(raw)
-    except ValueError:  # queued all the same: its consumer dead-letters it with the reason
+        return input_limits.parse_json(raw, what="webhook body")
+    except InvalidRequest:
         return None
 
 
 def _receive(container: Container, operation: Operation, event: Event) -> dict[str, Any]:
     cfg = container.settings()
     platform = operation.webhook or ""
-    verify = VERIFIERS.get(platform)
+    verify = verifier(platform)
     if verify is None or not cfg.webhook_secret_arn:
         raise SettingsError(f"the {platform} receiver needs WEBHOOK_SECRET_ARN and a known platform")
     raw = raw_body(event)
@@ -79,6 +91,7 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
         group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
+    input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     message_id = queues.enqueue(
         container,
         cfg.queue_url,

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from talon_relay.core import limits
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
+from talon_relay.core import input_limits
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import Operation
 
@@ -53,7 +52,7 @@ def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
 def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
     if not isinstance(raw, str):
         raise InvalidRequest.single("Invalid message", "message body must be text", line="1")
-    message = limits.parse_json(raw, what="message body", max_depth=limits.MAX_DEPTH + 1)
+    message = input_limits.parse_json(raw, what="message body", max_depth=input_limits.MAX_DEPTH + 1)
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
     unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
@@ -76,7 +75,7 @@ def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
         raise InvalidRequest.single("Invalid message", "body must be a JSON object, not null", pointer="/body")
     try:
         params = {name: message.get(name) for name in operation.path_params}
-        request = requests.parse(operation, params, message.get("body"), query=query)
+        request = parse_request(operation, params, message.get("body"), query=query)
     except InvalidRequest as exc:
         # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
         for err in exc.response.errors or []:

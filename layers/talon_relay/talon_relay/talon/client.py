@@ -9,7 +9,8 @@ its response model.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import urllib3
 from pydantic_core import ValidationError
@@ -24,13 +25,11 @@ from talon_relay.talon.paths import checked_params
 from talon_relay.talon.transport import check_base_url, retry_policy, timeout_for, transport_error
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
-    from talon_relay.wire.base import RequestModel, ResponseModel
+    from talon_relay.wire.base import RequestModel
     from talon_relay.wire.models import NewCustomerProfile, NewCustomerSession, NewEvent, NewReferral
     from talon_relay.wire.responses import IntegrationState, Referral
 
 USER_AGENT = "talon-relay/1.0"
-
-_M = TypeVar("_M", bound="ResponseModel")
 
 
 class Answer(NamedTuple):
@@ -55,6 +54,8 @@ class IntegrationClient:
         backoff_max: float = 5.0,
         pool: urllib3.PoolManager | None = None,
         counts: telemetry.Counts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.auth = auth
@@ -66,6 +67,9 @@ class IntegrationClient:
         self._pool = pool or urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
         #: where its calls, retries and errors are counted (a container's invocation counters)
         self._counts = counts or telemetry.Counts()
+        #: the clock a call's budget is on, and what waits between attempts (a test passes a fake clock's)
+        self._clock = clock
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -74,7 +78,7 @@ class IntegrationClient:
         """Send one call: `path` with its query, `payload` the body bytes as they go (retried within
         `budget` seconds where that is safe)."""
         url = self.base_url + path
-        deadline = None if budget is None else time.monotonic() + budget
+        deadline = None if budget is None else self._clock() + budget
         started = time.perf_counter()
         refreshed = False
         while True:
@@ -96,8 +100,10 @@ class IntegrationClient:
                         max_retries=self.max_retries,
                         backoff_factor=self.backoff_factor,
                         backoff_max=self.backoff_max,
+                        clock=self._clock,
+                        sleep=self._sleep,
                     ),
-                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline),
+                    timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline, self._clock),
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
@@ -137,13 +143,11 @@ class IntegrationClient:
     # --- typed conveniences (library use) -------------------------------------------------------
 
     def _typed(
-        self,
-        operation: Operation,
-        params: dict[str, str],
-        body: RequestModel | None,
-        model: type[_M],
-        budget: float | None,
-    ) -> _M:
+        self, operation: Operation, params: dict[str, str], body: RequestModel | None, budget: float | None
+    ) -> Any:
+        """Send a model built in code; the answer parsed into the table entry's response model."""
+        model = operation.response_model
+        assert model is not None, f"{operation.name} has no response model in the table"
         path = operation.canonical_path(checked_params(operation, params))
         answer = self.send(operation, path, None if body is None else body.to_json(), budget=budget)
         try:
@@ -161,28 +165,24 @@ class IntegrationClient:
     def update_customer_session(
         self, customer_session_id: str, body: NewCustomerSession, *, budget: float | None = None
     ) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
         params = {"customerSessionId": customer_session_id}
-        return self._typed(operations.UPDATE_CUSTOMER_SESSION, params, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.UPDATE_CUSTOMER_SESSION, params, body, budget)
+        return state
 
     def update_customer_profile(
         self, integration_id: str, body: NewCustomerProfile, *, budget: float | None = None
     ) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
         params = {"integrationId": integration_id}
-        return self._typed(operations.UPDATE_CUSTOMER_PROFILE, params, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.UPDATE_CUSTOMER_PROFILE, params, body, budget)
+        return state
 
     def track_event(self, body: NewEvent, *, budget: float | None = None) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
-        return self._typed(operations.TRACK_EVENT, {}, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.TRACK_EVENT, {}, body, budget)
+        return state
 
     def create_referral(self, body: NewReferral, *, budget: float | None = None) -> Referral:
-        from talon_relay.wire.responses import Referral
-
-        return self._typed(operations.CREATE_REFERRAL, {}, body, Referral, budget)
+        referral: Referral = self._typed(operations.CREATE_REFERRAL, {}, body, budget)
+        return referral
 
     def delete_customer_data(self, integration_id: str, *, budget: float | None = None) -> None:
         operation = operations.DELETE_CUSTOMER_DATA

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -27,6 +28,9 @@ from urllib3.util import Retry, Timeout, parse_url
 
 from talon_relay.observability import logger
 from talon_relay.talon.errors import RETRYABLE_STATUSES, TalonOneError
+
+if TYPE_CHECKING:
+    from urllib3.response import BaseHTTPResponse
 
 #: Do not start another attempt with less time than this left in the caller's budget.
 MIN_ATTEMPT_SECONDS = 0.25
@@ -61,12 +65,26 @@ class BudgetRetry(Retry):
     """urllib3's Retry that also stops when the caller's time budget would be exceeded."""
 
     deadline: float | None = None
+    #: The clock the deadline is on, and what waits between attempts (a test passes a fake clock's).
+    clock: Callable[[], float] = time.monotonic
+    sleeper: Callable[[float], None] = time.sleep
 
     def new(self, **kw: Any) -> BudgetRetry:
         retry = super().new(**kw)
         assert isinstance(retry, BudgetRetry)
-        retry.deadline = self.deadline
+        retry.deadline, retry.clock, retry.sleeper = self.deadline, self.clock, self.sleeper
         return retry
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """urllib3's Retry.sleep, waiting through `sleeper`: the Retry-After asked for, else the backoff."""
+        if self.respect_retry_after_header and response:
+            asked = self.get_retry_after(response)
+            if asked:
+                self.sleeper(asked)
+                return
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleeper(backoff)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         # A 429 is a refusal before any processing (Talon.One's rate limit), so repeating it is safe for a
@@ -88,7 +106,7 @@ class BudgetRetry(Retry):
             # A Retry-After longer than the backoff cap is not waited out in the invocation: the caller hands
             # the work back for that long (a queued message) or passes it on (an API caller) instead of
             # holding a Lambda, and the batch's other customers, asleep.
-            if time.monotonic() + wait + MIN_ATTEMPT_SECONDS > self.deadline or (asked or 0.0) > self.backoff_max:
+            if self.clock() + wait + MIN_ATTEMPT_SECONDS > self.deadline or (asked or 0.0) > self.backoff_max:
                 error = kwargs.get("error") or ResponseError("time budget exhausted")
                 raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)  # type: ignore[arg-type]
         return retry
@@ -101,13 +119,16 @@ class DeadlineTimeout(Timeout):
     remaining time in `clone` keeps a retry that hangs from outliving the caller's budget.
     """
 
-    def __init__(self, connect: float, read: float, deadline: float) -> None:
+    def __init__(
+        self, connect: float, read: float, deadline: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(connect=connect, read=read)
         self._limits = (connect, read)
         self._deadline = deadline
+        self._clock = clock
 
     def clone(self) -> Timeout:
-        remaining = max(self._deadline - time.monotonic(), 0.001)
+        remaining = max(self._deadline - self._clock(), 0.001)
         connect, read = self._limits
         return Timeout(connect=min(connect, remaining), read=min(read, remaining))
 
@@ -132,7 +153,14 @@ def transport_error(operation: str, exc: HTTPError) -> TalonOneError:
 
 
 def retry_policy(
-    method: str, deadline: float | None, *, max_retries: int, backoff_factor: float, backoff_max: float
+    method: str,
+    deadline: float | None,
+    *,
+    max_retries: int,
+    backoff_factor: float,
+    backoff_max: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BudgetRetry:
     """urllib3's Retry for one call; a POST is retried only when its connection never opened."""
     retry = BudgetRetry(
@@ -150,11 +178,13 @@ def retry_policy(
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    retry.deadline = deadline
+    retry.deadline, retry.clock, retry.sleeper = deadline, clock, sleep
     return retry
 
 
-def timeout_for(connect: float, read: float, deadline: float | None) -> Timeout:
+def timeout_for(
+    connect: float, read: float, deadline: float | None, clock: Callable[[], float] = time.monotonic
+) -> Timeout:
     if deadline is None:
         return Timeout(connect=connect, read=read)
-    return DeadlineTimeout(connect, read, deadline)
+    return DeadlineTimeout(connect, read, deadline, clock)

@@ -30,6 +30,12 @@ STRICT = ConfigDict(
 )
 
 
+def examples(*bodies: dict[str, Any]) -> ConfigDict:
+    """A request model's sample bodies (its JSON Schema's `examples`): the bodies of the operation's sample
+    events (`make generate`: the API event sends the first, the SQS event one message per body, 2 or 3)."""
+    return ConfigDict(json_schema_extra={"examples": list(bodies)})
+
+
 #: A date-time in a request: checked, never converted (the relay forwards the caller's text).
 DateTime = Annotated[str, AfterValidator(rfc3339)]
 

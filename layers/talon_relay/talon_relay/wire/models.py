@@ -20,7 +20,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from talon_relay.wire.base import STRICT, CartItem, CartItemAdjustment, DateTime, RequestModel, ResponseModel
+from talon_relay.wire.base import (
+    STRICT,
+    CartItem,
+    CartItemAdjustment,
+    DateTime,
+    RequestModel,
+    ResponseModel,
+    examples,
+)
 
 __all__ = [
     "STRICT",
@@ -63,6 +71,26 @@ def __getattr__(name: str) -> Any:
 
 
 class NewCustomerSession(_Request):
+    model_config = examples(
+        {
+            "profileId": "p-1",
+            "coupon": "SUMMER10",
+            "state": "open",
+            "cartItems": [
+                {"name": "Espresso beans 1 kg", "sku": "SKU-1001", "quantity": 2, "price": 18.5, "category": "coffee"},
+                {"name": "Milk frother", "sku": "SKU-2002", "quantity": 1, "price": 39.0},
+            ],
+            "total": 76.0,
+            "attributes": {"ShippingCountry": "DE"},
+        },
+        {"profileId": "p-2", "state": "closed", "total": 12.5},
+        {
+            "profileId": "",
+            "cartItems": [{"name": "Paper filters", "sku": "SKU-3003", "quantity": 3, "price": 4.0}],
+            "total": 12.0,
+        },
+    )
+
     profile_id: str | None = None
     coupon: str | None = None
     referral: str | None = None
@@ -73,10 +101,31 @@ class NewCustomerSession(_Request):
 
 
 class NewCustomerProfile(_Request):
+    model_config = examples(
+        {"attributes": {"Name": "Ada Example", "ShippingCity": "Berlin", "Newsletter": True}},
+        {"attributes": {"Newsletter": False}},
+    )
+
     attributes: dict[str, Any] | None = None
 
 
 class NewEvent(_Request):
+    model_config = examples(
+        {
+            "profileId": "p-1",
+            "sessionId": "s-1",
+            "type": "purchase",
+            "attributes": {"orderId": "o-1001", "amount": 76.0, "paymentMethod": "card"},
+        },
+        {
+            "profileId": "p-2",
+            "sessionId": "s-2",
+            "type": "purchase",
+            "attributes": {"orderId": "o-1002", "amount": 12.5, "paymentMethod": "invoice"},
+        },
+        {"sessionId": "s-3", "type": "newsletter_signup", "attributes": {}},
+    )
+
     profile_id: str | None = None
     session_id: str = Field(min_length=1)
     type: str = Field(min_length=1)
@@ -84,6 +133,11 @@ class NewEvent(_Request):
 
 
 class NewReferral(_Request):
+    model_config = examples(
+        {"campaignId": 3, "advocateProfileIntegrationId": "p-1", "friendProfileIntegrationId": "p-2"},
+        {"campaignId": 3, "advocateProfileIntegrationId": "p-3"},
+    )
+
     campaign_id: int
     advocate_profile_integration_id: str
     friend_profile_integration_id: str | None = None

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.wire.base import STRICT, RequestModel
+from talon_relay.wire.base import STRICT, RequestModel, examples
 
 
 class _Part(BaseModel):
@@ -94,11 +94,40 @@ class NewCustomerSessionV2(RequestModel):
 
 
 class IntegrationRequest(RequestModel):
+    model_config = examples(
+        {
+            "customerSession": {
+                "profileId": "p-1",
+                "couponCodes": ["SUMMER10"],
+                "state": "open",
+                "cartItems": [
+                    {
+                        "name": "Espresso beans 1 kg",
+                        "sku": "SKU-1001",
+                        "quantity": 2,
+                        "price": 18.5,
+                        "category": "coffee",
+                    },
+                    {"name": "Milk frother", "sku": "SKU-2002", "quantity": 1, "price": 39.0},
+                ],
+                "identifiers": ["device-7f3a"],
+                "attributes": {"ShippingCountry": "DE"},
+            },
+            "responseContent": ["customerSession", "customerProfile"],
+        },
+        {"customerSession": {"profileId": "p-2", "state": "closed"}},
+    )
+
     customer_session: NewCustomerSessionV2
     response_content: list[SessionResponseContent] | None = None
 
 
 class CustomerProfileIntegrationRequestV2(RequestModel):
+    model_config = examples(
+        {"attributes": {"Tier": "gold", "Newsletter": True}, "responseContent": ["customerProfile"]},
+        {"attributes": {"Tier": "silver"}, "audiencesChanges": {"adds": [3], "deletes": []}},
+    )
+
     attributes: dict[str, Any] | None = None
     evaluable_campaign_ids: list[int] | None = None
     response_content: list[ProfileResponseContent] | None = None
@@ -106,6 +135,16 @@ class CustomerProfileIntegrationRequestV2(RequestModel):
 
 
 class IntegrationEventV2Request(RequestModel):
+    model_config = examples(
+        {
+            "profileId": "p-1",
+            "type": "purchase",
+            "attributes": {"orderId": "o-1001", "amount": 76.0, "paymentMethod": "card"},
+            "responseContent": ["customerProfile"],
+        },
+        {"profileId": "p-2", "type": "newsletter_signup", "attributes": {}},
+    )
+
     profile_id: str | None = None
     store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
     evaluable_campaign_ids: list[int] | None = None

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.core import limits
+from talon_relay.core import input_limits as limits
 from talon_relay.core.bus import notification_facts
 from talon_relay.errors import InvalidRequest, Unauthenticated
 from talon_relay.webhooks.envelope import Delivery

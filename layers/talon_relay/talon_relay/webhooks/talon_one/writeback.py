@@ -11,7 +11,7 @@ to `talon_one.loyalty_points` (number_decimal) and `talon_one.loyalty_tier` (sin
 the customer `gid://shopify/Customer/<profile id>` (a Talon.One profile made from a Shopify webhook has
 the Shopify customer's id as its integration id; another profile is skipped and counted).
 
-Order per customer: each field's record in the store (`aws.store`, `writeback#...`) keeps the time of
+Order per customer: each field's record in the store (`aws.store`, `<function>.writeback#...`) keeps the time of
 the value written last; a value whose time is not later changes nothing, so an older balance arriving
 after a newer one never overwrites it. A balance notification carries no time of its own: its order is
 its arrival (its FIFO group is the profile, so notifications of one customer stay in that order on the

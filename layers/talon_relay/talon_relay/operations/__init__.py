@@ -1,0 +1,71 @@
+"""THE operation table: every Integration API operation the relay serves, as data.
+
+Everything that differs between operations is here and nowhere else. Each entry (`operation.Operation`)
+is its API contract (route, parameters, models, success status), its delivery (queue order, schedule,
+webhook platform) and its deployment (function). The client, the trigger adapters, `template.yaml`, the
+functions' handler modules and the sample events (`make generate`), the local stack, the bench and the
+tests all read it.
+
+The table is split by API area, one module each: `sessions`, `profiles`, `events`, `referrals`,
+`customer_data`, and `receivers` (webhook receivers). Every `Operation` bound at the top level of an
+area module is an entry. Adding an operation: docs/extending.md.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from talon_relay.operations import customer_data, events, profiles, receivers, referrals, sessions
+from talon_relay.operations.customer_data import DELETE_CUSTOMER_DATA
+from talon_relay.operations.events import TRACK_EVENT, TRACK_EVENT_V2
+from talon_relay.operations.operation import (
+    V1_EFFECTS,
+    V2_EFFECTS,
+    Contract,
+    Delivery,
+    Deployment,
+    Operation,
+    QueryParam,
+    load_model,
+)
+from talon_relay.operations.profiles import UPDATE_CUSTOMER_PROFILE, UPDATE_CUSTOMER_PROFILE_V2
+from talon_relay.operations.receivers import SHOPIFY_WEBHOOK, TALON_ONE_WEBHOOK
+from talon_relay.operations.referrals import CREATE_REFERRAL
+from talon_relay.operations.sessions import UPDATE_CUSTOMER_SESSION, UPDATE_CUSTOMER_SESSION_V2
+
+__all__ = [
+    "CREATE_REFERRAL",
+    "DELETE_CUSTOMER_DATA",
+    "OPERATIONS",
+    "SHOPIFY_WEBHOOK",
+    "TALON_ONE_WEBHOOK",
+    "TRACK_EVENT",
+    "TRACK_EVENT_V2",
+    "UPDATE_CUSTOMER_PROFILE",
+    "UPDATE_CUSTOMER_PROFILE_V2",
+    "UPDATE_CUSTOMER_SESSION",
+    "UPDATE_CUSTOMER_SESSION_V2",
+    "V1_EFFECTS",
+    "V2_EFFECTS",
+    "Contract",
+    "Delivery",
+    "Deployment",
+    "Operation",
+    "QueryParam",
+    "load_model",
+]
+
+#: The area modules, in the table's order.
+AREAS: tuple[ModuleType, ...] = (sessions, profiles, events, referrals, customer_data, receivers)
+
+
+def _gather(areas: tuple[ModuleType, ...]) -> dict[str, Operation]:
+    table: dict[str, Operation] = {}
+    for area in areas:
+        for value in vars(area).values():
+            if isinstance(value, Operation) and table.setdefault(value.name, value) is not value:
+                raise ValueError(f"two entries are named {value.name}")
+    return table
+
+
+OPERATIONS: dict[str, Operation] = _gather(AREAS)

@@ -1,0 +1,245 @@
+"""The shape of an entry of the operation table: its API contract, its delivery, its deployment.
+
+- `Contract`: what Talon.One's Integration API says of the operation, item by item as the vendor's
+  spec has it: operationId, method, path (its parameters follow from it), query parameters, request
+  and response models, success status, whether a body is required, and where its answer holds the
+  effects and the ids logged with them. A contract test holds each entry to the spec.
+- `Delivery`: how the relay's queue carries it: the customer whose messages form one FIFO group, whether
+  a later update supersedes an earlier one, whether the off-peak schedule drains the queue, and, for a
+  webhook receiver, the platform whose webhooks it takes.
+- `Deployment`: what is deployed for it: the function (its folder under functions/). The template
+  reads nothing else per entry today (timeouts, throttles and reserved concurrency are stack
+  parameters, the same for every function).
+
+`Operation` composes the three and reads like a flat record (`operation.path`, `operation.group_by`,
+`operation.function`, ...), which is how the rest of the layer uses it.
+
+Every function imports the table on its cold start: only `Contract` is a dataclass (its path parameters
+are worked out once, from its path); the other parts are named tuples, a tenth of a dataclass's cost
+to define.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Literal, NamedTuple
+from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from talon_relay.wire.base import RequestModel, ResponseModel
+
+
+@cache
+def load_model(ref: str) -> type[BaseModel]:
+    """The model a table entry names as "module:Class" (a module of talon_relay), imported now.
+
+    Library use and tests: the functions check bodies with `checkers` and never import a model.
+    """
+    from pydantic import BaseModel
+
+    module, _, name = ref.partition(":")
+    model = getattr(importlib.import_module(f"talon_relay.{module}"), name)
+    assert isinstance(model, type) and issubclass(model, BaseModel), ref
+    return model
+
+
+class QueryParam(NamedTuple):
+    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+
+    name: str
+    kind: Literal["boolean", "yes-no", "date-time"]
+
+
+#: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
+V1_EFFECTS = ("event", "effects")
+V2_EFFECTS = ("effects",)
+
+
+def snake_case(name: str) -> str:
+    """updateCustomerSessionV2 -> update_customer_session_v2 (a function's folder and module name)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The operation as Talon.One's Integration API defines it."""
+
+    #: The spec's operationId.
+    name: str
+    method: str
+    #: Route template, e.g. `/v1/customer_sessions/{customerSessionId}`.
+    path: str
+    #: The request body's model as "module:Class" (None: the operation takes no body). The functions
+    #: check bodies with its checker (`checkers`); `body_model` imports the model (library use). The
+    #: model's `examples` (json_schema_extra) are the bodies of the sample events.
+    body: str | None = None
+    #: The model of a successful answer, likewise (None: not modelled, or no body, e.g. 204).
+    response: str | None = None
+    success_status: int = 200
+    #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
+    body_required: bool = False
+    query_params: tuple[QueryParam, ...] = ()
+    #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
+    effects_at: tuple[str, ...] | None = None
+    session_at: tuple[str, ...] = ()
+    profile_at: tuple[str, ...] = ()
+    #: Sample values of path and query parameters (the sample events send them; documentation only).
+    examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: Path parameters by their spec names, in path order (from `path`).
+    path_params: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(part.split("}", 1)[0] for part in self.path.split("{")[1:])
+        object.__setattr__(self, "path_params", names)
+
+
+class Delivery(NamedTuple):
+    """How the operation's queue carries its requests."""
+
+    #: Per-customer order: the spec name of the path parameter or body field that identifies the
+    #: customer, whose messages form one FIFO message group. None: a standard queue.
+    group_by: str | None = None
+    #: Whether each request replaces what the one before left for the same customer (session and profile
+    #: updates): on its FIFO queue an update older than one already applied is then never applied over
+    #: it (ordering.py). Not for events: a late event is still an event, and is tracked.
+    last_write_wins: bool = False
+    #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
+    schedule: bool = False
+    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
+    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
+    #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
+    #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
+    webhook: str | None = None
+
+
+class Deployment(NamedTuple):
+    """What is deployed for the operation."""
+
+    #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
+    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
+    function: str | None = None
+
+
+class Operation(NamedTuple):
+    """An entry of the table: its contract, its delivery, its deployment, read as one flat record."""
+
+    contract: Contract
+    delivery: Delivery = Delivery()
+    deployment: Deployment = Deployment()
+
+    # --- the contract -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    @property
+    def method(self) -> str:
+        return self.contract.method
+
+    @property
+    def path(self) -> str:
+        return self.contract.path
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return self.contract.path_params
+
+    @property
+    def query_params(self) -> tuple[QueryParam, ...]:
+        return self.contract.query_params
+
+    @property
+    def body(self) -> str | None:
+        return self.contract.body
+
+    @property
+    def response(self) -> str | None:
+        return self.contract.response
+
+    @property
+    def success_status(self) -> int:
+        return self.contract.success_status
+
+    @property
+    def body_required(self) -> bool:
+        return self.contract.body_required
+
+    @property
+    def effects_at(self) -> tuple[str, ...] | None:
+        return self.contract.effects_at
+
+    @property
+    def session_at(self) -> tuple[str, ...]:
+        return self.contract.session_at
+
+    @property
+    def profile_at(self) -> tuple[str, ...]:
+        return self.contract.profile_at
+
+    @property
+    def body_model(self) -> type[RequestModel] | None:
+        return None if self.body is None else load_model(self.body)  # type: ignore[return-value]
+
+    @property
+    def response_model(self) -> type[ResponseModel] | None:
+        return None if self.response is None else load_model(self.response)  # type: ignore[return-value]
+
+    # --- the delivery -----------------------------------------------------------------------------
+
+    @property
+    def group_by(self) -> str | None:
+        return self.delivery.group_by
+
+    @property
+    def last_write_wins(self) -> bool:
+        return self.delivery.last_write_wins
+
+    @property
+    def schedule(self) -> bool:
+        return self.delivery.schedule
+
+    @property
+    def webhook(self) -> str | None:
+        return self.delivery.webhook
+
+    @property
+    def fifo(self) -> bool:
+        # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
+        # session or profile), so one customer's webhooks reach Talon.One in the order they came
+        return self.group_by is not None or self.webhook is not None
+
+    @property
+    def key_api(self) -> bool:
+        """Whether the route is also on RelayKeyApi (API Gateway checks an x-api-key header).
+
+        Not for webhook receivers: a platform such as Shopify sends no header of the sender's
+        choosing, and its own signature is the authentication, checked by the function.
+        """
+        return self.webhook is None
+
+    # --- the deployment ---------------------------------------------------------------------------
+
+    @property
+    def function(self) -> str:
+        return self.deployment.function or snake_case(self.name)
+
+    def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
+        """The request path with each parameter percent-encoded as one segment, and the query
+        parameters sorted by name (what is signed, and what is sent to Talon.One).
+
+        Lenient on purpose (a missing parameter is an empty segment): it is computed to check a
+        signature before the parameters are validated.
+        """
+        params = params or {}
+        path = self.path.format(
+            **{name: quote(str(params.get(name) or ""), safe="", errors="surrogatepass") for name in self.path_params}
+        )
+        if query:
+            path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
+        return path

@@ -1,0 +1,40 @@
+"""Customer sessions: a customer's cart and what applies to it (v1 of 2019, v2 of today)."""
+
+from __future__ import annotations
+
+from talon_relay.operations.operation import V1_EFFECTS, V2_EFFECTS, Contract, Delivery, Operation, QueryParam
+
+UPDATE_CUSTOMER_SESSION = Operation(
+    Contract(
+        name="updateCustomerSession",
+        method="PUT",
+        path="/v1/customer_sessions/{customerSessionId}",
+        body="wire.models:NewCustomerSession",
+        response="wire.responses:IntegrationState",
+        success_status=200,
+        effects_at=V1_EFFECTS,
+        session_at=("session", "integrationId"),
+        profile_at=("profile", "integrationId"),
+        examples={"customerSessionId": "s-1"},
+    ),
+    Delivery(group_by="customerSessionId", last_write_wins=True),
+)
+
+# --- today's API (May 2026) ------------------------------------------------------------------------
+
+UPDATE_CUSTOMER_SESSION_V2 = Operation(
+    Contract(
+        name="updateCustomerSessionV2",
+        method="PUT",
+        path="/v2/customer_sessions/{customerSessionId}",
+        body="wire.models_v2:IntegrationRequest",
+        success_status=200,
+        body_required=True,
+        query_params=(QueryParam("dry", "boolean"), QueryParam("now", "date-time")),
+        effects_at=V2_EFFECTS,
+        session_at=("customerSession", "integrationId"),
+        profile_at=("customerSession", "profileId"),
+        examples={"customerSessionId": "s-1", "dry": "false"},
+    ),
+    Delivery(group_by="customerSessionId", last_write_wins=True),
+)
