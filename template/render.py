@@ -239,7 +239,13 @@ ROLE = """\
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Prefix}}Queue.Arn
 {{erasure_statement}}\
-              - Sid: PublishEvents # every effect and notification, on the relay's bus alone (docs/events.md)
+{{event_statements}}\
+{{writeback_statement}}\
+"""
+
+#: The Talon.One receiver publishes every notification on the bus: always (docs/events.md).
+NOTIFICATION_STATEMENTS = """\
+              - Sid: PublishEvents # every notification, on the relay's bus alone (docs/events.md)
                 Effect: Allow
                 Action: events:PutEvents
                 Resource: !GetAtt RelayEventBus.Arn
@@ -247,11 +253,32 @@ ROLE = """\
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource: !GetAtt RelayEventsDeadLetterQueue.Arn
-{{writeback_statement}}\
 """
 
-#: The Talon.One receiver writes loyalty balances and tiers back to the shop's customers (docs/events.md).
+#: Every other function publishes its answers' effects only with EffectsToEventBus=enabled (its
+#: EVENT_BUS_NAME is set then too): by default it has no events:PutEvents (docs/events.md).
+EFFECT_STATEMENTS = """\
+              - !If
+                - EffectsToEventBusEnabled
+                - Sid: PublishEvents # EffectsToEventBus: every effect, on the relay's bus alone
+                  Effect: Allow
+                  Action: events:PutEvents
+                  Resource: !GetAtt RelayEventBus.Arn
+                - !Ref AWS::NoValue
+              - !If
+                - EffectsToEventBusEnabled
+                - Sid: DeadLetterEvents # what the bus refused, with the reason
+                  Effect: Allow
+                  Action: sqs:SendMessage
+                  Resource: !GetAtt RelayEventsDeadLetterQueue.Arn
+                - !Ref AWS::NoValue
+"""
+
+#: The Talon.One receiver publishes every notification on the bus whatever EffectsToEventBus says, and
+#: writes loyalty balances and tiers back to the shop's customers (docs/events.md).
 WRITEBACK_ENVIRONMENT = """\
+          EVENT_BUS_NAME: !Ref RelayEventBus
+          EVENTS_DEAD_LETTER_QUEUE_URL: !Ref RelayEventsDeadLetterQueue
           SHOPIFY_SHOP_DOMAIN: !Ref ShopifyShopDomain
           SHOPIFY_ADMIN_TOKEN_SECRET_ARN: !Ref ShopifyAdminTokenSecret
 """
@@ -655,6 +682,7 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
             "read_statements": CALLER_AUTH_STATEMENTS,
             "enqueue_comment": "async mode: the API queues the request and answers 202",
             "erasure_statement": "",
+            "event_statements": EFFECT_STATEMENTS,
             "writeback_statement": "",
         }
     values = {"Platform": platform_id(op.webhook), "erasure_queue": erasure_queue or ""}
@@ -666,6 +694,7 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
         "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
         "enqueue_comment": "storage-first: the API queues each verified webhook, then answers 200",
         "erasure_statement": fill(ERASURE_STATEMENT, values) if erasure_queue else "",
+        "event_statements": NOTIFICATION_STATEMENTS if op.webhook == "talon_one" else EFFECT_STATEMENTS,
         "writeback_statement": WRITEBACK_STATEMENT if op.webhook == "talon_one" else "",
     }
 

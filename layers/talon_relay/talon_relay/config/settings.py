@@ -68,8 +68,9 @@ class Settings:
     #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
     #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
     ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
-    #: The EventBridge bus every effect and notification is published on (docs/events.md). None: nothing
-    #: is published (library use, the bench's bare runs).
+    #: The EventBridge bus effects and notifications are published on (docs/events.md). None: nothing is
+    #: published, nor anything of the bus imported (the template's default, EffectsToEventBus=disabled,
+    #: for every function but the notifications receiver; library use; the bench's bare runs).
     event_bus_name: str | None = key("EVENT_BUS_NAME", schema=cs.str_schema(), default=None)
     #: Where an entry the bus refused after its retries is dead-lettered, with the reason.
     events_dead_letter_queue_url: str | None = key("EVENTS_DEAD_LETTER_QUEUE_URL", schema=cs.str_schema(), default=None)

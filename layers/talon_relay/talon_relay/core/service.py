@@ -10,7 +10,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.idempotency import run_once
-from talon_relay.core import bus
 from talon_relay.core.effect_log import log_effects
 from talon_relay.core.request import Request
 from talon_relay.observability import logger
@@ -77,21 +76,24 @@ def _log_answer(
     effects = effects_of(answer, operation.effects_at)
     session_id = text_at(answer, operation.session_at) if operation.session_at else None
     profile_id = text_at(answer, operation.profile_at) if operation.profile_at else None
-    application_id = application_of(answer)
     counts = log_effects(
         effects, operation=operation.name, session_id=session_id, profile_id=profile_id, correlation_id=correlation_id
     )
     container.counts.add_all(counts)
-    # the way back: each effect one event on the bus (docs/events.md); never fails the call
-    bus.publish_effects(
-        container,
-        effects,
-        operation=operation.name,
-        key=key or correlation_id,
-        application_id=application_id,
-        session_id=session_id,
-        profile_id=profile_id,
-    )
+    if effects and container.settings().event_bus_name:
+        # the way back, opt-in (EffectsToEventBus, docs/events.md): each effect one event on the bus; never
+        # fails the call. Without EVENT_BUS_NAME (the default) nothing of it is imported.
+        from talon_relay.core import bus
+
+        bus.publish_effects(
+            container,
+            effects,
+            operation=operation.name,
+            key=key or correlation_id,
+            application_id=application_of(answer),
+            session_id=session_id,
+            profile_id=profile_id,
+        )
 
 
 def execute(
