@@ -376,10 +376,41 @@ def seed(
         refs[logical_id] = name
         attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
+    _seed_event_buses(aws, spec, resolver, refs, attributes)
     for logical_id in spec.functions:
         refs.setdefault(logical_id, f"{STACK_NAME}-{logical_id}")
     aws.resolver = resolver
     return resolver
+
+
+def _seed_event_buses(
+    aws: LocalAws, spec: StackSpec, resolver: Resolver, refs: dict[str, str], attributes: dict[tuple[str, str], str]
+) -> None:
+    """The template's event buses, and its rules with their SQS targets: moto delivers a rule's events to
+    an SQS target itself (docs/events.md), so the bus's subscriber queue fills as in AWS."""
+    resources: dict[str, Any] = spec.template.get("Resources", {})
+    events = aws.client("events")
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Events::EventBus" or not resolver.creates(spec, logical_id):
+            continue
+        name = str(resolver.resolve(resource["Properties"]["Name"]))
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+            events.create_event_bus(Name=name)
+        refs[logical_id] = name
+        attributes[(logical_id, "Arn")] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+        attributes[(logical_id, "Name")] = name
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Events::Rule" or not resolver.creates(spec, logical_id):
+            continue
+        props = resource["Properties"]
+        bus = str(resolver.resolve(props.get("EventBusName")) or "default")
+        name = f"{STACK_NAME}-{logical_id}"
+        arn = events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))["RuleArn"]
+        targets = [{"Id": str(t["Id"]), "Arn": str(resolver.resolve(t["Arn"]))} for t in props.get("Targets", [])]
+        if targets:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        refs[logical_id] = name
+        attributes[(logical_id, "Arn")] = arn
 
 
 def generated_secret(generate: dict[str, Any]) -> str:

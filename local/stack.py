@@ -26,7 +26,7 @@ LOCAL_API_KEY = "local-talon-api-key"  # the emulator's key; not a secret of any
 #: Callers authenticate as in a deployment: they sign with the generated CallerSigningSecret
 #: (describe()["caller_signing_secret_arn"]), or send `x-api-key: local-relay-api-key` to reach
 #: RelayKeyApi's routes. Pass parameters={"CallerAuthentication": "disabled"} to turn that off.
-LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5}
+LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5, "EventsQueue": "enabled"}
 
 #: Environment every local function gets on top of its template environment. A failed message comes back
 #: after 2 s doubling to 30 s, not 30 s doubling to 15 minutes as deployed (the maxReceiveCount derived

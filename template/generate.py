@@ -35,8 +35,22 @@ WEBHOOK_SAMPLES = ("api.json", "sqs.json")
 GENERATED_SAMPLES = ("api.json", "sqs.json", "schedule.json", "schedule_ids.json")
 
 
+#: Receivers whose platform's webhooks map to no operation: what the function is and what its queue does
+#: (the others map each topic by their mapping files).
+UNMAPPED_RECEIVERS = {
+    "talon_one": (
+        "Lambda function receiving Talon.One's notifications and publishing them on the relay's event bus.",
+        "API Gateway ({route}: the secret header checked, the notification queued, 200) and its own FIFO"
+        " queue (each notification published on the bus once per X-UUID, then a loyalty balance or tier"
+        " written back to the Shopify customer's metafields; docs/events.md).",
+    ),
+}
+
+
 def _triggers(op: Operation) -> str:
     route = f"{op.method.upper()} {op.path}"
+    if op.webhook in UNMAPPED_RECEIVERS:
+        return UNMAPPED_RECEIVERS[op.webhook][1].format(route=route)
     if op.webhook is not None:
         return (
             f"API Gateway ({route}: the signature checked, the webhook queued, 200) and its own FIFO queue"
@@ -51,6 +65,8 @@ def handler_module(op: Operation) -> str:
     """The text of functions/<function>/<function>.py."""
     if op.webhook is None:
         what = f"Lambda function for Talon.One's {op.name}."
+    elif op.webhook in UNMAPPED_RECEIVERS:
+        what = UNMAPPED_RECEIVERS[op.webhook][0]
     else:
         what = (
             f"Lambda function receiving {op.webhook.capitalize()}'s webhooks and mapping them to Talon.One operations."

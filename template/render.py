@@ -239,6 +239,55 @@ ROLE = """\
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Prefix}}Queue.Arn
 {{erasure_statement}}\
+{{event_statements}}\
+{{writeback_statement}}\
+"""
+
+#: The Talon.One receiver publishes every notification on the bus: always (docs/events.md).
+NOTIFICATION_STATEMENTS = """\
+              - Sid: PublishEvents # every notification, on the relay's bus alone (docs/events.md)
+                Effect: Allow
+                Action: events:PutEvents
+                Resource: !GetAtt RelayEventBus.Arn
+              - Sid: DeadLetterEvents # what the bus refused, with the reason
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt RelayEventsDeadLetterQueue.Arn
+"""
+
+#: Every other function publishes its answers' effects only with EffectsToEventBus=enabled (its
+#: EVENT_BUS_NAME is set then too): by default it has no events:PutEvents (docs/events.md).
+EFFECT_STATEMENTS = """\
+              - !If
+                - EffectsToEventBusEnabled
+                - Sid: PublishEvents # EffectsToEventBus: every effect, on the relay's bus alone
+                  Effect: Allow
+                  Action: events:PutEvents
+                  Resource: !GetAtt RelayEventBus.Arn
+                - !Ref AWS::NoValue
+              - !If
+                - EffectsToEventBusEnabled
+                - Sid: DeadLetterEvents # what the bus refused, with the reason
+                  Effect: Allow
+                  Action: sqs:SendMessage
+                  Resource: !GetAtt RelayEventsDeadLetterQueue.Arn
+                - !Ref AWS::NoValue
+"""
+
+#: The Talon.One receiver publishes every notification on the bus whatever EffectsToEventBus says, and
+#: writes loyalty balances and tiers back to the shop's customers (docs/events.md).
+WRITEBACK_ENVIRONMENT = """\
+          EVENT_BUS_NAME: !Ref RelayEventBus
+          EVENTS_DEAD_LETTER_QUEUE_URL: !Ref RelayEventsDeadLetterQueue
+          SHOPIFY_SHOP_DOMAIN: !Ref ShopifyShopDomain
+          SHOPIFY_ADMIN_TOKEN_SECRET_ARN: !Ref ShopifyAdminTokenSecret
+"""
+
+WRITEBACK_STATEMENT = """\
+              - Sid: ReadShopifyAdminToken # the loyalty write-back to ShopifyShopDomain's customers
+                Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref ShopifyAdminTokenSecret
 """
 
 CALLER_AUTH_STATEMENTS = """\
@@ -580,8 +629,8 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
             problems.append(f"{op.name}: method {op.method!r} is not an HTTP method API Gateway routes")
         if not op.path.startswith("/"):
             problems.append(f"{op.name}: path {op.path!r} must start with /")
-        if op.webhook is not None and not re.fullmatch(r"[a-z][a-z0-9]*", op.webhook):
-            problems.append(f"{op.name}: webhook platform {op.webhook!r} must be lower-case letters and digits")
+        if op.webhook is not None and not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", op.webhook):
+            problems.append(f"{op.name}: webhook platform {op.webhook!r} must be snake_case (lower-case, digits)")
     for attribute in ("name", "function"):
         seen: dict[str, str] = {}
         for op in ordered:
@@ -609,10 +658,15 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
     return ordered
 
 
+def platform_id(platform: str) -> str:
+    """A platform's part of logical ids: shopify -> Shopify, talon_one -> TalonOne."""
+    return "".join(part.capitalize() for part in platform.split("_"))
+
+
 def _description(op: OperationEntry) -> str:
     if op.webhook is not None:
         return (
-            f"{op.webhook.capitalize()} webhooks ({op.method.upper()} {op.path}) verified and queued, then mapped"
+            f"{platform_id(op.webhook)} webhooks ({op.method.upper()} {op.path}) verified and queued, then mapped"
             " to Talon.One operations from SQS"
         )
     other = "the off-peak erasure schedule" if op.schedule else "SQS"
@@ -628,15 +682,20 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
             "read_statements": CALLER_AUTH_STATEMENTS,
             "enqueue_comment": "async mode: the API queues the request and answers 202",
             "erasure_statement": "",
+            "event_statements": EFFECT_STATEMENTS,
+            "writeback_statement": "",
         }
-    values = {"Platform": op.webhook.capitalize(), "erasure_queue": erasure_queue or ""}
+    values = {"Platform": platform_id(op.webhook), "erasure_queue": erasure_queue or ""}
     values["erasure_environment"] = fill(ERASURE_ENVIRONMENT, values) if erasure_queue else ""
     return {
-        "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values),
+        "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values)
+        + (WRITEBACK_ENVIRONMENT if op.webhook == "talon_one" else ""),
         "key_api_event": "",
         "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
         "enqueue_comment": "storage-first: the API queues each verified webhook, then answers 200",
         "erasure_statement": fill(ERASURE_STATEMENT, values) if erasure_queue else "",
+        "event_statements": NOTIFICATION_STATEMENTS if op.webhook == "talon_one" else EFFECT_STATEMENTS,
+        "writeback_statement": WRITEBACK_STATEMENT if op.webhook == "talon_one" else "",
     }
 
 

@@ -34,6 +34,9 @@ SENSITIVE_CONSTANTS = [
     ("tests.emulator.helpers", "API_KEY"),
     ("tests.emulator.helpers", "APP_KEY"),
     ("local.stack", "LOCAL_API_KEY"),
+    ("tests.functions.test_talon_one_webhook", "NOTIFICATION_SECRET"),
+    ("tests.functions.test_talon_one_webhook", "PREVIOUS_NOTIFICATION_SECRET"),
+    ("local.shopify_admin", "ADMIN_TOKEN"),
 ]
 #: Attribute values the tests put in profiles, sessions and events.
 SENSITIVE_LITERALS = ["jane.doe@example.com"]

@@ -56,6 +56,9 @@ MODEL_MODULES = (
     "talon_relay.wire.base",
 )
 
+#: What publishing effects on the event bus imports: none of it without EVENT_BUS_NAME.
+BUS_MODULES = ("talon_relay.core.bus", "talon_relay.aws.events", "mypy_boto3_events")
+
 
 def first_call(folder: str, event: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     event_path, result_path = tmp_path / "event.json", tmp_path / "result.json"
@@ -86,6 +89,9 @@ def test_a_first_call_that_succeeds_never_imports_pydantic(
     assert "pydantic_core" in modules
     assert {name for name in modules if name == "pydantic" or name.startswith("pydantic.")} == set()
     assert modules.isdisjoint(MODEL_MODULES)
+    # And, as deployed with the template's defaults (EffectsToEventBus=disabled: no EVENT_BUS_NAME), it
+    # published nothing and imported nothing of the event bus (docs/events.md)
+    assert modules.isdisjoint(BUS_MODULES)
 
 
 def test_an_invalid_body_is_still_answered_with_each_fault(stack: Stack, tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def apis_of(op: Operation) -> dict[str, str]:
 def webhook_secret(op: Operation) -> str:
     """The logical id of a webhook receiver's platform secret (ShopifyWebhookSecret)."""
     assert op.webhook is not None
-    return f"{op.webhook.capitalize()}WebhookSecret"
+    return "".join(part.capitalize() for part in op.webhook.split("_")) + "WebhookSecret"
 
 
 #: The effective caller signing secret: the stack's own, or the one CallerSigningSecretArn names.
@@ -101,13 +101,18 @@ def as_list(value: Any) -> list[Any]:
 
 
 def merge(base: Any, override: Any) -> Any:
-    """SAM's Globals merge: maps merge key by key, anything else in the resource wins."""
-    if isinstance(base, dict) and isinstance(override, dict):
+    """SAM's Globals merge: maps merge key by key, anything else in the resource wins (an intrinsic
+    function, `Ref` or `Fn::...`, is not a map to SAM but the value it resolves to)."""
+    if isinstance(base, dict) and isinstance(override, dict) and not (_intrinsic(base) or _intrinsic(override)):
         merged = dict(base)
         for key, value in override.items():
             merged[key] = merge(base[key], value) if key in base else value
         return merged
     return override
+
+
+def _intrinsic(value: dict[str, Any]) -> bool:
+    return (len(value) == 1 and next(iter(value)) in ("Ref", "Condition")) or any(k.startswith("Fn::") for k in value)
 
 
 def function_properties(template: dict[str, Any], op: Operation) -> dict[str, Any]:
@@ -139,13 +144,39 @@ def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str
         elif res["Type"] == "AWS::Serverless::Function":
             docs = [p for p in props.get("Policies", []) if isinstance(p, dict) and "Statement" in p]
         for doc in docs:
-            for statement in as_list(doc["Statement"]):
+            for statement in conditional(as_list(doc["Statement"])):
                 yield key, statement
 
 
-def role_statements(resources: dict[str, Any], op: Operation) -> list[dict[str, Any]]:
+#: What `Ref: AWS::NoValue` is in template.yaml as data.
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def conditional(statements: list[Any], conditions: dict[str, bool] | None = None) -> list[dict[str, Any]]:
+    """Statements with each `Fn::If` of the list resolved: by `conditions` (condition name: true or
+    false) when they name its condition, else both of its branches (what the role may ever hold); a
+    branch `AWS::NoValue` is no statement."""
+    resolved: list[dict[str, Any]] = []
+    for statement in statements:
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            name, then, otherwise = statement["Fn::If"]
+            branches = [then, otherwise]
+            if conditions is not None and name in conditions:
+                branches = [then if conditions[name] else otherwise]
+            resolved.extend(branch for branch in branches if branch != NO_VALUE)
+        else:
+            resolved.append(statement)
+    return resolved
+
+
+def role_statements(
+    resources: dict[str, Any], op: Operation, conditions: dict[str, bool] | None = None
+) -> list[dict[str, Any]]:
+    """The statements of the function's role; an `Fn::If` statement resolved by `conditions`, else both
+    of its branches (the role with every option on)."""
     role = resources[f"{prefix(op)}FunctionRole"]["Properties"]
-    return [s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+    statements = [s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+    return conditional(statements, conditions)
 
 
 def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:

@@ -84,6 +84,8 @@ def test_function_reads_only_the_talon_and_caller_secrets(resources: dict[str, A
     expected = [ref("TalonSecretArn"), SIGNING_SECRET, ref("CallerApiKeysSecret")]
     if op.webhook is not None:
         expected = [ref("TalonSecretArn"), ref(webhook_secret(op))]
+    if op.webhook == "talon_one":  # (and the shop's Admin API token, for the loyalty write-back)
+        expected.append(ref("ShopifyAdminTokenSecret"))
     assert [as_list(s["Action"]) for s in secret] == [["secretsmanager:GetSecretValue"]] * len(expected)
     resources_ = [r for s in secret for r in as_list(s["Resource"])]
     assert sorted(resources_, key=json.dumps) == sorted(expected, key=json.dumps)
@@ -137,6 +139,8 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
         # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
         [scheduled] = SCHEDULED
         expected[f"{prefix(scheduled)}Queue"] = {"sqs:SendMessage"}
+    # (and every function dead-letters what the event bus refused, with the reason: docs/events.md)
+    expected["RelayEventsDeadLetterQueue"] = {"sqs:SendMessage"}
     assert sqs == expected
     # And its log rights reach only its own log group
     logs = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
@@ -204,6 +208,7 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
         == {
             "CallerSigningSecret",
             "CallerApiKeysSecret",
+            "ShopifyAdminTokenSecret",  # the shop's token, written by the operator (docs/events.md)
         }
         | platforms
     )
@@ -218,7 +223,10 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
 def test_every_dead_letter_queue_has_an_alarm(resources: dict[str, Any]) -> None:
     # Given the DLQs and the alarms
     dlqs = {key for key in of_type(resources, "AWS::SQS::Queue") if key.endswith("DeadLetterQueue")}
-    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in TABLE} | {"ErasureScheduleDeadLetterQueue"}
+    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in TABLE} | {
+        "ErasureScheduleDeadLetterQueue",
+        "RelayEventsDeadLetterQueue",
+    }
 
     # Then each DLQ alarms as soon as one message is visible in it
     watched = set()

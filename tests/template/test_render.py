@@ -121,7 +121,9 @@ def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path:
     # And every queue (the erasure schedule's DLQ too) has its own TLS policy
     queues = set(of_type(template["Resources"], "AWS::SQS::Queue"))
     assert queues == {f"{name}{kind}" for name in names for kind in ("Queue", "DeadLetterQueue")} | {
-        "ErasureScheduleDeadLetterQueue"
+        "ErasureScheduleDeadLetterQueue",
+        "RelayEventsDeadLetterQueue",
+        "RelayEventsQueue",
     }
     policies = of_type(template["Resources"], "AWS::SQS::QueuePolicy")
     assert {as_list(p["Properties"]["Queues"])[0]["Ref"] for p in policies.values()} == queues

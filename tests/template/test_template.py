@@ -382,7 +382,11 @@ def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> N
     queues = of_type(resources, "AWS::SQS::Queue")
 
     # Then each table entry has a queue and a DLQ, plus the erasure schedule's DLQ
-    assert set(queues) == _queue_ids() | {"ErasureScheduleDeadLetterQueue"}
+    assert set(queues) == _queue_ids() | {
+        "ErasureScheduleDeadLetterQueue",
+        "RelayEventsDeadLetterQueue",
+        "RelayEventsQueue",
+    }
     # And the FIFO ones are exactly those of the entries the table marks fifo
     fifo = {key for key, queue in queues.items() if queue["Properties"].get("FifoQueue") is True}
     assert fifo == {f"{prefix(op)}{kind}" for op in TABLE if op.fifo for kind in ("Queue", "DeadLetterQueue")}
@@ -516,7 +520,14 @@ def test_every_queue_refuses_requests_without_tls(resources: dict[str, Any]) -> 
         assert policy["Properties"]["Queues"] == [ref(queue)]
         document = policy["Properties"]["PolicyDocument"]
         assert document["Version"] == "2012-10-17"
-        assert as_list(document["Statement"]) == [{**DENY_WITHOUT_TLS, "Resource": arn_of(queue)}]
+        statements = as_list(document["Statement"])
+        assert statements[0] == {**DENY_WITHOUT_TLS, "Resource": arn_of(queue)}
+        # (the event queues also let EventBridge deliver, from the relay's own bus's rules alone)
+        for allowed in statements[1:]:
+            assert queue.startswith("RelayEvents")
+            assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+            assert allowed["Action"] == "sqs:SendMessage" and allowed["Resource"] == arn_of(queue)
+            assert "aws:SourceArn" in allowed["Condition"]["ArnEquals"]
     # And those are all the queue policies there are (the old shared EnforceTlsQueuePolicy is gone)
     assert set(of_type(resources, "AWS::SQS::QueuePolicy")) == {f"{queue}TlsPolicy" for queue in queues}
 

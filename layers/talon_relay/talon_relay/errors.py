@@ -193,3 +193,17 @@ class QueueUnavailable(DependencyUnavailable):
 class ErasureIncomplete(RelayError):
     """Some erasures of a scheduled run failed: the run fails, so the scheduler retries it and
     its dead-letter queue (and alarm) get it, instead of a GDPR erasure being silently skipped."""
+
+
+class BusUnavailable(DependencyUnavailable):
+    """EventBridge refused entries after the relay's retries (retried later from the queue)."""
+
+
+class ShopifyUnavailable(DependencyUnavailable):
+    """Shopify's Admin API failed, timed out or throttled the write-back (retried later from the queue)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Seconds before Shopify can take it (its throttle's restore time, or its Retry-After), as the
+        #: SQS adapter's backoff reads a Retry-After: delta-seconds text.
+        self.retry_after = None if retry_after is None else str(max(int(retry_after + 0.999), 1))

@@ -13,6 +13,7 @@ means "queued": a webhook that then cannot be mapped is dead-lettered with the r
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,13 +26,22 @@ from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import Delivery, QueuedWebhook
-from talon_relay.webhooks.shopify import signature as shopify
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
-#: Each platform's verification: headers, raw body and settings in, a Delivery (or a 401) out.
-VERIFIERS: dict[str, Callable[..., Delivery]] = {"shopify": shopify.verify}
+#: Each platform's verification (`verify` of the module named): headers, raw body and settings in, a
+#: Delivery (or a 401) out. Imported by the receiver of that platform alone, on its first webhook.
+VERIFIERS: dict[str, str] = {
+    "shopify": "talon_relay.webhooks.shopify.signature",
+    "talon_one": "talon_relay.webhooks.talon_one.signature",
+}
+
+
+def verifier(platform: str) -> Callable[..., Delivery] | None:
+    module = VERIFIERS.get(platform)
+    return None if module is None else importlib.import_module(module).verify
+
 
 #: What SQS takes as a message group id; anything else (long, or other characters) is hashed.
 _GROUP = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -54,7 +64,7 @@ def _payload(raw: bytes) -> Any:
 def _receive(container: Container, operation: Operation, event: Event) -> dict[str, Any]:
     cfg = container.settings()
     platform = operation.webhook or ""
-    verify = VERIFIERS.get(platform)
+    verify = verifier(platform)
     if verify is None or not cfg.webhook_secret_arn:
         raise SettingsError(f"the {platform} receiver needs WEBHOOK_SECRET_ARN and a known platform")
     raw = raw_body(event)
@@ -69,17 +79,19 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     logged = {"topic": delivery.topic, "webhook_id": delivery.webhook_id, "shop_domain": delivery.shop_domain}
     if delivery.triggered_at is None:
         logger.warning("webhook without a trigger time: its age cannot be checked", extra=logged)
-    mapping = mappings.for_topic(container, platform, delivery.topic)
-    if mapping is None or not mapping.steps:
-        name = metrics.UNMAPPED if mapping is None else metrics.NOTHING_TO_SEND
-        logger.info("webhook acknowledged; nothing to send", extra={**logged, "reason": name})
-        metrics.count(name, operation=operation.name, topic=delivery.topic)
-        status = "ignored" if mapping is None else "acknowledged"
-        return json_answer(200, {"status": status, "topic": delivery.topic})
+    group = delivery.group or delivery.webhook_id
+    if delivery.mapped:  # a platform whose topics map to operations: only mapped topics are queued
+        mapping = mappings.for_topic(container, platform, delivery.topic)
+        if mapping is None or not mapping.steps:
+            name = metrics.UNMAPPED if mapping is None else metrics.NOTHING_TO_SEND
+            logger.info("webhook acknowledged; nothing to send", extra={**logged, "reason": name})
+            metrics.count(name, operation=operation.name, topic=delivery.topic)
+            status = "ignored" if mapping is None else "acknowledged"
+            return json_answer(200, {"status": status, "topic": delivery.topic})
+        group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
     input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
-    group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     message_id = queues.enqueue(
         container,
         cfg.queue_url,

@@ -1,13 +1,14 @@
 """The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
 
-One table, one `id` key and one `expiration` TTL attribute, four kinds of item told apart by the id:
+One table, one `id` key and one `expiration` TTL attribute, five kinds of item told apart by the id:
 
-| id                                   | what                                         | kept until                 |
-| ------------------------------------ | -------------------------------------------- | -------------------------- |
-| `<function>.<scope>#<sha256>`        | Powertools idempotency (`aws.idempotency`)   | IDEMPOTENCY_EXPIRY_SECONDS |
-| `<function>.answer#<sha256>#<n>`     | a large answer's parts (`aws.answers`)       | its idempotency record     |
-| `<function>.signature#<hex>`         | a used caller signature (`core.access`)      | the signature's window     |
-| `ordering#<operation>#<customer>`    | a customer's last position (`core.ordering`) | ORDERING_EXPIRY_SECONDS    |
+| id                                         | what                                       | kept until                 |
+| ------------------------------------------ | ------------------------------------------ | -------------------------- |
+| `<function>.<scope>#<sha256>`              | Powertools idempotency (`aws.idempotency`) | IDEMPOTENCY_EXPIRY_SECONDS |
+| `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
+| `<function>.signature#<hex>`               | a used caller signature (`core.access`)    | the signature's window     |
+| `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
+| `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 
 `<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
 each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 ANSWER = "answer#"
 SIGNATURE = "signature#"
 ORDERING = "ordering#"
+WRITEBACK = "writeback#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
 
@@ -109,6 +111,14 @@ class Store:
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         return f"{ORDERING}{operation}#{name}"
+
+    def writeback_id(self, shop: str, field: str, customer: str) -> str:
+        """A customer's written-back `field` (a loyalty balance, a tier) in `shop`: its record keeps the
+        time of the value written last (read and recorded as an ordering position)."""
+        name = customer
+        if len(customer.encode()) > MAX_KEY_BYTES:
+            name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+        return f"{self.owner}.{WRITEBACK}{shop}#{field}#{name}"
 
     def applied_position(self, item_id: str) -> str:
         """The last applied position recorded (sortable text; empty: none yet)."""

@@ -68,6 +68,20 @@ class Settings:
     #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
     #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
     ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
+    #: The EventBridge bus effects and notifications are published on (docs/events.md). None: nothing is
+    #: published, nor anything of the bus imported (the template's default, EffectsToEventBus=disabled,
+    #: for every function but the notifications receiver; library use; the bench's bare runs).
+    event_bus_name: str | None = key("EVENT_BUS_NAME", schema=cs.str_schema(), default=None)
+    #: Where an entry the bus refused after its retries is dead-lettered, with the reason.
+    events_dead_letter_queue_url: str | None = key("EVENTS_DEAD_LETTER_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: The shop whose customers' metafields get their loyalty balance and tier (the write-back), its Admin
+    #: API token's secret (JSON accessToken), and its Admin GraphQL URL (default: the shop's own).
+    shopify_shop_domain: str | None = key("SHOPIFY_SHOP_DOMAIN", schema=cs.str_schema(), default=None)
+    shopify_admin_token_secret_arn: str | None = key(
+        "SHOPIFY_ADMIN_TOKEN_SECRET_ARN", schema=cs.str_schema(), default=None
+    )
+    shopify_admin_url: str | None = key("SHOPIFY_ADMIN_URL", schema=cs.str_schema(), default=None)
+    shopify_api_version: str = key("SHOPIFY_API_VERSION", schema=cs.str_schema(min_length=1), default="2026-04")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

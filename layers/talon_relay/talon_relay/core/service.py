@@ -15,7 +15,7 @@ from talon_relay.core.request import Request
 from talon_relay.observability import logger
 from talon_relay.talon.auth import SecretsManagerAuth
 from talon_relay.talon.client import IntegrationClient
-from talon_relay.wire.effects import effects_of, text_at
+from talon_relay.wire.effects import application_of, effects_of, text_at
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
@@ -59,7 +59,9 @@ def budget(context: Any) -> float | None:
     return max(remaining - SAFETY_MARGIN_SECONDS, 0.5)
 
 
-def _log_answer(container: Container, request: Request, data: bytes, correlation_id: str | None) -> None:
+def _log_answer(
+    container: Container, request: Request, data: bytes, correlation_id: str | None, key: str | None = None
+) -> None:
     """Log the effects of a 2xx answer, whatever else it holds or lacks (a tolerant reader)."""
     operation = request.operation
     if operation.effects_at is None or not data:
@@ -71,14 +73,27 @@ def _log_answer(container: Container, request: Request, data: bytes, correlation
         # it twice); the caller gets the body as sent.
         logger.warning("Talon.One accepted the request; its answer is not JSON", extra={"bytes": len(data)})
         return
+    effects = effects_of(answer, operation.effects_at)
+    session_id = text_at(answer, operation.session_at) if operation.session_at else None
+    profile_id = text_at(answer, operation.profile_at) if operation.profile_at else None
     counts = log_effects(
-        effects_of(answer, operation.effects_at),
-        operation=operation.name,
-        session_id=text_at(answer, operation.session_at) if operation.session_at else None,
-        profile_id=text_at(answer, operation.profile_at) if operation.profile_at else None,
-        correlation_id=correlation_id,
+        effects, operation=operation.name, session_id=session_id, profile_id=profile_id, correlation_id=correlation_id
     )
     container.counts.add_all(counts)
+    if effects and container.settings().event_bus_name:
+        # the way back, opt-in (EffectsToEventBus, docs/events.md): each effect one event on the bus; never
+        # fails the call. Without EVENT_BUS_NAME (the default) nothing of it is imported.
+        from talon_relay.core import bus
+
+        bus.publish_effects(
+            container,
+            effects,
+            operation=operation.name,
+            key=key or correlation_id,
+            application_id=application_of(answer),
+            session_id=session_id,
+            profile_id=profile_id,
+        )
 
 
 def execute(
@@ -98,7 +113,7 @@ def execute(
     def call() -> str | None:
         answer = client(container).send(request.operation, request.path, request.raw, budget=budget(context))
         try:
-            _log_answer(container, request, answer.data, correlation_id)
+            _log_answer(container, request, answer.data, correlation_id, idempotency_key)
         except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
             logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
         return answer.data.decode("utf-8", "replace") or None

@@ -29,7 +29,7 @@ from talon_relay.operations.operation import (
     load_model,
 )
 from talon_relay.operations.profiles import UPDATE_CUSTOMER_PROFILE, UPDATE_CUSTOMER_PROFILE_V2
-from talon_relay.operations.receivers import SHOPIFY_WEBHOOK
+from talon_relay.operations.receivers import SHOPIFY_WEBHOOK, TALON_ONE_WEBHOOK
 from talon_relay.operations.referrals import CREATE_REFERRAL
 from talon_relay.operations.sessions import UPDATE_CUSTOMER_SESSION, UPDATE_CUSTOMER_SESSION_V2
 
@@ -38,6 +38,7 @@ __all__ = [
     "DELETE_CUSTOMER_DATA",
     "OPERATIONS",
     "SHOPIFY_WEBHOOK",
+    "TALON_ONE_WEBHOOK",
     "TRACK_EVENT",
     "TRACK_EVENT_V2",
     "UPDATE_CUSTOMER_PROFILE",

@@ -12,12 +12,24 @@ from talon_relay.operations.operation import Contract, Delivery, Operation
 
 
 def receiver(platform: str) -> Operation:
-    """The receiver of `platform`'s webhooks: POST /webhooks/<platform>, function <platform>_webhook."""
+    """The receiver of `platform`'s webhooks (a snake_case name): POST /webhooks/<platform, kebab-case>,
+    entry <platform, camelCase>Webhook, function <platform>_webhook.
+
+    shopify -> POST /webhooks/shopify, shopifyWebhook; talon_one -> POST /webhooks/talon-one,
+    talonOneWebhook, function talon_one_webhook.
+    """
+    first, *rest = platform.split("_")
+    name = first + "".join(part.capitalize() for part in rest) + "Webhook"
+    path = "/webhooks/" + platform.replace("_", "-")
     return Operation(
         # the platform's own JSON, verified and queued as sent (no body model: the mappings read it)
-        Contract(name=f"{platform}Webhook", method="POST", path=f"/webhooks/{platform}", success_status=200),
+        Contract(name=name, method="POST", path=path, success_status=200),
         Delivery(webhook=platform),
     )
 
 
 SHOPIFY_WEBHOOK = receiver("shopify")
+
+#: Talon.One's notifications (the way back): queued as sent, each published on the relay's event bus,
+#: loyalty balances and tiers written back to the shop (docs/events.md). Its topics map to no operation.
+TALON_ONE_WEBHOOK = receiver("talon_one")

@@ -66,6 +66,10 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         raise InvalidRequest.single(
             "Invalid message", f"a {message.platform} webhook on the {platform} receiver's queue", pointer="/platform"
         )
+    if platform == "talon_one":  # Talon.One's notifications: published on the bus, then written back
+        from talon_relay.webhooks.talon_one import notifications
+
+        return notifications.process(container, operation, message, context=context)
     mapping = mappings.for_topic(container, platform, message.topic)
     if mapping is None:  # its mapping was removed since it was queued
         logger.info("webhook topic has no mapping; nothing sent", extra=logged)

@@ -26,6 +26,10 @@ class Delivery:
     webhook_id: str
     shop_domain: str | None = None
     triggered_at: str | None = None
+    #: Whether its topic's mapping file decides what it becomes (Shopify's). False: every delivery is
+    #: queued whole, in the FIFO group `group` (Talon.One's notifications, published as they are).
+    mapped: bool = True
+    group: str | None = None
 
 
 class QueuedWebhook(BaseModel):

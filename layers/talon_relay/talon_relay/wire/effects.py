@@ -152,3 +152,18 @@ def text_at(answer: Any, path: tuple[str, ...]) -> str | None:
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return node if isinstance(node, str) else None
+
+
+def application_of(answer: Any) -> int | None:
+    """The Talon.One application an answer names (a v2 answer's session or profile), None if none."""
+    for path in (
+        ("customerSession", "applicationId"),
+        ("session", "applicationId"),
+        ("customerProfile", "applicationId"),
+    ):
+        node = answer
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, int) and not isinstance(node, bool):
+            return node
+    return None

@@ -50,14 +50,17 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
 
 
-def signing_secrets(container: Container, secret_arn: str, *, max_age: int, force: bool = False) -> list[str]:
-    """The secret values accepted now: current first, then previous (during a rotation)."""
+def signing_secrets(
+    container: Container, secret_arn: str, *, max_age: int, force: bool = False, platform: str = "Shopify"
+) -> list[str]:
+    """The secret values accepted now: current first, then previous (during a rotation). Any platform's
+    webhook secret has this shape (`{"current": ..., "previous": ...}`), Talon.One's too."""
     raw = container.secret(secret_arn, max_age=max_age, force=force, read=read_secret)
     if not isinstance(raw, dict):
-        raise CredentialsError("Shopify webhook secret must be a JSON object")
+        raise CredentialsError(f"{platform} webhook secret must be a JSON object")
     secrets = [value for value in (raw.get("current"), raw.get("previous")) if isinstance(value, str) and value]
     if not secrets:
-        raise CredentialsError('Shopify webhook secret needs a non-empty "current" value')
+        raise CredentialsError(f'{platform} webhook secret needs a non-empty "current" value')
     return secrets
 
 

@@ -1,0 +1,402 @@
+"""The Talon.One notifications function, both triggers, against moto (Secrets Manager, SQS, DynamoDB,
+EventBridge delivering to an SQS subscriber as the stack's rule does) and the local Shopify Admin stand-in.
+
+No test sleeps: the stand-in's clock is the test's, and a retried message is made visible again at once
+while the test's clock moves on by the backoff the relay asked for.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+import pytest
+
+from local.gateway import sqs_record
+from local.shopify_admin import ADMIN_TOKEN, ShopifyAdmin, ShopifyAdminServer
+from talon_relay.core import input_limits as limits
+from talon_relay.core import retry_delays as backoff
+from tests.functions.conftest import Stack
+from tests.support import ROOT, LambdaContext, load_event, reset_handlers
+
+FOLDER = "talon_one_webhook"
+NOTIFICATION_SECRET = "fn-test-notification-secret-6b2f90"
+PREVIOUS_NOTIFICATION_SECRET = "fn-test-notification-previous-1c7d44"
+SHOP = "relay-test.myshopify.com"
+SCHEMAS = ROOT / "schemas" / "events"
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_780_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def balance(profile: str, points: float) -> dict[str, Any]:
+    return {
+        "ProfileIntegrationID": profile,
+        "LoyaltyProgramID": 5,
+        "NotificationType": "LoyaltyAddedDeductedPointsBalances",
+        "TypeOfChange": "rule_engine",
+        "CurrentPoints": points,
+        "Actions": [{"Amount": 10, "Operation": "addition", "Reason": "order"}],
+    }
+
+
+def tier(profile: str, name: str, points: float, at: str) -> dict[str, Any]:
+    item = {"CustomerProfileID": profile, "LoyaltyProgramID": 5, "CurrentTier": name, "CurrentPoints": points}
+    return {"TotalResultSize": 1, "NotificationType": "TierUpgrade", "Data": [{**item, "TimestampOfTierChange": at}]}
+
+
+@dataclass
+class Relay:
+    stack: Stack
+    handler: Handler
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    events_url: str
+    events_dlq_url: str
+    shopify: ShopifyAdmin
+    clock: Clock
+
+    def post(self, body: Any, *, uuid_: str | None = None, secret: str | None = NOTIFICATION_SECRET) -> dict[str, Any]:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        event = copy.deepcopy(load_event(FOLDER, "api"))
+        headers = {k: v for k, v in event["headers"].items() if k not in ("X-Relay-Notification-Secret", "X-UUID")}
+        headers["X-UUID"] = uuid_ or str(uuid.uuid4())
+        if secret is not None:
+            headers["X-Relay-Notification-Secret"] = secret
+        event["headers"] = headers
+        event["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
+        event["body"] = raw.decode("utf-8", "replace")
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        result: dict[str, Any] = self.handler(event, LambdaContext())
+        return result
+
+    def consume(self) -> set[str]:
+        """One batch through the function; what failed is visible again at once. Returns the failed ids."""
+        messages = self.receive(self.queue_url, keep=True)
+        assert messages, "nothing queued"
+        result = self.handler({"Records": [sqs_record(m, self.queue_arn) for m in messages]}, LambdaContext())
+        failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+        for message in messages:
+            handle = message["ReceiptHandle"]
+            if message["MessageId"] in failed:
+                self.stack.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
+            else:
+                self.stack.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
+        return failed
+
+    def receive(self, url: str, *, keep: bool = False) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for _ in range(10):
+            batch = self.stack.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                break
+            out.extend(batch)
+            if keep:
+                break
+        return out
+
+    def published(self) -> list[dict[str, Any]]:
+        return [json.loads(m["Body"]) for m in self.receive(self.events_url)]
+
+
+@pytest.fixture
+def relay(stack: Stack, load_handler: Callable[[str], Handler], monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
+    """Given the notifications function's environment as the template gives it, in moto, and the bus's
+    subscriber queue (RelayEventsQueue) as the rule fills it, and the Shopify Admin stand-in."""
+    suffix = uuid.uuid4().hex[:8]
+    sqs = stack.sqs
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    dlq_url = sqs.create_queue(QueueName=f"t1-dlq-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"t1-{suffix}.fifo",
+        Attributes={
+            **fifo,
+            "DeduplicationScope": "messageGroup",
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "20"}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events_url = sqs.create_queue(QueueName=f"relay-events-{suffix}")["QueueUrl"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events_dlq_url = sqs.create_queue(QueueName=f"relay-events-dlq-{suffix}")["QueueUrl"]
+    bus = f"relay-{suffix}"
+    events = boto3.client("events")
+    events.create_event_bus(Name=bus)
+    pattern = {"source": ["talon-relay.effects", "talon-relay.notifications"]}
+    events.put_rule(Name=f"all-{suffix}", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=f"all-{suffix}", EventBusName=bus, Targets=[{"Id": "q", "Arn": events_arn}])
+    secrets = stack.secrets
+    secret_arn = secrets.create_secret(
+        Name=f"t1-{suffix}",
+        SecretString=json.dumps({"current": NOTIFICATION_SECRET, "previous": PREVIOUS_NOTIFICATION_SECRET}),
+    )["ARN"]
+    token_arn = secrets.create_secret(Name=f"shop-{suffix}", SecretString=json.dumps({"accessToken": ADMIN_TOKEN}))[
+        "ARN"
+    ]
+    clock = Clock()
+    server = ShopifyAdminServer(ShopifyAdmin(clock=clock)).start()
+    for name, value in {
+        "QUEUE_URL": queue_url,
+        "DEAD_LETTER_QUEUE_URL": dlq_url,
+        "WEBHOOK_SECRET_ARN": secret_arn,
+        "EVENT_BUS_NAME": bus,
+        "EVENTS_DEAD_LETTER_QUEUE_URL": events_dlq_url,
+        "SHOPIFY_SHOP_DOMAIN": SHOP,
+        "SHOPIFY_ADMIN_TOKEN_SECRET_ARN": token_arn,
+        "SHOPIFY_ADMIN_URL": server.graphql_url(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_handlers()
+    yield Relay(
+        stack, load_handler(FOLDER), queue_url, queue_arn, dlq_url, events_url, events_dlq_url, server.admin, clock
+    )
+    server.stop()
+    events.remove_targets(Rule=f"all-{suffix}", EventBusName=bus, Ids=["q"])
+    events.delete_rule(Name=f"all-{suffix}", EventBusName=bus)
+    events.delete_event_bus(Name=bus)
+
+
+def metafields(relay: Relay, customer: str) -> dict[str, str]:
+    kept = relay.shopify.metafields.get(f"gid://shopify/Customer/{customer}", {})
+    return {key: field["value"] for key, field in kept.items()}
+
+
+# --- notifications in ---------------------------------------------------------------------------
+
+
+def test_the_same_x_uuid_twice_is_one_event(relay: Relay) -> None:
+    # Given a balance notification, and Talon.One sending it again (a retry: the same X-UUID)
+    body = balance("7001", 40)
+    first = relay.post(body, uuid_="uuid-twice-1")
+    again = relay.post(body, uuid_="uuid-twice-1")
+    # Then both are answered 200 at once, and the queue holds it once
+    assert first["statusCode"] == again["statusCode"] == 200
+    assert json.loads(first["body"])["status"] == "queued"
+    relay.consume()
+    # And when it is queued again after the queue's deduplication window, it is still not published twice
+    relay.stack.sqs.send_message(
+        QueueUrl=relay.queue_url,
+        MessageBody=json.dumps(
+            {
+                "platform": "talon_one",
+                "topic": body["NotificationType"],
+                "webhookId": "uuid-twice-1",
+                "body": json.dumps(body),
+            }
+        ),
+        MessageGroupId="7001",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
+    relay.consume()
+    published = relay.published()
+    assert [event["detail"]["id"] for event in published] == ["notification:uuid-twice-1"]
+    [event] = published
+    assert event["source"] == "talon-relay.notifications"
+    assert event["detail-type"] == "LoyaltyAddedDeductedPointsBalances"
+    assert event["detail"]["profileId"] == "7001"
+    assert event["detail"]["notification"] == body
+    jsonschema.validate(event["detail"], json.loads((SCHEMAS / "notification.schema.json").read_text()))
+
+
+@pytest.mark.parametrize("secret", [None, "not-the-secret", NOTIFICATION_SECRET + "x"])
+def test_a_notification_without_the_secret_header_is_a_401(relay: Relay, secret: str | None) -> None:
+    answer = relay.post(balance("7002", 1), secret=secret)
+    assert answer["statusCode"] == 401
+    assert relay.receive(relay.queue_url) == []
+
+
+def test_the_previous_secret_is_taken_during_a_rotation(relay: Relay) -> None:
+    assert relay.post(balance("7003", 1), secret=PREVIOUS_NOTIFICATION_SECRET)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "fault"),
+    [(b"{not json", "not valid JSON"), (b"[" * (limits.MAX_DEPTH + 2) + b"]" * (limits.MAX_DEPTH + 2), "nests")],
+)
+def test_a_body_that_is_not_json_or_too_deep_is_refused_with_its_reason(relay: Relay, raw: bytes, fault: str) -> None:
+    answer = relay.post(raw)
+    assert answer["statusCode"] == 400
+    assert fault in answer["body"]
+    assert relay.receive(relay.queue_url) == []
+
+
+def test_a_queued_notification_that_is_not_json_is_dead_lettered_with_its_reason(relay: Relay) -> None:
+    relay.stack.sqs.send_message(
+        QueueUrl=relay.queue_url,
+        MessageBody=json.dumps({"platform": "talon_one", "topic": "unknown", "webhookId": "u-bad", "body": "{oops"}),
+        MessageGroupId="u-bad",
+        MessageDeduplicationId="u-bad",
+    )
+    assert relay.consume() == set()
+    [dead] = relay.receive(relay.dlq_url)
+    assert "not valid JSON" in dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert relay.published() == []
+
+
+def test_an_unknown_type_is_accepted_and_published_as_it_came(relay: Relay) -> None:
+    body = {"NotificationType": "SomethingNew", "Data": [{"x": 1}]}
+    assert relay.post(body, uuid_="u-new")["statusCode"] == 200
+    relay.consume()
+    [event] = relay.published()
+    assert event["detail-type"] == "SomethingNew"
+    assert event["detail"]["notification"] == body
+
+
+# --- the write-back -----------------------------------------------------------------------------
+
+
+def test_a_points_notification_becomes_a_metafields_set(relay: Relay) -> None:
+    relay.post(balance("7100", 46.5))
+    assert relay.consume() == set()
+    assert metafields(relay, "7100") == {"talon_one.loyalty_points": "46.5"}
+    [request] = relay.shopify.requests
+    assert "metafieldsSet" in request["body"]["query"]
+
+
+def test_an_older_balance_arriving_after_a_newer_one_changes_nothing(relay: Relay) -> None:
+    # Given the customer's newer tier and balance written
+    relay.post(tier("7200", "Gold", 250, "2026-06-02T10:00:00Z"))
+    relay.consume()
+    assert metafields(relay, "7200") == {"talon_one.loyalty_points": "250", "talon_one.loyalty_tier": "Gold"}
+    # When an older one arrives after it
+    relay.post(tier("7200", "Silver", 120, "2026-06-01T10:00:00Z"))
+    assert relay.consume() == set()
+    # Then nothing changes, and Shopify was not even asked
+    assert metafields(relay, "7200") == {"talon_one.loyalty_points": "250", "talon_one.loyalty_tier": "Gold"}
+    assert len(relay.shopify.requests) == 1
+
+
+def test_a_15_minute_shopify_outage_ends_with_the_right_balance(relay: Relay) -> None:
+    # Given Shopify down for 15 minutes, and two balances of one customer arriving meanwhile
+    relay.shopify.outage(15 * 60)
+    relay.post(balance("7300", 10))
+    relay.post(balance("7300", 35))
+    # When the queue delivers them again after each backoff the relay asks for (the clock moves on)
+    receives = 0
+    while relay.consume():
+        receives += 1
+        assert receives < 20, "still failing"
+        relay.clock.now += backoff.visibility_for(receives)
+    # (the second balance came with the first, behind it in its customer's group: nothing is left)
+    assert relay.receive(relay.queue_url) == []
+    # Then the outage was lived through, published once each, and the shop holds the newer balance
+    assert relay.clock.now - relay.shopify.requests[0]["at"] >= 15 * 60
+    assert metafields(relay, "7300") == {"talon_one.loyalty_points": "35"}
+    assert [r["status"] for r in relay.shopify.requests][-2:] == [200, 200]
+    assert len(relay.published()) == 2
+
+
+def test_shopify_throttling_is_respected(relay: Relay) -> None:
+    # Given the shop's bucket nearly empty, and slow to refill (the relay's clock is the real one: the
+    # refill must take longer than the test, however loaded the machine)
+    relay.shopify.restore = 0.01
+    relay.shopify.drain(995)
+    relay.post(balance("7400", 5))
+    # When the write-back is throttled
+    assert relay.consume()
+    # Then the relay does not call again before the bucket can pay for it (it knows throttleStatus)
+    assert relay.consume()
+    assert [r["status"] for r in relay.shopify.requests] == [200]
+    assert relay.shopify.requests[0]["path"].endswith("/graphql.json")
+    assert metafields(relay, "7400") == {}
+
+
+def test_the_event_schemas_are_json_schemas() -> None:
+    for path in sorted(Path(SCHEMAS).glob("*.schema.json")):
+        jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+# --- effects out ----------------------------------------------------------------------------------
+# (the relay fixture's environment is EffectsToEventBus=enabled: every function has EVENT_BUS_NAME)
+
+SESSION_EFFECTS = [
+    {"campaignId": 1, "rulesetId": 2, "ruleIndex": 0, "effectType": "setDiscount", "props": {"name": "Ten off"}},
+]
+
+
+def test_without_the_bus_name_a_sessions_effects_are_not_published(
+    relay: Relay, load_handler: Callable[[str], Handler], httpserver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support import integration_state_v2
+
+    # Given the template's defaults (EffectsToEventBus=disabled: no EVENT_BUS_NAME for the function)
+    monkeypatch.delenv("EVENT_BUS_NAME")
+    monkeypatch.delenv("EVENTS_DEAD_LETTER_QUEUE_URL")
+    answer = integration_state_v2("s-no-bus", "7501", SESSION_EFFECTS)
+    httpserver.expect_request("/v2/customer_sessions/s-no-bus", method="PUT").respond_with_json(answer)
+    handler = load_handler("update_customer_session_v2")
+    reset_handlers()
+    body = {"customerSession": {"profileId": "7501", "state": "open"}}
+    message = {"customerSessionId": "s-no-bus", "body": body, "idempotencyKey": "k-no-bus"}
+    relay.stack.sqs.send_message(QueueUrl=relay.stack.queue_url, MessageBody=json.dumps(message))
+    # When the queued update is relayed, its answer holding an effect
+    [queued] = relay.receive(relay.stack.queue_url)
+    result = handler({"Records": [sqs_record(queued, "arn:aws:sqs:us-east-1:123456789012:q")]}, LambdaContext())
+    # Then it is applied, and nothing is put on the bus
+    assert result["batchItemFailures"] == []
+    assert relay.published() == []
+    assert relay.receive(relay.events_dlq_url) == []
+
+
+def test_a_sessions_effects_appear_on_the_bus_once_each(
+    relay: Relay, load_handler: Callable[[str], Handler], httpserver: Any
+) -> None:
+    from tests.support import integration_state_v2
+
+    # Given Talon.One answering a session update with its effects
+    effects = [
+        {
+            "campaignId": 1,
+            "rulesetId": 2,
+            "ruleIndex": 0,
+            "effectType": "setDiscount",
+            "props": {"name": "Ten off", "value": 10},
+        },
+        {
+            "campaignId": 1,
+            "rulesetId": 2,
+            "ruleIndex": 1,
+            "effectType": "addLoyaltyPoints",
+            "props": {"programId": 5, "value": 12},
+        },
+    ]
+    answer = integration_state_v2("s-bus", "7500", effects)
+    httpserver.expect_request("/v2/customer_sessions/s-bus", method="PUT").respond_with_json(answer)
+    handler = load_handler("update_customer_session_v2")
+    reset_handlers()
+    body = {"customerSession": {"profileId": "7500", "state": "open"}}
+    message = {"customerSessionId": "s-bus", "body": body, "idempotencyKey": "k-bus"}
+    relay.stack.sqs.send_message(QueueUrl=relay.stack.queue_url, MessageBody=json.dumps(message))
+    # When the queued update is relayed
+    [queued] = relay.receive(relay.stack.queue_url)
+    result = handler({"Records": [sqs_record(queued, "arn:aws:sqs:us-east-1:123456789012:q")]}, LambdaContext())
+    assert result["batchItemFailures"] == []
+    # Then each effect is one event, with a stable id, valid against its schema
+    events = relay.published()
+    assert [event["detail-type"] for event in events] == [effect["effectType"] for effect in answer["effects"]]
+    schema = json.loads((SCHEMAS / "effect.schema.json").read_text())
+    for event in events:
+        assert event["source"] == "talon-relay.effects"
+        assert event["detail"]["sessionId"] == "s-bus"
+        jsonschema.validate(event["detail"], schema)
+    assert len({event["detail"]["id"] for event in events}) == len(events)
