@@ -17,7 +17,7 @@ from talon_relay.operations import OPERATIONS
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
-#: Callers of RelayApi sign requests (talon_relay.core.callers): header and scheme, as a sender does it.
+#: Callers of RelayApi sign requests (talon_relay.callers.signatures): header and scheme, as a sender does it.
 SIGNATURE_HEADER = "X-Relay-Signature"
 
 

@@ -19,7 +19,7 @@ import urllib3
 from local.aws import local_client
 from local.shopify import JourneyFailed as ShopifyJourneyFailed
 from local.shopify import run_journey as run_shopify_journey
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 
 
 class DemoFailed(RuntimeError):

@@ -17,7 +17,7 @@ from local.aws import local_client
 from local.stack import LOCAL_API_KEY, LocalStack
 from talon_relay.adapters import gateway
 from talon_relay.aws import queues
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 
 T = TypeVar("T")
 

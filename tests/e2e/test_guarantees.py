@@ -9,7 +9,7 @@ import pytest
 
 from local.gateway import LOCAL_RELAY_API_KEY
 from local.stack import LocalStack
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 from tests.e2e.helpers import Http, Queues, talon_requests, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local.stack import LocalStack
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 from tests.e2e.helpers import Http, Queues, attribute, record_invocations, talon_requests, wait_until
 from tests.poison import POISON_VALUES, erasure_message, session_body, session_message
 

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from talon_relay.adapters import gateway
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
 from talon_relay.operations import Operation
 from tests.functions.conftest import API_KEY, SIGNING_SECRET, Stack

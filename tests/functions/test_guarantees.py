@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 from tests.functions.conftest import PREVIOUS_SIGNING_SECRET, SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, resigned, sign_event
 from tests.functions.test_sqs import sqs_event

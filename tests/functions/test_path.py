@@ -94,7 +94,7 @@ def test_an_api_request_enters_every_module_once(stack: Stack, httpserver: HTTPS
     assert response["statusCode"] == 200, response
     assert trace.returns == [], "\n".join([*trace.returns, "path:", *trace.path])
     assert trace.path[:3] == ["talon_relay.entry", "talon_relay.adapters.api", "talon_relay.adapters.gateway"]
-    for step in ("talon_relay.core.callers", "talon_relay.core.request", "talon_relay.talon.client"):
+    for step in ("talon_relay.callers.signatures", "talon_relay.core.request", "talon_relay.talon.client"):
         assert step in trace.path
 
 

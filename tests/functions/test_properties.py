@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from talon_relay.core import callers
+from talon_relay.callers import signatures as callers
 from tests.functions.conftest import Stack
 from tests.functions.test_api_gateway import OPERATIONS, sign_event
 from tests.functions.test_guarantees import fifo_event

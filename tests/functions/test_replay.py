@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.callers import signatures as callers
 from talon_relay.container import Container
-from talon_relay.core import callers
 from talon_relay.errors import CredentialsError
 from tests.functions.conftest import SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, sign_event

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
 from talon_relay.aws import queues
-from talon_relay.core import access, input_limits, messages, service
+from talon_relay.callers import access
+from talon_relay.core import input_limits, messages, service
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger

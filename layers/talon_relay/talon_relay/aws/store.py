@@ -6,7 +6,7 @@ One table, one `id` key and one `expiration` TTL attribute, five kinds of item t
 | ------------------------------------------ | ------------------------------------------ | -------------------------- |
 | `<function>.<scope>#<sha256>`              | Powertools idempotency (`aws.idempotency`) | IDEMPOTENCY_EXPIRY_SECONDS |
 | `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
-| `<function>.signature#<hex>`               | a used caller signature (`core.access`)    | the signature's window     |
+| `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
 | `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 

@@ -1,7 +1,7 @@
 """Who is let in: one decision per API request, before anything of it is read.
 
 A sender API Gateway checked by API key (the key API), one with a relay caller key (Talon.One's SDKs'
-`Authorization: ApiKey-v1 <key>`), or one that signed this very request (`callers`), each signature
+`Authorization: ApiKey-v1 <key>`), or one that signed this very request (`signatures`), each signature
 accepted once: it is recorded in the relay's table (`aws.store`) until its window closes, and the same
 signature again is a 401. A signature proves who sent a request, not that it is new: without the
 record a captured request could be sent again and again within its five-minute window.
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.store import store
-from talon_relay.core import callers
+from talon_relay.callers import signatures
 from talon_relay.errors import SettingsError, Unauthenticated
 from talon_relay.observability import logger
 
@@ -30,7 +30,7 @@ def _warn_unprotected() -> bool:
     return True
 
 
-def remember(container: Container, signature: callers.Signature, *, now: float | None = None) -> None:
+def remember(container: Container, signature: signatures.Signature, *, now: float | None = None) -> None:
     """Record `signature` as used, or raise Unauthenticated when it was used before.
 
     Without a table (IDEMPOTENCY_TABLE_NAME unset: library use, the bench; the template always sets
@@ -41,11 +41,11 @@ def remember(container: Container, signature: callers.Signature, *, now: float |
         container.once("replay-unprotected-warning", _warn_unprotected)
         return
     # Kept until the signature's window has closed: after that its timestamp alone refuses it.
-    expires = int(signature.timestamp) + callers.TOLERANCE_SECONDS + 2
+    expires = int(signature.timestamp) + signatures.TOLERANCE_SECONDS + 2
     for replay_id in signature.replay_ids:
         if not table.remember_signature(replay_id, expires=expires, now=now):
             raise Unauthenticated(
-                f"{callers.SIGNATURE_HEADER} was used before: each signature is accepted once "
+                f"{signatures.SIGNATURE_HEADER} was used before: each signature is accepted once "
                 "(sign every request, retries included, when it is sent)"
             )
 
@@ -69,18 +69,18 @@ def authenticate(
     if identity.get("apiKeyId"):
         return  # the key API: API Gateway has checked the sender's API key and usage plan
     authorization = headers.get("authorization")
-    signature = headers.get(callers.SIGNATURE_HEADER.lower())
+    signature = headers.get(signatures.SIGNATURE_HEADER.lower())
     if authorization is not None and signature is None:
         if not cfg.caller_api_keys_secret_arn:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
-        keys = callers.caller_keys(container, cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
-        callers.verify_api_key(authorization, keys=keys)
+        keys = signatures.caller_keys(container, cfg.caller_api_keys_secret_arn, max_age=cfg.secret_max_age)
+        signatures.verify_api_key(authorization, keys=keys)
         return
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     signed_path = operation.canonical_path(dict(path_params), dict(query))
-    secrets = callers.signing_secrets(container, cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
-    verified = callers.verify(
+    secrets = signatures.signing_secrets(container, cfg.caller_signing_secret_arn, max_age=cfg.secret_max_age)
+    verified = signatures.verify(
         signature,
         secrets=secrets,
         method=method,
