@@ -56,8 +56,9 @@ def test_sample_batch_is_delivered_whole(stack: Stack, httpserver: HTTPServer, l
     def canonical(value: Any) -> str:
         return json.dumps(value, sort_keys=True)
 
-    sent = sorted(canonical(json.loads(request.get_data())) for request, _ in httpserver.log)
-    expected = sorted(canonical(json.loads(record["body"])["body"]) for record in event["Records"])
+    # (an operation without a body, reopenCustomerSession or a GET, sends none)
+    sent = sorted(canonical(json.loads(request.get_data() or b"null")) for request, _ in httpserver.log)
+    expected = sorted(canonical(json.loads(record["body"]).get("body")) for record in event["Records"])
     assert sent == expected
     assert stack.dlq_messages() == []
 
