@@ -13,7 +13,7 @@ from dataclasses import MISSING, field, fields
 from functools import cache
 from typing import Any
 
-from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
 
@@ -45,12 +45,4 @@ def validator(cls: type) -> SchemaValidator:
     post_init = hasattr(cls, "__post_init__")
     return SchemaValidator(
         cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
-    )
-
-
-def problems(exc: ValidationError, *, whole: str) -> str:
-    """The errors in one line, each as `key: message`, never with the input (it may be a secret)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or whole}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)
     )
