@@ -34,6 +34,11 @@ EVENTS = ROOT / "events"
 #: The table's entries, in the order the template renders them.
 TABLE: list[Operation] = sorted(OPERATIONS.values(), key=lambda op: op.name)
 ops = pytest.mark.parametrize("op", TABLE, ids=lambda op: op.function)
+#: The entries with a queue (`Operation.queued`: not a GET, which is answered at once): each has its queue,
+#: its dead-letter queue, their alarms and outputs, an SQS event source (or the schedule) and sqs:* permissions.
+QUEUED = [op for op in TABLE if op.queued]
+UNQUEUED = [op for op in TABLE if not op.queued]
+queued_ops = pytest.mark.parametrize("op", QUEUED, ids=lambda op: op.function)
 #: The entry whose queue the off-peak erasure schedule drains (today deleteCustomerData).
 SCHEDULED = [op for op in TABLE if op.schedule]
 #: The Integration API operations the relay serves (the vendor's routes), and the webhook receivers.

@@ -217,6 +217,13 @@ class Operation(NamedTuple):
         return self.delivery.webhook
 
     @property
+    def queued(self) -> bool:
+        """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
+        `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
+        is answered at once, and the function is deployed with no queue and no sqs:* permission."""
+        return self.method.upper() != "GET"
+
+    @property
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
