@@ -148,12 +148,16 @@ def test_schedule_run_that_fails_is_a_502(stack: LocalStack, http: Http, monkeyp
 
 def test_functions_get_their_template_environment(stack: LocalStack) -> None:
     # Given the running stack
+    entries = {prefix(op) + "Function": op for op in OPERATIONS.values()}
     for logical_id, function in stack.gateway.functions.items():
         env = function.environment
         queue = logical_id.removesuffix("Function")
-        # Then each function's Ref/GetAtt environment points at its own local resources
-        assert env["QUEUE_URL"] == stack.queue_url(f"{queue}Queue")
-        assert env["DEAD_LETTER_QUEUE_URL"] == stack.queue_url(f"{queue}DeadLetterQueue")
+        # Then each function's Ref/GetAtt environment points at its own local resources (a GET has no queue)
+        if entries[logical_id].queued:
+            assert env["QUEUE_URL"] == stack.queue_url(f"{queue}Queue")
+            assert env["DEAD_LETTER_QUEUE_URL"] == stack.queue_url(f"{queue}DeadLetterQueue")
+        else:
+            assert "QUEUE_URL" not in env and "DEAD_LETTER_QUEUE_URL" not in env
         assert env["TALON_SECRET_ARN"] == stack.aws.secret_arn
         # (Fn::If on a Condition: the stack created the caller signing secret, so its ARN)
         assert env["CALLER_SIGNING_SECRET_ARN"] == stack.aws.secret_arns["CallerSigningSecret"]
