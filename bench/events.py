@@ -29,6 +29,8 @@ class Op:
     method: str
     path: str
     status: int
+    #: Whether it has a queue (Operation.queued; a GET has none: no SQS trigger to measure)
+    queued: bool = True
 
     @property
     def function_name(self) -> str:
@@ -42,7 +44,7 @@ class Op:
 #: Every function the relay deploys for an Integration API operation, from the operation table
 #: (webhook receivers take a platform's webhooks, not an Integration API request: not benched).
 OPS: dict[str, Op] = {
-    op.function: Op(op.function, op.method, op.path, op.success_status)
+    op.function: Op(op.function, op.method, op.path, op.success_status, op.queued)
     for op in OPERATIONS.values()
     if op.webhook is None
 }

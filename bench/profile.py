@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     with one_function(op) as setup:
         if args.trigger == "api":
             event = events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY)
+        elif not op.queued:
+            raise SystemExit(f"{op.folder} has no queue (a GET): profile its API trigger")
         else:
             event = events.one_record(events.load_event(op.folder, "sqs"))
         spec = {"module": op.folder, "function_name": op.function_name, "event": event, "calls": args.calls}

@@ -38,10 +38,11 @@ def logical_name(function: str) -> str:
 
 
 def function_names() -> list[str]:
-    """The functions `make redrive FUNCTION=...` takes (the operation table's function folders)."""
+    """The functions `make redrive FUNCTION=...` takes: the operation table's function folders of the entries
+    with a queue (a GET has none, so no dead letters)."""
     from talon_relay.operations import OPERATIONS
 
-    return sorted(op.function for op in OPERATIONS.values())
+    return sorted(op.function for op in OPERATIONS.values() if op.queued)
 
 
 @dataclass

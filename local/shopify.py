@@ -54,15 +54,17 @@ def webhook_headers(
 ) -> dict[str, str]:
     """The headers Shopify sends with a webhook, signed with `secret`."""
     moment = (triggered_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    webhook_id = webhook_id or str(uuid.uuid4())
     return {
         "Content-Type": "application/json",
         shopify.TOPIC_HEADER: topic,
         shopify.HMAC_HEADER: shopify.sign(secret, body),
-        shopify.WEBHOOK_ID_HEADER: webhook_id or str(uuid.uuid4()),
+        shopify.WEBHOOK_ID_HEADER: webhook_id,
         shopify.SHOP_HEADER: shop,
         shopify.TRIGGERED_AT_HEADER: moment,
         "X-Shopify-API-Version": API_VERSION,
-        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        # one per merchant action, the same on each of Shopify's retries of the webhook
+        shopify.EVENT_ID_HEADER: str(uuid.uuid5(uuid.NAMESPACE_URL, f"shopify-event:{webhook_id}")),
     }
 
 

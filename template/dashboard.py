@@ -45,7 +45,8 @@ def _widget(title: str, metrics: list[Any], *, stat: str = "Sum", stacked: bool 
 
 
 def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
-    queued = [op for op in ordered if not op.schedule]
+    queued = [op for op in ordered if op.queued]  # a GET has no queue: answered at once
+    work = [op for op in queued if not op.schedule]
     not_own = " OR ".join(OWN_METRICS)
     out = [
         _widget(
@@ -92,7 +93,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
                     "QueueName",
                     f"${{{logical_prefix(op)}Queue.QueueName}}",
                 ]
-                for op in ordered
+                for op in queued
             ],
             stat="Maximum",
         ),
@@ -100,7 +101,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
             "Age of the oldest message per work queue (s)",
             [
                 ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{logical_prefix(op)}Queue.QueueName}}"]
-                for op in queued
+                for op in work
             ],
             stat="Maximum",
         ),
@@ -113,7 +114,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
                     "QueueName",
                     f"${{{logical_prefix(op)}DeadLetterQueue.QueueName}}",
                 ]
-                for op in ordered
+                for op in queued
             ]
             + [
                 [

@@ -6,14 +6,15 @@
 For each entry of talon_relay.operations.OPERATIONS:
 
 - `functions/<function>/<function>.py`: the three-line handler module, its docstring from the entry;
-- `events/<function>/api.json`, `sqs.json` (and `schedule.json`, `schedule_ids.json` for the entry the
-  off-peak schedule drains): its sample events (template/samples.py). A webhook receiver's samples are
-  its platform's signed webhooks, written by hand (`payloads/` one per topic); only their presence is
-  checked here.
+- `events/<function>/api.json`, `sqs.json` (none for an entry without a queue, a GET; and `schedule.json`,
+  `schedule_ids.json` for the entry the off-peak schedule drains): its sample events (template/samples.py).
+  A webhook receiver's samples are its platform's signed webhooks, written by hand (`payloads/` one per
+  topic); only their presence is checked here.
 
-A handler module or sample file of no entry (an entry renamed or removed) is stale: `--check` names it,
-a write removes it. `make generate` also renders template.yaml (`make template`) and writes checkers.json
-(`make checkers`); `make lint` checks all of them.
+A handler module or sample file of no entry (an entry renamed or removed), or a sample an entry no longer
+has (the `sqs.json` of an entry without a queue), is stale: `--check` names it, a write removes it.
+`make generate` also renders template.yaml (`make template`) and writes checkers.json (`make checkers`);
+`make lint` checks all of them.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _triggers(op: Operation) -> str:
             f" (each webhook's topic mapped, by the files of talon_relay/webhooks/{op.webhook}/topics/, to the"
             " Integration API operations it names, run in order)."
         )
+    if not op.queued:
+        return f"API Gateway ({route}) only: a read is answered at once, it has no queue."
     other = "the off-peak schedule that drains its queue" if op.schedule else "SQS"
     return f"API Gateway ({route}) and {other}."
 
@@ -94,8 +97,11 @@ def expected_files(operations: list[Operation]) -> dict[Path, str]:
 
 
 def stale_files(operations: list[Operation]) -> list[Path]:
-    """Generated files that belong to no entry."""
+    """Generated files that belong to no entry, or that their entry no longer makes."""
     folders = {op.function for op in operations}
+    expected = expected_files(operations)
+    # a webhook receiver's api.json and sqs.json are written by hand
+    by_hand = {op.function for op in operations if op.webhook is not None}
     found = [
         path
         for path in sorted(FUNCTIONS.glob("*/*.py"))
@@ -104,7 +110,8 @@ def stale_files(operations: list[Operation]) -> list[Path]:
     found += [
         path
         for path in sorted(EVENTS.glob("*/*.json"))
-        if path.parent.name not in folders and path.name in GENERATED_SAMPLES
+        if path.name in GENERATED_SAMPLES
+        and (path.parent.name not in folders or (path.parent.name not in by_hand and path not in expected))
     ]
     return found
 

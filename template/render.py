@@ -61,12 +61,7 @@ FUNCTION = """\
       LoggingConfig:
         LogGroup: !Ref {{Prefix}}LogGroup
 {{timeout}}\
-      Environment:
-        Variables:
-          QUEUE_URL: !Ref {{Prefix}}Queue
-          DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
 {{environment}}\
-{{webhook_environment}}\
 {{event_invoke_config}}\
       Events:
         Api:
@@ -82,6 +77,16 @@ FUNCTION = """\
       # building a function needs no python3.13, unlike SAM's pip builder
       BuildMethod: makefile
       ContextPath: functions
+"""
+
+#: The variables of a function with a queue (a GET has none: Globals' variables are all it needs).
+QUEUE_ENVIRONMENT = """\
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref {{Prefix}}Queue
+          DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
+{{queue_environment}}\
+{{webhook_environment}}\
 """
 
 KEY_API_EVENT = """\
@@ -230,6 +235,13 @@ ROLE = """\
                       - !Sub ${AWS::StackName}-{{kebab}}.*
 {{ordering_key}}\
 {{queue_statements}}\
+{{erasure_statement}}\
+{{event_statements}}\
+{{writeback_statement}}\
+"""
+
+#: What a function with a queue sends to its own queues (a GET has none: it has no sqs:* permission at all).
+SEND_STATEMENTS = """\
               - Sid: DeadLetterPoisonMessages # the code forwards poison messages with their reason
                 Effect: Allow
                 Action: sqs:SendMessage
@@ -238,9 +250,6 @@ ROLE = """\
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Prefix}}Queue.Arn
-{{erasure_statement}}\
-{{event_statements}}\
-{{writeback_statement}}\
 """
 
 #: The Talon.One receiver publishes every notification on the bus: always (docs/events.md).
@@ -649,6 +658,11 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
         for op in ordered
         if op.last_write_wins and not op.fifo
     ]
+    problems += [
+        f"{op.name}: a {'webhook receiver' if op.webhook else 'scheduled operation'} needs a queue (not a GET)"
+        for op in ordered
+        if (op.webhook is not None or op.schedule) and not op.queued
+    ]
     scheduled = [op.name for op in ordered if op.schedule]
     if len(scheduled) > 1:
         # base.yaml has one erasure schedule (its parameters, its dead-letter queue and its alarm)
@@ -669,6 +683,8 @@ def _description(op: OperationEntry) -> str:
             f"{platform_id(op.webhook)} webhooks ({op.method.upper()} {op.path}) verified and queued, then mapped"
             " to Talon.One operations from SQS"
         )
+    if not op.queued:
+        return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway (answered at once, no queue)"
     other = "the off-peak erasure schedule" if op.schedule else "SQS"
     return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway and {other}"
 
@@ -722,13 +738,20 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
     values["ordering_key"] = f"                      - ordering#{op.name}#*\n" if op.last_write_wins else ""
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
-    values["environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT
+    values["queue_environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT
     values["max_receive_count"] = "!Ref ErasureMaxReceiveCount" if op.schedule else MAX_RECEIVE_COUNT
-    if op.schedule:
-        values["queue_event"] = fill(SCHEDULE_EVENT, values)
+    if not op.queued:  # a GET is answered at once: no queue, no event source, no sqs:* permission
+        values["queue_event"] = ""
+        values["queue_statements"] = ""
+        values["environment"] = ""
     else:
-        values["queue_event"] = fill(FIFO_QUEUE_EVENT if op.fifo else STANDARD_QUEUE_EVENT, values)
-    values["queue_statements"] = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
+        if op.schedule:
+            values["queue_event"] = fill(SCHEDULE_EVENT, values)
+        else:
+            values["queue_event"] = fill(FIFO_QUEUE_EVENT if op.fifo else STANDARD_QUEUE_EVENT, values)
+        receive = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
+        values["queue_statements"] = receive + fill(SEND_STATEMENTS, values)
+        values["environment"] = fill(QUEUE_ENVIRONMENT, values)
     values["content_based"] = "false" if op.last_write_wins else "true"
     values["deduplication"] = CONTENT_DEDUPLICATION[not op.last_write_wins]
     values["queue_kind"] = fill(FIFO_QUEUE_KIND if op.fifo else STANDARD_QUEUE_KIND, values)
@@ -737,24 +760,28 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
 
     header = f"  # --- {op.name}: {op.method.upper()} {op.path} "
     header += "-" * max(3, HEADER_WIDTH - len(header))
+    queue = [QUEUE, fill(TLS_POLICY, {"queue": f"{prefix}Queue"})]
+    queue += [DEAD_LETTER_QUEUE, fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"})]
+    queue_alarms = [
+        fill(METRIC_ALARM, DEAD_LETTER_QUEUE_ALARM),
+        fill(METRIC_ALARM, BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM),
+    ]
     parts = [
         FUNCTION,
         ROLE,
         LOG_GROUP,
-        QUEUE,
-        fill(TLS_POLICY, {"queue": f"{prefix}Queue"}),
-        DEAD_LETTER_QUEUE,
-        fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"}),
+        *(queue if op.queued else []),
         fill(METRIC_ALARM, ERRORS_ALARM),
         fill(METRIC_ALARM, THROTTLES_ALARM),
         TALON_ERROR_RATE_ALARM,
-        fill(METRIC_ALARM, DEAD_LETTER_QUEUE_ALARM),
-        fill(METRIC_ALARM, BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM),
+        *(queue_alarms if op.queued else []),
     ]
     return header + "\n\n" + "\n".join(fill(part, values) for part in parts)
 
 
 def operation_outputs(op: OperationEntry) -> str:
+    if not op.queued:
+        return ""  # a GET has no queue
     queue_format = (
         "messages in the format of docs/api.md" if op.webhook is None else "verified webhooks, queued as received"
     )

@@ -5,7 +5,7 @@
   resource it names), and the first of its request model's `examples` as the body.
 - `sqs.json`: two or three messages on its queue (the format of docs/api.md: path parameters, `query`, `body`,
   `idempotencyKey`), one per body example, each its own customer (ids `-1`, `-2`, `-3`), grouped as the
-  entry's FIFO queue groups them.
+  entry's FIFO queue groups them. None for an entry without a queue (`queued` false: a GET).
 - `schedule.json` and `schedule_ids.json` for the entry the off-peak schedule drains: the drain run `{}`
   and a run naming the ids of its SQS samples.
 
@@ -231,10 +231,13 @@ def schedule_events(op: Operation) -> dict[str, Any]:
 
 
 def samples(op: Operation) -> dict[str, Any]:
-    """The entry's sample events by file name (without .json); none for a webhook receiver."""
+    """The entry's sample events by file name (without .json); none for a webhook receiver, no SQS event for
+    an entry without a queue (a GET)."""
     if op.webhook is not None:
         return {}
-    found = {"api": api_event(op), "sqs": sqs_event(op)}
+    found = {"api": api_event(op)}
+    if op.queued:
+        found["sqs"] = sqs_event(op)
     if op.schedule:
         found |= schedule_events(op)
     return found

@@ -187,3 +187,56 @@ def reset_handlers() -> None:
     for handler in LOADED_HANDLERS:
         handler.container.reset()
     forget_shared_caches()
+
+
+# --- the June 2026 split specs (OpenAPI 3.1, one file per path, $refs between files) ------------------
+
+JUNE_2026_API = "talon_one_specs-2026-06/integration-api"
+
+
+def _resolved(value: Any, resolver: Any) -> Any:
+    """`value` with every `$ref` replaced by what it names (relative to the file it is in)."""
+    if isinstance(value, dict):
+        if "$ref" in value:
+            found = resolver.lookup(value["$ref"])
+            return _resolved(found.contents, found.resolver)
+        return {key: _resolved(item, resolver) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item, resolver) for item in value]
+    return value
+
+
+def june_2026_operation(path: str, method: str) -> dict[str, Any] | None:
+    """The operation on `method path` in the June 2026 split specs, its `$ref`s resolved with `referencing`
+    (None: the specs are not there, or have no such operation)."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    folder = reference_dir()
+    if folder is None:
+        return None
+    file = folder / JUNE_2026_API / "paths" / (path.strip("/").replace("/", "-") + ".yaml")
+    if not file.is_file():
+        return None
+
+    def retrieve(uri: str) -> Resource[Any]:
+        text = Path(uri.removeprefix("file://")).read_text(encoding="utf-8")
+        return Resource.from_contents(yaml.safe_load(text), default_specification=DRAFT202012)
+
+    document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    registry: Registry[Any] = Registry(retrieve=retrieve)  # type: ignore[call-arg]
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    resolver = registry.with_resource(file.as_uri(), resource).resolver(base_uri=file.as_uri())
+    operation = document.get(method.lower())
+    return None if not isinstance(operation, dict) else _resolved(operation, resolver)
+
+
+def flat_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """An object schema's properties and required names, its `allOf` parts merged."""
+    properties: dict[str, Any] = dict(schema.get("properties", {}))
+    required = set(schema.get("required", []))
+    for part in schema.get("allOf", []):
+        more, needed = flat_schema(part)
+        properties.update(more)
+        required |= needed
+    return properties, required

@@ -57,6 +57,10 @@ def _points(args: Sequence[Any], event: EventRecord, index: int) -> dict[str, An
     return props
 
 
+def _rollback_points(args: Sequence[Any], event: EventRecord, index: int) -> dict[str, Any]:
+    return {"programId": args[0], "subLedgerId": "", "value": args[1], "recipientIntegrationId": event.profile_id}
+
+
 PROPS: dict[str, Callable[[Sequence[Any], EventRecord, int], dict[str, Any]]] = {
     "acceptCoupon": _value,
     "acceptReferral": _value,
@@ -65,6 +69,11 @@ PROPS: dict[str, Callable[[Sequence[Any], EventRecord, int], dict[str, Any]]] = 
     "setDiscount": _discount,
     "addFreeItem": _free_item,
     "addLoyaltyPoints": _points,
+    # what returns, cancelling and reopening take back (lifecycle.py)
+    "rollbackAddedLoyaltyPoints": _rollback_points,
+    "rollbackDiscount": _discount,
+    "rollbackCoupon": _value,
+    "rollbackReferral": _value,
 }
 
 

@@ -149,7 +149,7 @@ class IntegrationApi:
             values = query_values(route, query) if route.query else {}
             data = validate_body(route, body) if route.body is not None else {}
             with self._lock:
-                outcome = self._dispatch(route, params, values, data, application_id)
+                outcome = self._dispatch(route, params, values, data, application_id, headers)
                 payload = None if outcome.body is None else _serialise(outcome.body)
                 self._on_change()
         except ApiError as error:
@@ -161,9 +161,15 @@ class IntegrationApi:
         return Reply(outcome.status, payload, {"Content-Type": "application/json"})
 
     def _dispatch(
-        self, route: Route, params: dict[str, str], query: dict[str, Any], data: dict[str, Any], application_id: int
+        self,
+        route: Route,
+        params: dict[str, str],
+        query: dict[str, Any],
+        data: dict[str, Any],
+        application_id: int,
+        headers: Mapping[str, str],
     ) -> Outcome:
-        return route.handle(Call(self.backend, params, query, data, application_id, self.era))
+        return route.handle(Call(self.backend, params, query, data, application_id, self.era, headers))
 
 
 def _serialise(body: dict[str, Any]) -> bytes:

@@ -104,6 +104,8 @@ class Session:
     #: v2 `additionalCosts` ({name: {"price": n}}) and `identifiers`
     additional_costs: dict[str, Any] = field(default_factory=dict)
     identifiers: list[str] = field(default_factory=list)
+    #: what returns, reopening and cancelling need (lifecycle.py): lines returned, points earned
+    lifecycle: dict[str, Any] = field(default_factory=dict)
 
     @property
     def coupon(self) -> str:
@@ -131,6 +133,7 @@ class Session:
             "updated": None if self.updated is None else rfc3339(self.updated),
             "additionalCosts": self.additional_costs,
             "identifiers": self.identifiers,
+            "lifecycle": self.lifecycle,
         }
 
     @classmethod
@@ -157,6 +160,7 @@ class Session:
             updated=parse_opt_time(data.get("updated")),
             additional_costs=data.get("additionalCosts", {}),
             identifiers=list(data.get("identifiers", [])),
+            lifecycle=dict(data.get("lifecycle", {})),
         )
 
 

@@ -28,6 +28,12 @@ class SessionChange:
     #: pointer named when closing would overflow the profile's totalSales
     total_pointer: str = "/total"
 
+    @property
+    def changes_cart(self) -> bool:
+        """Whether it changes what the session holds (a session that is not open takes no such change)."""
+        fields = (self.coupons, self.referral, self.cart_items, self.total, self.additional_costs)
+        return any(value is not None for value in fields)
+
 
 @dataclass
 class Options:

@@ -10,7 +10,7 @@ docs/extending.md. Nothing here comes from the relay (tests/unit/test_architectu
 
 from __future__ import annotations
 
-from local.emulator import v1, v2
+from local.emulator import after_order, v1, v2
 from local.emulator.routes import QueryParam, Route
 
 _DRY = QueryParam("dry", "boolean")
@@ -70,4 +70,110 @@ ROUTES: tuple[Route, ...] = (
         body_required=True,
         query=(SILENT, _DRY, QueryParam("forceCompleteEvaluation", "boolean", default=False)),
     ),
+    # --- an order's later life (the June 2026 split specs, talon_one_specs-2026-06) ------------------
+    Route(
+        "returnCartItems",
+        "POST",
+        "/v2/customer_sessions/{customerSessionId}/returns",
+        200,
+        after_order.return_cart_items,
+        body="ReturnIntegrationRequest",
+        body_required=True,
+        query=(_DRY, QueryParam("runRuleEngine", "boolean")),
+        definitions={
+            "ReturnIntegrationRequest": {
+                "type": "object",
+                "required": ["return"],
+                "properties": {
+                    "return": {"$ref": "#/definitions/NewReturn"},
+                    "responseContent": {
+                        "type": "array",
+                        "items": {
+                            "type": "string",
+                            "enum": [
+                                "customerSession",
+                                "customerProfile",
+                                "coupons",
+                                "triggeredCampaigns",
+                                "referral",
+                                "loyalty",
+                                "event",
+                                "previousReturns",
+                            ],
+                        },
+                    },
+                },
+            },
+            "NewReturn": {
+                "type": "object",
+                "required": ["returnedCartItems"],
+                "properties": {
+                    "returnedCartItems": {"type": "array", "items": {"$ref": "#/definitions/ReturnedCartItem"}}
+                },
+            },
+            "ReturnedCartItem": {
+                "type": "object",
+                "properties": {
+                    "position": {"type": "integer", "format": "int64"},
+                    "quantity": {"type": "integer", "format": "int64"},
+                    "sku": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+    ),
+    Route(
+        "reopenCustomerSession",
+        "PUT",
+        "/v2/customer_sessions/{customerSessionId}/reopen",
+        200,
+        after_order.reopen_customer_session,
+    ),
+    Route(
+        "getCustomerSession",
+        "GET",
+        "/v2/customer_sessions/{customerSessionId}",
+        200,
+        after_order.get_customer_session,
+    ),
+    Route(
+        "trackEventV3",
+        "POST",
+        "/v3/events",
+        200,
+        after_order.track_event_v3,
+        body="IntegrationEventV3Request",
+        body_required=True,
+        query=(SILENT, _DRY, QueryParam("forceCompleteEvaluation", "boolean", default=False)),
+        definitions={
+            "IntegrationEventV3Request": {
+                "type": "object",
+                "required": ["profileId", "type", "integrationId"],
+                "properties": {
+                    "profileId": {"type": "string"},
+                    "storeIntegrationId": {"type": "string", "minLength": 1, "maxLength": 1000},
+                    "evaluableCampaignIds": {"type": "array", "items": {"type": "integer"}},
+                    "type": {"type": "string", "minLength": 1},
+                    "attributes": {"type": "object"},
+                    "integrationId": {"type": "string", "minLength": 1},
+                    "connectedSessionId": {"type": "string", "minLength": 1},
+                    "loyaltyCards": {"type": "array", "maxItems": 1, "items": {"type": "string"}},
+                    "responseContent": {
+                        "type": "array",
+                        "items": {
+                            "type": "string",
+                            "enum": [
+                                "customerProfile",
+                                "triggeredCampaigns",
+                                "loyalty",
+                                "advancedEvent",
+                                "awardedGiveaways",
+                                "ruleFailureReasons",
+                            ],
+                        },
+                    },
+                },
+            }
+        },
+    ),
+    Route("getEventV3", "GET", "/v3/events/{integrationId}", 200, after_order.get_event_v3),
 )

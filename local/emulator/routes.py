@@ -43,6 +43,8 @@ class Call:
     application_id: int
     #: the shape of v1 loyalty answers
     era: Era
+    #: the request's headers as sent (those Talon.One acts on: `Idempotency-Key`)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Call], Outcome]

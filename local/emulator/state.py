@@ -11,10 +11,11 @@ Semantics:
   is an anonymous session, which never creates a profile and is answered with a transient
   anonymous profile (`integrationId` "").
 - Attributes merge (top-level keys) on every update, for profiles and for sessions.
-- A session's `state` moves open->closed, open->cancelled, closed->cancelled; sending the current
-  state again is a no-op; anything else is a 400 (v2 `partially_returned` is only reached through
-  returnCartItems, which the emulator does not serve). A new session starts "open", so its first
-  request may ask for any state.
+- A session's `state` follows the state machine of `lifecycle.py` (updates: open->closed,
+  open->cancelled, closed->cancelled, partially_returned->cancelled; `partially_returned` only through
+  returnCartItems, closed->open only through reopenCustomerSession); sending the current state again is
+  a no-op; a change of the cart or codes of a session that is not open is a 400 "Cannot move session to
+  state open from state closed", as Talon.One answers. A new session starts "open".
 - A session that belongs to profile A cannot be used with profile B (400); an anonymous session may
   be claimed by a profile.
 - The move to "closed" adds one to the profile's `closedSessions` and the session `total` to its
@@ -36,6 +37,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from local.emulator import lifecycle
 from local.emulator.accounting import add_checked, count_usage, new_total_of, record_event
 from local.emulator.customer_data import erase, new_referral, random_code
 from local.emulator.errors import ApiError
@@ -46,8 +48,8 @@ from local.emulator.store import Profile, Session, Store
 
 PROFILE_UPDATE_SESSION_ID = "talon_profile_update"
 RESERVED_EVENT_PREFIX = "talon_"
-#: (current, new) session states the API accepts besides staying in the same state
-ALLOWED_TRANSITIONS = frozenset({("open", "closed"), ("open", "cancelled"), ("closed", "cancelled")})
+#: (current, new) session states an update may move between (the whole state machine: lifecycle.py)
+ALLOWED_TRANSITIONS = lifecycle.UPDATE_TRANSITIONS
 
 
 class Backend:
@@ -62,6 +64,8 @@ class Backend:
         self.store = Store()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._code_factory = code_factory or random_code
+        #: returns' answers by Idempotency-Key, kept 24 hours (lifecycle.py); not persisted
+        self.kept_answers: dict[str, Any] = {}
 
     def now(self) -> datetime:
         return self._clock()
@@ -119,7 +123,9 @@ class Backend:
         if session is not None:
             self._check_owner(session, change.profile_id, pointer=f"{change.at}/profileId")
         current_state = session.state if session is not None else "open"
-        self._check_transition(current_state, change.state, f"{change.at}/state")
+        lifecycle.check_update(current_state, change.state, f"{change.at}/state")
+        if change.state is None and current_state != "open" and change.changes_cart:
+            raise lifecycle.refused(current_state, "open", f"{change.at}/state")
         new_total = new_total_of(session, change)
         closing = change.state == "closed" and current_state != "closed"
         owner = change.profile_id or (session.profile_id if session is not None else "")
@@ -151,21 +157,19 @@ class Backend:
         session.updated = now
         profile = self._profile_of(session, now)
         event_attributes = dict(change.attributes or {})
-        return self._finish(
+        rollback = None
+        if change.state == "cancelled" and current_state in ("closed", "partially_returned"):
+            rollback = lifecycle.cancel(self.store, session)
+        result = self._finish(
             "talon_session_updated", session, profile, event_attributes, application_id, now, options, closing=closing
         )
-
-    @staticmethod
-    def _check_transition(current: str, new: str | None, pointer: str) -> None:
-        if new is None or new == current or (current, new) in ALLOWED_TRANSITIONS:
-            return
-        raise ApiError(
-            400,
-            f"Invalid session state transition from {current!r} to {new!r}",
-            title="Invalid state transition",
-            details="allowed: open->closed, open->cancelled, closed->cancelled",
-            pointer=pointer,
-        )
+        if closing:
+            lifecycle.on_closed(self.store, session)
+        if rollback is not None and result.event is not None:
+            session.discounts = {}
+            result.event.effects[:0] = rollback.effects
+            result.evaluation.effects[:0] = rollback.effects
+        return result
 
     # --- events ----------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ class Store:
     #: by code
     referrals: dict[str, ReferralRecord] = field(default_factory=dict)
     coupon_usage: dict[str, int] = field(default_factory=dict)
+    #: advanced (v3) events by their integrationId: the event's id
+    advanced_events: dict[str, int] = field(default_factory=dict)
     next_event_id: int = 1
     next_referral_id: int = 1
     next_ledger_id: int = 1
@@ -45,6 +47,7 @@ class Store:
             "events": [e.dump() for e in self.events],
             "referrals": [r.dump() for r in self.referrals.values()],
             "couponUsage": dict(self.coupon_usage),
+            "advancedEvents": dict(self.advanced_events),
             "nextIds": {
                 "event": self.next_event_id,
                 "referral": self.next_referral_id,
@@ -66,6 +69,7 @@ class Store:
             events=[EventRecord.load(e) for e in data.get("events", [])],
             referrals={r.code: r for r in referrals},
             coupon_usage={str(k): int(v) for k, v in data.get("couponUsage", {}).items()},
+            advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),
             next_ledger_id=int(ids.get("ledgerEntry", 1)),

@@ -94,7 +94,9 @@ def differences(
     return found
 
 
-BODY_ROUTES = [route for route in ROUTES if route.body is not None]
+#: v3 routes are the June 2026 split specs' (tests/contract/test_june_2026.py)
+MAY_2026_AND_BEFORE = [route for route in ROUTES if route.version != "v3"]
+BODY_ROUTES = [route for route in MAY_2026_AND_BEFORE if route.body is not None]
 
 
 def route_id(route: Route) -> str:
@@ -115,7 +117,7 @@ def test_body_schema_is_the_specs_definition(route: Route) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", MAY_2026_AND_BEFORE, ids=route_id)
 def test_success_status_is_one_the_spec_lists(route: Route) -> None:
     operation, _ = spec_of(route)
     assert str(route.status) in operation["responses"]

@@ -41,6 +41,7 @@ def test_demo_journey_succeeds(no_shared_stack: None, capsys: pytest.CaptureFixt
             ("updateCustomerProfileV2", 200),
             ("updateCustomerSessionV2", 200),
             ("trackEventV2", 200),
+            ("trackEventV3", 200),
             ("createReferral", 201),
             ("deleteCustomerData", 204),
         }

@@ -148,12 +148,16 @@ def test_schedule_run_that_fails_is_a_502(stack: LocalStack, http: Http, monkeyp
 
 def test_functions_get_their_template_environment(stack: LocalStack) -> None:
     # Given the running stack
+    entries = {prefix(op) + "Function": op for op in OPERATIONS.values()}
     for logical_id, function in stack.gateway.functions.items():
         env = function.environment
         queue = logical_id.removesuffix("Function")
-        # Then each function's Ref/GetAtt environment points at its own local resources
-        assert env["QUEUE_URL"] == stack.queue_url(f"{queue}Queue")
-        assert env["DEAD_LETTER_QUEUE_URL"] == stack.queue_url(f"{queue}DeadLetterQueue")
+        # Then each function's Ref/GetAtt environment points at its own local resources (a GET has no queue)
+        if entries[logical_id].queued:
+            assert env["QUEUE_URL"] == stack.queue_url(f"{queue}Queue")
+            assert env["DEAD_LETTER_QUEUE_URL"] == stack.queue_url(f"{queue}DeadLetterQueue")
+        else:
+            assert "QUEUE_URL" not in env and "DEAD_LETTER_QUEUE_URL" not in env
         assert env["TALON_SECRET_ARN"] == stack.aws.secret_arn
         # (Fn::If on a Condition: the stack created the caller signing secret, so its ARN)
         assert env["CALLER_SIGNING_SECRET_ARN"] == stack.aws.secret_arns["CallerSigningSecret"]
@@ -188,9 +192,9 @@ def test_routes_are_exactly_the_operation_tables() -> None:
         assert len(routes) == len(expected)
     assert {(r.method, r.path) for r in spec.routes} == {(m, p) for m, p, _ in TEMPLATE_ROUTES}
     assert [api for api in spec.apis if spec.api_key_required(api)] == ["RelayKeyApi"]
-    # and exactly the operations with an SQS event poll a queue; the erasure queue is drained
+    # and exactly the operations with an SQS event poll a queue (a GET has none); the erasure queue is drained
     assert {name: fn.queue for name, fn in spec.functions.items() if fn.queue} == {
-        prefix(op) + "Function": prefix(op) + "Queue" for op in OPERATIONS.values() if not op.schedule
+        prefix(op) + "Function": prefix(op) + "Queue" for op in OPERATIONS.values() if op.queued and not op.schedule
     }
     assert [name for name, fn in spec.functions.items() if fn.schedules] == [
         prefix(op) + "Function" for op in OPERATIONS.values() if op.schedule

@@ -84,8 +84,8 @@ CART = ORDER["cart_token"]
 DEFAULT_TOPICS: dict[str, list[tuple[str, str, int]]] = {
     "carts/update": [("PUT", session_path(CART), 200)],
     "checkouts/update": [("PUT", session_path(CART), 200)],
-    "orders/create": [("PUT", session_path(CART), 200), ("POST", "/v2/events", 200)],
-    "orders/paid": [("PUT", session_path(CART), 200), ("POST", "/v2/events", 200)],
+    "orders/create": [("PUT", session_path(CART), 200), ("POST", "/v3/events", 200)],
+    "orders/paid": [("PUT", session_path(CART), 200), ("POST", "/v3/events", 200)],
     "customers/create": [("PUT", f"/v2/customer_profiles/{CUSTOMER}", 200)],
     "customers/update": [("PUT", f"/v2/customer_profiles/{CUSTOMER}", 200)],
 }
@@ -119,7 +119,7 @@ def test_the_journey_of_a_cart_its_checkout_and_its_order_is_one_session_closed_
         ("PUT", session_path(CART)),
         ("PUT", session_path(CART)),
         ("PUT", session_path(CART)),
-        ("POST", "/v2/events"),
+        ("POST", "/v3/events"),
     ]
     session = stack.emulator.state()["sessions"][CART]
     assert (session["state"], session["profileId"]) == ("closed", CUSTOMER)
@@ -139,6 +139,8 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
         "platform": "shopify",
         "topic": "orders/paid",
         "webhookId": webhook_id,
+        # the X-Shopify-Event-Id the receiver read from Shopify's headers (local/shopify.py)
+        "eventId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"shopify-event:{webhook_id}")),
         "shopDomain": "relay-demo.myshopify.com",
         "body": json.dumps(ORDER),
     }

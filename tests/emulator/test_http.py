@@ -332,7 +332,7 @@ def test_query_strings_are_ignored(client: Client):
         ("POST", "/v1/customer_profiles/p-1", 405),
         ("PUT", "/v1/events", 405),
         ("GET", "/v1/referrals", 405),
-        ("GET", "/v2/customer_sessions/s-1", 405),
+        ("DELETE", "/v2/customer_sessions/s-1", 405),
         ("GET", "/v3/customer_sessions/s-1", 404),
         ("POST", "/v2/referrals", 404),
         ("DELETE", "/v2/customer_data/p-1", 404),

@@ -14,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from talon_relay.callers import signatures as callers
+from talon_relay.operations import OPERATIONS, Operation
 from tests.functions.conftest import PREVIOUS_SIGNING_SECRET, SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, resigned, sign_event
 from tests.functions.test_sqs import sqs_event
@@ -287,6 +288,27 @@ def test_async_request_is_validated_before_it_is_queued(
     # Then it is a 400, and nothing was queued
     assert response["statusCode"] == 400
     assert stack.sqs.receive_message(QueueUrl=stack.queue_url).get("Messages", []) == []
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS.values() if not op.queued], ids=lambda op: op.function)
+def test_an_operation_without_a_queue_answers_at_once_even_when_asked_to_queue(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, op: Operation
+) -> None:
+    # Given an operation without a queue (a GET: a read is answered at once; it is deployed with no queue)
+    event = api_event(op.function, headers={"Prefer": "respond-async"})
+    path = op.canonical_path(event.get("pathParameters"))
+    httpserver.expect_request(path, method=op.method).respond_with_json({"effects": []})
+    handler = load_handler(op.function)
+    # When a caller asks for it to be queued
+    response = handler(event, LambdaContext())
+    # Then it is answered now with Talon.One's answer, and nothing was queued
+    assert response["statusCode"] == op.success_status, response
+    assert "Preference-Applied" not in (response.get("headers") or {})
+    assert len(httpserver.log) == 1
+    assert stack.sqs.receive_message(QueueUrl=stack.queue_url).get("Messages", []) == []
+    # And an SQS event (no event source mapping delivers one) is refused, not processed
+    with pytest.raises(ValueError, match="it has no queue"):
+        handler({"Records": [{"body": "{}", "messageId": "m-1"}]}, LambdaContext())
 
 
 # --- per-customer order, parallel across customers ---------------------------------------------------

@@ -161,7 +161,7 @@ def answer_v2(httpserver: HTTPServer) -> None:
     httpserver.expect_request(re.compile(r"^/v2/customer_profiles/.+"), method="PUT").respond_with_json(
         integration_state_v2()
     )
-    httpserver.expect_request("/v2/events", method="POST").respond_with_json(integration_state_v2())
+    httpserver.expect_request("/v3/events", method="POST").respond_with_json(integration_state_v2())
 
 
 def calls(httpserver: HTTPServer) -> list[tuple[str, str]]:
@@ -312,19 +312,16 @@ def test_orders_paid_closes_the_session_then_tracks_the_purchase_in_that_order(
 
     # Then the session was closed first, then the purchase tracked; the message is done
     assert result == {"batchItemFailures": []}
-    assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v2/events")]
+    assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v3/events")]
     session, event = (json.loads(request.get_data()) for request, _ in httpserver.log)
     assert session["customerSession"]["state"] == "closed"
-    assert event == {
-        "profileId": str(order["customer"]["id"]),
-        "type": "purchase",
-        "responseContent": ["customerProfile"],
-    }
+    assert event["profileId"] == str(order["customer"]["id"]) and event["type"] == "purchase"
+    assert event["integrationId"] == f"order-{order['id']}"
     assert httpserver.log[1][0].args.get("silent") == "no"
     # And each step's effects were logged, and the webhook as applied
     assert [r["operation"] for r in logs.records() if r["message"] == "effect"] == [
         "updateCustomerSessionV2",
-        "trackEventV2",
+        "trackEventV3",
     ]
     assert [r["steps"] for r in logs.records() if r["message"] == "webhook applied"] == [2]
     assert shop.dead_letters() == []
@@ -349,8 +346,27 @@ def test_shopifys_retries_never_reach_talon_one_twice(shop: Shop, httpserver: HT
 
     # Then each delivery is done, replayed from the idempotency records: Talon.One saw each step once
     assert results and all(result == {"batchItemFailures": []} for result in results)
-    assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v2/events")]
+    assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v3/events")]
     assert shop.queued() == []
+
+
+def test_a_replay_under_a_new_webhook_id_with_the_same_event_id_never_reaches_talon_one_twice(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given an orders/paid webhook delivered and processed, with Shopify's X-Shopify-Event-Id
+    answer_v2(httpserver)
+    order = payload("orders/paid")
+    shop.post("orders/paid", order, webhook_id="wh-first", headers={"X-Shopify-Event-Id": "ev-77"})
+    shop.consume()
+    assert len(httpserver.log) == 2
+    # When the same signed body is sent again under a new webhook id but the same event id (a capture replayed)
+    replay = shop.post("orders/paid", order, webhook_id="wh-replayed", headers={"X-Shopify-Event-Id": "ev-77"})
+    assert replay["statusCode"] == 200
+    results = [shop.consume() for _ in range(3) if shop.queued()]
+    # Then it is done from the idempotency records of (event id, topic): Talon.One saw each step once
+    assert all(result == {"batchItemFailures": []} for result in results)
+    assert len(httpserver.log) == 2
+    assert shop.dead_letters() == []
 
 
 def test_when_the_second_step_fails_only_the_second_step_is_retried(shop: Shop, httpserver: HTTPServer) -> None:
@@ -358,7 +374,7 @@ def test_when_the_second_step_fails_only_the_second_step_is_retried(shop: Shop, 
     order = payload("orders/paid")
     session_path = f"/v2/customer_sessions/{order['cart_token']}"
     httpserver.expect_request(session_path, method="PUT").respond_with_json(integration_state_v2())
-    httpserver.expect_oneshot_request("/v2/events", method="POST").respond_with_data("", status=503)
+    httpserver.expect_oneshot_request("/v3/events", method="POST").respond_with_data("", status=503)
     shop.post("orders/paid", order, webhook_id="wh-half")
 
     # When the queue delivers it: the message fails and stays on its queue
@@ -367,10 +383,11 @@ def test_when_the_second_step_fails_only_the_second_step_is_retried(shop: Shop, 
     assert shop.dead_letters() == []
     # And when Talon.One recovers and the message comes back
     httpserver.expect_request("/v2/events", method="POST").respond_with_json(integration_state_v2())
+    httpserver.expect_request("/v3/events", method="POST").respond_with_json(integration_state_v2())
     assert shop.consume() == {"batchItemFailures": []}
 
     # Then the session was closed once, and only the event was sent again
-    assert calls(httpserver) == [("PUT", session_path), ("POST", "/v2/events"), ("POST", "/v2/events")]
+    assert calls(httpserver) == [("PUT", session_path), ("POST", "/v3/events"), ("POST", "/v3/events")]
     assert [response.status_code for _, response in httpserver.log] == [200, 503, 200]
 
 

@@ -150,8 +150,8 @@ def test_a_message_that_fails_again_is_moved_once_and_reported_as_come_back(sqs:
 
 
 def test_function_names_are_the_operation_tables() -> None:
-    # Given the operation table, then redrive takes its function folders
-    assert function_names() == sorted(op.function for op in OPERATIONS.values())
+    # Given the operation table, then redrive takes the function folders of its entries with a queue (not a GET)
+    assert function_names() == sorted(op.function for op in OPERATIONS.values() if op.queued)
     assert "update_customer_session_v2" in function_names()
 
 

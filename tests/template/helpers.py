@@ -16,7 +16,15 @@ import pytest
 from local.template import load_template
 from talon_relay.operations import OPERATIONS, Operation
 from template.entry import logical_prefix
-from tests.support import OPENAPI_2020, OPENAPI_2026, SWAGGER_2019, reference_dir, reference_spec
+from tests.support import (
+    OPENAPI_2020,
+    OPENAPI_2026,
+    SWAGGER_2019,
+    flat_schema,
+    june_2026_operation,
+    reference_dir,
+    reference_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -26,6 +34,11 @@ EVENTS = ROOT / "events"
 #: The table's entries, in the order the template renders them.
 TABLE: list[Operation] = sorted(OPERATIONS.values(), key=lambda op: op.name)
 ops = pytest.mark.parametrize("op", TABLE, ids=lambda op: op.function)
+#: The entries with a queue (`Operation.queued`: not a GET, which is answered at once): each has its queue,
+#: its dead-letter queue, their alarms and outputs, an SQS event source (or the schedule) and sqs:* permissions.
+QUEUED = [op for op in TABLE if op.queued]
+UNQUEUED = [op for op in TABLE if not op.queued]
+queued_ops = pytest.mark.parametrize("op", QUEUED, ids=lambda op: op.function)
 #: The entry whose queue the off-peak erasure schedule drains (today deleteCustomerData).
 SCHEDULED = [op for op in TABLE if op.schedule]
 #: The Integration API operations the relay serves (the vendor's routes), and the webhook receivers.
@@ -203,6 +216,9 @@ def spec_operation(op: Operation) -> tuple[dict[str, Any], dict[str, Any]]:
         found = spec.get("paths", {}).get(op.path, {}).get(op.method.lower())
         if isinstance(found, dict) and found.get("operationId") == op.name:
             return spec, found
+    june = june_2026_operation(op.path, op.method)  # the June 2026 split specs: v3 events
+    if june is not None and june.get("operationId") == op.name:
+        return {}, june
     raise AssertionError(f"no reference spec has {op.method} {op.path} as operationId {op.name}")
 
 
@@ -215,7 +231,10 @@ def body_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, An
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" in content:
         schema = content["application/json"].get("schema")
-    if not isinstance(schema, dict) or "$ref" not in schema:
+    if isinstance(schema, dict) and "$ref" not in schema:  # the June 2026 split specs: inline, in parts
+        properties, required = flat_schema(schema)
+        return {"properties": properties, "required": sorted(required)} if properties else None
+    if not isinstance(schema, dict):
         return None
     found: Any = spec
     for part in schema["$ref"].removeprefix("#/").split("/"):

@@ -1,9 +1,10 @@
 """An operation is data: added by docs/extending.md's checklist to a copy of the repository, the fast suite
 passes there.
 
-The copy (git's files, beside a `shared` that is this repository's reference specs) gets `returnCartItems`
-(POST /v2/customer_sessions/{customerSessionId}/returns, today's spec) as a maintainer would add it: its
-table entry, its request model with sample bodies, and the emulator's entry. Then `make generate`, then
+The copy (git's files, beside a `shared` that is this repository's reference specs) gets
+`linkLoyaltyCardToProfile` (POST /v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile,
+today's spec) as a maintainer would add it: its table entry, its request model with sample bodies, and
+the emulator's entry. Then `make generate`, then
 the fast suite (unit, contract and template tests) in the copy, with this interpreter and the copy's own
 `talon_relay` first on the path. About a minute; `make test` runs it, `make test-fast` does not (`slow`).
 """
@@ -30,117 +31,57 @@ LAYER = "layers/talon_relay/talon_relay"
 
 # --- what the maintainer writes, by the checklist ---------------------------------------------------
 
-#: 1. The table entry, in its API area's module.
+#: 1. The table entry, in its API area's module (a new area would be a new module; sessions holds it here).
 ENTRY = """
 
-RETURN_CART_ITEMS = Operation(
+LINK_LOYALTY_CARD_TO_PROFILE = Operation(
     Contract(
-        name="returnCartItems",
+        name="linkLoyaltyCardToProfile",
         method="POST",
-        path="/v2/customer_sessions/{customerSessionId}/returns",
-        body="wire.models_v2:ReturnIntegrationRequest",
+        path="/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile",
+        body="wire.models_v2:LoyaltyCardRegistration",
         success_status=200,
         body_required=True,
-        query_params=(QueryParam("dry", "boolean"), QueryParam("runRuleEngine", "boolean")),
-        effects_at=V2_EFFECTS,
-        session_at=("customerSession", "integrationId"),
-        profile_at=("customerSession", "profileId"),
-        examples={"customerSessionId": "s-1"},
+        examples={"loyaltyProgramId": "1", "loyaltyCardId": "card-0001"},
     ),
-    Delivery(group_by="customerSessionId"),
+    Delivery(),
 )
 """
 
-#: 2. The request model, the models it reaches, and its sample bodies.
+#: 2. The request model and its sample bodies.
 MODELS = """
 
-ReturnResponseContent = Literal[
-    "customerSession", "customerProfile", "coupons", "triggeredCampaigns", "referral", "loyalty", "event",
-    "previousReturns",
-]
+class LoyaltyCardRegistration(RequestModel):
+    model_config = examples({"integrationId": "p-1"}, {"integrationId": "p-2"})
 
-
-class ReturnedCartItem(_Part):
-    position: int | None = None
-    quantity: int | None = None
-    sku: str | None = Field(default=None, min_length=1)
-
-
-class NewReturn(_Part):
-    returned_cart_items: list[ReturnedCartItem]
-
-
-class ReturnIntegrationRequest(RequestModel):
-    model_config = examples(
-        {"return": {"returnedCartItems": [{"position": 0, "quantity": 1}]}, "responseContent": ["coupons"]},
-        {"return": {"returnedCartItems": [{"sku": "SKU-2002", "quantity": 1}]}},
-    )
-
-    return_: NewReturn = Field(alias="return")
-    response_content: list[ReturnResponseContent] | None = None
+    integration_id: str
 """
 
 #: 3. The emulator's entry: its handler, and its route with its body's definitions (from the spec).
 EMULATOR_HANDLER = '''
 
-def return_cart_items(call: Call) -> Outcome:
-    """A return request: the session becomes partially_returned (nothing is re-evaluated here)."""
-    session = call.backend.store.sessions.get(call.params["customerSessionId"])
-    if session is None:
-        raise ApiError(404, "Customer session not found", title="Not found", pointer="")
-    with call.backend.transaction(commit=call.query["dry"] is not True):
-        session.state = "partially_returned"
-        content = call.body.get("responseContent") or []
-        result = Result(200, session=session)
-        return Outcome(200, answers_v2.integration_state(result, content, call.backend.store, call.backend.rules))
+def link_loyalty_card_to_profile(call: Call) -> Outcome:
+    """The card linked to the profile (the emulator keeps no cards: the answer names both)."""
+    card = {"cardIdentifier": call.params["loyaltyCardId"], "profiles": [{"integrationId": call.body["integrationId"]}]}
+    return Outcome(200, card)
 
 '''
-EMULATOR_IMPORTS = """from local.emulator import answers_v2
-from local.emulator.errors import ApiError
-from local.emulator.model import Outcome, Result
+EMULATOR_IMPORTS = """from local.emulator.model import Outcome
 from local.emulator.routes import Call
 """
 EMULATOR_ROUTE = """    Route(
-        "returnCartItems",
+        "linkLoyaltyCardToProfile",
         "POST",
-        "/v2/customer_sessions/{customerSessionId}/returns",
+        "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile",
         200,
-        return_cart_items,
-        body="ReturnIntegrationRequest",
+        link_loyalty_card_to_profile,
+        body="LoyaltyCardRegistration",
         body_required=True,
-        query=(_DRY, QueryParam("runRuleEngine", "boolean")),
         definitions={
-            "ReturnIntegrationRequest": {
+            "LoyaltyCardRegistration": {
                 "type": "object",
-                "required": ["return"],
-                "properties": {
-                    "return": {"$ref": "#/definitions/NewReturn"},
-                    "responseContent": {
-                        "type": "array",
-                        "items": {
-                            "type": "string",
-                            "enum": [
-                                "customerSession", "customerProfile", "coupons", "triggeredCampaigns",
-                                "referral", "loyalty", "event", "previousReturns",
-                            ],
-                        },
-                    },
-                },
-            },
-            "NewReturn": {
-                "type": "object",
-                "required": ["returnedCartItems"],
-                "properties": {
-                    "returnedCartItems": {"type": "array", "items": {"$ref": "#/definitions/ReturnedCartItem"}}
-                },
-            },
-            "ReturnedCartItem": {
-                "type": "object",
-                "properties": {
-                    "position": {"type": "integer", "format": "int64"},
-                    "quantity": {"type": "integer", "format": "int64"},
-                    "sku": {"type": "string", "minLength": 1},
-                },
+                "required": ["integrationId"],
+                "properties": {"integrationId": {"type": "string"}},
             },
         },
     ),
@@ -223,7 +164,7 @@ def test_an_operation_added_by_the_checklist_passes_the_fast_suite(tmp_path: Pat
     imported = run([sys.executable, "-c", "import talon_relay; print(talon_relay.__file__)"], copy, env, timeout=60)
     assert Path(imported.stdout.strip()).is_relative_to(copy), imported.stdout + imported.stderr
 
-    # When returnCartItems is added there by the checklist, in the files it names and no others
+    # When linkLoyaltyCardToProfile is added there by the checklist, in the files it names and no others
     assert set(EDITS) <= checklist_paths(), "docs/extending.md no longer names a file the checklist needs"
     for name, edit in EDITS.items():
         edit(copy / name)
@@ -231,11 +172,11 @@ def test_an_operation_added_by_the_checklist_passes_the_fast_suite(tmp_path: Pat
 
     # Then make generate wrote its function, its samples, its checker and its resources
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
-    handler = copy / "functions" / "return_cart_items" / "return_cart_items.py"
-    assert handler.read_text().endswith('handler = lambda_handler("returnCartItems")\n')
-    assert {p.name for p in (copy / "events" / "return_cart_items").iterdir()} == {"api.json", "sqs.json"}
-    assert "ReturnCartItemsFunction:" in (copy / "template.yaml").read_text()
-    assert '"wire.models_v2:ReturnIntegrationRequest"' in (copy / LAYER / "core" / "checkers.json").read_text()
+    handler = copy / "functions" / "link_loyalty_card_to_profile" / "link_loyalty_card_to_profile.py"
+    assert handler.read_text().endswith('handler = lambda_handler("linkLoyaltyCardToProfile")\n')
+    assert {p.name for p in (copy / "events" / "link_loyalty_card_to_profile").iterdir()} == {"api.json", "sqs.json"}
+    assert "LinkLoyaltyCardToProfileFunction:" in (copy / "template.yaml").read_text()
+    assert '"wire.models_v2:LoyaltyCardRegistration"' in (copy / LAYER / "core" / "checkers.json").read_text()
 
     # When the fast suite runs in the copy (the copy's talon_relay, not this one's)
     report = tmp_path / "report.xml"
@@ -246,7 +187,7 @@ def test_an_operation_added_by_the_checklist_passes_the_fast_suite(tmp_path: Pat
     assert suite.returncode == 0, suite.stdout[-6000:]
     cases = ElementTree.parse(report).getroot().iter("testcase")
     outcomes = {f"{case.get('classname')}::{case.get('name')}": [o.tag for o in case] for case in cases}
-    new = re.compile(r"return_cart_items|returnCartItems|ReturnIntegrationRequest|NewReturn|ReturnedCartItem")
+    new = re.compile(r"link_loyalty_card_to_profile|linkLoyaltyCardToProfile|LoyaltyCardRegistration")
     mine = {name: outcome for name, outcome in outcomes.items() if new.search(name)}
     assert len(mine) >= 30, sorted(mine)
     assert {name: outcome for name, outcome in mine.items() if outcome} == {}

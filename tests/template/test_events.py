@@ -23,6 +23,7 @@ from talon_relay.webhooks.shopify import signature as shopify
 from talon_relay.webhooks.talon_one import signature as talon_one
 from tests.template.helpers import (
     EVENTS,
+    QUEUED,
     SCHEDULED,
     TABLE,
     WEBHOOKS,
@@ -31,6 +32,7 @@ from tests.template.helpers import (
     load_json,
     ops,
     prefix,
+    queued_ops,
     spec_operation,
     webhook_ops,
 )
@@ -80,8 +82,9 @@ def test_events_folder_holds_exactly_the_expected_files() -> None:
     # Given every file under events/
     found = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*") if path.is_file()}
 
-    # Then each operation has api.json and sqs.json, the scheduled one also its two schedule inputs
-    expected = {f"{op.function}/{kind}.json" for op in TABLE for kind in ("api", "sqs")}
+    # Then each operation has api.json, and sqs.json when it has a queue (a GET has none); the scheduled one
+    # also its two schedule inputs
+    expected = {f"{op.function}/api.json" for op in TABLE} | {f"{op.function}/sqs.json" for op in QUEUED}
     expected |= {f"{op.function}/{kind}.json" for op in SCHEDULED for kind in ("schedule", "schedule_ids")}
     # And a webhook receiver one sample webhook per topic its platform's mappings map
     expected |= {
@@ -169,7 +172,7 @@ def test_api_events_have_distinct_request_ids() -> None:
     assert len(set(ids)) == len(ids)
 
 
-@ops
+@queued_ops
 def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation) -> None:
     # Given the operation's sample SQS event
     event = load_json(EVENTS / op.function / "sqs.json")

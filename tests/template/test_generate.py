@@ -70,6 +70,23 @@ def test_check_names_a_changed_a_missing_and_a_stale_file(copy: Path, capsys: py
     assert generate.main(["--check"]) == 0
 
 
+def test_an_entry_without_a_queue_has_no_sqs_sample(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given an entry without a queue (a GET) whose folder holds an SQS sample all the same
+    unqueued = [op for op in TABLE if not op.queued]
+    assert unqueued and all(op.method.upper() == "GET" for op in unqueued)
+    op = unqueued[0]
+    assert "sqs" not in samples.samples(op)
+    stray = copy / "events" / op.function / "sqs.json"
+    stray.write_text("{}\n")
+
+    # Then the check names it stale, and writing removes it (its api.json stays)
+    assert generate.main(["--check"]) == 1
+    assert f"events/{op.function}/sqs.json: stale" in capsys.readouterr().err
+    assert generate.main([]) == 0
+    assert not stray.exists() and (copy / "events" / op.function / "api.json").is_file()
+    assert generate.main(["--check"]) == 0
+
+
 def test_a_webhook_receivers_hand_written_samples_must_be_there(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a webhook receiver whose sqs.json is gone (its samples are its platform's, written by hand)
     (receiver,) = [op for op in TABLE if op.webhook is not None][:1]

@@ -14,6 +14,7 @@ from typing import Any
 
 from talon_relay.operations import Operation
 from tests.template.helpers import (
+    QUEUED,
     SCHEDULED,
     SIGNING_SECRET,
     TABLE,
@@ -129,8 +130,11 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
                 sqs.setdefault(resource["Fn::GetAtt"][0], set()).update(actions)
     consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
     expected = {f"{prefix(op)}DeadLetterQueue": {"sqs:SendMessage"}}
-    expected[f"{prefix(op)}Queue"] = consume
     expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
+    if not op.queued:
+        # (a GET has no queue: it is answered at once, and its role has no sqs:* action on a queue of its
+        # own; only the event bus's dead letters, as every function's, below)
+        expected = {}
     if op.schedule:
         # (the schedule drains the queue itself, hiding each message until the run is over, and reports
         # failed runs to its DLQ)
@@ -223,7 +227,7 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
 def test_every_dead_letter_queue_has_an_alarm(resources: dict[str, Any]) -> None:
     # Given the DLQs and the alarms
     dlqs = {key for key in of_type(resources, "AWS::SQS::Queue") if key.endswith("DeadLetterQueue")}
-    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in TABLE} | {
+    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in QUEUED} | {
         "ErasureScheduleDeadLetterQueue",
         "RelayEventsDeadLetterQueue",
     }

@@ -33,6 +33,11 @@ class Entry:
     webhook: str | None = None
     last_write_wins: bool = False
 
+    @property
+    def queued(self) -> bool:
+        """As Operation.queued: a GET is answered at once and has no queue."""
+        return self.method.upper() != "GET"
+
 
 #: Today's table as plain entries, plus the v2 operations that come next and a standard-queue one.
 TODAY = [
@@ -105,7 +110,7 @@ def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path:
     stack = read_stack(template)
 
     # Then each entry has its function, with its route on both APIs (a webhook receiver: RelayApi only)
-    # and its queue event (or none)
+    # and its queue event (or none: the scheduled one, and a GET, which has no queue at all)
     names = {logical_prefix(e): e for e in entries}
     assert set(stack.functions) == {f"{name}Function" for name in names}
     for name, entry in names.items():
@@ -113,14 +118,19 @@ def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path:
         assert {(r.api, r.method, r.path) for r in function.routes} == {
             (api, entry.method, entry.path) for api in ("RelayApi", "RelayKeyApi")[: 1 if entry.webhook else 2]
         }
-        assert function.queue == (None if entry.schedule else f"{name}Queue")
+        assert function.queue == (None if entry.schedule or not entry.queued else f"{name}Queue")
         assert function.code_uri.name == entry.function
+        if not entry.queued:
+            assert f"{name}Queue" not in stack.queues and f"{name}DeadLetterQueue" not in stack.queues
+            assert f"{name}QueueUrl" not in template["Outputs"]
+            continue
         assert stack.queues[f"{name}Queue"].fifo is entry.fifo
         assert stack.queues[f"{name}DeadLetterQueue"].fifo is entry.fifo
         assert f"{name}QueueUrl" in template["Outputs"]
     # And every queue (the erasure schedule's DLQ too) has its own TLS policy
     queues = set(of_type(template["Resources"], "AWS::SQS::Queue"))
-    assert queues == {f"{name}{kind}" for name in names for kind in ("Queue", "DeadLetterQueue")} | {
+    queued = {name for name, entry in names.items() if entry.queued}
+    assert queues == {f"{name}{kind}" for name in queued for kind in ("Queue", "DeadLetterQueue")} | {
         "ErasureScheduleDeadLetterQueue",
         "RelayEventsDeadLetterQueue",
         "RelayEventsQueue",
@@ -160,6 +170,14 @@ def test_rendering_is_deterministic_in_name_order(tmp_path: Path) -> None:
                 Entry("deleteB", "DELETE", "/b/{id}", "delete_b", schedule=True),
             ],
             "only one operation can be drained by the erasure schedule",
+        ),
+        (
+            [Entry("getA", "GET", "/a/{id}", "get_a", schedule=True)],
+            "getA: a scheduled operation needs a queue (not a GET)",
+        ),
+        (
+            [Entry("getHook", "GET", "/hooks/x", "get_hook", True, webhook="x")],
+            "getHook: a webhook receiver needs a queue (not a GET)",
         ),
         ([Entry("Create-Referral", "POST", "/v1/referrals", "create_referral")], "camelCase operationId"),
         ([Entry("createReferral", "POST", "/v1/referrals", "CreateReferral")], "snake_case folder"),

@@ -24,10 +24,12 @@ from talon_relay.operations import Operation
 from tests.template.helpers import (
     APIS,
     EVENTS,
+    QUEUED,
     ROOT,
     SCHEDULED,
     SIGNING_SECRET,
     TABLE,
+    UNQUEUED,
     apis,
     apis_of,
     arn_of,
@@ -41,6 +43,7 @@ from tests.template.helpers import (
     of_type,
     ops,
     prefix,
+    queued_ops,
     ref,
     spec_operation,
     webhook_ops,
@@ -112,7 +115,7 @@ def test_function_environment_names_its_secret_and_its_queues(
     # Given the function's environment, Globals applied
     env = function_properties(template, op)["Environment"]["Variables"]
 
-    # Then it carries the shared settings and the URLs of its own queue and DLQ
+    # Then it carries the shared settings and the URLs of its own queue and DLQ (a GET has neither)
     assert env["TALON_SECRET_ARN"] == ref("TalonSecretArn")
     assert env["POWERTOOLS_SERVICE_NAME"] == "talon-relay"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == ref("MetricsNamespace")
@@ -121,8 +124,11 @@ def test_function_environment_names_its_secret_and_its_queues(
     assert default(parameters, "LogLevel") == "INFO"
     assert env["TALON_SECRET_MAX_AGE"] == ref("SecretMaxAge")
     assert default(parameters, "SecretMaxAge") == 300
-    assert env["QUEUE_URL"] == ref(f"{prefix(op)}Queue")
-    assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{prefix(op)}DeadLetterQueue")
+    if op.queued:
+        assert env["QUEUE_URL"] == ref(f"{prefix(op)}Queue")
+        assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{prefix(op)}DeadLetterQueue")
+    else:
+        assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     # And the idempotency table with the records' lifetime (a day by default)
     assert env["IDEMPOTENCY_TABLE_NAME"] == ref("IdempotencyTable")
     assert env["IDEMPOTENCY_EXPIRY_SECONDS"] == ref("IdempotencyExpirySeconds")
@@ -286,7 +292,7 @@ def test_api_access_logs_only_when_enabled(resources: dict[str, Any], parameters
     assert resources[group]["Condition"] == "ApiAccessLoggingEnabled"
 
 
-@ops
+@queued_ops
 def test_queue_triggered_functions_report_batch_item_failures(template: dict[str, Any], op: Operation) -> None:
     # Given the function's SQS events
     sqs = events_of(template, op, "SQS")
@@ -374,14 +380,15 @@ def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
 
 
 def _queue_ids() -> set[str]:
-    return {f"{prefix(op)}{kind}" for op in TABLE for kind in ("Queue", "DeadLetterQueue")}
+    return {f"{prefix(op)}{kind}" for op in QUEUED for kind in ("Queue", "DeadLetterQueue")}
 
 
 def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> None:
     # Given all queues
     queues = of_type(resources, "AWS::SQS::Queue")
 
-    # Then each table entry has a queue and a DLQ, plus the erasure schedule's DLQ
+    # Then each table entry with a queue (not a GET) has a queue and a DLQ, plus the erasure schedule's DLQ
+    # and the event bus's queues
     assert set(queues) == _queue_ids() | {
         "ErasureScheduleDeadLetterQueue",
         "RelayEventsDeadLetterQueue",
@@ -389,10 +396,10 @@ def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> N
     }
     # And the FIFO ones are exactly those of the entries the table marks fifo
     fifo = {key for key, queue in queues.items() if queue["Properties"].get("FifoQueue") is True}
-    assert fifo == {f"{prefix(op)}{kind}" for op in TABLE if op.fifo for kind in ("Queue", "DeadLetterQueue")}
+    assert fifo == {f"{prefix(op)}{kind}" for op in QUEUED if op.fifo for kind in ("Queue", "DeadLetterQueue")}
 
 
-@ops
+@queued_ops
 def test_queue_redrives_into_its_dead_letter_queue(
     resources: dict[str, Any], parameters: dict[str, Any], op: Operation
 ) -> None:
@@ -421,7 +428,7 @@ def test_queue_redrives_into_its_dead_letter_queue(
     assert "RedrivePolicy" not in dlq
 
 
-@ops
+@queued_ops
 def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op: Operation) -> None:
     # Given the operation's queue and its DLQ
     queue = resources[f"{prefix(op)}Queue"]["Properties"]
@@ -451,6 +458,30 @@ def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op:
     assert "QueueName" not in queue and "QueueName" not in dlq
 
 
+@pytest.mark.parametrize("op", UNQUEUED, ids=lambda op: op.function)
+def test_a_get_is_answered_at_once_with_no_queue_at_all(template: dict[str, Any], op: Operation) -> None:
+    # Given an operation the table says has no queue (a GET: a read is answered at once)
+    assert op.method.upper() == "GET" and not op.queued
+    resources, outputs = template["Resources"], template["Outputs"]
+
+    # Then it has its function, role, log group and the function's alarms, and nothing of a queue: no queue,
+    # no DLQ, no queue policy or queue alarm, no output
+    own = {key for key in resources if key.startswith(prefix(op))}
+    assert own == {
+        f"{prefix(op)}{kind}"
+        for kind in ("Function", "FunctionRole", "LogGroup", "ErrorsAlarm", "ThrottlesAlarm", "TalonOneErrorRateAlarm")
+    }
+    assert not [key for key in outputs if key.startswith(prefix(op))]
+    # And its function has only its API routes (no SQS event source) and no queue in its environment
+    events = resources[f"{prefix(op)}Function"]["Properties"]["Events"]
+    assert {event["Type"] for event in events.values()} == {"Api"}
+    env = function_properties(template, op).get("Environment", {}).get("Variables", {})
+    assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
+    # And nothing in the stack refers to a queue of its name (the dashboard included)
+    assert f"{prefix(op)}Queue" not in json.dumps(template, default=str)
+    assert f"{prefix(op)}DeadLetterQueue" not in json.dumps(template, default=str)
+
+
 def test_every_queue_is_encrypted(resources: dict[str, Any]) -> None:
     # Given all queues
     queues = of_type(resources, "AWS::SQS::Queue")
@@ -478,7 +509,7 @@ def test_visibility_timeout_covers_six_function_timeouts(
     # And API Gateway's 29 second limit caps the function timeout
     assert int(timeout["MaxValue"]) <= 29
     # And every queue a function consumes uses that visibility timeout
-    for op in TABLE:
+    for op in QUEUED:
         assert resources[f"{prefix(op)}Queue"]["Properties"]["VisibilityTimeout"] == ref("QueueVisibilityTimeout")
 
 

@@ -23,8 +23,10 @@ EXAMPLES = ROOT / "examples"
 MAPPING_FILES = sorted([*mappings.PACKAGE_DIR.glob("*/topics/*.json"), *(EXAMPLES / "mappings").glob("*/*.json")])
 DEFAULT_TOPICS = {
     "carts/update",
+    "checkouts/create",
     "checkouts/update",
     "orders/create",
+    "orders/cancelled",
     "orders/paid",
     "customers/create",
     "customers/update",
@@ -124,12 +126,20 @@ def test_orders_paid_closes_the_session_then_tracks_a_purchase() -> None:
         # (the answer names the session and the profile, so the effects are logged with their ids)
         "responseContent": ["customerSession", "customerProfile"],
     }
-    # And then a purchase event for the customer, answered with its effects (silent=no)
+    # And then the purchase as an advanced event of the order (registered once whatever the webhook id),
+    # connected to the session, with the order's id, total and currency, answered with its effects
     assert event == (
-        "trackEventV2",
+        "trackEventV3",
         {},
         {"silent": "no"},
-        {"profileId": customer, "type": "purchase", "responseContent": ["customerProfile"]},
+        {
+            "profileId": customer,
+            "type": "purchase",
+            "integrationId": f"order-{payload['id']}",
+            "connectedSessionId": payload["cart_token"],
+            "attributes": {"orderId": str(payload["id"]), "total": 68.4, "currency": "EUR"},
+            "responseContent": ["customerProfile"],
+        },
     )
     # And orders/create does the same
     assert bodies("orders/create", sample("orders/create")) == [session, event]
@@ -142,10 +152,35 @@ def test_an_order_without_a_cart_or_a_customer_still_closes_its_own_session() ->
     # When its mapping applies
     session, event = bodies("orders/paid", payload)
 
-    # Then its session is named after the order, and the session and the event are anonymous
+    # Then its session is named after the order, and the session and the event are the order's guest's
+    guest = f"guest-order-{payload['id']}"
     assert session[1] == {"customerSessionId": f"order-{payload['id']}"}
-    assert "profileId" not in session[3]["customerSession"]
-    assert event[3] == {"type": "purchase", "responseContent": ["customerProfile"]}
+    assert session[3]["customerSession"]["profileId"] == guest
+    assert event[3]["profileId"] == guest and event[3]["integrationId"] == f"order-{payload['id']}"
+    assert event[3]["connectedSessionId"] == f"order-{payload['id']}"
+
+
+def test_a_customer_webhook_without_an_id_is_dead_lettered_and_no_consent_is_invented() -> None:
+    # Given a customers/update without an id, and one without any marketing consent
+    payload = sample("customers/update")
+    without_id = {key: value for key, value in payload.items() if key != "id"}
+    without_consent = {key: value for key, value in payload.items() if key != "email_marketing_consent"}
+    # When their mappings apply
+    # Then the first is refused, naming the path parameter (a dead letter with its reason), never sent as "null"
+    with pytest.raises(InvalidRequest) as refused:
+        bodies("customers/update", without_id)
+    assert "integrationId" in refused.value.reason
+    # And the second sends no acceptsMarketing at all
+    [(_, params, _, body)] = bodies("customers/update", without_consent)
+    assert params == {"integrationId": str(payload["id"])}
+    assert "acceptsMarketing" not in body["attributes"]
+
+
+def test_an_order_cancelled_cancels_its_session() -> None:
+    payload = sample("orders/cancelled")
+    [(operation, params, _, body)] = bodies("orders/cancelled", payload)
+    assert (operation, params) == ("updateCustomerSessionV2", {"customerSessionId": payload["cart_token"]})
+    assert body["customerSession"] == {"state": "cancelled"}
 
 
 def test_cart_and_checkout_updates_are_the_same_session_with_items_and_coupon_codes() -> None:

@@ -48,7 +48,7 @@ class ApiDeadline:
 
 def dispatch(container: Container, operation: Operation, event: Any, context: Any) -> Any:
     """The event to the adapter of its trigger."""
-    if isinstance(event, dict) and "Records" in event:
+    if isinstance(event, dict) and "Records" in event and operation.queued:  # a GET has no queue
         from talon_relay.adapters import sqs
 
         return sqs.handle(container, operation, event, context)
@@ -65,7 +65,8 @@ def dispatch(container: Container, operation: Operation, event: Any, context: An
         from talon_relay.adapters import scheduled
 
         return scheduled.handle(container, operation, event, context)
-    raise ValueError(f"{operation.name}: unsupported event (expected API Gateway or SQS)")
+    expected = "API Gateway or SQS" if operation.queued else "API Gateway: it has no queue"
+    raise ValueError(f"{operation.name}: unsupported event (expected {expected})")
 
 
 def lambda_handler(name: str, container: Container | None = None) -> Handler:

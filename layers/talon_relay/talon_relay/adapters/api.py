@@ -99,7 +99,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         value = _json_body(sent, body)
         query = event.get("queryStringParameters") or {}
         request = parse_request(operation, event.get("pathParameters") or {}, value, query=query, raw=body or None)
-        if _wants_async(sent):
+        if _wants_async(sent) and operation.queued:  # a read is answered now: nothing to queue
             return _enqueue(container, request, key or request_id)
         result = service.execute(container, request, context=context, correlation_id=request_id, idempotency_key=key)
     except RelayError as exc:

@@ -97,7 +97,7 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
         cfg.queue_url,
         QueuedWebhook.of(platform, delivery, raw).encode(),
         group_id=fifo_group(group),
-        deduplication_key=f"{operation.name}#{delivery.webhook_id}",
+        deduplication_key=f"{operation.name}#{delivery.dedup_key}",
     )
     logger.info("webhook queued", extra={**logged, "message_id": message_id})
     metrics.count(metrics.QUEUED, operation=operation.name, topic=delivery.topic)

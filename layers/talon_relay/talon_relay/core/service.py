@@ -6,6 +6,7 @@ importing a handler costs no AWS call.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,16 @@ def _log_answer(
         )
 
 
+def forwarded_key(request: Request, key: str | None) -> dict[str, str]:
+    """The idempotency key Talon.One takes for the operation (returnCartItems: `Idempotency-Key`): the
+    caller's, else the relay's own (a queued message's, a webhook step's, the API request's id); one longer
+    than Talon.One's 255 characters goes as its SHA-256."""
+    header = request.operation.idempotency_header
+    if header is None or not key:
+        return {}
+    return {header: key if len(key) <= 255 else hashlib.sha256(key.encode()).hexdigest()}
+
+
 def execute(
     container: Container,
     request: Request,
@@ -110,8 +121,12 @@ def execute(
     first answer without calling Talon.One again. Effects are logged when Talon.One returns them.
     """
 
+    headers = forwarded_key(request, idempotency_key or correlation_id)
+
     def call() -> str | None:
-        answer = client(container).send(request.operation, request.path, request.raw, budget=budget(context))
+        answer = client(container).send(
+            request.operation, request.path, request.raw, budget=budget(context), headers=headers
+        )
         try:
             _log_answer(container, request, answer.data, correlation_id, idempotency_key)
         except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that

@@ -42,3 +42,36 @@ TRACK_EVENT_V2 = Operation(
     ),
     Delivery(group_by="profileId"),
 )
+
+# --- advanced events (June 2026 split specs): idempotent, one per integrationId ------------------------
+
+TRACK_EVENT_V3 = Operation(
+    Contract(
+        name="trackEventV3",
+        method="POST",
+        path="/v3/events",
+        body="wire.models_v2:IntegrationEventV3Request",
+        success_status=200,
+        body_required=True,
+        query_params=(
+            QueryParam("silent", "yes-no"),
+            QueryParam("dry", "boolean"),
+            QueryParam("forceCompleteEvaluation", "boolean"),
+        ),
+        effects_at=V2_EFFECTS,
+        profile_at=("customerProfile", "integrationId"),
+        examples={"silent": "no"},
+    ),
+    Delivery(group_by="profileId"),
+)
+
+GET_EVENT_V3 = Operation(
+    Contract(
+        name="getEventV3",
+        method="GET",
+        path="/v3/events/{integrationId}",
+        success_status=200,
+        examples={"integrationId": "order-1001"},
+    ),
+    Delivery(),
+)

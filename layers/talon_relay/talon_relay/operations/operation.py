@@ -88,6 +88,10 @@ class Contract:
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
     profile_at: tuple[str, ...] = ()
+    #: The header Talon.One reads an idempotency key from (returnCartItems: `Idempotency-Key`, answers kept
+    #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
+    #: step's, the API request's id). None: the operation takes none.
+    idempotency_header: str | None = None
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -183,6 +187,10 @@ class Operation(NamedTuple):
         return self.contract.profile_at
 
     @property
+    def idempotency_header(self) -> str | None:
+        return self.contract.idempotency_header
+
+    @property
     def body_model(self) -> type[RequestModel] | None:
         return None if self.body is None else load_model(self.body)  # type: ignore[return-value]
 
@@ -207,6 +215,13 @@ class Operation(NamedTuple):
     @property
     def webhook(self) -> str | None:
         return self.delivery.webhook
+
+    @property
+    def queued(self) -> bool:
+        """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
+        `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
+        is answered at once, and the function is deployed with no queue and no sqs:* permission."""
+        return self.method.upper() != "GET"
 
     @property
     def fifo(self) -> bool:

@@ -38,3 +38,50 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
     ),
     Delivery(group_by="customerSessionId", last_write_wins=True),
 )
+
+# --- after the order (June 2026 split specs): returns, reopening, reading -------------------------------
+
+RETURN_CART_ITEMS = Operation(
+    Contract(
+        name="returnCartItems",
+        method="POST",
+        path="/v2/customer_sessions/{customerSessionId}/returns",
+        body="wire.models_v2:ReturnIntegrationRequest",
+        success_status=200,
+        body_required=True,
+        query_params=(QueryParam("dry", "boolean"), QueryParam("runRuleEngine", "boolean")),
+        effects_at=V2_EFFECTS,
+        session_at=("customerSession", "integrationId"),
+        profile_at=("customerSession", "profileId"),
+        idempotency_header="Idempotency-Key",
+        examples={"customerSessionId": "s-1"},
+    ),
+    Delivery(group_by="customerSessionId"),
+)
+
+REOPEN_CUSTOMER_SESSION = Operation(
+    Contract(
+        name="reopenCustomerSession",
+        method="PUT",
+        path="/v2/customer_sessions/{customerSessionId}/reopen",
+        success_status=200,
+        # ReopenSessionResponse: the effects only (the rollbacks), no session or profile
+        effects_at=V2_EFFECTS,
+        examples={"customerSessionId": "s-1"},
+    ),
+    Delivery(group_by="customerSessionId"),
+)
+
+GET_CUSTOMER_SESSION = Operation(
+    Contract(
+        name="getCustomerSession",
+        method="GET",
+        path="/v2/customer_sessions/{customerSessionId}",
+        success_status=200,
+        effects_at=V2_EFFECTS,
+        session_at=("customerSession", "integrationId"),
+        profile_at=("customerSession", "profileId"),
+        examples={"customerSessionId": "s-1"},
+    ),
+    Delivery(),
+)

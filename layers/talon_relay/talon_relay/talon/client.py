@@ -9,7 +9,7 @@ its response model.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import urllib3
@@ -74,18 +74,28 @@ class IntegrationClient:
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
 
-    def send(self, operation: Operation, path: str, payload: bytes | None, *, budget: float | None = None) -> Answer:
+    def send(
+        self,
+        operation: Operation,
+        path: str,
+        payload: bytes | None,
+        *,
+        budget: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
         """Send one call: `path` with its query, `payload` the body bytes as they go (retried within
-        `budget` seconds where that is safe)."""
+        `budget` seconds where that is safe), `headers` those Talon.One acts on (`Idempotency-Key`)."""
+        extra = dict(headers or {})
         url = self.base_url + path
         deadline = None if budget is None else self._clock() + budget
         started = time.perf_counter()
         refreshed = False
         while True:
-            headers = {
+            sent = {
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
+                **extra,
                 **self.auth.headers(payload or b""),
             }
             try:
@@ -93,7 +103,7 @@ class IntegrationClient:
                     operation.method,
                     url,
                     body=payload,
-                    headers=headers,
+                    headers=sent,
                     retries=retry_policy(
                         operation.method,
                         deadline,

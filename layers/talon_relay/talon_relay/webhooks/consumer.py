@@ -77,7 +77,8 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         return 0
     planned = mappings.apply(mapping, message.payload())
     for step, request in enumerate(planned, start=1):
-        key = step_key(message.webhook_id, step)
+        # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
+        key = step_key(message.dedup_key, step)
         try:
             if request.operation.schedule:
                 _queue_for_schedule(container, request, key, context)

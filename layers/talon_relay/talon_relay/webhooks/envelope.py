@@ -30,6 +30,14 @@ class Delivery:
     #: queued whole, in the FIFO group `group` (Talon.One's notifications, published as they are).
     mapped: bool = True
     group: str | None = None
+    #: The platform's id of the merchant's action (Shopify's `X-Shopify-Event-Id`), shared by every delivery
+    #: and topic it caused; with the topic, what finds a duplicate sent under another webhook id.
+    event_id: str | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        """What makes two deliveries the same webhook: (event id, topic), else the webhook id."""
+        return f"{self.event_id}#{self.topic}" if self.event_id else self.webhook_id
 
 
 class QueuedWebhook(BaseModel):
@@ -42,6 +50,7 @@ class QueuedWebhook(BaseModel):
     webhook_id: str = Field(alias="webhookId", min_length=1)
     shop_domain: str | None = Field(default=None, alias="shopDomain")
     triggered_at: str | None = Field(default=None, alias="triggeredAt")
+    event_id: str | None = Field(default=None, alias="eventId")
     body: str | None = None
     body_base64: str | None = Field(default=None, alias="bodyBase64")
 
@@ -58,9 +67,15 @@ class QueuedWebhook(BaseModel):
                 "webhookId": delivery.webhook_id,
                 "shopDomain": delivery.shop_domain,
                 "triggeredAt": delivery.triggered_at,
+                "eventId": delivery.event_id,
                 **text,
             }
         )
+
+    @property
+    def dedup_key(self) -> str:
+        """(event id, topic), else the webhook id: the base of its steps' idempotency keys."""
+        return f"{self.event_id}#{self.topic}" if self.event_id else self.webhook_id
 
     def encode(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)

@@ -152,3 +152,69 @@ class IntegrationEventV2Request(RequestModel):
     attributes: dict[str, Any] | None = None
     response_content: list[ProfileResponseContent] | None = None
     loyalty_cards: list[str] | None = Field(default=None, max_length=1)
+
+
+# --- the order's later life (June 2026 split specs: returns, v3 events) -----------------------------
+
+ReturnResponseContent = Literal[
+    "customerSession",
+    "customerProfile",
+    "coupons",
+    "triggeredCampaigns",
+    "referral",
+    "loyalty",
+    "event",
+    "previousReturns",
+]
+EventV3ResponseContent = Literal[
+    "customerProfile", "triggeredCampaigns", "loyalty", "advancedEvent", "awardedGiveaways", "ruleFailureReasons"
+]
+
+
+class ReturnedCartItem(_Part):
+    #: the line's index in the session's cart (from 0), or its sku; quantity: how many of it (default all)
+    position: int | None = None
+    quantity: int | None = None
+    sku: str | None = Field(default=None, min_length=1)
+
+
+class NewReturn(_Part):
+    returned_cart_items: list[ReturnedCartItem]
+
+
+class ReturnIntegrationRequest(RequestModel):
+    """returnCartItems' body; an `Idempotency-Key` header makes Talon.One keep its answer for 24 hours."""
+
+    model_config = examples(
+        {"return": {"returnedCartItems": [{"position": 0, "quantity": 1}]}, "responseContent": ["customerSession"]},
+        {"return": {"returnedCartItems": [{"position": 1}]}},
+    )
+
+    return_: NewReturn = Field(alias="return")
+    response_content: list[ReturnResponseContent] | None = None
+
+
+class IntegrationEventV3Request(RequestModel):
+    """trackEventV3's body: an advanced event, registered once per `integrationId`."""
+
+    model_config = examples(
+        {
+            "profileId": "p-1",
+            "type": "purchase",
+            "integrationId": "order-1001",
+            "connectedSessionId": "s-1",
+            "attributes": {"orderId": "1001", "amount": 76.0, "currency": "EUR"},
+            "responseContent": ["customerProfile", "advancedEvent"],
+        },
+        {"profileId": "p-2", "type": "review_written", "integrationId": "review-7", "attributes": {}},
+    )
+
+    profile_id: str
+    store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
+    evaluable_campaign_ids: list[int] | None = None
+    type: str = Field(min_length=1)
+    attributes: dict[str, Any] | None = None
+    integration_id: str = Field(min_length=1)
+    connected_session_id: str | None = Field(default=None, min_length=1)
+    loyalty_cards: list[str] | None = Field(default=None, max_length=1)
+    response_content: list[EventV3ResponseContent] | None = None

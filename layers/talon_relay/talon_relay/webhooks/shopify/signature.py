@@ -36,6 +36,8 @@ TOPIC_HEADER = "X-Shopify-Topic"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 SHOP_HEADER = "X-Shopify-Shop-Domain"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
+#: One per merchant action, shared by its deliveries and topics: the key to find duplicates (Shopify's docs).
+EVENT_ID_HEADER = "X-Shopify-Event-Id"
 #: How far ahead of the relay's clock a trigger time may be (clock skew).
 FUTURE_TOLERANCE_SECONDS = 300
 
@@ -147,4 +149,13 @@ def verify(
         webhook_id=_required(headers, WEBHOOK_ID_HEADER, _PRINTABLE, "1 to 255 printable ASCII characters"),
         shop_domain=shop.strip()[:255] if shop and shop.strip() else None,
         triggered_at=headers.get(TRIGGERED_AT_HEADER.lower()),
+        event_id=_optional(headers, EVENT_ID_HEADER),
     )
+
+
+def _optional(headers: Mapping[str, str], name: str) -> str | None:
+    """A header that may be missing; one that is there must be printable ASCII (400 otherwise)."""
+    value = headers.get(name.lower())
+    if value is None or not value.strip():
+        return None
+    return _required(headers, name, _PRINTABLE, "1 to 255 printable ASCII characters")
