@@ -76,6 +76,8 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
     group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
+    if container.applications().several:  # one shop's (one application's) stuck group holds no other's
+        group = f"{delivery.shop_domain or '-'}/{group}"
     message_id = queues.enqueue(
         container,
         cfg.queue_url,

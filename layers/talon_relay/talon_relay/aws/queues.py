@@ -102,7 +102,15 @@ def sqs_text(text: str) -> str:
     return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def enqueue(container: Container, queue_url: str, message: str, *, group_id: str | None, deduplication_key: str) -> str:
+def enqueue(
+    container: Container,
+    queue_url: str,
+    message: str,
+    *,
+    group_id: str | None,
+    deduplication_key: str,
+    attributes: Mapping[str, Any] | None = None,
+) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
@@ -121,6 +129,8 @@ def enqueue(container: Container, queue_url: str, message: str, *, group_id: str
         "QueueUrl": queue_url,
         "MessageBody": message,
     }
+    if attributes:  # its application, sealed (core/applications.py)
+        params["MessageAttributes"] = dict(attributes)
     if queue_url.endswith(".fifo"):
         params["MessageGroupId"] = message_group_id(group_id)
         params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
@@ -135,7 +145,11 @@ def enqueue(container: Container, queue_url: str, message: str, *, group_id: str
 def receive(container: Container, queue_url: str) -> list[MessageTypeDef]:
     """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
     response = sqs(container).receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=1,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
     )
     return list(response.get("Messages", []))
 

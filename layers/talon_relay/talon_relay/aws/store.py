@@ -10,6 +10,12 @@ One table, one `id` key and one `expiration` TTL attribute, four kinds of item t
 | `ordering#<operation>#<customer>` | a customer's last position (`core.ordering`)    | ORDERING_EXPIRY_SECONDS    |
 
 Nothing else writes the table, and nothing else knows these prefixes.
+
+Each record belongs to one Talon.One application (docs/applications.md). The `default` application's
+ids are as they always were; another application's name comes right after the kind's own prefix, so
+a per-function or per-kind IAM condition on the prefix (dynamodb:LeadingKeys) still covers them:
+`<function>.<scope>` hashes `<operation>@<application>#<key>` (`scope`), `signature#<application>/<hex>`,
+`ordering#<operation>#@<application>#<customer>`. An operation name has no `@`, a replay id no `/`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -73,8 +80,12 @@ class Store:
 
     # --- used caller signatures -------------------------------------------------------------------
 
-    def remember_signature(self, replay_id: str, *, expires: int, now: float | None = None) -> bool:
+    def remember_signature(
+        self, replay_id: str, *, application: str = DEFAULT, expires: int, now: float | None = None
+    ) -> bool:
         """Record a signature as used; False when it was used before (its record still counts)."""
+        if application != DEFAULT:
+            replay_id = f"{application}/{replay_id}"
         from botocore.exceptions import BotoCoreError, ClientError
 
         now = time.time() if now is None else now
@@ -99,11 +110,18 @@ class Store:
     # --- a customer's last applied position ---------------------------------------------------------
 
     @staticmethod
-    def ordering_id(operation: str, customer: str) -> str:
+    def ordering_id(operation: str, customer: str, application: str = DEFAULT) -> str:
         name = customer
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+        if application != DEFAULT:
+            name = f"@{application}#{name}"
         return f"{ORDERING}{operation}#{name}"
+
+    @staticmethod
+    def idempotency_scope(operation: str, application: str = DEFAULT) -> str:
+        """What an idempotency key is scoped by: its operation, and its application but the default's."""
+        return operation if application == DEFAULT else f"{operation}@{application}"
 
     def applied_position(self, item_id: str) -> str:
         """The last applied position recorded (sortable text; empty: none yet)."""

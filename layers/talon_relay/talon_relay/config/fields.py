@@ -33,6 +33,11 @@ def keys(cls: type) -> tuple[str, ...]:
 def validator(cls: type) -> SchemaValidator:
     """The validator that builds a `cls` (a frozen dataclass of `key` fields) from a mapping; built
     once per record."""
+    return SchemaValidator(record_schema(cls))
+
+
+def record_schema(cls: type) -> cs.CoreSchema:
+    """The core schema of a record, to validate it alone or as a field of another record."""
     args = []
     for item in fields(cls):
         schema = item.metadata["schema"]
@@ -43,14 +48,13 @@ def validator(cls: type) -> SchemaValidator:
         args.append(cs.dataclass_field(item.name, schema, validation_alias=alias, kw_only=True))
     schema = cs.dataclass_args_schema(cls.__name__, args, extra_behavior="ignore")
     post_init = hasattr(cls, "__post_init__")
-    return SchemaValidator(
-        cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
-    )
+    return cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
 
 
-def problems(exc: ValidationError, *, whole: str) -> str:
-    """The errors in one line, each as `key: message`, never with the input (it may be a secret)."""
+def problems(exc: ValidationError, *, whole: str, prefix: str = "") -> str:
+    """The errors in one line, each as `key: message` (each key after `prefix.` when given), never
+    with the input (it may be a secret)."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or whole}: {err['msg']}"
+        f"{'.'.join([prefix] * bool(prefix) + [str(part) for part in err['loc']]) or whole}: {err['msg']}"
         for err in exc.errors(include_input=False, include_url=False)
     )

@@ -10,8 +10,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.idempotency import run_once
+from talon_relay.aws.store import Store
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core.effect_log import log_effects
 from talon_relay.core.request import Request
+from talon_relay.errors import SettingsError
 from talon_relay.observability import logger
 from talon_relay.talon.auth import SecretsManagerAuth
 from talon_relay.talon.client import IntegrationClient
@@ -24,12 +27,16 @@ if TYPE_CHECKING:
 SAFETY_MARGIN_SECONDS = 1.0
 
 
-def client(container: Container) -> IntegrationClient:
-    """The container's Talon.One client, made once (a batch's threads share one secret read)."""
+def client(container: Container, application: str = DEFAULT) -> IntegrationClient:
+    """The container's Talon.One client of `application`, made once (a batch's threads share one
+    secret read); each application its own secret, pool and counters."""
 
     def make() -> IntegrationClient:
         cfg = container.settings()
-        auth = SecretsManagerAuth(container, cfg.talon_secret_arn, max_age=cfg.secret_max_age)
+        app = container.applications().get(application)
+        if app is None or app.talon_secret_arn is None:
+            raise SettingsError(f"no Talon.One secret for application {application!r} (TALON_APPLICATIONS)")
+        auth = SecretsManagerAuth(container, app.talon_secret_arn, max_age=cfg.secret_max_age)
         return IntegrationClient(
             auth.base_url,
             auth,
@@ -38,11 +45,11 @@ def client(container: Container) -> IntegrationClient:
             max_retries=cfg.max_retries,
             backoff_factor=cfg.backoff_factor,
             backoff_max=cfg.backoff_max,
-            pool=container.http(),
-            counts=container.counts,
+            pool=container.http() if application == DEFAULT else container.http(f"talon-one:{application}"),
+            counts=container.counts.of(application),
         )
 
-    return container.once("talon-one-client", make)
+    return container.once("talon-one-client" if application == DEFAULT else f"talon-one-client:{application}", make)
 
 
 def remaining_seconds(context: Any) -> float:
@@ -78,7 +85,7 @@ def _log_answer(container: Container, request: Request, data: bytes, correlation
         profile_id=text_at(answer, operation.profile_at) if operation.profile_at else None,
         correlation_id=correlation_id,
     )
-    container.counts.add_all(counts)
+    container.counts.of(request.application).add_all(counts)
 
 
 def execute(
@@ -96,14 +103,14 @@ def execute(
     """
 
     def call() -> str | None:
-        answer = client(container).send(request.operation, request.path, request.raw, budget=budget(context))
+        answer = client(container, request.application).send(
+            request.operation, request.path, request.raw, budget=budget(context)
+        )
         try:
             _log_answer(container, request, answer.data, correlation_id)
         except Exception as exc:  # Talon.One applied the request: logging its effects must not undo that
             logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
         return answer.data.decode("utf-8", "replace") or None
 
-    operation = request.operation
-    return run_once(
-        container, idempotency_key, scope=operation.name, payload=request.payload, call=call, context=context
-    )
+    scope = Store.idempotency_scope(request.operation.name, request.application)
+    return run_once(container, idempotency_key, scope=scope, payload=request.payload, call=call, context=context)
