@@ -16,6 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from local.shopify import SHOP_DOMAIN
 from talon_relay.core import applications
 from tests.functions.conftest import API_KEY, CALLER_API_KEY, Stack
 from tests.functions.test_api_gateway import api_event
@@ -26,7 +27,7 @@ FOLDER = "update_customer_session_v2"
 US_TALON_KEY = "fn-test-us-talon-key-71c0"
 US_CALLER_KEY = "fn-test-us-caller-key-2b8e"
 US_SIGNING_SECRET = "fn-test-us-signing-secret-c41a"
-SHOP = "acme.myshopify.com"
+SHOP = SHOP_DOMAIN
 
 
 @dataclass
