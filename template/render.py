@@ -214,6 +214,13 @@ ROLE = """\
                 Effect: Allow
                 Action: secretsmanager:GetSecretValue
                 Resource: !Ref TalonSecretArn
+              - !If
+                - HasApplications
+                - Sid: ReadApplicationSecrets # the other applications' secrets (docs/applications.md)
+                  Effect: Allow
+                  Action: secretsmanager:GetSecretValue
+                  Resource: !Ref ApplicationSecretArns
+                - !Ref AWS::NoValue
 {{read_statements}}\
               - Sid: UseIdempotencyTable # Powertools idempotency records
                 Effect: Allow

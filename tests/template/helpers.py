@@ -140,12 +140,17 @@ def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str
             docs = [p for p in props.get("Policies", []) if isinstance(p, dict) and "Statement" in p]
         for doc in docs:
             for statement in as_list(doc["Statement"]):
+                if "Fn::If" in statement:  # a statement under a condition: the statement it adds
+                    statement = statement["Fn::If"][1]
                 yield key, statement
 
 
 def role_statements(resources: dict[str, Any], op: Operation) -> list[dict[str, Any]]:
     role = resources[f"{prefix(op)}FunctionRole"]["Properties"]
-    return [s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+    # (a statement under a condition, Fn::If, is left out: each such is checked on its own)
+    return [
+        s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"]) if "Fn::If" not in s
+    ]
 
 
 def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:

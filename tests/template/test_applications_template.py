@@ -1,0 +1,32 @@
+"""The template's side of several applications (docs/applications.md): the document reaches every function,
+and each function may read the secrets the document names, only when there are any."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talon_relay.operations import Operation
+from tests.template.helpers import as_list, ops, prefix, ref
+
+
+def test_the_applications_document_is_a_parameter_every_function_reads(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert (parameters["Applications"]["Default"], parameters["ApplicationSecretArns"]["Type"]) == (
+        "",
+        "CommaDelimitedList",
+    )
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TALON_APPLICATIONS"] == ref("Applications")
+
+
+@ops
+def test_each_function_reads_the_applications_secrets_only_when_there_are_some(
+    resources: dict[str, Any], op: Operation
+) -> None:
+    role = resources[f"{prefix(op)}FunctionRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in as_list(policy["PolicyDocument"]["Statement"])]
+    [conditional] = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    condition, statement, otherwise = conditional
+    assert (condition, otherwise) == ("HasApplications", ref("AWS::NoValue"))
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == ref("ApplicationSecretArns")
