@@ -78,7 +78,7 @@ def test_a_document_adds_applications_beside_the_environments_default() -> None:
         (
             {
                 "applications": [
-                    {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com"}]},
+                    {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com", "currencies": ["EUR", "USD"]}]},
                     us(shops=[{"domain": "ACME.myshopify.com", "currencies": ["USD"]}]),
                 ]
             },
@@ -123,8 +123,28 @@ def test_a_shop_sold_in_two_currencies_routes_each_order_by_its_currency() -> No
     assert [app.name for app in apps.for_shop("acme.myshopify.com")] == [DEFAULT, "us"]
     with pytest.raises(ValueError, match="currency 'JPY' is bound to none"):
         apps.for_order("acme.myshopify.com", "JPY")
+    with pytest.raises(ValueError, match="currency None is bound to none"):
+        apps.for_order("acme.myshopify.com", None)
     with pytest.raises(ValueError, match="bound to no application"):
         apps.for_order("other.myshopify.com", "USD")
+
+
+def test_a_shops_entry_without_currencies_takes_what_no_currency_rule_takes() -> None:
+    apps = load(
+        {
+            "applications": [
+                {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com"}]},
+                us(shops=[{"domain": "acme.myshopify.com", "currencies": ["USD"]}]),
+            ]
+        }
+    )
+    assert apps.for_order("acme.myshopify.com", "USD").name == "us"
+    assert apps.for_order("acme.myshopify.com", None).name == DEFAULT  # a cart, a customer
+    assert apps.for_order("acme.myshopify.com", "JPY").name == DEFAULT
+    # and two such entries for one shop are a duplicate binding
+    shop = {"domain": "a.myshopify.com"}
+    both = {"applications": [{"name": DEFAULT, "shops": [shop]}, us(shops=[shop])]}
+    assert "shop 'a.myshopify.com' without currencies is bound to applications 'default' and 'us'" in refusal(both)
 
 
 def test_a_function_with_a_wrong_document_refuses_every_request_from_its_start(

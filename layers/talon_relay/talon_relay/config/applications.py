@@ -12,8 +12,9 @@ TALON_APPLICATIONS (JSON, the template parameter `Applications`) adds others and
      "keyApi": "default"}
 
 Validated once per container (records of `fields.py`, like the settings), then checked as a whole:
-names unique, every secret bound to one application only, a shop domain bound once per currency (an
-entry without currencies takes the whole shop), `keyApi` a known name. Each fault names the setting,
+names unique, every secret bound to one application only, a shop domain bound once per currency and
+at most once without currencies (that entry takes the shop's webhooks no currency rule takes: carts,
+customers, other currencies), `keyApi` a known name. Each fault names the setting,
 as `TALON_APPLICATIONS.applications.1.shops.0.domain: ...`. Pure: no secret is read here (routing a
 caller by its key or signature is `core/applications.py`).
 """
@@ -96,24 +97,23 @@ class Applications:
         return [app for app in self.by_name.values() if any(shop.domain == wanted for shop in app.shops)]
 
     def for_order(self, domain: str | None, currency: str | None) -> Application:
-        """The one application of a shop's order; SettingsError-free: ValueError says why not."""
+        """The one application of a shop's webhook: the one its currency is bound to, else the shop's
+        entry without currencies; ValueError says why there is none."""
+        if not self.several:
+            return self.by_name[DEFAULT]
         bound = self.for_shop(domain)
         if not bound:
             raise ValueError(f"shop {domain!r} is bound to no application ({SETTING})")
-        if len(bound) == 1:
-            return bound[0]
-        matching = [
-            app
-            for app in bound
-            for shop in app.shops
-            if shop.domain == (domain or "").lower() and currency in shop.currencies
-        ]
-        if len(matching) == 1:
-            return matching[0]
+        wanted = (domain or "").strip().lower()
+        for fallback in (False, True):  # its currency's rule first, else the shop's entry without one
+            for app in bound:
+                for shop in app.shops:
+                    if shop.domain == wanted and (not shop.currencies if fallback else currency in shop.currencies):
+                        return app
         names = ", ".join(app.name for app in bound)
         raise ValueError(
-            f"shop {domain!r} sells for applications {names} by currency, and the order's currency "
-            f"{currency!r} is bound to {'none' if not matching else 'several'} of them"
+            f"shop {domain!r} is bound to applications {names} by currency, and the webhook's currency "
+            f"{currency!r} is bound to none of them (an entry of the shop without currencies takes the rest)"
         )
 
 
@@ -188,12 +188,10 @@ def _check_shops(apps: tuple[Application, ...]) -> None:
             where = f"applications.{index}.shops.{number}"
             for currency in shop.currencies or (None,):
                 clashes = [
-                    owner
-                    for (domain, other), owner in taken.items()
-                    if domain == shop.domain and (other is None or currency is None or other == currency)
+                    owner for (domain, other), owner in taken.items() if (domain, other) == (shop.domain, currency)
                 ]
                 if clashes:
-                    what = f"shop {shop.domain!r}" + (f" in {currency}" if currency else "")
+                    what = f"shop {shop.domain!r}" + (f" in {currency}" if currency else " without currencies")
                     raise _fault(
                         f"{where}.domain",
                         f"duplicate binding: {what} is bound to applications {clashes[0]!r} and {app.name!r}",
