@@ -713,6 +713,7 @@ def _replace_marker(text: str, marker: str, replacement: str, *, times: int = 1)
 
 def render(base: str, operations: Iterable[OperationEntry]) -> str:
     """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+    from template import application_alarms
     from template.dashboard import dashboard
 
     ordered = check_table(operations)
@@ -723,6 +724,8 @@ def render(base: str, operations: Iterable[OperationEntry]) -> str:
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)
     text = _replace_marker(text, METHOD_SETTINGS_MARKER, method_settings(ordered), times=2)
     text = _replace_marker(text, MAPPING_MARKER, backoff_mapping())
+    text = _replace_marker(text, "  # @applications: conditions", application_alarms.conditions())
+    text = _replace_marker(text, "  # @applications: alarms", application_alarms.alarms())
     return BANNER + text
 
 

@@ -163,3 +163,40 @@ def test_a_function_with_a_wrong_document_refuses_every_request_from_its_start(
     assert "misconfigured" in answer["body"]
     with pytest.raises(SettingsError, match=r"TALON_APPLICATIONS\.applications\.0\.signingSecretArn"):
         Container(environ).applications()
+
+
+def test_counts_of_several_applications_are_emitted_per_application_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from talon_relay import telemetry
+
+    # Given an invocation that called Talon.One for two applications and received an old message of one
+    counts = telemetry.Counts()
+    counts.add(telemetry.CALLS)
+    counts.of("us").add(telemetry.CALLS, 2)
+    counts.of("us").maximum(telemetry.QUEUE_AGE, 30)
+    counts.of("us").maximum(telemetry.QUEUE_AGE, 900)
+    # When it is flushed
+    totals = telemetry.flush(counts, "trackEventV2")
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # Then the totals by operation are as always, and each application has its own document
+    assert totals == {telemetry.CALLS: 3, telemetry.QUEUE_AGE: 900}
+    assert [d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for d in documents] == [
+        [["operation", "service"]],
+        [["application", "operation", "service"], ["application", "service"]],
+        [["application", "operation", "service"], ["application", "service"]],
+    ]
+    assert [(d.get("application"), d[telemetry.CALLS]) for d in documents] == [
+        (None, [3.0]),
+        ("default", [1.0]),
+        ("us", [2.0]),
+    ]
+    assert documents[2][telemetry.QUEUE_AGE] == [900.0]
+
+
+def test_counts_of_the_default_application_alone_are_one_document_as_always(capsys: pytest.CaptureFixture[str]) -> None:
+    from talon_relay import telemetry
+
+    counts = telemetry.Counts()
+    counts.add(telemetry.CALLS)
+    telemetry.flush(counts, "trackEventV2")
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["operation", "service"]]

@@ -37,7 +37,13 @@ DEAD_LETTERED = "MessagesDeadLettered"
 #: Customers' data erased by a scheduled run (404s included: already gone).
 ERASED = "ErasuresDone"
 
-NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED)
+#: Seconds the oldest message received in the invocation had waited since it was first sent: one
+#: application's queue age, where several share one queue (recorded only in such a deployment).
+QUEUE_AGE = "QueueAgeSeconds"
+
+NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED, QUEUE_AGE)
+#: Metrics that keep their largest value in an invocation, not a sum, and their unit.
+MAXIMA = {QUEUE_AGE: "Seconds"}
 
 
 #: The application of a deployment of one (config/applications.py's DEFAULT).
@@ -68,6 +74,12 @@ class Counts:
                 own = self._values.by_application.setdefault(self.application, {})
                 own[name] = own.get(name, 0) + value
 
+    def maximum(self, name: str, value: int) -> None:
+        """Keep `value` for `name` when it is the largest so far (a metric of MAXIMA)."""
+        with self._values.lock:
+            own = self._values.by_application.setdefault(self.application, {})
+            own[name] = max(own.get(name, 0), value)
+
     def add_all(self, counts: Mapping[str, int]) -> None:
         for name, value in counts.items():
             self.add(name, value)
@@ -83,7 +95,7 @@ class Counts:
         totals: dict[str, int] = {}
         for named in self.take_by_application().values():
             for name, value in named.items():
-                totals[name] = totals.get(name, 0) + value
+                totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
         return dict(sorted(totals.items()))
 
 
@@ -98,7 +110,7 @@ def flush(counts: Counts, operation: str) -> dict[str, int]:
     totals: dict[str, int] = {}
     for named in by_application.values():
         for name, value in named.items():
-            totals[name] = totals.get(name, 0) + value
+            totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
     totals = dict(sorted(totals.items()))
     emit_counts(totals, operation=operation)
     if set(by_application) - {DEFAULT_APPLICATION}:
@@ -125,7 +137,8 @@ def emit_counts(counts: Mapping[str, int], *, operation: str, application: str |
     if not counts or is_metrics_disabled():
         return
     names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
-    dimensions = ["application", "operation", "service"]
+    # an application's metrics also without the operation: one alarm per application covers every function
+    dimensions = [["application", "operation", "service"], ["application", "service"]]
     timestamp = int(time.time() * 1000)
     for start in range(0, len(names), MAX_METRICS):
         chunk = names[start : start + MAX_METRICS]
@@ -135,8 +148,8 @@ def emit_counts(counts: Mapping[str, int], *, operation: str, application: str |
                 "CloudWatchMetrics": [
                     {
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["operation", "service"]] if application is None else [dimensions],
-                        "Metrics": [{"Name": name, "Unit": "Count"} for name in chunk],
+                        "Dimensions": [["operation", "service"]] if application is None else dimensions,
+                        "Metrics": [{"Name": name, "Unit": MAXIMA.get(name, "Count")} for name in chunk],
                     }
                 ],
             },

@@ -11,6 +11,7 @@ profile update older than one already applied is acknowledged as superseded (ord
 from __future__ import annotations
 
 import contextvars
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,9 @@ class _RecordHandler:
         application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
         logger.thread_safe_append_keys(application=application)
         self.applications[message_id] = application
+        if self.container.applications().several:  # each application's queue age (docs/applications.md)
+            sent = int(record.attributes.sent_timestamp or 0) / 1000
+            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
         request, key = messages.decode(self.operation, record.body, application)
         # acknowledged without a call when a newer update of this customer was applied already
         ordering.in_order(
