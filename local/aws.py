@@ -204,11 +204,47 @@ def patch_message_id_rules() -> None:
     SQSBackend._talon_relay_id_patch = True  # type: ignore[attr-defined]
 
 
+def message_size(body: str, attributes: dict[str, Any] | None) -> int:
+    """A message's size as SQS counts it against MaximumMessageSize: the body's UTF-8 bytes, and each
+    message attribute's name, data type and value."""
+    size = len(body.encode("utf-8"))
+    for name, value in (attributes or {}).items():
+        data = value.get("StringValue") or value.get("BinaryValue") or ""
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        size += len(data.encode("utf-8") if isinstance(data, str) else data)
+    return size
+
+
+def patch_message_size_rule() -> None:
+    """Make moto refuse a message whose body and attributes together are over the queue's MaximumMessageSize,
+    as SQS does (moto 5.2.5 counts the body's characters only), so a relay that adds attributes to a large
+    message (a dead letter's reason) fails locally as it would deployed."""
+    from moto.sqs.exceptions import InvalidParameterValue
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend, "_talon_relay_size_patch", False):
+        return
+    original = SQSBackend.send_message
+
+    def send_message(self: Any, queue_name: str, message_body: str, *args: Any, **kwargs: Any) -> Any:
+        attributes = kwargs.get("message_attributes", args[0] if args else None)
+        limit = int(self.get_queue(queue_name).maximum_message_size)
+        if message_size(message_body, attributes) > limit:
+            raise InvalidParameterValue(
+                f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
+            )
+        return original(self, queue_name, message_body, *args, **kwargs)
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+    SQSBackend._talon_relay_size_patch = True  # type: ignore[attr-defined]
+
+
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
     stack, the tests and the bench start local AWS."""
     patch_fifo_redelivery()
     patch_message_id_rules()
+    patch_message_size_rule()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

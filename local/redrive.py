@@ -5,9 +5,11 @@ Run it after fixing what made them fail. Works on the local stack (`make run`) a
 its body, its FIFO message group and its original place in its customer's order (the `relayOrder`
 attribute); the failure attributes the relay added are dropped, and its last reason is printed.
 
-Each message moves at most once per run: only what was in the DLQ when the run started. A message
-that fails again comes back to the DLQ as a new message (sent after the run started); it is counted
-as come back, with its new reason, and left there: a run never loops on a message that still fails.
+Each message moves at most once per run: only what was in the DLQ when the run started (by SQS's
+clock, the Date of its answers, which SentTimestamp is on: never this machine's). A message that fails
+again comes back to the DLQ as a new message (sent after the run started, naming the moved one as its
+sourceMessageId); it is counted as come back, with its new reason, and left there: a run never loops on
+a message that still fails.
 Bounded: at most `--limit` messages per run.
 """
 
@@ -18,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from talon_relay.core import ordering
@@ -76,12 +79,14 @@ def redrive(
 
     A message is deleted from the DLQ only once re-sent. Afterwards the DLQ is watched for
     `settle_seconds` more (on `clock`), to count the moved messages that fail again and come back.
-    `now`: when the run starts, in epoch seconds as SQS's SentTimestamp (default: time.time()).
+    `now`: when the run starts, in epoch seconds on SQS's clock (default: read from SQS's first answer).
     """
     result = RedriveResult()
     fifo = queue_url.endswith(".fifo")
-    started_ms = int((time.time() if now is None else now) * 1000)
+    # on SQS's clock (what SentTimestamp is on), not this machine's
+    started_ms: int | None = None if now is None else int(now * 1000)
     moved_ids: set[str] = set()
+    sent_ids: set[str] = set()  # the messages this run put back on the queue
     moved_keys: dict[str, int] = {}
     seen_back: set[str] = set()
     skipped: list[str] = []  # receipt handles of messages left in the DLQ: visible again at the end
@@ -92,14 +97,16 @@ def redrive(
             settle_until = clock() + settle_seconds
         if settle_until is not None and clock() >= settle_until:
             break
-        messages = sqs.receive_message(
+        response = sqs.receive_message(
             QueueUrl=dlq_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=60,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        )
+        started_ms = started_ms or _run_start_ms(response)
+        messages = response.get("Messages", [])
         if not messages:
             if settle_until is None:
                 settle_until = clock() + settle_seconds
@@ -107,8 +114,12 @@ def redrive(
         for message in messages:
             sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp") or 0)
             key = _key(message)
-            # Sent after the run started, or already moved: not something this run found in the DLQ.
-            if message["MessageId"] in moved_ids or sent_ms >= started_ms or result.moved >= limit:
+            # One of this run's own moves that failed again (the relay names it as sourceMessageId; SQS keeps
+            # its id), sent after the run started, or already moved: not something this run found in the DLQ.
+            source = ((message.get("MessageAttributes") or {}).get("sourceMessageId") or {}).get("StringValue")
+            own = message["MessageId"] in sent_ids or source in sent_ids
+            after = started_ms is None or sent_ms >= started_ms
+            if own or message["MessageId"] in moved_ids or after or result.moved >= limit:
                 skipped.append(message["ReceiptHandle"])
                 if moved_keys.get(key) and message["MessageId"] not in seen_back:
                     seen_back.add(message["MessageId"])
@@ -132,7 +143,7 @@ def redrive(
             if fifo:
                 params["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId") or "redrive"
                 params["MessageDeduplicationId"] = f"redrive-{uuid.uuid4().hex}"
-            sqs.send_message(**params)
+            sent_ids.add(sqs.send_message(**params)["MessageId"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved_ids.add(message["MessageId"])
             moved_keys[key] = moved_keys.get(key, 0) + 1
@@ -143,6 +154,24 @@ def redrive(
         except Exception:  # noqa: S112 - best effort: it becomes visible after 60 s anyway
             continue
     return result
+
+
+def _run_start_ms(response: dict[str, Any]) -> int | None:
+    """When the run started on SQS's clock (the one SentTimestamp is on, not this machine's): its first
+    receive, as SQS records it on a message received for the first time; else the end of the second SQS
+    dated its answer (one of this run's moves that fails again within it is still known by its id)."""
+    firsts = [
+        int(attributes["ApproximateFirstReceiveTimestamp"])
+        for attributes in (message.get("Attributes") or {} for message in response.get("Messages", []))
+        if attributes.get("ApproximateReceiveCount") == "1" and "ApproximateFirstReceiveTimestamp" in attributes
+    ]
+    if firsts:
+        return min(firsts)
+    date = ((response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}).get("date")
+    try:
+        return (int(parsedate_to_datetime(str(date)).timestamp()) + 1) * 1000
+    except (TypeError, ValueError):
+        return None  # not known yet: nothing counts as held when the run started
 
 
 def queue_urls_from_stack(stack_name: str, name: str) -> tuple[str, str]:

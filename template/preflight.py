@@ -7,14 +7,18 @@ here with a message naming the setting to change.
 It reads samconfig.toml's environment (stack name, region, parameter_overrides) and template.yaml:
 
 - TalonSecretArn must be given, and not be a placeholder (a documentation account id, `<...>`): a stack
-  pointed at a secret that does not exist deploys fine and then fails every request.
+  pointed at a secret that does not exist deploys fine and then fails every request. A secret ARN must be
+  the full one (with the six characters Secrets Manager appends), ApplicationSecretArns' too, and every
+  override must match its parameter's AllowedPattern.
 - AlarmTopicArn, when given, must not be a placeholder either (alarms would go nowhere).
 - The stack name must be short enough for every name CloudFormation derives from it: generated FIFO
-  queue names (`<stack>-<LogicalId>-<12 characters>.fifo`, at most 80), function names (64) and the
+  queue names (`<stack>-<LogicalId>-<13 characters>.fifo`, at most 80), function names (64) and the
   schedule's name (64). The limit is computed from template.yaml's longest logical ids.
 - An explicit MaxReceiveCount must cover OutageHorizonHours (talon_relay/backoff.py's arithmetic).
 - ReservedConcurrency, when set, must be at least QueueMaximumConcurrency (Lambda throttles the queue's
   pollers otherwise).
+- ReservedConcurrency, when set, must fit the account's Lambda concurrency quota for every function, leaving
+  the 100 Lambda keeps unreserved (`lambda get-account-settings`, unless --offline).
 - ApiAccessLogging=enabled with ApiGatewayCloudWatchRole=existing needs the region's API Gateway
   CloudWatch role: checked with `apigateway get-account` (unless --offline); without it the stage
   cannot be created and the deploy rolls back. ApiGatewayCloudWatchRole=create sets one up instead.
@@ -38,11 +42,14 @@ TEMPLATE = ROOT / "template.yaml"
 
 #: Account ids that only ever appear in documentation and examples.
 PLACEHOLDER_ACCOUNTS = frozenset({"123456789012", "000000000000", "111111111111", "999999999999"})
-#: What CloudFormation appends to a generated queue name: "-" + 12 characters, and ".fifo" for FIFO.
-GENERATED_SUFFIX = 1 + 12
+#: What CloudFormation appends to a generated queue name: "-" + 13 characters (AWS's own examples show 13,
+#: e.g. MyQueue-1A2B3C4D5E6F7), and ".fifo" for FIFO.
+GENERATED_SUFFIX = 1 + 13
 SQS_NAME_LIMIT = 80
 LAMBDA_NAME_LIMIT = 64
 SCHEDULE_NAME_LIMIT = 64
+#: Concurrency Lambda keeps unreserved in every account: no reservation may take the account below it.
+UNRESERVED_MINIMUM = 100
 
 
 def _stack_name_room(text: Any, limit: int) -> int | None:
@@ -60,7 +67,7 @@ def max_stack_name_length(template: Mapping[str, Any]) -> int:
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::SQS::Queue" and "QueueName" not in props:
             fifo = str(props.get("FifoQueue", "")).lower() == "true"
-            # <stack>-<LogicalId>-<12 characters>[.fifo]
+            # <stack>-<LogicalId>-<13 characters>[.fifo]
             limits.append(SQS_NAME_LIMIT - len(".fifo" if fifo else "") - GENERATED_SUFFIX - 1 - len(logical_id))
         if resource.get("Type") == "AWS::Serverless::Function":
             room = _stack_name_room(props.get("FunctionName"), LAMBDA_NAME_LIMIT)
@@ -82,6 +89,40 @@ def overrides_of(settings: Mapping[str, Any]) -> dict[str, str]:
 def _placeholder(arn: str) -> bool:
     parts = arn.split(":")
     return "<" in arn or ">" in arn or len(parts) < 5 or parts[4] in PLACEHOLDER_ACCOUNTS
+
+
+#: The six characters Secrets Manager appends to a secret's name in its ARN.
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+def pattern_problems(values: Mapping[str, str], template: Mapping[str, Any], where: str) -> list[str]:
+    """Overrides their parameter's AllowedPattern refuses (CloudFormation would, after the build), and
+    secret ARNs without the suffix Secrets Manager appends (IAM would deny every read of them)."""
+    found = []
+    for arn in filter(None, (part.strip() for part in values.get("ApplicationSecretArns", "").split(","))):
+        if not _placeholder(arn) and ":secret:" in arn and not _SECRET_SUFFIX.search(arn):
+            found.append(
+                f"ApplicationSecretArns names {arn}, which lacks the six-character suffix Secrets Manager appends to "
+                f"the name (-AbCdEf): IAM matches the full ARN, so every read would be denied; copy the full ARN "
+                f"(aws secretsmanager describe-secret --secret-id <name> --query ARN) into {where} and the "
+                f"Applications document"
+            )
+    for name, value in values.items():
+        spec = (template.get("Parameters") or {}).get(name) or {}
+        if not value or not spec.get("AllowedPattern") or (name.endswith("Arn") and _placeholder(value)):
+            continue
+        if name.endswith("SecretArn") and ":secret:" in value and not _SECRET_SUFFIX.search(value):
+            found.append(
+                f"{name}={value} lacks the six-character suffix Secrets Manager appends to the name (-AbCdEf): IAM "
+                f"matches the full ARN, so every read would be denied; copy the full ARN (aws secretsmanager "
+                f"describe-secret --secret-id <name> --query ARN) into {where}"
+            )
+        elif not re.fullmatch(spec["AllowedPattern"], value):
+            found.append(
+                f"{name}={value} does not match the parameter's AllowedPattern ({spec.get('ConstraintDescription')}):"
+                f" fix it in {where}"
+            )
+    return found
 
 
 def _number(values: Mapping[str, str], defaults: Mapping[str, Any], name: str) -> float:
@@ -107,6 +148,7 @@ def problems(env: str, samconfig: Mapping[str, Any], template: Mapping[str, Any]
         )
     elif _placeholder(secret):
         found.append(f"TalonSecretArn={secret} is a placeholder: put the ARN of your Talon.One secret in {where}")
+    found += pattern_problems(values, template, where)
     topic = values.get("AlarmTopicArn", "")
     if topic and _placeholder(topic):
         found.append(
@@ -162,6 +204,47 @@ def account_problems(
     ]
 
 
+def function_names(template: Mapping[str, Any], stack: str) -> list[str]:
+    """The names the template gives its functions (`!Sub ${AWS::StackName}-...`) in stack `stack`."""
+    names = []
+    for resource in (template.get("Resources") or {}).values():
+        name = (resource.get("Properties") or {}).get("FunctionName")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(name, dict) and "Fn::Sub" in name:
+            names.append(str(name["Fn::Sub"]).replace("${AWS::StackName}", stack))
+    return names
+
+
+def concurrency_problems(
+    values: Mapping[str, str], defaults: Mapping[str, Any], *, functions: list[str], lambda_client: Any
+) -> list[str]:
+    """ReservedConcurrency for every function: does the account's Lambda concurrency quota hold it? Lambda
+    refuses a reservation that leaves less than 100 unreserved (a new account has 10 in all), and the deploy
+    then rolls back. What this stack's functions reserve already is freed by the update, so it counts."""
+    reserved = int(_number(values, defaults, "ReservedConcurrency"))
+    if not reserved or not functions:
+        return []
+    limit = lambda_client.get_account_settings()["AccountLimit"]
+    held = 0
+    for name in functions:
+        try:
+            answer = lambda_client.get_function_concurrency(FunctionName=name)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            continue  # not deployed yet
+        held += int(answer.get("ReservedConcurrentExecutions") or 0)
+    unreserved = int(limit["UnreservedConcurrentExecutions"])
+    room = unreserved + held - UNRESERVED_MINIMUM
+    needed = reserved * len(functions)
+    if needed <= room:
+        return []
+    return [
+        f"ReservedConcurrency={reserved} reserves {needed} for the {len(functions)} functions, but the account's "
+        f"Lambda concurrency quota is {limit['ConcurrentExecutions']} ({unreserved} unreserved, {held} of it "
+        f"reserved by this stack) and Lambda keeps {UNRESERVED_MINIMUM} unreserved: at most "
+        f"{max(room // len(functions), 0)} per function fits. Lower ReservedConcurrency (0: none), or raise the "
+        "quota first (Service Quotas > AWS Lambda > Concurrent executions)"
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m template.preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config-env", default="default")
@@ -180,17 +263,24 @@ def main(argv: list[str] | None = None) -> int:
         settings = {**section.get("global", {}).get("parameters", {}), **section["deploy"]["parameters"]}
         defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
 
-        def get_account() -> Any:
-            import boto3
+        import boto3
 
-            return boto3.client("apigateway", region_name=settings.get("region")).get_account()
-
-        try:
-            found = account_problems(overrides_of(settings), defaults, get_account)
-        except Exception as exc:  # no credentials, no network: say so, and let the deploy decide
-            print(
-                f"preflight: could not check the API Gateway account settings ({type(exc).__name__})", file=sys.stderr
-            )
+        region = settings.get("region")
+        values = overrides_of(settings)
+        functions = function_names(template, str(settings.get("stack_name") or ""))
+        checks: dict[str, Callable[[], list[str]]] = {
+            "API Gateway account settings": lambda: account_problems(
+                values, defaults, boto3.client("apigateway", region_name=region).get_account
+            ),
+            "Lambda concurrency quota": lambda: concurrency_problems(
+                values, defaults, functions=functions, lambda_client=boto3.client("lambda", region_name=region)
+            ),
+        }
+        for what, check in checks.items():
+            try:
+                found += check()
+            except Exception as exc:  # no credentials, no network: say so, and let the deploy decide
+                print(f"preflight: could not check the {what} ({type(exc).__name__})", file=sys.stderr)
     for problem in found:
         print(f"refusing to deploy {args.config_env}: {problem}", file=sys.stderr)
     return 1 if found else 0

@@ -222,7 +222,8 @@ ROLE = """\
                   Resource: !Ref ApplicationSecretArns
                 - !Ref AWS::NoValue
 {{read_statements}}\
-              - Sid: UseIdempotencyTable # Powertools idempotency records
+              - Sid: UseIdempotencyTable # its own items only: `<function name>.<...>` (Powertools' records, used
+                # signatures, answers in parts){{ordering_comment}}
                 Effect: Allow
                 Action:
                   - dynamodb:GetItem
@@ -230,6 +231,11 @@ ROLE = """\
                   - dynamodb:UpdateItem
                   - dynamodb:DeleteItem
                 Resource: !GetAtt IdempotencyTable.Arn
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys:
+                      - !Sub ${AWS::StackName}-{{kebab}}.*
+{{ordering_key}}\
 {{queue_statements}}\
               - Sid: DeadLetterPoisonMessages # the code forwards poison messages with their reason
                 Effect: Allow
@@ -282,12 +288,14 @@ CONSUME_STATEMENT = """\
 """
 
 SCHEDULE_STATEMENTS = """\
-              - Sid: DrainOwnQueue # the schedule receives and deletes erasure requests itself
+              - Sid: DrainOwnQueue # the schedule receives and deletes erasure requests itself, hiding each
+                # until the run is over (each is received once a run; what failed is released at the end)
                 Effect: Allow
                 Action:
                   - sqs:ReceiveMessage
                   - sqs:DeleteMessage
                   - sqs:GetQueueAttributes
+                  - sqs:ChangeMessageVisibility
                 Resource: !GetAtt {{Prefix}}Queue.Arn
               - Sid: ReportFailedScheduleRuns # the EventInvokeConfig OnFailure destination
                 Effect: Allow
@@ -323,14 +331,27 @@ QUEUE = """\
 FIFO_QUEUE_KIND = """\
       # FIFO: a customer's session, profile and event updates must reach Talon.One in the order they
       # were sent (each builds on or overwrites the state the one before left), so Lambda delivers the
-      # messages of one group (one customer) in order. ContentBasedDeduplication drops a resent
-      # identical request within 5 minutes; deduplicating and throttling per message group is FIFO's
-      # high-throughput mode.
+      # messages of one group (one customer) in order; deduplicating and throttling per message group
+      # is FIFO's high-throughput mode.
+{{deduplication}}\
       FifoQueue: true
-      ContentBasedDeduplication: true
+      ContentBasedDeduplication: {{content_based}}
       DeduplicationScope: messageGroup
       FifoThroughputLimit: perMessageGroupId
 """
+
+#: How a FIFO queue deduplicates: on content where an identical message within 5 minutes is a resend;
+#: never on a last-write-wins queue, where A, B, A is a real later state (the third must not be dropped).
+CONTENT_DEDUPLICATION = {
+    True: """\
+      # ContentBasedDeduplication drops a resent identical request within 5 minutes.
+""",
+    False: """\
+      # No content-based deduplication: an update identical to one sent minutes ago may be the latest
+      # state (A, B, A), so each send names its delivery attempt (MessageDeduplicationId: the API's
+      # Idempotency-Key or request id; a sender's own update id) and a send without one is refused.
+""",
+}
 
 STANDARD_QUEUE_KIND = """\
       # Standard (not FIFO): the order of {{name}} requests does not matter
@@ -362,9 +383,13 @@ DEAD_LETTER_QUEUE = """\
 
 FIFO_DEAD_LETTER_KIND = """\
       # A FIFO queue's DLQ must be FIFO. Content-based deduplication lets the code forward a poison
-      # message without a deduplication id (one it passes, e.g. the source messageId, wins).
+      # message without a deduplication id (one it passes, e.g. the source messageId, wins). In
+      # high-throughput mode like its queue: a plain FIFO queue takes 300 sends a second, a burst of
+      # dead letters (a bad deploy, a refused batch) must not be throttled into retries.
       FifoQueue: true
       ContentBasedDeduplication: true
+      DeduplicationScope: messageGroup
+      FifoThroughputLimit: perMessageGroupId
 """
 
 TLS_POLICY = """\
@@ -640,6 +665,9 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         "description": _description(op),
     }
     values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
+    # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py)
+    values["ordering_comment"] = " and its operation's order records" if op.last_write_wins else ""
+    values["ordering_key"] = f"                      - ordering#{op.name}#*\n" if op.last_write_wins else ""
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
     values["environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT
@@ -649,6 +677,8 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
     else:
         values["queue_event"] = fill(FIFO_QUEUE_EVENT if op.fifo else STANDARD_QUEUE_EVENT, values)
     values["queue_statements"] = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
+    values["content_based"] = "false" if op.last_write_wins else "true"
+    values["deduplication"] = CONTENT_DEDUPLICATION[not op.last_write_wins]
     values["queue_kind"] = fill(FIFO_QUEUE_KIND if op.fifo else STANDARD_QUEUE_KIND, values)
     values["retention"] = SCHEDULE_RETENTION if op.schedule else RETENTION
     values["dead_letter_kind"] = FIFO_DEAD_LETTER_KIND if op.fifo else ""

@@ -17,7 +17,7 @@ from tests.functions.conftest import Stack
 
 def test_small_answers_stay_as_they_are_and_large_ones_round_trip(stack: Stack, container: Container) -> None:
     # Given a small, a compressible large and an incompressible large answer
-    store = Store(container, stack.table)
+    store = Store(container, stack.table, owner="test-func")
     expires = int(time.time()) + 600
     small = '{"ok":true}'
     repetitive = json.dumps({"note": "x" * 450_000})
@@ -41,10 +41,12 @@ def test_small_answers_stay_as_they_are_and_large_ones_round_trip(stack: Stack, 
 def test_an_answer_whose_parts_cannot_be_written_or_read_is_a_short_message(stack: Stack, container: Container) -> None:
     # Given a large incompressible answer, and a table the parts cannot be written to
     client = boto3.client("dynamodb")
-    store = Store(container, stack.table)
+    store = Store(container, stack.table, owner="test-func")
     noisy = json.dumps({"note": "".join(random.choices(string.ascii_letters, k=450_000))})
     # When it is packed
-    stored = answers.pack(noisy, store=Store(container, "no-such-table"), scope_key="op#k", expires=0)
+    stored = answers.pack(
+        noisy, store=Store(container, "no-such-table", owner="test-func"), scope_key="op#k", expires=0
+    )
     # Then the record keeps a marker, and a repeat gets a message saying it was applied once
     assert stored == {"answer": "not-kept", "bytes": len(noisy)}
     message = json.loads(answers.unpack(stored, store=store) or "")

@@ -283,3 +283,50 @@ def test_a_fifo_group_behind_a_failed_head_comes_back_with_it(
     sqs_clock.advance(1.6)
     again = receive_event(stack, queue)["Records"]
     assert [json.loads(r["body"])["body"]["total"] for r in again] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("forged", "words"),
+    [
+        ("999999999999999.0", "relayOrder: 999999999999999.0 is later than the message was sent"),
+        ("tomorrow", "relayOrder: 'tomorrow' is not a place"),
+    ],
+    ids=["far-future", "unparseable"],
+)
+def test_a_relay_order_the_relay_cannot_trust_is_dead_lettered_and_the_updates_behind_it_apply(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], forged: str, words: str
+) -> None:
+    # Given a session update sent to the queue with a relayOrder of its own making, then two ordinary updates
+    queue, dlq = fifo
+    applied: list[float] = []
+
+    def answer(request: Request) -> Response:
+        applied.append(json.loads(request.get_data())["total"])
+        return Response(json.dumps(integration_state()), status=200, content_type="application/json")
+
+    httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_handler(answer)
+    stack.sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=session_message(1),
+        MessageGroupId="s-1",
+        MessageAttributes={"relayOrder": {"DataType": "String", "StringValue": forged}},
+    )
+    send_fifo(stack, queue, session_message(2))
+    send_fifo(stack, queue, session_message(3))
+    handler = load_handler("update_customer_session")
+
+    # When the queue delivers them
+    event = receive_event(stack, queue)
+    assert len(event["Records"]) == 3
+    sent = event["Records"][0]["attributes"]["SentTimestamp"]
+    result = handler(event, LambdaContext())
+    settle(stack, queue, event, result)
+
+    # Then the forged one is a dead letter saying why, carrying the place SQS gave it, not the forged one
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
+    assert words in attributes["failureReason"]
+    assert attributes["relayOrder"].split(".")[0] == sent
+    # And both ordinary updates reached Talon.One, none "superseded" by the forged place
+    assert applied == [2, 3]

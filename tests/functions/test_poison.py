@@ -3,7 +3,9 @@ an erasure run; limits are told as 400/413/415 with a reason; large answers stay
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
 import json
 import random
 import re
@@ -14,12 +16,13 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from talon_relay.aws import queues
 from talon_relay.core import input_limits as limits
 from tests.functions.conftest import Stack
 from tests.functions.test_api_gateway import api_event, resigned
 from tests.functions.test_guarantees import fifo_event, use_fifo_queue
 from tests.poison import POISON_VALUES, erasure_message, session_body, session_message
-from tests.support import LambdaContext, integration_state, load_event
+from tests.support import LambdaContext, integration_state, load_event, reset_handlers
 
 SESSION = "update_customer_session"
 #: SQS's rule for a MessageGroupId.
@@ -75,6 +78,44 @@ def test_a_body_that_is_not_utf8_json_is_a_415(
     assert response["statusCode"] == 415
     (error,) = json.loads(response["body"])["errors"]
     assert error["source"] == {"parameter": "Content-Type"}
+    assert words in error["details"]
+    assert httpserver.log == []
+
+
+SESSION_JSON = json.dumps({"profileId": "p-1", "attributes": {"note": "caf\u00e9"}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "parameter", "words"),
+    [
+        (SESSION_JSON.encode("utf-16"), {}, "Content-Type", "JSON in UTF-16: send UTF-8"),
+        (SESSION_JSON.encode("utf-16-le"), {}, "Content-Type", "JSON in UTF-16: send UTF-8"),
+        (SESSION_JSON.encode("utf-32"), {}, "Content-Type", "JSON in UTF-32: send UTF-8"),
+        (gzip.compress(SESSION_JSON.encode()), {}, "Content-Type", "gzip-compressed"),
+        (gzip.compress(SESSION_JSON.encode()), {"Content-Encoding": "gzip"}, "Content-Encoding", "'gzip'"),
+    ],
+    ids=["utf-16-bom", "utf-16-le-no-bom", "utf-32", "gzip-bytes", "content-encoding-gzip"],
+)
+def test_a_body_in_utf16_or_compressed_without_a_charset_is_a_415(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    raw: bytes,
+    headers: dict[str, str],
+    parameter: str,
+    words: str,
+) -> None:
+    # Given a body declared as plain application/json (no charset) but sent in UTF-16/32, or compressed,
+    # through the key API (API Gateway checked the key; the body reaches the function base64-encoded)
+    event = api_event(SESSION, headers={"Content-Type": "application/json", **headers}, secret=None)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    event["requestContext"]["identity"] = {**(event["requestContext"].get("identity") or {}), "apiKeyId": "k-1"}
+    # When handled
+    response = load_handler(SESSION)(event, LambdaContext())
+    # Then it is a 415, as for any body that is not JSON in UTF-8, naming the header to fix
+    assert response["statusCode"] == 415, response
+    (error,) = json.loads(response["body"])["errors"]
+    assert error["source"] == {"parameter": parameter}
     assert words in error["details"]
     assert httpserver.log == []
 
@@ -253,3 +294,51 @@ def test_a_queued_copy_of_a_large_answer_request_is_not_sent_twice(
     assert handler(copy.deepcopy(event), LambdaContext()) == {"batchItemFailures": []}
     # Then the event reached Talon.One once
     assert len(httpserver.log) == 1
+
+
+# --- a dead letter near SQS's 1 MiB: its reason must not keep it in its group (issue 24) ----------------
+
+
+@pytest.mark.parametrize("room", [250, 0], ids=["room-for-a-short-reason", "no-room-at-all"])
+def test_a_poison_message_too_large_for_its_reason_still_leaves_its_fifo_group_at_once(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any, room: int
+) -> None:
+    # Given FIFO session queue and DLQ (moto counts body and attributes against 1 MiB, as SQS does), and in
+    # one session's group a poison message leaving `room` bytes of SQS's 1 MiB, then a valid update
+    from tests.functions.test_outages import receive_event
+
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    suffix = uuid.uuid4().hex[:8]
+    queue = stack.sqs.create_queue(QueueName=f"big-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    dlq = stack.sqs.create_queue(QueueName=f"big-dlq-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    monkeypatch.setenv("QUEUE_URL", queue)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
+    reset_handlers()
+    httpserver.expect_request("/v1/customer_sessions/s-big", method="PUT").respond_with_json(integration_state())
+    head = '{"customerSessionId":"s-big","bogus":"'
+    poison = head + "x" * (queues.SQS_MAX_MESSAGE_BYTES - room - len(head) - 2) + '"}'
+    assert len(poison.encode()) == queues.SQS_MAX_MESSAGE_BYTES - room
+    for body in (poison, json.dumps({"customerSessionId": "s-big", "body": {"profileId": "p-1"}})):
+        stack.sqs.send_message(QueueUrl=queue, MessageBody=body, MessageGroupId="s-big")
+    event = receive_event(stack, queue)
+    assert len(event["Records"]) == 2
+
+    # When the batch is received once
+    result = load_handler(SESSION)(event, LambdaContext())
+
+    # Then nothing waits for a retry: the poison is in the DLQ byte for byte, the update behind it applied
+    assert result == {"batchItemFailures": []}
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert dead["Body"] == poison
+    assert [json.loads(r.get_data()) for r, _ in httpserver.log] == [{"profileId": "p-1"}]
+    # And the dead letter carries what fits of its reason (its place first); the whole reason is in the log
+    attributes = {name: value["StringValue"] for name, value in dead.get("MessageAttributes", {}).items()}
+    if room:
+        assert attributes["failureReason"].startswith("Invalid request: /bogus: unknown top-level key")
+        assert attributes["failureReason"].endswith(" [truncated]")
+        assert "relayOrder" in attributes and "sourceMessageId" in attributes
+    else:
+        assert attributes == {}
+    (logged,) = [r for r in logs.records() if r["message"] == "dead-lettering message"]
+    assert "unknown top-level key(s) ['bogus']" in logged["reason"]
+    assert any(r["message"].startswith("dead letter too large for its reason") for r in logs.records())

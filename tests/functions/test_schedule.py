@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from talon_relay.adapters.scheduled import HIDE_PAST_RUN_SECONDS
 from talon_relay.errors import ErasureIncomplete
 from tests.functions.conftest import Stack
 from tests.support import FakeClock, LambdaContext, LogCapture, load_event, reset_handlers
@@ -31,6 +33,17 @@ def remaining_on_queue(stack: Stack) -> list[str]:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return [attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]]
+
+
+class ClockedContext(LambdaContext):
+    """A Lambda context whose remaining time is read from `clock` (the one moto's SQS reads: `sqs_clock`)."""
+
+    def __init__(self, clock: FakeClock, timeout_seconds: float) -> None:
+        super().__init__(timeout_seconds=timeout_seconds)
+        self.clock, self.started_at = clock, clock()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.timeout_seconds - (self.clock() - self.started_at)) * 1000), 0)
 
 
 def test_schedule_drains_the_erasure_queue(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
@@ -57,18 +70,18 @@ def test_schedule_drains_the_erasure_queue(stack: Stack, httpserver: HTTPServer,
     ]
 
 
-def test_failing_deletion_reaches_the_dlq_after_max_receives(
+def test_failing_deletion_reaches_the_dlq_after_max_receive_count_runs(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, sqs_clock: FakeClock
 ) -> None:
     # Given a deletion that Talon.One keeps failing, on a queue with maxReceiveCount 2, visibility 1 s
     erasure_answers(httpserver)
     stack.send({"integrationId": "p-failing"})
     handler = load_handler("delete_customer_data")
-    # When the schedule runs three times, a visibility timeout apart (on SQS's clock)
+    # When the schedule runs three times, each once the run before is over (20 s runs here)
     for _ in range(3):
-        handler({}, LambdaContext())
-        sqs_clock.advance(1.2)
-    # Then the message was tried twice and SQS moved it to the DLQ (nothing lost)
+        handler({}, ClockedContext(sqs_clock, 20))
+        sqs_clock.advance(20 + HIDE_PAST_RUN_SECONDS + 1)
+    # Then the message was tried in two runs (once each), and SQS moved it to the DLQ (nothing lost)
     attempts = [r for r, _ in httpserver.log if r.path == "/v1/customer_data/p-failing"]
     assert len(attempts) == 2 * 3  # two receives, each with 2 in-process retries
     assert remaining_on_queue(stack) == ["0", "0"]
@@ -220,4 +233,67 @@ def test_explicit_ids_are_erased_concurrently_too(
     summary = load_handler("delete_customer_data")({"integrationIds": [f"p-{i}" for i in range(12)]}, LambdaContext())
     # Then all are done, 4 at a time but never more
     assert summary["deleted"] == 12
-    assert gauge.peak == 4
+    assert 2 <= gauge.peak <= 4
+
+
+def test_a_long_run_receives_each_message_once_and_a_failure_waits_for_the_next_run(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, sqs_clock: FakeClock
+) -> None:
+    # Given the deployed defaults: a 900 s run, a 180 s visibility timeout and maxReceiveCount 5 (five runs)
+    dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=stack.dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+    queue = stack.sqs.create_queue(
+        QueueName=f"erasure-{uuid.uuid4().hex[:8]}",
+        Attributes={
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": "5"}),
+        },
+    )["QueueUrl"]
+    monkeypatch.setenv("QUEUE_URL", queue)
+    monkeypatch.setenv("ERASURE_CONCURRENCY", "1")
+    reset_handlers()
+    # And one erasure Talon.One keeps failing, then a backlog that takes the run 13 minutes (40 s each)
+    httpserver.expect_request("/v1/customer_data/p-failing", method="DELETE").respond_with_data("", 503)
+
+    def slow_success(request: Request) -> Response:
+        sqs_clock.advance(40)
+        return Response(status=204)
+
+    httpserver.expect_request(re.compile(r"^/v1/customer_data/p-\d+$"), method="DELETE").respond_with_handler(
+        slow_success
+    )
+    stack.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"integrationId": "p-failing"}))
+    for start in (0, 10):
+        stack.sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({"integrationId": f"p-{i}"})} for i in range(start, start + 10)
+            ],
+        )
+    handler = load_handler("delete_customer_data")
+
+    def receives_of_the_failing_one() -> list[str]:
+        """Peeks at the queue (each peek is a receive too, undone at once); the counts SQS keeps."""
+        found = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])
+        counts = []
+        for message in found.get("Messages", []):
+            stack.sqs.change_message_visibility(
+                QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+            if json.loads(message["Body"])["integrationId"] == "p-failing":
+                counts.append(message["Attributes"]["ApproximateReceiveCount"])
+        return counts
+
+    # When the schedule runs for its 15 minutes (more than four visibility timeouts)
+    started = sqs_clock()
+    summary = handler({}, ClockedContext(sqs_clock, 900))
+    run_on_the_clock = sqs_clock() - started
+
+    # Then the run outlived the visibility timeout many times over, and received the failing erasure once
+    assert run_on_the_clock >= 4 * 180
+    assert summary == {"requested": 21, "deleted": 20, "not_found": 0, "failed": 1, "dead_lettered": 0}
+    failing = [r for r, _ in httpserver.log if r.path == "/v1/customer_data/p-failing"]
+    assert len(failing) == 3  # one receive, with its 2 in-process retries
+    # And once the run is over it is back at once, received once so far (the peek is the second): four runs
+    # remain before SQS moves it
+    assert receives_of_the_failing_one() == ["2"]
+    assert stack.dlq_messages() == []

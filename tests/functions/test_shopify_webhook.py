@@ -442,3 +442,79 @@ def test_the_sample_sqs_event_is_applied_whole(shop: Shop, httpserver: HTTPServe
     # Then both webhooks went through, in order: the checkout's session update, the close, the purchase
     assert result == {"batchItemFailures": []}
     assert [method for method, _ in calls(httpserver)] == ["PUT", "PUT", "POST"]
+
+
+# --- the relay's limits on the webhook path (issue 24) --------------------------------------------------
+
+
+@pytest.mark.parametrize("levels", [1_000, 100_000])
+def test_a_signed_body_nested_past_the_limits_is_queued_then_dead_lettered_with_the_reason(
+    shop: Shop, httpserver: HTTPServer, levels: int
+) -> None:
+    # Given a webhook of a mapped topic, validly signed, whose body nests arrays `levels` deep
+    raw = b"[" * levels + b"]" * levels
+
+    # When Shopify posts it
+    answer = shop.post("orders/paid", raw, webhook_id=f"wh-deep-{levels}")
+
+    # Then it is stored (200, not a 500 Shopify would retry): the body is Shopify's, and retrying cannot fix it
+    assert answer["statusCode"] == 200, answer
+    assert body_of(answer)["status"] == "queued"
+    # And its queue dead-letters it on its first receive, naming the limit; Talon.One never hears of it
+    assert shop.consume() == {"batchItemFailures": []}
+    [letter] = shop.dead_letters()
+    reason = letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert f"webhook body nests {levels:,} levels of objects and arrays; at most 64" in reason
+    assert json.loads(letter["Body"])["webhookId"] == f"wh-deep-{levels}"
+    assert httpserver.log == []
+
+
+def test_a_signed_body_over_the_size_limit_is_a_413_naming_it_and_nothing_is_queued(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given a signed webhook of a mapped topic whose body is over the relay's 1 MiB
+    raw = json.dumps({"id": 1, "note": "x" * 1_048_576}).encode()
+
+    # When Shopify posts it
+    answer = shop.post("orders/paid", raw, webhook_id="wh-huge")
+
+    # Then it is a 413 naming the size and the limit, with no advice meant for the relay's API callers
+    assert answer["statusCode"] == 413, answer
+    [error] = body_of(answer)["errors"]
+    assert f"webhook body is {len(raw):,} bytes; at most 1,048,576" in error["details"]
+    assert "Prefer" not in answer["body"]
+    assert shop.queued() == []
+
+
+def test_a_webhook_sqs_cannot_take_is_a_413_without_api_advice(shop: Shop, httpserver: HTTPServer) -> None:
+    # Given a signed webhook within 1 MiB that grows past what SQS takes once queued (every quote escaped)
+    raw = json.dumps({"id": 1, "note": '"' * 300_000}).encode()
+    assert len(raw) < 1_048_576
+
+    # When Shopify posts it
+    answer = shop.post("orders/paid", raw, webhook_id="wh-escaped")
+
+    # Then 413 says it is too large as a queued message, without "send it without Prefer: respond-async"
+    assert answer["statusCode"] == 413, answer
+    assert "as a queued message" in answer["body"]
+    assert "Prefer" not in answer["body"]
+    assert shop.queued() == []
+
+
+def test_a_message_on_the_webhook_queue_is_read_through_the_relays_limits(shop: Shop, httpserver: HTTPServer) -> None:
+    # Given a message on the webhook queue that is not a queued webhook but JSON nested 100,000 deep
+    shop.stack.sqs.send_message(
+        QueueUrl=shop.queue_url,
+        MessageBody="[" * 100_000 + "]" * 100_000,
+        MessageGroupId="g-deep",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
+
+    # When the queue delivers it
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then it is dead-lettered with the relay's own words for the limit
+    [letter] = shop.dead_letters()
+    reason = letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert "message body nests 100,000 levels of objects and arrays; at most 64" in reason
+    assert httpserver.log == []

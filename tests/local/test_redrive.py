@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -152,3 +153,50 @@ def test_function_names_are_the_operation_tables() -> None:
     # Given the operation table, then redrive takes its function folders
     assert function_names() == sorted(op.function for op in OPERATIONS.values())
     assert "update_customer_session_v2" in function_names()
+
+
+class SkewedClock:
+    """This machine's wall clock, `offset` seconds off (what redrive must not read to decide what moves)."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600], ids=["an-hour-behind", "an-hour-ahead"])
+def test_the_machines_clock_does_not_decide_what_moves(sqs: Any, monkeypatch: pytest.MonkeyPatch, offset: int) -> None:
+    # Given a machine whose clock is an hour off SQS's, two dead letters, and a consumer that fails each
+    # moved message again at once, dead-lettering it as the relay does (a new message naming its source)
+    from local import redrive as redrive_module
+
+    monkeypatch.setattr(redrive_module, "time", SkewedClock(offset))
+    suffix = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"q-{suffix}")["QueueUrl"]
+    for index in range(2):
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"n": index}))
+    received: list[str] = []
+
+    def fail_again() -> None:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            received.append(message["MessageId"])
+            source = {"DataType": "String", "StringValue": message["MessageId"]}
+            sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"], MessageAttributes={"sourceMessageId": source})
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+    original = sqs.receive_message
+
+    def receive_then_fail(**kwargs: Any) -> Any:  # the consumer runs between the redrive's receives
+        if kwargs.get("QueueUrl") == dlq:
+            fail_again()
+        return original(**kwargs)
+
+    monkeypatch.setattr(sqs, "receive_message", receive_then_fail)
+    # When they are redriven
+    result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, limit=50, clock=FakeClock())
+    # Then each moved exactly once (behind: nothing was left out; ahead: the ones that came back were not
+    # moved again), and both are back in the DLQ for the next look
+    assert (result.moved, result.came_back) == (2, 2)
+    assert len(received) == 2

@@ -103,6 +103,12 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
     assert statement["Effect"] == "Allow"
     assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS)
     assert as_list(statement["Resource"]) == [arn_of("IdempotencyTable")]
+    # And only its own items: keys that start with its function name (Powertools' records and the relay's
+    # own), and a last-write-wins consumer's order records of its operation (tests/functions/test_key_scope.py
+    # holds the code to these keys)
+    own = {"Fn::Sub": f"${{AWS::StackName}}-{op.function.replace('_', '-')}.*"}
+    expected = [own, f"ordering#{op.name}#*"] if op.last_write_wins else [own]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": expected}}
 
 
 @ops
@@ -122,11 +128,11 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
     consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
     expected = {f"{prefix(op)}DeadLetterQueue": {"sqs:SendMessage"}}
     expected[f"{prefix(op)}Queue"] = consume
+    expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
     if op.schedule:
-        # (the schedule drains the queue itself, and reports failed runs to its DLQ)
+        # (the schedule drains the queue itself, hiding each message until the run is over, and reports
+        # failed runs to its DLQ)
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
-    else:
-        expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
     if op.webhook is not None:
         # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
         [scheduled] = SCHEDULED

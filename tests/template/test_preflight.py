@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from local.aws import local_client
+from talon_relay.operations import OPERATIONS
 from template import preflight
 from tests.template.helpers import SAMCONFIG, load
 
@@ -54,6 +59,39 @@ def test_a_placeholder_secret_is_refused(arn: str) -> None:
     assert problem.startswith(f"TalonSecretArn={arn} is a placeholder")
 
 
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:secretsmanager:eu-west-1:210987654321:secret:talon-relay/talon-one",
+        "arn:aws:secretsmanager:eu-west-1:210987654321:secret:talon-relay/talon-one-Xy12",
+    ],
+    ids=["no-suffix", "short-suffix"],
+)
+def test_a_secret_arn_without_the_suffix_secrets_manager_appends_is_refused(template: dict[str, Any], arn: str) -> None:
+    # Given a secret's ARN as the console shows a name, without the six characters Secrets Manager appends
+    # (IAM matches the full ARN: the functions' GetSecretValue would be denied on every call)
+    # Then neither the template's parameter pattern nor the preflight takes it
+    pattern = template["Parameters"]["TalonSecretArn"]["AllowedPattern"]
+    assert re.fullmatch(pattern, arn) is None
+    assert re.fullmatch(pattern, SECRET) is not None
+    [problem] = problems(f"TalonSecretArn={arn}")
+    assert problem.startswith(f"TalonSecretArn={arn} lacks the six-character suffix")
+    # And the caller signing secret's ARN, when given, needs its suffix too
+    assert re.fullmatch(template["Parameters"]["CallerSigningSecretArn"]["AllowedPattern"], arn) is None
+    [problem] = problems(f"TalonSecretArn={SECRET}", f"CallerSigningSecretArn={arn}")
+    assert problem.startswith(f"CallerSigningSecretArn={arn} lacks the six-character suffix")
+    # And so does each of another application's secrets (docs/applications.md)
+    [problem] = problems(f"TalonSecretArn={SECRET}", f"ApplicationSecretArns={SECRET},{arn}")
+    assert problem.startswith(f"ApplicationSecretArns names {arn}, which lacks the six-character suffix")
+    assert problems(f"TalonSecretArn={SECRET}", f"ApplicationSecretArns={SECRET},{SECRET}") == []
+
+
+def test_every_override_is_held_to_its_parameters_pattern() -> None:
+    # Given an override CloudFormation would refuse (AlarmEmail's pattern), then the preflight refuses it first
+    [problem] = problems(f"TalonSecretArn={SECRET}", "AlarmEmail=not-an-address")
+    assert problem.startswith("AlarmEmail=not-an-address does not match the parameter's AllowedPattern")
+
+
 def test_a_placeholder_alarm_topic_is_refused() -> None:
     [problem] = problems(f"TalonSecretArn={SECRET}", "AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms")
     assert problem.startswith("AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms is a placeholder")
@@ -69,8 +107,9 @@ def test_the_stack_name_limit_comes_from_the_longest_fifo_queue() -> None:
     ]
     longest = max(len(key) for key in fifo)
     limit = preflight.max_stack_name_length(template)
-    # Then the limit is what keeps the longest one within SQS's 80 characters (23 with today's table)
-    assert limit == 80 - len(".fifo") - 12 - 2 - longest == 23
+    # Then the limit is what keeps the longest one within SQS's 80 characters with the 13-character suffix
+    # CloudFormation generates (AWS's own examples show 13: MyQueue-<stack>-1A2B3C4D5E6F7 is not 12), 22 today
+    assert limit == 80 - len(".fifo") - 13 - 2 - longest == 22
     # And a stack name one longer is refused, naming the limit
     assert problems(f"TalonSecretArn={SECRET}", stack="s" * limit) == []
     [problem] = problems(f"TalonSecretArn={SECRET}", stack="s" * (limit + 1))
@@ -125,3 +164,71 @@ def test_the_command_refuses_with_the_reason(tmp_path: Path, capsys: pytest.Capt
         f'[dev.deploy.parameters]\nparameter_overrides = ["TalonSecretArn={SECRET}"]\n'
     )
     assert preflight.main(["--config-env", "dev", "--offline", "--samconfig", str(samconfig)]) == 0
+
+
+class LambdaAccount:
+    """A local stand-in for Lambda's account API (moto has no GetAccountSettings): the account's quota and
+    the concurrency each function already reserves, as Lambda's REST API answers them."""
+
+    def __init__(self, server: HTTPServer, *, quota: int, reserved: dict[str, int] | None = None) -> None:
+        self.reserved = reserved or {}
+        unreserved = quota - sum(self.reserved.values())
+        limit = {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": unreserved}
+        server.expect_request("/2016-08-19/account-settings", method="GET").respond_with_json(
+            {"AccountLimit": limit, "AccountUsage": {"FunctionCount": len(self.reserved)}}
+        )
+        server.expect_request(re.compile(r"^/2019-09-30/functions/[^/]+/concurrency$")).respond_with_handler(
+            self.concurrency
+        )
+        self.client = local_client("lambda", server.url_for("/").rstrip("/"))
+
+    def concurrency(self, request: Request) -> Response:
+        name = request.path.split("/")[3]
+        if name not in self.reserved:
+            return Response(
+                json.dumps({"Type": "User", "Message": f"Function not found: {name}"}),
+                status=404,
+                headers={"x-amzn-ErrorType": "ResourceNotFoundException"},
+                content_type="application/json",
+            )
+        return Response(
+            json.dumps({"ReservedConcurrentExecutions": self.reserved[name]}), content_type="application/json"
+        )
+
+
+def concurrency(account: LambdaAccount, *overrides: str) -> list[str]:
+    template = load()
+    defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
+    values = preflight.overrides_of({"parameter_overrides": list(overrides)})
+    functions = preflight.function_names(template, "talon-relay-dev")
+    return preflight.concurrency_problems(values, defaults, functions=functions, lambda_client=account.client)
+
+
+def test_reserved_concurrency_must_fit_the_accounts_quota(httpserver: HTTPServer) -> None:
+    # Given a new account's Lambda quota: 10 concurrent executions in all
+    functions = preflight.function_names(load(), "talon-relay-dev")
+    count = len(OPERATIONS)  # one function per table entry
+    assert len(functions) == count and "talon-relay-dev-update-customer-session" in functions
+    new_account = LambdaAccount(httpserver, quota=10)
+    # Then reserving 2 for each function is refused, naming the quota and the way out
+    [problem] = concurrency(new_account, "ReservedConcurrency=2")
+    assert problem.startswith(
+        f"ReservedConcurrency=2 reserves {2 * count} for the {count} functions, but the account's Lambda"
+    )
+    assert "quota is 10 (10 unreserved, 0 of it reserved by this stack)" in problem
+    assert "Service Quotas" in problem
+    # And without a reservation nothing is asked of the account
+    httpserver.clear()
+    assert concurrency(new_account, "ReservedConcurrency=0") == []
+    assert httpserver.log == []
+
+
+def test_reserved_concurrency_within_the_quota_passes_and_an_update_counts_its_own(httpserver: HTTPServer) -> None:
+    # Given an account whose quota leaves 100 per function and the 100 Lambda keeps unreserved, where this
+    # stack's functions already reserve 50 each (an update)
+    functions = preflight.function_names(load(), "talon-relay-dev")
+    account = LambdaAccount(httpserver, quota=100 * len(functions) + 100, reserved=dict.fromkeys(functions, 50))
+    # Then 100 each fits (100 left unreserved), and 101 each does not
+    assert concurrency(account, "ReservedConcurrency=100") == []
+    [problem] = concurrency(account, "ReservedConcurrency=101")
+    assert "at most 100 per function fits" in problem

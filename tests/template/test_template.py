@@ -13,8 +13,13 @@ from __future__ import annotations
 import ast
 import json
 import re
+import uuid
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
+from local.aws import local_client
 from talon_relay.operations import Operation
 from tests.template.helpers import (
     APIS,
@@ -425,15 +430,19 @@ def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op:
         assert not fifo_keys & set(dlq), op.name
         return
 
-    # Then a customer's updates go through a FIFO queue that drops a resent identical request, in
-    # high-throughput mode (deduplication and throughput per group)
+    # Then a customer's updates go through a FIFO queue in high-throughput mode (deduplication and
+    # throughput per group), deduplicating on content only where an identical later message is a resend:
+    # on a last-write-wins queue the same update again after another (A, B, A) is a real later state
     assert queue["FifoQueue"] is True
-    assert queue["ContentBasedDeduplication"] is True
+    assert queue["ContentBasedDeduplication"] is (not op.last_write_wins)
     assert queue["DeduplicationScope"] == "messageGroup"
     assert queue["FifoThroughputLimit"] == "perMessageGroupId"
-    # And the DLQ is FIFO too (SQS requires it), so the code can forward without a deduplication id
+    # And the DLQ is FIFO too (SQS requires it), so the code can forward without a deduplication id, in
+    # high-throughput mode as well (300 sends a second otherwise: a burst of dead letters would be throttled)
     assert dlq["FifoQueue"] is True
     assert dlq["ContentBasedDeduplication"] is True
+    assert dlq["DeduplicationScope"] == "messageGroup"
+    assert dlq["FifoThroughputLimit"] == "perMessageGroupId"
     # And generated names are left to CloudFormation (a FIFO QueueName would have to end in .fifo)
     assert "QueueName" not in queue and "QueueName" not in dlq
 
@@ -510,3 +519,48 @@ def test_every_queue_refuses_requests_without_tls(resources: dict[str, Any]) -> 
         assert as_list(document["Statement"]) == [{**DENY_WITHOUT_TLS, "Resource": arn_of(queue)}]
     # And those are all the queue policies there are (the old shared EnforceTlsQueuePolicy is gone)
     assert set(of_type(resources, "AWS::SQS::QueuePolicy")) == {f"{queue}TlsPolicy" for queue in queues}
+
+
+LAST_WRITE_WINS = [op for op in TABLE if op.last_write_wins]
+
+
+@pytest.mark.parametrize("op", LAST_WRITE_WINS, ids=lambda op: op.function)
+def test_an_update_sent_again_after_another_is_never_silently_dropped(
+    resources: dict[str, Any], moto_endpoint: str, op: Operation
+) -> None:
+    # Given the operation's queue as the template makes it, in moto
+    sqs = local_client("sqs", moto_endpoint)
+    props = resources[f"{prefix(op)}Queue"]["Properties"]
+    attributes = {
+        key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+        for key in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
+    }
+    url = sqs.create_queue(QueueName=f"{prefix(op)}-{uuid.uuid4().hex[:8]}.fifo", Attributes=attributes)["QueueUrl"]
+    a, b = json.dumps({"body": {"attributes": {"tier": "gold"}}}), json.dumps({"body": {"attributes": {"tier": "red"}}})
+
+    # When a sender sends A, then B, then A again within five minutes, without a deduplication id
+    accepted = []
+    for body in (a, b, a):
+        try:
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="c-1")
+            accepted.append(body)
+        except ClientError as exc:  # refused, and the sender knows it
+            assert exc.response["Error"]["Code"] == "InvalidParameterValue"
+
+    # Then every update SQS accepted is delivered, in order: nothing is lost without a word
+    assert received(sqs, url) == accepted
+    # And a sender naming each delivery attempt gets all three through, and its retry of the last one
+    # (the same attempt again) is deduplicated
+    for attempt, body in (("u-1", a), ("u-2", b), ("u-3", a), ("u-3", a)):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="c-1", MessageDeduplicationId=attempt)
+    assert received(sqs, url) == [a, b, a]
+
+
+def received(sqs: Any, url: str) -> list[str]:
+    """Every message of a FIFO queue's group, in order (each deleted once received)."""
+    bodies: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies

@@ -5,6 +5,7 @@ import-linter (`make lint`) checks the layering of the layer; these check what i
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import grimp
@@ -73,6 +74,27 @@ def test_the_cycle_finder_finds_a_circle(tmp_path: Path, monkeypatch: pytest.Mon
     assert _cycles(grimp.build_graph("circular_pkg", cache_dir=None), "circular_pkg") == [
         ["circular_pkg.a", "circular_pkg.b"]
     ]
+
+
+MAX_MODULES_PER_FOLDER = 12
+
+
+def test_no_layer_folder_holds_more_than_12_modules() -> None:
+    # Given every folder of the layer; Then none holds more than 12 modules side by side (a folder that
+    # needs more is two roles: split it)
+    counts = {
+        folder.relative_to(LAYER).as_posix() or ".": len([p for p in folder.glob("*.py") if p.name != "__init__.py"])
+        for folder in [LAYER, *(p for p in LAYER.rglob("*") if p.is_dir() and p.name != "__pycache__")]
+    }
+    assert {name: n for name, n in counts.items() if n > MAX_MODULES_PER_FOLDER} == {}
+
+
+def test_no_layer_module_is_named_like_a_well_known_module() -> None:
+    # Given the names of the layer's modules; Then none shadows a standard-library module or a well-known
+    # package a reader would take it for
+    well_known = set(sys.stdlib_module_names) | {"requests", "secrets", "backoff", "schedule", "limits", "boto3"}
+    names = {p.stem for p in LAYER.rglob("*.py") if p.name != "__init__.py"}
+    assert names & well_known == set()
 
 
 def test_no_layer_module_is_over_300_lines() -> None:

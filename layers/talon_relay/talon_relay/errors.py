@@ -12,6 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pydantic_core import ValidationError
+
     from talon_relay.wire.models import APIError, ErrorResponse
 
 
@@ -28,6 +30,16 @@ def api_error(title: str, details: str, **source: str) -> APIError:
     from talon_relay.wire.models import APIError, ErrorSource
 
     return APIError(title=title, details=details, source=ErrorSource(**source))
+
+
+def problems(exc: ValidationError, *, whole: str, prefix: str = "") -> str:
+    """A validation's errors in one line, each as `where: message` (`whole` where the error is the
+    whole input; each `where` after `prefix.` when given), never with the input itself (it may be a
+    secret or a customer's data)."""
+    return "; ".join(
+        f"{'.'.join([prefix] * bool(prefix) + [str(part) for part in err['loc']]) or whole}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
 
 
 class RelayError(Exception):

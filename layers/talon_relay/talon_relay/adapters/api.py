@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
 from talon_relay.aws import queues
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import access, applications, input_limits, messages, service
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
-
-if TYPE_CHECKING:
-    from talon_relay.container import Container
-from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 
 def _json_body(headers: Headers, raw: bytes) -> Any:
@@ -36,6 +35,7 @@ def _json_body(headers: Headers, raw: bytes) -> Any:
             "Unsupported media type", "a body needs Content-Type: application/json", parameter="Content-Type"
         )
     input_limits.check_content_type(content_type)
+    input_limits.check_encoding(raw, headers.get("content-encoding"))
     body = input_limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
@@ -76,6 +76,7 @@ def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]
         # the payload too: the same key with another body must reach the consumer's KeyReused check
         deduplication_key=f"{app}#{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
         attributes=applications.sealed(container, app, body),
+        advice="send it without Prefer: respond-async",
     )
     logger.info("request queued", extra={"message_id": message_id})
     body = json.dumps({"messageId": message_id, "status": "queued"}, separators=(",", ":"))
@@ -102,7 +103,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         key = _idempotency_key(sent)
         value = _json_body(sent, body)
         query = event.get("queryStringParameters") or {}
-        request = requests.parse(
+        request = parse_request(
             operation, event.get("pathParameters") or {}, value, query=query, raw=body or None, application=application
         )
         if _wants_async(sent):

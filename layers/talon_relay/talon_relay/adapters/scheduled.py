@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 from talon_relay import telemetry
 from talon_relay.aws import queues
 from talon_relay.core import applications, messages, service
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import (
     ConfigurationError,
     ErasureIncomplete,
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
 
 #: The schedule stops taking new messages when less than this is left of the invocation.
 DRAIN_RESERVE_SECONDS = 5.0
+#: Seconds past the run's end a message it received stays hidden (what failed is the next run's to try).
+HIDE_PAST_RUN_SECONDS = 60
 
 
 @dataclass
@@ -168,7 +169,7 @@ def _erase_id(
 ) -> None:
     """One id of the run's input, erased in `application` (or counted as failed)."""
     try:
-        request = requests.parse(operation, {operation.path_params[0]: integration_id}, None, application=application)
+        request = parse_request(operation, {operation.path_params[0]: integration_id}, None, application=application)
     except InvalidRequest as exc:
         summary.requested += 1
         summary.failed += 1
@@ -184,11 +185,17 @@ def _drain(container: Container, operation: Operation, context: Any, summary: Dr
         raise SettingsError("QUEUE_URL must be set to drain the erasure queue")
     queue_url = cfg.queue_url
     started = time.monotonic()
-    tried: set[str] = set()  # a failure that becomes visible again waits for the next run
+    tried: set[str] = set()  # (a standard queue may deliver a copy twice: it is tried once a run)
+    left: list[str] = []  # receipt handles of what failed: visible again once the run is over
     runner = _Runner(cfg.erasure_concurrency, 2 * cfg.erasure_concurrency, summary)
     try:
-        while service.remaining_seconds(context) > DRAIN_RESERVE_SECONDS:
-            fresh = [message for message in queues.receive(container, queue_url) if message["MessageId"] not in tried]
+        while (remaining := service.remaining_seconds(context)) > DRAIN_RESERVE_SECONDS:
+            # Hidden until this run is over, whatever the queue's visibility timeout (and for a minute more,
+            # should the run be cut short): each message is received once a run, and one that fails waits for
+            # the next run (ErasureMaxReceiveCount runs, not receives).
+            hide = None if remaining == float("inf") else min(int(remaining) + HIDE_PAST_RUN_SECONDS, 43_200)
+            received = queues.receive(container, queue_url, hide_seconds=hide)
+            fresh = [message for message in received if message["MessageId"] not in tried]
             if not fresh:
                 break  # nothing (new) is visible: what is in flight finishes below
             for message in fresh:
@@ -202,9 +209,12 @@ def _drain(container: Container, operation: Operation, context: Any, summary: Dr
                         context,
                         queue_url=queue_url,
                         dead_letter_queue_url=cfg.dead_letter_queue_url,
+                        left=left,
                     )
                 )
         runner.wait()
+        for receipt_handle in left:  # the run is over: the next one (or `make cleanup`) may take them at once
+            queues.change_visibility(container, queue_url, receipt_handle, 0)
     finally:
         runner.close()
     logger.debug("drain loop ended", extra={"seconds": round(time.monotonic() - started, 2)})
@@ -219,6 +229,7 @@ def _drain_one(
     *,
     queue_url: str,
     dead_letter_queue_url: str | None,
+    left: list[str],
 ) -> None:
     """One queued erasure to its disposition: deleted (done or dead-lettered), or left for the next run."""
     message_id, body = message["MessageId"], message.get("Body", "")
@@ -249,12 +260,14 @@ def _drain_one(
             except Exception as exc:  # no DLQ, or SQS refused: it stays, and reaches the DLQ by redrive
                 logger.error("could not dead-letter the erasure request", extra={"reason": type(exc).__name__})
                 summary.failed += 1
+                left.append(message["ReceiptHandle"])
                 return
             summary.dead_lettered += 1
             container.counts.add(telemetry.DEAD_LETTERED)
         elif failure is not None:
             summary.failed += 1
-            return  # visible again after the visibility timeout; redrive after maxReceiveCount
+            left.append(message["ReceiptHandle"])
+            return  # hidden until this run is over: the next run tries it (SQS's DLQ after maxReceiveCount runs)
         queues.delete(container, queue_url, message["ReceiptHandle"])
     finally:
         logger.thread_safe_remove_keys(["message_id", "application"])

@@ -13,14 +13,14 @@ means "queued": a webhook that then cannot be mapped is dead-lettered with the r
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, error_answer, headers, json_answer, raw_body, unexpected_answer
 from talon_relay.aws import queues
-from talon_relay.errors import RelayError, SettingsError
+from talon_relay.core import input_limits
+from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
@@ -42,9 +42,12 @@ def fifo_group(value: str) -> str:
 
 
 def _payload(raw: bytes) -> Any:
+    """The verified body through the relay's limits (core/input_limits.py), to read its group; None past them. Such a
+    body is queued all the same (retrying the same bytes cannot help): its consumer dead-letters it with the
+    reason, and the sender is told it was stored."""
     try:
-        return json.loads(raw)
-    except ValueError:  # queued all the same: its consumer dead-letters it with the reason
+        return input_limits.parse_json(raw, what="webhook body")
+    except InvalidRequest:
         return None
 
 
@@ -75,6 +78,7 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
         return json_answer(200, {"status": status, "topic": delivery.topic})
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
+    input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
     if container.applications().several:  # one shop's (one application's) stuck group holds no other's
         group = f"{delivery.shop_domain or '-'}/{group}"

@@ -3,9 +3,10 @@
 A DynamoDB item holds at most 400 KB, and Talon.One's answer (an IntegrationState carrying a
 customer's attributes) can be larger. The idempotency record keeps the answer as it is when it fits;
 else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
-the same table (id `answer#<hash>#<n>`, the same TTL; `aws.store`), that the record names. So a repeat never calls
-Talon.One again and gets the first answer byte for byte. Only when the parts cannot be written does
-the record keep a marker, and a repeat gets `{"message": ...}` (docs/api.md, "Guarantees and security").
+the same table (id `<function>.answer#<hash>#<n>`, the same TTL; `aws.store`), that the record names.
+So a repeat never calls Talon.One again and gets the first answer byte for byte. Only when the parts
+cannot be written does the record keep a marker, and a repeat gets `{"message": ...}` (docs/api.md,
+"Guarantees and security").
 """
 
 from __future__ import annotations

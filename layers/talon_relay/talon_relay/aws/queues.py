@@ -67,16 +67,51 @@ def dead_letter(
     if status is not None:
         message_attributes["talonStatus"] = {"DataType": "Number", "StringValue": str(status)}
     message_attributes.update(extra_attributes or {})  # e.g. its place in its customer's order (ordering.py)
+    fitted = _fitting(body, message_attributes)
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
         "MessageBody": body,
-        "MessageAttributes": message_attributes,
+        "MessageAttributes": fitted,
     }
     if queue_url.endswith(".fifo"):
         group = (attributes or {}).get("MessageGroupId") or message_id
         params["MessageGroupId"] = group
         params["MessageDeduplicationId"] = message_id
-    sqs(container).send_message(**params)
+    sent = sqs(container).send_message(**params)
+    if fitted != message_attributes:  # the log line above keeps the whole reason, beside the dead letter
+        logger.warning(
+            "dead letter too large for its reason: attributes shortened to fit SQS; the reason is logged above",
+            extra={"message_id": message_id, "dead_letter_id": sent.get("MessageId"), "kept": sorted(fitted)},
+        )
+
+
+_TRUNCATED = " [truncated]"
+#: The attributes a dead letter drops first when it and its body are over SQS's limit (relayOrder last:
+#: a redriven update needs its place, ordering.py).
+_LEAST_NEEDED = ("talonStatus", "operation", "failureReason", "sourceMessageId", "relayOrder")
+
+
+def _attribute_bytes(attributes: Mapping[str, Any]) -> int:
+    """What SQS counts of message attributes against its 1 MiB: each one's name, data type and value."""
+    return sum(len(f"{name}{a['DataType']}{a['StringValue']}".encode()) for name, a in attributes.items())
+
+
+def _fitting(body: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The dead letter's attributes that fit beside `body` in one SQS message: the reason shortened first,
+    then the least needed dropped, so the message still leaves its queue (and its FIFO group) at once."""
+    room = SQS_MAX_MESSAGE_BYTES - len(body.encode("utf-8"))
+    fitted = dict(attributes)
+    excess = _attribute_bytes(fitted) - room
+    reason = fitted.get("failureReason", {}).get("StringValue", "")
+    if excess > 0 and reason:
+        keep = len(reason.encode()) - excess - len(_TRUNCATED)
+        shortened = reason.encode()[: max(keep, 0)].decode("utf-8", "ignore")
+        fitted["failureReason"] = {"DataType": "String", "StringValue": shortened + _TRUNCATED}
+    for name in _LEAST_NEEDED:
+        if _attribute_bytes(fitted) <= room:
+            break
+        fitted.pop(name, None)
+    return fitted
 
 
 #: What SQS takes as a MessageGroupId (or MessageDeduplicationId): 1 to 128 of these characters.
@@ -110,19 +145,21 @@ def enqueue(
     group_id: str | None,
     deduplication_key: str,
     attributes: Mapping[str, Any] | None = None,
+    advice: str | None = None,
 ) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
 
     On a FIFO queue the message joins its customer's group (per-customer order) and is deduplicated
     on `deduplication_key`, so a sender's retry within five minutes is not queued twice. A message
-    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help.
+    SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help
+    (`advice`: what the sender can do instead, in parentheses after the reason).
     """
     size = len(message.encode("utf-8"))
     if size > MAX_QUEUED_MESSAGE_BYTES:
         raise PayloadTooLarge.single(
             "Payload too large",
-            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,} "
-            "(send it without Prefer: respond-async)",
+            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,}"
+            + (f" ({advice})" if advice else ""),
             pointer="",
         )
     params: dict[str, Any] = {
@@ -142,15 +179,14 @@ def enqueue(
         raise QueueUnavailable(f"could not queue the request: {type(exc).__name__}") from exc
 
 
-def receive(container: Container, queue_url: str) -> list[MessageTypeDef]:
-    """Up to ten messages of a queue the function drains itself (the erasure schedule)."""
-    response = sqs(container).receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
-        WaitTimeSeconds=1,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )
+def receive(container: Container, queue_url: str, *, hide_seconds: int | None = None) -> list[MessageTypeDef]:
+    """Up to ten messages of a queue the function drains itself (the erasure schedule), with their
+    message attributes (a sealed application, core/applications.py), hidden for `hide_seconds`
+    (None: the queue's visibility timeout)."""
+    params: dict[str, Any] = {"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}
+    if hide_seconds is not None:
+        params["VisibilityTimeout"] = hide_seconds
+    response = sqs(container).receive_message(AttributeNames=["All"], MessageAttributeNames=["All"], **params)
     return list(response.get("Messages", []))
 
 

@@ -2,20 +2,25 @@
 
 One table, one `id` key and one `expiration` TTL attribute, four kinds of item told apart by the id:
 
-| id                                | what                                            | kept until                 |
-| --------------------------------- | ----------------------------------------------- | -------------------------- |
-| `<function>.<scope>#<sha256>`     | Powertools idempotency (`aws.idempotency`)      | IDEMPOTENCY_EXPIRY_SECONDS |
-| `answer#<sha256>#<n>`             | a large answer's parts (`aws.answers`)          | its idempotency record     |
-| `signature#<hex>`                 | a used caller signature (`core.replay`)         | the signature's window     |
-| `ordering#<operation>#<customer>` | a customer's last position (`core.ordering`)    | ORDERING_EXPIRY_SECONDS    |
+| id                                   | what                                         | kept until                 |
+| ------------------------------------ | -------------------------------------------- | -------------------------- |
+| `<function>.<scope>#<sha256>`        | Powertools idempotency (`aws.idempotency`)   | IDEMPOTENCY_EXPIRY_SECONDS |
+| `<function>.answer#<sha256>#<n>`     | a large answer's parts (`aws.answers`)       | its idempotency record     |
+| `<function>.signature#<hex>`         | a used caller signature (`core.access`)      | the signature's window     |
+| `ordering#<operation>#<customer>`    | a customer's last position (`core.ordering`) | ORDERING_EXPIRY_SECONDS    |
 
-Nothing else writes the table, and nothing else knows these prefixes.
+`<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
+each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
+covers its route, so no other function could accept it anyway. The ordering records keep their
+operation-wide ids (35 days of them exist). Nothing else writes the table, and nothing else knows
+these prefixes.
 
 Each record belongs to one Talon.One application (docs/applications.md). The `default` application's
 ids are as they always were; another application's name comes right after the kind's own prefix, so
-a per-function or per-kind IAM condition on the prefix (dynamodb:LeadingKeys) still covers them:
-`<function>.<scope>` hashes `<operation>@<application>#<key>` (`scope`), `signature#<application>/<hex>`,
-`ordering#<operation>#@<application>#<customer>`. An operation name has no `@`, a replay id no `/`.
+the role's conditions on the prefix (dynamodb:LeadingKeys) still cover them: `<function>.<scope>` and
+`<function>.answer#` hash `<operation>@<application>#<key>` (`idempotency_scope`),
+`<function>.signature#<application>/<hex>`, `ordering#<operation>#@<application>#<customer>`. An
+operation name has no `@`, a replay id no `/`.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ MAX_KEY_BYTES = 512
 class Store:
     """The table `table` through the container's DynamoDB client."""
 
-    def __init__(self, container: Container, table: str) -> None:
+    def __init__(self, container: Container, table: str, *, owner: str) -> None:
         self.table = table
+        #: the function's own key prefix (see the module docstring)
+        self.owner = owner
         self._container = container
 
     @property
@@ -62,9 +69,8 @@ class Store:
 
     # --- a large answer's parts -------------------------------------------------------------------
 
-    @staticmethod
-    def answer_ref(scope_key: str) -> str:
-        return ANSWER + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
+    def answer_ref(self, scope_key: str) -> str:
+        return f"{self.owner}.{ANSWER}" + hashlib.sha256(scope_key.encode("utf-8", "backslashreplace")).hexdigest()
 
     def put_part(self, ref: str, index: int, data: bytes, *, expires: int) -> None:
         self.client.put_item(
@@ -92,7 +98,7 @@ class Store:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item={"id": {"S": SIGNATURE + replay_id}, "expiration": {"N": str(expires)}},
+                Item={"id": {"S": f"{self.owner}.{SIGNATURE}{replay_id}"}, "expiration": {"N": str(expires)}},
                 # A record past its TTL may linger until DynamoDB removes it: it no longer counts.
                 ConditionExpression="attribute_not_exists(#id) OR #expiration < :now",
                 ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
@@ -157,7 +163,8 @@ class Store:
 
 def store(container: Container) -> Store | None:
     """The container's store, or None when no table is configured (library use, the bench)."""
-    table = container.settings().idempotency_table_name
+    cfg = container.settings()
+    table = cfg.idempotency_table_name
     if not table:
         return None
-    return container.once(f"store:{table}", lambda: Store(container, table))
+    return container.once(f"store:{table}", lambda: Store(container, table, owner=cfg.function_name))

@@ -29,8 +29,8 @@ from typing import Any
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
-from talon_relay.config.fields import key, problems, record_schema, validator
-from talon_relay.errors import SettingsError
+from talon_relay.config.fields import key, record_schema, validator
+from talon_relay.errors import SettingsError, problems
 
 #: The application of a deployment that names none: what every single-application deployment serves.
 DEFAULT = "default"

@@ -13,7 +13,7 @@ from dataclasses import MISSING, field, fields
 from functools import cache
 from typing import Any
 
-from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
 
@@ -49,12 +49,3 @@ def record_schema(cls: type) -> cs.CoreSchema:
     schema = cs.dataclass_args_schema(cls.__name__, args, extra_behavior="ignore")
     post_init = hasattr(cls, "__post_init__")
     return cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
-
-
-def problems(exc: ValidationError, *, whole: str, prefix: str = "") -> str:
-    """The errors in one line, each as `key: message` (each key after `prefix.` when given), never
-    with the input (it may be a secret)."""
-    return "; ".join(
-        f"{'.'.join([prefix] * bool(prefix) + [str(part) for part in err['loc']]) or whole}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)
-    )

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
-from talon_relay.config.fields import key, problems, validator
-from talon_relay.errors import SettingsError
+from talon_relay.config.fields import key, validator
+from talon_relay.errors import SettingsError, problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,6 +19,9 @@ class Settings:
     """The function's configuration, each field read from its environment variable."""
 
     talon_secret_arn: str = key("TALON_SECRET_ARN", schema=cs.str_schema(min_length=1))
+    #: The function's name: every idempotency-table item it writes starts with it and a dot, as Powertools'
+    #: records do (`<name>.<...>#<hash>`), so IAM can keep each function to its own (dynamodb:LeadingKeys).
+    function_name: str = key("AWS_LAMBDA_FUNCTION_NAME", schema=cs.str_schema(min_length=1), default="test-func")
     secret_max_age: int = key("TALON_SECRET_MAX_AGE", schema=cs.int_schema(ge=0), default=300)
     connect_timeout: float = key("TALON_CONNECT_TIMEOUT", schema=cs.float_schema(gt=0), default=3.0)
     read_timeout: float = key("TALON_READ_TIMEOUT", schema=cs.float_schema(gt=0), default=10.0)

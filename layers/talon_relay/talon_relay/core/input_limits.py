@@ -65,6 +65,38 @@ def check_content_type(value: str | None) -> None:
     raise UnsupportedMediaType.single("Unsupported media type", details, parameter="Content-Type")
 
 
+def check_encoding(raw: bytes, content_encoding: str | None = None) -> None:
+    """A body is JSON text sent as it is: compressed (a Content-Encoding, or gzip's magic bytes) or JSON in
+    UTF-16 or UTF-32 is a 415."""
+    coding = (content_encoding or "").strip().lower()
+    parameter = "Content-Type"
+    if coding not in ("", "identity"):
+        parameter = "Content-Encoding"
+        details = f"Content-Encoding {printable(coding[:40])!r} is not supported: send the body uncompressed"
+    elif raw.startswith(b"\x1f\x8b"):
+        details = "the body is gzip-compressed: send it uncompressed, as UTF-8 JSON"
+    elif encoding := _json_in_utf16_or_32(raw):
+        details = f"the body is JSON in {encoding}: send UTF-8"
+    else:
+        return
+    raise UnsupportedMediaType.single("Unsupported media type", details, parameter=parameter)
+
+
+def _json_in_utf16_or_32(raw: bytes) -> str | None:
+    """UTF-16 or UTF-32, when `raw` is JSON text in one (a byte order mark, or NULs among its first bytes,
+    which UTF-8 JSON text never has); bytes that are no text at all are for parse_json to refuse (400)."""
+    if not (raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4]):
+        return None
+    for codec in ("utf-32", "utf-16", "utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[", '"'):
+            return codec[:6].upper()
+    return None
+
+
 def printable(text: str) -> str:
     """`text` with lone surrogates written as escapes: safe for logs, JSON answers and SQS attributes."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -12,8 +12,7 @@ from typing import Any
 
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
+from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import Operation
 
@@ -77,7 +76,7 @@ def _decode(operation: Operation, raw: str, application: str) -> tuple[Request, 
         raise InvalidRequest.single("Invalid message", "body must be a JSON object, not null", pointer="/body")
     try:
         params = {name: message.get(name) for name in operation.path_params}
-        request = requests.parse(operation, params, message.get("body"), query=query, application=application)
+        request = parse_request(operation, params, message.get("body"), query=query, application=application)
     except InvalidRequest as exc:
         # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
         for err in exc.response.errors or []:

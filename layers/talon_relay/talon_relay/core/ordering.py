@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws.store import Store, store
+from talon_relay.core.input_limits import printable
 from talon_relay.core.request import Request
+from talon_relay.errors import InvalidRequest
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 
@@ -66,12 +68,8 @@ class Position:
         return cls(int(sent), int(sequence or 0))
 
 
-def position_of(record: Mapping[str, Any]) -> Position | None:
-    """A Lambda SQS record's position: the `relayOrder` it carries, else its SentTimestamp and SequenceNumber."""
-    carried = ((record.get("messageAttributes") or {}).get(ATTRIBUTE) or {}).get("stringValue")
-    position = Position.parse(carried)
-    if position is not None:
-        return position
+def _sent(record: Mapping[str, Any]) -> Position | None:
+    """Where SQS says this copy of the message was sent: its SentTimestamp and SequenceNumber."""
     attributes = record.get("attributes") or {}
     sent = str(attributes.get("SentTimestamp") or "")
     sequence = str(attributes.get("SequenceNumber") or "")
@@ -80,9 +78,35 @@ def position_of(record: Mapping[str, Any]) -> Position | None:
     return Position(int(sent), int(sequence) if sequence.isdigit() and len(sequence) <= 40 else 0)
 
 
+def position_of(record: Mapping[str, Any]) -> Position | None:
+    """A Lambda SQS record's position: the `relayOrder` it carries, else its SentTimestamp and SequenceNumber.
+
+    A carried place is never later than SQS's own for this copy (a message is first sent before it is sent
+    again): one that is, or that does not parse, is an InvalidRequest (a dead letter), never trusted, since
+    a forged later place would have every real update behind it acknowledged as superseded.
+    """
+    own = _sent(record)
+    attribute = (record.get("messageAttributes") or {}).get(ATTRIBUTE)
+    if attribute is None:
+        return own
+    text = str(attribute.get("stringValue") or "")
+    position = Position.parse(text)
+    if position is None:
+        details = f"{printable(text[:60])!r} is not a place (<SentTimestamp>.<SequenceNumber>)"
+    elif own is None or position > own:
+        details = f"{position.wire()} is later than the message was sent ({own.wire() if own else 'unknown'})"
+    else:
+        return position
+    raise InvalidRequest.single("Invalid message attribute", f"{details}: not trusted", parameter=ATTRIBUTE)
+
+
 def carried(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The message attribute that keeps a record's position when it is dead-lettered (SendMessage shape)."""
-    position = position_of(record)
+    """The message attribute that keeps a record's position when it is dead-lettered (SendMessage shape):
+    the place it carries, or SQS's when that cannot be trusted."""
+    try:
+        position = position_of(record)
+    except InvalidRequest:
+        position = _sent(record)
     if position is None:
         return {}
     return {ATTRIBUTE: {"DataType": "String", "StringValue": position.wire()}}

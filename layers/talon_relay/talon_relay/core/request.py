@@ -108,7 +108,7 @@ def _body(operation: Operation, body: Any) -> list[APIError]:
     return []
 
 
-def parse(
+def parse_request(
     operation: Operation,
     params: Mapping[str, Any] | None,
     body: Any,

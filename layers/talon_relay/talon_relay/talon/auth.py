@@ -17,8 +17,8 @@ from pydantic_core import ValidationError
 from pydantic_core import core_schema as cs
 
 from talon_relay.aws.secret_values import read_secret
-from talon_relay.config.fields import key, problems, validator
-from talon_relay.errors import CredentialsError
+from talon_relay.config.fields import key, validator
+from talon_relay.errors import CredentialsError, problems
 
 if TYPE_CHECKING:
     from talon_relay.container import Container

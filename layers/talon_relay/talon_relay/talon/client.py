@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import urllib3
 from pydantic_core import ValidationError
@@ -25,13 +25,11 @@ from talon_relay.talon.paths import checked_params
 from talon_relay.talon.transport import check_base_url, retry_policy, timeout_for, transport_error
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
-    from talon_relay.wire.base import RequestModel, ResponseModel
+    from talon_relay.wire.base import RequestModel
     from talon_relay.wire.models import NewCustomerProfile, NewCustomerSession, NewEvent, NewReferral
     from talon_relay.wire.responses import IntegrationState, Referral
 
 USER_AGENT = "talon-relay/1.0"
-
-_M = TypeVar("_M", bound="ResponseModel")
 
 
 class Answer(NamedTuple):
@@ -145,13 +143,11 @@ class IntegrationClient:
     # --- typed conveniences (library use) -------------------------------------------------------
 
     def _typed(
-        self,
-        operation: Operation,
-        params: dict[str, str],
-        body: RequestModel | None,
-        model: type[_M],
-        budget: float | None,
-    ) -> _M:
+        self, operation: Operation, params: dict[str, str], body: RequestModel | None, budget: float | None
+    ) -> Any:
+        """Send a model built in code; the answer parsed into the table entry's response model."""
+        model = operation.response_model
+        assert model is not None, f"{operation.name} has no response model in the table"
         path = operation.canonical_path(checked_params(operation, params))
         answer = self.send(operation, path, None if body is None else body.to_json(), budget=budget)
         try:
@@ -169,28 +165,24 @@ class IntegrationClient:
     def update_customer_session(
         self, customer_session_id: str, body: NewCustomerSession, *, budget: float | None = None
     ) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
         params = {"customerSessionId": customer_session_id}
-        return self._typed(operations.UPDATE_CUSTOMER_SESSION, params, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.UPDATE_CUSTOMER_SESSION, params, body, budget)
+        return state
 
     def update_customer_profile(
         self, integration_id: str, body: NewCustomerProfile, *, budget: float | None = None
     ) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
         params = {"integrationId": integration_id}
-        return self._typed(operations.UPDATE_CUSTOMER_PROFILE, params, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.UPDATE_CUSTOMER_PROFILE, params, body, budget)
+        return state
 
     def track_event(self, body: NewEvent, *, budget: float | None = None) -> IntegrationState:
-        from talon_relay.wire.responses import IntegrationState
-
-        return self._typed(operations.TRACK_EVENT, {}, body, IntegrationState, budget)
+        state: IntegrationState = self._typed(operations.TRACK_EVENT, {}, body, budget)
+        return state
 
     def create_referral(self, body: NewReferral, *, budget: float | None = None) -> Referral:
-        from talon_relay.wire.responses import Referral
-
-        return self._typed(operations.CREATE_REFERRAL, {}, body, Referral, budget)
+        referral: Referral = self._typed(operations.CREATE_REFERRAL, {}, body, budget)
+        return referral
 
     def delete_customer_data(self, integration_id: str, *, budget: float | None = None) -> None:
         operation = operations.DELETE_CUSTOMER_DATA

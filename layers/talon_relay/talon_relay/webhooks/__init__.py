@@ -4,7 +4,7 @@
 - `envelope`: a verified webhook as the receiver queues it (storage-first) and its consumer reads it.
 - `mapping_model`: the mapping files' format (pydantic; the JSON Schema for operators is made from it).
 - `mappings`: the mapping files of a platform, loaded once per container, and a payload mapped by them
-  (JMESPath, Powertools' jmespath_utils) into requests the strict checker (`requests.parse`) accepts.
+  (JMESPath, Powertools' jmespath_utils) into requests the strict checker (`core.request.parse_request`) accepts.
 - `consumer`: one queued webhook, its mapped operations run in order, each exactly once.
 - `metrics`: webhooks counted by topic; `errors`: StepFailed, a step of a mapped webhook that failed.
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from talon_relay.core import input_limits
-from talon_relay.errors import InvalidRequest
+from talon_relay.errors import InvalidRequest, problems
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class QueuedWebhook(BaseModel):
     def decode(cls, text: str) -> QueuedWebhook:
         """A queued message; InvalidRequest (a dead letter) when it is not one, naming the fields."""
         try:
-            return cls.model_validate_json(text)
+            return cls.model_validate(input_limits.parse_json(text, what="message body"))
         except ValidationError as exc:
             raise _invalid(exc) from None
 
@@ -78,12 +78,11 @@ class QueuedWebhook(BaseModel):
             except (binascii.Error, ValueError):
                 problem = "bodyBase64 is not base64"
                 raise InvalidRequest.single("Invalid message", problem, pointer="/bodyBase64") from None
+        input_limits.check_body_size(raw.encode() if isinstance(raw, str) else raw, what="webhook body")
         return input_limits.parse_json(raw, what="webhook body")
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or 'message'}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)
+    return InvalidRequest.single(
+        "Invalid message", f"not a queued webhook: {problems(exc, whole='message')}", pointer=""
     )
-    return InvalidRequest.single("Invalid message", f"not a queued webhook: {problems}", pointer="")

@@ -7,7 +7,7 @@ read once per container; a file that is not a valid mapping is a configuration e
 
 Mapping: each expression is evaluated with Powertools' JMESPath `query` (its functions and the
 relay's, `mapping_model.RelayFunctions`); nulls are left out; each step's request is checked by
-`requests.parse`, as a caller's would be. A payload that does not map is an InvalidRequest naming
+`core.request.parse_request`, as a caller's would be. A payload that does not map is an InvalidRequest naming
 the step and the field, never its values (they are customer data).
 """
 
@@ -21,9 +21,8 @@ from aws_lambda_powertools.exceptions import InvalidEnvelopeExpressionError
 from aws_lambda_powertools.utilities.jmespath_utils import query
 from pydantic import ValidationError
 
-from talon_relay.core import request as requests
-from talon_relay.core.request import Request
-from talon_relay.errors import ConfigurationError, InvalidRequest
+from talon_relay.core.request import Request, parse_request
+from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
 
@@ -49,13 +48,7 @@ def load_file(path: Path) -> TopicMapping:
     try:
         mapping = TopicMapping.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a mapping (ValidationError)
-        if isinstance(exc, ValidationError):
-            detail = "; ".join(
-                f"{'.'.join(str(part) for part in err['loc']) or 'file'}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
-        else:
-            detail = str(exc)
+        detail = problems(exc, whole="file") if isinstance(exc, ValidationError) else str(exc)
         raise ConfigurationError(f"mapping file {path.name} is not valid: {detail}") from None
     if path.name != file_name(mapping.topic):
         raise ConfigurationError(f"mapping file {path.name} maps {mapping.topic}: name it {file_name(mapping.topic)}")
@@ -149,7 +142,7 @@ def step_request(step: Step, payload: Any) -> Request:
     params = _values(step.params, payload, "params")
     query_params = _values(step.query, payload, "query")
     body = None if step.body is None else _render(step.body, payload, "")
-    return requests.parse(operation, params, body, query=query_params)
+    return parse_request(operation, params, body, query=query_params)
 
 
 def apply(mapping: TopicMapping, payload: Any) -> list[Request]:
