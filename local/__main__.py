@@ -178,6 +178,15 @@ Try it:
 """
 
 
+def applications_banner(info: dict[str, Any], default_key: str | None) -> str:
+    """Each application the stack serves: its name, its Talon.One emulator and its relay caller key."""
+    lines = ["  Applications (docs/applications.md): each relay caller key reaches its own Talon.One"]
+    for name, app in (info.get("applications") or {}).items():
+        key = app.get("caller_key") or default_key
+        lines.append(f"  Application {name}:  relay caller key {key}  ->  Talon.One emulator {app['emulator_url']}")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
     try:
@@ -189,6 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             emulator_port=emulator_port,
             moto_port=aws_port,
             reporter=lambda line: print(line, flush=True),
+            applications=True,  # two Talon.One applications (docs/applications.md)
             # EMF metric lines are for CloudWatch; on a terminal they drown the effects (--verbose shows them)
             function_environment={} if args.verbose else {"POWERTOOLS_METRICS_DISABLED": "true"},
         )
@@ -210,6 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = stack.describe()
         urls = {"api": stack.api_url, "emulator": stack.emulator_url, "aws": stack.aws.endpoint}
         print(banner(urls, info, _local_signing_secret(info), _local_caller_key(info)), flush=True)
+        print(applications_banner(info, _local_caller_key(info)), flush=True)
         _shopify_banner(info)
         while not stopped.wait(0.5):
             pass
@@ -279,6 +290,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the demo prints its own account of each step
     with LocalStack.start(
         schedules=False,
+        applications=True,
         parameters={"LogLevel": "WARNING"},
         function_environment={"POWERTOOLS_METRICS_DISABLED": "true"},
     ) as stack:

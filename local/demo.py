@@ -19,6 +19,7 @@ import urllib3
 from local.aws import local_client
 from local.shopify import JourneyFailed as ShopifyJourneyFailed
 from local.shopify import run_journey as run_shopify_journey
+from talon_relay.callers import applications
 from talon_relay.callers import signatures as callers
 
 
@@ -108,7 +109,30 @@ def caller_api_key(info: dict[str, Any]) -> str | None:
     return _current(info, "caller_api_keys_secret_arn")
 
 
+def for_application(info: dict[str, Any], name: str) -> dict[str, Any]:
+    """The stack's description as one application's callers see it: its emulator, its caller secrets."""
+    app = (info.get("applications") or {}).get(name) or {}
+    return {
+        **info,
+        "application": name,
+        "emulator_url": app.get("emulator_url") or info["emulator_url"],
+        "caller_signing_secret_arn": app.get("signing_secret_arn") or info.get("caller_signing_secret_arn"),
+        "caller_api_keys_secret_arn": app.get("caller_api_keys_secret_arn") or info.get("caller_api_keys_secret_arn"),
+    }
+
+
 def run_demo(info: dict[str, Any]) -> int:
+    """One journey per application the stack serves (docs/applications.md), Shopify's with the first."""
+    names = list(info.get("applications") or {"default": {}})
+    for name in names:
+        if len(names) > 1:
+            print(f"=== application {name!r} (its own signing secret, its own Talon.One) ===\n")
+        if _run_journey(for_application(info, name), shopify=name == names[0]):
+            return 1
+    return 0
+
+
+def _run_journey(info: dict[str, Any], *, shopify: bool) -> int:
     run = uuid.uuid4().hex[:6]
     ada, bob = f"ada-{run}", f"bob-{run}"
     cart = [
@@ -173,7 +197,8 @@ def run_demo(info: dict[str, Any]) -> int:
         )
         j.show_state(state)
         _queued_deletion(j, ada)
-        j.step = run_shopify_journey(j.info, j.http, j.step)
+        if shopify:
+            j.step = run_shopify_journey(j.info, j.http, j.step)
     except (DemoFailed, ShopifyJourneyFailed) as exc:
         print(f"\nDEMO FAILED: {exc}")
         return 1
@@ -187,9 +212,15 @@ def _queued_deletion(j: Journey, integration_id: str) -> None:
     queue = j.info["queues"]["DeleteCustomerDataQueue"]
     print(f"{j.step}. The customer asks to be forgotten: deletion queued for the off-peak run (deleteCustomerData)")
     sqs = local_client("sqs", j.info["aws_endpoint"])
-    message_id = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"integrationId": integration_id}))[
-        "MessageId"
-    ]
+    body = json.dumps({"integrationId": integration_id})
+    attributes = {}
+    if len(j.info.get("applications") or {}) > 1 and j.secret:  # sealed for its application, as a sender seals
+        name = j.info["application"]
+        attributes = {
+            applications.APPLICATION_ATTRIBUTE: {"DataType": "String", "StringValue": name},
+            applications.SEAL_ATTRIBUTE: {"DataType": "String", "StringValue": applications.seal(name, body, j.secret)},
+        }
+    message_id = sqs.send_message(QueueUrl=queue, MessageBody=body, MessageAttributes=attributes)["MessageId"]
     print(f"   queued as message {message_id}")
     print("   running the erasure schedule now (make cleanup does the same)")
     summary: dict[str, Any] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.applications import SecondApplication, start_second
 from local.aws import LocalAws, export_environment, restore_environment, seed, start_moto
 from local.extension import SecretsExtension
 from local.gateway import Gateway, Reporter
@@ -73,6 +74,8 @@ class LocalStack:
     saved_environment: dict[str, str | None] = field(default_factory=dict)
     #: The Parameters and Secrets extension's stand-in (None: SecretsExtension=disabled).
     extension: SecretsExtension | None = None
+    #: The second Talon.One application (None: one application, as the tests start by default).
+    second: SecondApplication | None = None
 
     @property
     def api_url(self) -> str:
@@ -97,7 +100,9 @@ class LocalStack:
         rules: Path | None = None,
         state_file: Path | None = None,
         era: str | None = None,
+        applications: bool = False,
     ) -> LocalStack:
+        """The stack; with `applications`, two Talon.One applications (local/applications.py)."""
         from local.emulator import Emulator
         from local.emulator.loyalty import DEFAULT_ERA
 
@@ -108,7 +113,10 @@ class LocalStack:
         # The answer shape of an era of Talon.One: today's loyalty ledgers unless asked for the May 2019
         # balances (era="2019", or TALON_EMULATOR_ERA=2019)
         era = era or os.environ.get("TALON_EMULATOR_ERA") or DEFAULT_ERA
-        emulator = Emulator(rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file, era=era)
+        emulator = Emulator(
+            rules=rules, api_keys={LOCAL_API_KEY}, state_file=state_file, era=era, application="default"
+        )
+        second: SecondApplication | None = None
         started: list[Any] = []
         saved: dict[str, str | None] = {}
         try:
@@ -119,12 +127,15 @@ class LocalStack:
             started.append(aws)
             saved = export_environment(endpoint)
             reset_layer_state()
+            if applications:
+                second = start_second(aws, rules=rules, era=era)
+                started.append(second.emulator)
             resolver = seed(
                 aws,
                 spec,
                 talon_base_url=talon_url,
                 talon_api_key=LOCAL_API_KEY,
-                parameters={**LOCAL_PARAMETERS, **(parameters or {})},
+                parameters={**LOCAL_PARAMETERS, **(second.parameters() if second else {}), **(parameters or {})},
             )
             extension, extension_env = _start_extension(resolver, endpoint)
             if extension is not None:
@@ -143,7 +154,7 @@ class LocalStack:
             restore_environment(saved)
             reset_layer_state()
             raise
-        _running = cls(spec, emulator, aws, gateway, saved, extension)
+        _running = cls(spec, emulator, aws, gateway, saved, extension, second)
         return _running
 
     def stop(self) -> None:
@@ -153,6 +164,8 @@ class LocalStack:
             self.extension.stop()
         self.aws.stop()
         self.emulator.stop()
+        if self.second is not None:
+            self.second.emulator.stop()
         restore_environment(self.saved_environment)
         self.saved_environment = {}
         reset_layer_state()
@@ -182,6 +195,16 @@ class LocalStack:
             "shopify_webhook_secret_arn": self.aws.secret_arns.get("ShopifyWebhookSecret"),
             "api_key": self.gateway.api_key,
             "secrets_extension_port": self.extension.port if self.extension is not None else None,
+            # each application's name: its emulator and relay caller key (docs/applications.md)
+            "applications": {
+                "default": {
+                    "emulator_url": self.emulator_url,
+                    "caller_key": None,  # read from CallerApiKeysSecret (local.demo.caller_api_key)
+                    "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
+                    "signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),
+                },
+                **({self.second.name: self.second.describe()} if self.second else {}),
+            },
         }
 
     def write_state(self, path: Path = STACK_FILE) -> None:

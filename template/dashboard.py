@@ -25,6 +25,11 @@ def _search(filter_: str, stat: str = "Sum", period: int = 300) -> str:
     return f"SEARCH('{{${{MetricsNamespace}},operation,service}} {filter_}', '{stat}', {period})"
 
 
+def _per_application(metric: str, stat: str = "Sum") -> str:
+    """A metric of every application (the dimension `application` of a deployment of several)."""
+    return f"SEARCH('{{${{MetricsNamespace}},application,service}} MetricName=\"{metric}\"', '{stat}', 300)"
+
+
 def _expression(expression: str, label: str, ident: str) -> list[dict[str, str]]:
     return [{"expression": expression, "label": label, "id": ident}]
 
@@ -49,6 +54,21 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
     work = [op for op in queued if not op.schedule]
     not_own = " OR ".join(OWN_METRICS)
     out = [
+        _widget(
+            "Per application (docs/applications.md): Talon.One calls and errors",
+            [
+                _expression(_per_application(telemetry.CALLS), "calls", "appcalls"),
+                _expression(_per_application(telemetry.ERRORS), "errors", "apperrors"),
+            ],
+        ),
+        _widget(
+            "Per application: age of the oldest message received (seconds), dead-lettered",
+            [
+                _expression(_per_application(telemetry.QUEUE_AGE, "Maximum"), "age", "appage"),
+                _expression(_per_application(telemetry.DEAD_LETTERED), "dead-lettered", "appdead"),
+            ],
+            stat="Maximum",
+        ),
         _widget(
             "Effects Talon.One returned, per type and operation",
             [_expression(_search(f"NOT MetricName=({not_own})"), "", "effects")],

@@ -8,8 +8,8 @@ It reads samconfig.toml's environment (stack name, region, parameter_overrides) 
 
 - TalonSecretArn must be given, and not be a placeholder (a documentation account id, `<...>`): a stack
   pointed at a secret that does not exist deploys fine and then fails every request. A secret ARN must be
-  the full one (with the six characters Secrets Manager appends), and every override must match its
-  parameter's AllowedPattern.
+  the full one (with the six characters Secrets Manager appends), ApplicationSecretArns' too, and every
+  override must match its parameter's AllowedPattern.
 - AlarmTopicArn, when given, must not be a placeholder either (alarms would go nowhere).
 - The stack name must be short enough for every name CloudFormation derives from it: generated FIFO
   queue names (`<stack>-<LogicalId>-<13 characters>.fifo`, at most 80), function names (64) and the
@@ -99,6 +99,14 @@ def pattern_problems(values: Mapping[str, str], template: Mapping[str, Any], whe
     """Overrides their parameter's AllowedPattern refuses (CloudFormation would, after the build), and
     secret ARNs without the suffix Secrets Manager appends (IAM would deny every read of them)."""
     found = []
+    for arn in filter(None, (part.strip() for part in values.get("ApplicationSecretArns", "").split(","))):
+        if not _placeholder(arn) and ":secret:" in arn and not _SECRET_SUFFIX.search(arn):
+            found.append(
+                f"ApplicationSecretArns names {arn}, which lacks the six-character suffix Secrets Manager appends to "
+                f"the name (-AbCdEf): IAM matches the full ARN, so every read would be denied; copy the full ARN "
+                f"(aws secretsmanager describe-secret --secret-id <name> --query ARN) into {where} and the "
+                f"Applications document"
+            )
     for name, value in values.items():
         spec = (template.get("Parameters") or {}).get(name) or {}
         if not value or not spec.get("AllowedPattern") or (name.endswith("Arn") and _placeholder(value)):

@@ -219,6 +219,13 @@ ROLE = """\
                 Effect: Allow
                 Action: secretsmanager:GetSecretValue
                 Resource: !Ref TalonSecretArn
+              - !If
+                - HasApplications
+                - Sid: ReadApplicationSecrets # the other applications' secrets (docs/applications.md)
+                  Effect: Allow
+                  Action: secretsmanager:GetSecretValue
+                  Resource: !Ref ApplicationSecretArns
+                - !Ref AWS::NoValue
 {{read_statements}}\
               - Sid: UseIdempotencyTable # its own items only: `<function name>.<...>` (Powertools' records, used
                 # signatures, answers in parts){{ordering_comment}}
@@ -822,6 +829,7 @@ def _replace_marker(text: str, marker: str, replacement: str, *, times: int = 1)
 
 def render(base: str, operations: Iterable[OperationEntry]) -> str:
     """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+    from template import application_alarms
     from template.dashboard import dashboard
 
     ordered = check_table(operations)
@@ -832,6 +840,8 @@ def render(base: str, operations: Iterable[OperationEntry]) -> str:
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)
     text = _replace_marker(text, METHOD_SETTINGS_MARKER, method_settings(ordered), times=2)
     text = _replace_marker(text, MAPPING_MARKER, backoff_mapping())
+    text = _replace_marker(text, "  # @applications: conditions", application_alarms.conditions())
+    text = _replace_marker(text, "  # @applications: alarms", application_alarms.alarms())
     return BANNER + text
 
 

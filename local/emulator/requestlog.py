@@ -42,6 +42,8 @@ class Exchange:
     fault: dict[str, Any] | None = None
     dropped: bool = False
     duration_ms: float = 0.0
+    #: The Talon.One application this emulator stands for (its name in the relay's deployment).
+    application: str | None = None
 
     def wire(self) -> dict[str, Any]:
         try:
@@ -50,6 +52,7 @@ class Exchange:
             text = None
         body = {
             "id": self.id,
+            "application": self.application,
             "timestamp": self.timestamp,
             "method": self.method,
             "path": self.path,
@@ -75,7 +78,8 @@ class Exchange:
 class RequestLog:
     """The last `max_log` exchanges, oldest first; thread-safe."""
 
-    def __init__(self, max_log: int = 10_000) -> None:
+    def __init__(self, max_log: int = 10_000, application: str | None = None) -> None:
+        self.application = application
         self._log: deque[Exchange] = deque(maxlen=max_log)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -98,6 +102,7 @@ class RequestLog:
             body=parsed,
             raw_body=raw_body,
             data=bytes(body),
+            application=self.application,
         )
         with self._lock:
             self._log.append(exchange)

@@ -54,7 +54,10 @@ class Emulator:
         max_log: int = 10_000,
         era: str = DEFAULT_ERA,
         monotonic: Callable[[], float] = time.monotonic,
+        application: str | None = None,
     ) -> None:
+        #: The application of the relay's deployment it stands for: named in each request log entry.
+        self.application = application
         self._rules = load_rules(rules)
         self._backend = Backend(self._rules, clock=clock, code_factory=code_factory)
         self._lock = threading.RLock()
@@ -73,6 +76,7 @@ class Emulator:
             pause=self.pause,
         )
         self._api.era = check_era(era)
+        self._api.log.application = application
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None

@@ -75,8 +75,9 @@ def test_function_has_its_own_role_without_managed_policies(resources: dict[str,
 
 @ops
 def test_function_reads_only_the_talon_and_caller_secrets(resources: dict[str, Any], op: Operation) -> None:
-    # Given the statements of the function's role
-    statements = role_statements(resources, op)
+    # Given the statements of the function's role in a one-application deployment (the applications'
+    # secrets, under HasApplications, are checked by test_applications_template.py)
+    statements = role_statements(resources, op, {"HasApplications": False})
 
     # Then the only secrets it may read are TalonSecretArn, the effective caller signing secret and the
     # caller API keys (a webhook receiver: its platform's secret instead), and only with GetSecretValue

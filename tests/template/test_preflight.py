@@ -80,6 +80,10 @@ def test_a_secret_arn_without_the_suffix_secrets_manager_appends_is_refused(temp
     assert re.fullmatch(template["Parameters"]["CallerSigningSecretArn"]["AllowedPattern"], arn) is None
     [problem] = problems(f"TalonSecretArn={SECRET}", f"CallerSigningSecretArn={arn}")
     assert problem.startswith(f"CallerSigningSecretArn={arn} lacks the six-character suffix")
+    # And so does each of another application's secrets (docs/applications.md)
+    [problem] = problems(f"TalonSecretArn={SECRET}", f"ApplicationSecretArns={SECRET},{arn}")
+    assert problem.startswith(f"ApplicationSecretArns names {arn}, which lacks the six-character suffix")
+    assert problems(f"TalonSecretArn={SECRET}", f"ApplicationSecretArns={SECRET},{SECRET}") == []
 
 
 def test_every_override_is_held_to_its_parameters_pattern() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from talon_relay.config.applications import DEFAULT, Application, Applications, load_applications
 from talon_relay.config.settings import Settings, load_settings
 from talon_relay.telemetry import Counts
 
@@ -49,6 +50,7 @@ class Container:
         self.no_secrets_extension = False
         self._lock = threading.RLock()
         self._settings: Settings | None = None
+        self._applications: Applications | None = None
         self._made: dict[str, Any] = {}
         self._http: dict[str, urllib3.PoolManager] = {}
         self._batch_pool: ThreadPoolExecutor | None = None
@@ -59,6 +61,21 @@ class Container:
         current = self._settings
         if current is None:
             current = self._settings = load_settings(self.environ)
+        return current
+
+    def applications(self) -> Applications:
+        """The deployment's Talon.One applications (TALON_APPLICATIONS beside the environment's own
+        `default`), validated on first use, then kept; SettingsError names the setting at fault."""
+        current = self._applications
+        if current is None:
+            cfg = self.settings()
+            default = Application(
+                name=DEFAULT,
+                talon_secret_arn=cfg.talon_secret_arn,
+                caller_keys_secret_arn=cfg.caller_api_keys_secret_arn,
+                signing_secret_arn=cfg.caller_signing_secret_arn,
+            )
+            current = self._applications = load_applications(cfg.talon_applications, default)
         return current
 
     def once(self, name: str, make: Callable[[], T]) -> T:
@@ -127,6 +144,7 @@ class Container:
             http, self._http = list(self._http.values()), {}
             pool, self._batch_pool = self._batch_pool, None
             self._settings = None
+            self._applications = None
             self._made.clear()
             self.secrets.clear()
             self.no_secrets_extension = False

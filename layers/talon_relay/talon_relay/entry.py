@@ -81,6 +81,7 @@ def lambda_handler(name: str, container: Container | None = None) -> Handler:
         logger.append_keys(operation=operation.name)
         try:
             own.settings()
+            own.applications()  # TALON_APPLICATIONS too: a bad document refuses every event, naming the setting
         except SettingsError as exc:
             if _is_api(event):
                 from talon_relay.adapters.gateway import error_answer

@@ -32,11 +32,12 @@ def api_error(title: str, details: str, **source: str) -> APIError:
     return APIError(title=title, details=details, source=ErrorSource(**source))
 
 
-def problems(exc: ValidationError, *, whole: str) -> str:
+def problems(exc: ValidationError, *, whole: str, prefix: str = "") -> str:
     """A validation's errors in one line, each as `where: message` (`whole` where the error is the
-    whole input), never with the input itself (it may be a secret or a customer's data)."""
+    whole input; each `where` after `prefix.` when given), never with the input itself (it may be a
+    secret or a customer's data)."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in err['loc']) or whole}: {err['msg']}"
+        f"{'.'.join([prefix] * bool(prefix) + [str(part) for part in err['loc']]) or whole}: {err['msg']}"
         for err in exc.errors(include_input=False, include_url=False)
     )
 

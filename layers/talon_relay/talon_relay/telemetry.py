@@ -37,46 +37,95 @@ DEAD_LETTERED = "MessagesDeadLettered"
 #: Customers' data erased by a scheduled run (404s included: already gone).
 ERASED = "ErasuresDone"
 
-NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED)
+#: Seconds the oldest message received in the invocation had waited since it was first sent: one
+#: application's queue age, where several share one queue (recorded only in such a deployment).
+QUEUE_AGE = "QueueAgeSeconds"
+
+NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED, QUEUE_AGE)
+#: Metrics that keep their largest value in an invocation, not a sum, and their unit.
+MAXIMA = {QUEUE_AGE: "Seconds"}
+
+
+#: The application of a deployment of one (config/applications.py's DEFAULT).
+DEFAULT_APPLICATION = "default"
+
+
+class _Values:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_application: dict[str, dict[str, int]] = {}
 
 
 class Counts:
-    """Thread-safe counters of one invocation (a container's `counts`: one invocation at a time)."""
+    """Thread-safe counters of one invocation (a container's `counts`: one invocation at a time), per
+    Talon.One application: `of(application)` counts into the same invocation for that application."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, int] = {}
+    def __init__(self, application: str = DEFAULT_APPLICATION, values: _Values | None = None) -> None:
+        self.application = application
+        self._values = values or _Values()
+
+    def of(self, application: str) -> Counts:
+        """These counters, counting for `application`."""
+        return self if application == self.application else Counts(application, self._values)
 
     def add(self, name: str, value: int = 1) -> None:
         if value:
-            with self._lock:
-                self._values[name] = self._values.get(name, 0) + value
+            with self._values.lock:
+                own = self._values.by_application.setdefault(self.application, {})
+                own[name] = own.get(name, 0) + value
+
+    def maximum(self, name: str, value: int) -> None:
+        """Keep `value` for `name` when it is the largest so far (a metric of MAXIMA)."""
+        with self._values.lock:
+            own = self._values.by_application.setdefault(self.application, {})
+            own[name] = max(own.get(name, 0), value)
 
     def add_all(self, counts: Mapping[str, int]) -> None:
         for name, value in counts.items():
             self.add(name, value)
 
+    def take_by_application(self) -> dict[str, dict[str, int]]:
+        """The counters so far per application, sorted by name; counting starts again from nothing."""
+        with self._values.lock:
+            values, self._values.by_application = self._values.by_application, {}
+        return {app: dict(sorted(named.items())) for app, named in sorted(values.items()) if named}
+
     def take(self) -> dict[str, int]:
-        """The counters so far, sorted by name; counting starts again from nothing."""
-        with self._lock:
-            values, self._values = self._values, {}
-        return dict(sorted(values.items()))
+        """The counters so far (every application together), sorted by name; counting starts again."""
+        totals: dict[str, int] = {}
+        for named in self.take_by_application().values():
+            for name, value in named.items():
+                totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
+        return dict(sorted(totals.items()))
 
 
 def flush(counts: Counts, operation: str) -> dict[str, int]:
-    """Emit an invocation's counters as one EMF document (unless metrics are disabled); returns them."""
-    values = counts.take()
-    emit_counts(values, operation=operation)
-    return values
+    """Emit an invocation's counters as EMF (unless metrics are disabled); returns their totals.
+
+    Counted for the default application alone (every deployment of one application): one document,
+    as always. Once another application is counted: the totals by operation (what the alarms divide),
+    and one document per application with the dimension `application` too.
+    """
+    by_application = counts.take_by_application()
+    totals: dict[str, int] = {}
+    for named in by_application.values():
+        for name, value in named.items():
+            totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
+    totals = dict(sorted(totals.items()))
+    emit_counts(totals, operation=operation)
+    if set(by_application) - {DEFAULT_APPLICATION}:
+        for application, named in by_application.items():
+            emit_counts(named, operation=operation, application=application)
+    return totals
 
 
 #: CloudWatch's limits for one EMF document: metric name length, metrics per document.
 MAX_METRIC_NAME = 255
 MAX_METRICS = 100
-_RESERVED = frozenset({"_aws", "operation", "service"})
+_RESERVED = frozenset({"_aws", "operation", "service", "application"})
 
 
-def emit_counts(counts: Mapping[str, int], *, operation: str) -> None:
+def emit_counts(counts: Mapping[str, int], *, operation: str, application: str | None = None) -> None:
     """One EMF document with one Count metric per name, dimensioned by operation and service.
 
     The document Powertools' metrics write (same namespace, dimension set, value lists, one JSON line
@@ -88,6 +137,8 @@ def emit_counts(counts: Mapping[str, int], *, operation: str) -> None:
     if not counts or is_metrics_disabled():
         return
     names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
+    # an application's metrics also without the operation: one alarm per application covers every function
+    dimensions = [["application", "operation", "service"], ["application", "service"]]
     timestamp = int(time.time() * 1000)
     for start in range(0, len(names), MAX_METRICS):
         chunk = names[start : start + MAX_METRICS]
@@ -97,13 +148,14 @@ def emit_counts(counts: Mapping[str, int], *, operation: str) -> None:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["operation", "service"]],
-                        "Metrics": [{"Name": name, "Unit": "Count"} for name in chunk],
+                        "Dimensions": [["operation", "service"]] if application is None else dimensions,
+                        "Metrics": [{"Name": name, "Unit": MAXIMA.get(name, "Count")} for name in chunk],
                     }
                 ],
             },
             "operation": operation,
             "service": SERVICE,
+            **({} if application is None else {"application": application}),
             **{name: [float(counts[name])] for name in chunk},
         }
         print(json.dumps(document, separators=(",", ":")))

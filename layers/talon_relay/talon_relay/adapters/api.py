@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
 from talon_relay.aws import queues
-from talon_relay.callers import access
+from talon_relay.callers import access, applications
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits, messages, service
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
@@ -61,17 +62,21 @@ def _wants_async(headers: Headers) -> bool:
 
 
 def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]:
-    """Storage-first: queue the validated request for the same guarantees later; answer 202."""
+    """Storage-first: queue the validated request for the same guarantees later; answer 202. The
+    message carries its application, sealed; its FIFO group is the application's customer."""
     cfg = container.settings()
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set for asynchronous requests (Prefer: respond-async)")
+    body = messages.encode(request, key)
+    app = request.application
     message_id = queues.enqueue(
         container,
         cfg.queue_url,
-        messages.encode(request, key),
-        group_id=request.group_id,
+        body,
+        group_id=request.group_id if app == DEFAULT or not request.group_id else f"{app}/{request.group_id}",
         # the payload too: the same key with another body must reach the consumer's KeyReused check
-        deduplication_key=f"{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
+        deduplication_key=f"{app}#{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
+        attributes=applications.sealed(container, app, body),
         advice="send it without Prefer: respond-async",
     )
     logger.info("request queued", extra={"message_id": message_id})
@@ -85,7 +90,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
     try:
         body = raw_body(event)
         sent = headers(event.get("headers"))
-        access.authenticate(
+        application = access.authenticate(
             container,
             operation,
             method=event["httpMethod"],
@@ -95,10 +100,13 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             body=body,
             identity=event["requestContext"].get("identity") or {},
         )
+        logger.append_keys(application=application)
         key = _idempotency_key(sent)
         value = _json_body(sent, body)
         query = event.get("queryStringParameters") or {}
-        request = parse_request(operation, event.get("pathParameters") or {}, value, query=query, raw=body or None)
+        request = parse_request(
+            operation, event.get("pathParameters") or {}, value, query=query, raw=body or None, application=application
+        )
         if _wants_async(sent) and operation.queued:  # a read is answered now: nothing to queue
             return _enqueue(container, request, key or request_id)
         result = service.execute(container, request, context=context, correlation_id=request_id, idempotency_key=key)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws import queues
+from talon_relay.callers import applications
 from talon_relay.core import messages, service
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import (
@@ -31,6 +32,7 @@ from talon_relay.errors import (
     InvalidRequest,
     RelayError,
     SettingsError,
+    Unauthenticated,
 )
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -129,11 +131,13 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
             raise ValueError("invalid schedule input: integrationIds must be a list of strings")
+        apps = _applications_of(container, event)
         concurrency = container.settings().erasure_concurrency
         runner = _Runner(concurrency, 2 * concurrency, summary)
         try:
             for integration_id in ids:
-                runner.submit(functools.partial(_erase_id, container, operation, integration_id, context))
+                for app in apps:  # each id erased in every application named (default: all of them)
+                    runner.submit(functools.partial(_erase_id, container, operation, integration_id, context, app))
             runner.wait()
         finally:
             runner.close()
@@ -145,12 +149,28 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
     return summary.as_dict()
 
 
+def _applications_of(container: Container, event: dict[str, Any]) -> list[str]:
+    """The applications a run's `integrationIds` are erased in: its `applications`, else every one."""
+    known = container.applications().by_name
+    named = event.get("applications", list(known))
+    if not isinstance(named, list) or not named or not all(isinstance(n, str) and n in known for n in named):
+        reason = f"applications must be a non-empty list of this deployment's applications ({', '.join(known)})"
+        logger.error("invalid schedule input", extra={"reason": reason})
+        raise ValueError(f"invalid schedule input: {reason}")
+    return list(named)
+
+
 def _erase_id(
-    container: Container, operation: Operation, integration_id: str, context: Any, summary: DrainSummary
+    container: Container,
+    operation: Operation,
+    integration_id: str,
+    context: Any,
+    application: str,
+    summary: DrainSummary,
 ) -> None:
-    """One id of the run's input, erased (or counted as failed)."""
+    """One id of the run's input, erased in `application` (or counted as failed)."""
     try:
-        request = parse_request(operation, {operation.path_params[0]: integration_id}, None)
+        request = parse_request(operation, {operation.path_params[0]: integration_id}, None, application=application)
     except InvalidRequest as exc:
         summary.requested += 1
         summary.failed += 1
@@ -217,9 +237,11 @@ def _drain_one(
     logger.thread_safe_append_keys(message_id=message_id)
     try:
         try:
-            request, _key = messages.decode(operation, body)
+            application = applications.of_message(container, body, message.get("MessageAttributes"))
+            logger.thread_safe_append_keys(application=application)
+            request, _key = messages.decode(operation, body, application)
             failure = _delete_one(container, request, context, summary)
-        except InvalidRequest as exc:
+        except (InvalidRequest, Unauthenticated) as exc:
             failure = exc
         # Talon.One's refusal for good (400) or a message that can never be read goes to the DLQ with
         # the reason, not back to the queue every night; outages and the relay's own credentials
@@ -234,6 +256,7 @@ def _drain_one(
                     operation=operation.name,
                     message_id=message_id,
                     status=failure.talon_status,
+                    extra_attributes=applications.carried(message.get("MessageAttributes")),
                 )
             except Exception as exc:  # no DLQ, or SQS refused: it stays, and reaches the DLQ by redrive
                 logger.error("could not dead-letter the erasure request", extra={"reason": type(exc).__name__})
@@ -248,4 +271,4 @@ def _drain_one(
             return  # hidden until this run is over: the next run tries it (SQS's DLQ after maxReceiveCount runs)
         queues.delete(container, queue_url, message["ReceiptHandle"])
     finally:
-        logger.thread_safe_remove_keys(["message_id"])
+        logger.thread_safe_remove_keys(["message_id", "application"])

@@ -11,11 +11,14 @@ profile update older than one already applied is acknowledged as superseded (ord
 from __future__ import annotations
 
 import contextvars
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws import queues
+from talon_relay.callers import applications
+from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
 from talon_relay.core import messages, ordering, retry_delays, service
 from talon_relay.errors import RelayError
@@ -46,6 +49,11 @@ class _RecordHandler:
     cfg: Settings
     #: seconds each record handed back for later waits, by message id
     delays: dict[str, int] = field(default_factory=dict)
+    #: each record's application, by message id, once known (its counts are that application's)
+    applications: dict[str, str] = field(default_factory=dict)
+
+    def _counts(self, record: SQSRecord) -> telemetry.Counts:
+        return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
@@ -80,7 +88,7 @@ class _RecordHandler:
             logger.exception("unexpected failure; message stays on its queue", extra={"reason": type(exc).__name__})
             raise
         finally:
-            logger.thread_safe_remove_keys(["message_id"])
+            logger.thread_safe_remove_keys(["message_id", "application"])
 
     def _process(self, record: SQSRecord) -> None:
         """One record's work: its request relayed (unless superseded), or a webhook receiver's webhook
@@ -91,7 +99,13 @@ class _RecordHandler:
             consumer.process(self.container, self.operation, record.body, context=self.context)
             return
         message_id = record.message_id
-        request, key = messages.decode(self.operation, record.body)
+        application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
+        logger.thread_safe_append_keys(application=application)
+        self.applications[message_id] = application
+        if self.container.applications().several:  # each application's queue age (docs/applications.md)
+            sent = int(record.attributes.sent_timestamp or 0) / 1000
+            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
+        request, key = messages.decode(self.operation, record.body, application)
         # acknowledged without a call when a newer update of this customer was applied already
         ordering.in_order(
             self.container,
@@ -121,7 +135,7 @@ class _RecordHandler:
             cap=self.cfg.queue_retry_max_seconds,
         )
         if self._hide(record, seconds):
-            self.container.counts.add(telemetry.RETRY_LATER)
+            self._counts(record).add(telemetry.RETRY_LATER)
         return seconds
 
     def _hide(self, record: SQSRecord, seconds: int) -> bool:
@@ -144,7 +158,10 @@ class _RecordHandler:
                 message_id=record.message_id,
                 status=status,
                 attributes=record.attributes.raw_event,
-                extra_attributes=ordering.carried(record.raw_event),
+                extra_attributes={
+                    **ordering.carried(record.raw_event),
+                    **applications.carried(record.raw_event.get("messageAttributes")),
+                },
             )
         except Exception as failure:  # no DLQ, or SQS refused: the message stays, and reaches the DLQ by redrive
             logger.error(
@@ -152,7 +169,7 @@ class _RecordHandler:
                 extra={"reason": f"{type(failure).__name__}: {failure}"},
             )
             raise
-        self.container.counts.add(telemetry.DEAD_LETTERED)
+        self._counts(record).add(telemetry.DEAD_LETTERED)
 
 
 def _wait_with_the_head(

@@ -92,6 +92,8 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
     input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
+    if container.applications().several:  # one shop's (one application's) stuck group holds no other's
+        group = f"{delivery.shop_domain or '-'}/{group}"
     message_id = queues.enqueue(
         container,
         cfg.queue_url,

@@ -144,6 +144,7 @@ def enqueue(
     *,
     group_id: str | None,
     deduplication_key: str,
+    attributes: Mapping[str, Any] | None = None,
     advice: str | None = None,
 ) -> str:
     """Put a validated request on a function's queue (storage-first); returns the SQS message id.
@@ -165,6 +166,8 @@ def enqueue(
         "QueueUrl": queue_url,
         "MessageBody": message,
     }
+    if attributes:  # its application, sealed (core/applications.py)
+        params["MessageAttributes"] = dict(attributes)
     if queue_url.endswith(".fifo"):
         params["MessageGroupId"] = message_group_id(group_id)
         params["MessageDeduplicationId"] = hashlib.sha256(deduplication_key.encode()).hexdigest()
@@ -177,12 +180,13 @@ def enqueue(
 
 
 def receive(container: Container, queue_url: str, *, hide_seconds: int | None = None) -> list[MessageTypeDef]:
-    """Up to ten messages of a queue the function drains itself (the erasure schedule), hidden for
-    `hide_seconds` (None: the queue's visibility timeout)."""
+    """Up to ten messages of a queue the function drains itself (the erasure schedule), with their
+    message attributes (a sealed application, core/applications.py), hidden for `hide_seconds`
+    (None: the queue's visibility timeout)."""
     params: dict[str, Any] = {"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}
     if hide_seconds is not None:
         params["VisibilityTimeout"] = hide_seconds
-    response = sqs(container).receive_message(AttributeNames=["All"], **params)
+    response = sqs(container).receive_message(AttributeNames=["All"], MessageAttributeNames=["All"], **params)
     return list(response.get("Messages", []))
 
 

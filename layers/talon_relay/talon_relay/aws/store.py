@@ -15,6 +15,13 @@ each function's role reaches only its own items (`dynamodb:LeadingKeys` in the t
 covers its route, so no other function could accept it anyway. The ordering records keep their
 operation-wide ids (35 days of them exist). Nothing else writes the table, and nothing else knows
 these prefixes.
+
+Each record belongs to one Talon.One application (docs/applications.md). The `default` application's
+ids are as they always were; another application's name comes right after the kind's own prefix, so
+the role's conditions on the prefix (dynamodb:LeadingKeys) still cover them: `<function>.<scope>` and
+`<function>.answer#` hash `<operation>@<application>#<key>` (`idempotency_scope`),
+`<function>.signature#<application>/<hex>`, `ordering#<operation>#@<application>#<customer>`. An
+operation name has no `@`, a replay id no `/`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -80,8 +88,12 @@ class Store:
 
     # --- used caller signatures -------------------------------------------------------------------
 
-    def remember_signature(self, replay_id: str, *, expires: int, now: float | None = None) -> bool:
+    def remember_signature(
+        self, replay_id: str, *, application: str = DEFAULT, expires: int, now: float | None = None
+    ) -> bool:
         """Record a signature as used; False when it was used before (its record still counts)."""
+        if application != DEFAULT:
+            replay_id = f"{application}/{replay_id}"
         from botocore.exceptions import BotoCoreError, ClientError
 
         now = time.time() if now is None else now
@@ -106,10 +118,12 @@ class Store:
     # --- a customer's last applied position ---------------------------------------------------------
 
     @staticmethod
-    def ordering_id(operation: str, customer: str) -> str:
+    def ordering_id(operation: str, customer: str, application: str = DEFAULT) -> str:
         name = customer
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
+        if application != DEFAULT:
+            name = f"@{application}#{name}"
         return f"{ORDERING}{operation}#{name}"
 
     def writeback_id(self, shop: str, field: str, customer: str) -> str:
@@ -119,6 +133,11 @@ class Store:
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         return f"{self.owner}.{WRITEBACK}{shop}#{field}#{name}"
+
+    @staticmethod
+    def idempotency_scope(operation: str, application: str = DEFAULT) -> str:
+        """What an idempotency key is scoped by: its operation, and its application but the default's."""
+        return operation if application == DEFAULT else f"{operation}@{application}"
 
     def applied_position(self, item_id: str) -> str:
         """The last applied position recorded (sortable text; empty: none yet)."""

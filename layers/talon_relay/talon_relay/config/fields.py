@@ -33,6 +33,11 @@ def keys(cls: type) -> tuple[str, ...]:
 def validator(cls: type) -> SchemaValidator:
     """The validator that builds a `cls` (a frozen dataclass of `key` fields) from a mapping; built
     once per record."""
+    return SchemaValidator(record_schema(cls))
+
+
+def record_schema(cls: type) -> cs.CoreSchema:
+    """The core schema of a record, to validate it alone or as a field of another record."""
     args = []
     for item in fields(cls):
         schema = item.metadata["schema"]
@@ -43,6 +48,4 @@ def validator(cls: type) -> SchemaValidator:
         args.append(cs.dataclass_field(item.name, schema, validation_alias=alias, kw_only=True))
     schema = cs.dataclass_args_schema(cls.__name__, args, extra_behavior="ignore")
     post_init = hasattr(cls, "__post_init__")
-    return SchemaValidator(
-        cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)
-    )
+    return cs.dataclass_schema(cls, schema, [f.name for f in fields(cls)], frozen=True, post_init=post_init)

@@ -67,6 +67,8 @@ class Settings:
     api_timeout_seconds: float | None = key("API_TIMEOUT_SECONDS", schema=cs.float_schema(gt=0, le=29), default=None)
     #: Seconds the last applied position of a session or profile is remembered (ordering.py): longer than
     #: a message can live in a queue and its dead-letter queue together (14 + 14 days).
+    #: The applications beside `default` and the shops bound to each (JSON; config/applications.py).
+    talon_applications: str | None = key("TALON_APPLICATIONS", schema=cs.str_schema(), default=None)
     ordering_expiry_seconds: int = key("ORDERING_EXPIRY_SECONDS", schema=cs.int_schema(ge=3600), default=35 * 86400)
     #: The EventBridge bus effects and notifications are published on (docs/events.md). None: nothing is
     #: published, nor anything of the bus imported (the template's default, EffectsToEventBus=disabled,

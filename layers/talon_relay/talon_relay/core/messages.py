@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
@@ -31,7 +32,7 @@ def encode(request: Request, idempotency_key: str | None) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
+def decode(operation: Operation, raw: str, application: str = DEFAULT) -> tuple[Request, str | None]:
     """A message body as a Request and its optional idempotency key; InvalidRequest names the fault.
 
     Whatever parsing, validating or serialising the message raises ends here as an InvalidRequest
@@ -39,7 +40,7 @@ def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
     its FIFO group or stop an erasure run.
     """
     try:
-        request, key = _decode(operation, raw)
+        request, key = _decode(operation, raw, application)
         return request, key
     except InvalidRequest:
         raise
@@ -49,7 +50,7 @@ def decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
         ) from exc
 
 
-def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
+def _decode(operation: Operation, raw: str, application: str) -> tuple[Request, str | None]:
     if not isinstance(raw, str):
         raise InvalidRequest.single("Invalid message", "message body must be text", line="1")
     message = input_limits.parse_json(raw, what="message body", max_depth=input_limits.MAX_DEPTH + 1)
@@ -75,7 +76,7 @@ def _decode(operation: Operation, raw: str) -> tuple[Request, str | None]:
         raise InvalidRequest.single("Invalid message", "body must be a JSON object, not null", pointer="/body")
     try:
         params = {name: message.get(name) for name in operation.path_params}
-        request = parse_request(operation, params, message.get("body"), query=query)
+        request = parse_request(operation, params, message.get("body"), query=query, application=application)
     except InvalidRequest as exc:
         # Body errors point into the message: /cartItems/0 of the body is /body/cartItems/0 here.
         for err in exc.response.errors or []:

@@ -172,7 +172,7 @@ def guard(container: Container, operation: Operation, request: Request, record: 
     return Guard(
         container=container,
         store=table,
-        item_id=table.ordering_id(operation.name, customer),
+        item_id=table.ordering_id(operation.name, customer, request.application),
         position=position,
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import ValidationError
 
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core import checkers
 from talon_relay.errors import InvalidRequest, api_error
 from talon_relay.operations import Operation, QueryParam
@@ -37,6 +38,8 @@ class Request:
     #: The body's bytes exactly as the caller sent them (what Talon.One receives).
     raw: bytes | None = None
     query: Mapping[str, str] = field(default_factory=dict)
+    #: The Talon.One application it is for (docs/applications.md), decided where it entered.
+    application: str = DEFAULT
     #: The request path and query, each id percent-encoded as one segment.
     path: str = field(init=False)
     #: What identifies the request's content (for idempotency checks and queued copies).
@@ -112,6 +115,7 @@ def parse_request(
     *,
     query: Mapping[str, Any] | None = None,
     raw: bytes | None = None,
+    application: str = DEFAULT,
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
     bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
@@ -121,10 +125,10 @@ def parse_request(
     if errors:
         raise InvalidRequest(errors)
     if operation.body is None or body is None:
-        return Request(operation=operation, params=clean, query=clean_query)
+        return Request(operation=operation, params=clean, query=clean_query, application=application)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query)
+    return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query, application=application)
 
 
 def validation_errors(exc: ValidationError) -> list[APIError]:

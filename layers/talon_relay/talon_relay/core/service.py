@@ -11,8 +11,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.idempotency import run_once
+from talon_relay.aws.store import Store
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core.effect_log import log_effects
 from talon_relay.core.request import Request
+from talon_relay.errors import SettingsError
 from talon_relay.observability import logger
 from talon_relay.talon.auth import SecretsManagerAuth
 from talon_relay.talon.client import IntegrationClient
@@ -25,12 +28,16 @@ if TYPE_CHECKING:
 SAFETY_MARGIN_SECONDS = 1.0
 
 
-def client(container: Container) -> IntegrationClient:
-    """The container's Talon.One client, made once (a batch's threads share one secret read)."""
+def client(container: Container, application: str = DEFAULT) -> IntegrationClient:
+    """The container's Talon.One client of `application`, made once (a batch's threads share one
+    secret read); each application its own secret, pool and counters."""
 
     def make() -> IntegrationClient:
         cfg = container.settings()
-        auth = SecretsManagerAuth(container, cfg.talon_secret_arn, max_age=cfg.secret_max_age)
+        app = container.applications().get(application)
+        if app is None or app.talon_secret_arn is None:
+            raise SettingsError(f"no Talon.One secret for application {application!r} (TALON_APPLICATIONS)")
+        auth = SecretsManagerAuth(container, app.talon_secret_arn, max_age=cfg.secret_max_age)
         return IntegrationClient(
             auth.base_url,
             auth,
@@ -39,11 +46,11 @@ def client(container: Container) -> IntegrationClient:
             max_retries=cfg.max_retries,
             backoff_factor=cfg.backoff_factor,
             backoff_max=cfg.backoff_max,
-            pool=container.http(),
-            counts=container.counts,
+            pool=container.http() if application == DEFAULT else container.http(f"talon-one:{application}"),
+            counts=container.counts.of(application),
         )
 
-    return container.once("talon-one-client", make)
+    return container.once("talon-one-client" if application == DEFAULT else f"talon-one-client:{application}", make)
 
 
 def remaining_seconds(context: Any) -> float:
@@ -80,7 +87,7 @@ def _log_answer(
     counts = log_effects(
         effects, operation=operation.name, session_id=session_id, profile_id=profile_id, correlation_id=correlation_id
     )
-    container.counts.add_all(counts)
+    container.counts.of(request.application).add_all(counts)
     if effects and container.settings().event_bus_name:
         # the way back, opt-in (EffectsToEventBus, docs/events.md): each effect one event on the bus; never
         # fails the call. Without EVENT_BUS_NAME (the default) nothing of it is imported.
@@ -124,7 +131,7 @@ def execute(
     headers = forwarded_key(request, idempotency_key or correlation_id)
 
     def call() -> str | None:
-        answer = client(container).send(
+        answer = client(container, request.application).send(
             request.operation, request.path, request.raw, budget=budget(context), headers=headers
         )
         try:
@@ -133,7 +140,5 @@ def execute(
             logger.exception("could not log the answer's effects", extra={"reason": type(exc).__name__})
         return answer.data.decode("utf-8", "replace") or None
 
-    operation = request.operation
-    return run_once(
-        container, idempotency_key, scope=operation.name, payload=request.payload, call=call, context=context
-    )
+    scope = Store.idempotency_scope(request.operation.name, request.application)
+    return run_once(container, idempotency_key, scope=scope, payload=request.payload, call=call, context=context)

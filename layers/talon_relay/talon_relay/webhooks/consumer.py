@@ -13,10 +13,14 @@ in the message format of docs/api.md ("Queue message formats"), on the erasure q
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
 from talon_relay.aws.idempotency import run_once
+from talon_relay.aws.store import Store
+from talon_relay.callers import applications
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core import messages, service
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
@@ -36,21 +40,25 @@ def step_key(webhook_id: str, step: int) -> str:
 
 
 def _queue_for_schedule(container: Container, request: Request, key: str, context: Any) -> str | None:
-    """A scheduled operation's request, queued once for its schedule (the erasure run)."""
+    """A scheduled operation's request, queued once for its schedule (the erasure run), for its
+    application (sealed)."""
     queue_url = container.settings().erasure_queue_url
     if not queue_url:
         raise SettingsError(f"ERASURE_QUEUE_URL must be set to queue {request.operation.name} for its schedule")
+    app = request.application
 
     def send() -> str:
+        body = messages.encode(request, None)
         return queues.enqueue(
             container,
             queue_url,
-            messages.encode(request, None),
-            group_id=request.group_id,
-            deduplication_key=f"{request.operation.name}#{key}",
+            body,
+            group_id=request.group_id if app == DEFAULT or not request.group_id else f"{app}/{request.group_id}",
+            deduplication_key=f"{request.operation.name}#{key}" + ("" if app == DEFAULT else f"#{app}"),
+            attributes=applications.sealed(container, app, body),
         )
 
-    scope = f"{request.operation.name}.queued"
+    scope = f"{Store.idempotency_scope(request.operation.name, app)}.queued"
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
@@ -61,7 +69,11 @@ def process(container: Container, operation: Operation, body: str, *, context: A
     """
     message = QueuedWebhook.decode(body)
     platform = operation.webhook or ""
-    logged = {"topic": message.topic, "webhook_id": message.webhook_id, "shop_domain": message.shop_domain}
+    logged: dict[str, Any] = {
+        "topic": message.topic,
+        "webhook_id": message.webhook_id,
+        "shop_domain": message.shop_domain,
+    }
     if message.platform != platform:
         raise InvalidRequest.single(
             "Invalid message", f"a {message.platform} webhook on the {platform} receiver's queue", pointer="/platform"
@@ -75,10 +87,12 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         logger.info("webhook topic has no mapping; nothing sent", extra=logged)
         metrics.count(metrics.UNMAPPED, operation=operation.name, topic=message.topic)
         return 0
-    planned = mappings.apply(mapping, message.payload())
-    for step, request in enumerate(planned, start=1):
+    payload = message.payload()
+    planned = _for_applications(container, mappings.apply(mapping, payload), message.shop_domain, payload)
+    for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
         key = step_key(message.dedup_key, step)
+        logged["application"] = request.application
         try:
             if request.operation.schedule:
                 _queue_for_schedule(container, request, key, context)
@@ -89,6 +103,45 @@ def process(container: Container, operation: Operation, body: str, *, context: A
                 )
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
+    logged["applications"] = sorted({request.application for _, request in planned})
+    logged.pop("application", None)
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
     metrics.count(metrics.APPLIED, operation=operation.name, topic=message.topic)
     return len(planned)
+
+
+def _currency(payload: Any) -> str | None:
+    """The order's currency: the customer's (presentment) currency, else the shop's."""
+    if not isinstance(payload, dict):
+        return None
+    found = payload.get("presentment_currency") or payload.get("currency")
+    return found if isinstance(found, str) else None
+
+
+def _for_applications(
+    container: Container, planned: list[Request], shop_domain: str | None, payload: Any
+) -> list[tuple[int, Request]]:
+    """Each step with its application: an order's steps go to the one application of its shop (and
+    currency); a scheduled step (the erasure of customers/redact) to every application of the shop.
+    A webhook no application takes is dead-lettered with the reason."""
+    apps = container.applications()
+    out: list[tuple[int, Request]] = []
+    order_app: str | None = None
+    for step, request in enumerate(planned, start=1):
+        if request.operation.schedule:
+            bound = apps.for_shop(shop_domain)
+            if not bound:
+                raise _unrouted(f"shop {shop_domain!r} is bound to no application (TALON_APPLICATIONS)")
+            out += [(step, replace(request, application=app.name)) for app in bound]
+            continue
+        if order_app is None:
+            try:
+                order_app = apps.for_order(shop_domain, _currency(payload)).name
+            except ValueError as exc:
+                raise _unrouted(str(exc)) from None
+        out.append((step, replace(request, application=order_app)))
+    return out
+
+
+def _unrouted(reason: str) -> InvalidRequest:
+    return InvalidRequest.single("No application", reason, pointer="/shopDomain")

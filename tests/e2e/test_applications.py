@@ -1,0 +1,64 @@
+"""Two Talon.One applications on the local stack, as `make run` serves them: each relay caller key reaches
+its own application's Talon.One (the emulator's request log names it), never the other's, and `make demo`
+goes through one journey per application."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import urllib3
+
+from local.demo import caller_api_key, run_demo
+from local.stack import LocalStack
+
+
+@pytest.fixture
+def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
+    stack = LocalStack.start(applications=True, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def requests_of(emulator_url: str) -> list[dict[str, Any]]:
+    answer = urllib3.request("GET", f"{emulator_url}/_emulator/requests", timeout=10)
+    data = json.loads(answer.data)
+    return list(data["requests"] if isinstance(data, dict) else data)
+
+
+def test_two_relay_caller_keys_reach_two_applications(two_apps: LocalStack) -> None:
+    # Given the stack's two applications and their relay caller keys, as `make run` prints them
+    info = two_apps.describe()
+    apps = info["applications"]
+    keys = {"default": caller_api_key(info), "us": apps["us"]["caller_key"]}
+    assert set(apps) == {"default", "us"} and keys["default"] != keys["us"]
+    # When each key's caller updates the same session id
+    for name, key in keys.items():
+        body = json.dumps({"customerSession": {"profileId": f"p-{name}", "attributes": {}}}).encode()
+        answer = urllib3.request(
+            "PUT",
+            f"{info['api_url']}/v2/customer_sessions/s-1",
+            body=body,
+            headers={"Content-Type": "application/json", "Authorization": f"ApiKey-v1 {key}"},
+            timeout=30,
+        )
+        assert answer.status == 200, answer.data
+    # Then each application's Talon.One received exactly its own caller's request, and its log names it
+    for name in keys:
+        logged = [r for r in requests_of(apps[name]["emulator_url"]) if r["operation"] == "updateCustomerSessionV2"]
+        assert [(r["application"], r["body"]["customerSession"]["profileId"]) for r in logged] == [(name, f"p-{name}")]
+
+
+def test_make_demo_goes_through_one_journey_per_application(
+    two_apps: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_demo(two_apps.describe()) == 0
+    output = capsys.readouterr().out
+    assert "=== application 'default'" in output and "=== application 'us'" in output
+    us_log = requests_of(two_apps.describe()["applications"]["us"]["emulator_url"])
+    assert {r["application"] for r in us_log} == {"us"}
+    assert any(r["operation"] == "deleteCustomerData" for r in us_log)

@@ -1,0 +1,99 @@
+"""Two applications and Shopify: an order reaches the application of its shop and currency (none: a dead
+letter with the reason), and a customer's erasure reaches every application of the shop, through the
+erasure queue and its scheduled run; a caller's deleteCustomerData reaches its own application only."""
+
+# ruff: noqa: F811 - the fixtures `two`, `us_server` and `shop` are imported from their modules, then named as parameters
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.functions.conftest import API_KEY
+from tests.functions.test_api_gateway import api_event
+from tests.functions.test_applications import (  # noqa: F401 - fixtures
+    US_CALLER_KEY,
+    US_TALON_KEY,
+    TwoApps,
+    keys_seen,
+    two,
+    us_server,
+)
+from tests.functions.test_shopify_webhook import Shop, answer_v2, payload, shop  # noqa: F401 - fixtures
+from tests.support import LambdaContext, answer_every_route, load_event, reset_handlers
+
+
+def erase_queued(two: TwoApps, shop: Shop, load_handler: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The off-peak run of deleteCustomerData's function, draining the erasure queue."""
+    monkeypatch.setenv("QUEUE_URL", shop.erasure_url)
+    reset_handlers()
+    result: dict[str, Any] = load_handler("delete_customer_data")(
+        load_event("delete_customer_data", "schedule"), LambdaContext()
+    )
+    return result
+
+
+def test_customers_redact_erases_the_customer_in_every_application_of_the_shop(
+    two: TwoApps, shop: Shop, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a shop bound to both applications (EUR: default, USD: us), both Talon.One answering
+    answer_every_route(two.eu)
+    answer_every_route(two.us)
+    redact = payload("customers/redact")
+    customer = str(redact["customer"]["id"])
+    # When Shopify's customers/redact is taken, consumed, and the erasure schedule runs
+    assert shop.post("customers/redact", redact)["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+    summary = erase_queued(two, shop, load_handler, monkeypatch)
+    # Then the customer was erased in both applications, each with its own key
+    assert summary["deleted"] == 2
+    path = f"/v1/customer_data/{customer}"
+    assert [(r.method, r.path) for r, _ in two.eu.log] == [("DELETE", path)]
+    assert [(r.method, r.path) for r, _ in two.us.log] == [("DELETE", path)]
+    assert (keys_seen(two.eu), keys_seen(two.us)) == ([f"ApiKey-v1 {API_KEY}"], [f"ApiKey-v1 {US_TALON_KEY}"])
+
+
+def test_a_scheduled_run_given_ids_erases_them_in_every_application(two: TwoApps, load_handler: Any) -> None:
+    answer_every_route(two.eu)
+    answer_every_route(two.us)
+    summary = load_handler("delete_customer_data")({"integrationIds": ["c-1"]}, LambdaContext())
+    assert summary["deleted"] == 2
+    assert [r.path for r, _ in two.eu.log] == [r.path for r, _ in two.us.log] == ["/v1/customer_data/c-1"]
+
+
+def test_a_callers_delete_customer_data_reaches_its_own_application_only(two: TwoApps, load_handler: Any) -> None:
+    answer_every_route(two.eu)
+    answer_every_route(two.us)
+    event = api_event("delete_customer_data", params={"integrationId": "c-7"}, secret=None)
+    event["headers"]["Authorization"] = f"ApiKey-v1 {US_CALLER_KEY}"
+    answer = load_handler("delete_customer_data")(event, LambdaContext())
+    assert answer["statusCode"] == 204, answer
+    assert (two.eu.log, [r.path for r, _ in two.us.log]) == ([], ["/v1/customer_data/c-7"])
+
+
+@pytest.mark.parametrize(("currency", "reached"), [("USD", "us"), ("EUR", "default")])
+def test_an_order_reaches_the_application_of_its_currency(
+    two: TwoApps, shop: Shop, currency: str, reached: str
+) -> None:
+    # Given both Talon.One answering, and an order of the shop in `currency`
+    answer_v2(two.eu)
+    answer_v2(two.us)
+    order = {**payload("orders/create"), "currency": currency, "presentment_currency": currency}
+    # When it is taken and consumed
+    assert shop.post("orders/create", order)["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+    # Then every step reached that application's Talon.One, none the other's
+    target, other = (two.us, two.eu) if reached == "us" else (two.eu, two.us)
+    assert target.log and other.log == []
+
+
+def test_an_order_in_a_currency_no_application_takes_is_dead_lettered_with_the_reason(two: TwoApps, shop: Shop) -> None:
+    order = {**payload("orders/create"), "currency": "JPY", "presentment_currency": "JPY"}
+    assert shop.post("orders/create", order)["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+    [dead] = shop.dead_letters()
+    reason = dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert "currency 'JPY' is bound to none" in reason
+    assert (two.eu.log, two.us.log) == ([], [])
+    assert json.loads(dead["Body"])["topic"] == "orders/create"
