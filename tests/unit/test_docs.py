@@ -16,8 +16,6 @@ README_MAX_LINES = 200
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "bench" / "README.md", *(ROOT / "docs").glob("*.md")])
 #: What no tracked file outside tests/ may cite: the design notes and the folder beside the repository.
 CITATION = re.compile(rb"DESIGN\.md|\.\./shared")
-#: TODO: files and folders that still cite them, being moved on main; empty this list once they no longer do.
-PENDING_CITATIONS: tuple[str, ...] = ()
 
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -76,9 +74,9 @@ def _tracked_files() -> list[str]:
 def test_nothing_outside_tests_cites_a_file_outside_the_repository() -> None:
     citing = []
     for name in _tracked_files():
-        if name.startswith("tests/") or name.startswith(PENDING_CITATIONS):
+        if name.startswith("tests/"):
             continue
         path = ROOT / name
         if path.is_file() and CITATION.search(path.read_bytes()):
             citing.append(name)
-    assert not citing, f"cite DESIGN.md or ../shared (the design is docs/architecture.md): {citing}"
+    assert not citing, f"cite the old design file or ../shared (the design is docs/architecture.md): {citing}"
