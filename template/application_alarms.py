@@ -9,6 +9,8 @@ own EMF ones, which carry the dimensions (`application`, `service`) in a deploym
 
 from __future__ import annotations
 
+from template.alarm_parts import ALARM_TAIL, talon_error_rate
+
 #: Applications AlarmApplications can watch (a slot each).
 MAX_APPLICATIONS = 8
 
@@ -28,45 +30,7 @@ _ALARMS = """\
           Application ${{App}}: more than TalonErrorRateThreshold of its Talon.One calls failed for
           Talon.One's reasons, across every function (docs/applications.md)
         - App: {name}
-      Metrics:
-        - Id: errors
-          ReturnData: false
-          MetricStat:
-            Metric:
-              Namespace: !Ref MetricsNamespace
-              MetricName: TalonOneErrors
-              Dimensions:
-                - Name: application
-                  Value: {name}
-                - Name: service
-                  Value: talon-relay
-            Period: 300
-            Stat: Sum
-        - Id: calls
-          ReturnData: false
-          MetricStat:
-            Metric:
-              Namespace: !Ref MetricsNamespace
-              MetricName: TalonOneCalls
-              Dimensions:
-                - Name: application
-                  Value: {name}
-                - Name: service
-                  Value: talon-relay
-            Period: 300
-            Stat: Sum
-        - Id: rate
-          Label: Talon.One error rate
-          Expression: FILL(errors, 0) / calls
-          ReturnData: true
-      EvaluationPeriods: 3
-      DatapointsToAlarm: 2
-      Threshold: !Ref TalonErrorRateThreshold
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-      OKActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-
+{error_rate}
   Application{slot}QueueAgeAlarm:
     Type: AWS::CloudWatch::Alarm
     Condition: AlarmApplication{slot}
@@ -87,11 +51,7 @@ _ALARMS = """\
       Period: 300
       EvaluationPeriods: 1
       Threshold: !Ref QueueBacklogMaxAge
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-      OKActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-"""
+{tail}"""
 
 
 def _name(slot: int) -> str:
@@ -105,4 +65,12 @@ def conditions() -> str:
 
 def alarms() -> str:
     """Each slot's two alarms (error rate toward Talon.One, queue age)."""
-    return "\n".join(_ALARMS.format(slot=slot, name=_name(slot)) for slot in range(MAX_APPLICATIONS))
+    return "\n".join(
+        _ALARMS.format(
+            slot=slot,
+            name=_name(slot),
+            error_rate=talon_error_rate("application", _name(slot)),
+            tail=ALARM_TAIL,
+        )
+        for slot in range(MAX_APPLICATIONS)
+    )

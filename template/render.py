@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from template.alarm_parts import ALARM_TAIL, talon_error_rate
 from template.entry import OperationEntry, logical_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -469,13 +470,6 @@ TLS_POLICY = """\
                 aws:SecureTransport: "false"
 """
 
-ALARM_TAIL = """\
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-      OKActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]
-"""
-
 #: One alarm on one CloudWatch metric of an operation's function or queue, over its threshold; the
 #: kinds below fill it (their values hold the operation's {{Prefix}} and {{name}}, filled after).
 METRIC_ALARM = (
@@ -549,51 +543,14 @@ QUEUE_AGE_ALARM = {
 }
 
 #: Talon.One's failures over calls, from the function's own EMF counts (talon_relay/telemetry.py).
-TALON_ERROR_RATE_ALARM = (
-    """\
+TALON_ERROR_RATE_ALARM = """\
   {{Prefix}}TalonOneErrorRateAlarm:
     Type: AWS::CloudWatch::Alarm
     Properties:
       AlarmDescription: !Sub >-
         ${{{Prefix}}Function}: more than TalonErrorRateThreshold of its Talon.One calls failed for
         Talon.One's reasons (5xx, 429, timeouts, unreachable, credentials refused; docs/operating.md, runbook)
-      Metrics:
-        - Id: errors
-          ReturnData: false
-          MetricStat:
-            Metric:
-              Namespace: !Ref MetricsNamespace
-              MetricName: TalonOneErrors
-              Dimensions:
-                - Name: operation
-                  Value: {{name}}
-                - Name: service
-                  Value: talon-relay
-            Period: 300
-            Stat: Sum
-        - Id: calls
-          ReturnData: false
-          MetricStat:
-            Metric:
-              Namespace: !Ref MetricsNamespace
-              MetricName: TalonOneCalls
-              Dimensions:
-                - Name: operation
-                  Value: {{name}}
-                - Name: service
-                  Value: talon-relay
-            Period: 300
-            Stat: Sum
-        - Id: rate
-          Label: Talon.One error rate
-          Expression: FILL(errors, 0) / calls
-          ReturnData: true
-      EvaluationPeriods: 3
-      DatapointsToAlarm: 2
-      Threshold: !Ref TalonErrorRateThreshold
-"""
-    + ALARM_TAIL
-)
+""" + talon_error_rate("operation", "{{name}}")
 
 METHOD_SETTING = """\
         - ResourcePath: {{resource_path}}
