@@ -43,6 +43,7 @@ from tests.template.helpers import (
     of_type,
     ops,
     prefix,
+    queue_id,
     queued_ops,
     ref,
     spec_operation,
@@ -125,8 +126,11 @@ def test_function_environment_names_its_secret_and_its_queues(
     assert env["TALON_SECRET_MAX_AGE"] == ref("SecretMaxAge")
     assert default(parameters, "SecretMaxAge") == 300
     if op.queued:
-        assert env["QUEUE_URL"] == ref(f"{prefix(op)}Queue")
-        assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{prefix(op)}DeadLetterQueue")
+        assert env["QUEUE_URL"] == ref(f"{queue_id(op)}Queue")
+    if op.queued and op.polls:
+        assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{queue_id(op)}DeadLetterQueue")
+    elif op.queued:  # a member of a shared queue that only sends to it (its consumer dead-letters)
+        assert not {"DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     else:
         assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     # And the idempotency table with the records' lifetime (a day by default)
@@ -303,7 +307,7 @@ def test_queue_triggered_functions_report_batch_item_failures(template: dict[str
 
     # Then it has one, on its own queue, batches of 10, reporting partial batch failures
     [event] = sqs
-    assert event["Queue"] == arn_of(f"{prefix(op)}Queue")
+    assert event["Queue"] == arn_of(f"{queue_id(op)}Queue")
     assert event["BatchSize"] == 10
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # And it waits to fill a batch only on a standard queue (Lambda has no batching window for FIFO)
@@ -370,8 +374,8 @@ def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
     assert env["ERASURE_QUEUE_URL"] == ref(f"{prefix(scheduled)}Queue")
     # And it consumes its own FIFO queue (one customer's webhooks in order), on RelayApi's route alone
     [queue] = events_of(template, op, "SQS")
-    assert queue["Queue"] == arn_of(f"{prefix(op)}Queue")
-    assert resources[f"{prefix(op)}Queue"]["Properties"]["FifoQueue"] is True
+    assert queue["Queue"] == arn_of(f"{queue_id(op)}Queue")
+    assert resources[f"{queue_id(op)}Queue"]["Properties"]["FifoQueue"] is True
     assert "KeyApi" not in named_events(template, op, "Api")
     assert "webhooks" in props["Description"]
 
@@ -380,7 +384,7 @@ def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
 
 
 def _queue_ids() -> set[str]:
-    return {f"{prefix(op)}{kind}" for op in QUEUED for kind in ("Queue", "DeadLetterQueue")}
+    return {f"{queue_id(op)}{kind}" for op in QUEUED for kind in ("Queue", "DeadLetterQueue")}
 
 
 def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> None:
@@ -396,7 +400,7 @@ def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> N
     }
     # And the FIFO ones are exactly those of the entries the table marks fifo
     fifo = {key for key, queue in queues.items() if queue["Properties"].get("FifoQueue") is True}
-    assert fifo == {f"{prefix(op)}{kind}" for op in QUEUED if op.fifo for kind in ("Queue", "DeadLetterQueue")}
+    assert fifo == {f"{queue_id(op)}{kind}" for op in QUEUED if op.fifo for kind in ("Queue", "DeadLetterQueue")}
 
 
 @queued_ops
@@ -404,8 +408,8 @@ def test_queue_redrives_into_its_dead_letter_queue(
     resources: dict[str, Any], parameters: dict[str, Any], op: Operation
 ) -> None:
     # Given the operation's queue and its DLQ
-    queue = resources[f"{prefix(op)}Queue"]["Properties"]
-    dlq = resources[f"{prefix(op)}DeadLetterQueue"]["Properties"]
+    queue = resources[f"{queue_id(op)}Queue"]["Properties"]
+    dlq = resources[f"{queue_id(op)}DeadLetterQueue"]["Properties"]
 
     # Then a message moves to the DLQ after the receives that cover the outage horizon (derived from
     # OutageHorizonHours unless MaxReceiveCount is given), an erasure request after ErasureMaxReceiveCount runs
@@ -417,7 +421,7 @@ def test_queue_redrives_into_its_dead_letter_queue(
         ]
     }
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": arn_of(f"{prefix(op)}DeadLetterQueue"),
+        "deadLetterTargetArn": arn_of(f"{queue_id(op)}DeadLetterQueue"),
         "maxReceiveCount": ref("ErasureMaxReceiveCount") if op.schedule else derived,
     }
     assert default(parameters, "MaxReceiveCount") == 0
@@ -431,8 +435,8 @@ def test_queue_redrives_into_its_dead_letter_queue(
 @queued_ops
 def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op: Operation) -> None:
     # Given the operation's queue and its DLQ
-    queue = resources[f"{prefix(op)}Queue"]["Properties"]
-    dlq = resources[f"{prefix(op)}DeadLetterQueue"]["Properties"]
+    queue = resources[f"{queue_id(op)}Queue"]["Properties"]
+    dlq = resources[f"{queue_id(op)}DeadLetterQueue"]["Properties"]
     fifo_keys = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
 
     if not op.fifo:
@@ -478,8 +482,8 @@ def test_a_get_is_answered_at_once_with_no_queue_at_all(template: dict[str, Any]
     env = function_properties(template, op).get("Environment", {}).get("Variables", {})
     assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     # And nothing in the stack refers to a queue of its name (the dashboard included)
-    assert f"{prefix(op)}Queue" not in json.dumps(template, default=str)
-    assert f"{prefix(op)}DeadLetterQueue" not in json.dumps(template, default=str)
+    assert f"{queue_id(op)}Queue" not in json.dumps(template, default=str)
+    assert f"{queue_id(op)}DeadLetterQueue" not in json.dumps(template, default=str)
 
 
 def test_every_queue_is_encrypted(resources: dict[str, Any]) -> None:
@@ -510,7 +514,7 @@ def test_visibility_timeout_covers_six_function_timeouts(
     assert int(timeout["MaxValue"]) <= 29
     # And every queue a function consumes uses that visibility timeout
     for op in QUEUED:
-        assert resources[f"{prefix(op)}Queue"]["Properties"]["VisibilityTimeout"] == ref("QueueVisibilityTimeout")
+        assert resources[f"{queue_id(op)}Queue"]["Properties"]["VisibilityTimeout"] == ref("QueueVisibilityTimeout")
 
 
 # --- TLS: one queue policy per queue ------------------------------------------------------------------
@@ -572,7 +576,7 @@ def test_an_update_sent_again_after_another_is_never_silently_dropped(
 ) -> None:
     # Given the operation's queue as the template makes it, in moto
     sqs = local_client("sqs", moto_endpoint)
-    props = resources[f"{prefix(op)}Queue"]["Properties"]
+    props = resources[f"{queue_id(op)}Queue"]["Properties"]
     attributes = {
         key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
         for key in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")

@@ -172,7 +172,8 @@ def guard(container: Container, operation: Operation, request: Request, record: 
     return Guard(
         container=container,
         store=table,
-        item_id=table.ordering_id(operation.name, customer, request.application),
+        # on a shared queue one place per customer across its operations (v1 and v2 updates of a session)
+        item_id=table.ordering_id(operation.shared_queue or operation.name, customer, request.application),
         position=position,
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,

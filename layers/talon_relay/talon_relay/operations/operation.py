@@ -55,6 +55,10 @@ class QueryParam(NamedTuple):
     kind: Literal["boolean", "yes-no", "date-time"]
 
 
+#: The shared queue of every change of a customer session (`Delivery.shared_queue`): one order per session
+#: across the operations that change it (docs/lifecycle.md).
+SESSIONS = "sessions"
+
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
 V1_EFFECTS = ("event", "effects")
 V2_EFFECTS = ("effects",)
@@ -119,6 +123,14 @@ class Delivery(NamedTuple):
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
+    #: A FIFO queue several operations share (`sessions`), so that one customer's messages keep one order
+    #: whichever operation carries each: its queued route (`Prefer: respond-async`, the SQS route) sends
+    #: there, each message naming its operation (the `relayOperation` attribute), grouped by application
+    #: and customer. A webhook receiver's webhooks whose mapping changes such a customer go there too.
+    shared_queue: str | None = None
+    #: Whether the function of this entry consumes its shared queue (one per shared queue): it dispatches
+    #: each message to the operation the message names, in group order. The others only send to it.
+    consumes: bool = False
 
 
 class Deployment(NamedTuple):
@@ -217,6 +229,21 @@ class Operation(NamedTuple):
         return self.delivery.webhook
 
     @property
+    def shared_queue(self) -> str | None:
+        return self.delivery.shared_queue
+
+    @property
+    def polls(self) -> bool:
+        """Whether its function polls a queue: its own, or the shared queue it is the consumer of."""
+        return self.queued and (self.shared_queue is None or self.webhook is not None or self.delivery.consumes)
+
+    @property
+    def own_queue(self) -> bool:
+        """Whether it has a queue of its own (a member of a shared queue has none; a webhook receiver keeps
+        its own for the webhooks that change no shared customer)."""
+        return self.queued and (self.shared_queue is None or self.webhook is not None)
+
+    @property
     def queued(self) -> bool:
         """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
         `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
@@ -227,7 +254,7 @@ class Operation(NamedTuple):
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
-        return self.group_by is not None or self.webhook is not None
+        return self.group_by is not None or self.webhook is not None or self.shared_queue is not None
 
     @property
     def key_api(self) -> bool:
@@ -258,3 +285,8 @@ class Operation(NamedTuple):
         if query:
             path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
         return path
+
+
+def shared_members(operations: Mapping[str, Operation], queue: str) -> tuple[Operation, ...]:
+    """The entries whose messages a shared queue carries (its webhook receivers' included)."""
+    return tuple(op for op in operations.values() if op.shared_queue == queue and op.queued)

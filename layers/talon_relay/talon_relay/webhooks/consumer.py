@@ -14,6 +14,7 @@ in the message format of docs/api.md ("Queue message formats"), on the erasure q
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
@@ -21,7 +22,7 @@ from talon_relay.aws.idempotency import run_once
 from talon_relay.aws.store import Store
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
-from talon_relay.core import messages, service
+from talon_relay.core import lifecycle, messages, service
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
@@ -62,6 +63,10 @@ def _queue_for_schedule(container: Container, request: Request, key: str, contex
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
+def _execute(container: Container, request: Request, message: QueuedWebhook, key: str, context: Any) -> object:
+    return service.execute(container, request, context=context, correlation_id=message.webhook_id, idempotency_key=key)
+
+
 def process(container: Container, operation: Operation, body: str, *, context: Any) -> int:
     """Map and apply one queued webhook; returns how many operations it became.
 
@@ -97,10 +102,11 @@ def process(container: Container, operation: Operation, body: str, *, context: A
             if request.operation.schedule:
                 _queue_for_schedule(container, request, key, context)
                 logger.info("queued for its schedule", extra={**logged, "step": step, "target": request.operation.name})
-            else:
-                service.execute(
-                    container, request, context=context, correlation_id=message.webhook_id, idempotency_key=key
-                )
+                continue
+            call = partial(_execute, container, request, message, key, context)
+            if not lifecycle.applied(container, request, call):
+                # a late cart update of a session the order moved on past: acknowledged, the next step runs
+                logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
     logged["applications"] = sorted({request.application for _, request in planned})
@@ -108,14 +114,6 @@ def process(container: Container, operation: Operation, body: str, *, context: A
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
     metrics.count(metrics.APPLIED, operation=operation.name, topic=message.topic)
     return len(planned)
-
-
-def _currency(payload: Any) -> str | None:
-    """The order's currency: the customer's (presentment) currency, else the shop's."""
-    if not isinstance(payload, dict):
-        return None
-    found = payload.get("presentment_currency") or payload.get("currency")
-    return found if isinstance(found, str) else None
 
 
 def _for_applications(
@@ -136,7 +134,7 @@ def _for_applications(
             continue
         if order_app is None:
             try:
-                order_app = apps.for_order(shop_domain, _currency(payload)).name
+                order_app = apps.for_order(shop_domain, mappings.order_currency(payload)).name
             except ValueError as exc:
                 raise _unrouted(str(exc)) from None
         out.append((step, replace(request, application=order_app)))

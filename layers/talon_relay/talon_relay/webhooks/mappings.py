@@ -171,3 +171,30 @@ def group_of(mapping: TopicMapping, payload: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     return value if isinstance(value, str) and value else None
+
+
+def shared_customer(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
+    """The customer (the session) a webhook changes on the shared queue `queue`: the group parameter of its
+    first step carried by that queue; None when no step is, or a step waits for the erasure schedule (that
+    webhook stays on its receiver's own queue), or the payload names none."""
+    steps = [OPERATIONS[step.operation] for step in mapping.steps]
+    if payload is None or any(op.schedule for op in steps):
+        return None
+    for step, op in zip(mapping.steps, steps, strict=True):
+        if op.shared_queue == queue and op.group_by in step.params:
+            try:
+                value = evaluate(step.params[op.group_by], payload)
+            except _Unmappable:
+                return None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            return value if isinstance(value, str) and value else None
+    return None
+
+
+def order_currency(payload: Any) -> str | None:
+    """The order's currency: the customer's (presentment) currency, else the shop's (its application)."""
+    if not isinstance(payload, dict):
+        return None
+    found = payload.get("presentment_currency") or payload.get("currency")
+    return found if isinstance(found, str) else None
