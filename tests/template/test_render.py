@@ -209,6 +209,21 @@ def test_rendering_is_deterministic_in_name_order(tmp_path: Path) -> None:
             [Entry("getHook", "GET", "/hooks/x", "get_hook", True, webhook="x")],
             "getHook: a webhook receiver needs a queue (not a GET)",
         ),
+        (
+            [Entry("putA", "PUT", "/a/{id}", "put_a", True, group_by="id", shared_queue="things")],
+            "the things queue needs one consumer (Delivery.consumes), not none",
+        ),
+        (
+            [
+                Entry("putA", "PUT", "/a/{id}", "put_a", True, group_by="id", shared_queue="things", consumes=True),
+                Entry("putB", "PUT", "/b/{id}", "put_b", True, group_by="id", shared_queue="things", consumes=True),
+            ],
+            "the things queue needs one consumer (Delivery.consumes), not ['putA', 'putB']",
+        ),
+        (
+            [Entry("putA", "PUT", "/a/{id}", "put_a", True, shared_queue="things", consumes=True)],
+            "putA: a member of the things queue needs a queue (not a GET) and its group (group_by)",
+        ),
         ([Entry("Create-Referral", "POST", "/v1/referrals", "create_referral")], "camelCase operationId"),
         ([Entry("createReferral", "POST", "/v1/referrals", "CreateReferral")], "snake_case folder"),
         ([Entry("createReferral", "POST", "v1/referrals", "create_referral")], "must start with /"),

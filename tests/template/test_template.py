@@ -27,6 +27,7 @@ from tests.template.helpers import (
     QUEUED,
     ROOT,
     SCHEDULED,
+    SENDERS,
     SIGNING_SECRET,
     TABLE,
     UNQUEUED,
@@ -610,3 +611,42 @@ def received(sqs: Any, url: str) -> list[str]:
             bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return bodies
+
+
+@pytest.mark.parametrize("op", SENDERS, ids=lambda op: op.function)
+def test_a_member_of_the_sessions_queue_only_sends_to_it(template: dict[str, Any], op: Operation) -> None:
+    # Given an operation whose queued route goes on the shared sessions queue, consumed by another function
+    resources = template["Resources"]
+    assert op.shared_queue == "sessions" and not op.polls
+
+    # Then its function has its API routes and no SQS event source, and its async mode sends to SessionsQueue
+    events = resources[f"{prefix(op)}Function"]["Properties"]["Events"]
+    assert {event["Type"] for event in events.values()} == {"Api"}
+    env = function_properties(template, op)["Environment"]["Variables"]
+    assert env["QUEUE_URL"] == ref("SessionsQueue")
+    # And it has no queue, dead-letter queue or queue alarm of its own
+    assert not [
+        key
+        for key in resources
+        if key.startswith(f"{prefix(op)}Queue") or ("DeadLetter" in key and key.startswith(prefix(op)))
+    ]
+
+
+def test_the_sessions_queue_is_consumed_by_one_function_and_fed_by_the_shopify_receiver(
+    template: dict[str, Any],
+) -> None:
+    # Given the functions with an SQS event source on the sessions queue, and the Shopify receiver
+    resources = template["Resources"]
+    consumers = [
+        key
+        for key, resource in of_type(resources, "AWS::Serverless::Function").items()
+        for event in (resource["Properties"].get("Events") or {}).values()
+        if event["Type"] == "SQS" and event["Properties"]["Queue"] == arn_of("SessionsQueue")
+    ]
+
+    # Then exactly one function consumes it (updateCustomerSessionV2's), in FIFO order
+    assert consumers == ["UpdateCustomerSessionV2Function"]
+    assert resources["SessionsQueue"]["Properties"]["FifoQueue"] is True
+    # And the Shopify receiver sends the webhooks that change a session there
+    env = resources["ShopifyWebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["SHARED_QUEUE_URL"] == ref("SessionsQueue")
