@@ -107,7 +107,7 @@ def test_a_poison_message_leaves_its_group_and_holds_no_other_session(
     stack: LocalStack, http: Http, queues: Queues
 ) -> None:
     # Given, on the sessions queue (the SQS route), a return of session A that can never succeed (no body),
-    # then a valid update of A, a valid update of B, and a message that names no operation
+    # then a valid update of A, a valid update of B, and a message naming an operation the queue does not carry
     a, b = f"sp-{uuid.uuid4().hex[:8]}", f"sp-{uuid.uuid4().hex[:8]}"
     poison = queues.send(SESSIONS, {"customerSessionId": a}, group=a, operation="returnCartItems")
     queues.send(
@@ -122,7 +122,9 @@ def test_a_poison_message_leaves_its_group_and_holds_no_other_session(
         group=b,
         operation="updateCustomerSessionV2",
     )
-    anonymous = queues.send(SESSIONS, {"customerSessionId": b, "body": update_v2("p-b")}, group=b)
+    unknown = queues.send(
+        SESSIONS, {"customerSessionId": b, "body": update_v2("p-b")}, group=b, operation="updateCustomerProfileV2"
+    )
 
     # When the sessions queue's consumer takes them
     settled(queues)
@@ -135,13 +137,13 @@ def test_a_poison_message_leaves_its_group_and_holds_no_other_session(
     # Then both sessions' valid updates reached Talon.One
     assert calls(stack, a) == [("updateCustomerSessionV2", "", 200)]
     assert calls(stack, b) == [("updateCustomerSessionV2", "", 200)]
-    # And the poison and the message naming no operation are dead letters with their reasons, never sent
+    # And the poison and the message naming a foreign operation are dead letters with their reasons, never sent
     by_id = {attribute(letter, "sourceMessageId"): letter for letter in letters}
-    assert set(by_id) == {poison, anonymous}
+    assert set(by_id) == {poison, unknown}
     assert attribute(by_id[poison], "operation") == "returnCartItems"
     assert attribute(by_id[poison], "relayOperation") == "returnCartItems"  # kept for a redrive
     assert "body" in (attribute(by_id[poison], "failureReason") or "")
-    assert "relayOperation" in (attribute(by_id[anonymous], "failureReason") or "")
+    assert "names no operation of the sessions queue" in (attribute(by_id[unknown], "failureReason") or "")
 
 
 def test_a_late_cart_update_after_the_close_is_superseded_not_retried_nor_dead_lettered(

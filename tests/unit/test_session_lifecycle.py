@@ -113,7 +113,6 @@ def test_a_message_on_the_sessions_queue_is_for_the_operation_it_names(name: str
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        (None, "names its operation in the relayOperation"),
         ("updateCustomerProfile", "names no operation of the sessions queue"),
         ("getCustomerSession", "names no operation of the sessions queue"),
         ("noSuchOperation", "names no operation of the sessions queue"),
@@ -127,6 +126,13 @@ def test_a_message_on_the_sessions_queue_naming_no_operation_of_it_is_refused(na
     with pytest.raises(InvalidRequest) as raised:
         messages.operation_of(consumer, named(name))
     assert reason in raised.value.reason
+
+
+def test_a_message_naming_no_operation_is_the_receiving_functions_own() -> None:
+    # Given a message without relayOperation, handed to the sessions queue's consumer or to a member's function
+    # Then it is that function's own operation (an updateCustomerSessionV2 sender needs no attribute)
+    for name in ("updateCustomerSessionV2", "returnCartItems"):
+        assert messages.operation_of(OPERATIONS[name], named(None)) is OPERATIONS[name]
 
 
 def test_a_queue_of_its_own_ignores_the_attribute() -> None:

@@ -99,25 +99,19 @@ def operation_attribute(operation: Operation) -> dict[str, Any]:
 
 
 def operation_of(consumer: Operation, attributes: Mapping[str, Any] | None) -> Operation:
-    """The operation a record on `consumer`'s queue is for: `consumer` itself on a queue of its own; on a
-    shared queue the one its `relayOperation` attribute names, which must be carried by that queue (an
-    InvalidRequest, a dead letter, says what is wrong)."""
-    if consumer.shared_queue is None or (consumer.webhook is not None and consumer.own_queue):
-        return consumer
+    """The operation a record handed to `consumer`'s function is for: on a shared queue, the one its
+    `relayOperation` attribute names, which that queue must carry (else an InvalidRequest, a dead letter,
+    says what is wrong); without the attribute, or on a queue of its own, the function's own operation (so
+    a sender of updateCustomerSessionV2 messages, the sessions queue's consumer, needs no attribute)."""
     found = (attributes or {}).get(OPERATION_ATTRIBUTE)
     name = found.get("stringValue", found.get("StringValue")) if isinstance(found, Mapping) else None
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest.single(
-            "Invalid message",
-            f"a message on the {consumer.shared_queue} queue names its operation in the {OPERATION_ATTRIBUTE}"
-            " message attribute (docs/api.md)",
-            parameter=OPERATION_ATTRIBUTE,
-        )
-    target = OPERATIONS.get(name)
+    if consumer.shared_queue is None or (consumer.webhook is not None and consumer.own_queue) or name is None:
+        return consumer
+    target = OPERATIONS.get(name) if isinstance(name, str) else None
     if target is None or target.shared_queue != consumer.shared_queue or not target.queued:
         raise InvalidRequest.single(
             "Invalid message",
-            f"{OPERATION_ATTRIBUTE} {input_limits.printable(name[:80])!r} names no operation of the"
+            f"{OPERATION_ATTRIBUTE} {input_limits.printable(str(name)[:80])!r} names no operation of the"
             f" {consumer.shared_queue} queue",
             parameter=OPERATION_ATTRIBUTE,
         )
