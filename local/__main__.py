@@ -248,13 +248,14 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from local.aws import local_client
-    from local.redrive import function_names, logical_name, queue_urls_from_stack, redrive
+    from local.redrive import function_names, logical_name, queue_name, queue_urls_from_stack, redrive
 
     name = logical_name(args.function)
     known = {logical_name(function): function for function in function_names()}
     if name not in known:
         print(f"unknown function {args.function!r}; FUNCTION is one of: {', '.join(function_names())}", file=sys.stderr)
         return 1
+    name = queue_name(name)  # a session operation's messages are on the sessions queue
     if args.stack:
         import boto3
 

@@ -383,9 +383,7 @@ def _run(stack: LocalStack, plan: Plan, tally: Tally, report: Callable[[str], No
     faults.join(timeout=5)
 
     figures = Figures()
-    letters = work.dead_letters("SessionsDeadLetterQueue") + work.dead_letters(
-        "UpdateCustomerProfileDeadLetterQueue"
-    )
+    letters = work.dead_letters("SessionsDeadLetterQueue") + work.dead_letters("UpdateCustomerProfileDeadLetterQueue")
     reasons = [
         str(((m.get("MessageAttributes") or {}).get("failureReason") or {}).get("StringValue") or "") for m in letters
     ]

@@ -128,11 +128,7 @@ def test_a_poison_message_leaves_its_group_and_holds_no_other_session(
 
     # When the sessions queue's consumer takes them
     settled(queues)
-    letters = wait_until(
-        lambda: (found := queues.take_all(SESSIONS_DLQ)) and len(found) == 2 and found,
-        timeout=APPLY_TIMEOUT,
-        what="two dead letters",
-    )
+    letters = queues.take_all(SESSIONS_DLQ)  # (a dead letter is sent before its message leaves the queue)
 
     # Then both sessions' valid updates reached Talon.One
     assert calls(stack, a) == [("updateCustomerSessionV2", "", 200)]
