@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from talon_relay.adapters.sqs import operation_of
 from talon_relay.core import lifecycle, messages
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import OPERATIONS
@@ -107,7 +108,7 @@ def test_a_message_on_the_sessions_queue_is_for_the_operation_it_names(name: str
     consumer = OPERATIONS["updateCustomerSessionV2"]
 
     # Then the message is that operation's
-    assert messages.operation_of(consumer, named(name)) is OPERATIONS[name]
+    assert operation_of(consumer, named(name)) is OPERATIONS[name]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_a_message_on_the_sessions_queue_naming_no_operation_of_it_is_refused(na
 
     # Then it is an InvalidRequest (a dead letter) saying so
     with pytest.raises(InvalidRequest) as raised:
-        messages.operation_of(consumer, named(name))
+        operation_of(consumer, named(name))
     assert reason in raised.value.reason
 
 
@@ -132,7 +133,7 @@ def test_a_message_naming_no_operation_is_the_receiving_functions_own() -> None:
     # Given a message without relayOperation, handed to the sessions queue's consumer or to a member's function
     # Then it is that function's own operation (an updateCustomerSessionV2 sender needs no attribute)
     for name in ("updateCustomerSessionV2", "returnCartItems"):
-        assert messages.operation_of(OPERATIONS[name], named(None)) is OPERATIONS[name]
+        assert operation_of(OPERATIONS[name], named(None)) is OPERATIONS[name]
 
 
 def test_a_queue_of_its_own_ignores_the_attribute() -> None:
@@ -140,7 +141,7 @@ def test_a_queue_of_its_own_ignores_the_attribute() -> None:
     consumer = OPERATIONS["updateCustomerProfileV2"]
 
     # Then the message is its own operation's, and the relay names no operation on such a queue
-    assert messages.operation_of(consumer, named("returnCartItems")) is consumer
+    assert operation_of(consumer, named("returnCartItems")) is consumer
     assert messages.operation_attribute(consumer) == {}
     assert messages.operation_attribute(OPERATIONS["returnCartItems"]) == {
         "relayOperation": {"DataType": "String", "StringValue": "returnCartItems"}

@@ -21,9 +21,9 @@ from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
 from talon_relay.core import lifecycle, messages, ordering, retry_delays, service
-from talon_relay.errors import RelayError
+from talon_relay.errors import InvalidRequest, RelayError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, carried_by
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -97,7 +97,7 @@ class _RecordHandler:
         mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter). On a shared
         queue (the sessions queue) the message names its operation, which is run here, in its group's order."""
         message_id = record.message_id
-        operation = messages.operation_of(self.operation, record.raw_event.get("messageAttributes"))
+        operation = operation_of(self.operation, record.raw_event.get("messageAttributes"))
         self.targets[message_id] = operation
         if operation is not self.operation:
             logger.thread_safe_append_keys(target=operation.name)
@@ -183,6 +183,23 @@ class _RecordHandler:
             )
             raise
         self._counts(record).add(telemetry.DEAD_LETTERED)
+
+
+def operation_of(consumer: Operation, attributes: dict[str, Any] | None) -> Operation:
+    """The operation a record handed to `consumer`'s function is for: on a shared queue (the sessions queue)
+    the one its `relayOperation` attribute names, without one the function's own (docs/api.md); a name the
+    queue does not carry is an InvalidRequest (a dead letter) saying so."""
+    found = (attributes or {}).get(messages.OPERATION_ATTRIBUTE)
+    name = found.get("stringValue") if isinstance(found, dict) else None
+    target = carried_by(consumer, name if isinstance(name, str) else None)
+    if target is None:
+        raise InvalidRequest.single(
+            "Invalid message",
+            f"{messages.OPERATION_ATTRIBUTE} {str(name)[:80]!r} names no operation"
+            f" of the {consumer.shared_queue} queue",
+            parameter=messages.OPERATION_ATTRIBUTE,
+        )
+    return target
 
 
 def _wait_with_the_head(

@@ -15,7 +15,7 @@ from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
-from talon_relay.operations import OPERATIONS, Operation
+from talon_relay.operations import Operation
 
 #: The message attribute naming the operation of a message on a shared queue (docs/api.md): the queue
 #: carries several operations' messages, one order per customer across them.
@@ -96,26 +96,6 @@ def operation_attribute(operation: Operation) -> dict[str, Any]:
     if operation.shared_queue is None:
         return {}
     return {OPERATION_ATTRIBUTE: {"DataType": "String", "StringValue": operation.name}}
-
-
-def operation_of(consumer: Operation, attributes: Mapping[str, Any] | None) -> Operation:
-    """The operation a record handed to `consumer`'s function is for: on a shared queue, the one its
-    `relayOperation` attribute names, which that queue must carry (else an InvalidRequest, a dead letter,
-    says what is wrong); without the attribute, or on a queue of its own, the function's own operation (so
-    a sender of updateCustomerSessionV2 messages, the sessions queue's consumer, needs no attribute)."""
-    found = (attributes or {}).get(OPERATION_ATTRIBUTE)
-    name = found.get("stringValue", found.get("StringValue")) if isinstance(found, Mapping) else None
-    if consumer.shared_queue is None or (consumer.webhook is not None and consumer.own_queue) or name is None:
-        return consumer
-    target = OPERATIONS.get(name) if isinstance(name, str) else None
-    if target is None or target.shared_queue != consumer.shared_queue or not target.queued:
-        raise InvalidRequest.single(
-            "Invalid message",
-            f"{OPERATION_ATTRIBUTE} {input_limits.printable(str(name)[:80])!r} names no operation of the"
-            f" {consumer.shared_queue} queue",
-            parameter=OPERATION_ATTRIBUTE,
-        )
-    return target
 
 
 def carried_operation(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
