@@ -5,8 +5,9 @@
   and response models, success status, whether a body is required, and where its answer holds the
   effects and the ids logged with them. A contract test holds each entry to the spec.
 - `Delivery`: how the relay's queue carries it: the customer whose messages form one FIFO group, whether
-  a later update supersedes an earlier one, whether the off-peak schedule drains the queue, and, for a
-  webhook receiver, the platform whose webhooks it takes.
+  a later update supersedes an earlier one, whether the off-peak schedule drains the queue, for a
+  webhook receiver the platform whose webhooks it takes, and the queue several operations share (the
+  sessions queue: one order per session across them).
 - `Deployment`: what is deployed for it: the function (its folder under functions/). The template
   reads nothing else per entry today (timeouts, throttles and reserved concurrency are stack
   parameters, the same for every function).
@@ -285,8 +286,3 @@ class Operation(NamedTuple):
         if query:
             path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
         return path
-
-
-def shared_members(operations: Mapping[str, Operation], queue: str) -> tuple[Operation, ...]:
-    """The entries whose messages a shared queue carries (its webhook receivers' included)."""
-    return tuple(op for op in operations.values() if op.shared_queue == queue and op.queued)
