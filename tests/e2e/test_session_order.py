@@ -60,6 +60,13 @@ def calls(stack: LocalStack, session: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def post_webhook(stack: LocalStack, http: Http, topic: str, body: dict[str, Any]) -> None:
+    """Shopify posting a signed webhook: queued (200)."""
+    raw = json.dumps(body).encode()
+    headers = webhook_headers(topic, raw, webhook_secret(stack.describe()) or "")
+    assert http.request("POST", stack.api_url + WEBHOOK_PATH, raw, headers).json["status"] == "queued"
+
+
 def settled(queues: Queues) -> None:
     queues.wait_empty(SESSIONS, "ShopifyWebhookQueue", timeout=APPLY_TIMEOUT)
 
@@ -201,9 +208,7 @@ def test_a_webhooks_close_and_an_api_callers_return_of_the_same_session_keep_the
     order: dict[str, Any] = load_event("shopify_webhook/payloads", "orders_paid")
     cart = f"cart-{uuid.uuid4().hex[:12]}"
     order |= {"cart_token": cart, "id": int(uuid.uuid4().int % 10**12)}
-    raw = json.dumps(order).encode()
-    headers = webhook_headers("orders/paid", raw, webhook_secret(stack.describe()) or "")
-    assert http.request("POST", stack.api_url + WEBHOOK_PATH, raw, headers).json["status"] == "queued"
+    post_webhook(stack, http, "orders/paid", order)
     queue(http, "POST", session_path(cart) + "/returns", {"return": {"returnedCartItems": [{"position": 0}]}})
 
     # When the queues are consumed
@@ -212,4 +217,25 @@ def test_a_webhooks_close_and_an_api_callers_return_of_the_same_session_keep_the
     # Then the webhook's close reached Talon.One before the API caller's return, and both were accepted
     assert calls(stack, cart) == [("updateCustomerSessionV2", "closed", 200), ("returnCartItems", "", 200)]
     assert stack.emulator.state()["sessions"][cart]["state"] == "partially_returned"
+    assert queues.depth(SESSIONS_DLQ) == queues.depth("ShopifyWebhookDeadLetterQueue") == 0
+
+
+def test_shopifys_cart_update_arriving_after_the_paid_order_is_superseded(
+    stack: LocalStack, http: Http, queues: Queues
+) -> None:
+    # Given a paid order of a new cart, then a carts/update of that cart Shopify sent after it
+    order: dict[str, Any] = load_event("shopify_webhook/payloads", "orders_paid")
+    cart = f"cart-{uuid.uuid4().hex[:12]}"
+    order |= {"cart_token": cart, "id": int(uuid.uuid4().int % 10**12)}
+    late: dict[str, Any] = load_event("shopify_webhook/payloads", "carts_update") | {"token": cart}
+    post_webhook(stack, http, "orders/paid", order)
+    post_webhook(stack, http, "carts/update", late)
+
+    # When the queues are consumed
+    settled(queues)
+
+    # Then the late cart update was refused once by Talon.One and acknowledged (superseded): the order stays
+    # closed, nothing is retried or dead-lettered
+    assert calls(stack, cart) == [("updateCustomerSessionV2", "closed", 200), ("updateCustomerSessionV2", "", 400)]
+    assert stack.emulator.state()["sessions"][cart]["state"] == "closed"
     assert queues.depth(SESSIONS_DLQ) == queues.depth("ShopifyWebhookDeadLetterQueue") == 0
