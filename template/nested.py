@@ -141,9 +141,7 @@ class Split:
 
         def sub_line(match: re.Match[str]) -> str:
             """A one-line !Sub naming an own resource: its list form, the resource a variable of it."""
-            found = {
-                (m.group(1), m.group(2)) for m in _SUB_VAR.finditer(match.group(2)) if m.group(1) in stack.own
-            }
+            found = {(m.group(1), m.group(2)) for m in _SUB_VAR.finditer(match.group(2)) if m.group(1) in stack.own}
             if not found:
                 return match.group(0)
             body = match.group(2)
