@@ -93,6 +93,12 @@ def _shopify_banner(info: dict[str, Any]) -> None:
     print(way_back_banner(info), flush=True)
 
 
+#: The banner's last line: below it, what happens, as it happens.
+LIVE_VIEW = (
+    "Live view (below): each request, its effects, each event published on the bus and each write-back to the"
+    " Shopify Admin stand-in. Ctrl-C stops."
+)
+
 #: The ports `make run` takes by default, and the variable that chooses each.
 PORTS = (
     ("api", "API_PORT", 3000),
@@ -243,6 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(banner(urls, info, _local_signing_secret(info), _local_caller_key(info)), flush=True)
         print(applications_banner(info, _local_caller_key(info)), flush=True)
         _shopify_banner(info)
+        print(LIVE_VIEW, flush=True)
         while not stopped.wait(0.5):
             pass
     except KeyboardInterrupt:
