@@ -274,14 +274,48 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0 if response.status == 200 else 1
 
 
+def cmd_redrive_events(args: argparse.Namespace) -> int:
+    """`make redrive FUNCTION=events`: RelayEventsDeadLetterQueue's events on their way again (docs/events.md)."""
+    from local.aws import local_client
+    from local.events_redrive import redrive_events, urls_from_stack
+
+    if args.stack:
+        import boto3
+
+        dlq_url, bus = urls_from_stack(args.stack)
+        sqs, events = boto3.client("sqs"), boto3.client("events")
+    else:
+        info = running_stack()
+        if info is None:
+            print("no local stack is running: start one with `make run`, or pass STACK=<name>", file=sys.stderr)
+            return 1
+        dlq_url, bus = info["queues"]["RelayEventsDeadLetterQueue"], info["event_bus_name"]
+        sqs, events = local_client("sqs", info["aws_endpoint"]), local_client("events", info["aws_endpoint"])
+    result = redrive_events(sqs, events, dlq_url=dlq_url, bus_name=bus, limit=args.limit)
+    print(f"sent {result.moved} event(s) from {dlq_url} on again (to the bus {bus}, or to their subscriber queue)")
+    for reason, count in sorted(result.reasons.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    print(f"{result.came_back} could not be sent again: left in the dead-letter queue")
+    for reason, count in sorted(result.came_back_reasons.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    return 0
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from local.aws import local_client
+    from local.events_redrive import EVENTS_NAMES
     from local.redrive import function_names, logical_name, queue_urls_from_stack, redrive
 
+    if args.function in EVENTS_NAMES:
+        return cmd_redrive_events(args)
     name = logical_name(args.function)
     known = {logical_name(function): function for function in function_names()}
     if name not in known:
-        print(f"unknown function {args.function!r}; FUNCTION is one of: {', '.join(function_names())}", file=sys.stderr)
+        names = ", ".join(function_names())
+        print(
+            f"unknown function {args.function!r}; FUNCTION is one of: {names}, or events (the bus's dead letters)",
+            file=sys.stderr,
+        )
         return 1
     if args.stack:
         import boto3
@@ -339,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     cleanup.add_argument("ids", nargs="*", help="delete these integration ids instead of draining the queue")
     cleanup.set_defaults(func=cmd_cleanup)
     again = sub.add_parser("redrive", help="move a function's dead-lettered messages back to its queue")
-    again.add_argument("function", help="e.g. update_customer_session (a folder under functions/)")
+    again.add_argument(
+        "function", help="e.g. update_customer_session (a folder under functions/), or events (the bus's dead letters)"
+    )
     again.add_argument("--stack", default=os.environ.get("STACK"), help="a deployed stack (default: the local one)")
     again.add_argument("--limit", type=int, default=1000)
     again.add_argument(

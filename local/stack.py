@@ -225,6 +225,7 @@ class LocalStack:
             "talon_one_webhook_secret_arn": self.aws.secret_arns.get("TalonOneWebhookSecret"),
             "shopify_admin_url": self.shopify_admin_url,
             "shop_domain": self.gateway.resolver.parameters.get("ShopifyShopDomain") or None,
+            "event_bus_name": self.gateway.resolver.resolve({"Ref": "RelayEventBus"}),
             "api_key": self.gateway.api_key,
             "secrets_extension_port": self.extension.port if self.extension is not None else None,
             # each application's name: its emulator and relay caller key (docs/applications.md)
