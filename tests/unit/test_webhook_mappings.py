@@ -28,6 +28,8 @@ DEFAULT_TOPICS = {
     "orders/create",
     "orders/cancelled",
     "orders/paid",
+    "orders/edited",
+    "refunds/create",
     "customers/create",
     "customers/update",
     "customers/redact",
@@ -227,16 +229,30 @@ def test_customer_topics_copy_only_the_attributes_the_mapping_names(topic: str) 
 
 
 def test_customers_redact_is_a_deletion_the_erasure_schedule_runs() -> None:
-    # Given Shopify's customers/redact webhook
-    payload = sample("customers/redact")
+    # Given Shopify's customers/redact webhook, with two orders to redact
+    payload = {**sample("customers/redact"), "orders_to_redact": [5912348800105, 5912348800777]}
 
     # When its mapping applies
-    [request] = mappings.apply(shopify("customers/redact"), payload)
+    planned = mappings.plan(shopify("customers/redact"), payload)
 
-    # Then it is a deleteCustomerData of the customer, an operation the table leaves to the schedule
-    assert request.operation.name == "deleteCustomerData"
-    assert request.operation.schedule
-    assert dict(request.params) == {"integrationId": str(payload["customer"]["id"])}
+    # Then it is a deleteCustomerData of the customer, then one of each order's guest profile (a guest
+    # order's sessions and events), each its own step run: operations the table leaves to the schedule
+    assert [(label, dict(r.params)) for label, r in planned] == [
+        ("1", {"integrationId": str(payload["customer"]["id"])}),
+        ("2.1", {"integrationId": "guest-order-5912348800105"}),
+        ("2.2", {"integrationId": "guest-order-5912348800777"}),
+    ]
+    assert all(r.operation.name == "deleteCustomerData" and r.operation.schedule for _, r in planned)
+
+
+def test_customers_redact_without_orders_to_redact_erases_the_customer_only() -> None:
+    # Given a customers/redact whose orders_to_redact is empty, or missing
+    orders: list[int] | None
+    for orders in ([], None):
+        payload = {**sample("customers/redact"), "orders_to_redact": orders}
+
+        # Then only the customer is erased
+        assert [label for label, _ in mappings.plan(shopify("customers/redact"), payload)] == ["1"]
 
 
 def test_shop_redact_sends_nothing() -> None:
@@ -367,7 +383,7 @@ def test_operator_mappings_replace_and_add_topics_over_the_layers(
     # Then the operator's files win topic by topic, and the layer's other topics stay
     assert found["carts/update"].description == "operator's"
     assert found["refunds/create"].description == "new"
-    assert set(found) == DEFAULT_TOPICS | {"refunds/create"}
+    assert set(found) == DEFAULT_TOPICS
 
 
 # --- the second platform: commercetools, by the same mechanism ------------------------------------------

@@ -158,7 +158,9 @@ class Store:
     def get_order(self, item_id: str, *, now: float) -> dict[str, Any] | None:
         """The order's record (None: none, or past its time and not yet removed by DynamoDB)."""
         try:
-            item = self.client.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True).get("Item")
+            item = self.client.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True).get(
+                "Item"
+            )
         except Exception as exc:
             raise StoreUnavailable(f"order record unavailable: {type(exc).__name__}") from exc
         if item is None or int(item.get("expiration", {}).get("N", "0")) < now:

@@ -91,9 +91,7 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         return 0
     payload = message.payload()
     order = _recall(container, mapping, payload, message.shop_domain)
-    planned = _for_applications(
-        container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order
-    )
+    planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
     for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
         key = step if "#" in step else step_key(message.dedup_key, step)  # a step's own key, else the webhook's

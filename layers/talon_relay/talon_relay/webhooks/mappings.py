@@ -14,8 +14,8 @@ the step and the field, never its values (they are customer data).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.exceptions import InvalidEnvelopeExpressionError
@@ -248,7 +248,7 @@ def remembered(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None
     """The order record the mapping keeps ({order, session, lines}; None: it keeps none, or the payload
     names no order or session), the lines numbered by their position in the session."""
     remember = mapping.order.remember if mapping.order else None
-    if remember is None:
+    if remember is None or (mapping.order and mapping.order.recall and order is None):
         return None
     data = context(mapping, payload, order)
     try:
