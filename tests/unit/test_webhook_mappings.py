@@ -13,7 +13,7 @@ import pytest
 
 from talon_relay.container import Container
 from talon_relay.errors import ConfigurationError, InvalidRequest
-from talon_relay.webhooks import mappings
+from talon_relay.webhooks import conventions, mappings
 from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
 from tests.support import EVENTS, ROOT
 
@@ -427,3 +427,129 @@ def test_a_commercetools_order_created_message_maps_by_the_same_mechanism() -> N
 )
 def test_mapping_functions(expression: str, data: Any, expected: Any) -> None:
     assert mappings.evaluate(expression, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "expected"),
+    [
+        (
+            "relay_join(a, 'k', b, 'id', 'm')[].[k, m.v]",
+            {"a": [{"k": 1}, {"k": "2"}, {"k": 3}], "b": [{"id": "1", "v": "x"}, {"id": 2, "v": "y"}]},
+            [[1, "x"], ["2", "y"], [3, None]],
+        ),
+        ("relay_join(a, 'k', b, 'id', 'm')", {"b": []}, None),
+        ("relay_subtract(a, b)", {"a": 3, "b": 1}, 2),
+        ("relay_subtract(a, b)", {"a": 3}, 3),
+    ],
+    ids=["join by text", "join of null", "subtract", "subtract null"],
+)
+def test_join_and_subtract(expression: str, data: Any, expected: Any) -> None:
+    assert mappings.evaluate(expression, data) == expected
+
+
+# --- conventions: the SKU of a Shopify line --------------------------------------------------------------
+
+
+def skus(mapping: TopicMapping) -> list[str]:
+    [session, _event] = mappings.apply(mapping, sample("orders/paid"))
+    return [item["sku"] for item in session.body["customerSession"]["cartItems"]]
+
+
+def test_the_shopify_sku_convention_is_the_sku_by_default_and_the_variant_id_when_chosen() -> None:
+    # Given the sample order: a line with a SKU, a line with an empty one
+    lines = sample("orders/paid")["line_items"]
+    path = SHOPIFY_DIR / "orders_paid.json"
+
+    # Then by default a line's sku is its SKU, else its variant id
+    assert skus(mappings.load_file(path)) == [lines[0]["sku"], str(lines[1]["variant_id"])]
+    # And with WEBHOOK_CONVENTIONS=shopify_sku=variant_id (Talon.One's Shopify app's) every line is its variant
+    chosen = conventions.expansions(conventions.parse_choices("shopify_sku=variant_id"))
+    assert skus(mappings.load_file(path, chosen)) == [str(line["variant_id"]) for line in lines]
+
+
+def test_the_convention_is_the_deployments_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a container whose environment chooses the variant id
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    monkeypatch.setenv("WEBHOOK_CONVENTIONS", "shopify_sku=variant_id")
+    found = mappings.for_platform(Container(), "shopify")
+
+    # Then every topic with line items uses it, the order's record too
+    variant = str(sample("orders/paid")["line_items"][0]["variant_id"])
+    assert skus(found["orders/paid"])[0] == variant
+    record = mappings.remembered(found["orders/paid"], sample("orders/paid"))
+    assert record is not None and record["lines"][0]["sku"] == variant
+
+
+@pytest.mark.parametrize("setting", ["shopify_sku=barcode", "colour=red", "shopify_sku"])
+def test_an_unknown_convention_or_option_is_a_configuration_error_naming_the_choices(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    monkeypatch.setenv("WEBHOOK_CONVENTIONS", setting)
+    with pytest.raises(ConfigurationError, match="WEBHOOK_CONVENTIONS.*variant_id"):
+        mappings.for_platform(Container(), "shopify")
+
+
+def test_every_shopify_file_with_line_items_names_the_convention_not_a_copy_of_it() -> None:
+    # Given the layer's Shopify files that make cart items of Shopify's line items (orders/edited reads
+    # the order's record, made by orders/paid or orders/create)
+    for path in SHOPIFY_DIR.glob("*.json"):
+        text = path.read_text()
+        # Then a line's sku is `$shopify_sku` there, never spelled out
+        if "line_items[].{" in text:
+            assert "sku: $shopify_sku" in text, path.name
+            assert "sku: sku ||" not in text, path.name
+
+
+# --- refunds and edits: the order's record ---------------------------------------------------------------
+
+
+def paid_record() -> dict[str, Any]:
+    record = mappings.remembered(shopify("orders/paid"), sample("orders/paid"))
+    assert record is not None
+    return record
+
+
+def test_a_refund_maps_to_a_return_of_the_refunded_lines_at_their_positions() -> None:
+    # Given the paid order's record, and a refund of one bag of beans and the frother
+    refund = sample("refunds/create")
+    frother = {**refund["refund_line_items"][0], "line_item_id": sample("orders/paid")["line_items"][1]["id"]}
+    refund["refund_line_items"].append(frother)
+
+    # When its mapping applies
+    [(label, request)] = mappings.plan(shopify("refunds/create"), refund, paid_record())
+
+    # Then it is one return on the order's session, keyed by the refund, of positions 0 and 1
+    assert label == f"refund-{refund['id']}#1"
+    assert dict(request.params) == {"customerSessionId": sample("orders/paid")["cart_token"]}
+    assert request.body["return"] == {
+        "returnedCartItems": [{"position": 0, "quantity": 1}, {"position": 1, "quantity": 1}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"line_item_id": 42}, "not a line of the order"),
+        ({"quantity": 3}, "larger quantity than was bought"),
+    ],
+)
+def test_a_refund_that_cannot_be_a_return_is_refused_with_the_reason(change: dict[str, Any], reason: str) -> None:
+    refund = sample("refunds/create")
+    refund["refund_line_items"][0].update(change)
+    with pytest.raises(InvalidRequest, match=reason):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+def test_a_recalled_order_is_read_through_a_reserved_name_the_payload_cannot_hold() -> None:
+    # Given a refund payload that carries the name the relay reads the record under
+    refund = {**sample("refunds/create"), "relay_order": {"session": "someone-elses"}}
+    # Then it does not map
+    with pytest.raises(InvalidRequest, match="not an object of the platform's shape"):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+def test_an_edit_without_line_changes_sends_nothing() -> None:
+    edit = sample("orders/edited")
+    edit["order_edit"]["line_items"] = {"additions": [], "removals": []}
+    assert mappings.apply(shopify("orders/edited"), edit, paid_record()) == []
