@@ -486,7 +486,7 @@ def test_an_unknown_convention_or_option_is_a_configuration_error_naming_the_cho
 ) -> None:
     monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
     monkeypatch.setenv("WEBHOOK_CONVENTIONS", setting)
-    with pytest.raises(ConfigurationError, match="WEBHOOK_CONVENTIONS.*variant_id"):
+    with pytest.raises(ConfigurationError, match=r"WEBHOOK_CONVENTIONS.*variant_id"):
         mappings.for_platform(Container(), "shopify")
 
 
