@@ -412,6 +412,68 @@ def test_a_commercetools_order_created_message_maps_by_the_same_mechanism() -> N
     assert mappings.group_of(mapping, message) == message["order"]["cart"]["id"]
 
 
+def commercetools(message_type: str) -> tuple[dict[str, Any], TopicMapping]:
+    """The example message of a type and its example mapping."""
+    message = json.loads((EXAMPLES / "payloads" / "commercetools" / f"{message_type}.json").read_text())
+    return message, mappings.load_dir(EXAMPLES / "mappings" / "commercetools")[message_type]
+
+
+def commercetools_order() -> dict[str, Any]:
+    """The record OrderCreated's mapping keeps of the example order."""
+    message, mapping = commercetools("OrderCreated")
+    record = mappings.remembered(mapping, message)
+    assert record is not None
+    return record
+
+
+def test_a_commercetools_order_created_keeps_the_orders_session_and_line_items() -> None:
+    record = commercetools_order()
+    order = commercetools("OrderCreated")[0]["order"]
+    assert record["session"] == order["cart"]["id"]
+    assert [(line["id"], line["position"], line["quantity"]) for line in record["lines"]] == [
+        (order["lineItems"][0]["id"], 0, 2),
+        (order["lineItems"][1]["id"], 1, 1),
+    ]
+
+
+def test_a_commercetools_order_cancelled_cancels_the_orders_session_and_other_states_send_nothing() -> None:
+    # Given commercetools' OrderStateChanged to Cancelled, and the record OrderCreated kept
+    message, mapping = commercetools("OrderStateChanged")
+
+    # When it applies: the order's session (its cart, from the record) is cancelled
+    [request] = mappings.apply(mapping, message, commercetools_order())
+    assert (request.operation.name, dict(request.params)) == (
+        "updateCustomerSessionV2",
+        {"customerSessionId": commercetools("OrderCreated")[0]["order"]["cart"]["id"]},
+    )
+    assert request.body["customerSession"] == {"state": "cancelled"}
+    # And an order moved to another state sends nothing
+    assert mappings.apply(mapping, {**message, "orderState": "Complete"}, commercetools_order()) == []
+    # And an order the relay never recorded is refused with the reason
+    with pytest.raises(InvalidRequest, match="no record of the order"):
+        mappings.apply(mapping, message, None)
+
+
+def test_a_commercetools_return_info_returns_the_line_items_at_their_positions() -> None:
+    # Given commercetools' ReturnInfoAdded (one bag of beans back), and the record OrderCreated kept
+    message, mapping = commercetools("ReturnInfoAdded")
+
+    # When it applies
+    [(label, request)] = mappings.plan(mapping, message, commercetools_order())
+
+    # Then it is one return of position 0, quantity 1, keyed by the message's id
+    assert label == f"commercetools-message-{message['id']}#1"
+    assert request.operation.name == "returnCartItems"
+    assert request.body["return"] == {"returnedCartItems": [{"position": 0, "quantity": 1}]}
+    # And a return of more than was ordered is refused with the reason
+    message["returnInfo"]["items"][0]["quantity"] = 3
+    with pytest.raises(InvalidRequest, match="larger quantity than was ordered"):
+        mappings.apply(mapping, message, commercetools_order())
+    # And a return of custom line items only sends nothing
+    message["returnInfo"]["items"][0]["type"] = "CustomLineItemReturnItem"
+    assert mappings.apply(mapping, message, commercetools_order()) == []
+
+
 # --- the relay's JMESPath functions ------------------------------------------------------------------------
 
 
