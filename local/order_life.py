@@ -110,8 +110,8 @@ def run_order_life(info: dict[str, Any], http: urllib3.PoolManager, step: int) -
     step += 1
     print(f"{step}. orders/edited: one film taken off -> reopened (everything rolled back), updated, closed")
     print("   again (counted again)")
-    edit = {"order_edit": {"id": 1, "order_id": order_id, "line_items": {"additions": [], "removals": []}}}
-    edit["order_edit"]["line_items"]["removals"] = [{"id": film["id"], "delta": 1}]
+    removed = [{"id": film["id"], "delta": 1}]
+    edit = {"order_edit": {"id": 1, "order_id": order_id, "line_items": {"additions": [], "removals": removed}}}
     walk.send("orders/edited", edit, 3)
     walk.show(cart)
 
