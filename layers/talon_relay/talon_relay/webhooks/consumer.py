@@ -5,7 +5,11 @@ dispositions are the adapter's). Every request is made and checked before the fi
 webhook that does not map is dead-lettered whole, with the reason. Then step N runs with the
 idempotency key `<webhook id>#<N>`, so a platform's retry of the same webhook, or SQS delivering the
 message again after step 1 went through and step 2 failed, replays what was done and sends only
-what was not: nothing reaches Talon.One twice.
+what was not: nothing reaches Talon.One twice. A step with its own `key` (a refund's id) uses
+`<key>#<N>` instead, so a replay under any webhook id is the same step.
+
+A mapping that reads the relay's record of an order (a refund's, an edit's) gets it from the table
+before anything is mapped; one that keeps it (a paid order's) writes it once every step went through.
 
 A step whose operation the table marks `schedule` (deleteCustomerData) is not run now: it is queued,
 in the message format of docs/api.md ("Queue message formats"), on the erasure queue the off-peak schedule drains.

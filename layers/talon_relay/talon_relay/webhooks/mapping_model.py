@@ -14,6 +14,12 @@ field whose expression gives null is left out of the request. A step's `operatio
 entry of the operation table, and what the steps produce goes through the same strict checker as any
 caller's request. Steps run in order; none: the topic is acknowledged and counted, nothing is sent.
 
+A step may run only `when` an expression holds, once per element of an array (`each`), and under its
+own idempotency base (`key`, e.g. a refund's id). `order` reads (`recall`) and writes (`remember`) the
+relay's record of an order, which later topics (refunds, edits) need because their payloads name only
+the order; `requires` are checks that dead-letter a webhook with their reason before anything is sent.
+Expressions may use a deployment's conventions as `$name` (conventions.py).
+
 The models check a file when it is loaded (the layer has no jsonschema). Operators' editors get the
 same rules as `talon_relay/webhooks/mapping.schema.json`, generated from these models by
 `make mapping-schema` (a test keeps the two equal).
