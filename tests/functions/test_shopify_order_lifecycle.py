@@ -169,6 +169,19 @@ def test_an_edit_reopens_updates_and_closes_the_session_and_updates_the_record(
     assert [(line["sku"], line["position"], line["quantity"]) for line in lines] == [("BEANS-ESP-1KG", 0, 3)]
     assert shop.dead_letters() == []
 
+    # When the paid order's webhook is replayed later (another webhook id), and a refund of a bag follows
+    shop.post("orders/paid", ORDER, webhook_id="wh-paid-replayed")
+    shop.consume()
+    httpserver.log.clear()
+    shop.post("refunds/create", payload("refunds/create"))
+    shop.consume()
+
+    # Then the replay did not take the record back to the order as first paid: the edited record holds
+    [item] = order_items(shop)
+    assert [line["quantity"] for line in json.loads(item["record"]["S"])["lines"]] == [3]
+    [(request, _)] = httpserver.log
+    assert json.loads(request.get_data())["return"] == {"returnedCartItems": [{"position": 0, "quantity": 1}]}
+
 
 def test_an_edit_adding_a_line_the_order_did_not_have_is_dead_lettered(shop: Shop, httpserver: HTTPServer) -> None:
     # Given the order paid, and an edit adding a product (Shopify names the new line by its id only)

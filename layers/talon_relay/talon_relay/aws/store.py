@@ -145,14 +145,19 @@ class Store:
             name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
         return f"{self.owner}.{ORDER}{name}"
 
-    def put_order(self, item_id: str, record: dict[str, Any], *, expires: int) -> None:
-        """One write (a replay writes the same record again: nothing else changes)."""
+    def put_order(self, item_id: str, record: dict[str, Any], *, expires: int, replace: bool) -> None:
+        """One write. Not `replace`: only when there is no record yet (a paid order's replay, or its
+        orders/create after orders/paid, never takes an edit's record back to the order as first paid)."""
+        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(id)"}
         try:
             self.client.put_item(
                 TableName=self.table,
                 Item={"id": {"S": item_id}, "record": {"S": json.dumps(record)}, "expiration": {"N": str(expires)}},
+                **condition,
             )
         except Exception as exc:  # botocore's errors: the message is retried; its steps replay from their records
+            if type(exc).__name__ == "ConditionalCheckFailedException":
+                return  # the order has its record already
             raise StoreUnavailable(f"order record not written: {type(exc).__name__}") from exc
 
     def get_order(self, item_id: str, *, now: float) -> dict[str, Any] | None:

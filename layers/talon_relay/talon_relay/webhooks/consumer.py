@@ -143,7 +143,8 @@ def _remember(
     apps = {request.application for _, request in planned if not request.operation.schedule}
     record["application"] = apps.pop() if len(apps) == 1 else (order or {}).get("application", DEFAULT)
     expires = int(time.time()) + container.settings().order_memory_seconds
-    table.put_order(table.order_id(shop, record["order"]), record, expires=expires)
+    # a mapping that read the record (an edit) replaces it; one that makes it (a paid order) only creates it
+    table.put_order(table.order_id(shop, record["order"]), record, expires=expires, replace=order is not None)
 
 
 def _currency(payload: Any) -> str | None:
