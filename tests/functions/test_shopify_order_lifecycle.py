@@ -13,10 +13,11 @@ from typing import Any
 import boto3
 from pytest_httpserver import HTTPServer
 
+from tests.functions.test_applications import TwoApps, two, us_server
 from tests.functions.test_shopify_webhook import Shop, answer_v2, calls, payload, shop
-from tests.support import integration_state_v2
+from tests.support import answer_every_route, integration_state_v2
 
-__all__ = ["shop"]  # the fixture, shared with the webhook function's own tests
+__all__ = ["shop", "two", "us_server"]  # the fixtures, shared with the function's and the applications' tests
 
 ORDER = payload("orders/paid")
 SESSION = ORDER["cart_token"]
@@ -197,3 +198,21 @@ def test_an_edit_adding_a_line_the_order_did_not_have_is_dead_lettered(shop: Sho
     # Then it is dead-lettered with the reason, nothing sent
     assert "adds a line the order did not have" in reason_of(shop)
     assert httpserver.log == []
+
+
+def test_a_refund_goes_to_the_application_its_order_was_paid_in(two: TwoApps, shop: Shop) -> None:
+    # Given a shop bound to two applications by currency (EUR: default, USD: us), and an order paid in USD
+    answer_every_route(two.eu)
+    answer_every_route(two.us)
+    shop.post("orders/paid", {**ORDER, "currency": "USD", "presentment_currency": "USD"})
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # When its refund arrives (a refund names no currency of its order)
+    shop.post("refunds/create", payload("refunds/create"))
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then the return went to the order's application, `us`, as recorded when it was paid
+    returns = f"/v2/customer_sessions/{SESSION}/returns"
+    assert [r.path for r, _ in two.us.log if r.method == "POST"][-1] == returns
+    assert all(r.path != returns for r, _ in two.eu.log)
+    assert shop.dead_letters() == []
