@@ -24,7 +24,7 @@ from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits, messages
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import OPERATIONS, Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import Delivery, QueuedWebhook
 
@@ -111,7 +111,7 @@ def _shared(
     API's queued changes of that session (its application's, then the session), so neither overtakes the
     other (docs/lifecycle.md). None: its receiver's own queue."""
     queue = operation.shared_queue
-    session = mappings.shared_customer(mapping, payload, queue) if queue else None
+    session = _session_of(mapping, payload, queue) if queue else None
     if session is None:
         return None
     url = container.settings().shared_queue_url
@@ -122,6 +122,26 @@ def _shared(
     except ValueError:  # no application takes it: the consumer dead-letters it with the reason
         app = DEFAULT
     return url, session if app == DEFAULT else f"{app}/{session}"
+
+
+def _session_of(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
+    """The session a webhook changes on the shared queue `queue`: the group parameter of its first step that
+    queue carries, read from the payload; None when no step is, a step waits for the erasure schedule (that
+    webhook stays on its receiver's own queue), or the payload alone does not name it (a refund's or an
+    edit's session comes from the order's record, read by the consumer: docs/lifecycle.md)."""
+    steps = [OPERATIONS[step.operation] for step in mapping.steps]
+    if payload is None or any(op.schedule for op in steps):
+        return None
+    for step, op in zip(mapping.steps, steps, strict=True):
+        if op.shared_queue == queue and op.group_by in step.params:
+            try:
+                value = mappings.evaluate(step.params[op.group_by], payload)
+            except ValueError:  # the expression failed on this payload
+                return None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            return value if isinstance(value, str) and value else None
+    return None
 
 
 def _enqueue(
