@@ -125,23 +125,22 @@ def _shared(
 
 
 def _session_of(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
-    """The session a webhook changes on the shared queue `queue`: the group parameter of its first step that
-    queue carries, read from the payload; None when no step is, a step waits for the erasure schedule (that
-    webhook stays on its receiver's own queue), or the payload alone does not name it (a refund's or an
-    edit's session comes from the order's record, read by the consumer: docs/lifecycle.md)."""
+    """The group on the shared queue `queue` of a webhook with a step that queue carries: the session its
+    first such step names in the payload, else (a refund's or an edit's session comes from the order's
+    record, which the consumer reads) the mapping's group, the order; None when no step is carried by the
+    queue, or one waits for the erasure schedule (that webhook stays on its receiver's own queue)."""
     steps = [OPERATIONS[step.operation] for step in mapping.steps]
-    if payload is None or any(op.schedule for op in steps):
+    carried = [(step, op) for step, op in zip(mapping.steps, steps, strict=True) if op.shared_queue == queue]
+    if payload is None or not carried or any(op.schedule for op in steps):
         return None
-    for step, op in zip(mapping.steps, steps, strict=True):
-        if op.shared_queue == queue and op.group_by in step.params:
-            try:
-                value = mappings.evaluate(step.params[op.group_by], payload)
-            except ValueError:  # the expression failed on this payload
-                return None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                value = str(value)
-            return value if isinstance(value, str) and value else None
-    return None
+    step, op = carried[0]
+    try:
+        value = mappings.evaluate(step.params[op.group_by], payload) if op.group_by in step.params else None
+    except ValueError:  # the expression failed on this payload
+        value = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value else mappings.group_of(mapping, payload)
 
 
 def _enqueue(
