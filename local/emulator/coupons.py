@@ -119,7 +119,7 @@ def best_prior_price(call: Call) -> Outcome:
     end = parse_time(body["timeframeEndDate"])
     start = end - timedelta(days=int(days))
     observed = _observed(call)
-    answer = []
+    answer: list[dict[str, Any]] = []
     for sku in dict.fromkeys(body["skus"]):
         within = [entry for entry in observed if entry[0] == sku and start <= entry[1] <= end]
         if not within:
@@ -156,7 +156,7 @@ def create_referrals(call: Call) -> Outcome:
             )
     created = []
     for advocate in advocates:
-        one = {key: body[key] for key in ("campaignId", "startDate", "expiryDate") if key in body}
+        one: dict[str, Any] = {key: body[key] for key in ("campaignId", "startDate", "expiryDate") if key in body}
         result = backend.create_referral({**one, "advocateProfileIntegrationId": advocate}, call.application_id)
         assert result.referral is not None
         result.referral.usage_limit = body["usageLimit"]

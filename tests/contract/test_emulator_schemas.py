@@ -2,9 +2,10 @@
 
 For every operation the emulator serves, its body definition must be the spec's, item by item, with
 every `$ref` resolved on both sides: the same properties, required set, types, formats, enums,
-lengths, minimums, closed or open objects. v1 routes follow the May 2019 Swagger file (v1 operations added
-later, such as coupon reservations: the May 2026 file), v2 routes the May 2026 OpenAPI file (talon_one_openapi-v25.17.0.yaml). Only documentation keywords are left out
-(`description`, `title`, `example`, `default`). The query parameters of v2 routes and the success
+lengths, minimums, closed or open objects. v1 routes follow the May 2019 Swagger file (the v1
+operations it does not have, such as coupon reservations, the May 2026 file), v2 routes the May 2026
+OpenAPI file (talon_one_openapi-v25.17.0.yaml). Only documentation keywords are left out
+(`description`, `title`, `example`, `default`). The query parameters of today's routes and the success
 statuses are checked too. A drift on either side (a property added, removed or retyped) fails here.
 """
 
