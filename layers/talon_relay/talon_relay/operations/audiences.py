@@ -9,7 +9,7 @@ standard queue.
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import Contract, Delivery, Operation
+from talon_relay.operations.operation import Contract, Delivery, Deployment, Operation
 
 CREATE_AUDIENCE_V2 = Operation(
     Contract(
@@ -76,6 +76,8 @@ UPDATE_AUDIENCE_CUSTOMERS_ATTRIBUTES = Operation(
     ),
     # attributes merge: a later request sets what it names, it does not replace the one before
     Delivery(group_by="audienceId"),
+    # (UpdateAudienceCustomersAttributesDeadLetterQueue would leave a stack name 12 characters)
+    Deployment(logical_id="AudienceCustomersAttributes"),
 )
 
 UPDATE_CUSTOMER_PROFILE_AUDIENCES = Operation(
@@ -88,4 +90,6 @@ UPDATE_CUSTOMER_PROFILE_AUDIENCES = Operation(
         body_required=True,
     ),
     Delivery(group="customerAudiences"),
+    # (UpdateCustomerProfileAudiencesDeadLetterQueue would leave a stack name 14 characters)
+    Deployment(logical_id="CustomerProfileAudiences"),
 )

@@ -136,6 +136,10 @@ class Deployment(NamedTuple):
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
     #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
     function: str | None = None
+    #: The prefix of its resources' logical ids; None: the operationId capitalised. For an operationId so
+    #: long that its FIFO dead-letter queue's generated name would leave the stack name too little room
+    #: (`make preflight`: `<stack>-<prefix>DeadLetterQueue-<13>.fifo` within SQS's 80 characters).
+    logical_id: str | None = None
 
 
 class Operation(NamedTuple):
@@ -261,6 +265,10 @@ class Operation(NamedTuple):
     @property
     def function(self) -> str:
         return self.deployment.function or snake_case(self.name)
+
+    @property
+    def logical_id(self) -> str | None:
+        return self.deployment.logical_id
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query
