@@ -76,7 +76,7 @@ UPDATE_AUDIENCE_CUSTOMERS_ATTRIBUTES = Operation(
     ),
     # attributes merge: a later request sets what it names, it does not replace the one before
     Delivery(group_by="audienceId"),
-    # (UpdateAudienceCustomersAttributesDeadLetterQueue would leave a stack name 12 characters)
+    # (UpdateAudienceCustomersAttributesDeadLetterQueue would leave the stack name 12 characters)
     Deployment(logical_id="AudienceCustomersAttributes"),
 )
 
@@ -90,6 +90,6 @@ UPDATE_CUSTOMER_PROFILE_AUDIENCES = Operation(
         body_required=True,
     ),
     Delivery(group="customerAudiences"),
-    # (UpdateCustomerProfileAudiencesDeadLetterQueue would leave a stack name 14 characters)
+    # (UpdateCustomerProfileAudiencesDeadLetterQueue would leave the stack name 14 characters)
     Deployment(logical_id="CustomerProfileAudiences"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import Contract, Operation, QueryParam
+from talon_relay.operations.operation import Contract, Deployment, Operation, QueryParam
 
 CREATE_REFERRAL = Operation(
     Contract(
@@ -30,4 +30,6 @@ CREATE_REFERRALS_FOR_MULTIPLE_ADVOCATES = Operation(
         query_params=(QueryParam("silent", "yes-no"),),
         examples={"silent": "no"},
     ),
+    # (CreateReferralsForMultipleAdvocatesDeadLetterQueue would leave the stack name 15 characters)
+    deployment=Deployment(logical_id="ReferralsForMultipleAdvocates"),
 )
