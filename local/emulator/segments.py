@@ -37,6 +37,12 @@ class Segments:
             next_audience_id=int(data.get("nextAudienceId", 1)),
         )
 
+    def forget(self, integration_id: str) -> None:
+        """A customer's data erased: out of every audience, no coupon reserved for them any more."""
+        for members in (*self.members.values(), *self.reservations.values()):
+            while integration_id in members:
+                members.remove(integration_id)
+
     def new_audience_id(self) -> int:
         self.next_audience_id += 1
         return self.next_audience_id - 1

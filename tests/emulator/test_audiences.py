@@ -173,3 +173,15 @@ def test_the_inventory_holds_what_was_asked_for(client: Client) -> None:
     # And without flags, nothing; an unknown profile is a 404
     assert client.request("GET", "/v1/customer_profiles/p-1/inventory").body == {}
     assert client.request("GET", "/v1/customer_profiles/p-9/inventory").status == 404
+
+
+def test_erasing_a_customer_takes_them_out_of_audiences_and_reservations(client: Client) -> None:
+    # Given a customer in an audience and holding a reserved coupon
+    audience = _audience(client)["id"]
+    _memberships(client, ("add", "p-1", audience), ("add", "p-2", audience))
+    client.request("POST", "/v1/coupon_reservations/SAVE5", {"integrationIDs": ["p-1"]})
+    # When their data is deleted
+    assert client.delete("p-1").status == 204
+    # Then they are in neither any more, and the others stay
+    segments = _state(client)["segments"]
+    assert segments["members"] == {str(audience): ["p-2"]} and segments["reservations"] == {"SAVE5": []}
