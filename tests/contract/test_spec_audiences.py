@@ -250,3 +250,43 @@ def test_reads_are_answered_at_once_and_writes_queued_in_their_order() -> None:
         assert table[name].fifo and table[name].group and not table[name].last_write_wins
     # And creates without an id to order by are on standard queues
     assert not table["createAudienceV2"].fifo and not table["createReferralsForMultipleAdvocates"].fifo
+
+
+# --- the answers in the June 2026 split specs -----------------------------------------------------------
+
+
+def _june_answer(name: str) -> tuple[dict[str, Any], set[str]]:
+    op = OPERATIONS[name]
+    schema = _june(op)["responses"][str(op.success_status)]["content"]["application/json"]["schema"]
+    return flat_schema(schema.get("items", schema))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["createCouponReservation", "getReservedCustomers", "createReferralsForMultipleAdvocates", "getCustomerInventory"],
+)
+def test_june_answers_are_mays(name: str) -> None:
+    properties, required = _june_answer(name)
+    response = OPERATIONS[name].response
+    assert response is not None
+    schema = SCHEMAS[next(key for key, model in ANSWERS.items() if model is load_model(response))]
+    assert (set(properties), required) == (set(schema["properties"]), set(schema.get("required", [])))
+
+
+def test_june_adds_subscribed_applications_to_the_audience_answer() -> None:
+    properties, required = _june_answer("createAudienceV2")
+    assert set(properties) - set(SCHEMAS["Audience"]["properties"]) == {"subscribedApplicationsIds"}
+    assert required == set(SCHEMAS["Audience"]["required"])
+
+
+def test_june_answers_best_prior_prices_with_context_ids_required_where_may_requires_one_context_id() -> None:
+    # Given the best prior price of both specs
+    properties, required = _june_answer("bestPriorPrice")
+    may = SCHEMAS["BestPriorPrice"]
+    # Then June adds a list `contextIds`, required, and no longer requires `contextId`, which May (and
+    # talon-one-sdk 26.2) require: the relay passes the answer on as Talon.One sends it; its library model
+    # and the emulator follow May
+    assert set(properties) - set(may["properties"]) == {"contextIds"}
+    assert properties["contextIds"]["type"] == "array"
+    assert required ^ set(may["required"]) == {"contextIds", "contextId"}
+    assert "context_id" in coupons.BestPriorPrice.model_fields
