@@ -244,7 +244,9 @@ US = {
     "signingSecretArn": f"{ACCOUNT}:signing-us-Ab12Cd",
     "shops": [{"domain": "acme.myshopify.com", "currencies": ["USD"]}],
 }
-GRANTED = "ApplicationSecretArns=" + ",".join(str(US[k]) for k in ("talonSecretArn", "callerKeysSecretArn", "signingSecretArn"))
+GRANTED = "ApplicationSecretArns=" + ",".join(
+    str(US[k]) for k in ("talonSecretArn", "callerKeysSecretArn", "signingSecretArn")
+)
 
 
 def with_document(document: dict[str, Any], *overrides: str) -> list[str]:
@@ -286,7 +288,12 @@ def test_a_sound_applications_document_with_its_secrets_granted_passes() -> None
             "is bound to applications 'default' and 'us'",
         ),
         (
-            {"applications": [{"name": "default", "shops": [{"domain": "a.myshopify.com"}]}, {**US, "shops": [{"domain": "A.myshopify.com"}]}]},
+            {
+                "applications": [
+                    {"name": "default", "shops": [{"domain": "a.myshopify.com"}]},
+                    {**US, "shops": [{"domain": "A.myshopify.com"}]},
+                ]
+            },
             "shop 'a.myshopify.com' without currencies is bound to applications 'default' and 'us'",
         ),
         (
@@ -305,7 +312,11 @@ def test_an_applications_document_a_function_would_refuse_is_refused_naming_the_
 ) -> None:
     # Given samconfig's Applications override a function would refuse at its start
     # When the preflight runs, then it refuses the deploy with the function's own message naming the setting
-    [problem] = [p for p in with_document(document, GRANTED, f"CallerSigningSecretArn={ACCOUNT}:signing-eu-Ab12Cd") if "Applications (" in p]
+    [problem] = [
+        p
+        for p in with_document(document, GRANTED, f"CallerSigningSecretArn={ACCOUNT}:signing-eu-Ab12Cd")
+        if "Applications (" in p
+    ]
     assert problem.startswith("Applications (the functions' TALON_APPLICATIONS) is refused: ")
     assert message in problem
     assert "samconfig.toml [dev.deploy.parameters]" in problem
@@ -327,9 +338,10 @@ def test_alarm_applications_may_name_only_known_applications() -> None:
     found = with_document({"applications": [US]}, GRANTED, "AlarmApplications=us,mars")
     assert len(found) == 1
     assert "AlarmApplications names unknown application 'mars' (known: default, us)" in found[0]
-    assert "AlarmApplications names unknown application 'mars'" in problems(
-        f"TalonSecretArn={SECRET}", "AlarmApplications=mars"
-    )[0]
+    assert (
+        "AlarmApplications names unknown application 'mars'"
+        in problems(f"TalonSecretArn={SECRET}", "AlarmApplications=mars")[0]
+    )
 
 
 def test_the_command_refuses_a_bad_applications_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

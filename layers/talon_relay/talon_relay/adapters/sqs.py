@@ -96,15 +96,15 @@ class _RecordHandler:
         if self.operation.webhook:
             from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
 
-            consumer.process(self.container, self.operation, record.body, context=self.context)
+            def routed(application: str) -> None:
+                self._routed(record, application)
+
+            consumer.process(self.container, self.operation, record.body, context=self.context, routed=routed)
             return
         message_id = record.message_id
         application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
         logger.thread_safe_append_keys(application=application)
-        self.applications[message_id] = application
-        if self.container.applications().several:  # each application's queue age (docs/applications.md)
-            sent = int(record.attributes.sent_timestamp or 0) / 1000
-            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
+        self._routed(record, application)
         request, key = messages.decode(self.operation, record.body, application)
         # acknowledged without a call when a newer update of this customer was applied already
         ordering.in_order(
@@ -120,6 +120,16 @@ class _RecordHandler:
                 idempotency_key=key or message_id,
             ),
         )
+
+    def _routed(self, record: SQSRecord, application: str) -> None:
+        """The record reached `application`: its counts are that application's from now on, and in a
+        deployment of several, how long it waited is that application's queue age (its queues are shared,
+        so SQS's own ApproximateAgeOfOldestMessage cannot tell the applications apart)."""
+        self.applications[record.message_id] = application
+        if self.container.applications().several:
+            sent = int(record.attributes.sent_timestamp or 0) / 1000
+            age = max(int(time.time() - sent), 0) if sent else 0
+            self.container.counts.of(application).maximum(telemetry.QUEUE_AGE, age)
 
     def _last_receive(self, record: SQSRecord) -> bool:
         """Whether this is the message's last receive (SQS moves it to the DLQ on the next one)."""

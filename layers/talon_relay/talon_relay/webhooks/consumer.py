@@ -13,6 +13,7 @@ in the message format of docs/api.md ("Queue message formats"), on the erasure q
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +63,16 @@ def _queue_for_schedule(container: Container, request: Request, key: str, contex
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
-def process(container: Container, operation: Operation, body: str, *, context: Any) -> int:
-    """Map and apply one queued webhook; returns how many operations it became.
+def process(
+    container: Container,
+    operation: Operation,
+    body: str,
+    *,
+    context: Any,
+    routed: Callable[[str], None] | None = None,
+) -> int:
+    """Map and apply one queued webhook; returns how many operations it became. `routed` hears each
+    application it reaches, once known and before any is called (the adapter measures its queue age).
 
     Raises a RelayError whose `dead_letter` says what the adapter does with the message.
     """
@@ -89,6 +98,8 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         return 0
     payload = message.payload()
     planned = _for_applications(container, mappings.apply(mapping, payload), message.shop_domain, payload)
+    for application in sorted({request.application for _, request in planned}) if routed else ():
+        routed(application)
     for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
         key = step_key(message.dedup_key, step)
