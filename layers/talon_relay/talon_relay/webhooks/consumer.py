@@ -98,8 +98,9 @@ def process(
         return 0
     payload = message.payload()
     planned = _for_applications(container, mappings.apply(mapping, payload), message.shop_domain, payload)
-    for application in sorted({request.application for _, request in planned}) if routed else ():
-        routed(application)
+    if routed is not None:
+        for application in sorted({request.application for _, request in planned}):
+            routed(application)
     for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
         key = step_key(message.dedup_key, step)
