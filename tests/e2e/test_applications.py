@@ -24,8 +24,8 @@ def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
         stack.stop()
 
 
-def requests_of(emulator_url: str) -> list[dict[str, Any]]:
-    answer = urllib3.request("GET", f"{emulator_url}/_emulator/requests", timeout=10)
+def requests_of(admin_url: str) -> list[dict[str, Any]]:
+    answer = urllib3.request("GET", f"{admin_url}/requests", timeout=10)
     data = json.loads(answer.data)
     return list(data["requests"] if isinstance(data, dict) else data)
 
@@ -47,10 +47,19 @@ def test_two_relay_caller_keys_reach_two_applications(two_apps: LocalStack) -> N
             timeout=30,
         )
         assert answer.status == 200, answer.data
-    # Then each application's Talon.One received exactly its own caller's request, and its log names it
+    # Then one emulator process serves both: each application received exactly its own caller's request
+    assert apps["default"]["emulator_url"] == apps["us"]["emulator_url"] == info["emulator_url"]
     for name in keys:
-        logged = [r for r in requests_of(apps[name]["emulator_url"]) if r["operation"] == "updateCustomerSessionV2"]
+        logged = [r for r in requests_of(apps[name]["emulator_admin"]) if r["operation"] == "updateCustomerSessionV2"]
         assert [(r["application"], r["body"]["customerSession"]["profileId"]) for r in logged] == [(name, f"p-{name}")]
+    # And the emulator's one request log names the application each request reached
+    everything = requests_of(f"{info['emulator_url']}/_emulator")
+    sessions = [
+        (r["application"], r["body"]["customerSession"]["profileId"])
+        for r in everything
+        if r["operation"] == "updateCustomerSessionV2"
+    ]
+    assert sorted(sessions) == [("default", "p-default"), ("us", "p-us")]
 
 
 def test_make_demo_goes_through_one_journey_per_application(
@@ -59,6 +68,6 @@ def test_make_demo_goes_through_one_journey_per_application(
     assert run_demo(two_apps.describe()) == 0
     output = capsys.readouterr().out
     assert "=== application 'default'" in output and "=== application 'us'" in output
-    us_log = requests_of(two_apps.describe()["applications"]["us"]["emulator_url"])
+    us_log = requests_of(two_apps.describe()["applications"]["us"]["emulator_admin"])
     assert {r["application"] for r in us_log} == {"us"}
     assert any(r["operation"] == "deleteCustomerData" for r in us_log)
