@@ -27,8 +27,8 @@ from typing import Any
 from local.emulator import admin
 from local.emulator.api import IntegrationApi
 from local.emulator.auth import Credentials
-from local.emulator.faults import MAX_DELAY, FaultSpec
 from local.emulator.errors import ApiError
+from local.emulator.faults import MAX_DELAY, FaultSpec
 from local.emulator.headers import header
 from local.emulator.http import EmulatorHTTPServer, Reply, error_reply, loopback_address
 from local.emulator.jsonio import dumps, loads_strict

@@ -46,7 +46,7 @@ def test_each_key_reaches_its_own_application_with_its_own_data(two: tuple[Emula
 
 
 def test_the_one_request_log_names_the_application_each_request_reached(two: tuple[Emulator, Emulator, Client]) -> None:
-    host, us, client = two
+    _, us, client = two
     client.session_v2("s-1", {"customerSession": {"profileId": "p-eu"}})
     client.session_v2("s-2", {"customerSession": {"profileId": "p-us"}}, **as_us())
     client.session_v2("s-3", {"customerSession": {}}, auth=None, headers={"Authorization": "ApiKey-v1 nobodys"})
