@@ -102,3 +102,34 @@ def test_an_application_is_added_once_and_only_to_the_first_emulator() -> None:
     with pytest.raises(ValueError, match="cannot host"):
         us.add_application("uk", api_keys={"uk"})
     assert host.applications() == ["default", "us"]
+
+
+def test_the_cli_serves_another_application_from_the_same_process() -> None:
+    import subprocess
+    import sys
+
+    import urllib3
+
+    from tests.support import ROOT
+
+    # Given `python -m local.emulator --api-key K --application us=U`
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.emulator", "--api-key", API_KEY, "--application", f"us={US_KEY}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        # When each key updates a session, then each reached its application, as the log says
+        for key in (API_KEY, US_KEY):
+            headers = {"Authorization": f"ApiKey-v1 {key}", "Content-Type": "application/json"}
+            body = b'{"customerSession": {}}'
+            assert urllib3.request("PUT", f"{url}/v2/customer_sessions/s-1", body=body, headers=headers).status == 200
+        logged = urllib3.request("GET", f"{url}/_emulator/requests").json()["requests"]
+        assert [r["application"] for r in logged] == ["default", "us"]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
