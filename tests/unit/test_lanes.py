@@ -98,3 +98,20 @@ def test_a_breaker_opens_after_three_failures_in_a_row_and_an_answer_closes_it()
     breaker.check("us")  # another application's is its own
     breaker.succeeded("eu")
     breaker.check("eu")
+
+
+def test_a_deployment_of_one_application_is_one_lane_whatever_its_groups_prefixes() -> None:
+    # Given webhooks of two shops in a deployment of one application
+    groups = [[record("a", "shop-a.myshopify.com/c-1")], [record("b", "shop-b.myshopify.com/c-2")]]
+    seen: list[Any] = []
+
+    def run_group(group: list[dict[str, Any]], context: Any) -> set[str]:
+        seen.append(context)
+        return set()
+
+    context = LambdaContext()
+    lanes.run(groups, run_group, context=context, workers=1, pool=lambda: None, seconds=10, several=False)  # type: ignore[arg-type,return-value]
+    # Then the invocation's own context, no share of it
+    assert seen == [context, context]
+    lanes.run(groups, run_group, context=context, workers=1, pool=lambda: None, seconds=10, several=True)  # type: ignore[arg-type,return-value]
+    assert all(isinstance(shared, lanes.Share) for shared in seen[2:])

@@ -118,12 +118,13 @@ def run(
     workers: int,
     pool: Callable[[], ThreadPoolExecutor],
     seconds: float,
+    several: bool = True,
 ) -> set[str]:
     """Run a batch's groups lane by lane (module docstring); returns the failed message ids. `run_group`
-    runs one group with the Lambda context its records see."""
+    runs one group with the Lambda context its records see. Not `several` applications: one lane."""
     lanes: dict[str, deque[Group]] = {}
     for group in groups:
-        lanes.setdefault(lane_of(group[0]), deque()).append(group)
+        lanes.setdefault(lane_of(group[0]) if several else DEFAULT, deque()).append(group)
     if len(lanes) <= 1:  # one application: every thread and all of the time are its own
         lanes = {DEFAULT: deque(groups)}
     shared = len(lanes) > 1

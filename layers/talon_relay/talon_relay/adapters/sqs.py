@@ -260,5 +260,6 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         workers=cfg.batch_concurrency,
         pool=lambda: container.batch_pool(cfg.batch_concurrency),
         seconds=cfg.application_batch_seconds,
+        several=container.applications().several,
     )
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
