@@ -142,7 +142,7 @@ class _RecordHandler:
         """A record's call told about its application's Talon.One: a failure of Talon.One's (retryable, or
         a refused key) counts toward its breaker, anything it answered resets it."""
         application = self.applications.get(record.message_id)
-        if application is None or not self.container.applications().several or isinstance(exc, lanes.Paused):
+        if application is None or isinstance(exc, lanes.Paused):  # (checked only with several: _routed)
             return
         cause = getattr(exc, "cause", exc)  # a webhook's step wraps its call's error
         if isinstance(cause, TalonOneError) and not cause.dead_letter:
@@ -260,6 +260,6 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         workers=cfg.batch_concurrency,
         pool=lambda: container.batch_pool(cfg.batch_concurrency),
         seconds=cfg.application_batch_seconds,
-        several=container.applications().several,
+        several=len(container.applications().by_name) > 1,
     )
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
