@@ -40,7 +40,7 @@ lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contr
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
 	$(BIN)/lint-imports
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml stacks/*.yaml
 	$(SAM) validate --lint --template template.yaml
 
 generate: template checkers  ## all the operation table makes: template.yaml, checkers.json, functions/<function>/<function>.py, events/<function>/
@@ -96,8 +96,8 @@ demo:  ## a scripted journey through all five operations (uses `make run`'s stac
 cleanup:  ## run the off-peak erasure schedule of the running stack now
 	$(PY) -m local cleanup
 
-redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local stack, or STACK=<deployed stack>)
-	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
+redrive:  ## move FUNCTION's dead-lettered messages back to its queue, FUNCTION=events: the bus's (local, or STACK=<stack>)
+	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session|events [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
 
 .PHONY: load bench
