@@ -92,6 +92,9 @@ class Contract:
     #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
     #: step's, the API request's id). None: the operation takes none.
     idempotency_header: str | None = None
+    #: Path parameters the spec types as integers (an audience's id): checked as decimal digits, so a
+    #: caller's "abc" is a 400 naming it rather than Talon.One's guess.
+    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -114,6 +117,12 @@ class Delivery(NamedTuple):
     last_write_wins: bool = False
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
+    #: One FIFO message group for the whole operation, for a write that touches many customers at once
+    #: (bulk profile updates, audience memberships): its requests are applied one at a time, in the order
+    #: they came, since two of them may name the same customer. None: `group_by` decides.
+    group: str | None = None
+    #: A read sent as POST (bestPriorPrice): answered at once like a GET, with no queue.
+    read: bool = False
     #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
     #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
@@ -127,6 +136,10 @@ class Deployment(NamedTuple):
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
     #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
     function: str | None = None
+    #: The prefix of its resources' logical ids; None: the operationId capitalised. For an operationId so
+    #: long that its FIFO dead-letter queue's generated name would leave the stack name too little room
+    #: (`make preflight`: `<stack>-<prefix>DeadLetterQueue-<13>.fifo` within SQS's 80 characters).
+    logical_id: str | None = None
 
 
 class Operation(NamedTuple):
@@ -217,17 +230,26 @@ class Operation(NamedTuple):
         return self.delivery.webhook
 
     @property
+    def group(self) -> str | None:
+        return self.delivery.group
+
+    @property
+    def integer_params(self) -> tuple[str, ...]:
+        return self.contract.integer_params
+
+    @property
     def queued(self) -> bool:
         """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
-        `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
-        is answered at once, and the function is deployed with no queue and no sqs:* permission."""
-        return self.method.upper() != "GET"
+        `Prefer: respond-async`). Not a GET (a read, no body), nor a read sent as POST (`Delivery.read`): its
+        answer is what the caller asked for, so it is answered at once, and the function is deployed with no
+        queue and no sqs:* permission."""
+        return self.method.upper() != "GET" and not self.delivery.read
 
     @property
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
-        return self.group_by is not None or self.webhook is not None
+        return self.group_by is not None or self.group is not None or self.webhook is not None
 
     @property
     def key_api(self) -> bool:
@@ -243,6 +265,10 @@ class Operation(NamedTuple):
     @property
     def function(self) -> str:
         return self.deployment.function or snake_case(self.name)
+
+    @property
+    def logical_id(self) -> str | None:
+        return self.deployment.logical_id
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query
