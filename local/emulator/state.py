@@ -25,7 +25,8 @@ Semantics:
 - Totals never overflow: a cart (or additional costs, or a profile's sales) whose sum a float64
   cannot hold is a 400 naming the item's price (or the total).
 - deleteCustomerData empties the attributes of the profile, of its sessions and of every event
-  that references the profile or one of its sessions; an unknown profile is a 404.
+  that references the profile or one of its sessions, and takes the profile out of its audiences and
+  coupon reservations; an unknown profile is a 404.
 - `transaction(commit=False)` (v2 `dry=true`) runs an operation and then forgets every change.
 """
 

@@ -32,6 +32,7 @@ class Entry:
     schedule: bool = False
     webhook: str | None = None
     last_write_wins: bool = False
+    logical_id: str | None = None
     group_by: str | None = None
     shared_queue: str | None = None
     consumes: bool = False
@@ -62,9 +63,10 @@ TODAY = [
         op.schedule,
         op.webhook,
         op.last_write_wins,
-        op.group_by,
-        op.shared_queue,
-        op.delivery.consumes,
+        op.logical_id,
+        group_by=op.group_by,
+        shared_queue=op.shared_queue,
+        consumes=op.delivery.consumes,
     )
     for op in TABLE
 ]

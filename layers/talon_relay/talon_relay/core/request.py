@@ -52,7 +52,7 @@ class Request:
         set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
         set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
         key = self.operation.group_by
-        group = None
+        group = self.operation.group
         if key is not None and key in self.params:
             group = self.params[key]
         elif key is not None and isinstance(self.body, dict) and isinstance(self.body.get(key), str):

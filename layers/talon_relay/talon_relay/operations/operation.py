@@ -6,18 +6,14 @@
   effects and the ids logged with them. A contract test holds each entry to the spec.
 - `Delivery`: how the relay's queue carries it: the customer whose messages form one FIFO group, whether
   a later update supersedes an earlier one, whether the off-peak schedule drains the queue, for a
-  webhook receiver the platform whose webhooks it takes, and the queue several operations share (the
-  sessions queue: one order per session across them).
-- `Deployment`: what is deployed for it: the function (its folder under functions/). The template
-  reads nothing else per entry today (timeouts, throttles and reserved concurrency are stack
-  parameters, the same for every function).
+  webhook receiver the platform whose webhooks it takes, and the queue several operations share.
+- `Deployment`: what is deployed for it: the function (its folder under functions/), rarely its logical id.
 
 `Operation` composes the three and reads like a flat record (`operation.path`, `operation.group_by`,
 `operation.function`, ...), which is how the rest of the layer uses it.
 
 Every function imports the table on its cold start: only `Contract` is a dataclass (its path parameters
-are worked out once, from its path); the other parts are named tuples, a tenth of a dataclass's cost
-to define.
+worked out once), the other parts are named tuples, a tenth of a dataclass's cost to define.
 """
 
 from __future__ import annotations
@@ -56,10 +52,6 @@ class QueryParam(NamedTuple):
     kind: Literal["boolean", "yes-no", "date-time"]
 
 
-#: The shared queue of every change of a customer session (`Delivery.shared_queue`): one order per session
-#: across the operations that change it (docs/lifecycle.md).
-SESSIONS = "sessions"
-
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
 V1_EFFECTS = ("event", "effects")
 V2_EFFECTS = ("effects",)
@@ -97,6 +89,9 @@ class Contract:
     #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
     #: step's, the API request's id). None: the operation takes none.
     idempotency_header: str | None = None
+    #: Path parameters the spec types as integers (an audience's id): checked as decimal digits, so a
+    #: caller's "abc" is a 400 naming it rather than Talon.One's guess.
+    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -119,18 +114,21 @@ class Delivery(NamedTuple):
     last_write_wins: bool = False
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
+    #: One FIFO message group for the whole operation, for a write that touches many customers at once
+    #: (bulk profile updates, audience memberships): its requests are applied one at a time, in the order
+    #: they came, since two of them may name the same customer. None: `group_by` decides.
+    group: str | None = None
+    #: A read sent as POST (bestPriorPrice): answered at once like a GET, with no queue.
+    read: bool = False
     #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
     #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
-    #: A FIFO queue several operations share (`sessions`), so that one customer's messages keep one order
-    #: whichever operation carries each: its queued route (`Prefer: respond-async`, the SQS route) sends
-    #: there, each message naming its operation (the `relayOperation` attribute), grouped by application
-    #: and customer. A webhook receiver's webhooks whose mapping changes such a customer go there too.
+    #: A FIFO queue several operations share (`sessions`): one order per customer whichever operation carries a
+    #: message (named in its `relayOperation`); a receiver's webhooks that change such a customer go there too.
     shared_queue: str | None = None
-    #: Whether the function of this entry consumes its shared queue (one per shared queue): it dispatches
-    #: each message to the operation the message names, in group order. The others only send to it.
+    #: Whether this entry's function consumes its shared queue (one per queue); the others only send to it.
     consumes: bool = False
 
 
@@ -140,6 +138,10 @@ class Deployment(NamedTuple):
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
     #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
     function: str | None = None
+    #: The prefix of its resources' logical ids; None: the operationId capitalised. For an operationId so
+    #: long that its FIFO dead-letter queue's generated name would leave the stack name too little room
+    #: (`make preflight`: `<stack>-<prefix>DeadLetterQueue-<13>.fifo` within SQS's 80 characters).
+    logical_id: str | None = None
 
 
 class Operation(NamedTuple):
@@ -234,28 +236,34 @@ class Operation(NamedTuple):
         return self.delivery.shared_queue
 
     @property
-    def polls(self) -> bool:
-        """Whether its function polls a queue: its own, or the shared queue it is the consumer of."""
+    def polls(self) -> bool:  # its function polls a queue: its own, or the shared queue it consumes
         return self.queued and (self.shared_queue is None or self.webhook is not None or self.delivery.consumes)
 
     @property
-    def own_queue(self) -> bool:
-        """Whether it has a queue of its own (a member of a shared queue has none; a webhook receiver keeps
-        its own for the webhooks that change no shared customer)."""
+    def own_queue(self) -> bool:  # a shared queue's member has none; a webhook receiver keeps its own
         return self.queued and (self.shared_queue is None or self.webhook is not None)
+
+    @property
+    def group(self) -> str | None:
+        return self.delivery.group
+
+    @property
+    def integer_params(self) -> tuple[str, ...]:
+        return self.contract.integer_params
 
     @property
     def queued(self) -> bool:
         """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
-        `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
-        is answered at once, and the function is deployed with no queue and no sqs:* permission."""
-        return self.method.upper() != "GET"
+        `Prefer: respond-async`). Not a GET (a read, no body), nor a read sent as POST (`Delivery.read`): its
+        answer is what the caller asked for, so it is answered at once, and the function is deployed with no
+        queue and no sqs:* permission."""
+        return self.method.upper() != "GET" and not self.delivery.read
 
     @property
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
-        return self.group_by is not None or self.webhook is not None or self.shared_queue is not None
+        return any(part is not None for part in (self.group_by, self.group, self.webhook, self.shared_queue))
 
     @property
     def key_api(self) -> bool:
@@ -271,6 +279,10 @@ class Operation(NamedTuple):
     @property
     def function(self) -> str:
         return self.deployment.function or snake_case(self.name)
+
+    @property
+    def logical_id(self) -> str | None:
+        return self.deployment.logical_id
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query

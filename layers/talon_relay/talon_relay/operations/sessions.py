@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import (
-    SESSIONS,
-    V1_EFFECTS,
-    V2_EFFECTS,
-    Contract,
-    Delivery,
-    Operation,
-    QueryParam,
-)
+from talon_relay.operations.operation import V1_EFFECTS, V2_EFFECTS, Contract, Delivery, Operation, QueryParam
+
+#: The shared queue of every change of a customer session: one order per session (docs/lifecycle.md).
+SESSIONS = "sessions"
 
 # Every change of a session (update v1 and v2, close and cancel, returns, reopening) is queued on the one
 # SESSIONS queue, grouped by application and session, so they reach Talon.One in the order they were

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 #: Characters of a path parameter (a session or customer id) before it is percent-encoded.
 MAX_ID_CHARS = 512
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: An integer path parameter (the spec's int64 ids): digits only, no sign, no leading zeros beyond "0".
+_INTEGER = re.compile(r"0|[1-9][0-9]{0,18}", re.ASCII)
+MAX_INTEGER = 2**63 - 1
 
 
 def check_segment(value: Any, *, name: str) -> str:
@@ -43,6 +46,10 @@ def path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple
     for name in operation.path_params:
         try:
             clean[name] = check_segment(params.get(name), name=name)
+            if name in operation.integer_params and not (
+                _INTEGER.fullmatch(clean[name]) and int(clean[name]) <= MAX_INTEGER
+            ):
+                raise ValueError(f"{name} must be an integer (decimal digits, at most {MAX_INTEGER:,})")
         except ValueError as exc:
             errors.append(api_error("Invalid path parameter", str(exc), parameter=name))
     return clean, errors
