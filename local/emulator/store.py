@@ -18,6 +18,7 @@ from local.emulator.entities import (
     parse_time,
     rfc3339,
 )
+from local.emulator.ledgers import Ledgers
 
 __all__ = ["EventRecord", "Profile", "ReferralRecord", "Session", "Store", "parse_opt_time", "parse_time", "rfc3339"]
 
@@ -32,6 +33,8 @@ class Store:
     coupon_usage: dict[str, int] = field(default_factory=dict)
     #: advanced (v3) events by their integrationId: the event's id
     advanced_events: dict[str, int] = field(default_factory=dict)
+    #: loyalty transactions and cards (ledgers.py)
+    ledgers: Ledgers = field(default_factory=Ledgers)
     next_event_id: int = 1
     next_referral_id: int = 1
     next_ledger_id: int = 1
@@ -48,6 +51,7 @@ class Store:
             "referrals": [r.dump() for r in self.referrals.values()],
             "couponUsage": dict(self.coupon_usage),
             "advancedEvents": dict(self.advanced_events),
+            "ledgers": self.ledgers.dump(),
             "nextIds": {
                 "event": self.next_event_id,
                 "referral": self.next_referral_id,
@@ -70,6 +74,7 @@ class Store:
             referrals={r.code: r for r in referrals},
             coupon_usage={str(k): int(v) for k, v in data.get("couponUsage", {}).items()},
             advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
+            ledgers=Ledgers.load(data.get("ledgers")),
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),
             next_ledger_id=int(ids.get("ledgerEntry", 1)),

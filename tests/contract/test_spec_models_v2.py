@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from talon_relay.operations import OPERATIONS, Operation
-from talon_relay.wire import models_v2
+from talon_relay.wire import loyalty, models_v2
 from tests.contract.conftest import leaves, load_current_spec
 
 SPEC = load_current_spec()
@@ -48,9 +48,13 @@ def schema_name(ref: str) -> str:
     return ref.removeprefix("#/components/schemas/")
 
 
+#: The wire modules today's request models live in (one per API area beside models_v2).
+WIRE_MODULES = (models_v2, loyalty)
+
+
 def model_of(name: str) -> type[BaseModel]:
-    model = getattr(models_v2, name, None)
-    assert isinstance(model, type) and issubclass(model, BaseModel), f"models_v2.{name} is missing"
+    model = next((getattr(m, name) for m in WIRE_MODULES if hasattr(m, name)), None)
+    assert isinstance(model, type) and issubclass(model, BaseModel), f"no wire module holds {name}"
     return model
 
 

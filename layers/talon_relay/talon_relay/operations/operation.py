@@ -49,10 +49,16 @@ def load_model(ref: str) -> type[BaseModel]:
 
 
 class QueryParam(NamedTuple):
-    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+    """A parameter as the spec types it: `boolean` (true/false), `yes-no`, `date-time`, `integer` (within
+    `minimum`..`maximum`), `string` (one of `values`; `minimum`..`maximum` characters) or `list` (an array:
+    one value per request, its comma-separated items each one of `values` when given). A query parameter,
+    or (`Contract.path_checks`) a path parameter that is more than any text."""
 
     name: str
-    kind: Literal["boolean", "yes-no", "date-time"]
+    kind: Literal["boolean", "yes-no", "date-time", "integer", "string", "list"]
+    values: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
@@ -84,6 +90,8 @@ class Contract:
     #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
     body_required: bool = False
     query_params: tuple[QueryParam, ...] = ()
+    #: Path parameters the spec types beyond text (an int64 program id, a card id of 4 to 108 characters).
+    path_checks: tuple[QueryParam, ...] = ()
     #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
@@ -119,6 +127,9 @@ class Delivery(NamedTuple):
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
+    #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
+    #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
+    cache_seconds: float = 0
 
 
 class Deployment(NamedTuple):
@@ -157,6 +168,10 @@ class Operation(NamedTuple):
     @property
     def query_params(self) -> tuple[QueryParam, ...]:
         return self.contract.query_params
+
+    @property
+    def path_checks(self) -> tuple[QueryParam, ...]:
+        return self.contract.path_checks
 
     @property
     def body(self) -> str | None:
@@ -215,6 +230,11 @@ class Operation(NamedTuple):
     @property
     def webhook(self) -> str | None:
         return self.delivery.webhook
+
+    @property
+    def cache_seconds(self) -> float:
+        """Seconds its answer may be kept (a GET's only: a write is never answered from a cache)."""
+        return self.delivery.cache_seconds if self.method.upper() == "GET" else 0
 
     @property
     def queued(self) -> bool:
