@@ -198,5 +198,5 @@ def test_an_operation_added_by_the_checklist_passes_the_fast_suite(tmp_path: Pat
     cases = ElementTree.parse(report).getroot().iter("testcase")
     outcomes = {f"{case.get('classname')}::{case.get('name')}": [o.tag for o in case] for case in cases}
     mine = {name: outcome for name, outcome in outcomes.items() if NEW.search(name)}
-    assert len(mine) >= 30, sorted(mine)
+    assert len(mine) >= 20, sorted(mine)  # a read's: no queue, no body (a write has 30 and more)
     assert {name: outcome for name, outcome in mine.items() if outcome} == {}
