@@ -32,7 +32,6 @@ class Entry:
     schedule: bool = False
     webhook: str | None = None
     last_write_wins: bool = False
-    logical_id: str | None = None
 
     @property
     def queued(self) -> bool:
@@ -42,7 +41,7 @@ class Entry:
 
 #: Today's table as plain entries, plus the v2 operations that come next and a standard-queue one.
 TODAY = [
-    Entry(op.name, op.method, op.path, op.function, op.fifo, op.schedule, op.webhook, op.last_write_wins, op.logical_id)
+    Entry(op.name, op.method, op.path, op.function, op.fifo, op.schedule, op.webhook, op.last_write_wins)
     for op in TABLE
 ]
 NEXT_CANDIDATES = [

@@ -49,10 +49,16 @@ def load_model(ref: str) -> type[BaseModel]:
 
 
 class QueryParam(NamedTuple):
-    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+    """A parameter as the spec types it: `boolean` (true/false), `yes-no`, `date-time`, `integer` (within
+    `minimum`..`maximum`), `string` (one of `values`; `minimum`..`maximum` characters) or `list` (an array:
+    one value per request, its comma-separated items each one of `values` when given). A query parameter,
+    or (`Contract.path_checks`) a path parameter that is more than any text."""
 
     name: str
-    kind: Literal["boolean", "yes-no", "date-time"]
+    kind: Literal["boolean", "yes-no", "date-time", "integer", "string", "list"]
+    values: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
@@ -84,6 +90,8 @@ class Contract:
     #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
     body_required: bool = False
     query_params: tuple[QueryParam, ...] = ()
+    #: Path parameters the spec types beyond text (an int64 program id, a card id of 4 to 108 characters).
+    path_checks: tuple[QueryParam, ...] = ()
     #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
@@ -92,9 +100,6 @@ class Contract:
     #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
     #: step's, the API request's id). None: the operation takes none.
     idempotency_header: str | None = None
-    #: Path parameters the spec types as integers (an audience's id): checked as decimal digits, so a
-    #: caller's "abc" is a 400 naming it rather than Talon.One's guess.
-    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -128,18 +133,19 @@ class Delivery(NamedTuple):
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
+    #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
+    #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
+    cache_seconds: float = 0
 
 
 class Deployment(NamedTuple):
     """What is deployed for the operation."""
 
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
-    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
+    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2). Its resources'
+    #: logical ids follow it, so a long operationId names a shorter function where its FIFO dead-letter
+    #: queue's generated name would leave the stack name too little room (`make preflight`).
     function: str | None = None
-    #: The prefix of its resources' logical ids; None: the operationId capitalised. For an operationId so
-    #: long that its FIFO dead-letter queue's generated name would leave the stack name too little room
-    #: (`make preflight`: `<stack>-<prefix>DeadLetterQueue-<13>.fifo` within SQS's 80 characters).
-    logical_id: str | None = None
 
 
 class Operation(NamedTuple):
@@ -170,6 +176,10 @@ class Operation(NamedTuple):
     @property
     def query_params(self) -> tuple[QueryParam, ...]:
         return self.contract.query_params
+
+    @property
+    def path_checks(self) -> tuple[QueryParam, ...]:
+        return self.contract.path_checks
 
     @property
     def body(self) -> str | None:
@@ -234,8 +244,9 @@ class Operation(NamedTuple):
         return self.delivery.group
 
     @property
-    def integer_params(self) -> tuple[str, ...]:
-        return self.contract.integer_params
+    def cache_seconds(self) -> float:
+        """Seconds its answer may be kept (a GET's only: a write is never answered from a cache)."""
+        return self.delivery.cache_seconds if self.method.upper() == "GET" else 0
 
     @property
     def queued(self) -> bool:
@@ -265,10 +276,6 @@ class Operation(NamedTuple):
     @property
     def function(self) -> str:
         return self.deployment.function or snake_case(self.name)
-
-    @property
-    def logical_id(self) -> str | None:
-        return self.deployment.logical_id
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query
