@@ -38,11 +38,10 @@ class OperationEntry(Protocol):
 
 
 def logical_prefix(operation: OperationEntry) -> str:
-    """The prefix of the operation's logical ids: updateCustomerSession -> UpdateCustomerSession (or the
-    entry's own, `Deployment.logical_id`, where the operationId is too long for the stack name's room)."""
-    # (optional: an entry that does not name one, as the tests' synthetic entries, gets the operationId's)
-    own: str | None = getattr(operation, "logical_id", None)
-    return own or operation.name[:1].upper() + operation.name[1:]
+    """The prefix of the operation's logical ids, its function's name in CamelCase: update_customer_session
+    -> UpdateCustomerSession (the operationId's, unless its `Deployment` names a shorter function, as a
+    long operationId would lower the stack-name limit: docs/deploying.md)."""
+    return "".join(part[:1].upper() + part[1:] for part in operation.function.split("_"))
 
 
 def queue_prefix(operation: OperationEntry) -> str:

@@ -18,6 +18,7 @@ from local.emulator.entities import (
     parse_time,
     rfc3339,
 )
+from local.emulator.ledgers import Ledgers
 from local.emulator.segments import Segments
 
 __all__ = ["EventRecord", "Profile", "ReferralRecord", "Session", "Store", "parse_opt_time", "parse_time", "rfc3339"]
@@ -35,6 +36,8 @@ class Store:
     advanced_events: dict[str, int] = field(default_factory=dict)
     #: audiences, memberships, coupon reservations (segments.py)
     segments: Segments = field(default_factory=Segments)
+    #: loyalty transactions and cards (ledgers.py)
+    ledgers: Ledgers = field(default_factory=Ledgers)
     next_event_id: int = 1
     next_referral_id: int = 1
     next_ledger_id: int = 1
@@ -52,6 +55,7 @@ class Store:
             "couponUsage": dict(self.coupon_usage),
             "advancedEvents": dict(self.advanced_events),
             "segments": self.segments.dump(),
+            "ledgers": self.ledgers.dump(),
             "nextIds": {
                 "event": self.next_event_id,
                 "referral": self.next_referral_id,
@@ -75,6 +79,7 @@ class Store:
             coupon_usage={str(k): int(v) for k, v in data.get("couponUsage", {}).items()},
             advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
             segments=Segments.load(data.get("segments", {})),
+            ledgers=Ledgers.load(data.get("ledgers")),
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),
             next_ledger_id=int(ids.get("ledgerEntry", 1)),

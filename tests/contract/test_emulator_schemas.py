@@ -30,7 +30,8 @@ SPEC_2026 = load_current_spec()
 
 
 def spec_of(route: Route) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(operation, definitions) of the spec that describes this route."""
+    """(operation, definitions) of the spec that describes this route: a v1 route of 2019 the Swagger file's,
+    any other (today's, loyalty's /v1/ paths included) today's."""
     if route.version == "v1" and route_path(route) in SWAGGER_2019["paths"]:
         return SWAGGER_2019["paths"][route_path(route)][route.method.lower()], SWAGGER_2019["definitions"]
     return SPEC_2026["paths"][route_path(route)][route.method.lower()], SPEC_2026["components"]["schemas"]

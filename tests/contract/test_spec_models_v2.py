@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from talon_relay.operations import OPERATIONS, Operation
-from talon_relay.wire import audiences, coupons, models_v2
+from talon_relay.wire import audiences, coupons, loyalty, models_v2
 from tests.contract.conftest import leaves, load_current_spec, load_spec
 
 SPEC = load_current_spec()
@@ -48,15 +48,13 @@ def schema_name(ref: str) -> str:
     return ref.removeprefix("#/components/schemas/")
 
 
-#: the wire modules holding today's request models (by area)
-WIRE = (models_v2, audiences, coupons)
+#: The wire modules today's request models live in (one per API area beside models_v2).
+WIRE_MODULES = (models_v2, audiences, coupons, loyalty)
 
 
 def model_of(name: str) -> type[BaseModel]:
-    found = [getattr(module, name) for module in WIRE if hasattr(module, name)]
-    assert found, f"no wire module has {name}"
-    model = found[0]
-    assert isinstance(model, type) and issubclass(model, BaseModel), f"{name} is not a model"
+    model = next((getattr(m, name) for m in WIRE_MODULES if hasattr(m, name)), None)
+    assert isinstance(model, type) and issubclass(model, BaseModel), f"no wire module holds {name}"
     return model
 
 

@@ -32,7 +32,6 @@ class Entry:
     schedule: bool = False
     webhook: str | None = None
     last_write_wins: bool = False
-    logical_id: str | None = None
     group_by: str | None = None
     shared_queue: str | None = None
     consumes: bool = False
@@ -63,7 +62,6 @@ TODAY = [
         op.schedule,
         op.webhook,
         op.last_write_wins,
-        op.logical_id,
         group_by=op.group_by,
         shared_queue=op.shared_queue,
         consumes=op.delivery.consumes,

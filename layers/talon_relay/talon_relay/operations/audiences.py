@@ -9,7 +9,10 @@ standard queue.
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import Contract, Delivery, Deployment, Operation
+from talon_relay.operations.operation import Contract, Delivery, Deployment, Operation, QueryParam
+
+#: An audience's id, an int64 (a caller's "abc" is a 400 naming it rather than Talon.One's guess).
+AUDIENCE = QueryParam("audienceId", "integer")
 
 CREATE_AUDIENCE_V2 = Operation(
     Contract(
@@ -32,7 +35,7 @@ UPDATE_AUDIENCE_V2 = Operation(
         response="wire.audiences:Audience",
         success_status=200,
         body_required=True,
-        integer_params=("audienceId",),
+        path_checks=(AUDIENCE,),
         examples={"audienceId": "1"},
     ),
     # a rename replaces the one before: an older one is never applied over a newer one
@@ -45,7 +48,7 @@ DELETE_AUDIENCE_V2 = Operation(
         method="DELETE",
         path="/v2/audiences/{audienceId}",
         success_status=204,
-        integer_params=("audienceId",),
+        path_checks=(AUDIENCE,),
         examples={"audienceId": "1"},
     ),
     Delivery(group_by="audienceId"),
@@ -57,7 +60,7 @@ DELETE_AUDIENCE_MEMBERSHIPS_V2 = Operation(
         method="DELETE",
         path="/v2/audiences/{audienceId}/memberships",
         success_status=204,
-        integer_params=("audienceId",),
+        path_checks=(AUDIENCE,),
         examples={"audienceId": "1"},
     ),
     Delivery(group_by="audienceId"),
@@ -71,13 +74,13 @@ UPDATE_AUDIENCE_CUSTOMERS_ATTRIBUTES = Operation(
         body="wire.audiences:AttributeQuery",
         success_status=204,
         body_required=True,
-        integer_params=("audienceId",),
+        path_checks=(AUDIENCE,),
         examples={"audienceId": "1"},
     ),
     # attributes merge: a later request sets what it names, it does not replace the one before
     Delivery(group_by="audienceId"),
     # (UpdateAudienceCustomersAttributesDeadLetterQueue would leave the stack name 12 characters)
-    Deployment(logical_id="AudienceCustomersAttributes"),
+    Deployment(function="audience_customers_attributes"),
 )
 
 UPDATE_CUSTOMER_PROFILE_AUDIENCES = Operation(
@@ -91,5 +94,5 @@ UPDATE_CUSTOMER_PROFILE_AUDIENCES = Operation(
     ),
     Delivery(group="customerAudiences"),
     # (UpdateCustomerProfileAudiencesDeadLetterQueue would leave the stack name 14 characters)
-    Deployment(logical_id="CustomerProfileAudiences"),
+    Deployment(function="customer_profile_audiences"),
 )

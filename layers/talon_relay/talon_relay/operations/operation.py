@@ -9,8 +9,7 @@
   webhook receiver the platform whose webhooks it takes, and the queue several operations share.
 - `Deployment`: what is deployed for it: the function (its folder under functions/), rarely its logical id.
 
-`Operation` composes the three and reads like a flat record (`operation.path`, `operation.group_by`,
-`operation.function`, ...), which is how the rest of the layer uses it.
+`Operation` composes the three, read as one flat record (`operation.path`, `operation.function`, ...).
 
 Every function imports the table on its cold start: only `Contract` is a dataclass (its path parameters
 worked out once), the other parts are named tuples, a tenth of a dataclass's cost to define.
@@ -46,10 +45,16 @@ def load_model(ref: str) -> type[BaseModel]:
 
 
 class QueryParam(NamedTuple):
-    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+    """A parameter as the spec types it: `boolean` (true/false), `yes-no`, `date-time`, `integer` (within
+    `minimum`..`maximum`), `string` (one of `values`; `minimum`..`maximum` characters) or `list` (an array:
+    one value per request, its comma-separated items each one of `values` when given). A query parameter,
+    or (`Contract.path_checks`) a path parameter that is more than any text."""
 
     name: str
-    kind: Literal["boolean", "yes-no", "date-time"]
+    kind: Literal["boolean", "yes-no", "date-time", "integer", "string", "list"]
+    values: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
@@ -71,9 +76,8 @@ class Contract:
     method: str
     #: Route template, e.g. `/v1/customer_sessions/{customerSessionId}`.
     path: str
-    #: The request body's model as "module:Class" (None: the operation takes no body). The functions
-    #: check bodies with its checker (`checkers`); `body_model` imports the model (library use). The
-    #: model's `examples` (json_schema_extra) are the bodies of the sample events.
+    #: The request body's model as "module:Class" (None: no body), checked by its checker (`checkers`;
+    #: `body_model` imports it, library use); its `examples` are the sample events' bodies.
     body: str | None = None
     #: The model of a successful answer, likewise (None: not modelled, or no body, e.g. 204).
     response: str | None = None
@@ -81,17 +85,15 @@ class Contract:
     #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
     body_required: bool = False
     query_params: tuple[QueryParam, ...] = ()
+    #: Path parameters the spec types beyond text (an int64 program id, a card id of 4 to 108 characters).
+    path_checks: tuple[QueryParam, ...] = ()
     #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
     profile_at: tuple[str, ...] = ()
-    #: The header Talon.One reads an idempotency key from (returnCartItems: `Idempotency-Key`, answers kept
-    #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
-    #: step's, the API request's id). None: the operation takes none.
+    #: The header Talon.One reads an idempotency key from (returnCartItems: `Idempotency-Key`, 24 hours): the
+    #: relay forwards the caller's key in it, else its own (a message's, a webhook step's, the request's id).
     idempotency_header: str | None = None
-    #: Path parameters the spec types as integers (an audience's id): checked as decimal digits, so a
-    #: caller's "abc" is a 400 naming it rather than Talon.One's guess.
-    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -105,43 +107,40 @@ class Contract:
 class Delivery(NamedTuple):
     """How the operation's queue carries its requests."""
 
-    #: Per-customer order: the spec name of the path parameter or body field that identifies the
-    #: customer, whose messages form one FIFO message group. None: a standard queue.
+    #: Per-customer order: the path parameter or body field (spec name) naming the customer, whose messages
+    #: form one FIFO group. None: a standard queue.
     group_by: str | None = None
     #: Whether each request replaces what the one before left for the same customer (session and profile
-    #: updates): on its FIFO queue an update older than one already applied is then never applied over
-    #: it (ordering.py). Not for events: a late event is still an event, and is tracked.
+    #: updates): an update older than one already applied is never applied over it (ordering.py; not events).
     last_write_wins: bool = False
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
-    #: One FIFO message group for the whole operation, for a write that touches many customers at once
-    #: (bulk profile updates, audience memberships): its requests are applied one at a time, in the order
-    #: they came, since two of them may name the same customer. None: `group_by` decides.
+    #: One FIFO group for the whole operation, for a write touching many customers at once (bulk profiles,
+    #: audience memberships): applied one at a time, in order, as two may name the same customer.
     group: str | None = None
     #: A read sent as POST (bestPriorPrice): answered at once like a GET, with no queue.
     read: bool = False
-    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
-    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
-    #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
-    #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
+    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its secret
+    #: `<Platform>WebhookSecret`, its mapping files `talon_relay/webhooks/<platform>/topics/`), verified and
+    #: queued (storage-first), then mapped to Talon.One operations in order. None: an Integration API one.
     webhook: str | None = None
-    #: A FIFO queue several operations share (`sessions`): one order per customer whichever operation carries a
-    #: message (named in its `relayOperation`); a receiver's webhooks that change such a customer go there too.
+    #: A FIFO queue several operations share (`sessions`, docs/lifecycle.md), and whether this entry's function
+    #: is the one that consumes it (the others only send to it, each message naming its operation).
     shared_queue: str | None = None
-    #: Whether this entry's function consumes its shared queue (one per queue); the others only send to it.
     consumes: bool = False
+    #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
+    #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
+    cache_seconds: float = 0
 
 
 class Deployment(NamedTuple):
     """What is deployed for the operation."""
 
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
-    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
+    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2). Its resources'
+    #: logical ids follow it, so a long operationId names a shorter function where its FIFO dead-letter
+    #: queue's generated name would leave the stack name too little room (`make preflight`).
     function: str | None = None
-    #: The prefix of its resources' logical ids; None: the operationId capitalised. For an operationId so
-    #: long that its FIFO dead-letter queue's generated name would leave the stack name too little room
-    #: (`make preflight`: `<stack>-<prefix>DeadLetterQueue-<13>.fifo` within SQS's 80 characters).
-    logical_id: str | None = None
 
 
 class Operation(NamedTuple):
@@ -172,6 +171,10 @@ class Operation(NamedTuple):
     @property
     def query_params(self) -> tuple[QueryParam, ...]:
         return self.contract.query_params
+
+    @property
+    def path_checks(self) -> tuple[QueryParam, ...]:
+        return self.contract.path_checks
 
     @property
     def body(self) -> str | None:
@@ -248,8 +251,9 @@ class Operation(NamedTuple):
         return self.delivery.group
 
     @property
-    def integer_params(self) -> tuple[str, ...]:
-        return self.contract.integer_params
+    def cache_seconds(self) -> float:
+        """Seconds its answer may be kept (a GET's only: a write is never answered from a cache)."""
+        return self.delivery.cache_seconds if self.method.upper() == "GET" else 0
 
     @property
     def queued(self) -> bool:
@@ -279,10 +283,6 @@ class Operation(NamedTuple):
     @property
     def function(self) -> str:
         return self.deployment.function or snake_case(self.name)
-
-    @property
-    def logical_id(self) -> str | None:
-        return self.deployment.logical_id
 
     def canonical_path(self, params: dict[str, str] | None, query: dict[str, str] | None = None) -> str:
         """The request path with each parameter percent-encoded as one segment, and the query

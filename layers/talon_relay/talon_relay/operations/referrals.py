@@ -31,5 +31,5 @@ CREATE_REFERRALS_FOR_MULTIPLE_ADVOCATES = Operation(
         examples={"silent": "no"},
     ),
     # (CreateReferralsForMultipleAdvocatesDeadLetterQueue would leave the stack name 15 characters)
-    deployment=Deployment(logical_id="ReferralsForMultipleAdvocates"),
+    deployment=Deployment(function="referrals_for_multiple_advocates"),
 )
