@@ -305,7 +305,7 @@ def cmd_redrive_events(args: argparse.Namespace) -> int:
 def cmd_redrive(args: argparse.Namespace) -> int:
     from local.aws import local_client
     from local.events_redrive import EVENTS_NAMES
-    from local.redrive import function_names, logical_name, queue_urls_from_stack, redrive
+    from local.redrive import function_names, logical_name, queue_name, queue_urls_from_stack, redrive
 
     if args.function in EVENTS_NAMES:
         return cmd_redrive_events(args)
@@ -318,6 +318,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    name = queue_name(name)  # a session operation's messages are on the sessions queue
     if args.stack:
         import boto3
 

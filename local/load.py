@@ -41,7 +41,11 @@ from local.stack import LocalStack
 from talon_relay.core import retry_delays as backoff
 
 SESSION_FUNCTION = "UpdateCustomerSessionFunction"
+#: the sessions queue's consumer (every queued change of a session, whichever operation carries it)
+SESSIONS_CONSUMER = "UpdateCustomerSessionV2Function"
 PROFILE_FUNCTION = "UpdateCustomerProfileFunction"
+#: what each queued message of the run names as its operation (the relayOperation attribute)
+OPERATION_OF = {"session": "updateCustomerSession", "profile": "updateCustomerProfile"}
 LAST_RECEIVE = "still failing on its last receive"
 
 
@@ -168,7 +172,7 @@ class Run:
             profiles = [
                 ("profile", p, seq, _profile_message(p, seq)) for p in self.profiles if seq <= plan.profile_updates
             ]
-            for queue, entries in (("UpdateCustomerSessionQueue", sessions), ("UpdateCustomerProfileQueue", profiles)):
+            for queue, entries in (("SessionsQueue", sessions), ("UpdateCustomerProfileQueue", profiles)):
                 batches += [(queue, entries[start : start + 10]) for start in range(0, len(entries), 10)]
         pause = plan.send_seconds / max(len(batches), 1)
         for queue, chunk in batches:
@@ -181,8 +185,12 @@ class Run:
                         "MessageBody": json.dumps(message),
                         "MessageGroupId": key,
                         "MessageDeduplicationId": f"{key}-{seq}",
+                        # the sessions queue carries every change of a session: each message names its operation
+                        "MessageAttributes": {
+                            "relayOperation": {"DataType": "String", "StringValue": OPERATION_OF[kind]}
+                        },
                     }
-                    for index, (_, key, seq, message) in enumerate(chunk)
+                    for index, (kind, key, seq, message) in enumerate(chunk)
                 ],
             )
             if result.get("Failed"):
@@ -369,15 +377,13 @@ def _run(stack: LocalStack, plan: Plan, tally: Tally, report: Callable[[str], No
         thread.start()
     for thread in threads:
         thread.join(timeout=max(deadline - time.monotonic(), 1))
-    work_queues = ["UpdateCustomerSessionQueue", "UpdateCustomerProfileQueue"]
+    work_queues = ["SessionsQueue", "UpdateCustomerProfileQueue"]
     work.wait_empty(work_queues, deadline)
     work.done.set()
     faults.join(timeout=5)
 
     figures = Figures()
-    letters = work.dead_letters("UpdateCustomerSessionDeadLetterQueue") + work.dead_letters(
-        "UpdateCustomerProfileDeadLetterQueue"
-    )
+    letters = work.dead_letters("SessionsDeadLetterQueue") + work.dead_letters("UpdateCustomerProfileDeadLetterQueue")
     reasons = [
         str(((m.get("MessageAttributes") or {}).get("failureReason") or {}).get("StringValue") or "") for m in letters
     ]
@@ -390,8 +396,8 @@ def _run(stack: LocalStack, plan: Plan, tally: Tally, report: Callable[[str], No
     report(f"  all delivered after {elapsed:.0f} s; redriving {len(letters)} dead letter(s)")
     moved = redrive(
         work.sqs,
-        dlq_url=stack.queue_url("UpdateCustomerSessionDeadLetterQueue"),
-        queue_url=stack.queue_url("UpdateCustomerSessionQueue"),
+        dlq_url=stack.queue_url("SessionsDeadLetterQueue"),
+        queue_url=stack.queue_url("SessionsQueue"),
         wait_seconds=0,
     ).moved
     work.wait_empty(work_queues, deadline)
@@ -425,7 +431,7 @@ def _run(stack: LocalStack, plan: Plan, tally: Tally, report: Callable[[str], No
     figures.delivery_latency_ms = percentiles(
         [(applied[key] - work.sent_at[key]) * 1000 for key in expected if key in applied]
     )
-    budget, detail = _budget(stack, [SESSION_FUNCTION, PROFILE_FUNCTION])
+    budget, detail = _budget(stack, [SESSION_FUNCTION, SESSIONS_CONSUMER, PROFILE_FUNCTION])
     figures.talon_one = {
         "requests": len(stack.emulator.requests()),
         "peak": stack.emulator.concurrency()["peak"],

@@ -45,6 +45,18 @@ def function_names() -> list[str]:
     return sorted(op.function for op in OPERATIONS.values() if op.queued)
 
 
+def queue_name(function: str) -> str:
+    """The logical-id prefix of the queue a function's messages are on: its own (`UpdateCustomerProfile`), or
+    its shared queue's (`return_cart_items`, `update_customer_session_v2` -> `Sessions`)."""
+    from talon_relay.operations import OPERATIONS
+
+    name = logical_name(function)
+    for op in OPERATIONS.values():
+        if logical_name(op.function) == name and op.shared_queue and op.webhook is None:
+            return "".join(part.capitalize() for part in op.shared_queue.split("_"))
+    return name
+
+
 @dataclass
 class RedriveResult:
     moved: int = 0

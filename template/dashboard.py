@@ -13,7 +13,7 @@ import textwrap
 from typing import Any
 
 from talon_relay import telemetry
-from template.entry import OperationEntry, logical_prefix
+from template.entry import OperationEntry, holds_queue, logical_prefix, queue_prefix
 
 WIDTH, HEIGHT = 12, 6
 #: The EMF metrics of the relay's own counts (telemetry.py); every other metric of the namespace is an effect.
@@ -50,7 +50,8 @@ def _widget(title: str, metrics: list[Any], *, stat: str = "Sum", stacked: bool 
 
 
 def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
-    queued = [op for op in ordered if op.queued]  # a GET has no queue: answered at once
+    # a GET has no queue (answered at once); a shared queue is counted once, with its consumer
+    queued = [op for op in ordered if holds_queue(op)]
     work = [op for op in queued if not op.schedule]
     not_own = " OR ".join(OWN_METRICS)
     out = [
@@ -111,7 +112,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
                     "AWS/SQS",
                     "ApproximateNumberOfMessagesVisible",
                     "QueueName",
-                    f"${{{logical_prefix(op)}Queue.QueueName}}",
+                    f"${{{queue_prefix(op)}Queue.QueueName}}",
                 ]
                 for op in queued
             ],
@@ -120,7 +121,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
         _widget(
             "Age of the oldest message per work queue (s)",
             [
-                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{logical_prefix(op)}Queue.QueueName}}"]
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", f"${{{queue_prefix(op)}Queue.QueueName}}"]
                 for op in work
             ],
             stat="Maximum",
@@ -132,7 +133,7 @@ def widgets(ordered: list[OperationEntry]) -> list[dict[str, Any]]:
                     "AWS/SQS",
                     "ApproximateNumberOfMessagesVisible",
                     "QueueName",
-                    f"${{{logical_prefix(op)}DeadLetterQueue.QueueName}}",
+                    f"${{{queue_prefix(op)}DeadLetterQueue.QueueName}}",
                 ]
                 for op in queued
             ]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from template import nested
 from template.alarm_parts import ALARM_TAIL, talon_error_rate
-from template.entry import OperationEntry, logical_prefix
+from template.entry import OperationEntry, holds_queue, logical_prefix, queue_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "template" / "base.yaml"
@@ -85,8 +85,8 @@ FUNCTION = """\
 QUEUE_ENVIRONMENT = """\
       Environment:
         Variables:
-          QUEUE_URL: !Ref {{Prefix}}Queue
-          DEAD_LETTER_QUEUE_URL: !Ref {{Prefix}}DeadLetterQueue
+          QUEUE_URL: !Ref {{Queue}}Queue
+          DEAD_LETTER_QUEUE_URL: !Ref {{Queue}}DeadLetterQueue
 {{queue_environment}}\
 {{webhook_environment}}\
 """
@@ -167,7 +167,7 @@ FIFO_QUEUE_EVENT = """\
         Queue:
           Type: SQS
           Properties:
-            Queue: !GetAtt {{Prefix}}Queue.Arn
+            Queue: !GetAtt {{Queue}}Queue.Arn
             BatchSize: 10 # no MaximumBatchingWindowInSeconds: Lambda does not support it on FIFO queues
             FunctionResponseTypes:
               - ReportBatchItemFailures
@@ -179,7 +179,7 @@ STANDARD_QUEUE_EVENT = """\
         Queue:
           Type: SQS
           Properties:
-            Queue: !GetAtt {{Prefix}}Queue.Arn
+            Queue: !GetAtt {{Queue}}Queue.Arn
             BatchSize: 10
             MaximumBatchingWindowInSeconds: !Ref SqsBatchWindow
             FunctionResponseTypes:
@@ -254,12 +254,42 @@ SEND_STATEMENTS = """\
               - Sid: DeadLetterPoisonMessages # the code forwards poison messages with their reason
                 Effect: Allow
                 Action: sqs:SendMessage
-                Resource: !GetAtt {{Prefix}}DeadLetterQueue.Arn
+                Resource: !GetAtt {{Queue}}DeadLetterQueue.Arn
               - Sid: EnqueueOwnRequests # {{enqueue_comment}}
                 Effect: Allow
                 Action: sqs:SendMessage
-                Resource: !GetAtt {{Prefix}}Queue.Arn
+                Resource: !GetAtt {{Queue}}Queue.Arn
 """
+
+#: A member of a shared queue that does not consume it: its async mode sends there, nothing more.
+SHARED_SENDER_ENVIRONMENT = """\
+      Environment:
+        Variables:
+          # Prefer: respond-async queues the request on the {{shared_queue}} queue (one order per session
+          # across its operations), which {{consumer}}'s function consumes
+          QUEUE_URL: !Ref {{Queue}}Queue
+"""
+
+SHARED_SEND_STATEMENT = """\
+              - Sid: EnqueueOnSharedQueue # async mode: the request goes on the {{shared_queue}} queue
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {{Queue}}Queue.Arn
+"""
+
+#: A webhook receiver whose session webhooks go to the shared queue (after its own queue's variables).
+SHARED_WEBHOOK_ENVIRONMENT = """\
+          # webhooks that change a session join the API's queued changes of it (docs/lifecycle.md)
+          SHARED_QUEUE_URL: !Ref {{Shared}}Queue
+"""
+
+SHARED_WEBHOOK_STATEMENT = """\
+              - Sid: EnqueueSessionWebhooks # a webhook that changes a session goes on the {{shared_queue}} queue
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {{Shared}}Queue.Arn
+"""
+
 
 #: The Talon.One receiver publishes every notification on the bus: always (docs/events.md).
 NOTIFICATION_STATEMENTS = """\
@@ -340,11 +370,11 @@ CONSUME_STATEMENT = """\
                   - sqs:ReceiveMessage
                   - sqs:DeleteMessage
                   - sqs:GetQueueAttributes
-                Resource: !GetAtt {{Prefix}}Queue.Arn
+                Resource: !GetAtt {{Queue}}Queue.Arn
               - Sid: RetryOwnMessagesLater # a failed message comes back after its backoff (backoff.py)
                 Effect: Allow
                 Action: sqs:ChangeMessageVisibility
-                Resource: !GetAtt {{Prefix}}Queue.Arn
+                Resource: !GetAtt {{Queue}}Queue.Arn
 """
 
 SCHEDULE_STATEMENTS = """\
@@ -378,7 +408,7 @@ LOG_GROUP = """\
 """
 
 QUEUE = """\
-  {{Prefix}}Queue:
+  {{Queue}}Queue:
     Type: AWS::SQS::Queue
     DeletionPolicy: Delete
     UpdateReplacePolicy: Retain # a replacement (e.g. the move to FIFO) keeps the old queue's messages
@@ -388,7 +418,7 @@ QUEUE = """\
       VisibilityTimeout: !Ref QueueVisibilityTimeout
 {{retention}}\
       RedrivePolicy:
-        deadLetterTargetArn: !GetAtt {{Prefix}}DeadLetterQueue.Arn
+        deadLetterTargetArn: !GetAtt {{Queue}}DeadLetterQueue.Arn
         maxReceiveCount: {{max_receive_count}}
 """
 
@@ -435,7 +465,7 @@ SCHEDULE_RETENTION = """\
 """
 
 DEAD_LETTER_QUEUE = """\
-  {{Prefix}}DeadLetterQueue:
+  {{Queue}}DeadLetterQueue:
     Type: AWS::SQS::Queue
     DeletionPolicy: Delete
     UpdateReplacePolicy: Retain
@@ -521,16 +551,16 @@ THROTTLES_ALARM = {
 _SQS_METRIC = {"namespace": "AWS/SQS", "dimension": "QueueName", "statistic": "Maximum", "period": "300"}
 DEAD_LETTER_QUEUE_ALARM = {
     **_SQS_METRIC,
-    "alarm": "{{Prefix}}DeadLetterQueueAlarm",
-    "description": "!Sub {{name}} messages are waiting in ${{{Prefix}}DeadLetterQueue.QueueName}",
+    "alarm": "{{Queue}}DeadLetterQueueAlarm",
+    "description": "!Sub {{queue_name}} messages are waiting in ${{{Queue}}DeadLetterQueue.QueueName}",
     "metric": "ApproximateNumberOfMessagesVisible",
-    "target": "!GetAtt {{Prefix}}DeadLetterQueue.QueueName",
+    "target": "!GetAtt {{Queue}}DeadLetterQueue.QueueName",
     "threshold": "0",
 }
 _QUEUE_AGE = {
     **_SQS_METRIC,
     "metric": "ApproximateAgeOfOldestMessage",
-    "target": "!GetAtt {{Prefix}}Queue.QueueName",
+    "target": "!GetAtt {{Queue}}Queue.QueueName",
 }
 BACKLOG_ALARM = {
     **_QUEUE_AGE,
@@ -541,8 +571,8 @@ BACKLOG_ALARM = {
 }
 QUEUE_AGE_ALARM = {
     **_QUEUE_AGE,
-    "alarm": "{{Prefix}}QueueAgeAlarm",
-    "description": "!Sub The oldest {{name}} message in ${{{Prefix}}Queue.QueueName} waited longer than"
+    "alarm": "{{Queue}}QueueAgeAlarm",
+    "description": "!Sub The oldest {{queue_name}} message in ${{{Queue}}Queue.QueueName} waited longer than"
     " QueueBacklogMaxAge (docs/operating.md, runbook)",
     "threshold": "!Ref QueueBacklogMaxAge",
 }
@@ -567,12 +597,12 @@ METHOD_SETTING = """\
 """
 
 OUTPUTS = """\
-  {{Prefix}}QueueUrl:
-    Description: {{Prefix}} queue ({{queue_format}})
-    Value: !Ref {{Prefix}}Queue
-  {{Prefix}}DeadLetterQueueUrl:
-    Description: {{Prefix}} dead-letter queue (poison messages carry their reason as message attributes)
-    Value: !Ref {{Prefix}}DeadLetterQueue
+  {{Queue}}QueueUrl:
+    Description: {{Queue}} queue ({{queue_format}})
+    Value: !Ref {{Queue}}Queue
+  {{Queue}}DeadLetterQueueUrl:
+    Description: {{Queue}} dead-letter queue (poison messages carry their reason as message attributes)
+    Value: !Ref {{Queue}}DeadLetterQueue
 """
 
 #: Width of the `# --- <operation> ---` line that opens each operation's block.
@@ -632,6 +662,19 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
         for op in ordered
         if (op.webhook is not None or op.schedule) and not op.queued
     ]
+    shared = sorted({op.shared_queue for op in ordered if op.shared_queue})
+    for queue in shared:
+        if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", queue):
+            problems.append(f"shared queue {queue!r} must be snake_case (it makes logical ids)")
+        senders = [op for op in ordered if op.shared_queue == queue and op.webhook is None]
+        consumers = [op.name for op in senders if op.polls]
+        if len(consumers) != 1:
+            problems.append(f"the {queue} queue needs one consumer (Delivery.consumes), not {consumers or 'none'}")
+        problems += [
+            f"{op.name}: a member of the {queue} queue needs a queue (not a GET) and its group (group_by)"
+            for op in senders
+            if not op.queued or op.group_by is None
+        ]
     scheduled = [op.name for op in ordered if op.schedule]
     if len(scheduled) > 1:
         # base.yaml has one erasure schedule (its parameters, its dead-letter queue and its alarm)
@@ -654,6 +697,14 @@ def _description(op: OperationEntry) -> str:
         )
     if not op.queued:
         return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway (answered at once, no queue)"
+    if op.shared_queue is not None and not op.polls:
+        route = f"{op.method.upper()} {op.path}"
+        return f"Talon.One {op.name} ({route}) from API Gateway (queued on the {op.shared_queue} queue)"
+    if op.shared_queue is not None:
+        return (
+            f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway, and every message of the"
+            f" {op.shared_queue} queue from SQS"
+        )
     other = "the off-peak erasure schedule" if op.schedule else "SQS"
     return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway and {other}"
 
@@ -672,25 +723,51 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
         }
     values = {"Platform": platform_id(op.webhook), "erasure_queue": erasure_queue or ""}
     values["erasure_environment"] = fill(ERASURE_ENVIRONMENT, values) if erasure_queue else ""
+    shared = {"Shared": platform_id(op.shared_queue or ""), "shared_queue": op.shared_queue or ""}
     return {
         "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values)
+        + (fill(SHARED_WEBHOOK_ENVIRONMENT, shared) if op.shared_queue else "")
         + (WRITEBACK_ENVIRONMENT if op.webhook == "talon_one" else ""),
         "key_api_event": "",
         "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
         "enqueue_comment": "storage-first: the API queues each verified webhook, then answers 200",
-        "erasure_statement": fill(ERASURE_STATEMENT, values) if erasure_queue else "",
+        "erasure_statement": (fill(ERASURE_STATEMENT, values) if erasure_queue else "")
+        + (fill(SHARED_WEBHOOK_STATEMENT, shared) if op.shared_queue else ""),
         "event_statements": NOTIFICATION_STATEMENTS if op.webhook == "talon_one" else EFFECT_STATEMENTS,
         "writeback_statement": WRITEBACK_STATEMENT if op.webhook == "talon_one" else "",
     }
 
 
-def operation_resources(op: OperationEntry, erasure_queue: str | None = None, area: str = "") -> tuple[str, str]:
+def _queue_values(op: OperationEntry, members: list[OperationEntry]) -> dict[str, str]:
+    """What names the queue an entry polls or sends to: its own, or its shared queue (`members`: the
+    entries that shared queue carries)."""
+    shared = op.shared_queue if op.webhook is None else None
+    if shared is None:
+        return {"Queue": logical_prefix(op), "queue_name": op.name, "shared_queue": "", "consumer": ""}
+    consumer = next((m.name for m in members if m.polls and m.webhook is None), "")
+    return {
+        "Queue": queue_prefix(op),
+        "queue_name": f"{shared} queue",
+        "shared_queue": shared,
+        "consumer": consumer,
+    }
+
+
+def operation_resources(
+    op: OperationEntry,
+    erasure_queue: str | None = None,
+    area: str = "",
+    members: list[OperationEntry] | None = None,
+) -> tuple[str, str]:
     """The operation's blocks of Resources, each a header line, then its resources one blank line apart:
     the root stack's (function, queues) and its area's nested stack's (role, log group, policies, alarms).
 
     `erasure_queue`: the logical id of the queue the erasure schedule drains, where a webhook
     receiver queues the erasures its mappings ask for. `area`: the nested stack's (default: area_of).
+    receiver queues the erasures its mappings ask for. `members`: the entries the operation's shared
+    queue carries (its consumer's block holds that queue, its dead-letter queue and their alarms).
     """
+    members = members or []
     prefix = logical_prefix(op)
     values = {
         "Prefix": prefix,
@@ -702,11 +779,16 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None, ar
         "kebab": op.function.replace("_", "-"),
         "area": area or area_of(op),
         "description": _description(op),
+        **_queue_values(op, members),
     }
     values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
-    # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py)
-    values["ordering_comment"] = " and its operation's order records" if op.last_write_wins else ""
-    values["ordering_key"] = f"                      - ordering#{op.name}#*\n" if op.last_write_wins else ""
+    # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py):
+    # per operation, or per shared queue (one place per session across its operations)
+    orders = [m for m in members if m.last_write_wins] if values["shared_queue"] else [op] * op.last_write_wins
+    ordered = bool(orders) and op.polls
+    values["ordering_comment"] = " and its operation's order records" if ordered else ""
+    record = values["shared_queue"] or op.name
+    values["ordering_key"] = f"                      - ordering#{record}#*\n" if ordered else ""
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
     values["queue_environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT
@@ -715,6 +797,10 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None, ar
         values["queue_event"] = ""
         values["queue_statements"] = ""
         values["environment"] = ""
+    elif not op.polls:  # a member of a shared queue another function consumes: it only sends there
+        values["queue_event"] = ""
+        values["queue_statements"] = fill(SHARED_SEND_STATEMENT, values)
+        values["environment"] = fill(SHARED_SENDER_ENVIRONMENT, values)
     else:
         if op.schedule:
             values["queue_event"] = fill(SCHEDULE_EVENT, values)
@@ -723,29 +809,31 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None, ar
         receive = fill(SCHEDULE_STATEMENTS if op.schedule else CONSUME_STATEMENT, values)
         values["queue_statements"] = receive + fill(SEND_STATEMENTS, values)
         values["environment"] = fill(QUEUE_ENVIRONMENT, values)
-    values["content_based"] = "false" if op.last_write_wins else "true"
-    values["deduplication"] = CONTENT_DEDUPLICATION[not op.last_write_wins]
+    last_write_wins = any(m.last_write_wins for m in members) if values["shared_queue"] else op.last_write_wins
+    values["content_based"] = "false" if last_write_wins else "true"
+    values["deduplication"] = CONTENT_DEDUPLICATION[not last_write_wins]
     values["queue_kind"] = fill(FIFO_QUEUE_KIND if op.fifo else STANDARD_QUEUE_KIND, values)
     values["retention"] = SCHEDULE_RETENTION if op.schedule else RETENTION
     values["dead_letter_kind"] = FIFO_DEAD_LETTER_KIND if op.fifo else ""
 
     header = f"  # --- {op.name}: {op.method.upper()} {op.path} "
     header += "-" * max(3, HEADER_WIDTH - len(header))
-    queue = [QUEUE, fill(TLS_POLICY, {"queue": f"{prefix}Queue"})]
-    queue += [DEAD_LETTER_QUEUE, fill(TLS_POLICY, {"queue": f"{prefix}DeadLetterQueue"})]
+    queue_id = values["Queue"]
+    queue = [QUEUE, fill(TLS_POLICY, {"queue": f"{queue_id}Queue"})]
+    queue += [DEAD_LETTER_QUEUE, fill(TLS_POLICY, {"queue": f"{queue_id}DeadLetterQueue"})]
     queue_alarms = [
         fill(METRIC_ALARM, DEAD_LETTER_QUEUE_ALARM),
         fill(METRIC_ALARM, BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM),
     ]
-    root = [FUNCTION, *([QUEUE, DEAD_LETTER_QUEUE] if op.queued else [])]
+    root = [FUNCTION, *([QUEUE, DEAD_LETTER_QUEUE] if holds_queue(op) else [])]
     nested = [
         ROLE,
         LOG_GROUP,
-        *(queue[1::2] if op.queued else []),  # the queues' TLS policies
+        *(queue[1::2] if holds_queue(op) else []),  # the queues' TLS policies (a shared queue's: its consumer's)
         fill(METRIC_ALARM, ERRORS_ALARM),
         fill(METRIC_ALARM, THROTTLES_ALARM),
         TALON_ERROR_RATE_ALARM,
-        *(queue_alarms if op.queued else []),
+        *(queue_alarms if holds_queue(op) else []),
     ]
     # The nested stack names the function (a reference would be a cycle: the function needs its role).
     function_name = "${AWS::StackName}-" + values["kebab"]
@@ -758,13 +846,17 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None, ar
     )
 
 
-def operation_outputs(op: OperationEntry) -> str:
-    if not op.queued:
-        return ""  # a GET has no queue
-    queue_format = (
-        "messages in the format of docs/api.md" if op.webhook is None else "verified webhooks, queued as received"
-    )
-    return fill(OUTPUTS, {"Prefix": logical_prefix(op), "queue_format": queue_format})
+def operation_outputs(op: OperationEntry, members: list[OperationEntry] | None = None) -> str:
+    if not holds_queue(op):
+        return ""  # a GET has no queue; a shared queue's outputs are its consumer's
+    if op.webhook is None and op.shared_queue:
+        queue_format = "messages in the format of docs/api.md, each naming its operation in relayOperation"
+    elif op.webhook is None:
+        queue_format = "messages in the format of docs/api.md"
+    else:
+        queue_format = "verified webhooks, queued as received"
+    values = {"Prefix": logical_prefix(op), "queue_format": queue_format, **_queue_values(op, members or [])}
+    return fill(OUTPUTS, values)
 
 
 def resource_path(path: str) -> str:
@@ -821,7 +913,8 @@ def render_stacks(
 
     ordered = check_table(operations)
     erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
-    blocks = [operation_resources(op, erasure, area(op)) for op in ordered]
+    members = {op.name: [m for m in ordered if op.shared_queue and m.shared_queue == op.shared_queue] for op in ordered}
+    blocks = [operation_resources(op, erasure, area(op), members[op.name]) for op in ordered]
     stacks: dict[str, nested.Nested] = {}
     for op, (root_text, text) in zip(ordered, blocks, strict=True):
         stack = stacks.setdefault(area(op), nested.Nested(area(op)))
@@ -837,7 +930,7 @@ def render_stacks(
     resources = "\n".join(roots) + "\n" + split.root(dashboard(ordered))
     if applications:
         resources += "\n  # --- the areas' nested stacks (template/nested.py) " + "-" * 45 + "\n\n" + applications
-    outputs = split.root("".join(operation_outputs(op) for op in ordered))
+    outputs = split.root("".join(operation_outputs(op, members[op.name]) for op in ordered))
     text = _replace_marker(base, RESOURCES_MARKER, resources)
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)
     text = _replace_marker(text, METHOD_SETTINGS_MARKER, method_settings(ordered), times=2)

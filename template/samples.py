@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from talon_relay.operations import Operation
-from template.entry import logical_prefix
+from template.entry import logical_prefix, queue_prefix
 
 #: The fixed parts of every sample: an account, a region, an API, a sender.
 ACCOUNT = "123456789012"
@@ -189,7 +189,10 @@ def _group(op: Operation, message: dict[str, Any], n: int) -> str:
 def sqs_event(op: Operation) -> dict[str, Any]:
     """The SQS event of a batch from the entry's own queue."""
     suffix = ".fifo" if op.fifo else ""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{logical_prefix(op)}Queue-{_token(12, op.function)}{suffix}"
+    queue = queue_prefix(op)  # its own queue, or its shared queue (where each message names its operation)
+    token = _token(12, op.function if queue == logical_prefix(op) else queue)
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{queue}Queue-{token}{suffix}"
+    named = {} if op.shared_queue is None else {"relayOperation": {"stringValue": op.name, "dataType": "String"}}
     records = []
     for n, message in enumerate(messages(op), start=1):
         body = _json(message)
@@ -213,7 +216,7 @@ def sqs_event(op: Operation) -> dict[str, Any]:
                 "receiptHandle": "AQEB" + _digest(op.function, "receipt", str(n))[:48] + "=",
                 "body": body,
                 "attributes": attributes,
-                "messageAttributes": {},
+                "messageAttributes": dict(named),
                 "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,

@@ -195,23 +195,26 @@ class Queues:
     def url(self, logical_id: str) -> str:
         return self.stack.queue_url(logical_id)
 
-    def _entry(self, logical_id: str, message: Any, group: str | None) -> dict[str, Any]:
-        """send_message parameters; on a FIFO queue the message joins its customer's group."""
+    def _entry(self, logical_id: str, message: Any, group: str | None, operation: str | None) -> dict[str, Any]:
+        """send_message parameters; on a FIFO queue the message joins its customer's group; on a shared queue
+        (SessionsQueue) it names its `operation` (the relayOperation attribute, docs/api.md)."""
         entry: dict[str, Any] = {"MessageBody": message if isinstance(message, str) else json.dumps(message)}
         if self.url(logical_id).endswith(".fifo"):
             entry["MessageGroupId"] = group or message_group(message)
             entry["MessageDeduplicationId"] = uuid.uuid4().hex  # each send is a new message here
+        if operation is not None:
+            entry["MessageAttributes"] = {"relayOperation": {"DataType": "String", "StringValue": operation}}
         return entry
 
-    def send(self, logical_id: str, message: Any, *, group: str | None = None) -> str:
-        entry = self._entry(logical_id, message, group)
+    def send(self, logical_id: str, message: Any, *, group: str | None = None, operation: str | None = None) -> str:
+        entry = self._entry(logical_id, message, group, operation)
         return str(self.sqs.send_message(QueueUrl=self.url(logical_id), **entry)["MessageId"])
 
-    def send_batch(self, logical_id: str, messages: list[Any]) -> list[str]:
+    def send_batch(self, logical_id: str, messages: list[Any], *, operation: str | None = None) -> list[str]:
         ids: list[str] = []
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
-            entries = [{"Id": str(i), **self._entry(logical_id, m, None)} for i, m in enumerate(chunk)]
+            entries = [{"Id": str(i), **self._entry(logical_id, m, None, operation)} for i, m in enumerate(chunk)]
             result = self.sqs.send_message_batch(QueueUrl=self.url(logical_id), Entries=entries)
             assert not result.get("Failed"), result.get("Failed")
             ids.extend(item["MessageId"] for item in sorted(result["Successful"], key=lambda s: int(s["Id"])))

@@ -30,7 +30,9 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-SESSION_QUEUE, EVENT_QUEUE = "UpdateCustomerSessionQueue", "TrackEventQueue"
+#: every change of a session goes on the sessions queue, each message naming its operation (docs/lifecycle.md)
+SESSION_QUEUE, EVENT_QUEUE = "SessionsQueue", "TrackEventQueue"
+OPERATION_OF = {SESSION_QUEUE: "updateCustomerSession", EVENT_QUEUE: None}
 SESSIONS_PATH, EVENTS_PATH = "/v1/customer_sessions/", "/v1/events"
 #: Attempts the relay makes for one PUT within one invocation (1 + TALON_MAX_RETRIES).
 ATTEMPTS = 1 + int(FUNCTION_ENVIRONMENT["TALON_MAX_RETRIES"])
@@ -141,7 +143,7 @@ def test_fault_run_delivers_every_message_once_or_dead_letters_it(
     # When 150 session updates (30 sessions), 40 events and 10 poison messages are queued at once,
     # each session's updates in one FIFO group, each message with its own deduplication id
     for queue, messages in sent.items():
-        queues.send_batch(queue, messages)
+        queues.send_batch(queue, messages, operation=OPERATION_OF[queue])
 
     # Then, within the bound, both queues drain: nothing visible, nothing in flight
     queues.wait_empty(SESSION_QUEUE, EVENT_QUEUE, timeout=RUN_BOUND)
@@ -232,7 +234,7 @@ def test_failing_session_waits_alone_and_every_session_keeps_its_order(
     # session's first update as often as the relay tries in one invocation (retries exhausted once)
     stuck = ISOLATED[0]
     stack.emulator.inject_fault(status=503, count=ATTEMPTS, path=SESSIONS_PATH + stuck, method="PUT")
-    batches = record_invocations(monkeypatch, stack, "UpdateCustomerSessionFunction")
+    batches = record_invocations(monkeypatch, stack, "UpdateCustomerSessionV2Function")  # the queue's consumer
     messages = [
         {"customerSessionId": session, "body": {"profileId": f"{session}-p", "attributes": {"step": step}}}
         for step in range(STEPS)
@@ -240,7 +242,7 @@ def test_failing_session_waits_alone_and_every_session_keeps_its_order(
     ]
 
     # When all 20 are queued at once
-    ids = queues.send_batch(SESSION_QUEUE, messages)
+    ids = queues.send_batch(SESSION_QUEUE, messages, operation="updateCustomerSession")
     queues.wait_empty(SESSION_QUEUE, timeout=30)
     log = talon_requests(stack)
 

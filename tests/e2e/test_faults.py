@@ -70,11 +70,15 @@ def test_faulty_talon_one_loses_nothing(stack: LocalStack, queues: Queues, capsy
     started = time.monotonic()
 
     # When 40 session updates, 10 events and 3 poison messages are queued
-    queues.send_batch("UpdateCustomerSessionQueue", [*sessions[:20], *poison["UpdateCustomerSession"], *sessions[20:]])
+    queues.send_batch(
+        "SessionsQueue",
+        [*sessions[:20], *poison["UpdateCustomerSession"], *sessions[20:]],
+        operation="updateCustomerSession",
+    )
     queues.send_batch("TrackEventQueue", [*events[:5], *poison["TrackEvent"], *events[5:]])
 
     # Then, within the bound, both queues drain
-    queues.wait_empty("UpdateCustomerSessionQueue", "TrackEventQueue", timeout=RUN_TIMEOUT)
+    queues.wait_empty("SessionsQueue", "TrackEventQueue", timeout=RUN_TIMEOUT)
     elapsed = time.monotonic() - started
 
     log = talon_requests(stack)
@@ -114,7 +118,7 @@ def test_faulty_talon_one_loses_nothing(stack: LocalStack, queues: Queues, capsy
     assert any(r["fault"].get("delay") for r in faulted)
     # and the poison messages, only they, are in the DLQs with their reasons, never sent to Talon.One
     letters = {
-        "UpdateCustomerSession": queues.take_all("UpdateCustomerSessionDeadLetterQueue"),
+        "UpdateCustomerSession": queues.take_all("SessionsDeadLetterQueue"),
         "TrackEvent": queues.take_all("TrackEventDeadLetterQueue"),
     }
     poison_ids = set()

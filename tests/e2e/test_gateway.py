@@ -14,7 +14,7 @@ from local.stack import LocalStack
 from local.template import Resolver, read_stack
 from talon_relay.operations import OPERATIONS
 from tests.e2e.helpers import Http, talon_requests
-from tests.template.helpers import prefix
+from tests.template.helpers import prefix, queue_id
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 TEMPLATE_ROUTES = {(op.method, op.path, prefix(op) + "Function") for op in OPERATIONS.values()}
 #: RelayKeyApi has the Integration API's routes; webhook receivers are on RelayApi only.
 KEY_API_ROUTES = {(op.method, op.path, prefix(op) + "Function") for op in OPERATIONS.values() if op.key_api}
-FIFO_QUEUES = {prefix(op) + "Queue" for op in OPERATIONS.values() if op.fifo}
+#: (a session operation's queue is the sessions queue they all share)
+FIFO_QUEUES = {queue_id(op) + "Queue" for op in OPERATIONS.values() if op.fifo}
 
 
 # --- over HTTP ---------------------------------------------------------------------------------
@@ -151,12 +152,14 @@ def test_functions_get_their_template_environment(stack: LocalStack) -> None:
     entries = {prefix(op) + "Function": op for op in OPERATIONS.values()}
     for logical_id, function in stack.gateway.functions.items():
         env = function.environment
-        queue = logical_id.removesuffix("Function")
-        # Then each function's Ref/GetAtt environment points at its own local resources (a GET has no queue)
+        queue = queue_id(entries[logical_id])
+        # Then each function's Ref/GetAtt environment points at its own local resources (a GET has no queue; a
+        # member of the sessions queue sends to it, and only its consumer dead-letters)
         if entries[logical_id].queued:
             assert env["QUEUE_URL"] == stack.queue_url(f"{queue}Queue")
+        if entries[logical_id].polls:
             assert env["DEAD_LETTER_QUEUE_URL"] == stack.queue_url(f"{queue}DeadLetterQueue")
-        else:
+        elif not entries[logical_id].queued:
             assert "QUEUE_URL" not in env and "DEAD_LETTER_QUEUE_URL" not in env
         assert env["TALON_SECRET_ARN"] == stack.aws.secret_arn
         # (Fn::If on a Condition: the stack created the caller signing secret, so its ARN)
@@ -194,7 +197,7 @@ def test_routes_are_exactly_the_operation_tables() -> None:
     assert [api for api in spec.apis if spec.api_key_required(api)] == ["RelayKeyApi"]
     # and exactly the operations with an SQS event poll a queue (a GET has none); the erasure queue is drained
     assert {name: fn.queue for name, fn in spec.functions.items() if fn.queue} == {
-        prefix(op) + "Function": prefix(op) + "Queue" for op in OPERATIONS.values() if op.queued and not op.schedule
+        prefix(op) + "Function": queue_id(op) + "Queue" for op in OPERATIONS.values() if op.polls and not op.schedule
     }
     assert [name for name, fn in spec.functions.items() if fn.schedules] == [
         prefix(op) + "Function" for op in OPERATIONS.values() if op.schedule
@@ -216,7 +219,7 @@ def test_fifo_queues_are_seeded_as_fifo(stack: LocalStack) -> None:
             assert stack.queue_url(queue).endswith(".fifo")
             assert values["FifoQueue"] == "true"
             # (content-based deduplication off where A, B, A is a real later state: last-write-wins)
-            last_write_wins = any(prefix(op) + "Queue" == queue and op.last_write_wins for op in OPERATIONS.values())
+            last_write_wins = any(queue_id(op) + "Queue" == queue and op.last_write_wins for op in OPERATIONS.values())
             assert values["ContentBasedDeduplication"] == ("false" if last_write_wins else "true")
             assert values["VisibilityTimeout"] == "3"
             assert '"maxReceiveCount": "3"' in values["RedrivePolicy"] or '"maxReceiveCount":3' in values[

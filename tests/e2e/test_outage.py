@@ -9,7 +9,7 @@ from local.redrive import redrive
 from local.stack import LocalStack
 from tests.e2e.helpers import PARAMETERS, Queues, attribute, talon_requests, wait_until
 
-QUEUE, DLQ = "UpdateCustomerSessionQueue", "UpdateCustomerSessionDeadLetterQueue"
+QUEUE, DLQ = "SessionsQueue", "SessionsDeadLetterQueue"
 
 
 def update(session: str, seq: int) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def test_a_redrive_after_an_outage_longer_than_the_horizon_brings_the_latest_sta
     assert PARAMETERS["MaxReceiveCount"] == 3
     stack.emulator.inject_fault(status=503, seconds=10, path="/v1/customer_sessions/")
     # When one update of two sessions each is queued meanwhile
-    queues.send(QUEUE, update("s-newer", 1))
-    queues.send(QUEUE, update("s-alone", 1))
+    queues.send(QUEUE, operation="updateCustomerSession", message=update("s-newer", 1))
+    queues.send(QUEUE, operation="updateCustomerSession", message=update("s-alone", 1))
     # Then on their last receive the relay dead-letters them, with the reason and their place in the order
     wait_until(lambda: queues.depth(DLQ) == 2, timeout=20, interval=0.2, what="both dead-lettered")
     peek = queues.sqs.receive_message(
@@ -42,7 +42,7 @@ def test_a_redrive_after_an_outage_longer_than_the_horizon_brings_the_latest_sta
     assert all(attribute(m, "relayOrder") for m in peek)
     # When Talon.One is back and a newer update of one session is applied
     wait_until(lambda: not stack.emulator.faults(), timeout=15, what="the outage to end")
-    queues.send(QUEUE, update("s-newer", 2))
+    queues.send(QUEUE, operation="updateCustomerSession", message=update("s-newer", 2))
     wait_until(lambda: applied_seqs(stack, "s-newer") == [2], timeout=15, what="the newer update")
     # And the dead letters are redriven after the outage
     assert redrive(queues.sqs, dlq_url=queues.url(DLQ), queue_url=queues.url(QUEUE), wait_seconds=0).moved == 2

@@ -55,22 +55,28 @@ def test_poison_in_a_fifo_group_goes_to_the_dlq_at_once_and_the_update_behind_it
     stack: LocalStack, queues: Queues, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given group g-deep: a session update 300 levels deep, then a valid update of the same session
-    seen = record_invocations(monkeypatch, stack, "UpdateCustomerSessionFunction")
+    seen = record_invocations(monkeypatch, stack, "UpdateCustomerSessionV2Function")  # the sessions queue's consumer
     poison_id = queues.send(
-        "UpdateCustomerSessionQueue", session_message("s-deep", POISON_VALUES["depth-300"][0]), group="g-deep"
+        "SessionsQueue",
+        session_message("s-deep", POISON_VALUES["depth-300"][0]),
+        group="g-deep",
+        operation="updateCustomerSession",
     )
     queues.send(
-        "UpdateCustomerSessionQueue", {"customerSessionId": "s-deep", "body": {"profileId": "p-1"}}, group="g-deep"
+        "SessionsQueue",
+        {"customerSessionId": "s-deep", "body": {"profileId": "p-1"}},
+        group="g-deep",
+        operation="updateCustomerSession",
     )
 
     # When the queue's poller delivers them
     wait_until(lambda: talon_requests(stack, method="PUT"), timeout=20, what="the valid update to reach Talon.One")
-    queues.wait_empty("UpdateCustomerSessionQueue", timeout=20)
+    queues.wait_empty("SessionsQueue", timeout=20)
 
     # Then the valid update reached Talon.One, and the poison is in the DLQ with its reason after one receive
     (request,) = talon_requests(stack, method="PUT")
     assert (request["path"], request["body"]) == ("/v1/customer_sessions/s-deep", {"profileId": "p-1"})
-    (dead,) = queues.take_all("UpdateCustomerSessionDeadLetterQueue")
+    (dead,) = queues.take_all("SessionsDeadLetterQueue")
     assert "message body nests 303 levels" in (attribute(dead, "failureReason") or "")
     receives = [r for invocation in seen for r in invocation.records if r["messageId"] == poison_id]
     assert [r["attributes"]["ApproximateReceiveCount"] for r in receives] == ["1"]
@@ -155,8 +161,8 @@ def test_redrive_moves_a_message_that_still_fails_once(stack: LocalStack, queues
     # Given a message with a bad body in the session DLQ (it fails again whenever it is delivered)
     from local.redrive import redrive
 
-    dlq, queue = queues.url("UpdateCustomerSessionDeadLetterQueue"), queues.url("UpdateCustomerSessionQueue")
-    queues.send("UpdateCustomerSessionDeadLetterQueue", "not json", group="g-bad")
+    dlq, queue = queues.url("SessionsDeadLetterQueue"), queues.url("SessionsQueue")
+    queues.send("SessionsDeadLetterQueue", "not json", group="g-bad", operation="updateCustomerSession")
     sent_to_talon_one = len(talon_requests(stack))
 
     # When `make redrive FUNCTION=update_customer_session` runs while the function consumes the queue
@@ -165,6 +171,6 @@ def test_redrive_moves_a_message_that_still_fails_once(stack: LocalStack, queues
     # Then it moved the message once and saw it come back with its reason; it is in the DLQ, once
     assert (result.moved, result.came_back) == (1, 1)
     assert any("not valid JSON" in reason for reason in result.came_back_reasons)
-    back = queues.take_all("UpdateCustomerSessionDeadLetterQueue")
+    back = queues.take_all("SessionsDeadLetterQueue")
     assert [m["Body"] for m in back] == ["not json"]
     assert len(talon_requests(stack)) == sent_to_talon_one

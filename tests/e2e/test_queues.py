@@ -32,7 +32,7 @@ class QueuedCase:
 QUEUED_CASES = [
     QueuedCase(
         "updateCustomerSession",
-        "UpdateCustomerSession",
+        "Sessions",
         {"customerSessionId": AWKWARD_ID, "body": {"profileId": "p-1", "total": 12.5}},
         "PUT",
         f"/v1/customer_sessions/{segment(AWKWARD_ID)}",
@@ -70,8 +70,9 @@ def test_queued_operation_reaches_talon_one(stack: LocalStack, queues: Queues, c
     # Given the operation's queue, polled by the gateway as Lambda's event source mapping would
     queue = f"{case.queue}Queue"
 
-    # When a message in the queue message format (docs/api.md) is sent to it
-    queues.send(queue, case.message)
+    # When a message in the queue message format (docs/api.md) is sent to it (on the shared sessions queue,
+    # naming its operation)
+    queues.send(queue, case.message, operation=case.operation if case.queue == "Sessions" else None)
 
     # Then Talon.One gets the request once, and the message leaves the queue (not for the DLQ)
     seen = wait_until(lambda: talon_requests(stack), timeout=DELIVERY_TIMEOUT, what=f"{case.operation} at Talon.One")
@@ -82,7 +83,7 @@ def test_queued_operation_reaches_talon_one(stack: LocalStack, queues: Queues, c
     assert request["body"] == case.message["body"]
     assert request["status"] == case.status
     assert queues.depth(f"{case.queue}DeadLetterQueue") == 0
-    function = f"{case.queue}Function"
+    function = "UpdateCustomerSessionV2Function" if case.queue == "Sessions" else f"{case.queue}Function"
     assert (function, "sqs") in stack.gateway.invocations
 
 
@@ -128,8 +129,8 @@ def test_schedule_input_deletes_the_ids_given(stack: LocalStack, http: Http) -> 
 
 
 POISON = [
-    ("UpdateCustomerSession", "not json at all", "message body is not valid JSON"),
-    ("UpdateCustomerSession", {"customerSessionId": "s-1", "body": {"cartItems": "many"}}, "/body/cartItems"),
+    ("Sessions", "not json at all", "message body is not valid JSON"),
+    ("Sessions", {"customerSessionId": "s-1", "body": {"cartItems": "many"}}, "/body/cartItems"),
     ("UpdateCustomerProfile", {"body": {"attributes": {}}}, "integrationId"),
     ("TrackEvent", {"body": {"type": "purchase", "attributes": {}}}, "/body/sessionId"),
     ("TrackEvent", {"sessionId": "s-1", "body": {}}, "unknown top-level key(s) ['sessionId']"),
@@ -143,7 +144,8 @@ def test_poison_message_is_dead_lettered_with_its_reason(
     stack: LocalStack, queues: Queues, queue: str, message: Any, reason: str
 ) -> None:
     # Given a message that can never succeed, on an operation's queue
-    message_id = queues.send(f"{queue}Queue", message)
+    named = "updateCustomerSession" if queue == "Sessions" else None
+    message_id = queues.send(f"{queue}Queue", message, operation=named)
 
     # When the gateway's poller hands it to the function
     # Then it lands in the function's DLQ, unchanged, with the reason and where it came from
@@ -155,7 +157,9 @@ def test_poison_message_is_dead_lettered_with_its_reason(
     assert letter["Body"] == expected_body
     assert reason in (attribute(letter, "failureReason") or "")
     assert attribute(letter, "sourceMessageId") == message_id
-    assert attribute(letter, "operation") == next(op.name for op in OPERATIONS.values() if logical_prefix(op) == queue)
+    assert attribute(letter, "operation") == named or next(
+        op.name for op in OPERATIONS.values() if logical_prefix(op) == queue
+    )
     assert attribute(letter, "talonStatus") is None
     # and it left its queue, first time round (not by redrive), without reaching Talon.One
     queues.wait_empty(f"{queue}Queue", timeout=DELIVERY_TIMEOUT)

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.e2e
 
 QUEUE = "ShopifyWebhookQueue"
 DLQ = "ShopifyWebhookDeadLetterQueue"
+#: where the webhooks that change a session go, in the session's group (docs/lifecycle.md)
+SESSIONS, SESSIONS_DLQ = "SessionsQueue", "SessionsDeadLetterQueue"
 ERASURE_QUEUE = "DeleteCustomerDataQueue"
 FUNCTION = "ShopifyWebhookFunction"
 #: Bound for a queued webhook to be polled, mapped and applied (the poller long-polls 1 s).
@@ -68,7 +70,7 @@ def integration_calls(stack: LocalStack) -> list[tuple[str, str, int]]:
 def applied(stack: LocalStack, queues: Queues, count: int) -> list[tuple[str, str, int]]:
     """The Integration API calls, once `count` arrived and the webhook queue is empty."""
     wait_until(lambda: len(integration_calls(stack)) >= count, timeout=APPLY_TIMEOUT, what=f"{count} Talon.One calls")
-    queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
+    queues.wait_empty(QUEUE, SESSIONS, timeout=APPLY_TIMEOUT)
     return integration_calls(stack)
 
 
@@ -104,7 +106,7 @@ def test_each_default_topic_reaches_talon_one_as_its_mapping_says(
     assert answer.json["status"] == "queued"
     expected = DEFAULT_TOPICS[topic]
     assert applied(stack, queues, len(expected)) == expected
-    assert queues.depth(DLQ) == 0
+    assert queues.depth(DLQ) == queues.depth(SESSIONS_DLQ) == 0
 
 
 def test_the_journey_of_a_cart_its_checkout_and_its_order_is_one_session_closed_once(
@@ -133,7 +135,7 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
     assert shopify.post("orders/paid", ORDER, webhook_id=webhook_id).status == 200
     applied(stack, queues, 2)
     assert shopify.post("orders/paid", ORDER, webhook_id=webhook_id).status == 200
-    queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
+    queues.wait_empty(QUEUE, SESSIONS, timeout=APPLY_TIMEOUT)
     # and the same webhook once more on the queue, as after SQS's deduplication window
     message = {
         "platform": "shopify",
@@ -149,7 +151,7 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
 
     # Then Talon.One got one session close and one purchase event
     assert integration_calls(stack) == DEFAULT_TOPICS["orders/paid"]
-    assert queues.depth(DLQ) == 0
+    assert queues.depth(DLQ) == queues.depth(SESSIONS_DLQ) == 0
 
 
 def test_customers_redact_erases_the_customer_and_its_orders_guest_profiles_once_when_the_schedule_runs(
@@ -247,7 +249,7 @@ def test_a_webhook_not_signed_by_the_shop_or_stale_is_refused_with_401(
     # Then the gateway answers 401 with the reason, and nothing is queued or sent
     assert answer.status == 401
     assert reason in answer.json["errors"][0]["details"]
-    assert queues.depth(QUEUE) == 0
+    assert queues.depth(QUEUE) == queues.depth(SESSIONS) == 0
     assert integration_calls(stack) == []
 
 

@@ -17,6 +17,8 @@ from tests.e2e.test_shopify import (
     APPLY_TIMEOUT,
     DLQ,
     QUEUE,
+    SESSIONS,
+    SESSIONS_DLQ,
     Shopify,
     applied,
     integration_calls,
@@ -65,8 +67,9 @@ def session_of(stack: LocalStack, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def dead_letter_reason(queues: Queues) -> str:
-    wait_until(lambda: queues.depth(DLQ) == 1, timeout=APPLY_TIMEOUT, what="the dead letter")
-    [letter] = queues.take_all(DLQ)
+    # (an order's webhooks are consumed from the sessions queue: docs/lifecycle.md)
+    wait_until(lambda: queues.depth(SESSIONS_DLQ) == 1, timeout=APPLY_TIMEOUT, what="the dead letter")
+    [letter] = queues.take_all(SESSIONS_DLQ)
     return attribute(letter, "failureReason") or ""
 
 
@@ -88,14 +91,14 @@ def test_a_partial_refund_returns_its_lines_and_takes_back_their_share_of_the_po
     refund = refund_of(order)
     for _ in range(2):
         assert shopify.post("refunds/create", refund, webhook_id=str(uuid.uuid4())).status == 200
-    queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
+    queues.wait_empty(QUEUE, SESSIONS, timeout=APPLY_TIMEOUT)
 
     # Then Talon.One got one return on the order's session, and took back the bag's share of the points
     returns = [call for call in applied(stack, queues, 3) if call[1].endswith("/returns")]
     assert returns == [("POST", session_path(order["cart_token"]) + "/returns", 200)]
     assert session_of(stack, order)["state"] == "partially_returned"
     assert points(stack, order) == pytest.approx(10.0 - 10.0 * 18.5 / TOTAL)
-    assert queues.depth(DLQ) == 0
+    assert queues.depth(DLQ) == queues.depth(SESSIONS_DLQ) == 0
 
     # When a second refund asks for two more bags (one remains): Talon.One refuses it
     assert shopify.post("refunds/create", refund_of(order, quantity=2)).status == 200

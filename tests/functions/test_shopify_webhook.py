@@ -147,6 +147,9 @@ def shop(stack: Stack, load_handler: Callable[[str], Handler], monkeypatch: pyte
         SecretString=json.dumps({"current": SHOPIFY_SECRET, "previous": PREVIOUS_SHOPIFY_SECRET}),
     )["ARN"]
     monkeypatch.setenv("QUEUE_URL", queue_url)
+    # (the sessions queue, where the webhooks that change a session go, is this queue here: its own consumer
+    # applies them as the sessions queue's would; test_session_webhooks_join_the_sessions_queue separates them)
+    monkeypatch.setenv("SHARED_QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
     monkeypatch.setenv("ERASURE_QUEUE_URL", erasure_url)
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret_arn)
@@ -540,3 +543,45 @@ def test_a_message_on_the_webhook_queue_is_read_through_the_relays_limits(shop: 
     reason = letter["MessageAttributes"]["failureReason"]["StringValue"]
     assert "message body nests 100,000 levels of objects and arrays; at most 64" in reason
     assert httpserver.log == []
+
+
+# --- one order per session with the API's queued changes ------------------------------------------
+
+
+def test_session_webhooks_join_the_sessions_queue_in_the_sessions_group(
+    shop: Shop,
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Callable[[str], Handler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the receiver with its own queue and the sessions queue apart, as the template deploys them
+    sessions_url = stack.sqs.create_queue(
+        QueueName=f"sessions-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    sessions_arn = stack.sqs.get_queue_attributes(QueueUrl=sessions_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    monkeypatch.setenv("SHARED_QUEUE_URL", sessions_url)
+    reset_handlers()
+    shop.handler = load_handler(FOLDER)
+    order = payload("orders/paid")
+
+    # When Shopify posts orders/paid (it closes the cart's session) and customers/update (a profile)
+    assert shop.post("orders/paid", order)["statusCode"] == 200
+    assert shop.post("customers/update", payload("customers/update"))["statusCode"] == 200
+
+    # Then the order's webhook is on the sessions queue, in the session's group (the one an API caller's queued
+    # change of that session joins), naming the receiver; the profile's stays on the receiver's own queue
+    [message] = shop._receive(sessions_url)
+    assert message["Attributes"]["MessageGroupId"] == order["cart_token"]
+    assert message["MessageAttributes"]["relayOperation"]["StringValue"] == "shopifyWebhook"
+    assert json.loads(message["Body"])["topic"] == "orders/paid"
+    assert [json.loads(m["Body"])["topic"] for m in shop.queued()] == ["customers/update"]
+
+    # And the sessions queue's consumer (updateCustomerSessionV2's function) maps and applies it, in order
+    answer_v2(httpserver)
+    consumer = load_handler("update_customer_session_v2")
+    result = consumer({"Records": [sqs_record(message, sessions_arn)]}, LambdaContext())
+    assert result == {"batchItemFailures": []}
+    assert calls(httpserver) == [("PUT", f"/v2/customer_sessions/{order['cart_token']}"), ("POST", "/v3/events")]

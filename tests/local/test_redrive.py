@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.aws import local_client
-from local.redrive import function_names, logical_name, redrive
+from local.redrive import function_names, logical_name, queue_name, redrive
 from talon_relay.operations import OPERATIONS
 from tests.support import FakeClock
 
@@ -40,6 +40,22 @@ def fifo_pair(sqs: Any) -> tuple[str, str]:
 )
 def test_function_names_map_to_template_names(given: str, expected: str) -> None:
     assert logical_name(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("return_cart_items", "Sessions"),
+        ("update_customer_session", "Sessions"),
+        ("UpdateCustomerSessionV2Function", "Sessions"),
+        ("shopify_webhook", "ShopifyWebhook"),
+        ("update_customer_profile", "UpdateCustomerProfile"),
+    ],
+)
+def test_a_session_operations_dead_letters_are_the_sessions_queues(given: str, expected: str) -> None:
+    # Given a function named to `make redrive FUNCTION=...`
+    # Then its messages' queue is its own, or, for a session operation, the sessions queue all of them share
+    assert queue_name(given) == expected
 
 
 def test_redrive_moves_messages_back_in_their_group(sqs: Any, sqs_clock: FakeClock) -> None:

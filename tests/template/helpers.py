@@ -15,7 +15,7 @@ import pytest
 
 from local.template import load_template
 from talon_relay.operations import OPERATIONS, Operation
-from template.entry import logical_prefix
+from template.entry import holds_queue, logical_prefix, queue_prefix
 from tests.support import (
     OPENAPI_2020,
     OPENAPI_2026,
@@ -34,9 +34,12 @@ EVENTS = ROOT / "events"
 #: The table's entries, in the order the template renders them.
 TABLE: list[Operation] = sorted(OPERATIONS.values(), key=lambda op: op.name)
 ops = pytest.mark.parametrize("op", TABLE, ids=lambda op: op.function)
-#: The entries with a queue (`Operation.queued`: not a GET, which is answered at once): each has its queue,
+#: The entries that poll a queue (`Operation.queued`: not a GET, which is answered at once; and not a member
+#: of a shared queue that only sends to it): each has its queue (its own, or the shared queue it consumes),
 #: its dead-letter queue, their alarms and outputs, an SQS event source (or the schedule) and sqs:* permissions.
-QUEUED = [op for op in TABLE if op.queued]
+QUEUED = [op for op in TABLE if holds_queue(op)]
+#: The members of a shared queue that only send to it (their async mode): no queue, no event source of theirs.
+SENDERS = [op for op in TABLE if op.queued and not holds_queue(op)]
 UNQUEUED = [op for op in TABLE if not op.queued]
 queued_ops = pytest.mark.parametrize("op", QUEUED, ids=lambda op: op.function)
 #: The entry whose queue the off-peak erasure schedule drains (today deleteCustomerData).
@@ -74,6 +77,12 @@ SIGNING_SECRET = {
 def prefix(op: Operation) -> str:
     """The operation's logical-id prefix: <prefix>Function, <prefix>Queue, <prefix>DeadLetterQueue ..."""
     return logical_prefix(op)
+
+
+def queue_id(op: Operation) -> str:
+    """The logical-id prefix of the queue the operation's messages go to: <prefix>Queue, <prefix>DeadLetterQueue
+    (its own: its prefix; a shared queue's: SessionsQueue)."""
+    return queue_prefix(op)
 
 
 def kebab(op: Operation) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from talon_relay.operations import Operation
 from template.preflight import max_stack_name_length
-from tests.template.helpers import QUEUED, SAMCONFIG, SIGNING_SECRET, UNQUEUED, kebab, load, ops, prefix, ref
+from tests.template.helpers import QUEUED, SAMCONFIG, SIGNING_SECRET, UNQUEUED, kebab, load, ops, prefix, queue_id, ref
 
 #: Stack names make deploy allows: every generated FIFO queue name (<stack>-<LogicalId>-<12>.fifo) within
 #: SQS's 80 characters and every function name (<stack>-<function>) within Lambda's 64.
@@ -70,8 +70,8 @@ def test_outputs_name_the_apis_the_key_the_secret_the_table_and_every_queue(temp
     assert outputs["IdempotencyTableName"]["Value"] == ref("IdempotencyTable")
     # And every queue URL is there (a GET has no queue, so no output names one)
     for op in QUEUED:
-        assert outputs[f"{prefix(op)}QueueUrl"]["Value"] == ref(f"{prefix(op)}Queue")
-        assert outputs[f"{prefix(op)}DeadLetterQueueUrl"]["Value"] == ref(f"{prefix(op)}DeadLetterQueue")
+        assert outputs[f"{queue_id(op)}QueueUrl"]["Value"] == ref(f"{queue_id(op)}Queue")
+        assert outputs[f"{queue_id(op)}DeadLetterQueueUrl"]["Value"] == ref(f"{queue_id(op)}DeadLetterQueue")
     for op in UNQUEUED:
         assert not [name for name in outputs if name.startswith(f"{prefix(op)}")]
     assert outputs["ErasureScheduleDeadLetterQueueUrl"]["Value"] == ref("ErasureScheduleDeadLetterQueue")

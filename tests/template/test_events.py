@@ -23,7 +23,6 @@ from talon_relay.webhooks.shopify import signature as shopify
 from talon_relay.webhooks.talon_one import signature as talon_one
 from tests.template.helpers import (
     EVENTS,
-    QUEUED,
     SCHEDULED,
     TABLE,
     WEBHOOKS,
@@ -31,7 +30,7 @@ from tests.template.helpers import (
     body_schema,
     load_json,
     ops,
-    prefix,
+    queue_id,
     queued_ops,
     spec_operation,
     webhook_ops,
@@ -82,9 +81,9 @@ def test_events_folder_holds_exactly_the_expected_files() -> None:
     # Given every file under events/
     found = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*") if path.is_file()}
 
-    # Then each operation has api.json, and sqs.json when it has a queue (a GET has none); the scheduled one
-    # also its two schedule inputs
-    expected = {f"{op.function}/api.json" for op in TABLE} | {f"{op.function}/sqs.json" for op in QUEUED}
+    # Then each operation has api.json, and sqs.json when it has a queue (a GET has none; a member of a shared
+    # queue has one, its messages naming it); the scheduled one also its two schedule inputs
+    expected = {f"{op.function}/api.json" for op in TABLE} | {f"{op.function}/sqs.json" for op in TABLE if op.queued}
     expected |= {f"{op.function}/{kind}.json" for op in SCHEDULED for kind in ("schedule", "schedule_ids")}
     # And a webhook receiver one sample webhook per topic its platform's mappings map
     expected |= {
@@ -188,7 +187,7 @@ def test_sqs_event_carries_messages_for_the_operations_queue(op: Operation) -> N
         arn = record["eventSourceARN"]
         # (a FIFO queue's generated name ends in .fifo, and its records carry their group)
         suffix = r"\.fifo" if op.fifo else ""
-        assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{prefix(op)}Queue-\w+{suffix}", arn)
+        assert re.fullmatch(rf"arn:aws:sqs:[a-z0-9-]+:\d{{12}}:[\w-]*-{queue_id(op)}Queue-\w+{suffix}", arn)
         if op.fifo:
             assert record["attributes"]["MessageGroupId"]
             assert record["attributes"]["SequenceNumber"]

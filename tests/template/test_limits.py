@@ -51,10 +51,20 @@ class Entry:
     schedule: bool = False
     webhook: str | None = None
     last_write_wins: bool = False
+    group_by: str | None = None
+    shared_queue: str | None = None
 
     @property
     def queued(self) -> bool:
         return self.method.upper() != "GET"
+
+    @property
+    def polls(self) -> bool:  # (no synthetic entry is on a shared queue: each polls its own)
+        return self.queued
+
+    @property
+    def own_queue(self) -> bool:
+        return self.queued
 
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:

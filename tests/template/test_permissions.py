@@ -16,6 +16,7 @@ from talon_relay.operations import Operation
 from tests.template.helpers import (
     QUEUED,
     SCHEDULED,
+    SENDERS,
     SIGNING_SECRET,
     TABLE,
     WEBHOOKS,
@@ -28,6 +29,7 @@ from tests.template.helpers import (
     ops,
     policy_statements,
     prefix,
+    queue_id,
     ref,
     role_statements,
     webhook_secret,
@@ -111,8 +113,11 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
     # And only its own items: keys that start with its function name (Powertools' records and the relay's
     # own), and a last-write-wins consumer's order records of its operation (tests/functions/test_key_scope.py
     # holds the code to these keys)
+    # (a shared queue's consumer: one order record per session across its operations, `ordering#<queue>#`;
+    # a member that only sends to the shared queue applies no queued update, so it has none)
     own = {"Fn::Sub": f"${{AWS::StackName}}-{op.function.replace('_', '-')}.*"}
-    expected = [own, f"ordering#{op.name}#*"] if op.last_write_wins else [own]
+    record = f"ordering#{op.shared_queue or op.name}#*"
+    expected = [own, record] if op.last_write_wins and op.polls else [own]
     assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": expected}}
 
 
@@ -131,8 +136,11 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
             if actions:
                 sqs.setdefault(resource["Fn::GetAtt"][0], set()).update(actions)
     consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}
-    expected = {f"{prefix(op)}DeadLetterQueue": {"sqs:SendMessage"}}
-    expected[f"{prefix(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
+    expected = {f"{queue_id(op)}DeadLetterQueue": {"sqs:SendMessage"}}
+    expected[f"{queue_id(op)}Queue"] = consume | {"sqs:ChangeMessageVisibility"}
+    if op in SENDERS:
+        # (a member of a shared queue that only sends to it: its async mode queues there, nothing more)
+        expected = {f"{queue_id(op)}Queue": {"sqs:SendMessage"}}
     if not op.queued:
         # (a GET has no queue: it is answered at once, and its role has no sqs:* action on a queue of its
         # own; only the event bus's dead letters, as every function's, below)
@@ -145,6 +153,9 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
         # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
         [scheduled] = SCHEDULED
         expected[f"{prefix(scheduled)}Queue"] = {"sqs:SendMessage"}
+    if op.webhook is not None and op.shared_queue:
+        # (and sends the webhooks that change a session to the shared queue: docs/lifecycle.md)
+        expected[f"{op.shared_queue.capitalize()}Queue"] = {"sqs:SendMessage"}
     # (and every function dead-letters what the event bus refused, with the reason: docs/events.md)
     expected["RelayEventsDeadLetterQueue"] = {"sqs:SendMessage"}
     assert sqs == expected
@@ -229,7 +240,7 @@ def test_stack_creates_the_signing_secret_unless_one_is_given(
 def test_every_dead_letter_queue_has_an_alarm(resources: dict[str, Any]) -> None:
     # Given the DLQs and the alarms
     dlqs = {key for key in of_type(resources, "AWS::SQS::Queue") if key.endswith("DeadLetterQueue")}
-    assert dlqs == {f"{prefix(op)}DeadLetterQueue" for op in QUEUED} | {
+    assert dlqs == {f"{queue_id(op)}DeadLetterQueue" for op in QUEUED} | {
         "ErasureScheduleDeadLetterQueue",
         "RelayEventsDeadLetterQueue",
     }
@@ -252,12 +263,12 @@ def test_erasure_backlog_alarms_long_before_requests_expire(
 ) -> None:
     # Given the queue the schedule drains, and the alarms on the age of queued requests
     [op] = SCHEDULED
-    queue = resources[f"{prefix(op)}Queue"]["Properties"]
+    queue = resources[f"{queue_id(op)}Queue"]["Properties"]
     backlog = [
         a
         for a in alarms(resources)
         if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
-        and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == f"{prefix(op)}Queue"
+        and a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == f"{queue_id(op)}Queue"
     ]
 
     # Then it keeps requests 14 days (a failing one is received once a run, MaxReceiveCount times)
@@ -265,7 +276,9 @@ def test_erasure_backlog_alarms_long_before_requests_expire(
     # And an alarm fires when the oldest request has waited ErasureBacklogMaxAge, well before expiry
     [alarm] = backlog
     assert alarm["Namespace"] == "AWS/SQS"
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{prefix(op)}Queue", "QueueName"]}}]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{queue_id(op)}Queue", "QueueName"]}}
+    ]
     assert alarm["Threshold"] == ref("ErasureBacklogMaxAge")
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert 2 * default(parameters, "ErasureBacklogMaxAge") <= queue["MessageRetentionPeriod"]

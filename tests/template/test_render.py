@@ -8,7 +8,7 @@ the first test fail otherwise), and the renderer must make a valid stack of any 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 
 from local.template import load_template, read_stack
 from template import render
-from template.entry import logical_prefix
+from template.entry import holds_queue, logical_prefix, queue_prefix
 from tests.template.helpers import TABLE, TEMPLATE, as_list, of_type
 
 
@@ -32,16 +32,40 @@ class Entry:
     schedule: bool = False
     webhook: str | None = None
     last_write_wins: bool = False
+    group_by: str | None = None
+    shared_queue: str | None = None
+    consumes: bool = False
 
     @property
     def queued(self) -> bool:
         """As Operation.queued: a GET is answered at once and has no queue."""
         return self.method.upper() != "GET"
 
+    @property
+    def polls(self) -> bool:
+        """As Operation.polls: its own queue, or the shared queue it consumes."""
+        return self.queued and (self.shared_queue is None or self.webhook is not None or self.consumes)
+
+    @property
+    def own_queue(self) -> bool:
+        return self.queued and (self.shared_queue is None or self.webhook is not None)
+
 
 #: Today's table as plain entries, plus the v2 operations that come next and a standard-queue one.
 TODAY = [
-    Entry(op.name, op.method, op.path, op.function, op.fifo, op.schedule, op.webhook, op.last_write_wins)
+    Entry(
+        op.name,
+        op.method,
+        op.path,
+        op.function,
+        op.fifo,
+        op.schedule,
+        op.webhook,
+        op.last_write_wins,
+        group_by=op.group_by,
+        shared_queue=op.shared_queue,
+        consumes=op.delivery.consumes,
+    )
     for op in TABLE
 ]
 NEXT_CANDIDATES = [
@@ -102,15 +126,19 @@ def test_check_mode_names_the_command_that_fixes_a_stale_template(
 
 @pytest.mark.parametrize("count", [0, 1, len(TODAY), len(TODAY) + len(NEXT)])
 def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path: Path, count: int) -> None:
-    # Given a table of `count` entries (today's, then the next ones)
+    # Given a table of `count` entries (today's, then the next ones; a shared queue whose consumer is not
+    # among them is left out: each member then has its own queue)
     entries = (TODAY + NEXT)[:count]
+    consumed = {e.shared_queue for e in entries if e.consumes}
+    entries = [e if e.shared_queue in consumed else replace(e, shared_queue=None) for e in entries]
 
     # When it is rendered and read as the local stack reads template.yaml
     _, template = rendered(entries, tmp_path)
     stack = read_stack(template)
 
     # Then each entry has its function, with its route on both APIs (a webhook receiver: RelayApi only)
-    # and its queue event (or none: the scheduled one, and a GET, which has no queue at all)
+    # and its queue event (or none: the scheduled one, a GET, which has no queue at all, and a member of a
+    # shared queue that only sends to it; the shared queue's consumer polls it)
     names = {logical_prefix(e): e for e in entries}
     assert set(stack.functions) == {f"{name}Function" for name in names}
     for name, entry in names.items():
@@ -118,18 +146,20 @@ def test_any_number_of_entries_renders_a_stack_of_that_many_operations(tmp_path:
         assert {(r.api, r.method, r.path) for r in function.routes} == {
             (api, entry.method, entry.path) for api in ("RelayApi", "RelayKeyApi")[: 1 if entry.webhook else 2]
         }
-        assert function.queue == (None if entry.schedule or not entry.queued else f"{name}Queue")
+        queue = queue_prefix(entry)
+        assert function.queue == (None if entry.schedule or not entry.polls else f"{queue}Queue")
         assert function.code_uri.name == entry.function
-        if not entry.queued:
+        if not entry.own_queue:
             assert f"{name}Queue" not in stack.queues and f"{name}DeadLetterQueue" not in stack.queues
             assert f"{name}QueueUrl" not in template["Outputs"]
+        if not holds_queue(entry):
             continue
-        assert stack.queues[f"{name}Queue"].fifo is entry.fifo
-        assert stack.queues[f"{name}DeadLetterQueue"].fifo is entry.fifo
-        assert f"{name}QueueUrl" in template["Outputs"]
+        assert stack.queues[f"{queue}Queue"].fifo is entry.fifo
+        assert stack.queues[f"{queue}DeadLetterQueue"].fifo is entry.fifo
+        assert f"{queue}QueueUrl" in template["Outputs"]
     # And every queue (the erasure schedule's DLQ too) has its own TLS policy
     queues = set(of_type(template["Resources"], "AWS::SQS::Queue"))
-    queued = {name for name, entry in names.items() if entry.queued}
+    queued = {queue_prefix(entry) for entry in names.values() if holds_queue(entry)}
     assert queues == {f"{name}{kind}" for name in queued for kind in ("Queue", "DeadLetterQueue")} | {
         "ErasureScheduleDeadLetterQueue",
         "RelayEventsDeadLetterQueue",
@@ -178,6 +208,21 @@ def test_rendering_is_deterministic_in_name_order(tmp_path: Path) -> None:
         (
             [Entry("getHook", "GET", "/hooks/x", "get_hook", True, webhook="x")],
             "getHook: a webhook receiver needs a queue (not a GET)",
+        ),
+        (
+            [Entry("putA", "PUT", "/a/{id}", "put_a", True, group_by="id", shared_queue="things")],
+            "the things queue needs one consumer (Delivery.consumes), not none",
+        ),
+        (
+            [
+                Entry("putA", "PUT", "/a/{id}", "put_a", True, group_by="id", shared_queue="things", consumes=True),
+                Entry("putB", "PUT", "/b/{id}", "put_b", True, group_by="id", shared_queue="things", consumes=True),
+            ],
+            "the things queue needs one consumer (Delivery.consumes), not ['putA', 'putB']",
+        ),
+        (
+            [Entry("putA", "PUT", "/a/{id}", "put_a", True, shared_queue="things", consumes=True)],
+            "putA: a member of the things queue needs a queue (not a GET) and its group (group_by)",
         ),
         ([Entry("Create-Referral", "POST", "/v1/referrals", "create_referral")], "camelCase operationId"),
         ([Entry("createReferral", "POST", "/v1/referrals", "CreateReferral")], "snake_case folder"),

@@ -21,6 +21,7 @@ from tests.template.helpers import (
     of_type,
     ops,
     prefix,
+    queue_id,
     ref,
 )
 
@@ -108,14 +109,14 @@ def test_a_queue_function_knows_its_last_receive(
     template: dict[str, Any], resources: dict[str, Any], op: Operation
 ) -> None:
     # Then the function is told the same maxReceiveCount its queue dead-letters after
-    count = resources[f"{prefix(op)}Queue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    count = resources[f"{queue_id(op)}Queue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
     assert env(template, op)["MAX_RECEIVE_COUNT"] == count
 
 
 @queued
 def test_a_queue_keeps_messages_longer_than_the_longest_horizon(resources: dict[str, Any], op: Operation) -> None:
     # Then a message survives the longest outage a deployment may choose, with a week to spare
-    retention = resources[f"{prefix(op)}Queue"]["Properties"]["MessageRetentionPeriod"]
+    retention = resources[f"{queue_id(op)}Queue"]["Properties"]["MessageRetentionPeriod"]
     assert retention >= max(backoff.HORIZON_HOURS) * 3600 + 7 * 86400
 
 
@@ -175,9 +176,9 @@ def test_each_function_alarms_on_throttles_and_talon_ones_error_rate(resources: 
 
 @queued
 def test_each_work_queue_alarms_on_the_age_of_its_oldest_message(resources: dict[str, Any], op: Operation) -> None:
-    age = _alarm(resources, f"{prefix(op)}QueueAgeAlarm")
+    age = _alarm(resources, f"{queue_id(op)}QueueAgeAlarm")
     assert (age["Namespace"], age["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
-    assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{prefix(op)}Queue", "QueueName"]}}]
+    assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{queue_id(op)}Queue", "QueueName"]}}]
     assert age["Threshold"] == ref("QueueBacklogMaxAge")
 
 
@@ -198,7 +199,7 @@ def test_the_dashboard_shows_effects_calls_errors_retries_backlog_and_dead_lette
     assert "SEARCH('{${MetricsNamespace},operation,service} NOT MetricName=(" in text
     # And every queue, dead-letter queue and function of the table is on it (a GET has no queue to show)
     for op in TABLE:
-        for reference in (f"${{{prefix(op)}Queue.QueueName}}", f"${{{prefix(op)}DeadLetterQueue.QueueName}}"):
+        for reference in (f"${{{queue_id(op)}Queue.QueueName}}", f"${{{queue_id(op)}DeadLetterQueue.QueueName}}"):
             assert (reference in text) is op.queued
         assert f"${{{prefix(op)}Function}}" in text
 

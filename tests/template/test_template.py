@@ -28,6 +28,7 @@ from tests.template.helpers import (
     QUEUED,
     ROOT,
     SCHEDULED,
+    SENDERS,
     SIGNING_SECRET,
     TABLE,
     UNQUEUED,
@@ -45,6 +46,7 @@ from tests.template.helpers import (
     of_type,
     ops,
     prefix,
+    queue_id,
     queued_ops,
     ref,
     spec_operation,
@@ -127,8 +129,11 @@ def test_function_environment_names_its_secret_and_its_queues(
     assert env["TALON_SECRET_MAX_AGE"] == ref("SecretMaxAge")
     assert default(parameters, "SecretMaxAge") == 300
     if op.queued:
-        assert env["QUEUE_URL"] == ref(f"{prefix(op)}Queue")
-        assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{prefix(op)}DeadLetterQueue")
+        assert env["QUEUE_URL"] == ref(f"{queue_id(op)}Queue")
+    if op.queued and op.polls:
+        assert env["DEAD_LETTER_QUEUE_URL"] == ref(f"{queue_id(op)}DeadLetterQueue")
+    elif op.queued:  # a member of a shared queue that only sends to it (its consumer dead-letters)
+        assert not {"DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     else:
         assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     # And the idempotency table with the records' lifetime (a day by default)
@@ -310,7 +315,7 @@ def test_queue_triggered_functions_report_batch_item_failures(template: dict[str
 
     # Then it has one, on its own queue, batches of 10, reporting partial batch failures
     [event] = sqs
-    assert event["Queue"] == arn_of(f"{prefix(op)}Queue")
+    assert event["Queue"] == arn_of(f"{queue_id(op)}Queue")
     assert event["BatchSize"] == 10
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # And it waits to fill a batch only on a standard queue (Lambda has no batching window for FIFO)
@@ -377,8 +382,8 @@ def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
     assert env["ERASURE_QUEUE_URL"] == ref(f"{prefix(scheduled)}Queue")
     # And it consumes its own FIFO queue (one customer's webhooks in order), on RelayApi's route alone
     [queue] = events_of(template, op, "SQS")
-    assert queue["Queue"] == arn_of(f"{prefix(op)}Queue")
-    assert resources[f"{prefix(op)}Queue"]["Properties"]["FifoQueue"] is True
+    assert queue["Queue"] == arn_of(f"{queue_id(op)}Queue")
+    assert resources[f"{queue_id(op)}Queue"]["Properties"]["FifoQueue"] is True
     assert "KeyApi" not in named_events(template, op, "Api")
     assert "webhooks" in props["Description"]
 
@@ -387,7 +392,7 @@ def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
 
 
 def _queue_ids() -> set[str]:
-    return {f"{prefix(op)}{kind}" for op in QUEUED for kind in ("Queue", "DeadLetterQueue")}
+    return {f"{queue_id(op)}{kind}" for op in QUEUED for kind in ("Queue", "DeadLetterQueue")}
 
 
 def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> None:
@@ -403,7 +408,7 @@ def test_every_queue_is_one_of_the_expected_ones(resources: dict[str, Any]) -> N
     }
     # And the FIFO ones are exactly those of the entries the table marks fifo
     fifo = {key for key, queue in queues.items() if queue["Properties"].get("FifoQueue") is True}
-    assert fifo == {f"{prefix(op)}{kind}" for op in QUEUED if op.fifo for kind in ("Queue", "DeadLetterQueue")}
+    assert fifo == {f"{queue_id(op)}{kind}" for op in QUEUED if op.fifo for kind in ("Queue", "DeadLetterQueue")}
 
 
 @queued_ops
@@ -411,8 +416,8 @@ def test_queue_redrives_into_its_dead_letter_queue(
     resources: dict[str, Any], parameters: dict[str, Any], op: Operation
 ) -> None:
     # Given the operation's queue and its DLQ
-    queue = resources[f"{prefix(op)}Queue"]["Properties"]
-    dlq = resources[f"{prefix(op)}DeadLetterQueue"]["Properties"]
+    queue = resources[f"{queue_id(op)}Queue"]["Properties"]
+    dlq = resources[f"{queue_id(op)}DeadLetterQueue"]["Properties"]
 
     # Then a message moves to the DLQ after the receives that cover the outage horizon (derived from
     # OutageHorizonHours unless MaxReceiveCount is given), an erasure request after ErasureMaxReceiveCount runs
@@ -424,7 +429,7 @@ def test_queue_redrives_into_its_dead_letter_queue(
         ]
     }
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": arn_of(f"{prefix(op)}DeadLetterQueue"),
+        "deadLetterTargetArn": arn_of(f"{queue_id(op)}DeadLetterQueue"),
         "maxReceiveCount": ref("ErasureMaxReceiveCount") if op.schedule else derived,
     }
     assert default(parameters, "MaxReceiveCount") == 0
@@ -438,8 +443,8 @@ def test_queue_redrives_into_its_dead_letter_queue(
 @queued_ops
 def test_queue_is_fifo_exactly_when_order_matters(resources: dict[str, Any], op: Operation) -> None:
     # Given the operation's queue and its DLQ
-    queue = resources[f"{prefix(op)}Queue"]["Properties"]
-    dlq = resources[f"{prefix(op)}DeadLetterQueue"]["Properties"]
+    queue = resources[f"{queue_id(op)}Queue"]["Properties"]
+    dlq = resources[f"{queue_id(op)}DeadLetterQueue"]["Properties"]
     fifo_keys = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
 
     if not op.fifo:
@@ -485,8 +490,8 @@ def test_a_get_is_answered_at_once_with_no_queue_at_all(template: dict[str, Any]
     env = function_properties(template, op).get("Environment", {}).get("Variables", {})
     assert not {"QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"} & set(env)
     # And nothing in the stack refers to a queue of its name (the dashboard included)
-    assert f"{prefix(op)}Queue" not in json.dumps(template, default=str)
-    assert f"{prefix(op)}DeadLetterQueue" not in json.dumps(template, default=str)
+    assert f"{queue_id(op)}Queue" not in json.dumps(template, default=str)
+    assert f"{queue_id(op)}DeadLetterQueue" not in json.dumps(template, default=str)
 
 
 def test_every_queue_is_encrypted(resources: dict[str, Any]) -> None:
@@ -517,7 +522,7 @@ def test_visibility_timeout_covers_six_function_timeouts(
     assert int(timeout["MaxValue"]) <= 29
     # And every queue a function consumes uses that visibility timeout
     for op in QUEUED:
-        assert resources[f"{prefix(op)}Queue"]["Properties"]["VisibilityTimeout"] == ref("QueueVisibilityTimeout")
+        assert resources[f"{queue_id(op)}Queue"]["Properties"]["VisibilityTimeout"] == ref("QueueVisibilityTimeout")
 
 
 # --- TLS: one queue policy per queue ------------------------------------------------------------------
@@ -579,7 +584,7 @@ def test_an_update_sent_again_after_another_is_never_silently_dropped(
 ) -> None:
     # Given the operation's queue as the template makes it, in moto
     sqs = local_client("sqs", moto_endpoint)
-    props = resources[f"{prefix(op)}Queue"]["Properties"]
+    props = resources[f"{queue_id(op)}Queue"]["Properties"]
     attributes = {
         key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
         for key in ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
@@ -613,3 +618,42 @@ def received(sqs: Any, url: str) -> list[str]:
             bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return bodies
+
+
+@pytest.mark.parametrize("op", SENDERS, ids=lambda op: op.function)
+def test_a_member_of_the_sessions_queue_only_sends_to_it(template: dict[str, Any], op: Operation) -> None:
+    # Given an operation whose queued route goes on the shared sessions queue, consumed by another function
+    resources = template["Resources"]
+    assert op.shared_queue == "sessions" and not op.polls
+
+    # Then its function has its API routes and no SQS event source, and its async mode sends to SessionsQueue
+    events = resources[f"{prefix(op)}Function"]["Properties"]["Events"]
+    assert {event["Type"] for event in events.values()} == {"Api"}
+    env = function_properties(template, op)["Environment"]["Variables"]
+    assert env["QUEUE_URL"] == ref("SessionsQueue")
+    # And it has no queue, dead-letter queue or queue alarm of its own
+    assert not [
+        key
+        for key in resources
+        if key.startswith(f"{prefix(op)}Queue") or ("DeadLetter" in key and key.startswith(prefix(op)))
+    ]
+
+
+def test_the_sessions_queue_is_consumed_by_one_function_and_fed_by_the_shopify_receiver(
+    template: dict[str, Any],
+) -> None:
+    # Given the functions with an SQS event source on the sessions queue, and the Shopify receiver
+    resources = template["Resources"]
+    consumers = [
+        key
+        for key, resource in of_type(resources, "AWS::Serverless::Function").items()
+        for event in (resource["Properties"].get("Events") or {}).values()
+        if event["Type"] == "SQS" and event["Properties"]["Queue"] == arn_of("SessionsQueue")
+    ]
+
+    # Then exactly one function consumes it (updateCustomerSessionV2's), in FIFO order
+    assert consumers == ["UpdateCustomerSessionV2Function"]
+    assert resources["SessionsQueue"]["Properties"]["FifoQueue"] is True
+    # And the Shopify receiver sends the webhooks that change a session there
+    env = resources["ShopifyWebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["SHARED_QUEUE_URL"] == ref("SessionsQueue")

@@ -86,7 +86,8 @@ def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]
         group_id=request.group_id if app == DEFAULT or not request.group_id else f"{app}/{request.group_id}",
         # the payload too: the same key with another body must reach the consumer's KeyReused check
         deduplication_key=f"{app}#{request.operation.name}#{key}#{json.dumps(request.payload, sort_keys=True)}",
-        attributes=applications.sealed(container, app, body),
+        # on the sessions queue each message names its operation (one order per session across them)
+        attributes={**applications.sealed(container, app, body), **messages.operation_attribute(request.operation)},
         advice="send it without Prefer: respond-async",
     )
     logger.info("request queued", extra={"message_id": message_id})

@@ -20,10 +20,10 @@ from talon_relay.aws import queues
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
-from talon_relay.core import messages, ordering, retry_delays, service
-from talon_relay.errors import RelayError
+from talon_relay.core import lifecycle, messages, ordering, retry_delays, service
+from talon_relay.errors import InvalidRequest, RelayError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, carried_by
 from talon_relay.talon.errors import TalonOneError
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class _RecordHandler:
     delays: dict[str, int] = field(default_factory=dict)
     #: each record's application, by message id, once known (its counts are that application's)
     applications: dict[str, str] = field(default_factory=dict)
+    #: each record's operation, by message id, once known (on a shared queue: the one the message names)
+    targets: dict[str, Operation] = field(default_factory=dict)
     #: each application's Talon.One failures in a row in this batch (lanes.py)
     breaker: lanes.Breaker = field(default_factory=lanes.Breaker)
 
@@ -94,36 +96,46 @@ class _RecordHandler:
             logger.exception("unexpected failure; message stays on its queue", extra={"reason": type(exc).__name__})
             raise
         finally:
-            logger.thread_safe_remove_keys(["message_id", "application"])
+            logger.thread_safe_remove_keys(["message_id", "application", "target"])
 
     def _process(self, record: SQSRecord) -> None:
         """One record's work: its request relayed (unless superseded), or a webhook receiver's webhook
-        mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter)."""
-        if self.operation.webhook:
+        mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter). On a shared
+        queue (the sessions queue) the message names its operation, which is run here, in its group's order."""
+        message_id = record.message_id
+        operation = operation_of(self.operation, record.raw_event.get("messageAttributes"))
+        self.targets[message_id] = operation
+        if operation is not self.operation:
+            logger.thread_safe_append_keys(target=operation.name)
+        if operation.webhook:
             from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
 
             def routed(application: str) -> None:
                 self._routed(record, application)
 
-            consumer.process(self.container, self.operation, record.body, context=self.context, routed=routed)
+            consumer.process(self.container, operation, record.body, context=self.context, routed=routed)
             return
-        message_id = record.message_id
         application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
         logger.thread_safe_append_keys(application=application)
         self._routed(record, application)
-        request, key = messages.decode(self.operation, record.body, application)
-        # acknowledged without a call when a newer update of this customer was applied already
+        request, key = messages.decode(operation, record.body, application)
+        # acknowledged without a call when a newer update of this customer was applied already, and
+        # without a retry when Talon.One's session had moved on past it (core/lifecycle.py)
         ordering.in_order(
             self.container,
-            self.operation,
+            operation,
             request,
             record.raw_event,
-            lambda: service.execute(
+            lambda: lifecycle.applied(
                 self.container,
                 request,
-                context=self.context,
-                correlation_id=message_id,
-                idempotency_key=key or message_id,
+                lambda: service.execute(
+                    self.container,
+                    request,
+                    context=self.context,
+                    correlation_id=message_id,
+                    idempotency_key=key or message_id,
+                ),
             ),
         )
 
@@ -183,13 +195,14 @@ class _RecordHandler:
                 self.cfg.dead_letter_queue_url,
                 body=record.body,
                 reason=reason,
-                operation=self.operation.name,
+                operation=self.targets.get(record.message_id, self.operation).name,
                 message_id=record.message_id,
                 status=status,
                 attributes=record.attributes.raw_event,
                 extra_attributes={
                     **ordering.carried(record.raw_event),
                     **applications.carried(record.raw_event.get("messageAttributes")),
+                    **messages.carried_operation(record.raw_event.get("messageAttributes")),
                 },
             )
         except Exception as failure:  # no DLQ, or SQS refused: the message stays, and reaches the DLQ by redrive
@@ -199,6 +212,23 @@ class _RecordHandler:
             )
             raise
         self._counts(record).add(telemetry.DEAD_LETTERED)
+
+
+def operation_of(consumer: Operation, attributes: dict[str, Any] | None) -> Operation:
+    """The operation a record handed to `consumer`'s function is for: on a shared queue (the sessions queue)
+    the one its `relayOperation` attribute names, without one the function's own (docs/api.md); a name the
+    queue does not carry is an InvalidRequest (a dead letter) saying so."""
+    found = (attributes or {}).get(messages.OPERATION_ATTRIBUTE)
+    name = found.get("stringValue") if isinstance(found, dict) else None
+    target = carried_by(consumer, name if isinstance(name, str) else None)
+    if target is None:
+        raise InvalidRequest.single(
+            "Invalid message",
+            f"{messages.OPERATION_ATTRIBUTE} {str(name)[:80]!r} names no operation"
+            f" of the {consumer.shared_queue} queue",
+            parameter=messages.OPERATION_ATTRIBUTE,
+        )
+    return target
 
 
 def _wait_with_the_head(

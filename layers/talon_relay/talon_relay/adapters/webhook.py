@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, error_answer, headers, json_answer, raw_body, unexpected_answer
 from talon_relay.aws import queues
-from talon_relay.core import input_limits
+from talon_relay.config.applications import DEFAULT
+from talon_relay.core import input_limits, messages
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import OPERATIONS, Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import Delivery, QueuedWebhook
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
+    from talon_relay.webhooks.mapping_model import TopicMapping
 
 #: Each platform's verification (`verify` of the module named): headers, raw body and settings in, a
 #: Delivery (or a 401) out. Imported by the receiver of that platform alone, on its first webhook.
@@ -88,18 +90,77 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
             metrics.count(name, operation=operation.name, topic=delivery.topic)
             status = "ignored" if mapping is None else "acknowledged"
             return json_answer(200, {"status": status, "topic": delivery.topic})
-        group = mappings.group_of(mapping, _payload(raw)) or delivery.webhook_id
+        payload = _payload(raw)
+        group = mappings.group_of(mapping, payload) or delivery.webhook_id
+        shared = _shared(container, operation, mapping, delivery, payload)
+        if shared is not None:
+            url, session_group = shared
+            attributes = messages.operation_attribute(operation)
+            return _enqueue(container, operation, delivery, raw, logged, url, session_group, attributes)
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
-    input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     if container.applications().several:  # one shop's (one application's) stuck group holds no other's
         group = f"{delivery.shop_domain or '-'}/{group}"
+    return _enqueue(container, operation, delivery, raw, logged, cfg.queue_url, fifo_group(group), None)
+
+
+def _shared(
+    container: Container, operation: Operation, mapping: TopicMapping, delivery: Delivery, payload: Any
+) -> tuple[str, str] | None:
+    """(queue URL, group) of a webhook that changes a session: the sessions queue, in the same group as the
+    API's queued changes of that session (its application's, then the session), so neither overtakes the
+    other (docs/lifecycle.md). None: its receiver's own queue."""
+    queue = operation.shared_queue
+    session = _session_of(mapping, payload, queue) if queue else None
+    if session is None:
+        return None
+    url = container.settings().shared_queue_url
+    if not url:
+        raise SettingsError(f"SHARED_QUEUE_URL must be set: a session's webhooks go to the {queue} queue")
+    try:
+        app = container.applications().for_order(delivery.shop_domain, mappings.order_currency(payload)).name
+    except ValueError:  # no application takes it: the consumer dead-letters it with the reason
+        app = DEFAULT
+    return url, session if app == DEFAULT else f"{app}/{session}"
+
+
+def _session_of(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
+    """The group on the shared queue `queue` of a webhook with a step that queue carries: the session its
+    first such step names in the payload, else (a refund's or an edit's session comes from the order's
+    record, which the consumer reads) the mapping's group, the order; None when no step is carried by the
+    queue, or one waits for the erasure schedule (that webhook stays on its receiver's own queue)."""
+    steps = [OPERATIONS[step.operation] for step in mapping.steps]
+    carried = [(step, op) for step, op in zip(mapping.steps, steps, strict=True) if op.shared_queue == queue]
+    if payload is None or not carried or any(op.schedule for op in steps):
+        return None
+    step, op = carried[0]
+    try:
+        value = mappings.evaluate(step.params[op.group_by], payload) if op.group_by in step.params else None
+    except ValueError:  # the expression failed on this payload
+        value = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value else mappings.group_of(mapping, payload)
+
+
+def _enqueue(
+    container: Container,
+    operation: Operation,
+    delivery: Delivery,
+    raw: bytes,
+    logged: dict[str, Any],
+    queue_url: str,
+    group: str,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     message_id = queues.enqueue(
         container,
-        cfg.queue_url,
-        QueuedWebhook.of(platform, delivery, raw).encode(),
-        group_id=fifo_group(group),
+        queue_url,
+        QueuedWebhook.of(operation.webhook or "", delivery, raw).encode(),
+        group_id=group,
         deduplication_key=f"{operation.name}#{delivery.dedup_key}",
+        attributes=attributes,
     )
     logger.info("webhook queued", extra={**logged, "message_id": message_id})
     metrics.count(metrics.QUEUED, operation=operation.name, topic=delivery.topic)

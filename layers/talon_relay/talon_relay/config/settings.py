@@ -63,6 +63,9 @@ class Settings:
     order_memory_seconds: int = key("ORDER_MEMORY_SECONDS", schema=cs.int_schema(ge=86400), default=400 * 86400)
     #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
     erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: A webhook receiver's shared queue (the sessions queue): where its webhooks that change a session go,
+    #: to keep one order with the API's queued changes of the same session (docs/lifecycle.md).
+    shared_queue_url: str | None = key("SHARED_QUEUE_URL", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
     erasure_concurrency: int = key("ERASURE_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
     #: A queued message that failed for a passing reason waits base x 2^(receives-1) seconds, at most max

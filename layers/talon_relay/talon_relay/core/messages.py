@@ -8,6 +8,7 @@ body under `body` (forwarded to Talon.One as the same JSON value), an optional n
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from talon_relay.config.applications import DEFAULT
@@ -15,6 +16,10 @@ from talon_relay.core import input_limits
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import Operation
+
+#: The message attribute naming the operation of a message on a shared queue (docs/api.md): the queue
+#: carries several operations' messages, one order per customer across them.
+OPERATION_ATTRIBUTE = "relayOperation"
 
 #: Top-level keys a message may carry besides the operation's path parameters.
 _MESSAGE_KEYS = frozenset({"body", "query", "idempotencyKey"})
@@ -84,3 +89,18 @@ def _decode(operation: Operation, raw: str, application: str) -> tuple[Request, 
                 err.source.pointer = "/body" + err.source.pointer
         raise InvalidRequest(exc.response.errors or [], exc.response.message) from None
     return request, key
+
+
+def operation_attribute(operation: Operation) -> dict[str, Any]:
+    """The message attribute (SendMessage shape) that names `operation` on its shared queue; none elsewhere."""
+    if operation.shared_queue is None:
+        return {}
+    return {OPERATION_ATTRIBUTE: {"DataType": "String", "StringValue": operation.name}}
+
+
+def carried_operation(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A record's `relayOperation` (SendMessage shape), kept when it is dead-lettered, so a redrive
+    brings it back to its operation on the shared queue."""
+    found = (attributes or {}).get(OPERATION_ATTRIBUTE)
+    value = found.get("stringValue", found.get("StringValue")) if isinstance(found, Mapping) else None
+    return {OPERATION_ATTRIBUTE: {"DataType": "String", "StringValue": value}} if isinstance(value, str) else {}

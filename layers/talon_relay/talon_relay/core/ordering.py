@@ -16,7 +16,8 @@ itself (its function crashed or timed out on every receive) gets one from `make 
 SentTimestamp in the DLQ: never later than anything sent after it left its queue).
 
 The last applied position per (operation, customer) is kept in the relay's table (`aws.store`) under
-`ordering#<operation>#<customer>`, written with a condition that only lets it move forward. Within a
+`ordering#<operation>#<customer>` (on a shared queue, `ordering#<queue>#<customer>`: one place per session
+across updateCustomerSession v1 and v2), written with a condition that only lets it move forward. Within a
 FIFO group the relay processes one message at a time, so reading it, calling Talon.One and writing it
 cannot interleave with another message of the same customer.
 """
@@ -172,7 +173,8 @@ def guard(container: Container, operation: Operation, request: Request, record: 
     return Guard(
         container=container,
         store=table,
-        item_id=table.ordering_id(operation.name, customer, request.application),
+        # on a shared queue one place per customer across its operations (v1 and v2 updates of a session)
+        item_id=table.ordering_id(operation.shared_queue or operation.name, customer, request.application),
         position=position,
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,

@@ -63,6 +63,7 @@ __all__ = [
     "Deployment",
     "Operation",
     "QueryParam",
+    "carried_by",
     "load_model",
 ]
 
@@ -90,3 +91,15 @@ def _gather(areas: tuple[ModuleType, ...]) -> dict[str, Operation]:
 
 
 OPERATIONS: dict[str, Operation] = _gather(AREAS)
+
+
+def carried_by(consumer: Operation, name: str | None) -> Operation | None:
+    """The operation of a message handed to `consumer`'s function that names `name` (its `relayOperation`):
+    on a shared queue, the entry it names, which that queue must carry (None: it names none of them);
+    without a name, or on a queue of its own, the function's own operation."""
+    if consumer.shared_queue is None or (consumer.webhook is not None and consumer.own_queue) or name is None:
+        return consumer
+    target = OPERATIONS.get(name)
+    if target is None or target.shared_queue != consumer.shared_queue or not target.queued:
+        return None
+    return target

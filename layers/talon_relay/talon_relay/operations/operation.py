@@ -5,18 +5,14 @@
   and response models, success status, whether a body is required, and where its answer holds the
   effects and the ids logged with them. A contract test holds each entry to the spec.
 - `Delivery`: how the relay's queue carries it: the customer whose messages form one FIFO group, whether
-  a later update supersedes an earlier one, whether the off-peak schedule drains the queue, and, for a
-  webhook receiver, the platform whose webhooks it takes.
-- `Deployment`: what is deployed for it: the function (its folder under functions/). The template
-  reads nothing else per entry today (timeouts, throttles and reserved concurrency are stack
-  parameters, the same for every function).
+  a later update supersedes an earlier one, whether the off-peak schedule drains the queue, for a
+  webhook receiver the platform whose webhooks it takes, and the queue several operations share.
+- `Deployment`: what is deployed for it: the function (its folder under functions/), rarely its logical id.
 
-`Operation` composes the three and reads like a flat record (`operation.path`, `operation.group_by`,
-`operation.function`, ...), which is how the rest of the layer uses it.
+`Operation` composes the three, read as one flat record (`operation.path`, `operation.function`, ...).
 
 Every function imports the table on its cold start: only `Contract` is a dataclass (its path parameters
-are worked out once, from its path); the other parts are named tuples, a tenth of a dataclass's cost
-to define.
+worked out once), the other parts are named tuples, a tenth of a dataclass's cost to define.
 """
 
 from __future__ import annotations
@@ -80,9 +76,8 @@ class Contract:
     method: str
     #: Route template, e.g. `/v1/customer_sessions/{customerSessionId}`.
     path: str
-    #: The request body's model as "module:Class" (None: the operation takes no body). The functions
-    #: check bodies with its checker (`checkers`); `body_model` imports the model (library use). The
-    #: model's `examples` (json_schema_extra) are the bodies of the sample events.
+    #: The request body's model as "module:Class" (None: no body), checked by its checker (`checkers`;
+    #: `body_model` imports it, library use); its `examples` are the sample events' bodies.
     body: str | None = None
     #: The model of a successful answer, likewise (None: not modelled, or no body, e.g. 204).
     response: str | None = None
@@ -96,9 +91,8 @@ class Contract:
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
     profile_at: tuple[str, ...] = ()
-    #: The header Talon.One reads an idempotency key from (returnCartItems: `Idempotency-Key`, answers kept
-    #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
-    #: step's, the API request's id). None: the operation takes none.
+    #: The header Talon.One reads an idempotency key from (returnCartItems: `Idempotency-Key`, 24 hours): the
+    #: relay forwards the caller's key in it, else its own (a message's, a webhook step's, the request's id).
     idempotency_header: str | None = None
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
@@ -113,26 +107,27 @@ class Contract:
 class Delivery(NamedTuple):
     """How the operation's queue carries its requests."""
 
-    #: Per-customer order: the spec name of the path parameter or body field that identifies the
-    #: customer, whose messages form one FIFO message group. None: a standard queue.
+    #: Per-customer order: the path parameter or body field (spec name) naming the customer, whose messages
+    #: form one FIFO group. None: a standard queue.
     group_by: str | None = None
     #: Whether each request replaces what the one before left for the same customer (session and profile
-    #: updates): on its FIFO queue an update older than one already applied is then never applied over
-    #: it (ordering.py). Not for events: a late event is still an event, and is tracked.
+    #: updates): an update older than one already applied is never applied over it (ordering.py; not events).
     last_write_wins: bool = False
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
-    #: One FIFO message group for the whole operation, for a write that touches many customers at once
-    #: (bulk profile updates, audience memberships): its requests are applied one at a time, in the order
-    #: they came, since two of them may name the same customer. None: `group_by` decides.
+    #: One FIFO group for the whole operation, for a write touching many customers at once (bulk profiles,
+    #: audience memberships): applied one at a time, in order, as two may name the same customer.
     group: str | None = None
     #: A read sent as POST (bestPriorPrice): answered at once like a GET, with no queue.
     read: bool = False
-    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
-    #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
-    #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
-    #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
+    #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its secret
+    #: `<Platform>WebhookSecret`, its mapping files `talon_relay/webhooks/<platform>/topics/`), verified and
+    #: queued (storage-first), then mapped to Talon.One operations in order. None: an Integration API one.
     webhook: str | None = None
+    #: A FIFO queue several operations share (`sessions`, docs/lifecycle.md), and whether this entry's function
+    #: is the one that consumes it (the others only send to it, each message naming its operation).
+    shared_queue: str | None = None
+    consumes: bool = False
     #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
     #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
     cache_seconds: float = 0
@@ -240,6 +235,18 @@ class Operation(NamedTuple):
         return self.delivery.webhook
 
     @property
+    def shared_queue(self) -> str | None:
+        return self.delivery.shared_queue
+
+    @property
+    def polls(self) -> bool:  # its function polls a queue: its own, or the shared queue it consumes
+        return self.queued and (self.shared_queue is None or self.webhook is not None or self.delivery.consumes)
+
+    @property
+    def own_queue(self) -> bool:  # a shared queue's member has none; a webhook receiver keeps its own
+        return self.queued and (self.shared_queue is None or self.webhook is not None)
+
+    @property
     def group(self) -> str | None:
         return self.delivery.group
 
@@ -260,7 +267,7 @@ class Operation(NamedTuple):
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
-        return self.group_by is not None or self.group is not None or self.webhook is not None
+        return any(part is not None for part in (self.group_by, self.group, self.webhook, self.shared_queue))
 
     @property
     def key_api(self) -> bool:

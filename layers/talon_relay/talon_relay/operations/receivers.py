@@ -11,12 +11,15 @@ from __future__ import annotations
 from talon_relay.operations.operation import Contract, Delivery, Operation
 
 
-def receiver(platform: str) -> Operation:
+def receiver(platform: str, *, shared_queue: str | None = None) -> Operation:
     """The receiver of `platform`'s webhooks (a snake_case name): POST /webhooks/<platform, kebab-case>,
     entry <platform, camelCase>Webhook, function <platform>_webhook.
 
     shopify -> POST /webhooks/shopify, shopifyWebhook; talon_one -> POST /webhooks/talon-one,
     talonOneWebhook, function talon_one_webhook.
+
+    `shared_queue`: where its webhooks that change a session go (their mapping's group is the session),
+    so they keep one order with the API's queued changes of the same session (docs/lifecycle.md).
     """
     first, *rest = platform.split("_")
     name = first + "".join(part.capitalize() for part in rest) + "Webhook"
@@ -24,11 +27,13 @@ def receiver(platform: str) -> Operation:
     return Operation(
         # the platform's own JSON, verified and queued as sent (no body model: the mappings read it)
         Contract(name=name, method="POST", path=path, success_status=200),
-        Delivery(webhook=platform),
+        Delivery(webhook=platform, shared_queue=shared_queue),
     )
 
 
-SHOPIFY_WEBHOOK = receiver("shopify")
+#: Shopify's webhooks that change a session go to the sessions queue (`sessions.SESSIONS`; make generate
+#: refuses a name no entry consumes).
+SHOPIFY_WEBHOOK = receiver("shopify", shared_queue="sessions")
 
 #: Talon.One's notifications (the way back): queued as sent, each published on the relay's event bus,
 #: loyalty balances and tiers written back to the shop (docs/events.md). Its topics map to no operation.

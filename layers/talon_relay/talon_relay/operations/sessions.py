@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from talon_relay.operations.operation import V1_EFFECTS, V2_EFFECTS, Contract, Delivery, Operation, QueryParam
 
+#: The shared queue of every change of a customer session: one order per session (docs/lifecycle.md).
+SESSIONS = "sessions"
+
+# Every change of a session (update v1 and v2, close and cancel, returns, reopening) is queued on the one
+# SESSIONS queue, grouped by application and session, so they reach Talon.One in the order they were
+# sent whichever operation carries each (docs/lifecycle.md); updateCustomerSessionV2's function consumes it.
+
 UPDATE_CUSTOMER_SESSION = Operation(
     Contract(
         name="updateCustomerSession",
@@ -17,7 +24,7 @@ UPDATE_CUSTOMER_SESSION = Operation(
         profile_at=("profile", "integrationId"),
         examples={"customerSessionId": "s-1"},
     ),
-    Delivery(group_by="customerSessionId", last_write_wins=True),
+    Delivery(group_by="customerSessionId", last_write_wins=True, shared_queue=SESSIONS),
 )
 
 # --- today's API (May 2026) ------------------------------------------------------------------------
@@ -36,7 +43,7 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
         profile_at=("customerSession", "profileId"),
         examples={"customerSessionId": "s-1", "dry": "false"},
     ),
-    Delivery(group_by="customerSessionId", last_write_wins=True),
+    Delivery(group_by="customerSessionId", last_write_wins=True, shared_queue=SESSIONS, consumes=True),
 )
 
 # --- after the order (June 2026 split specs): returns, reopening, reading -------------------------------
@@ -56,7 +63,7 @@ RETURN_CART_ITEMS = Operation(
         idempotency_header="Idempotency-Key",
         examples={"customerSessionId": "s-1"},
     ),
-    Delivery(group_by="customerSessionId"),
+    Delivery(group_by="customerSessionId", shared_queue=SESSIONS),
 )
 
 REOPEN_CUSTOMER_SESSION = Operation(
@@ -69,7 +76,7 @@ REOPEN_CUSTOMER_SESSION = Operation(
         effects_at=V2_EFFECTS,
         examples={"customerSessionId": "s-1"},
     ),
-    Delivery(group_by="customerSessionId"),
+    Delivery(group_by="customerSessionId", shared_queue=SESSIONS),
 )
 
 GET_CUSTOMER_SESSION = Operation(

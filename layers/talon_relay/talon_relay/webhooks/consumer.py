@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
@@ -27,7 +28,7 @@ from talon_relay.aws.idempotency import run_once
 from talon_relay.aws.store import Store, store
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
-from talon_relay.core import messages, service
+from talon_relay.core import lifecycle, messages, service
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
 from talon_relay.observability import logger
@@ -67,6 +68,10 @@ def _queue_for_schedule(container: Container, request: Request, key: str, contex
 
     scope = f"{Store.idempotency_scope(request.operation.name, app)}.queued"
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
+
+
+def _execute(container: Container, request: Request, message: QueuedWebhook, key: str, context: Any) -> object:
+    return service.execute(container, request, context=context, correlation_id=message.webhook_id, idempotency_key=key)
 
 
 def process(
@@ -116,10 +121,11 @@ def process(
             if request.operation.schedule:
                 _queue_for_schedule(container, request, key, context)
                 logger.info("queued for its schedule", extra={**logged, "step": step, "target": request.operation.name})
-            else:
-                service.execute(
-                    container, request, context=context, correlation_id=message.webhook_id, idempotency_key=key
-                )
+                continue
+            call = partial(_execute, container, request, message, key, context)
+            if not lifecycle.applied(container, request, call):
+                # a late cart update of a session the order moved on past: acknowledged, the next step runs
+                logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
     _remember(container, mapping, payload, order, message.shop_domain, planned)
@@ -159,14 +165,6 @@ def _remember(
     table.put_order(table.order_id(shop, record["order"]), record, expires=expires, replace=order is not None)
 
 
-def _currency(payload: Any) -> str | None:
-    """The order's currency: the customer's (presentment) currency, else the shop's."""
-    if not isinstance(payload, dict):
-        return None
-    found = payload.get("presentment_currency") or payload.get("currency")
-    return found if isinstance(found, str) else None
-
-
 def _for_applications(
     container: Container,
     planned: list[tuple[str, Request]],
@@ -190,7 +188,7 @@ def _for_applications(
             continue
         if order_app is None:
             try:
-                order_app = apps.for_order(shop_domain, _currency(payload)).name
+                order_app = apps.for_order(shop_domain, mappings.order_currency(payload)).name
             except ValueError as exc:
                 raise _unrouted(str(exc)) from None
         out.append((step, replace(request, application=order_app)))

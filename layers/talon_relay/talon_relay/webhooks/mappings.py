@@ -286,3 +286,11 @@ def group_of(mapping: TopicMapping, payload: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     return value if isinstance(value, str) and value else None
+
+
+def order_currency(payload: Any) -> str | None:
+    """The order's currency: the customer's (presentment) currency, else the shop's (its application)."""
+    if not isinstance(payload, dict):
+        return None
+    found = payload.get("presentment_currency") or payload.get("currency")
+    return found if isinstance(found, str) else None
