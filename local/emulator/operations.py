@@ -10,7 +10,7 @@ docs/extending.md. Nothing here comes from the relay (tests/unit/test_architectu
 
 from __future__ import annotations
 
-from local.emulator import after_order, v1, v2
+from local.emulator import after_order, catalogs, v1, v2
 from local.emulator.routes import QueryParam, Route
 
 _DRY = QueryParam("dry", "boolean")
@@ -176,4 +176,15 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     Route("getEventV3", "GET", "/v3/events/{integrationId}", 200, after_order.get_event_v3),
+    # --- cart item catalogs (talon_one_openapi-v25.17.0.yaml) ----------------------------------------
+    Route(
+        "syncCatalog",
+        "PUT",
+        "/v1/catalogs/{catalogId}/sync",
+        200,
+        catalogs.sync_catalog,
+        body="CatalogSyncRequest",
+        body_required=True,
+        definitions=catalogs.DEFINITIONS,
+    ),
 )

@@ -32,6 +32,8 @@ class Store:
     coupon_usage: dict[str, int] = field(default_factory=dict)
     #: advanced (v3) events by their integrationId: the event's id
     advanced_events: dict[str, int] = field(default_factory=dict)
+    #: cart item catalogs by id (catalogs.py): their version, their items by SKU
+    catalogs: dict[str, Any] = field(default_factory=dict)
     next_event_id: int = 1
     next_referral_id: int = 1
     next_ledger_id: int = 1
@@ -48,6 +50,7 @@ class Store:
             "referrals": [r.dump() for r in self.referrals.values()],
             "couponUsage": dict(self.coupon_usage),
             "advancedEvents": dict(self.advanced_events),
+            "catalogs": self.catalogs,
             "nextIds": {
                 "event": self.next_event_id,
                 "referral": self.next_referral_id,
@@ -70,6 +73,7 @@ class Store:
             referrals={r.code: r for r in referrals},
             coupon_usage={str(k): int(v) for k, v in data.get("couponUsage", {}).items()},
             advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
+            catalogs=dict(data.get("catalogs", {})),
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),
             next_ledger_id=int(ids.get("ledgerEntry", 1)),

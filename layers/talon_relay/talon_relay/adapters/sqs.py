@@ -5,7 +5,9 @@ failed for a passing reason is handed back to come back after a growing delay (r
 visibility is changed, then it is reported as a batch item failure), and on its last receive (the
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
-profile update older than one already applied is acknowledged as superseded (ordering.py).
+profile update older than one already applied is acknowledged as superseded (ordering.py). A `coalesce`
+entry's group (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
+(coalescing.py); then each record takes the disposition of its own outcome, in order.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from talon_relay.aws import queues
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
-from talon_relay.core import messages, ordering, retry_delays, service
+from talon_relay.core import coalescing, messages, ordering, retry_delays, service
 from talon_relay.errors import RelayError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from talon_relay.container import Container
+    from talon_relay.core.request import Request
 
 #: A record is not started with less than this left of the invocation (it is left for retry).
 RECORD_RESERVE_SECONDS = 2.0
@@ -51,13 +54,16 @@ class _RecordHandler:
     delays: dict[str, int] = field(default_factory=dict)
     #: each record's application, by message id, once known (its counts are that application's)
     applications: dict[str, str] = field(default_factory=dict)
+    #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
+    outcomes: dict[str, RelayError | None] = field(default_factory=dict)
 
     def _counts(self, record: SQSRecord) -> telemetry.Counts:
         return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        if _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS:
+        done = self.operation.coalesce and message_id in self.outcomes  # sent already: never handed back untried
+        if not done and (self.operation.coalesce or _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS):
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, "not attempted on its last receive: the invocation ran out of time", None)
                 return
@@ -99,13 +105,12 @@ class _RecordHandler:
             consumer.process(self.container, self.operation, record.body, context=self.context)
             return
         message_id = record.message_id
-        application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
-        logger.thread_safe_append_keys(application=application)
-        self.applications[message_id] = application
-        if self.container.applications().several:  # each application's queue age (docs/applications.md)
-            sent = int(record.attributes.sent_timestamp or 0) / 1000
-            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
-        request, key = messages.decode(self.operation, record.body, application)
+        if self.operation.coalesce:
+            outcome = self.outcomes[message_id]
+            if outcome is not None:
+                raise outcome
+            return
+        request, key = self._decode(record)
         # acknowledged without a call when a newer update of this customer was applied already
         ordering.in_order(
             self.container,
@@ -119,6 +124,37 @@ class _RecordHandler:
                 correlation_id=message_id,
                 idempotency_key=key or message_id,
             ),
+        )
+
+    def _decode(self, record: SQSRecord) -> tuple[Request, str | None]:
+        """The record's request and idempotency key, for its application (InvalidRequest: a dead letter)."""
+        application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
+        logger.thread_safe_append_keys(application=application)
+        self.applications[record.message_id] = application
+        if self.container.applications().several:  # each application's queue age (docs/applications.md)
+            sent = int(record.attributes.sent_timestamp or 0) / 1000
+            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
+        return messages.decode(self.operation, record.body, application)
+
+    def coalesce(self, group: list[SQSRecord]) -> None:
+        """Send a coalesced group's requests now (coalescing.py); each record's outcome kept for its turn."""
+        members: list[coalescing.Member] = []
+        for record in group:
+            try:
+                request, key = self._decode(record)
+            except RelayError as exc:  # this message alone is at fault; the others are still sent
+                self.outcomes[record.message_id] = exc
+                continue
+            finally:
+                logger.thread_safe_remove_keys(["application"])
+            members.append(coalescing.Member(record.message_id, request, key or record.message_id))
+        self.outcomes.update(
+            coalescing.send(
+                self.container,
+                members,
+                context=self.context,
+                time_left=lambda: _remaining_seconds(self.context) >= RECORD_RESERVE_SECONDS,
+            )
         )
 
     def _last_receive(self, record: SQSRecord) -> bool:
@@ -212,6 +248,10 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
 
     def run(group: list[dict[str, Any]]) -> set[str]:
         fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
+        if operation.coalesce:
+            from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+            handler.coalesce([SQSRecord(record) for record in group])
         processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
         processor.raise_on_entire_batch_failure = False
         # Without the Lambda context (the record handler holds it): given one, Powertools inspects the

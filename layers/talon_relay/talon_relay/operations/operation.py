@@ -92,6 +92,8 @@ class Contract:
     #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
     #: step's, the API request's id). None: the operation takes none.
     idempotency_header: str | None = None
+    #: Path parameters the spec types as integers (a catalog's id): digits only, else a 400 naming it.
+    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -119,6 +121,9 @@ class Delivery(NamedTuple):
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
+    #: Whether a batch of one FIFO group's queued requests is coalesced into as few calls as the operation's
+    #: rules allow (syncCatalog: core/coalescing.py); each message keeps its own disposition.
+    coalesce: bool = False
 
 
 class Deployment(NamedTuple):
@@ -215,6 +220,14 @@ class Operation(NamedTuple):
     @property
     def webhook(self) -> str | None:
         return self.delivery.webhook
+
+    @property
+    def coalesce(self) -> bool:
+        return self.delivery.coalesce
+
+    @property
+    def integer_params(self) -> tuple[str, ...]:
+        return self.contract.integer_params
 
     @property
     def queued(self) -> bool:

@@ -43,6 +43,8 @@ def path_params(operation: Operation, params: Mapping[str, Any] | None) -> tuple
     for name in operation.path_params:
         try:
             clean[name] = check_segment(params.get(name), name=name)
+            if name in operation.integer_params and not (clean[name].isascii() and clean[name].isdigit()):
+                raise ValueError(f"{name} must be an integer (digits only)")
         except ValueError as exc:
             errors.append(api_error("Invalid path parameter", str(exc), parameter=name))
     return clean, errors
