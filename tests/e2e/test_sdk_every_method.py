@@ -45,7 +45,6 @@ PENDING = frozenset(
         "get_loyalty_program_profile_transactions",
         "get_reserved_customers",
         "link_loyalty_card_to_profile",
-        "sync_catalog",
         "unlink_loyalty_card_from_profile",
         "update_audience_customers_attributes",
         "update_audience_v2",

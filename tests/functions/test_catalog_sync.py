@@ -273,3 +273,74 @@ def test_the_same_batch_delivered_again_is_answered_from_its_record(catalogs: Ca
     # Then Talon.One got the joined request once (an ADD sent twice would be refused: the SKU exists)
     assert catalogs.syncs() == [[("ADD", "i1"), ("ADD", "i2")]]
     assert catalogs.dead_letters() == []
+
+
+# --- the backfill (local/backfill.py) ---------------------------------------------------------------------
+
+
+def products(count: int, variants: int) -> list[dict[str, Any]]:
+    """Shopify products as the Admin API and products/create have them (the fields the mapping reads)."""
+    return [
+        {
+            "id": 9000 + p,
+            "title": f"Product {p}",
+            "variants": [
+                {"id": 50000 + p * 100 + v, "product_id": 9000 + p, "sku": f"P{p}-V{v}", "price": f"{v + 1}.50"}
+                for v in range(variants)
+            ],
+        }
+        for p in range(count)
+    ]
+
+
+def test_a_backfill_is_chunked_in_order_at_1000_actions_and_before_a_repeated_sku() -> None:
+    from local.backfill import chunks
+
+    actions = [{"type": "ADD", "payload": {"sku": f"s{n}"}} for n in range(2500)]
+    assert [len(part) for part in chunks(actions)] == [1000, 1000, 500]
+    repeated = [{"type": "ADD", "payload": {"sku": sku}} for sku in ("a", "b", "a", "c")]
+    assert [[a["payload"]["sku"] for a in part] for part in chunks(repeated)] == [["a", "b"], ["a", "c"]]
+
+
+def test_a_whole_catalog_backfilled_through_the_queue_is_in_talon_one(catalogs: Catalogs, tmp_path: Any) -> None:
+    from local.backfill import messages, product_actions, read_products, send
+
+    # Given 30 products of 50 variants each, as the Admin API lists them
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps({"products": products(30, 50)}))
+    # When the backfill queues them on the syncCatalog queue
+    bodies = messages(CATALOG, product_actions(read_products(file)), "run-1")
+    assert send(catalogs.stack.sqs, catalogs.queue_url, CATALOG, bodies) == 2
+    # And the function takes the queue's batches
+    while catalogs.run()["received"]:
+        pass
+    # Then every variant is an item, priced, each sync at most 1,000 actions, nothing dead-lettered
+    items = catalogs.items()
+    assert len(items) == 1500 and items["P7-V3"]["price"] == 4.5
+    assert [len(sync) for sync in catalogs.syncs()] == [1000, 500]
+    assert catalogs.dead_letters() == []
+
+
+def test_a_backfill_the_relay_would_refuse_sends_nothing(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from local.backfill import main
+
+    # Given a product whose two variants have the same SKU (Talon.One refuses such a sync whole)
+    bad = products(2, 2)
+    bad[1]["variants"][1]["sku"] = bad[1]["variants"][0]["sku"]
+    file = tmp_path / "products.json"
+    file.write_text("\n".join(json.dumps(product) for product in bad))
+    # Then the command fails before sending anything (no stack is asked for), naming the product and the fault
+    assert main(["--catalog", CATALOG, "--file", str(file)]) == 1
+    error = capsys.readouterr().err
+    assert "nothing sent: product 1 (id 9001)" in error and "repeats the SKU" in error
+
+
+def test_a_backfill_of_a_catalog_that_is_not_an_integer_sends_nothing(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local.backfill import main
+
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps(products(1, 1)))
+    assert main(["--catalog", "shoes", "--file", str(file), "--dry-run"]) == 1
+    assert "catalogId must be an integer" in capsys.readouterr().err

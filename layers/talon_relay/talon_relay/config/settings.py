@@ -52,6 +52,8 @@ class Settings:
     webhook_max_age: int = key("WEBHOOK_MAX_AGE", schema=cs.int_schema(ge=60), default=21600)
     #: A directory of operator mapping files (<dir>/<platform>/<topic>.json) over the layer's own.
     webhook_mappings_dir: str | None = key("WEBHOOK_MAPPINGS_DIR", schema=cs.str_schema(), default=None)
+    #: The deployment's choice among the mappings' conventions (`name=option,...`; webhooks/conventions.json).
+    webhook_conventions: str | None = key("WEBHOOK_CONVENTIONS", schema=cs.str_schema(), default=None)
     #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
     erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).

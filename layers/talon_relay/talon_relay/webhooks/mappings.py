@@ -14,6 +14,7 @@ the step and the field, never its values (they are customer data).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
+from talon_relay.webhooks import conventions
 from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
 
 if TYPE_CHECKING:
@@ -43,10 +45,13 @@ def file_name(topic: str) -> str:
     return topic.replace("/", "_") + ".json"
 
 
-def load_file(path: Path) -> TopicMapping:
-    """One mapping file, checked; ConfigurationError names the file and what is wrong with it."""
+def load_file(path: Path, replacements: Mapping[str, str] | None = None) -> TopicMapping:
+    """One mapping file, its `$conventions` expanded (`replacements`; None: their defaults), checked;
+    ConfigurationError names the file and what is wrong with it."""
+    expanded = conventions.expansions() if replacements is None else replacements
     try:
-        mapping = TopicMapping.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        document = conventions.expand(json.loads(path.read_text(encoding="utf-8")), expanded)
+        mapping = TopicMapping.model_validate(document)
     except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a mapping (ValidationError)
         detail = problems(exc, whole="file") if isinstance(exc, ValidationError) else str(exc)
         raise ConfigurationError(f"mapping file {path.name} is not valid: {detail}") from None
@@ -55,28 +60,30 @@ def load_file(path: Path) -> TopicMapping:
     return mapping
 
 
-def load_dir(folder: Path) -> dict[str, TopicMapping]:
+def load_dir(folder: Path, replacements: Mapping[str, str] | None = None) -> dict[str, TopicMapping]:
     """Every mapping file of a folder, by topic (none when the folder does not exist)."""
     found: dict[str, TopicMapping] = {}
     if folder.is_dir():
         for path in sorted(folder.glob("*.json")):
-            mapping = load_file(path)
+            mapping = load_file(path, replacements)
             found[mapping.topic] = mapping
     return found
 
 
-def _load(platform: str, extra_dir: str | None) -> dict[str, TopicMapping]:
-    found = load_dir(platform_dir(platform))
+def _load(platform: str, extra_dir: str | None, chosen: str | None) -> dict[str, TopicMapping]:
+    replacements = conventions.expansions(conventions.parse_choices(chosen))
+    found = load_dir(platform_dir(platform), replacements)
     if extra_dir:
-        found.update(load_dir(Path(extra_dir) / platform))
+        found.update(load_dir(Path(extra_dir) / platform, replacements))
     return found
 
 
 def for_platform(container: Container, platform: str) -> dict[str, TopicMapping]:
-    """The platform's mappings by topic: the layer's files, then the operator's over them (read once
-    per container: the operator's folder is part of its configuration)."""
-    extra_dir = container.settings().webhook_mappings_dir
-    return container.once(f"mappings:{platform}:{extra_dir}", lambda: _load(platform, extra_dir))
+    """The platform's mappings by topic: the layer's files, then the operator's over them, with the
+    deployment's conventions (read once per container: all three are part of its configuration)."""
+    cfg = container.settings()
+    extra_dir, chosen = cfg.webhook_mappings_dir, cfg.webhook_conventions
+    return container.once(f"mappings:{platform}:{extra_dir}:{chosen}", lambda: _load(platform, extra_dir, chosen))
 
 
 def for_topic(container: Container, platform: str, topic: str) -> TopicMapping | None:
