@@ -81,9 +81,10 @@ class Catalogs:
         return found
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        return self.stack.sqs.receive_message(
+        found: list[dict[str, Any]] = self.stack.sqs.receive_message(
             QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
         ).get("Messages", [])
+        return found
 
 
 @pytest.fixture
