@@ -55,7 +55,7 @@ class _RecordHandler:
     #: each record's application, by message id, once known (its counts are that application's)
     applications: dict[str, str] = field(default_factory=dict)
     #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
-    outcomes: dict[str, RelayError | None] = field(default_factory=dict)
+    outcomes: dict[str, Exception | None] = field(default_factory=dict)
 
     def _counts(self, record: SQSRecord) -> telemetry.Counts:
         return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))

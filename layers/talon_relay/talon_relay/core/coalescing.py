@@ -16,6 +16,9 @@ Each message keeps its own disposition (the SQS adapter applies it):
 - too little time left: the messages not sent yet are handed back untried.
 A joined request's idempotency key is made from its messages' keys: delivered again with the same
 messages (SQS redelivers a FIFO group from its head), it is answered from the record, not sent twice.
+Once it went through, each of its messages is recorded as applied under its own key too: delivered again
+among other messages, a joined request Talon.One refuses because some of it was applied already (an ADD of
+a SKU it has) falls back to one message at a time, and each applied one is answered from its record.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.aws.idempotency import run_once
+from talon_relay.aws.store import Store
 from talon_relay.core import service
 from talon_relay.core.request import Request
 from talon_relay.errors import RelayError
@@ -100,12 +105,24 @@ def joined(members: list[Member]) -> tuple[Request, str]:
     return replace(members[0].request, body=body, raw=raw), key
 
 
+def _remember(container: Container, members: list[Member], answer: str | None, context: Any) -> None:
+    """Each message of an applied joined request recorded under its own key (its answer: the joined one's)."""
+    for member in members:
+        scope = Store.idempotency_scope(member.request.operation.name, member.request.application)
+        try:
+            run_once(
+                container, member.key, scope=scope, payload=member.request.payload, call=lambda: answer, context=context
+            )
+        except RelayError as exc:  # Talon.One applied it: a record that cannot be written does not undo that
+            logger.warning("could not record a coalesced message as applied", extra={"reason": exc.reason})
+
+
 def send(
     container: Container, members: list[Member], *, context: Any, time_left: Callable[[], bool]
-) -> dict[str, RelayError | None]:
+) -> dict[str, Exception | None]:
     """Send the group's requests in order; each message's outcome by id (None: applied). A message without
     an outcome was not tried (a failure ahead of it, or too little time left)."""
-    outcomes: dict[str, RelayError | None] = {}
+    outcomes: dict[str, Exception | None] = {}
     pending = plan(members)
     while pending:
         request_members = pending.pop(0)
@@ -113,7 +130,7 @@ def send(
             break
         request, key = joined(request_members)
         try:
-            service.execute(
+            answer = service.execute(
                 container, request, context=context, correlation_id=request_members[0].message_id, idempotency_key=key
             )
         except RelayError as exc:
@@ -130,9 +147,14 @@ def send(
             if exc.dead_letter:
                 continue
             break
+        except Exception as exc:  # unforeseen: as for one message, retried (the adapter logs it), in order
+            for member in request_members:
+                outcomes[member.message_id] = exc
+            break
         for member in request_members:
             outcomes[member.message_id] = None
         if len(request_members) > 1:
+            _remember(container, request_members, answer, context)
             logger.info(
                 "coalesced sync applied",
                 extra={"messages": len(request_members), "actions": len(request.body["actions"])},
