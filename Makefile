@@ -96,8 +96,8 @@ demo:  ## a scripted journey through all five operations (uses `make run`'s stac
 cleanup:  ## run the off-peak erasure schedule of the running stack now
 	$(PY) -m local cleanup
 
-redrive:  ## move FUNCTION's dead-lettered messages back to its queue (local stack, or STACK=<deployed stack>)
-	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session [STACK=name]"; exit 2; }
+redrive:  ## move FUNCTION's dead-lettered messages back to its queue, FUNCTION=events: the bus's (local, or STACK=<stack>)
+	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session|events [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
 
 catalog-backfill:  ## queue a whole catalog's products (FILE, Shopify JSON) as syncs of CATALOG (local stack, or STACK=<deployed stack>)

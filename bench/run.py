@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import cold, erasure, events, infra, report
+from bench import cold, erasure, events, infra, publishing, report
 from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, DynamoWrites, LocalAws, Sites, StandIn, log
 from bench.report import Row, ms, ratio, verdict
@@ -34,7 +34,9 @@ from talon_relay.aws.store import ORDERING as ORDERING_PREFIX
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"
 SESSION_TOKEN = "bench-session-token"
-CHILD_SOURCE = {kind: (infra.BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch", "erasure")}
+CHILD_SOURCE = {
+    kind: (infra.BENCH / f"child_{kind}.py").read_text() for kind in ("cold", "warm", "batch", "erasure", "putevents")
+}
 MB = 1_000_000  # sizes in decimal MB
 LAYER_LIMIT_MB = 15.0
 WARM_LIMIT_NS = 500_000  # issue 13: warm overhead <= +500 us per call
@@ -599,9 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         python = infra.runtime_python()
         infra.ensure_sdk_venv(python)
-        # the idempotency and batch rows measure update_customer_session, the erasure row delete_customer_data,
-        # whatever --only says
-        also = {"update_customer_session"} | ({"delete_customer_data"} if args.erasures else set())
+        # the idempotency and batch rows measure update_customer_session, the publishing row
+        # update_customer_session_v2, the erasure row delete_customer_data, whatever --only says
+        also = {"update_customer_session", publishing.FOLDER} | ({"delete_customer_data"} if args.erasures else set())
         folders = sorted({op.folder for op in ops} | also)
         sites, size_note = prepare_sites(workdir, python, folders, args.build)
         size_rows = measure_size(ops, workdir)
@@ -610,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             targets = cold_targets(setup, ops, nopyc=not args.no_nopyc, snapstart=not args.no_snapstart)
             cold.measure(targets, args.reps, setup.run_child, args.seed)
             warm = measure_warm(setup, ops, args.warmup, args.warm_calls)
+            warm += publishing.measure_publishing(setup, args.warmup, args.warm_calls)
             idempotency = measure_idempotency(setup, 5, args.idempotency_calls)
             batch = measure_batch(setup, args.batch_reps, args.big_reps, args.delay_ms)
             erasures = measure_erasure(setup, args.erasures, args.delay_ms) if args.erasures else []

@@ -13,7 +13,7 @@ from typing import Any
 
 import urllib3
 
-from local.stack import STACK_FILE, LocalStack, free_port, running_stack
+from local.stack import RUN_PARAMETERS, STACK_FILE, LocalStack, free_port, running_stack
 
 
 class _PrettyLog(logging.Handler):
@@ -29,6 +29,16 @@ class _PrettyLog(logging.Handler):
                 f"  [{fields.get('operation')} session={fields.get('session_id')!r}"
                 f" profile={fields.get('profile_id')!r}]"
             )
+        elif message == "event published":  # the bus (docs/events.md): source, detail-type and id, never the detail
+            line = (
+                f"       event on the bus: {fields.get('event_source')} {fields.get('detail_type')}"
+                f"  id {fields.get('event_id')}"
+            )
+        elif message == "written back to Shopify":
+            names = ", ".join(fields.get("metafields") or [])
+            line = f"       Shopify Admin: metafieldsSet {names} (as of {fields.get('at')})"
+        elif message.startswith("write-back "):
+            line = f"       Shopify Admin: {message}"
         elif message == "talon.one call":
             line = (
                 f"       Talon.One {fields.get('operation')} -> {fields.get('status')}"
@@ -76,13 +86,26 @@ def _local_caller_key(info: dict[str, Any]) -> str | None:
 
 
 def _shopify_banner(info: dict[str, Any]) -> None:
+    from local.notifications import banner as way_back_banner
     from local.shopify import banner as shopify_banner
 
     print(shopify_banner(info), flush=True)
+    print(way_back_banner(info), flush=True)
 
+
+#: The banner's last line: below it, what happens, as it happens.
+LIVE_VIEW = (
+    "Live view (below): each request, its effects, each event published on the bus and each write-back to the"
+    " Shopify Admin stand-in. Ctrl-C stops."
+)
 
 #: The ports `make run` takes by default, and the variable that chooses each.
-PORTS = (("api", "API_PORT", 3000), ("emulator", "EMULATOR_PORT", 3100), ("aws", "AWS_PORT", 3200))
+PORTS = (
+    ("api", "API_PORT", 3000),
+    ("emulator", "EMULATOR_PORT", 3100),
+    ("aws", "AWS_PORT", 3200),
+    ("shopify", "SHOPIFY_PORT", 3300),
+)
 
 
 class PortError(Exception):
@@ -106,7 +129,7 @@ def _is_free(port: int) -> bool:
 
 def _port(value: str | None, default: int, variable: str = "") -> int:
     """The port asked for (it must be free), else `default` when free, else any free port."""
-    choose = "choose the ports with API_PORT, EMULATOR_PORT and AWS_PORT (e.g. make run API_PORT=3001)"
+    choose = "choose the ports with API_PORT, EMULATOR_PORT, AWS_PORT and SHOPIFY_PORT (e.g. make run API_PORT=3001)"
     if value:
         try:
             port = int(value)
@@ -193,12 +216,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_port = _port(args.api_port, 3000, "API_PORT")
         emulator_port = _port(args.emulator_port, 3100, "EMULATOR_PORT")
         aws_port = _port(args.aws_port, 3200, "AWS_PORT")
+        shopify_port = _port(args.shopify_port, 3300, "SHOPIFY_PORT")
         stack = LocalStack.start(
             api_port=api_port,
             emulator_port=emulator_port,
             moto_port=aws_port,
+            shopify_port=shopify_port,
             reporter=lambda line: print(line, flush=True),
             applications=True,  # two Talon.One applications (docs/applications.md)
+            parameters=RUN_PARAMETERS,  # every effect on the bus too, shown as published (docs/events.md)
             # EMF metric lines are for CloudWatch; on a terminal they drown the effects (--verbose shows them)
             function_environment={} if args.verbose else {"POWERTOOLS_METRICS_DISABLED": "true"},
         )
@@ -208,7 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:  # a port taken between the check and the start
         print(
             f"make run: could not start the local stack ({exc.strerror or exc}); ports tried: API_PORT={api_port}, "
-            f"EMULATOR_PORT={emulator_port}, AWS_PORT={aws_port}: choose free ones with those variables",
+            f"EMULATOR_PORT={emulator_port}, AWS_PORT={aws_port}, SHOPIFY_PORT={shopify_port}: choose free ones with "
+            "those variables",
             file=sys.stderr,
         )
         return 2
@@ -222,6 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(banner(urls, info, _local_signing_secret(info), _local_caller_key(info)), flush=True)
         print(applications_banner(info, _local_caller_key(info)), flush=True)
         _shopify_banner(info)
+        print(LIVE_VIEW, flush=True)
         while not stopped.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -246,14 +274,48 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0 if response.status == 200 else 1
 
 
+def cmd_redrive_events(args: argparse.Namespace) -> int:
+    """`make redrive FUNCTION=events`: RelayEventsDeadLetterQueue's events on their way again (docs/events.md)."""
+    from local.aws import local_client
+    from local.events_redrive import redrive_events, urls_from_stack
+
+    if args.stack:
+        import boto3
+
+        dlq_url, bus = urls_from_stack(args.stack)
+        sqs, events = boto3.client("sqs"), boto3.client("events")
+    else:
+        info = running_stack()
+        if info is None:
+            print("no local stack is running: start one with `make run`, or pass STACK=<name>", file=sys.stderr)
+            return 1
+        dlq_url, bus = info["queues"]["RelayEventsDeadLetterQueue"], info["event_bus_name"]
+        sqs, events = local_client("sqs", info["aws_endpoint"]), local_client("events", info["aws_endpoint"])
+    result = redrive_events(sqs, events, dlq_url=dlq_url, bus_name=bus, limit=args.limit)
+    print(f"sent {result.moved} event(s) from {dlq_url} on again (to the bus {bus}, or to their subscriber queue)")
+    for reason, count in sorted(result.reasons.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    print(f"{result.came_back} could not be sent again: left in the dead-letter queue")
+    for reason, count in sorted(result.came_back_reasons.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {reason}")
+    return 0
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from local.aws import local_client
+    from local.events_redrive import EVENTS_NAMES
     from local.redrive import function_names, logical_name, queue_urls_from_stack, redrive
 
+    if args.function in EVENTS_NAMES:
+        return cmd_redrive_events(args)
     name = logical_name(args.function)
     known = {logical_name(function): function for function in function_names()}
     if name not in known:
-        print(f"unknown function {args.function!r}; FUNCTION is one of: {', '.join(function_names())}", file=sys.stderr)
+        names = ", ".join(function_names())
+        print(
+            f"unknown function {args.function!r}; FUNCTION is one of: {names}, or events (the bus's dead letters)",
+            file=sys.stderr,
+        )
         return 1
     if args.stack:
         import boto3
@@ -291,7 +353,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with LocalStack.start(
         schedules=False,
         applications=True,
-        parameters={"LogLevel": "WARNING"},
+        parameters={"LogLevel": "WARNING", **RUN_PARAMETERS},
         function_environment={"POWERTOOLS_METRICS_DISABLED": "true"},
     ) as stack:
         return run_demo(stack.describe())
@@ -304,13 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--api-port", default=os.environ.get("API_PORT"))
     run.add_argument("--emulator-port", default=os.environ.get("EMULATOR_PORT"))
     run.add_argument("--aws-port", default=os.environ.get("AWS_PORT"))
+    run.add_argument("--shopify-port", default=os.environ.get("SHOPIFY_PORT"))
     run.add_argument("--verbose", action="store_true", help="show the functions' raw JSON logs")
     run.set_defaults(func=cmd_run)
     cleanup = sub.add_parser("cleanup", help="run the erasure schedule of the running stack now")
     cleanup.add_argument("ids", nargs="*", help="delete these integration ids instead of draining the queue")
     cleanup.set_defaults(func=cmd_cleanup)
     again = sub.add_parser("redrive", help="move a function's dead-lettered messages back to its queue")
-    again.add_argument("function", help="e.g. update_customer_session (a folder under functions/)")
+    again.add_argument(
+        "function", help="e.g. update_customer_session (a folder under functions/), or events (the bus's dead letters)"
+    )
     again.add_argument("--stack", default=os.environ.get("STACK"), help="a deployed stack (default: the local one)")
     again.add_argument("--limit", type=int, default=1000)
     again.add_argument(

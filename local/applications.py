@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.shopify import SHOP_DOMAIN
+from local.shopify_admin import SHOP_DOMAIN
 
 SECOND = "us"
 SECOND_TALON_KEY = "local-talon-api-key-us"  # the second emulator's key; not a secret of anyone's

@@ -4,7 +4,9 @@ A profile, a session with a coupon and a cart, an event, a referral (used by a f
 closed (the v2 session, profile and event operations a current Talon.One serves), and a deletion
 queued for the off-peak erasure schedule, which then drains it. Then the same through Shopify's
 signed webhooks (local/shopify.py): a cart with a coupon, the order paid, the customer's erasure
-request.
+request. It ends with the way back (local/notifications.py): another order paid earns loyalty points,
+Talon.One notifies the balance, and the relay writes it to the customer's metafields at the local Shopify
+Admin stand-in.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 
 import urllib3
 
+from local import notifications
 from local.aws import local_client
 from local.shopify import JourneyFailed as ShopifyJourneyFailed
+from local.shopify import pay_order
 from local.shopify import run_journey as run_shopify_journey
 from talon_relay.callers import applications
 from talon_relay.callers import signatures as callers
@@ -129,7 +133,7 @@ def run_demo(info: dict[str, Any]) -> int:
             print(f"=== application {name!r} (its own signing secret, its own Talon.One) ===\n")
         if _run_journey(for_application(info, name), shopify=name == names[0]):
             return 1
-    return 0
+    return _way_back(for_application(info, names[0]))
 
 
 def _run_journey(info: dict[str, Any], *, shopify: bool) -> int:
@@ -203,6 +207,23 @@ def _run_journey(info: dict[str, Any], *, shopify: bool) -> int:
         print(f"\nDEMO FAILED: {exc}")
         return 1
     print("Demo finished: all five operations went through the relay.")
+    return 0
+
+
+def _way_back(info: dict[str, Any]) -> int:
+    """The demo's end: points earned on an order paid in the shop reach the customer's metafields."""
+    http = urllib3.PoolManager()
+    customer = 5_000_000 + int(time.time() * 1000) % 1_000_000  # a Shopify customer id: digits
+    print("=== the way back: Talon.One's notifications reach the shop (docs/events.md) ===\n")
+    print(f"1. An order paid in the shop (orders/paid) by customer {customer}: the purchase earns loyalty points")
+    try:
+        pay_order(info, http, customer)
+        print()
+        notifications.run_way_back(info, http, 1, customer=customer)
+    except (ShopifyJourneyFailed, notifications.WayBackFailed) as exc:
+        print(f"\nDEMO FAILED: {exc}")
+        return 1
+    print("The way back finished: points earned on an order are in the shop's customer metafields.")
     return 0
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import urllib3
 
 from local.aws import local_client
+from local.shopify_admin import SHOP_DOMAIN
 from talon_relay.webhooks.shopify import signature as shopify
 
 WEBHOOK_PATH = "/webhooks/shopify"
-SHOP_DOMAIN = "relay-demo.myshopify.com"
 API_VERSION = "2026-04"
 #: Bound for the webhook queue's poller to map and apply what was sent (it long-polls 1 s).
 APPLY_TIMEOUT = 15.0
@@ -188,6 +188,28 @@ def run_journey(info: dict[str, Any], http: urllib3.PoolManager, step: int) -> i
         raise JourneyFailed(f"customers/redact made {len(deletes)} DELETE calls, not 1")
     print()
     return step
+
+
+def pay_order(info: dict[str, Any], http: urllib3.PoolManager, customer: int) -> None:
+    """One order of `customer` paid (orders/paid): its session closed and its purchase event tracked at
+    Talon.One (which gives the purchase's loyalty points). Raises JourneyFailed."""
+    secret = webhook_secret(info)
+    if not secret:
+        raise JourneyFailed("the local stack has no ShopifyWebhookSecret")
+    shop = _Shop(info, http, secret)
+    cart = f"cart{uuid.uuid4().hex[:6]}"
+    line = {"id": 1, "variant_id": 4402, "sku": "SKU-FILM", "title": "Film", "quantity": 2, "price": "8.50"}
+    order = {
+        "id": 820982911946154508 + customer,
+        "cart_token": cart,
+        "currency": "EUR",
+        "total_price": "17.00",
+        "customer": {"id": customer, "email": "grace@example.com"},
+        "line_items": [line],
+    }
+    before = len(shop.talon_requests())
+    shop.send("orders/paid", order, str(uuid.uuid4()))
+    _show(shop.wait_for(2, before))
 
 
 def _erase(info: dict[str, Any], http: urllib3.PoolManager) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from typing import Any
 
 from local.httpserver import ClosableHTTPServer
 
+#: The local shop: the write-back's ShopifyShopDomain and the shop of the demo's Shopify webhooks.
+SHOP_DOMAIN = "relay-demo.myshopify.com"
 ADMIN_TOKEN = "shpat_local_admin_token_0f3a9c"  # noqa: S105 - the stand-in's own, not a real token
 MAX_AVAILABLE = 1000.0
 RESTORE_RATE = 50.0

@@ -17,6 +17,7 @@ from local.applications import SecondApplication, start_second
 from local.aws import LocalAws, export_environment, restore_environment, seed, start_moto
 from local.extension import SecretsExtension
 from local.gateway import Gateway, Reporter
+from local.shopify_admin import ADMIN_TOKEN, SHOP_DOMAIN, ShopifyAdminServer
 from local.template import ROOT, StackSpec, read_stack
 
 STATE_DIR = ROOT / "local" / "state"
@@ -27,7 +28,16 @@ LOCAL_API_KEY = "local-talon-api-key"  # the emulator's key; not a secret of any
 #: Callers authenticate as in a deployment: they sign with the generated CallerSigningSecret
 #: (describe()["caller_signing_secret_arn"]), or send `x-api-key: local-relay-api-key` to reach
 #: RelayKeyApi's routes. Pass parameters={"CallerAuthentication": "disabled"} to turn that off.
-LOCAL_PARAMETERS: dict[str, Any] = {"QueueVisibilityTimeout": 5, "EventsQueue": "enabled"}
+#: The way back (docs/events.md): the bus's subscriber queue RelayEventsQueue, and the loyalty write-back to
+#: the local Shopify Admin stand-in's shop (local/shopify_admin.py, started with every stack).
+LOCAL_PARAMETERS: dict[str, Any] = {
+    "QueueVisibilityTimeout": 5,
+    "EventsQueue": "enabled",
+    "ShopifyShopDomain": SHOP_DOMAIN,
+}
+#: What `make run` and `make demo` add: every answer's effects on the bus too (EffectsToEventBus), so the
+#: live view and RelayEventsQueue show them. Not the tests' default: their stacks stay as deployed by default.
+RUN_PARAMETERS: dict[str, Any] = {"EffectsToEventBus": "enabled"}
 
 #: Environment every local function gets on top of its template environment. A failed message comes back
 #: after 2 s doubling to 30 s, not 30 s doubling to 15 minutes as deployed (the maxReceiveCount derived
@@ -76,6 +86,8 @@ class LocalStack:
     extension: SecretsExtension | None = None
     #: The second Talon.One application (None: one application, as the tests start by default).
     second: SecondApplication | None = None
+    #: The Shopify Admin stand-in the loyalty write-back writes to (SHOPIFY_ADMIN_URL of the functions).
+    shopify: ShopifyAdminServer | None = None
 
     @property
     def api_url(self) -> str:
@@ -84,6 +96,10 @@ class LocalStack:
     @property
     def emulator_url(self) -> str:
         return str(self.emulator.base_url)
+
+    @property
+    def shopify_admin_url(self) -> str | None:
+        return self.shopify.url if self.shopify is not None else None
 
     @classmethod
     def start(
@@ -101,8 +117,10 @@ class LocalStack:
         state_file: Path | None = None,
         era: str | None = None,
         applications: bool = False,
+        shopify_port: int = 0,
     ) -> LocalStack:
-        """The stack; with `applications`, two Talon.One applications (local/applications.py)."""
+        """The stack; with `applications`, two Talon.One applications (local/applications.py). The Shopify
+        Admin stand-in on `shopify_port` (0: any free one) takes the loyalty write-back."""
         from local.emulator import Emulator
         from local.emulator.loyalty import DEFAULT_ERA
 
@@ -122,6 +140,8 @@ class LocalStack:
         try:
             talon_url = emulator.start(host="127.0.0.1", port=emulator_port)
             started.append(emulator)
+            shopify = ShopifyAdminServer(port=shopify_port).start()
+            started.append(shopify)
             server, endpoint = start_moto(moto_port or free_port())
             aws = LocalAws(endpoint=endpoint, server=server)
             started.append(aws)
@@ -137,6 +157,7 @@ class LocalStack:
                 talon_api_key=LOCAL_API_KEY,
                 parameters={**LOCAL_PARAMETERS, **(second.parameters() if second else {}), **(parameters or {})},
             )
+            _shop_token(aws)
             extension, extension_env = _start_extension(resolver, endpoint)
             if extension is not None:
                 started.append(extension)
@@ -144,7 +165,12 @@ class LocalStack:
                 spec,
                 aws,
                 resolver,
-                extra_environment={**LOCAL_FUNCTION_ENV, **extension_env, **(function_environment or {})},
+                extra_environment={
+                    **LOCAL_FUNCTION_ENV,
+                    "SHOPIFY_ADMIN_URL": shopify.graphql_url(),
+                    **extension_env,
+                    **(function_environment or {}),
+                },
                 reporter=reporter,
             )
             gateway.start(api_port, poll=poll, schedules=schedules)
@@ -154,7 +180,7 @@ class LocalStack:
             restore_environment(saved)
             reset_layer_state()
             raise
-        _running = cls(spec, emulator, aws, gateway, saved, extension, second)
+        _running = cls(spec, emulator, aws, gateway, saved, extension, second, shopify)
         return _running
 
     def stop(self) -> None:
@@ -166,6 +192,8 @@ class LocalStack:
         self.emulator.stop()
         if self.second is not None:
             self.second.emulator.stop()
+        if self.shopify is not None:
+            self.shopify.stop()
         restore_environment(self.saved_environment)
         self.saved_environment = {}
         reset_layer_state()
@@ -193,6 +221,11 @@ class LocalStack:
             "caller_signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),
             "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
             "shopify_webhook_secret_arn": self.aws.secret_arns.get("ShopifyWebhookSecret"),
+            # the way back (docs/events.md): Talon.One's notifications' secret header, the Shopify Admin stand-in
+            "talon_one_webhook_secret_arn": self.aws.secret_arns.get("TalonOneWebhookSecret"),
+            "shopify_admin_url": self.shopify_admin_url,
+            "shop_domain": self.gateway.resolver.parameters.get("ShopifyShopDomain") or None,
+            "event_bus_name": self.gateway.resolver.resolve({"Ref": "RelayEventBus"}),
             "api_key": self.gateway.api_key,
             "secrets_extension_port": self.extension.port if self.extension is not None else None,
             # each application's name: its emulator and relay caller key (docs/applications.md)
@@ -210,6 +243,15 @@ class LocalStack:
     def write_state(self, path: Path = STACK_FILE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.describe(), indent=2))
+
+
+def _shop_token(aws: LocalAws) -> None:
+    """The stand-in's Admin API token in ShopifyAdminTokenSecret, as the operator writes the shop's."""
+    arn = aws.secret_arns.get("ShopifyAdminTokenSecret")
+    if arn:
+        aws.client("secretsmanager").put_secret_value(
+            SecretId=arn, SecretString=json.dumps({"accessToken": ADMIN_TOKEN})
+        )
 
 
 def _start_extension(resolver: Any, aws_endpoint: str) -> tuple[SecretsExtension | None, dict[str, str]]:

@@ -45,6 +45,19 @@ def test_demo_journey_succeeds(no_shared_stack: None, capsys: pytest.CaptureFixt
             ("createReferral", 201),
             ("deleteCustomerData", 204),
         }
+        # and it ended with the way back: the points of an order paid in the shop, notified by Talon.One
+        # (twice, one X-UUID), in that customer's metafields at the Shopify Admin stand-in, printed
+        assert out.rstrip().endswith(
+            "The way back finished: points earned on an order are in the shop's customer metafields."
+        ), out[-2000:]
+        assert stack.shopify is not None
+        written = {owner: fields for owner, fields in stack.shopify.admin.metafields.items()}
+        assert len(written) == 1, written
+        owner, fields = next(iter(written.items()))
+        assert fields["talon_one.loyalty_points"]["value"] == "10"
+        assert f"{owner} talon_one.loyalty_points = 10 (number_decimal)" in out
+        sets = [r for r in stack.shopify.admin.requests if "metafieldsSet" in str(r["body"])]
+        assert [r["status"] for r in sets] == [200]  # the notification sent twice: one write
         # and the queued deletion left the erasure queue
         assert queues.depth("DeleteCustomerDataQueue") == 0
         assert ("DeleteCustomerDataFunction", "schedule") in stack.gateway.invocations

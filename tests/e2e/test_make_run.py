@@ -25,14 +25,19 @@ pytestmark = pytest.mark.e2e
 #: Seconds a `make run` gets to print its banner, or to stop after Ctrl-C (it takes about 3 and 1).
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
-BANNER_END = "make cleanup"
+BANNER_END = "Live view (below)"  # the banner's last line
 
 
 class LocalRun:
     """`python -m local run` (what `make run` runs) on the given ports, its output collected as it comes."""
 
-    def __init__(self, api_port: int, emulator_port: int, aws_port: int) -> None:
-        self.ports = {"API_PORT": api_port, "EMULATOR_PORT": emulator_port, "AWS_PORT": aws_port}
+    def __init__(self, api_port: int, emulator_port: int, aws_port: int, shopify_port: int | None = None) -> None:
+        self.ports = {
+            "API_PORT": api_port,
+            "EMULATOR_PORT": emulator_port,
+            "AWS_PORT": aws_port,
+            "SHOPIFY_PORT": shopify_port or free_port(),
+        }
         environment = {**os.environ, **{name: str(port) for name, port in self.ports.items()}}
         environment.pop("TALON_EMULATOR_ERA", None)  # the defaults, as a newcomer has them
         self.process = subprocess.Popen(
@@ -162,7 +167,7 @@ def test_make_run_prints_a_caller_key_and_an_sdk_snippet_that_work(runs: list[Lo
 
 def test_make_run_starts_again_at_once_on_the_same_ports_after_ctrl_c(runs: list[LocalRun]) -> None:
     # Given `make run` on three fixed ports, with real connections made to each of its servers
-    ports = (free_port(), free_port(), free_port())
+    ports = (free_port(), free_port(), free_port(), free_port())
     first = LocalRun(*ports)
     runs.append(first)
     output = first.wait_for(BANNER_END)
@@ -173,6 +178,8 @@ def test_make_run_starts_again_at_once_on_the_same_ports_after_ctrl_c(runs: list
     assert client.request("GET", f"{api_url}/_local/health", timeout=10).status == 200
     assert client.request("GET", f"{emulator_url}/_emulator/health", timeout=10).status == 200
     assert client.request("GET", f"{aws_url}/moto-api/", timeout=10).status < 500
+    shopify_url = banner_value(output, "Shopify Admin (stand-in)")
+    assert client.request("GET", f"{shopify_url}/_shopify/requests", timeout=10).status == 200
 
     # When Ctrl-C stops it (the servers close their connections first), and the clients let go
     assert first.interrupt() == 0, first.output

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from local.shopify import SHOP_DOMAIN
+from local.shopify_admin import SHOP_DOMAIN
 from talon_relay.callers import applications
 from tests.functions.conftest import API_KEY, CALLER_API_KEY, Stack
 from tests.functions.test_api_gateway import api_event

@@ -37,7 +37,7 @@ def test_a_port_clash_names_the_port_and_the_variables_without_a_traceback() -> 
     # Then it stops at once with one line naming the port and how to choose others
     assert result.returncode == 2, result.stderr
     assert f"port {port} (API_PORT) is already in use" in result.stderr
-    assert all(name in result.stderr for name in ("API_PORT", "EMULATOR_PORT", "AWS_PORT"))
+    assert all(name in result.stderr for name in ("API_PORT", "EMULATOR_PORT", "AWS_PORT", "SHOPIFY_PORT"))
     assert "Traceback" not in result.stderr
 
 
@@ -57,6 +57,8 @@ def test_redrive_of_an_unknown_function_lists_the_function_names() -> None:
     for op in OPERATIONS.values():
         assert (op.function in result.stderr) is op.queued
     assert "Queue" not in result.stderr
+    # and the event bus's dead letters by their name
+    assert "or events (the bus's dead letters)" in result.stderr
 
 
 def test_make_run_passes_args_through() -> None:
