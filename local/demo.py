@@ -4,9 +4,10 @@ A profile, a session with a coupon and a cart, an event, a referral (used by a f
 closed (the v2 session, profile and event operations a current Talon.One serves), and a deletion
 queued for the off-peak erasure schedule, which then drains it. Then the same through Shopify's
 signed webhooks (local/shopify.py): a cart with a coupon, the order paid, the customer's erasure
-request. It ends with the way back (local/notifications.py): another order paid earns loyalty points,
-Talon.One notifies the balance, and the relay writes it to the customer's metafields at the local Shopify
-Admin stand-in.
+request; and one order's whole life (local/order_life.py): cart, paid, edited, partly refunded,
+cancelled, the points and discounts going back. It ends with the way back (local/notifications.py): another
+order paid earns loyalty points, Talon.One notifies the balance, and the relay writes it to the customer's
+metafields at the local Shopify Admin stand-in.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import urllib3
 
 from local import notifications
 from local.aws import local_client
+from local.order_life import OrderLifeFailed, run_order_life
 from local.shopify import JourneyFailed as ShopifyJourneyFailed
 from local.shopify import pay_order
 from local.shopify import run_journey as run_shopify_journey
@@ -203,7 +205,8 @@ def _run_journey(info: dict[str, Any], *, shopify: bool) -> int:
         _queued_deletion(j, ada)
         if shopify:
             j.step = run_shopify_journey(j.info, j.http, j.step)
-    except (DemoFailed, ShopifyJourneyFailed) as exc:
+            j.step = run_order_life(j.info, j.http, j.step)
+    except (DemoFailed, ShopifyJourneyFailed, OrderLifeFailed) as exc:
         print(f"\nDEMO FAILED: {exc}")
         return 1
     print("Demo finished: all five operations went through the relay.")

@@ -33,6 +33,12 @@ def test_demo_journey_succeeds(no_shared_stack: None, capsys: pytest.CaptureFixt
             "acceptReferral(value=",
             "'deleted': 1",
             "attributes={}",
+            # one order's whole life (local/order_life.py): the points and discounts going back
+            "effects: rollbackAddedLoyaltyPoints, rollbackDiscount, rollbackDiscount, rollbackCoupon",
+            "/returns -> 200",
+            "-> points 10.00; session closed, total 137.0",
+            "-> points 9.38; session partially_returned, total 128.5",
+            "-> points 0.00; session cancelled, total 128.5, discounts {}",
         ):
             assert line in out, line
         # and Talon.One saw every one of today's five operations, each answered with success
@@ -43,6 +49,8 @@ def test_demo_journey_succeeds(no_shared_stack: None, capsys: pytest.CaptureFixt
             ("trackEventV2", 200),
             ("trackEventV3", 200),
             ("createReferral", 201),
+            ("reopenCustomerSession", 200),
+            ("returnCartItems", 200),
             ("deleteCustomerData", 204),
         }
         # and it ended with the way back: the points of an order paid in the shop, notified by Talon.One

@@ -177,31 +177,65 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
     assert queues.depth(DLQ) == 0
 
 
-def test_customers_redact_ends_as_one_delete_when_the_erasure_schedule_runs(
+def test_customers_redact_erases_the_customer_and_its_orders_guest_profiles_once_when_the_schedule_runs(
     stack: LocalStack, http: Http, queues: Queues, shopify: Shopify
 ) -> None:
-    # Given a customer Talon.One knows, and Shopify's customers/redact for them, posted twice (a retry)
+    # Given a customer Talon.One knows, and Shopify's customers/redact for them (one order to redact),
+    # posted twice (a retry)
     assert shopify.post("customers/create", payload("customers/create")).status == 200
     applied(stack, queues, 1)
     redact = payload("customers/redact")
+    [order] = redact["orders_to_redact"]
     webhook_id = str(uuid.uuid4())
     for _ in range(2):
         assert shopify.post("customers/redact", redact, webhook_id=webhook_id).status == 200
     queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
 
-    # Then nothing more reached Talon.One yet: the erasure waits on the erasure queue, once
+    # Then nothing more reached Talon.One yet: the erasures wait on the erasure queue, once each
     assert len(integration_calls(stack)) == 1
-    wait_until(lambda: queues.depth(ERASURE_QUEUE) == 1, timeout=5, what="the erasure request")
+    wait_until(lambda: queues.depth(ERASURE_QUEUE) == 2, timeout=5, what="the erasure requests")
 
     # When the off-peak schedule runs (make cleanup)
     summary = http.run_schedule("DeleteCustomerDataFunction").json
 
-    # Then the customer's data is deleted with one DELETE, and the erasure queue is empty
-    assert summary["deleted"] == 1
-    deletes = [call for call in integration_calls(stack) if call[0] == "DELETE"]
-    assert deletes == [("DELETE", f"/v1/customer_data/{CUSTOMER}", 204)]
+    # Then the customer's data is deleted with one DELETE, the order's guest profile asked once (this
+    # order was the customer's, so Talon.One has no such profile: 404, done), and the queue is empty
+    assert (summary["deleted"], summary["not_found"]) == (1, 1)
+    deletes = sorted(call for call in integration_calls(stack) if call[0] == "DELETE")
+    assert deletes == [
+        ("DELETE", f"/v1/customer_data/{CUSTOMER}", 204),
+        ("DELETE", f"/v1/customer_data/guest-order-{order}", 404),
+    ]
     assert stack.emulator.state()["profiles"][CUSTOMER]["attributes"] == {}
     assert queues.depth(ERASURE_QUEUE) == 0
+
+
+def test_a_guest_orders_sessions_and_events_are_erased_by_customers_redact(
+    stack: LocalStack, http: Http, queues: Queues, shopify: Shopify
+) -> None:
+    # Given a guest's order paid (no customer: tracked for the profile guest-order-<id>)
+    order = {key: value for key, value in ORDER.items() if key != "customer"}
+    assert shopify.post("orders/paid", order).status == 200
+    applied(stack, queues, 2)
+    guest = f"guest-order-{order['id']}"
+    before = stack.emulator.state()["events"]
+    purchases = [event for event in before if event.get("profileId") == guest and event["type"] == "purchase"]
+    assert [event["attributes"]["orderId"] for event in purchases] == [str(order["id"])]
+
+    # When Shopify's customers/redact names the order, and the erasure schedule runs
+    redact = {**payload("customers/redact"), "orders_to_redact": [order["id"]]}
+    assert shopify.post("customers/redact", redact).status == 200
+    queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
+    wait_until(lambda: queues.depth(ERASURE_QUEUE) == 2, timeout=5, what="the erasure requests")
+    http.run_schedule("DeleteCustomerDataFunction")
+
+    # Then Talon.One erased the guest profile's data: its events keep no attribute (the purchase's order
+    # id, total and currency are gone), its session none either
+    assert ("DELETE", f"/v1/customer_data/{guest}", 204) in integration_calls(stack)
+    state = stack.emulator.state()
+    events = [event for event in state["events"] if event.get("profileId") == guest]
+    assert events and all(event["attributes"] == {} for event in events)
+    assert state["sessions"][CART]["attributes"] == {}
 
 
 @pytest.mark.parametrize(

@@ -46,12 +46,14 @@ def test_customers_redact_erases_the_customer_in_every_application_of_the_shop(
     assert shop.post("customers/redact", redact)["statusCode"] == 200
     assert shop.consume() == {"batchItemFailures": []}
     summary = erase_queued(two, shop, load_handler, monkeypatch)
-    # Then the customer was erased in both applications, each with its own key
-    assert summary["deleted"] == 2
-    path = f"/v1/customer_data/{customer}"
-    assert [(r.method, r.path) for r, _ in two.eu.log] == [("DELETE", path)]
-    assert [(r.method, r.path) for r, _ in two.us.log] == [("DELETE", path)]
-    assert (keys_seen(two.eu), keys_seen(two.us)) == ([f"ApiKey-v1 {API_KEY}"], [f"ApiKey-v1 {US_TALON_KEY}"])
+    # Then the customer, and the guest profile of its order to redact, were erased in both applications,
+    # each with its own key
+    assert summary["deleted"] == 4
+    [order] = redact["orders_to_redact"]
+    paths = sorted([f"/v1/customer_data/{customer}", f"/v1/customer_data/guest-order-{order}"])
+    assert sorted(r.path for r, _ in two.eu.log if r.method == "DELETE") == paths
+    assert sorted(r.path for r, _ in two.us.log if r.method == "DELETE") == paths
+    assert (keys_seen(two.eu), keys_seen(two.us)) == ([f"ApiKey-v1 {API_KEY}"] * 2, [f"ApiKey-v1 {US_TALON_KEY}"] * 2)
 
 
 def test_a_scheduled_run_given_ids_erases_them_in_every_application(two: TwoApps, load_handler: Any) -> None:

@@ -403,9 +403,14 @@ def test_customers_redact_queues_one_erasure_request_for_the_schedule(shop: Shop
     shop.requeue(queued["Body"], queued["Attributes"]["MessageGroupId"])
     shop.consume()
 
-    # Then nothing was sent to Talon.One now, and the erasure queue holds one request in the queue message format
+    # Then nothing was sent to Talon.One now, and the erasure queue holds one request in the queue message
+    # format for the customer, and one for the guest profile of each order to redact
     assert httpserver.log == []
-    assert shop.erasures() == [{"integrationId": str(redact["customer"]["id"])}]
+    [order] = redact["orders_to_redact"]
+    assert sorted(shop.erasures(), key=str) == [
+        {"integrationId": str(redact["customer"]["id"])},
+        {"integrationId": f"guest-order-{order}"},
+    ]
 
 
 def test_a_webhook_that_maps_to_an_invalid_request_is_dead_lettered_with_the_reason(

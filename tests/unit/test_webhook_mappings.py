@@ -13,7 +13,7 @@ import pytest
 
 from talon_relay.container import Container
 from talon_relay.errors import ConfigurationError, InvalidRequest
-from talon_relay.webhooks import mappings
+from talon_relay.webhooks import conventions, mappings
 from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
 from tests.support import EVENTS, ROOT
 
@@ -28,6 +28,8 @@ DEFAULT_TOPICS = {
     "orders/create",
     "orders/cancelled",
     "orders/paid",
+    "orders/edited",
+    "refunds/create",
     "customers/create",
     "customers/update",
     "customers/redact",
@@ -306,16 +308,30 @@ def test_customer_topics_copy_only_the_attributes_the_mapping_names(topic: str) 
 
 
 def test_customers_redact_is_a_deletion_the_erasure_schedule_runs() -> None:
-    # Given Shopify's customers/redact webhook
-    payload = sample("customers/redact")
+    # Given Shopify's customers/redact webhook, with two orders to redact
+    payload = {**sample("customers/redact"), "orders_to_redact": [5912348800105, 5912348800777]}
 
     # When its mapping applies
-    [request] = mappings.apply(shopify("customers/redact"), payload)
+    planned = mappings.plan(shopify("customers/redact"), payload)
 
-    # Then it is a deleteCustomerData of the customer, an operation the table leaves to the schedule
-    assert request.operation.name == "deleteCustomerData"
-    assert request.operation.schedule
-    assert dict(request.params) == {"integrationId": str(payload["customer"]["id"])}
+    # Then it is a deleteCustomerData of the customer, then one of each order's guest profile (a guest
+    # order's sessions and events), each its own step run: operations the table leaves to the schedule
+    assert [(label, dict(r.params)) for label, r in planned] == [
+        ("1", {"integrationId": str(payload["customer"]["id"])}),
+        ("2.1", {"integrationId": "guest-order-5912348800105"}),
+        ("2.2", {"integrationId": "guest-order-5912348800777"}),
+    ]
+    assert all(r.operation.name == "deleteCustomerData" and r.operation.schedule for _, r in planned)
+
+
+def test_customers_redact_without_orders_to_redact_erases_the_customer_only() -> None:
+    # Given a customers/redact whose orders_to_redact is empty, or missing
+    orders: list[int] | None
+    for orders in ([], None):
+        payload = {**sample("customers/redact"), "orders_to_redact": orders}
+
+        # Then only the customer is erased
+        assert [label for label, _ in mappings.plan(shopify("customers/redact"), payload)] == ["1"]
 
 
 def test_shop_redact_sends_nothing() -> None:
@@ -446,7 +462,7 @@ def test_operator_mappings_replace_and_add_topics_over_the_layers(
     # Then the operator's files win topic by topic, and the layer's other topics stay
     assert found["carts/update"].description == "operator's"
     assert found["refunds/create"].description == "new"
-    assert set(found) == DEFAULT_TOPICS | {"refunds/create"}
+    assert set(found) == DEFAULT_TOPICS
 
 
 # --- the second platform: commercetools, by the same mechanism ------------------------------------------
@@ -475,6 +491,68 @@ def test_a_commercetools_order_created_message_maps_by_the_same_mechanism() -> N
     assert mappings.group_of(mapping, message) == message["order"]["cart"]["id"]
 
 
+def commercetools(message_type: str) -> tuple[dict[str, Any], TopicMapping]:
+    """The example message of a type and its example mapping."""
+    message = json.loads((EXAMPLES / "payloads" / "commercetools" / f"{message_type}.json").read_text())
+    return message, mappings.load_dir(EXAMPLES / "mappings" / "commercetools")[message_type]
+
+
+def commercetools_order() -> dict[str, Any]:
+    """The record OrderCreated's mapping keeps of the example order."""
+    message, mapping = commercetools("OrderCreated")
+    record = mappings.remembered(mapping, message)
+    assert record is not None
+    return record
+
+
+def test_a_commercetools_order_created_keeps_the_orders_session_and_line_items() -> None:
+    record = commercetools_order()
+    order = commercetools("OrderCreated")[0]["order"]
+    assert record["session"] == order["cart"]["id"]
+    assert [(line["id"], line["position"], line["quantity"]) for line in record["lines"]] == [
+        (order["lineItems"][0]["id"], 0, 2),
+        (order["lineItems"][1]["id"], 1, 1),
+    ]
+
+
+def test_a_commercetools_order_cancelled_cancels_the_orders_session_and_other_states_send_nothing() -> None:
+    # Given commercetools' OrderStateChanged to Cancelled, and the record OrderCreated kept
+    message, mapping = commercetools("OrderStateChanged")
+
+    # When it applies: the order's session (its cart, from the record) is cancelled
+    [request] = mappings.apply(mapping, message, commercetools_order())
+    assert (request.operation.name, dict(request.params)) == (
+        "updateCustomerSessionV2",
+        {"customerSessionId": commercetools("OrderCreated")[0]["order"]["cart"]["id"]},
+    )
+    assert request.body["customerSession"] == {"state": "cancelled"}
+    # And an order moved to another state sends nothing
+    assert mappings.apply(mapping, {**message, "orderState": "Complete"}, commercetools_order()) == []
+    # And an order the relay never recorded is refused with the reason
+    with pytest.raises(InvalidRequest, match="no record of the order"):
+        mappings.apply(mapping, message, None)
+
+
+def test_a_commercetools_return_info_returns_the_line_items_at_their_positions() -> None:
+    # Given commercetools' ReturnInfoAdded (one bag of beans back), and the record OrderCreated kept
+    message, mapping = commercetools("ReturnInfoAdded")
+
+    # When it applies
+    [(label, request)] = mappings.plan(mapping, message, commercetools_order())
+
+    # Then it is one return of position 0, quantity 1, keyed by the message's id
+    assert label == f"commercetools-message-{message['id']}#1"
+    assert request.operation.name == "returnCartItems"
+    assert request.body["return"] == {"returnedCartItems": [{"position": 0, "quantity": 1}]}
+    # And a return of more than was ordered is refused with the reason
+    message["returnInfo"]["items"][0]["quantity"] = 3
+    with pytest.raises(InvalidRequest, match="larger quantity than was ordered"):
+        mappings.apply(mapping, message, commercetools_order())
+    # And a return of custom line items only sends nothing
+    message["returnInfo"]["items"][0]["type"] = "CustomLineItemReturnItem"
+    assert mappings.apply(mapping, message, commercetools_order()) == []
+
+
 # --- the relay's JMESPath functions ------------------------------------------------------------------------
 
 
@@ -490,3 +568,129 @@ def test_a_commercetools_order_created_message_maps_by_the_same_mechanism() -> N
 )
 def test_mapping_functions(expression: str, data: Any, expected: Any) -> None:
     assert mappings.evaluate(expression, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "expected"),
+    [
+        (
+            "relay_join(a, 'k', b, 'id', 'm')[].[k, m.v]",
+            {"a": [{"k": 1}, {"k": "2"}, {"k": 3}], "b": [{"id": "1", "v": "x"}, {"id": 2, "v": "y"}]},
+            [[1, "x"], ["2", "y"], [3, None]],
+        ),
+        ("relay_join(a, 'k', b, 'id', 'm')", {"b": []}, None),
+        ("relay_subtract(a, b)", {"a": 3, "b": 1}, 2),
+        ("relay_subtract(a, b)", {"a": 3}, 3),
+    ],
+    ids=["join by text", "join of null", "subtract", "subtract null"],
+)
+def test_join_and_subtract(expression: str, data: Any, expected: Any) -> None:
+    assert mappings.evaluate(expression, data) == expected
+
+
+# --- conventions: the SKU of a Shopify line --------------------------------------------------------------
+
+
+def skus(mapping: TopicMapping) -> list[str]:
+    [session, _event] = mappings.apply(mapping, sample("orders/paid"))
+    return [item["sku"] for item in session.body["customerSession"]["cartItems"]]
+
+
+def test_the_shopify_sku_convention_is_the_sku_by_default_and_the_variant_id_when_chosen() -> None:
+    # Given the sample order: a line with a SKU, a line with an empty one
+    lines = sample("orders/paid")["line_items"]
+    path = SHOPIFY_DIR / "orders_paid.json"
+
+    # Then by default a line's sku is its SKU, else its variant id
+    assert skus(mappings.load_file(path)) == [lines[0]["sku"], str(lines[1]["variant_id"])]
+    # And with WEBHOOK_CONVENTIONS=shopify_sku=variant_id (Talon.One's Shopify app's) every line is its variant
+    chosen = conventions.expansions(conventions.parse_choices("shopify_sku=variant_id"))
+    assert skus(mappings.load_file(path, chosen)) == [str(line["variant_id"]) for line in lines]
+
+
+def test_the_convention_is_the_deployments_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a container whose environment chooses the variant id
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    monkeypatch.setenv("WEBHOOK_CONVENTIONS", "shopify_sku=variant_id")
+    found = mappings.for_platform(Container(), "shopify")
+
+    # Then every topic with line items uses it, the order's record too
+    variant = str(sample("orders/paid")["line_items"][0]["variant_id"])
+    assert skus(found["orders/paid"])[0] == variant
+    record = mappings.remembered(found["orders/paid"], sample("orders/paid"))
+    assert record is not None and record["lines"][0]["sku"] == variant
+
+
+@pytest.mark.parametrize("setting", ["shopify_sku=barcode", "colour=red", "shopify_sku"])
+def test_an_unknown_convention_or_option_is_a_configuration_error_naming_the_choices(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALON_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t")
+    monkeypatch.setenv("WEBHOOK_CONVENTIONS", setting)
+    with pytest.raises(ConfigurationError, match=r"WEBHOOK_CONVENTIONS.*variant_id"):
+        mappings.for_platform(Container(), "shopify")
+
+
+def test_every_shopify_file_with_line_items_names_the_convention_not_a_copy_of_it() -> None:
+    # Given the layer's Shopify files that make cart items of Shopify's line items (orders/edited reads
+    # the order's record, made by orders/paid or orders/create)
+    for path in SHOPIFY_DIR.glob("*.json"):
+        text = path.read_text()
+        # Then a line's sku is `$shopify_sku` there, never spelled out
+        if "line_items[].{" in text:
+            assert "sku: $shopify_sku" in text, path.name
+            assert "sku: sku ||" not in text, path.name
+
+
+# --- refunds and edits: the order's record ---------------------------------------------------------------
+
+
+def paid_record() -> dict[str, Any]:
+    record = mappings.remembered(shopify("orders/paid"), sample("orders/paid"))
+    assert record is not None
+    return record
+
+
+def test_a_refund_maps_to_a_return_of_the_refunded_lines_at_their_positions() -> None:
+    # Given the paid order's record, and a refund of one bag of beans and the frother
+    refund = sample("refunds/create")
+    frother = {**refund["refund_line_items"][0], "line_item_id": sample("orders/paid")["line_items"][1]["id"]}
+    refund["refund_line_items"].append(frother)
+
+    # When its mapping applies
+    [(label, request)] = mappings.plan(shopify("refunds/create"), refund, paid_record())
+
+    # Then it is one return on the order's session, keyed by the refund, of positions 0 and 1
+    assert label == f"refund-{refund['id']}#1"
+    assert dict(request.params) == {"customerSessionId": sample("orders/paid")["cart_token"]}
+    assert request.body["return"] == {
+        "returnedCartItems": [{"position": 0, "quantity": 1}, {"position": 1, "quantity": 1}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"line_item_id": 42}, "not a line of the order"),
+        ({"quantity": 3}, "larger quantity than was bought"),
+    ],
+)
+def test_a_refund_that_cannot_be_a_return_is_refused_with_the_reason(change: dict[str, Any], reason: str) -> None:
+    refund = sample("refunds/create")
+    refund["refund_line_items"][0].update(change)
+    with pytest.raises(InvalidRequest, match=reason):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+def test_a_recalled_order_is_read_through_a_reserved_name_the_payload_cannot_hold() -> None:
+    # Given a refund payload that carries the name the relay reads the record under
+    refund = {**sample("refunds/create"), "relay_order": {"session": "someone-elses"}}
+    # Then it does not map
+    with pytest.raises(InvalidRequest, match="not an object of the platform's shape"):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+def test_an_edit_without_line_changes_sends_nothing() -> None:
+    edit = sample("orders/edited")
+    edit["order_edit"]["line_items"] = {"additions": [], "removals": []}
+    assert mappings.apply(shopify("orders/edited"), edit, paid_record()) == []

@@ -1,6 +1,6 @@
 """The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
 
-One table, one `id` key and one `expiration` TTL attribute, five kinds of item told apart by the id:
+One table, one `id` key and one `expiration` TTL attribute, six kinds of item told apart by the id:
 
 | id                                         | what                                       | kept until                 |
 | ------------------------------------------ | ------------------------------------------ | -------------------------- |
@@ -9,6 +9,7 @@ One table, one `id` key and one `expiration` TTL attribute, five kinds of item t
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
 | `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
+| `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
 
 `<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
 each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
@@ -27,6 +28,7 @@ operation name has no `@`, a replay id no `/`.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,7 @@ ANSWER = "answer#"
 SIGNATURE = "signature#"
 ORDERING = "ordering#"
 WRITEBACK = "writeback#"
+ORDER = "order#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
 
@@ -133,6 +136,42 @@ class Store:
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         return f"{self.owner}.{WRITEBACK}{shop}#{field}#{name}"
+
+    # --- an order's record (webhooks: written when it is paid, read by its refunds and edits) ---------
+
+    def order_id(self, shop: str | None, order: str) -> str:
+        name = f"{shop or '-'}#{order}"
+        if len(name.encode()) > MAX_KEY_BYTES:
+            name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+        return f"{self.owner}.{ORDER}{name}"
+
+    def put_order(self, item_id: str, record: dict[str, Any], *, expires: int, replace: bool) -> None:
+        """One write. Not `replace`: only when there is no record yet (a paid order's replay, or its
+        orders/create after orders/paid, never takes an edit's record back to the order as first paid)."""
+        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(id)"}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"id": {"S": item_id}, "record": {"S": json.dumps(record)}, "expiration": {"N": str(expires)}},
+                **condition,
+            )
+        except Exception as exc:  # botocore's errors: the message is retried; its steps replay from their records
+            if type(exc).__name__ == "ConditionalCheckFailedException":
+                return  # the order has its record already
+            raise StoreUnavailable(f"order record not written: {type(exc).__name__}") from exc
+
+    def get_order(self, item_id: str, *, now: float) -> dict[str, Any] | None:
+        """The order's record (None: none, or past its time and not yet removed by DynamoDB)."""
+        try:
+            item = self.client.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True).get(
+                "Item"
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"order record unavailable: {type(exc).__name__}") from exc
+        if item is None or int(item.get("expiration", {}).get("N", "0")) < now:
+            return None
+        record: dict[str, Any] = json.loads(item["record"]["S"])
+        return record
 
     @staticmethod
     def idempotency_scope(operation: str, application: str = DEFAULT) -> str:

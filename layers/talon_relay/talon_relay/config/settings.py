@@ -54,6 +54,8 @@ class Settings:
     webhook_mappings_dir: str | None = key("WEBHOOK_MAPPINGS_DIR", schema=cs.str_schema(), default=None)
     #: The deployment's choice among the mappings' conventions (`name=option,...`; webhooks/conventions.json).
     webhook_conventions: str | None = key("WEBHOOK_CONVENTIONS", schema=cs.str_schema(), default=None)
+    #: Seconds an order's record (its session and lines, for refunds and edits) is kept after it was paid.
+    order_memory_seconds: int = key("ORDER_MEMORY_SECONDS", schema=cs.int_schema(ge=86400), default=400 * 86400)
     #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
     erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).

@@ -5,7 +5,11 @@ dispositions are the adapter's). Every request is made and checked before the fi
 webhook that does not map is dead-lettered whole, with the reason. Then step N runs with the
 idempotency key `<webhook id>#<N>`, so a platform's retry of the same webhook, or SQS delivering the
 message again after step 1 went through and step 2 failed, replays what was done and sends only
-what was not: nothing reaches Talon.One twice.
+what was not: nothing reaches Talon.One twice. A step with its own `key` (a refund's id) uses
+`<key>#<N>` instead, so a replay under any webhook id is the same step.
+
+A mapping that reads the relay's record of an order (a refund's, an edit's) gets it from the table
+before anything is mapped; one that keeps it (a paid order's) writes it once every step went through.
 
 A step whose operation the table marks `schedule` (deleteCustomerData) is not run now: it is queued,
 in the message format of docs/api.md ("Queue message formats"), on the erasure queue the off-peak schedule drains.
@@ -13,12 +17,13 @@ in the message format of docs/api.md ("Queue message formats"), on the erasure q
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import queues
 from talon_relay.aws.idempotency import run_once
-from talon_relay.aws.store import Store
+from talon_relay.aws.store import Store, store
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import messages, service
@@ -29,12 +34,13 @@ from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
 from talon_relay.webhooks.envelope import QueuedWebhook
 from talon_relay.webhooks.errors import StepFailed
+from talon_relay.webhooks.mapping_model import TopicMapping
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
 
-def step_key(webhook_id: str, step: int) -> str:
+def step_key(webhook_id: str, step: int | str) -> str:
     """The idempotency key of a webhook's step: stable across the platform's retries."""
     return f"{webhook_id}#{step}"
 
@@ -88,10 +94,11 @@ def process(container: Container, operation: Operation, body: str, *, context: A
         metrics.count(metrics.UNMAPPED, operation=operation.name, topic=message.topic)
         return 0
     payload = message.payload()
-    planned = _for_applications(container, mappings.apply(mapping, payload), message.shop_domain, payload)
+    order = _recall(container, mapping, payload, message.shop_domain)
+    planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
     for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
-        key = step_key(message.dedup_key, step)
+        key = step if "#" in step else step_key(message.dedup_key, step)  # a step's own key, else the webhook's
         logged["application"] = request.application
         try:
             if request.operation.schedule:
@@ -103,11 +110,41 @@ def process(container: Container, operation: Operation, body: str, *, context: A
                 )
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
+    _remember(container, mapping, payload, order, message.shop_domain, planned)
     logged["applications"] = sorted({request.application for _, request in planned})
     logged.pop("application", None)
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
     metrics.count(metrics.APPLIED, operation=operation.name, topic=message.topic)
     return len(planned)
+
+
+def _recall(container: Container, mapping: TopicMapping, payload: Any, shop: str | None) -> dict[str, Any] | None:
+    """The record of the order the mapping reads (a refund's, an edit's), if the relay kept one."""
+    order_id = mappings.recalled_order(mapping, payload)
+    table = store(container)
+    if order_id is None or table is None:
+        return None
+    return table.get_order(table.order_id(shop, order_id), now=time.time())
+
+
+def _remember(
+    container: Container,
+    mapping: TopicMapping,
+    payload: Any,
+    order: dict[str, Any] | None,
+    shop: str | None,
+    planned: list[tuple[str, Request]],
+) -> None:
+    """The order's record written once its steps went through (one write; a replay writes it again)."""
+    record = mappings.remembered(mapping, payload, order)
+    table = store(container)
+    if record is None or table is None:
+        return
+    apps = {request.application for _, request in planned if not request.operation.schedule}
+    record["application"] = apps.pop() if len(apps) == 1 else (order or {}).get("application", DEFAULT)
+    expires = int(time.time()) + container.settings().order_memory_seconds
+    # a mapping that read the record (an edit) replaces it; one that makes it (a paid order) only creates it
+    table.put_order(table.order_id(shop, record["order"]), record, expires=expires, replace=order is not None)
 
 
 def _currency(payload: Any) -> str | None:
@@ -119,15 +156,20 @@ def _currency(payload: Any) -> str | None:
 
 
 def _for_applications(
-    container: Container, planned: list[Request], shop_domain: str | None, payload: Any
-) -> list[tuple[int, Request]]:
+    container: Container,
+    planned: list[tuple[str, Request]],
+    shop_domain: str | None,
+    payload: Any,
+    order: dict[str, Any] | None = None,
+) -> list[tuple[str, Request]]:
     """Each step with its application: an order's steps go to the one application of its shop (and
-    currency); a scheduled step (the erasure of customers/redact) to every application of the shop.
-    A webhook no application takes is dead-lettered with the reason."""
+    currency), a recalled order's to the application it was paid in; a scheduled step (the erasure of
+    customers/redact) to every application of the shop. A webhook no application takes is
+    dead-lettered with the reason."""
     apps = container.applications()
-    out: list[tuple[int, Request]] = []
-    order_app: str | None = None
-    for step, request in enumerate(planned, start=1):
+    out: list[tuple[str, Request]] = []
+    order_app: str | None = (order or {}).get("application")
+    for step, request in planned:
         if request.operation.schedule:
             bound = apps.for_shop(shop_domain)
             if not bound:

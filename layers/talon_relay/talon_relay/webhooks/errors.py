@@ -9,7 +9,7 @@ class StepFailed(RelayError):
     """One step of a mapped webhook failed. Its disposition is the step's own error's (retry, or
     dead letter); the reason names the step, so the dead letter says which call to look at."""
 
-    def __init__(self, step: int, operation: str, cause: RelayError) -> None:
+    def __init__(self, step: int | str, operation: str, cause: RelayError) -> None:
         super().__init__(f"step {step} ({operation}): {cause.reason}")
         self.cause = cause
 

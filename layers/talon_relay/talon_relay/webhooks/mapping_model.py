@@ -14,6 +14,12 @@ field whose expression gives null is left out of the request. A step's `operatio
 entry of the operation table, and what the steps produce goes through the same strict checker as any
 caller's request. Steps run in order; none: the topic is acknowledged and counted, nothing is sent.
 
+A step may run only `when` an expression holds, once per element of an array (`each`), and under its
+own idempotency base (`key`, e.g. a refund's id). `order` reads (`recall`) and writes (`remember`) the
+relay's record of an order, which later topics (refunds, edits) need because their payloads name only
+the order; `requires` are checks that dead-letter a webhook with their reason before anything is sent.
+Expressions may use a deployment's conventions as `$name` (conventions.py).
+
 The models check a file when it is loaded (the layer has no jsonschema). Operators' editors get the
 same rules as `talon_relay/webhooks/mapping.schema.json`, generated from these models by
 `make mapping-schema` (a test keeps the two equal).
@@ -28,12 +34,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jmespath
-from aws_lambda_powertools.utilities.jmespath_utils import PowertoolsFunctions
 from jmespath.exceptions import JMESPathError
-from jmespath.functions import signature
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from talon_relay.operations import OPERATIONS
+from talon_relay.webhooks.functions import FUNCTIONS
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "mapping.schema.json"
 MAX_STEPS = 10
@@ -47,36 +52,6 @@ Expression = Annotated[
 ]
 
 
-class RelayFunctions(PowertoolsFunctions):
-    """JMESPath functions of the mappings: JMESPath's own, Powertools' (powertools_json,
-    powertools_base64, powertools_base64_gzip), and the relay's (JMESPath has no arithmetic):
-
-    - `relay_unique(array)`: the array without repeats, in first-seen order (a discount code Shopify
-      shows on several lines is one coupon code);
-    - `relay_minor_units(amount, digits)`: an amount in minor units as a number (commercetools'
-      `centAmount` 1850 with `fractionDigits` 2 is 18.5).
-    """
-
-    @signature({"types": ["array", "null"]})  # type: ignore[untyped-decorator]
-    def _func_relay_unique(self, values: list[Any] | None) -> list[Any] | None:
-        if values is None:
-            return None
-        seen: list[Any] = []
-        for value in values:
-            if value not in seen:
-                seen.append(value)
-        return seen
-
-    @signature({"types": ["number", "null"]}, {"types": ["number"]})  # type: ignore[untyped-decorator]
-    def _func_relay_minor_units(self, amount: float | None, digits: float) -> float | None:
-        if amount is None:
-            return None
-        if not 0 <= digits <= 6 or digits != int(digits):
-            raise ValueError("relay_minor_units: digits must be a whole number from 0 to 6")
-        return float(amount) / 10.0 ** int(digits)
-
-
-FUNCTIONS = RelayFunctions()
 _FUNCTION_NAMES = frozenset(FUNCTIONS.FUNCTION_TABLE)
 
 
@@ -138,6 +113,24 @@ class Step(BaseModel):
             "`attributes` object names each attribute it copies: only those reach Talon.One"
         ),
     )
+    when: Expression | None = Field(
+        default=None,
+        description="run the step only when this is true (JMESPath truth: not null, false, empty); none: always",
+    )
+    key: Expression | None = Field(
+        default=None,
+        description=(
+            "what identifies the step's work across deliveries (e.g. a refund's id): its idempotency key is "
+            "`<this>#<step>`, so a replay under any webhook or event id is sent once; none: the webhook's own"
+        ),
+    )
+    each: Expression | None = Field(
+        default=None,
+        description=(
+            "an array: the step runs once per element, its expressions reading the element as `relay_item` "
+            "(each run with its own idempotency key); an empty or missing array: the step sends nothing"
+        ),
+    )
 
     @model_validator(mode="after")
     def _fits_the_operation(self) -> Step:
@@ -175,6 +168,56 @@ class Step(BaseModel):
             yield f"query.{name}", expression
         for pointer, expression in template_expressions(self.body):
             yield f"body{pointer}", expression
+        for name in ("when", "key", "each"):
+            if (expression := getattr(self, name)) is not None:
+                yield name, expression
+
+
+class Requirement(BaseModel):
+    """What a webhook must satisfy to be mapped at all: false, and it is dead-lettered with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check: Expression = Field(description="true (JMESPath truth) for a webhook that can be mapped")
+    reason: str = Field(min_length=1, description="the dead letter's reason when it is not (no payload values)")
+
+
+class Remember(BaseModel):
+    """An order the relay keeps: its session and lines as Talon.One has them, for later topics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: Expression = Field(description="the order's id (its record's key, with the shop)")
+    session: Expression = Field(description="the Talon.One session the order closed")
+    lines: Expression = Field(
+        description=(
+            "the cart items as sent, in order, each with the platform's line `id`: their positions in the "
+            "session are their indexes (kept as `position`)"
+        )
+    )
+
+
+class OrderMemory(BaseModel):
+    """The relay's record of an order (aws.store, one item per order): read before the steps are
+    made (`recall`), written after they went through (`remember`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recall: Expression | None = Field(
+        default=None,
+        description=(
+            "the id of the order whose record the expressions read as `relay_order` {order, session, lines, "
+            "application}; no record: dead-lettered, nothing sent"
+        ),
+    )
+    remember: Remember | None = Field(default=None, description="the order's record, written once all steps went")
+
+    def expressions(self) -> Iterator[tuple[str, str]]:
+        if self.recall is not None:
+            yield "order.recall", self.recall
+        if self.remember is not None:
+            for name in ("order", "session", "lines"):
+                yield f"order.remember.{name}", getattr(self.remember, name)
 
 
 class TopicMapping(BaseModel):
@@ -195,6 +238,10 @@ class TopicMapping(BaseModel):
             "so one customer's webhooks run in order; none or null: the webhook's own id"
         ),
     )
+    order: OrderMemory | None = Field(default=None, description="the relay's record of the order: read, written")
+    requires: list[Requirement] = Field(
+        default_factory=list, description="checks of the webhook (and the recalled order) before anything is sent"
+    )
     steps: list[Step] = Field(
         max_length=MAX_STEPS,
         description="the operations to run, in order; empty: acknowledged and counted, nothing sent",
@@ -204,6 +251,10 @@ class TopicMapping(BaseModel):
     def _group_compiles(self) -> TopicMapping:
         if self.group is not None:
             check_expression(self.group, "group")
+        for where, expression in self.order.expressions() if self.order else ():
+            check_expression(expression, where)
+        for index, requirement in enumerate(self.requires):
+            check_expression(requirement.check, f"requires[{index}].check")
         return self
 
 

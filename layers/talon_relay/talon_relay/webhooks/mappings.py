@@ -6,7 +6,7 @@ whose files replace the layer's topic by topic (e.g. a layer of your own mounted
 read once per container; a file that is not a valid mapping is a configuration error naming the file.
 
 Mapping: each expression is evaluated with Powertools' JMESPath `query` (its functions and the
-relay's, `mapping_model.RelayFunctions`); nulls are left out; each step's request is checked by
+relay's, `functions.RelayFunctions`); nulls are left out; each step's request is checked by
 `core.request.parse_request`, as a caller's would be. A payload that does not map is an InvalidRequest naming
 the step and the field, never its values (they are customer data).
 """
@@ -26,7 +26,8 @@ from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks import conventions
-from talon_relay.webhooks.mapping_model import FUNCTIONS, Step, TopicMapping
+from talon_relay.webhooks.functions import FUNCTIONS
+from talon_relay.webhooks.mapping_model import Step, TopicMapping
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
@@ -143,6 +144,15 @@ def _values(expressions: dict[str, str], payload: Any, where: str) -> dict[str, 
     return out
 
 
+#: The names the relay adds to what a mapping's expressions read (never sent anywhere by themselves).
+RECALLED, ITEM = "relay_order", "relay_item"
+
+
+def _truthy(value: Any) -> bool:
+    """JMESPath's truth: not null, false, an empty string, array or object."""
+    return value not in (None, False, "", [], {})
+
+
 def step_request(step: Step, payload: Any) -> Request:
     """One step's request, checked as strictly as a caller's; InvalidRequest says what is wrong."""
     operation = OPERATIONS[step.operation]
@@ -152,19 +162,117 @@ def step_request(step: Step, payload: Any) -> Request:
     return parse_request(operation, params, body, query=query_params)
 
 
-def apply(mapping: TopicMapping, payload: Any) -> list[Request]:
-    """The requests a webhook's payload maps to, in order; InvalidRequest (a dead letter) when one
-    of them cannot be made or is not valid, before any of them is sent."""
-    out: list[Request] = []
+def context(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None = None) -> Any:
+    """What the expressions read: the payload, with the recalled order record as `relay_order`."""
+    if mapping.order is None or mapping.order.recall is None:
+        return payload
+    if not isinstance(payload, dict) or RECALLED in payload or ITEM in payload:
+        raise InvalidRequest.single(
+            "Unmappable webhook", f"{mapping.topic}: the payload is not an object of the platform's shape", pointer=""
+        )
+    if order is None:
+        raise InvalidRequest.single(
+            "Unknown order",
+            f"{mapping.topic}: the relay has no record of the order (its paid or created webhook never went "
+            "through the relay, or went longer ago than ORDER_MEMORY_SECONDS); nothing was sent",
+            pointer="/order",
+        )
+    return {**payload, RECALLED: order}
+
+
+def _check(mapping: TopicMapping, data: Any) -> None:
+    for index, requirement in enumerate(mapping.requires):
+        try:
+            met = _truthy(evaluate(requirement.check, data))
+        except _Unmappable:
+            met = False
+        if not met:
+            where = f"/requires/{index}"
+            raise InvalidRequest.single("Unmappable webhook", f"{mapping.topic}: {requirement.reason}", pointer=where)
+
+
+def _runs(step: Step, data: Any) -> list[tuple[str, Any]]:
+    """(label suffix, what the step's expressions read) for each run of the step: none, one or one per
+    element of `each`."""
+    if step.when is not None and not _truthy(evaluate(step.when, data)):
+        return []
+    if step.each is None:
+        return [("", data)]
+    elements = evaluate(step.each, data)
+    if elements is not None and not isinstance(elements, list):
+        raise _Unmappable("each: not an array")
+    base = data if isinstance(data, dict) else {}
+    return [(f".{n}", {**base, ITEM: element}) for n, element in enumerate(elements or [], start=1)]
+
+
+def step_base(step: Step, data: Any) -> str | None:
+    """A step's own idempotency base (its `key`; None: the webhook's dedup key)."""
+    if step.key is None:
+        return None
+    value = evaluate(step.key, data)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise _Unmappable("key: not a non-empty string")
+    return value
+
+
+def plan(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None = None) -> list[tuple[str, Request]]:
+    """(step label, request) of what a webhook's payload maps to, in order; InvalidRequest (a dead
+    letter) when a requirement is not met or a request cannot be made or is not valid, before any is
+    sent. The label is the step's number (`2`; `2.1`, `2.2` for each element of an `each`), after the
+    step's own key when it has one (`refund-7#1`)."""
+    data = context(mapping, payload, order)
+    _check(mapping, data)
+    out: list[tuple[str, Request]] = []
     for index, step in enumerate(mapping.steps, start=1):
         what = f"{mapping.topic} step {index} ({step.operation})"
         try:
-            out.append(step_request(step, payload))
+            for suffix, reading in _runs(step, data):
+                base = step_base(step, reading)
+                label = f"{index}{suffix}" if base is None else f"{base}#{index}{suffix}"
+                out.append((label, step_request(step, reading)))
         except _Unmappable as exc:
             raise InvalidRequest.single("Unmappable webhook", f"{what}: {exc}", pointer="/body") from None
         except InvalidRequest as exc:
             raise InvalidRequest(exc.response.errors or [], f"{what} does not map to a valid request") from None
     return out
+
+
+def apply(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None = None) -> list[Request]:
+    """The requests of `plan`, in order."""
+    return [request for _, request in plan(mapping, payload, order)]
+
+
+def remembered(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The order record the mapping keeps ({order, session, lines}; None: it keeps none, or the payload
+    names no order or session), the lines numbered by their position in the session."""
+    remember = mapping.order.remember if mapping.order else None
+    if remember is None or (mapping.order and mapping.order.recall and order is None):
+        return None
+    data = context(mapping, payload, order)
+    try:
+        found = {name: evaluate(getattr(remember, name), data) for name in ("order", "session", "lines")}
+    except _Unmappable:
+        return None
+    if not all(isinstance(found[name], str) and found[name] for name in ("order", "session")):
+        return None
+    lines = found["lines"] if isinstance(found["lines"], list) else []
+    found["lines"] = [{**line, "position": n} for n, line in enumerate(lines) if isinstance(line, dict)]
+    return found
+
+
+def recalled_order(mapping: TopicMapping, payload: Any) -> str | None:
+    """The id of the order whose record the mapping reads (None: it reads none, or the payload has none)."""
+    if mapping.order is None or mapping.order.recall is None:
+        return None
+    try:
+        value = evaluate(mapping.order.recall, payload)
+    except _Unmappable:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value else None
 
 
 def group_of(mapping: TopicMapping, payload: Any) -> str | None:
