@@ -40,7 +40,7 @@ lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contr
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/talon_relay/talon_relay functions local tests bench template
 	$(BIN)/lint-imports
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml stacks/*.yaml
 	$(SAM) validate --lint --template template.yaml
 
 generate: template checkers  ## all the operation table makes: template.yaml, checkers.json, functions/<function>/<function>.py, events/<function>/

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from local.nested import flatten
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -38,10 +40,20 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    data = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+def load_template_text(text: str) -> dict[str, Any]:
+    """A CloudFormation template's text as data, short tags in long form."""
+    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     assert isinstance(data, dict)
     return data
+
+
+def load_template(path: Path = TEMPLATE, *, nested: bool = True) -> dict[str, Any]:
+    """template.yaml as data; with `nested`, its nested stacks merged in (local/nested.py): the one stack
+    they describe, as the local stack and the tests read it."""
+    data = load_template_text(path.read_text())
+    if not nested:
+        return data
+    return flatten(data, path.parent, lambda child: load_template(child, nested=False))
 
 
 @dataclass(frozen=True)

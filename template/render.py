@@ -18,9 +18,10 @@ import argparse
 import difflib
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from template import nested
 from template.alarm_parts import ALARM_TAIL, talon_error_rate
 from template.entry import OperationEntry, logical_prefix
 
@@ -679,8 +680,9 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
     }
 
 
-def operation_resources(op: OperationEntry, erasure_queue: str | None = None) -> str:
-    """The operation's block of Resources: a header line, then its resources one blank line apart.
+def operation_resources(op: OperationEntry, erasure_queue: str | None = None) -> tuple[str, str]:
+    """The operation's blocks of Resources, each a header line, then its resources one blank line apart:
+    the root stack's (function, queues) and its area's nested stack's (role, log group, policies, alarms).
 
     `erasure_queue`: the logical id of the queue the erasure schedule drains, where a webhook
     receiver queues the erasures its mappings ask for.
@@ -730,17 +732,25 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         fill(METRIC_ALARM, DEAD_LETTER_QUEUE_ALARM),
         fill(METRIC_ALARM, BACKLOG_ALARM if op.schedule else QUEUE_AGE_ALARM),
     ]
-    parts = [
-        FUNCTION,
+    root = [FUNCTION, *([QUEUE, DEAD_LETTER_QUEUE] if op.queued else [])]
+    nested = [
         ROLE,
         LOG_GROUP,
-        *(queue if op.queued else []),
+        *(queue[1::2] if op.queued else []),  # the queues' TLS policies
         fill(METRIC_ALARM, ERRORS_ALARM),
         fill(METRIC_ALARM, THROTTLES_ALARM),
         TALON_ERROR_RATE_ALARM,
         *(queue_alarms if op.queued else []),
     ]
-    return header + "\n\n" + "\n".join(fill(part, values) for part in parts)
+    # The nested stack names the function (a reference would be a cycle: the function needs its role).
+    function_name = "${AWS::StackName}-" + values["kebab"]
+    nested_text = "\n".join(fill(part, values) for part in nested)
+    nested_text = nested_text.replace(f"!Ref {prefix}Function", f"!Sub {function_name}")
+    nested_text = nested_text.replace(f"${{{prefix}Function}}", function_name)
+    return (
+        header + "\n\n" + "\n".join(fill(part, values) for part in root),
+        header + "\n\n" + nested_text,
+    )
 
 
 def operation_outputs(op: OperationEntry) -> str:
@@ -784,43 +794,106 @@ def _replace_marker(text: str, marker: str, replacement: str, *, times: int = 1)
     return text.replace(marker + "\n", replacement)
 
 
-def render(base: str, operations: Iterable[OperationEntry]) -> str:
-    """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+def area_of(op: OperationEntry) -> str:
+    """The area (nested stack) of an entry: its module of talon_relay.operations, else (an entry that is
+    not in the table, e.g. in tests) its path's first word after the version: /v2/audiences -> audiences."""
+    from talon_relay.operations import AREAS, Operation
+
+    for area in AREAS:
+        if any(isinstance(v, Operation) and v.name == op.name for v in vars(area).values()):
+            return area.__name__.rsplit(".", 1)[1]
+    words = [word for word in op.path.split("/") if word and not re.fullmatch(r"v\d+|\{.*\}", word)]
+    return re.sub(r"[^a-z0-9]+", "_", (words or ["operations"])[0].lower()).strip("_")
+
+
+def render_stacks(
+    base: str, operations: Iterable[OperationEntry], area: Callable[[OperationEntry], str] = area_of
+) -> tuple[str, dict[str, str]]:
+    """template.yaml's text, and each nested stack's template by its path (stacks/<area>.yaml)."""
+    from local.template import load_template_text
     from template import application_alarms
     from template.dashboard import dashboard
 
     ordered = check_table(operations)
     erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
-    resources = "\n".join(operation_resources(op, erasure) for op in ordered) + "\n" + dashboard(ordered)
-    outputs = "".join(operation_outputs(op) for op in ordered)
+    blocks = [operation_resources(op, erasure) for op in ordered]
+    stacks: dict[str, nested.Nested] = {}
+    for op, (root_text, text) in zip(ordered, blocks, strict=True):
+        stack = stacks.setdefault(area(op), nested.Nested(area(op)))
+        stack.texts.append(text)
+        stack.own |= set(nested.logical_ids(root_text)) - {f"{logical_prefix(op)}Function"}
+    split = nested.Split(load_template_text(base), stacks.values())
+    roots = [split.root(text) for text, _ in blocks]
+    functions = {f"{logical_prefix(op)}Function" for op in ordered}
+    for stack in stacks.values():  # twice: a stack may give another an output of its own
+        split.nested(stack, functions)
+    documents = {stack.location: split.nested(stack, functions) for stack in stacks.values()}
+    applications = "".join(split.application(stack) + "\n" for stack in sorted(stacks.values(), key=lambda s: s.area))
+    resources = "\n".join(roots) + "\n" + split.root(dashboard(ordered))
+    if applications:
+        resources += "\n  # --- the areas' nested stacks (template/nested.py) " + "-" * 45 + "\n\n" + applications
+    outputs = split.root("".join(operation_outputs(op) for op in ordered))
     text = _replace_marker(base, RESOURCES_MARKER, resources)
     text = _replace_marker(text, OUTPUTS_MARKER, outputs)
     text = _replace_marker(text, METHOD_SETTINGS_MARKER, method_settings(ordered), times=2)
     text = _replace_marker(text, MAPPING_MARKER, backoff_mapping())
     text = _replace_marker(text, "  # @applications: conditions", application_alarms.conditions())
     text = _replace_marker(text, "  # @applications: alarms", application_alarms.alarms())
-    return BANNER + text
+    return BANNER + text, {path: BANNER + doc for path, doc in sorted(documents.items())}
+
+
+def render(base: str, operations: Iterable[OperationEntry]) -> str:
+    """template.yaml's text: the banner, then base.yaml with every operation's block at its markers."""
+    return render_stacks(base, operations)[0]
 
 
 def render_table() -> str:
     """template.yaml as the repository's base.yaml and operation table render it."""
+    return render_table_stacks()[0]
+
+
+def render_table_stacks() -> tuple[str, dict[str, str]]:
+    """template.yaml and the nested stacks' templates as the repository's base.yaml and table render them."""
     from talon_relay.operations import OPERATIONS
 
-    return render(BASE.read_text(encoding="utf-8"), OPERATIONS.values())
+    return render_stacks(BASE.read_text(encoding="utf-8"), OPERATIONS.values())
+
+
+def write_stacks(template: Path, text: str, documents: Mapping[str, str]) -> list[Path]:
+    """Write template.yaml and its nested stacks beside it, removing nested stacks no area has; the paths
+    changed."""
+    folder = template.parent
+    changed: list[Path] = []
+    wanted = {template: text} | {folder / path: doc for path, doc in documents.items()}
+    stale = set((folder / nested.FOLDER).glob("*.yaml")) - set(wanted)
+    for path in sorted(stale):
+        path.unlink()
+        changed.append(path)
+    for path, content in wanted.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m template.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail when template.yaml differs from its rendering")
     args = parser.parse_args(argv)
-    rendered = render_table()
-    current = TEMPLATE.read_text(encoding="utf-8") if TEMPLATE.exists() else ""
+    rendered, documents = render_table_stacks()
+    folder = TEMPLATE.parent
     if not args.check:
-        if current != rendered:
-            TEMPLATE.write_text(rendered, encoding="utf-8")
-            print(f"rendered {TEMPLATE}")
+        for path in write_stacks(TEMPLATE, rendered, documents):
+            print(f"rendered {path}")
         return 0
-    if current == rendered:
+    current = TEMPLATE.read_text(encoding="utf-8") if TEMPLATE.exists() else ""
+    stale = sorted(
+        path
+        for path in {folder / p for p in documents} | set((folder / nested.FOLDER).glob("*.yaml"))
+        if not path.exists() or documents.get(str(path.relative_to(folder))) != path.read_text(encoding="utf-8")
+    )
+    if current == rendered and not stale:
         return 0
     diff = difflib.unified_diff(
         current.splitlines(keepends=True),
@@ -830,6 +903,8 @@ def main(argv: list[str] | None = None) -> int:
         n=1,
     )
     sys.stderr.writelines(list(diff)[:60])
+    for path in stale:
+        sys.stderr.write(f"{path.relative_to(folder)} differs from its rendering (or no area has it)\n")
     sys.stderr.write(
         "\ntemplate.yaml is out of date with template/base.yaml and the operation table: run `make template`"
         " (and commit the result); edit base.yaml or the table, never template.yaml itself.\n"

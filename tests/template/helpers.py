@@ -192,6 +192,18 @@ def role_statements(
     return conditional(statements, conditions)
 
 
+def named_function(resources: dict[str, Any], name: Any) -> str:
+    """The logical id of the function whose FunctionName is `name`: an alarm in an area's nested stack
+    names its function (`${AWS::StackName}-<function>`) instead of referencing it, which would be a cycle
+    (the function needs the role that nested stack makes)."""
+    [found] = [
+        key
+        for key, res in resources.items()
+        if res["Type"] == "AWS::Serverless::Function" and res["Properties"].get("FunctionName") == name
+    ]
+    return found
+
+
 def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
     return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
 

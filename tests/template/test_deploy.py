@@ -99,10 +99,11 @@ def test_samconfig_environment_deploys_with_valid_parameters(parameters: dict[st
     section = config[env]
     settings = {**section["global"]["parameters"], **section["deploy"]["parameters"]}
 
-    # Then it deploys its own stack with IAM capability, a managed bucket and a region
+    # Then it deploys its own stack with IAM capability (the areas' nested stacks' roles too, and the
+    # nested applications' expansion), a managed bucket and a region
     assert settings["stack_name"].startswith("talon-relay")
     assert len(settings["stack_name"]) <= MAX_STACK_NAME  # functions are <stack>-<operation>, at most 64
-    assert settings["capabilities"] == "CAPABILITY_IAM"
+    assert settings["capabilities"] == "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"
     assert settings["resolve_s3"] is True
     assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", settings["region"])
     assert isinstance(settings["confirm_changeset"], bool)

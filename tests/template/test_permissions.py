@@ -23,6 +23,7 @@ from tests.template.helpers import (
     arn_of,
     as_list,
     default,
+    named_function,
     of_type,
     ops,
     policy_statements,
@@ -282,7 +283,7 @@ def test_every_function_has_an_error_alarm(resources: dict[str, Any]) -> None:
             assert alarm["Threshold"] == 0
             [dimension] = alarm["Dimensions"]
             assert dimension["Name"] == "FunctionName"
-            watched.add(dimension["Value"]["Ref"])
+            watched.add(named_function(resources, dimension["Value"]))
     # And every function is watched
     assert watched == {f"{prefix(op)}Function" for op in TABLE}
 

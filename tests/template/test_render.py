@@ -65,9 +65,9 @@ NEXT = [
 
 def rendered(entries: list[Entry], tmp_path: Path) -> tuple[str, dict[str, Any]]:
     """The rendering of `entries` over the repository's base.yaml: its text, and as loaded by the local stack."""
-    text = render.render(render.BASE.read_text(), entries)
+    text, stacks = render.render_stacks(render.BASE.read_text(), entries)
     path = tmp_path / "template.yaml"
-    path.write_text(text)
+    render.write_stacks(path, text, stacks)
     return text, load_template(path)
 
 

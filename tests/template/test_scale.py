@@ -17,6 +17,7 @@ from tests.template.helpers import (
     default,
     events_of,
     function_properties,
+    named_function,
     of_type,
     ops,
     prefix,
@@ -154,7 +155,9 @@ def test_each_function_alarms_on_throttles_and_talon_ones_error_rate(resources: 
     # Then a throttled invocation fires an alarm
     throttles = _alarm(resources, f"{prefix(op)}ThrottlesAlarm")
     assert (throttles["Namespace"], throttles["MetricName"], throttles["Threshold"]) == ("AWS/Lambda", "Throttles", 0)
-    assert throttles["Dimensions"] == [{"Name": "FunctionName", "Value": ref(f"{prefix(op)}Function")}]
+    [dimension] = throttles["Dimensions"]
+    assert dimension["Name"] == "FunctionName"
+    assert named_function(resources, dimension["Value"]) == f"{prefix(op)}Function"
     # And so does the share of its Talon.One calls that failed, from its own EMF counts (every record
     # failing is visible here even though the invocation itself succeeds with partial failures)
     rate = _alarm(resources, f"{prefix(op)}TalonOneErrorRateAlarm")
