@@ -206,7 +206,8 @@ def applications_banner(info: dict[str, Any], default_key: str | None) -> str:
     lines = ["  Applications (docs/applications.md): each relay caller key reaches its own Talon.One"]
     for name, app in (info.get("applications") or {}).items():
         key = app.get("caller_key") or default_key
-        lines.append(f"  Application {name}:  relay caller key {key}  ->  Talon.One emulator {app['emulator_url']}")
+        where = app.get("emulator_admin") or app["emulator_url"]
+        lines.append(f"  Application {name}:  relay caller key {key}  ->  Talon.One application {name} ({where})")
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,9 @@
-"""The local stack's second Talon.One application (docs/applications.md): its own emulator (own key, rules
-and data; its request log names it), its secrets in moto, and the Applications document that binds it.
+"""The local stack's second Talon.One application (docs/applications.md): served by the same emulator process
+as the first, with its own key, rules and data (the emulator's request log names the application each request
+reached), its secrets in moto, and the Applications document that binds it.
 
-`make run` serves two applications: `default` (the emulator every local run has, EUR orders of the demo
-shop) and `us` (a second emulator, USD orders of the same shop). The tests start one application unless
+`make run` serves two applications: `default` (EUR orders of the demo shop) and `us` (USD orders of the
+same shop), both from the one emulator. The tests start one application unless
 they ask for two (`LocalStack.start(applications=True)`).
 """
 
@@ -17,7 +18,12 @@ from typing import Any
 from local.shopify_admin import SHOP_DOMAIN
 
 SECOND = "us"
-SECOND_TALON_KEY = "local-talon-api-key-us"  # the second emulator's key; not a secret of anyone's
+SECOND_TALON_KEY = "local-talon-api-key-us"  # the second application's key; not a secret of anyone's
+
+
+def admin_url(emulator_url: str, application: str) -> str:
+    """An application's own admin interface on the emulator (its requests, state, faults, rules)."""
+    return f"{emulator_url}/_emulator/applications/{application}"
 
 
 @dataclass
@@ -49,36 +55,31 @@ class SecondApplication:
     def describe(self) -> dict[str, Any]:
         return {
             "emulator_url": str(self.emulator.base_url),
+            "emulator_admin": admin_url(str(self.emulator.base_url), self.name),
             "caller_key": self.caller_key,
             "caller_api_keys_secret_arn": self.caller_keys_secret_arn,
             "signing_secret_arn": self.signing_secret_arn,
         }
 
 
-def start_second(aws: Any, *, rules: Path | None, era: str) -> SecondApplication:
-    """Its emulator on a free loopback port, and its three secrets in moto (the caller key and the
-    signing secret generated, as the template generates the default's)."""
-    from local.emulator import Emulator
-
-    emulator = Emulator(rules=rules, api_keys={SECOND_TALON_KEY}, era=era, application=SECOND)
-    url = emulator.start(host="127.0.0.1", port=0)
-    try:
-        client = aws.client("secretsmanager")
-        caller_key = secrets.token_hex(24)
-        values = {
-            "talon": {"baseUrl": url, "apiKey": SECOND_TALON_KEY},
-            "caller-keys": {"current": caller_key},
-            "signing": {"current": secrets.token_hex(24)},
-        }
-        arns = {}
-        for kind, value in values.items():
-            name = f"talon-relay/{SECOND}-{kind}"
-            try:
-                arns[kind] = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-            except client.exceptions.ResourceExistsException:
-                arns[kind] = client.put_secret_value(SecretId=name, SecretString=json.dumps(value))["ARN"]
-            aws.secret_arns[f"{SECOND}:{kind}"] = arns[kind]  # deleted with the stack's own
-    except BaseException:
-        emulator.stop()
-        raise
+def start_second(aws: Any, host: Any, *, rules: Path | None, era: str) -> SecondApplication:
+    """It served by the stack's emulator `host` (the same address, its own key), and its three secrets in moto
+    (the caller key and the signing secret generated, as the template generates the default's)."""
+    emulator = host.add_application(SECOND, api_keys={SECOND_TALON_KEY}, rules=rules, era=era)
+    url = str(host.base_url)
+    client = aws.client("secretsmanager")
+    caller_key = secrets.token_hex(24)
+    values = {
+        "talon": {"baseUrl": url, "apiKey": SECOND_TALON_KEY},
+        "caller-keys": {"current": caller_key},
+        "signing": {"current": secrets.token_hex(24)},
+    }
+    arns = {}
+    for kind, value in values.items():
+        name = f"talon-relay/{SECOND}-{kind}"
+        try:
+            arns[kind] = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+        except client.exceptions.ResourceExistsException:
+            arns[kind] = client.put_secret_value(SecretId=name, SecretString=json.dumps(value))["ARN"]
+        aws.secret_arns[f"{SECOND}:{kind}"] = arns[kind]  # deleted with the stack's own
     return SecondApplication(SECOND, emulator, arns["talon"], arns["caller-keys"], arns["signing"], caller_key)

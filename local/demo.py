@@ -122,6 +122,8 @@ def for_application(info: dict[str, Any], name: str) -> dict[str, Any]:
         **info,
         "application": name,
         "emulator_url": app.get("emulator_url") or info["emulator_url"],
+        # its own admin interface on the one emulator (its state, its requests)
+        "emulator_admin": app.get("emulator_admin") or f"{info['emulator_url']}/_emulator",
         "caller_signing_secret_arn": app.get("signing_secret_arn") or info.get("caller_signing_secret_arn"),
         "caller_api_keys_secret_arn": app.get("caller_api_keys_secret_arn") or info.get("caller_api_keys_secret_arn"),
     }
@@ -257,7 +259,8 @@ def _queued_deletion(j: Journey, integration_id: str) -> None:
     print(f"   -> {summary}")
     if summary.get("deleted", 0) < 1:
         raise DemoFailed(f"the erasure run deleted nothing: {summary}")
-    state = j.http.request("GET", f"{j.info['emulator_url']}/_emulator/state", timeout=10)
+    admin = j.info.get("emulator_admin") or f"{j.info['emulator_url']}/_emulator"
+    state = j.http.request("GET", f"{admin}/state", timeout=10)
     profile = json.loads(state.data)["profiles"].get(integration_id, {})
     print(f"   Talon.One now holds for {integration_id!r}: attributes={profile.get('attributes')}\n")
     if profile.get("attributes"):

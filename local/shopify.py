@@ -108,7 +108,9 @@ class _Shop:
         return answer
 
     def talon_requests(self) -> list[dict[str, Any]]:
-        response = self.http.request("GET", f"{self.info['emulator_url']}/_emulator/requests", timeout=10)
+        # the requests of this journey's application (the one emulator serves them all)
+        admin = self.info.get("emulator_admin") or f"{self.info['emulator_url']}/_emulator"
+        response = self.http.request("GET", f"{admin}/requests", timeout=10)
         found: list[dict[str, Any]] = json.loads(response.data)["requests"]
         return found
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.applications import SecondApplication, start_second
+from local.applications import SecondApplication, admin_url, start_second
 from local.aws import LocalAws, export_environment, restore_environment, seed, start_moto
 from local.extension import SecretsExtension
 from local.gateway import Gateway, Reporter
@@ -148,8 +148,7 @@ class LocalStack:
             saved = export_environment(endpoint)
             reset_layer_state()
             if applications:
-                second = start_second(aws, rules=rules, era=era)
-                started.append(second.emulator)
+                second = start_second(aws, emulator, rules=rules, era=era)  # the same emulator process
             resolver = seed(
                 aws,
                 spec,
@@ -189,9 +188,7 @@ class LocalStack:
         if self.extension is not None:
             self.extension.stop()
         self.aws.stop()
-        self.emulator.stop()
-        if self.second is not None:
-            self.second.emulator.stop()
+        self.emulator.stop()  # (with every application it serves)
         if self.shopify is not None:
             self.shopify.stop()
         restore_environment(self.saved_environment)
@@ -232,6 +229,7 @@ class LocalStack:
             "applications": {
                 "default": {
                     "emulator_url": self.emulator_url,
+                    "emulator_admin": admin_url(self.emulator_url, "default"),
                     "caller_key": None,  # read from CallerApiKeysSecret (local.demo.caller_api_key)
                     "caller_api_keys_secret_arn": self.aws.secret_arns.get("CallerApiKeysSecret"),
                     "signing_secret_arn": self.aws.secret_arns.get("CallerSigningSecret"),

@@ -10,6 +10,9 @@ It reads samconfig.toml's environment (stack name, region, parameter_overrides) 
   pointed at a secret that does not exist deploys fine and then fails every request. A secret ARN must be
   the full one (with the six characters Secrets Manager appends), ApplicationSecretArns' too, and every
   override must match its parameter's AllowedPattern.
+- The Applications document must be one every function would start with (template/preflight_applications.py:
+  unknown application, duplicate binding, missing secret), each secret it names in ApplicationSecretArns,
+  and AlarmApplications may name only its applications.
 - AlarmTopicArn, when given, must not be a placeholder either (alarms would go nowhere).
 - The stack name must be short enough for every name CloudFormation derives from it: generated FIFO
   queue names (`<stack>-<LogicalId>-<13 characters>.fifo`, at most 80), function names (64) and the
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from talon_relay.core import retry_delays as backoff
+from template.preflight_applications import problems as applications_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "samconfig.toml"
@@ -149,6 +153,7 @@ def problems(env: str, samconfig: Mapping[str, Any], template: Mapping[str, Any]
     elif _placeholder(secret):
         found.append(f"TalonSecretArn={secret} is a placeholder: put the ARN of your Talon.One secret in {where}")
     found += pattern_problems(values, template, where)
+    found += applications_problems(values, where)
     topic = values.get("AlarmTopicArn", "")
     if topic and _placeholder(topic):
         found.append(

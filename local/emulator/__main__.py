@@ -2,7 +2,8 @@
 
 Prints the base URL (one line on stdout) once it listens. API keys can also come from the
 environment variable TALON_EMULATOR_API_KEYS (comma-separated), which keeps them out of `ps`;
-the era from TALON_EMULATOR_ERA when --era is not given.
+the era from TALON_EMULATOR_ERA when --era is not given. `--application NAME=KEY` serves another
+Talon.One application from the same process (its own key and data; the default rules).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def _application(text: str) -> tuple[int, str]:
     return int(app_id), key
 
 
+def _served(text: str) -> tuple[str, str]:
+    name, sep, key = text.partition("=")
+    if not sep or not name or not key:
+        raise argparse.ArgumentTypeError("expected NAME=API_KEY")
+    return name, key
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
@@ -45,6 +53,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="ID:HEXKEY",
         help="application for Content-Signature auth (repeatable)",
+    )
+    parser.add_argument(
+        "--application",
+        action="append",
+        type=_served,
+        default=[],
+        metavar="NAME=API_KEY",
+        help="another Talon.One application served by this process: its own API key and data (repeatable)",
     )
     parser.add_argument("--state-file", type=Path, default=None, help="persist state to this JSON")
     parser.add_argument(
@@ -88,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_file=args.state_file,
         bad_signature_status=args.bad_signature_status,
         era=args.era,
+        application="default" if args.application else None,
     )
+    for name, key in args.application:
+        emulator.add_application(name, api_keys={key})
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:

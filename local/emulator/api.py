@@ -76,6 +76,8 @@ class IntegrationApi:
         #: seconds every request waits before it is served (a remote Talon.One's latency; 0: none)
         self.latency = 0.0
         self.log = RequestLog(max_log)
+        #: the application of the relay's deployment this API stands for (each request's log entry names it)
+        self.application: str | None = None
         self.era: Era = DEFAULT_ERA
         self._lock = lock
         self._on_change = on_change
@@ -94,7 +96,7 @@ class IntegrationApi:
 
     def _serve(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
         started = time.monotonic()
-        exchange = self.log.new(method, raw_path, query, headers, body)
+        exchange = self.log.new(method, raw_path, query, headers, body, self.application)
         fault = self.faults.take(method, raw_path)
         if fault is not None:
             exchange.fault = fault.wire()

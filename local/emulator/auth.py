@@ -78,6 +78,12 @@ class Credentials:
             if new_apps is not None:
                 self._applications = new_apps
 
+    def holds(self, authorization: str | None) -> bool:
+        """Whether `Authorization: ApiKey-v1 <key>` names one of these API keys."""
+        scheme, _, key = (authorization or "").strip().partition(" ")
+        with self._lock:
+            return scheme == "ApiKey-v1" and key.strip() in self._api_keys
+
     def summary(self) -> dict[str, Any]:
         """How many API keys and which applications (never a key)."""
         with self._lock:

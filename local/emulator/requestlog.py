@@ -84,7 +84,16 @@ class RequestLog:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
-    def new(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Exchange:
+    def new(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        application: str | None = None,
+    ) -> Exchange:
+        """A request received, logged under `application` (the one it reached; else the log's own)."""
         parsed: Any = None
         raw_body: str | None = None
         if body.strip():
@@ -102,16 +111,20 @@ class RequestLog:
             body=parsed,
             raw_body=raw_body,
             data=bytes(body),
-            application=self.application,
+            application=application or self.application,
         )
         with self._lock:
             self._log.append(exchange)
         return exchange
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self, application: str | None = None) -> list[dict[str, Any]]:
+        """Every exchange, or `application`'s only."""
         with self._lock:
-            return [exchange.wire() for exchange in self._log]
+            return [e.wire() for e in self._log if application is None or e.application == application]
 
-    def clear(self) -> None:
+    def clear(self, application: str | None = None) -> None:
+        """Forget every exchange, or `application`'s only."""
         with self._lock:
+            kept = [] if application is None else [e for e in self._log if e.application != application]
             self._log.clear()
+            self._log.extend(kept)

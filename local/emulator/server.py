@@ -1,5 +1,10 @@
 """`Emulator`: the facade that starts, stops, configures and persists the Talon.One emulator.
 
+One process may serve several Talon.One applications (`add_application`): each has its own Integration API
+key, rules, data, faults and settings, as Talon.One's applications do; a request reaches the application
+whose key it carries, and the one request log names the application each request reached (`/_emulator/requests`:
+all of them; `/_emulator/applications/<name>/...`: one application's admin interface, its requests only).
+
 The work is done elsewhere: `api` serves the Integration API (with `requestlog`, `faults`, `auth`,
 `validation`, and the table `operations`: each operation's route and handler, the handlers in `v1` and
 `v2` over the `state.Backend`), `admin` the `/_emulator/` interface, `http` the sockets.
@@ -22,8 +27,10 @@ from typing import Any
 from local.emulator import admin
 from local.emulator.api import IntegrationApi
 from local.emulator.auth import Credentials
+from local.emulator.errors import ApiError
 from local.emulator.faults import MAX_DELAY, FaultSpec
-from local.emulator.http import EmulatorHTTPServer, Reply, loopback_address
+from local.emulator.headers import header
+from local.emulator.http import EmulatorHTTPServer, Reply, error_reply, loopback_address
 from local.emulator.jsonio import dumps, loads_strict
 from local.emulator.loyalty import DEFAULT_ERA, Era, check_era
 from local.emulator.rules import RulesConfig, load_rules
@@ -76,7 +83,10 @@ class Emulator:
             pause=self.pause,
         )
         self._api.era = check_era(era)
-        self._api.log.application = application
+        self._api.application = application
+        #: the other applications this process serves, by name (add_application); the host of one of them
+        self._applications: dict[str, Emulator] = {}
+        self._host: Emulator | None = None
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
@@ -95,6 +105,8 @@ class Emulator:
         bound_port = server.server_address[1]
         shown = f"[{address}]" if ":" in address else address
         self.base_url = f"http://{shown}:{bound_port}"
+        for other in self._applications.values():
+            other.base_url = self.base_url
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -119,6 +131,8 @@ class Emulator:
             thread.join(timeout=5.0)
         self._server = self._thread = None
         self.base_url = None
+        for other in self._applications.values():
+            other.base_url = None
         self.save()
         logger.info("Talon.One emulator stopped")
 
@@ -139,13 +153,67 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # --- several applications in one process --------------------------------------------------
+
+    def add_application(
+        self,
+        name: str,
+        *,
+        api_keys: Iterable[str] | Mapping[str, int],
+        rules: RulesConfig | Mapping[str, Any] | str | Path | None = None,
+        era: str | None = None,
+    ) -> Emulator:
+        """Serve another Talon.One application from this process: its own API keys, rules (None: the
+        default rules) and data. Returns it (its faults, state, requests and settings are its own);
+        it shares this emulator's address and request log, and starts and stops with it."""
+        if self._host is not None:
+            raise ValueError("an added application cannot host another; add it to the first emulator")
+        if name in self._applications or name == self.application or not name:
+            raise ValueError(f"application {name!r} is served already (or has no name)")
+        other = Emulator(rules=rules, api_keys=api_keys, era=era or self.era, application=name)
+        other._host = self
+        other._api.log = self._api.log  # one log, each entry naming its application
+        other.base_url = self.base_url
+        self._applications[name] = other
+        return other
+
+    def applications(self) -> list[str]:
+        """The names of the applications this process serves, its own first (unnamed: none)."""
+        return [name for name in (self.application, *self._applications) if name]
+
+    def _reached(self, headers: Mapping[str, str]) -> Emulator:
+        """The application whose Integration API key the request carries (else this one, which refuses
+        it as Talon.One does)."""
+        if self._applications:
+            authorization = header(headers, "Authorization")
+            for other in self._applications.values():
+                if other._credentials.holds(authorization):
+                    return other
+        return self
+
+    def _admin_target(self, raw_path: str) -> tuple[admin.Target | None, str]:
+        """`/_emulator/applications/<name>/<rest>`: that application's admin interface at `/_emulator/<rest>`."""
+        prefix = "/_emulator/applications/"
+        if not raw_path.startswith(prefix):
+            return self, raw_path
+        name, _, rest = raw_path.removeprefix(prefix).partition("/")
+        target: admin.Target | None = self._applications.get(name)
+        if target is None and name and name == self.application:
+            target = _OwnApplication(self)
+        return target, f"/_emulator/{rest}"
+
     # --- HTTP entry points (called by the request handler threads) -------------------------
 
     def serve_api(self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        return self._api.serve(method, raw_path, query, headers, body)
+        return self._reached(headers)._api.serve(method, raw_path, query, headers, body)
 
     def serve_admin(self, method: str, raw_path: str, body: bytes) -> Reply:
-        return admin.serve_admin(self, method, raw_path, body)
+        target, path = self._admin_target(raw_path)
+        if target is None:
+            known = ", ".join(self.applications()) or "none"
+            error = ApiError(404, f"No such application: {raw_path} (served: {known})", title="Not found")
+            return error_reply(error)
+        return admin.serve_admin(target, method, path, body)
 
     # --- state, persistence ----------------------------------------------------------------
 
@@ -181,10 +249,16 @@ class Emulator:
                 raise
 
     def reset(self) -> None:
-        """Forget all state, the request log and the queued faults (keys, rules, settings stay)."""
+        """Forget all state, the request log and the queued faults (keys, rules, settings stay); of every
+        application this process serves (an added application's reset: its own)."""
+        self._reset_own()
+        for other in self._applications.values():
+            other.reset()
+        self.clear_requests()
+
+    def _reset_own(self) -> None:
         with self._lock:
             self._backend.store = Store()
-        self._api.log.clear()
         self.clear_faults()
         self.reset_concurrency()
         self.save()
@@ -322,8 +396,30 @@ class Emulator:
     # --- request log -----------------------------------------------------------------------
 
     def requests(self) -> list[dict[str, Any]]:
-        """The Integration API requests received, oldest first (no secrets)."""
-        return self._api.log.list()
+        """The Integration API requests received, oldest first (no secrets), each naming the application it
+        reached: of every application this process serves (an added application's: its own)."""
+        return self._api.log.list(self.application if self._host is not None else None)
 
     def clear_requests(self) -> None:
-        self._api.log.clear()
+        self._api.log.clear(self.application if self._host is not None else None)
+
+
+class _OwnApplication:
+    """The first application of an emulator serving several, addressed by its name: its admin interface,
+    with its own requests only (the emulator's own `/_emulator/...` shows every application's)."""
+
+    def __init__(self, host: Emulator) -> None:
+        self._host = host
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._host._api.log.list(self._host.application)
+
+    def clear_requests(self) -> None:
+        self._host._api.log.clear(self._host.application)
+
+    def reset(self) -> None:
+        self._host._reset_own()
+        self.clear_requests()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._host, name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -295,3 +296,150 @@ def test_a_sender_holding_the_signing_secret_seals_its_own_application(
     # When it is processed, then it reached `us`
     assert handler_result(load_handler, receive_event(two.stack, fifo.queue)) == {"batchItemFailures": []}
     assert ([r.path for r, _ in two.us.log], two.eu.log) == (["/v2/customer_sessions/s-9"], [])
+
+
+# --- a noisy neighbour: one application's slow or failing Talon.One in the batches of another -----------
+
+
+class ClockedContext(LambdaContext):
+    """A Lambda context whose remaining time runs on a fake clock (a slow answer is an advance)."""
+
+    def __init__(self, clock: FakeClock, timeout: float = 20.0) -> None:
+        super().__init__(timeout_seconds=timeout)
+        self.clock, self.began = clock, clock()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.timeout_seconds - (self.clock() - self.began)) * 1000), 0)
+
+
+def ok_session(request: Request) -> Response:
+    return Response(json.dumps({"effects": [], "customerSession": {}}), status=200, content_type="application/json")
+
+
+def sessions_of(server: HTTPServer, status: int = 200) -> list[tuple[str, int]]:
+    return [(r.path.rsplit("/", 1)[-1], totals_of(r)) for r, answer in server.log if answer.status_code == status]
+
+
+def test_a_slow_application_holds_only_its_share_of_the_batch_threads(
+    two: TwoApps, fifo: Fifo, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given four batch threads, and the default application's Talon.One answering only once `us`'s two
+    # messages were delivered (a Talon.One slow without failing; held on an event, not on the clock)
+    monkeypatch.setenv("BATCH_CONCURRENCY", "4")
+    reset_handlers()
+    us_delivered, held = threading.Event(), []
+
+    def eu_talon(request: Request) -> Response:
+        held.append(us_delivered.wait(10))  # True: released by `us`'s delivery (False would be a thread starved)
+        return ok_session(request)
+
+    def us_talon(request: Request) -> Response:
+        if len(two.us.log) >= 1:  # this is the second
+            us_delivered.set()
+        return ok_session(request)
+
+    two.eu.expect_request(re.compile(".*")).respond_with_handler(eu_talon)
+    two.us.expect_request(re.compile(".*")).respond_with_handler(us_talon)
+    handler = load_handler(FOLDER)
+    # And one batch holding four sessions of the default application, queued first, then two of `us`
+    for n, session in enumerate(("a1", "a2", "a3", "a4"), start=1):
+        queue_async(handler, CALLER_API_KEY, n, session=session)
+    queue_async(handler, US_CALLER_KEY, 101, session="b1")
+    queue_async(handler, US_CALLER_KEY, 102, session="b2")
+    event = receive_event(two.stack, fifo.queue)
+    assert len(event["Records"]) == 6
+    # When the batch is processed
+    result = handler(event, LambdaContext())
+    # Then `us`'s messages were delivered while the default's Talon.One held its calls: those took two
+    # threads (its share), never all four, and every message of both went through
+    assert result == {"batchItemFailures": []}
+    assert sorted(sessions_of(two.us)) == [("b1", 101), ("b2", 102)]
+    assert held == [True, True, True, True]
+    assert sorted(sessions_of(two.eu)) == [("a1", 1), ("a2", 2), ("a3", 3), ("a4", 4)]
+
+
+def test_a_slow_application_spends_only_its_share_of_the_batch_time_then_catches_up_in_order(
+    two: TwoApps, fifo: Fifo, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the default application's Talon.One taking six seconds an answer (on the invocation's fake clock),
+    # `us`'s answering at once, and each application's share of a batch ten seconds
+    monkeypatch.setenv("APPLICATION_BATCH_SECONDS", "10")
+    reset_handlers()
+    clock, us_delivered = FakeClock(), threading.Event()
+
+    def eu_talon(request: Request) -> Response:
+        us_delivered.wait(10)  # (so `us`'s call is made before the slow answers move the clock)
+        clock.advance(6)
+        return ok_session(request)
+
+    def us_talon(request: Request) -> Response:
+        us_delivered.set()
+        return ok_session(request)
+
+    two.eu.expect_request(re.compile(".*")).respond_with_handler(eu_talon)
+    two.us.expect_request(re.compile(".*")).respond_with_handler(us_talon)
+    handler = load_handler(FOLDER)
+    # And three updates of the default's session s-1 queued, then one of `us`
+    for n in (1, 2, 3):
+        queue_async(handler, CALLER_API_KEY, n)
+    queue_async(handler, US_CALLER_KEY, 100)
+    # When a batch of all four is processed
+    event = receive_event(two.stack, fifo.queue)
+    assert len(event["Records"]) == 4
+    result = handler(event, ClockedContext(clock))
+    settle(two.stack, fifo.queue, event, result)
+    # Then `us`'s was delivered; the default's first two used its share (twelve seconds of the twenty), and
+    # its third was not started in this batch but handed back at once, in its group's order
+    assert sessions_of(two.us) == [("s-1", 100)]
+    assert [total for _, total in sessions_of(two.eu)] == [1, 2]
+    assert len(result["batchItemFailures"]) == 1
+    # And the next batch (which takes `us`'s next message too) delivers it, in order, and nothing is left
+    queue_async(handler, US_CALLER_KEY, 101)
+    event = receive_event(two.stack, fifo.queue)
+    result = handler(event, ClockedContext(clock))
+    settle(two.stack, fifo.queue, event, result)
+    assert result == {"batchItemFailures": []}
+    assert [total for _, total in sessions_of(two.eu)] == [1, 2, 3]
+    assert [total for _, total in sessions_of(two.us)] == [100, 101]
+    assert receive_event(two.stack, fifo.queue)["Records"] == []
+
+
+def test_a_failing_application_stops_being_called_in_the_batch_and_another_goes_on(
+    two: TwoApps, fifo: Fifo, load_handler: Any, monkeypatch: pytest.MonkeyPatch, sqs_clock: FakeClock
+) -> None:
+    # Given two batch threads (one each), the default application's Talon.One throttling every call, `us`'s up
+    monkeypatch.setenv("BATCH_CONCURRENCY", "2")
+    reset_handlers()
+    down = {"eu": True}
+
+    def eu_talon(request: Request) -> Response:
+        if down["eu"]:
+            return Response("", status=429, headers={"Retry-After": "120"})
+        return ok_session(request)
+
+    two.eu.expect_request(re.compile(".*")).respond_with_handler(eu_talon)
+    answer_every_route(two.us)
+    handler = load_handler(FOLDER)
+    # And five sessions of the default application queued, then three of `us`
+    for n in range(1, 6):
+        queue_async(handler, CALLER_API_KEY, n, session=f"a{n}")
+    for n in range(1, 4):
+        queue_async(handler, US_CALLER_KEY, 100 + n, session=f"b{n}")
+    # When one batch of them is processed
+    event = receive_event(two.stack, fifo.queue)
+    assert len(event["Records"]) == 8
+    result = handler(event, LambdaContext())
+    settle(two.stack, fifo.queue, event, result)
+    # Then `us`'s three were delivered; the default's Talon.One was called for three sessions only (three
+    # failures in a row), its other two not at all, and all five come back after at least its Retry-After
+    assert sorted(totals(two.us)) == [101, 102, 103]
+    assert len({request.path for request, _ in two.eu.log}) == 3
+    assert len(result["batchItemFailures"]) == 5
+    sqs_clock.advance(119)
+    assert receive_event(two.stack, fifo.queue)["Records"] == []
+    # And once its Talon.One is back, its five are delivered, each session's in order
+    down["eu"] = False
+    sqs_clock.advance(2)
+    event = receive_event(two.stack, fifo.queue)
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert sorted(sessions_of(two.eu)) == [(f"a{n}", n) for n in range(1, 6)]

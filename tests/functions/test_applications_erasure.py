@@ -21,7 +21,7 @@ from tests.functions.test_applications import (  # noqa: F401 - fixtures
     us_server,
 )
 from tests.functions.test_shopify_webhook import Shop, answer_v2, payload, shop  # noqa: F401 - fixtures
-from tests.support import LambdaContext, answer_every_route, load_event, reset_handlers
+from tests.support import FakeClock, LambdaContext, answer_every_route, load_event, reset_handlers
 
 
 def erase_queued(two: TwoApps, shop: Shop, load_handler: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -99,3 +99,24 @@ def test_an_order_in_a_currency_no_application_takes_is_dead_lettered_with_the_r
     assert "currency 'JPY' is bound to none" in reason
     assert (two.eu.log, two.us.log) == ([], [])
     assert json.loads(dead["Body"])["topic"] == "orders/create"
+
+
+def test_the_webhook_queue_age_is_measured_per_application(
+    two: TwoApps, shop: Shop, sqs_clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given both Talon.One answering, and a USD order (`us`'s) that was queued ten minutes ago
+    answer_v2(two.eu)
+    answer_v2(two.us)
+    order = {**payload("orders/create"), "currency": "USD", "presentment_currency": "USD"}
+    sqs_clock.advance(-600)  # moto's clock stamps the message's SentTimestamp ten minutes back
+    assert shop.post("orders/create", order)["statusCode"] == 200
+    capsys.readouterr()
+    # When the webhook queue's batch is consumed
+    assert shop.consume() == {"batchItemFailures": []}
+    # Then its age is `us`'s queue age, in a document dimensioned by the application, the default's has none
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    ages = {d.get("application"): d.get("QueueAgeSeconds") for d in documents}
+    [age] = ages["us"]
+    assert 600 <= age < 900
+    assert ["application", "service"] in documents[-1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert ages.get("default") is None

@@ -34,8 +34,9 @@ CONTEXT = (
     "talon_relay.operations",  # the package: its entries' properties run code in operations.operation
     "talon_relay.aws.store",
 )
-#: The API adapters' reader of the event and writer of the answer: part of the adapter.
-ADAPTER_PARTS = {"talon_relay.adapters.gateway"}
+#: The API adapters' reader of the event and writer of the answer, and the SQS adapter's scheduler of a
+#: batch's groups per application (which calls back into it for each group): parts of their adapter.
+ADAPTER_PARTS = {"talon_relay.adapters.gateway", "talon_relay.adapters.lanes"}
 
 
 class PathTrace:

@@ -56,3 +56,28 @@ def test_each_application_named_in_alarm_applications_gets_its_error_rate_and_qu
         assert name["Fn::Select"][0] == slot
         condition = template["Conditions"][f"AlarmApplication{slot}"]
         assert condition == {"Fn::Not": [{"Fn::Equals": [name, ""]}]}
+
+
+def test_each_applications_queue_age_alarm_watches_the_metric_the_webhook_consumer_writes(
+    template: dict[str, Any], resources: dict[str, Any], capsys: Any
+) -> None:
+    import json
+
+    from talon_relay import telemetry
+
+    # Given the document the relay writes for an application's queue age (a webhook's, in a deployment of several)
+    counts = telemetry.Counts()
+    counts.of("us").maximum(telemetry.QUEUE_AGE, 700)
+    telemetry.flush(counts, "shopifyWebhook")
+    [written] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"us"' in line]
+    metrics = written["_aws"]["CloudWatchMetrics"][0]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    # Then each slot's queue age alarm reads that metric: its name, its namespace, one of its dimension sets
+    age = resources["Application0QueueAgeAlarm"]["Properties"]
+    assert telemetry.QUEUE_AGE in [m["Name"] for m in metrics["Metrics"]] and age["MetricName"] == telemetry.QUEUE_AGE
+    assert age["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == ref("MetricsNamespace")
+    assert [d["Name"] for d in age["Dimensions"]] in metrics["Dimensions"]
+    [service] = [d["Value"] for d in age["Dimensions"] if d["Name"] == "service"]
+    assert service == written["service"] == variables["POWERTOOLS_SERVICE_NAME"]
+    # and it fires on the age the relay measured, over QueueBacklogMaxAge, at its worst in five minutes
+    assert (age["Statistic"], age["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")

@@ -232,3 +232,133 @@ def test_reserved_concurrency_within_the_quota_passes_and_an_update_counts_its_o
     assert concurrency(account, "ReservedConcurrency=100") == []
     [problem] = concurrency(account, "ReservedConcurrency=101")
     assert "at most 100 per function fits" in problem
+
+
+# --- the Applications document (docs/applications.md) ------------------------------------------------
+
+ACCOUNT = "arn:aws:secretsmanager:eu-west-1:210987654321:secret"
+US = {
+    "name": "us",
+    "talonSecretArn": f"{ACCOUNT}:talon-us-Ab12Cd",
+    "callerKeysSecretArn": f"{ACCOUNT}:callers-us-Ab12Cd",
+    "signingSecretArn": f"{ACCOUNT}:signing-us-Ab12Cd",
+    "shops": [{"domain": "acme.myshopify.com", "currencies": ["USD"]}],
+}
+GRANTED = "ApplicationSecretArns=" + ",".join(
+    str(US[k]) for k in ("talonSecretArn", "callerKeysSecretArn", "signingSecretArn")
+)
+
+
+def with_document(document: dict[str, Any], *overrides: str) -> list[str]:
+    return problems(f"TalonSecretArn={SECRET}", f"Applications={json.dumps(document)}", *overrides)
+
+
+def test_a_sound_applications_document_with_its_secrets_granted_passes() -> None:
+    document = {"applications": [{"name": "default", "shops": [{"domain": "acme.myshopify.com"}]}, US]}
+    assert with_document(document, GRANTED, "AlarmApplications=default,us") == []
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"applications": [US], "keyApi": "mars"}, "TALON_APPLICATIONS.keyApi: unknown application 'mars'"),
+        ({"applications": [US, US]}, "TALON_APPLICATIONS.applications.1.name: application 'us' is named twice"),
+        (
+            {"applications": [US, {**US, "name": "uk", "talonSecretArn": f"{ACCOUNT}:talon-uk-Ab12Cd"}]},
+            "TALON_APPLICATIONS.applications.1.callerKeysSecretArn: duplicate binding: the secret is bound to "
+            "applications 'us' and 'uk'",
+        ),
+        (
+            {"applications": [{**US, "signingSecretArn": f"{ACCOUNT}:signing-eu-Ab12Cd"}]},
+            "TALON_APPLICATIONS.applications.0.signingSecretArn: duplicate binding: the secret is bound to "
+            "applications 'default' and 'us'",
+        ),
+        (
+            {"applications": [{**US, "talonSecretArn": SECRET}]},
+            "TALON_APPLICATIONS.applications.0.talonSecretArn: duplicate binding",
+        ),
+        (
+            {
+                "applications": [
+                    {"name": "default", "shops": [{"domain": "acme.myshopify.com", "currencies": ["EUR", "USD"]}]},
+                    US,
+                ]
+            },
+            "TALON_APPLICATIONS.applications.1.shops.0.domain: duplicate binding: shop 'acme.myshopify.com' in USD "
+            "is bound to applications 'default' and 'us'",
+        ),
+        (
+            {
+                "applications": [
+                    {"name": "default", "shops": [{"domain": "a.myshopify.com"}]},
+                    {**US, "shops": [{"domain": "A.myshopify.com"}]},
+                ]
+            },
+            "shop 'a.myshopify.com' without currencies is bound to applications 'default' and 'us'",
+        ),
+        (
+            {"applications": [{k: v for k, v in US.items() if k != "talonSecretArn"}]},
+            "TALON_APPLICATIONS.applications.0.talonSecretArn: application 'us' needs its Talon.One secret",
+        ),
+        (
+            {"applications": [{k: v for k, v in US.items() if k != "signingSecretArn"}]},
+            "TALON_APPLICATIONS.applications.0.signingSecretArn: application 'us' needs a signing secret",
+        ),
+        ({"applications": []}, "TALON_APPLICATIONS.applications"),
+    ],
+)
+def test_an_applications_document_a_function_would_refuse_is_refused_naming_the_setting(
+    document: dict[str, Any], message: str
+) -> None:
+    # Given samconfig's Applications override a function would refuse at its start
+    # When the preflight runs, then it refuses the deploy with the function's own message naming the setting
+    [problem] = [
+        p
+        for p in with_document(document, GRANTED, f"CallerSigningSecretArn={ACCOUNT}:signing-eu-Ab12Cd")
+        if "Applications (" in p
+    ]
+    assert problem.startswith("Applications (the functions' TALON_APPLICATIONS) is refused: ")
+    assert message in problem
+    assert "samconfig.toml [dev.deploy.parameters]" in problem
+
+
+def test_a_secret_of_the_document_missing_from_application_secret_arns_is_refused() -> None:
+    # Given the document's `us` application, and ApplicationSecretArns granting two of its three secrets
+    partial = "ApplicationSecretArns=" + ",".join(str(US[k]) for k in ("talonSecretArn", "callerKeysSecretArn"))
+    found = with_document({"applications": [US]}, partial)
+    # Then the third is named, with its application
+    assert found == [
+        f"ApplicationSecretArns lacks {US['signingSecretArn']}, a secret of application 'us' in Applications: IAM "
+        "would deny every function its read; add it to ApplicationSecretArns in samconfig.toml [dev.deploy.parameters] "
+        "parameter_overrides"
+    ]
+
+
+def test_alarm_applications_may_name_only_known_applications() -> None:
+    found = with_document({"applications": [US]}, GRANTED, "AlarmApplications=us,mars")
+    assert len(found) == 1
+    assert "AlarmApplications names unknown application 'mars' (known: default, us)" in found[0]
+    assert (
+        "AlarmApplications names unknown application 'mars'"
+        in problems(f"TalonSecretArn={SECRET}", "AlarmApplications=mars")[0]
+    )
+
+
+def test_the_command_refuses_a_bad_applications_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a samconfig whose Applications names an unknown keyApi
+    document = json.dumps({"applications": [US], "keyApi": "mars"})
+    overrides = [f"TalonSecretArn={SECRET}", f"Applications={document}", GRANTED]
+    text = "\n".join(
+        [
+            "version = 0.1",
+            "[dev.global.parameters]",
+            'stack_name = "talon-relay-dev"',
+            "[dev.deploy.parameters]",
+            f"parameter_overrides = {json.dumps(overrides)}",
+        ]
+    )
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(text)
+    # When make deploy's preflight runs, then it refuses, naming the setting
+    assert preflight.main(["--config-env", "dev", "--samconfig", str(samconfig), "--offline"]) == 1
+    assert "TALON_APPLICATIONS.keyApi: unknown application 'mars'" in capsys.readouterr().err

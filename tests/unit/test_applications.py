@@ -57,45 +57,46 @@ def test_a_document_adds_applications_beside_the_environments_default() -> None:
     assert apps.key_api == "us"
 
 
-@pytest.mark.parametrize(
-    ("document", "message"),
-    [
-        ({"applications": [us()], "keyApi": "mars"}, "TALON_APPLICATIONS.keyApi: unknown application 'mars'"),
-        ({"applications": [us(), us()]}, "TALON_APPLICATIONS.applications.1.name: application 'us' is named twice"),
-        (
-            {"applications": [us(callerKeysSecretArn="arn:keys-eu")]},
-            "TALON_APPLICATIONS.applications.0.callerKeysSecretArn: duplicate binding: "
-            "the secret is bound to applications 'default' and 'us'",
-        ),
-        (
-            {"applications": [us(signingSecretArn="arn:sign-eu")]},
-            "TALON_APPLICATIONS.applications.0.signingSecretArn: duplicate binding",
-        ),
-        (
-            {"applications": [us(talonSecretArn="arn:talon-eu")]},
-            "TALON_APPLICATIONS.applications.0.talonSecretArn: duplicate binding",
-        ),
-        (
-            {
-                "applications": [
-                    {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com", "currencies": ["EUR", "USD"]}]},
-                    us(shops=[{"domain": "ACME.myshopify.com", "currencies": ["USD"]}]),
-                ]
-            },
-            "TALON_APPLICATIONS.applications.1.shops.0.domain: duplicate binding: shop 'acme.myshopify.com' in USD "
-            "is bound to applications 'default' and 'us'",
-        ),
-        ({"applications": [us(name="US")]}, "TALON_APPLICATIONS.applications.0.name: String should match pattern"),
-        ({"applications": [us(talonSecretArn=None)]}, "TALON_APPLICATIONS.applications.0.talonSecretArn"),
-        ({"applications": [us(signingSecretArn=None)]}, "TALON_APPLICATIONS.applications.0.signingSecretArn"),
-        (
-            {"applications": [us(shops=[{"domain": "a.myshopify.com", "currencies": ["usd"]}])]},
-            "TALON_APPLICATIONS.applications.0.shops.0.currencies.0",
-        ),
-        ({"applications": []}, "TALON_APPLICATIONS.applications"),
-        ("[not json", "TALON_APPLICATIONS: not JSON"),
-    ],
-)
+#: Documents every function refuses at its start, and what its message names.
+BAD_DOCUMENTS: list[tuple[dict[str, Any] | str, str]] = [
+    ({"applications": [us()], "keyApi": "mars"}, "TALON_APPLICATIONS.keyApi: unknown application 'mars'"),
+    ({"applications": [us(), us()]}, "TALON_APPLICATIONS.applications.1.name: application 'us' is named twice"),
+    (
+        {"applications": [us(callerKeysSecretArn="arn:keys-eu")]},
+        "TALON_APPLICATIONS.applications.0.callerKeysSecretArn: duplicate binding: "
+        "the secret is bound to applications 'default' and 'us'",
+    ),
+    (
+        {"applications": [us(signingSecretArn="arn:sign-eu")]},
+        "TALON_APPLICATIONS.applications.0.signingSecretArn: duplicate binding",
+    ),
+    (
+        {"applications": [us(talonSecretArn="arn:talon-eu")]},
+        "TALON_APPLICATIONS.applications.0.talonSecretArn: duplicate binding",
+    ),
+    (
+        {
+            "applications": [
+                {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com", "currencies": ["EUR", "USD"]}]},
+                us(shops=[{"domain": "ACME.myshopify.com", "currencies": ["USD"]}]),
+            ]
+        },
+        "TALON_APPLICATIONS.applications.1.shops.0.domain: duplicate binding: shop 'acme.myshopify.com' in USD "
+        "is bound to applications 'default' and 'us'",
+    ),
+    ({"applications": [us(name="US")]}, "TALON_APPLICATIONS.applications.0.name: String should match pattern"),
+    ({"applications": [us(talonSecretArn=None)]}, "TALON_APPLICATIONS.applications.0.talonSecretArn"),
+    ({"applications": [us(signingSecretArn=None)]}, "TALON_APPLICATIONS.applications.0.signingSecretArn"),
+    (
+        {"applications": [us(shops=[{"domain": "a.myshopify.com", "currencies": ["usd"]}])]},
+        "TALON_APPLICATIONS.applications.0.shops.0.currencies.0",
+    ),
+    ({"applications": []}, "TALON_APPLICATIONS.applications"),
+    ("[not json", "TALON_APPLICATIONS: not JSON"),
+]
+
+
+@pytest.mark.parametrize(("document", "message"), BAD_DOCUMENTS)
 def test_a_wrong_document_is_refused_naming_the_setting(document: dict[str, Any] | str, message: str) -> None:
     assert message in refusal(document)
 
@@ -200,3 +201,24 @@ def test_counts_of_the_default_application_alone_are_one_document_as_always(caps
     telemetry.flush(counts, "trackEventV2")
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["operation", "service"]]
+
+
+@pytest.mark.parametrize(("document", "message"), BAD_DOCUMENTS)
+def test_a_function_refuses_each_wrong_document_at_its_start_naming_the_setting(
+    document: dict[str, Any] | str, message: str
+) -> None:
+    # Given a function whose environment carries the wrong document
+    environ = {
+        "TALON_SECRET_ARN": "arn:talon-eu",
+        "CALLER_API_KEYS_SECRET_ARN": "arn:keys-eu",
+        "CALLER_SIGNING_SECRET_ARN": "arn:sign-eu",
+        "TALON_APPLICATIONS": document if isinstance(document, str) else json.dumps(document),
+    }
+    handler = lambda_handler("updateCustomerSessionV2", Container(environ))
+    # When an API request arrives, then it is refused as misconfigured before anything is read
+    answer = handler(load_event("update_customer_session_v2", "api"), LambdaContext())
+    assert answer["statusCode"] == 500 and "misconfigured" in answer["body"]
+    # And a queued batch is refused whole (Lambda retries it once the configuration is fixed), naming the setting
+    with pytest.raises(SettingsError) as caught:
+        handler({"Records": [{"messageId": "m-1", "body": "{}", "attributes": {}}]}, LambdaContext())
+    assert message in str(caught.value)

@@ -12,12 +12,12 @@ entry's group (syncCatalog: one catalog) is sent first as few joined calls as it
 
 from __future__ import annotations
 
-import contextvars
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
+from talon_relay.adapters import lanes
 from talon_relay.aws import queues
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
@@ -26,6 +26,7 @@ from talon_relay.core import coalescing, messages, ordering, retry_delays, servi
 from talon_relay.errors import RelayError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
+from talon_relay.talon.errors import TalonOneError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -54,6 +55,8 @@ class _RecordHandler:
     delays: dict[str, int] = field(default_factory=dict)
     #: each record's application, by message id, once known (its counts are that application's)
     applications: dict[str, str] = field(default_factory=dict)
+    #: each application's Talon.One failures in a row in this batch (lanes.py)
+    breaker: lanes.Breaker = field(default_factory=lanes.Breaker)
     #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
     outcomes: dict[str, Exception | None] = field(default_factory=dict)
 
@@ -64,17 +67,20 @@ class _RecordHandler:
         message_id = record.message_id
         done = self.operation.coalesce and message_id in self.outcomes  # sent already: never handed back untried
         if not done and (self.operation.coalesce or _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS):
+            why = getattr(self.context, "why_short", "the invocation ran out of time")  # lanes.Share says its own
             if self._last_receive(record):  # SQS would move it without a word on its next receive
-                self._dead_letter(record, "not attempted on its last receive: the invocation ran out of time", None)
+                self._dead_letter(record, f"not attempted on its last receive: {why}", None)
                 return
             # Not started at all (a Lambda timeout mid-call would redeliver the whole batch instead): it was
             # not tried, so it comes back at once, not after a backoff or the queue's visibility timeout.
             self._hide(record, 0)
-            raise TimeoutError(f"{message_id}: too little time left in this invocation; left for retry")
+            raise TimeoutError(f"{message_id}: too little time left ({why}); left for retry")
         logger.thread_safe_append_keys(message_id=message_id)
         try:
             self._process(record)
+            self._outcome(record, None)
         except RelayError as exc:
+            self._outcome(record, exc)
             if exc.dead_letter:
                 self._dead_letter(record, exc.reason, exc.talon_status)
             elif self._last_receive(record):
@@ -102,7 +108,10 @@ class _RecordHandler:
         if self.operation.webhook:
             from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
 
-            consumer.process(self.container, self.operation, record.body, context=self.context)
+            def routed(application: str) -> None:
+                self._routed(record, application)
+
+            consumer.process(self.container, self.operation, record.body, context=self.context, routed=routed)
             return
         message_id = record.message_id
         if self.operation.coalesce:
@@ -110,7 +119,7 @@ class _RecordHandler:
             if outcome is not None:
                 raise outcome
             return
-        request, key = self._decode(record)
+        request, key = self.decode(record)
         # acknowledged without a call when a newer update of this customer was applied already
         ordering.in_order(
             self.container,
@@ -126,36 +135,35 @@ class _RecordHandler:
             ),
         )
 
-    def _decode(self, record: SQSRecord) -> tuple[Request, str | None]:
+    def decode(self, record: SQSRecord) -> tuple[Request, str | None]:
         """The record's request and idempotency key, for its application (InvalidRequest: a dead letter)."""
         application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
         logger.thread_safe_append_keys(application=application)
-        self.applications[record.message_id] = application
-        if self.container.applications().several:  # each application's queue age (docs/applications.md)
-            sent = int(record.attributes.sent_timestamp or 0) / 1000
-            self._counts(record).maximum(telemetry.QUEUE_AGE, max(int(time.time() - sent), 0) if sent else 0)
+        self._routed(record, application)
         return messages.decode(self.operation, record.body, application)
 
-    def coalesce(self, group: list[SQSRecord]) -> None:
-        """Send a coalesced group's requests now (coalescing.py); each record's outcome kept for its turn."""
-        members: list[coalescing.Member] = []
-        for record in group:
-            try:
-                request, key = self._decode(record)
-            except RelayError as exc:  # this message alone is at fault; the others are still sent
-                self.outcomes[record.message_id] = exc
-                continue
-            finally:
-                logger.thread_safe_remove_keys(["application"])
-            members.append(coalescing.Member(record.message_id, request, key or record.message_id))
-        self.outcomes.update(
-            coalescing.send(
-                self.container,
-                members,
-                context=self.context,
-                time_left=lambda: _remaining_seconds(self.context) >= RECORD_RESERVE_SECONDS,
-            )
-        )
+    def _routed(self, record: SQSRecord, application: str) -> None:
+        """The record reached `application`: its counts are that application's from now on, and in a
+        deployment of several, how long it waited is that application's queue age (its queues are shared,
+        so SQS's own ApproximateAgeOfOldestMessage cannot tell the applications apart)."""
+        self.applications[record.message_id] = application
+        if self.container.applications().several:
+            sent = int(record.attributes.sent_timestamp or 0) / 1000
+            age = max(int(time.time() - sent), 0) if sent else 0
+            self.container.counts.of(application).maximum(telemetry.QUEUE_AGE, age)
+            self.breaker.check(application)  # its Talon.One failing in this batch: not sent now
+
+    def _outcome(self, record: SQSRecord, exc: RelayError | None) -> None:
+        """A record's call told about its application's Talon.One: a failure of Talon.One's (retryable, or
+        a refused key) counts toward its breaker, anything it answered resets it."""
+        application = self.applications.get(record.message_id)
+        if application is None or isinstance(exc, lanes.Paused):  # (checked only with several: _routed)
+            return
+        cause = getattr(exc, "cause", exc)  # a webhook's step wraps its call's error
+        if isinstance(cause, TalonOneError) and not cause.dead_letter:
+            self.breaker.failed(application, cause.retry_after)
+        elif exc is None or isinstance(cause, TalonOneError):
+            self.breaker.succeeded(application)
 
     def _last_receive(self, record: SQSRecord) -> bool:
         """Whether this is the message's last receive (SQS moves it to the DLQ on the next one)."""
@@ -243,31 +251,42 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
     )
 
     cfg = container.settings()
-    handler = _RecordHandler(container, operation, context, cfg)
+    batch = _RecordHandler(container, operation, context, cfg)
     records: list[dict[str, Any]] = list(event.get("Records") or [])
 
-    def run(group: list[dict[str, Any]]) -> set[str]:
+    def run(group: list[dict[str, Any]], lane_context: Any) -> set[str]:
         fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
-        if operation.coalesce:
+        handler = replace(batch, context=lane_context)  # the lane's time; the batch's records and breaker
+        if operation.coalesce:  # the group's calls now, each record's outcome kept for its turn below
             from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-            handler.coalesce([SQSRecord(record) for record in group])
+            handler.outcomes.update(
+                coalescing.run(
+                    container,
+                    [SQSRecord(record) for record in group],
+                    decode=handler.decode,
+                    context=lane_context,
+                    time_left=lambda: _remaining_seconds(lane_context) >= RECORD_RESERVE_SECONDS,
+                )
+            )
         processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
         processor.raise_on_entire_batch_failure = False
         # Without the Lambda context (the record handler holds it): given one, Powertools inspects the
         # handler's signature on every batch, about 30 us a call.
         response = process_partial_response(event={"Records": group}, record_handler=handler, processor=processor)
         failed = [str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
-        if fifo and failed and failed[0] in handler.delays:
-            _wait_with_the_head(container, group, failed, handler.delays[failed[0]], cfg.queue_url)
+        if fifo and failed and failed[0] in batch.delays:
+            _wait_with_the_head(container, group, failed, batch.delays[failed[0]], cfg.queue_url)
         return set(failed)
 
-    groups = _groups(records)
-    if len(groups) <= 1 or cfg.batch_concurrency == 1:
-        failed = set().union(*map(run, groups)) if groups else set()
-    else:
-        # each group runs in a copy of the invocation's context (its logger keys)
-        pool = container.batch_pool(cfg.batch_concurrency)
-        futures = [pool.submit(contextvars.copy_context().run, run, group) for group in groups]
-        failed = set().union(*(future.result() for future in futures))
+    # groups in parallel, each application's on its share of the threads and the time (lanes.py)
+    failed = lanes.run(
+        _groups(records),
+        run,
+        context=context,
+        workers=cfg.batch_concurrency,
+        pool=lambda: container.batch_pool(cfg.batch_concurrency),
+        seconds=cfg.application_batch_seconds,
+        several=len(container.applications().by_name) > 1,
+    )
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}

@@ -45,6 +45,11 @@ class Settings:
     )
     #: Records of different message groups processed at once in one SQS batch.
     batch_concurrency: int = key("BATCH_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
+    #: Seconds of an invocation one application's messages may take in a batch shared with another's
+    #: (adapters/lanes.py): a slow Talon.One delays the others' next messages this long at most.
+    application_batch_seconds: float = key(
+        "APPLICATION_BATCH_SECONDS", schema=cs.float_schema(ge=1, le=900), default=10.0
+    )
     #: A webhook receiver's platform secret (JSON current, previous): what the platform signs with.
     webhook_secret_arn: str | None = key("WEBHOOK_SECRET_ARN", schema=cs.str_schema(), default=None)
     #: Seconds after its trigger a webhook is still taken: above Shopify's retry window (4 hours),

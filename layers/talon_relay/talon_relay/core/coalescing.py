@@ -117,6 +117,31 @@ def _remember(container: Container, members: list[Member], answer: str | None, c
             logger.warning("could not record a coalesced message as applied", extra={"reason": exc.reason})
 
 
+def run(
+    container: Container,
+    records: list[Any],
+    *,
+    decode: Callable[[Any], tuple[Request, str | None]],
+    context: Any,
+    time_left: Callable[[], bool],
+) -> dict[str, Exception | None]:
+    """A group's SQS records (each read by `decode`) sent as `send` does; a record that cannot be read has
+    its error as its outcome (this message alone is at fault; the others are still sent)."""
+    outcomes: dict[str, Exception | None] = {}
+    members: list[Member] = []
+    for record in records:
+        try:
+            request, key = decode(record)
+        except RelayError as exc:
+            outcomes[record.message_id] = exc
+            continue
+        finally:
+            logger.thread_safe_remove_keys(["application"])
+        members.append(Member(record.message_id, request, key or record.message_id))
+    outcomes.update(send(container, members, context=context, time_left=time_left))
+    return outcomes
+
+
 def send(
     container: Container, members: list[Member], *, context: Any, time_left: Callable[[], bool]
 ) -> dict[str, Exception | None]:

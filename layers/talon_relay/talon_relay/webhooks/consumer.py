@@ -18,6 +18,7 @@ in the message format of docs/api.md ("Queue message formats"), on the erasure q
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +69,16 @@ def _queue_for_schedule(container: Container, request: Request, key: str, contex
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
-def process(container: Container, operation: Operation, body: str, *, context: Any) -> int:
-    """Map and apply one queued webhook; returns how many operations it became.
+def process(
+    container: Container,
+    operation: Operation,
+    body: str,
+    *,
+    context: Any,
+    routed: Callable[[str], None] | None = None,
+) -> int:
+    """Map and apply one queued webhook; returns how many operations it became. `routed` hears each
+    application it reaches, once known and before any is called (the adapter measures its queue age).
 
     Raises a RelayError whose `dead_letter` says what the adapter does with the message.
     """
@@ -96,6 +105,9 @@ def process(container: Container, operation: Operation, body: str, *, context: A
     payload = message.payload()
     order = _recall(container, mapping, payload, message.shop_domain)
     planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
+    if routed is not None:
+        for application in sorted({request.application for _, request in planned}):
+            routed(application)
     for step, request in planned:
         # (X-Shopify-Event-Id, topic) when the platform sends it: a replay under a new webhook id is the same
         key = step if "#" in step else step_key(message.dedup_key, step)  # a step's own key, else the webhook's
