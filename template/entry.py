@@ -30,5 +30,7 @@ class OperationEntry(Protocol):
 
 
 def logical_prefix(operation: OperationEntry) -> str:
-    """The prefix of the operation's logical ids: updateCustomerSession -> UpdateCustomerSession."""
-    return operation.name[:1].upper() + operation.name[1:]
+    """The prefix of the operation's logical ids, its function's name in CamelCase: update_customer_session
+    -> UpdateCustomerSession (the operationId's, unless its `Deployment` names a shorter function, as a
+    long operationId would lower the stack-name limit: docs/deploying.md)."""
+    return "".join(part[:1].upper() + part[1:] for part in operation.function.split("_"))

@@ -81,7 +81,10 @@ def handler_module(op: Operation) -> str:
         " entry (route, models, queue) is in talon_relay.operations. Written by `make generate` from it:"
         " edit the table, not this file.",
     ]
-    docstring = "\n\n".join(textwrap.fill(text, width=104) for text in paragraphs)
+    # a route ("POST /v2/...") is never broken between its method and its path: a reader greps for it
+    keep = f"{op.method.upper()} {op.path}"
+    glued = [text.replace(keep, keep.replace(" ", "\x00")) for text in paragraphs]
+    docstring = "\n\n".join(textwrap.fill(text, width=104).replace("\x00", " ") for text in glued)
     code = f'from talon_relay.entry import lambda_handler\n\nhandler = lambda_handler("{op.name}")\n'
     return f'"""{docstring}\n"""\n\n{code}'
 

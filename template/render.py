@@ -363,13 +363,17 @@ SCHEDULE_STATEMENTS = """\
                 Resource: !GetAtt ErasureScheduleDeadLetterQueue.Arn
 """
 
+#: The function's log group (its LoggingConfig names it), named after the stack that holds it: the
+#: area's nested stack. A group that moved to another stack under its old name would be created there
+#: before the old stack let go of it ("already exists"), so the area is part of the name
+#: (tests/template/test_upgrade.py; docs/deploying.md, "Upgrading").
 LOG_GROUP = """\
   {{Prefix}}LogGroup:
     Type: AWS::Logs::LogGroup
     DeletionPolicy: Delete
     UpdateReplacePolicy: Delete
     Properties:
-      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-{{kebab}}
+      LogGroupName: !Sub /aws/lambda/${AWS::StackName}/{{area}}/{{kebab}}
       RetentionInDays: !Ref LogRetentionInDays
 """
 
@@ -680,12 +684,12 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
     }
 
 
-def operation_resources(op: OperationEntry, erasure_queue: str | None = None) -> tuple[str, str]:
+def operation_resources(op: OperationEntry, erasure_queue: str | None = None, area: str = "") -> tuple[str, str]:
     """The operation's blocks of Resources, each a header line, then its resources one blank line apart:
     the root stack's (function, queues) and its area's nested stack's (role, log group, policies, alarms).
 
     `erasure_queue`: the logical id of the queue the erasure schedule drains, where a webhook
-    receiver queues the erasures its mappings ask for.
+    receiver queues the erasures its mappings ask for. `area`: the nested stack's (default: area_of).
     """
     prefix = logical_prefix(op)
     values = {
@@ -696,6 +700,7 @@ def operation_resources(op: OperationEntry, erasure_queue: str | None = None) ->
         "path": op.path,
         "function": op.function,
         "kebab": op.function.replace("_", "-"),
+        "area": area or area_of(op),
         "description": _description(op),
     }
     values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
@@ -816,7 +821,7 @@ def render_stacks(
 
     ordered = check_table(operations)
     erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
-    blocks = [operation_resources(op, erasure) for op in ordered]
+    blocks = [operation_resources(op, erasure, area(op)) for op in ordered]
     stacks: dict[str, nested.Nested] = {}
     for op, (root_text, text) in zip(ordered, blocks, strict=True):
         stack = stacks.setdefault(area(op), nested.Nested(area(op)))

@@ -177,6 +177,8 @@ def messages(op: Operation) -> list[dict[str, Any]]:
 
 
 def _group(op: Operation, message: dict[str, Any], n: int) -> str:
+    if op.group is not None:  # one group for the whole operation
+        return op.group
     assert op.group_by is not None
     value = message.get(op.group_by)
     if value is None and isinstance(message.get("body"), dict):

@@ -105,12 +105,16 @@ def record_event(
     application_id: int,
     now: datetime,
     evaluation: Evaluation,
+    card_programs: frozenset[int] = frozenset(),
 ) -> EventRecord:
-    """The event of an evaluation, stored: its points credited to an identified profile's ledger."""
+    """The event of an evaluation, stored: its points credited to an identified profile's ledger (not
+    pending points, nor those of a card-based program: ledgers.py keeps them)."""
     event_id = store.next_event_id
     store.next_event_id += 1
     ledger: list[dict[str, Any]] = []
     for points in evaluation.points if profile.integration_id else []:
+        if points.pending_days or points.program_id in card_programs:
+            continue
         profile.balances[points.program_id] = profile.balances.get(points.program_id, 0.0) + points.points
         profile.memberships.setdefault(points.program_id, now)
         ledger.append(

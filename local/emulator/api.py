@@ -174,7 +174,7 @@ class IntegrationApi:
         return route.handle(Call(self.backend, params, query, data, application_id, self.era, headers))
 
 
-def _serialise(body: dict[str, Any]) -> bytes:
+def _serialise(body: dict[str, Any] | list[Any]) -> bytes:
     try:
         return dump_bytes(body)
     except ValueError:  # a non-finite number got past the checks: never send it

@@ -66,13 +66,15 @@ def _new_code(store: Store, code_factory: Callable[[], str]) -> str:
 
 
 def erase(store: Store, integration_id: str) -> None:
-    """Empty the attributes of the profile, its sessions and their events (404 if unknown)."""
+    """Empty the attributes of the profile, its sessions and their events, and take the profile out of its
+    audiences and coupon reservations (404 if unknown)."""
     profile = store.profiles.get(integration_id)
     if profile is None:
         raise ApiError(
             404, f"Customer profile {integration_id!r} not found", title="Not found", parameter="integrationId"
         )
     profile.attributes = {}
+    store.segments.forget(integration_id)
     session_ids = set()
     for session in store.sessions.values():
         if session.profile_id == integration_id:

@@ -64,6 +64,7 @@ class Points:
     points: int
     reason: str
     expiry_days: int
+    pending_days: int = 0
 
 
 @dataclass
@@ -114,7 +115,9 @@ def evaluate(rules: RulesConfig, ctx: Context) -> Evaluation:
                     result.add(where, "addFreeItem", rule.free_sku, rule.free_name)
             elif isinstance(rule, EventRule) and ctx.event_type == rule.event_type and ctx.profile_id:
                 result.add(where, "addLoyaltyPoints", rule.program_id, rule.points, rule.reason)
-                result.points.append(Points(campaign.id, rule.program_id, rule.points, rule.reason, rule.expiry_days))
+                result.points.append(
+                    Points(campaign.id, rule.program_id, rule.points, rule.reason, rule.expiry_days, rule.pending_days)
+                )
     skipped = {
         code.code
         for campaign, _, rule in rules.rules_of(CouponRule)

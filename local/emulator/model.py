@@ -65,5 +65,6 @@ class Outcome:
     """What an operation answers, plus the effect names the request log and the logger show."""
 
     status: int
-    body: dict[str, Any] | None
+    #: a JSON object, or a list (bestPriorPrice answers an array); None: no body
+    body: dict[str, Any] | list[Any] | None
     effects: list[str] = field(default_factory=list)

@@ -3,14 +3,15 @@
 An entry (`routes.Route`) is the whole of an operation's behaviour here: its route (method and the
 spec's path template), its success status, the definition its body must match (in
 `schemas/<version>.json`, or brought by the entry's own `definitions`), the query parameters it reads
-(v1 routes read none: a query there is ignored), and its handler (`Call` in, `Outcome` out; the
-handlers of the 2019 operations are in `v1`, today's in `v2`). Adding an operation is one entry here:
-docs/extending.md. Nothing here comes from the relay (tests/unit/test_architecture.py).
+(the 2019 routes read none: a query there is ignored), and its handler (`Call` in, `Outcome` out; the
+handlers of the 2019 operations are in `v1`, today's in `v2`). The loyalty and achievement entries are
+`loyalty_routes.ROUTES`, spliced in. Adding an operation is one entry here: docs/extending.md. Nothing
+here comes from the relay (tests/unit/test_architecture.py).
 """
 
 from __future__ import annotations
 
-from local.emulator import after_order, catalogs, v1, v2
+from local.emulator import after_order, audiences, catalogs, coupons, loyalty_routes, v1, v2
 from local.emulator.routes import QueryParam, Route
 
 _DRY = QueryParam("dry", "boolean")
@@ -176,6 +177,11 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     Route("getEventV3", "GET", "/v3/events/{integrationId}", 200, after_order.get_event_v3),
+    # --- audiences and bulk profile updates (audiences.py); reservations, prices, inventory (coupons.py) --
+    *audiences.ROUTES,
+    *coupons.ROUTES,
+    # --- loyalty programs, cards and achievements (talon_one_openapi-v25.17.0.yaml) --------------------
+    *loyalty_routes.ROUTES,
     # --- cart item catalogs (talon_one_openapi-v25.17.0.yaml) ----------------------------------------
     Route(
         "syncCatalog",

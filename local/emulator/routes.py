@@ -22,11 +22,14 @@ class QueryParam:
     """A query parameter as the spec declares it (`type`, `format`, `default`)."""
 
     name: str
-    type: str  # "boolean" | "string"
+    type: str  # "boolean" | "string" | "integer" | "array" (of strings: every value sent, each split on commas)
     format: str | None = None
-    default: bool | str | None = None
-    #: accepted values of a string parameter (None: any, checked by `format`)
+    default: bool | str | int | None = None
+    #: accepted values of a string parameter, or of an array's items (None: any, checked by `format`)
     values: tuple[str, ...] | None = None
+    #: an integer's bounds
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ rules, and a rule's index in its campaign is the `ruleIndex` of the effects it p
 carry effects as `[campaignId, rulesetId, ruleIndex, [effectName, *args]]`; v2 answers carry the same
 effects typed: `{campaignId, rulesetId, ruleIndex, ruleName, effectType, props}`, where `ruleName` is
 the rule's optional `name` (default: its campaign's `name`). Optional `loyaltyPrograms`
-(`[{"id", "name", "title"}]`) name the programs in loyalty answers of the ledgers shape.
+(`[{"id", "name", "title", "cardBased"}]`) name the programs in loyalty answers of the ledgers shape and
+are the programs the loyalty operations know (ledgers.py); optional `achievements` (`[{"id", "campaignId",
+"name", "title", "description", "eventType", "target"}]`) are counted from a profile's events.
 
 ```json
 {
@@ -45,7 +47,8 @@ Rule types and what they produce:
   created for the campaign; usage is counted when the session closes, like coupons.
 - `event`: the event's type is `eventType` and the profile is identified (not anonymous) ->
   `addLoyaltyPoints [programId, points, reason]`, credited to the profile's balance with a ledger
-  entry expiring after `expiryDays`.
+  entry expiring after `expiryDays` (pending for `pendingDays` first, default 0; a card-based program's
+  points go to the profile's linked card).
 - `freeItem`: the cart holds an item with `sku` (quantity >= `minQuantity`, default 1) ->
   `addFreeItem [freeSku, freeName]`.
 
@@ -121,6 +124,8 @@ class EventRule(_Model):
     points: int = Field(ge=1)
     reason: str = Field(min_length=1)
     expiry_days: int = Field(default=365, ge=1)
+    #: points pending this many days before they count (activateLoyaltyPoints activates them at once)
+    pending_days: int = Field(default=0, ge=0)
 
 
 class FreeItemRule(_Model):
@@ -151,6 +156,20 @@ class LoyaltyProgram(_Model):
     id: int
     name: str = Field(min_length=1)
     title: str = Field(min_length=1)
+    #: points on loyalty cards (linked to profiles), not on profiles
+    card_based: bool = False
+
+
+class Achievement(_Model):
+    """A profile's progress toward `target` events of `eventType` in `campaignId` (achievements.py)."""
+
+    id: int
+    campaign_id: int
+    name: str = Field(pattern=r"^[a-zA-Z]\w+$")
+    title: str = Field(min_length=1)
+    description: str = ""
+    event_type: str = Field(min_length=1)
+    target: int = Field(ge=1)
 
 
 class RulesConfig(_Model):
@@ -159,6 +178,7 @@ class RulesConfig(_Model):
     application_id: int = Field(default=1, ge=1)
     campaigns: list[Campaign] = Field(default_factory=list)
     loyalty_programs: list[LoyaltyProgram] = Field(default_factory=list)
+    achievements: list[Achievement] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RulesConfig:

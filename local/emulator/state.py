@@ -25,7 +25,8 @@ Semantics:
 - Totals never overflow: a cart (or additional costs, or a profile's sales) whose sum a float64
   cannot hold is a 400 naming the item's price (or the total).
 - deleteCustomerData empties the attributes of the profile, of its sessions and of every event
-  that references the profile or one of its sessions; an unknown profile is a 404.
+  that references the profile or one of its sessions, and takes the profile out of its audiences and
+  coupon reservations; an unknown profile is a 404.
 - `transaction(commit=False)` (v2 `dry=true`) runs an operation and then forgets every change.
 """
 
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from local.emulator import lifecycle
+from local.emulator import ledgers, lifecycle
 from local.emulator.accounting import add_checked, count_usage, new_total_of, record_event
 from local.emulator.customer_data import erase, new_referral, random_code
 from local.emulator.errors import ApiError
@@ -305,7 +306,18 @@ class Backend:
             if profile.integration_id:
                 profile.closed_sessions += 1
                 profile.total_sales += session.total
+        cards = frozenset(p.id for p in self.rules.loyalty_programs if p.card_based)
         event = record_event(
-            self.store, event_type, session, profile, event_attributes, application_id, now, evaluation
+            self.store, event_type, session, profile, event_attributes, application_id, now, evaluation, cards
+        )
+        ledgers.earn(
+            self.store.ledgers,
+            self.rules,
+            event_id=event.id,
+            effects=evaluation.effects,
+            points=evaluation.points,
+            profile_id=profile.integration_id,
+            session_id=session.integration_id,
+            now=now,
         )
         return Result(status, profile=profile, session=session, event=event, evaluation=evaluation, now=now)

@@ -18,6 +18,8 @@ from local.emulator.entities import (
     parse_time,
     rfc3339,
 )
+from local.emulator.ledgers import Ledgers
+from local.emulator.segments import Segments
 
 __all__ = ["EventRecord", "Profile", "ReferralRecord", "Session", "Store", "parse_opt_time", "parse_time", "rfc3339"]
 
@@ -32,6 +34,10 @@ class Store:
     coupon_usage: dict[str, int] = field(default_factory=dict)
     #: advanced (v3) events by their integrationId: the event's id
     advanced_events: dict[str, int] = field(default_factory=dict)
+    #: audiences, memberships, coupon reservations (segments.py)
+    segments: Segments = field(default_factory=Segments)
+    #: loyalty transactions and cards (ledgers.py)
+    ledgers: Ledgers = field(default_factory=Ledgers)
     #: cart item catalogs by id (catalogs.py): their version, their items by SKU
     catalogs: dict[str, Any] = field(default_factory=dict)
     next_event_id: int = 1
@@ -50,6 +56,8 @@ class Store:
             "referrals": [r.dump() for r in self.referrals.values()],
             "couponUsage": dict(self.coupon_usage),
             "advancedEvents": dict(self.advanced_events),
+            "segments": self.segments.dump(),
+            "ledgers": self.ledgers.dump(),
             "catalogs": self.catalogs,
             "nextIds": {
                 "event": self.next_event_id,
@@ -73,6 +81,8 @@ class Store:
             referrals={r.code: r for r in referrals},
             coupon_usage={str(k): int(v) for k, v in data.get("couponUsage", {}).items()},
             advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
+            segments=Segments.load(data.get("segments", {})),
+            ledgers=Ledgers.load(data.get("ledgers")),
             catalogs=dict(data.get("catalogs", {})),
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),

@@ -241,7 +241,17 @@ def validate_body(route: Route, body: bytes) -> dict[str, Any]:
 # --- query parameters ---------------------------------------------------------------------------
 
 
-def _query_value(param: QueryParam, text: str) -> bool | str | datetime:
+def _query_value(param: QueryParam, text: str) -> bool | str | int | datetime:
+    if param.type == "integer":
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if (param.minimum is not None and number < param.minimum) or (
+            param.maximum is not None and number > param.maximum
+        ):
+            raise ValueError(f"must be from {param.minimum} to {param.maximum}")
+        return number
     if param.type == "boolean":
         if text in ("true", "false"):
             return text == "true"
@@ -265,8 +275,10 @@ def query_values(route: Route, query: str) -> dict[str, Any]:
             400, "Query string is not valid percent-encoded UTF-8", title="Invalid query", parameter=""
         ) from None
     given: dict[str, str] = {}
+    every: dict[str, list[str]] = {}
     for name, text in pairs:
         given.setdefault(name, text)  # the first one wins, as Go's url.Values.Get
+        every.setdefault(name, []).extend(text.split(","))  # an array: every value, csv or repeated
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
     for param in route.query:
@@ -274,7 +286,13 @@ def query_values(route: Route, query: str) -> dict[str, Any]:
             values[param.name] = param.default
             continue
         try:
-            values[param.name] = _query_value(param, given[param.name])
+            if param.type == "array":
+                wrong = [item for item in every[param.name] if param.values is not None and item not in param.values]
+                if wrong:
+                    raise ValueError("items must be one of " + ", ".join(param.values or ()))
+                values[param.name] = every[param.name]
+            else:
+                values[param.name] = _query_value(param, given[param.name])
         except ValueError as exc:
             errors.append(problem("Invalid query parameter", f"{param.name} {exc}", parameter=param.name))
     if errors:

@@ -67,7 +67,8 @@ def test_the_entry_is_the_may_specs_operation() -> None:
     assert spec["operationId"] == OP.name and "integration" in spec["tags"]
     (param,) = spec["parameters"]
     assert (param["name"], param["in"], param["schema"]["type"]) == ("catalogId", "path", "integer")
-    assert OP.path_params == ("catalogId",) and OP.integer_params == ("catalogId",)
+    assert OP.path_params == ("catalogId",)
+    assert [(check.name, check.kind) for check in OP.path_checks] == [("catalogId", "integer")]
     body = spec["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/CatalogSyncRequest")
     assert OP.body_model is catalogs.CatalogSyncRequest and OP.body_required is body["required"] is True

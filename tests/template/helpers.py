@@ -77,7 +77,8 @@ def prefix(op: Operation) -> str:
 
 
 def kebab(op: Operation) -> str:
-    """The operation's name in physical names: <stack>-<kebab> (function, log group, role policy)."""
+    """The operation's name in physical names: <stack>-<kebab> (function, role policy), the log group's
+    /aws/lambda/<stack>/<area>/<kebab>."""
     return op.function.replace("_", "-")
 
 

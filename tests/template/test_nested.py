@@ -9,6 +9,7 @@ from typing import Any
 
 from local.nested import local_location
 from local.template import load_template
+from template.render import area_of
 from tests.template.helpers import TABLE, TEMPLATE, kebab, of_type, prefix
 
 
@@ -70,4 +71,4 @@ def test_the_local_stack_reads_the_nested_stacks_as_one_stack() -> None:
         assert props["Role"] == {"Fn::GetAtt": [f"{prefix(op)}FunctionRole", "Arn"]}
         assert props["LoggingConfig"]["LogGroup"] == {"Ref": f"{prefix(op)}LogGroup"}
         group = resources[f"{prefix(op)}LogGroup"]["Properties"]["LogGroupName"]
-        assert group == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{kebab(op)}"}
+        assert group == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{area_of(op)}/{kebab(op)}"}

@@ -1,12 +1,12 @@
 """Everything one Lambda container keeps between invocations, in one object.
 
 A Lambda container is one process that serves one invocation at a time and keeps whatever the code
-made: settings read from its environment, the HTTP pool to Talon.One, AWS clients, secrets read, the
-Talon.One client, the thread pool of SQS batches, the counters of the running invocation. Here they
-all live on one `Container`, built once where the handler is made (`entry.lambda_handler`) and passed
-down to whatever needs it, so nothing per-container hides in a module global or a context variable,
-and one `reset` forgets it all: what a SnapStart restore needs (`snapstart.after_restore`), and what a
-test or the local gateway does when it starts a container afresh.
+made: settings read from its environment, the HTTP pool to Talon.One, AWS clients, secrets read, reads
+kept a few seconds (the read cache), the Talon.One client, the thread pool of SQS batches, the counters
+of the running invocation. Here they all live on one `Container`, built once where the handler is made
+(`entry.lambda_handler`) and passed down to whatever needs it, so nothing per-container hides in a module
+global or a context variable, and one `reset` forgets it all: what a SnapStart restore needs
+(`snapstart.after_restore`), and what a test or the local gateway does when it starts a container afresh.
 
 Module-level caches elsewhere in the layer hold only what is computed from the code itself (validators
 compiled from the shipped schemas, the operation table), the same in every container; never anything
@@ -39,9 +39,13 @@ class SecretReader(Protocol):
 class Container:
     """One Lambda container's state (see the module docstring); thread-safe."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None, *, clock: Callable[[], float] | None = None) -> None:
         #: The environment the container started with (a Lambda container's never changes).
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        #: The container's monotonic clock, in seconds (a test gives a fake one): the read cache's ages.
+        self.clock: Callable[[], float] = clock or time.monotonic
+        #: Reads kept (core/read_cache.py): key -> (clock time kept, answer text); oldest first.
+        self.read_cache: dict[tuple[str, ...], tuple[float, str]] = {}
         #: The counters of the invocation running now (telemetry): one invocation at a time.
         self.counts = Counts()
         #: Secrets read: secret id -> (monotonic time read, JSON value) (aws.secret_values).
@@ -147,6 +151,7 @@ class Container:
             self._applications = None
             self._made.clear()
             self.secrets.clear()
+            self.read_cache.clear()
             self.no_secrets_extension = False
             self.counts = Counts()
         for connections in http:

@@ -36,12 +36,14 @@ SUPERSEDED = "MessagesSuperseded"
 DEAD_LETTERED = "MessagesDeadLettered"
 #: Customers' data erased by a scheduled run (404s included: already gone).
 ERASED = "ErasuresDone"
+#: Reads answered from the container's read cache (core/read_cache.py): no Talon.One call, nothing logged again.
+READ_CACHE_HITS = "ReadCacheHits"
 
 #: Seconds the oldest message received in the invocation had waited since it was first sent: one
 #: application's queue age, where several share one queue (recorded only in such a deployment).
 QUEUE_AGE = "QueueAgeSeconds"
 
-NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED, QUEUE_AGE)
+NAMES = (CALLS, ERRORS, RETRIES, THROTTLED, RETRY_LATER, SUPERSEDED, DEAD_LETTERED, ERASED, READ_CACHE_HITS, QUEUE_AGE)
 #: Metrics that keep their largest value in an invocation, not a sum, and their unit.
 MAXIMA = {QUEUE_AGE: "Seconds"}
 

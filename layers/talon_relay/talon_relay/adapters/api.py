@@ -14,7 +14,7 @@ from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, h
 from talon_relay.aws import queues
 from talon_relay.callers import access, applications
 from talon_relay.config.applications import DEFAULT
-from talon_relay.core import input_limits, messages, service
+from talon_relay.core import input_limits, messages, read_cache, service
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
@@ -54,6 +54,16 @@ def _idempotency_key(headers: Headers) -> str | None:
             parameter="Idempotency-Key",
         )
     return key
+
+
+def _single_values(event: Event) -> None:
+    """A query parameter sent more than once is refused by name (API Gateway's `queryStringParameters`
+    keep only the last value: the others would be dropped, and a request is never changed in transit)."""
+    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        if isinstance(values, list) and len(values) > 1:
+            raise InvalidRequest.single(
+                "Invalid query parameter", f"{name} is sent more than once; the relay takes one value", parameter=name
+            )
 
 
 def _wants_async(headers: Headers) -> bool:
@@ -103,16 +113,27 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         logger.append_keys(application=application)
         key = _idempotency_key(sent)
         value = _json_body(sent, body)
+        _single_values(event)
         query = event.get("queryStringParameters") or {}
         request = parse_request(
             operation, event.get("pathParameters") or {}, value, query=query, raw=body or None, application=application
         )
         if _wants_async(sent) and operation.queued:  # a read is answered now: nothing to queue
             return _enqueue(container, request, key or request_id)
+        caller = (
+            read_cache.caller_of(event["requestContext"].get("identity") or {}, sent) if operation.cache_seconds else ""
+        )
+        hit = read_cache.lookup(container, request, caller) if caller else None
+        if hit is not None:  # no Talon.One call: nothing is logged or counted as one
+            logger.info("answered from the read cache", extra={"age_seconds": round(hit.age, 3)})
+            return answer(operation.success_status, hit.text, read_cache.headers(hit))
         result = service.execute(container, request, context=context, correlation_id=request_id, idempotency_key=key)
+        if caller:
+            read_cache.keep(container, request, caller, result)
     except RelayError as exc:
         return error_answer(exc, request_id)
     except Exception:
         return unexpected_answer(request_id)
     # Talon.One's success answers its body (or nothing, e.g. trackEventV2 when silent: 204)
-    return answer(operation.success_status if result else 204, result or "")
+    extra = read_cache.headers(None) if operation.cache_seconds else None
+    return answer(operation.success_status if result else 204, result or "", extra)

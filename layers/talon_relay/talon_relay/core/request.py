@@ -18,9 +18,8 @@ from pydantic_core import ValidationError
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import checkers
 from talon_relay.errors import InvalidRequest, api_error
-from talon_relay.operations import Operation, QueryParam
-from talon_relay.talon.paths import path_params
-from talon_relay.wire.formats import rfc3339
+from talon_relay.operations import Operation
+from talon_relay.talon.paths import path_params, value_error
 
 if TYPE_CHECKING:
     from talon_relay.wire.models import APIError
@@ -52,27 +51,12 @@ class Request:
         set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
         set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
         key = self.operation.group_by
-        group = None
+        group = self.operation.group
         if key is not None and key in self.params:
             group = self.params[key]
         elif key is not None and isinstance(self.body, dict) and isinstance(self.body.get(key), str):
             group = self.body[key]
         set_field(self, "group_id", group)
-
-
-def _query_error(param: QueryParam, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"{param.name} must be a single string value"
-    if param.kind == "boolean" and value not in ("true", "false"):
-        return f"{param.name} must be true or false"
-    if param.kind == "yes-no" and value not in ("yes", "no"):
-        return f"{param.name} must be yes or no"
-    if param.kind == "date-time":
-        try:
-            rfc3339(value)
-        except ValueError as exc:
-            return f"{param.name} {exc}"
-    return None
 
 
 def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
@@ -81,7 +65,7 @@ def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[
     clean: dict[str, str] = {}
     for name, value in (query or {}).items():
         param = known.get(name)
-        problem = f"{operation.name} takes no query parameter {name}" if param is None else _query_error(param, value)
+        problem = f"{operation.name} takes no query parameter {name}" if param is None else value_error(param, value)
         if problem:
             errors.append(api_error("Invalid query parameter", problem, parameter=name))
         else:

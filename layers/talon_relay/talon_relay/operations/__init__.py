@@ -7,15 +7,27 @@ functions' handler modules and the sample events (`make generate`), the local st
 tests all read it.
 
 The table is split by API area, one module each: `sessions`, `profiles`, `events`, `referrals`,
-`customer_data`, `catalogs`, and `receivers` (webhook receivers). Every `Operation` bound at the top level of an
-area module is an entry. Adding an operation: docs/extending.md.
+`customer_data`, `catalogs`, `audiences`, `coupons`, `loyalty` (loyalty programs, cards and achievements), and
+`receivers` (webhook receivers). Every `Operation` bound at the top level of an area module is an entry.
+Adding an operation: docs/extending.md.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from talon_relay.operations import catalogs, customer_data, events, profiles, receivers, referrals, sessions
+from talon_relay.operations import (
+    audiences,
+    catalogs,
+    coupons,
+    customer_data,
+    events,
+    loyalty,
+    profiles,
+    receivers,
+    referrals,
+    sessions,
+)
 from talon_relay.operations.customer_data import DELETE_CUSTOMER_DATA
 from talon_relay.operations.events import TRACK_EVENT, TRACK_EVENT_V2
 from talon_relay.operations.operation import (
@@ -56,7 +68,18 @@ __all__ = [
 ]
 
 #: The area modules, in the table's order.
-AREAS: tuple[ModuleType, ...] = (sessions, profiles, events, referrals, customer_data, catalogs, receivers)
+AREAS: tuple[ModuleType, ...] = (
+    sessions,
+    profiles,
+    events,
+    referrals,
+    customer_data,
+    catalogs,
+    audiences,
+    coupons,
+    loyalty,
+    receivers,
+)
 
 
 def _gather(areas: tuple[ModuleType, ...]) -> dict[str, Operation]:

@@ -7,7 +7,7 @@ no SKU twice in one request), in the order they were queued.
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import Contract, Delivery, Operation
+from talon_relay.operations.operation import Contract, Delivery, Operation, QueryParam
 
 SYNC_CATALOG = Operation(
     Contract(
@@ -18,7 +18,7 @@ SYNC_CATALOG = Operation(
         response="wire.catalogs:Catalog",
         success_status=200,
         body_required=True,
-        integer_params=("catalogId",),
+        path_checks=(QueryParam("catalogId", "integer"),),
         examples={"catalogId": "1"},
     ),
     Delivery(group_by="catalogId", coalesce=True),

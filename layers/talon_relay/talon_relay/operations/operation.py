@@ -49,10 +49,16 @@ def load_model(ref: str) -> type[BaseModel]:
 
 
 class QueryParam(NamedTuple):
-    """A query parameter the operation takes: `boolean` (true/false), `yes-no` or `date-time`."""
+    """A parameter as the spec types it: `boolean` (true/false), `yes-no`, `date-time`, `integer` (within
+    `minimum`..`maximum`), `string` (one of `values`; `minimum`..`maximum` characters) or `list` (an array:
+    one value per request, its comma-separated items each one of `values` when given). A query parameter,
+    or (`Contract.path_checks`) a path parameter that is more than any text."""
 
     name: str
-    kind: Literal["boolean", "yes-no", "date-time"]
+    kind: Literal["boolean", "yes-no", "date-time", "integer", "string", "list"]
+    values: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
@@ -84,6 +90,8 @@ class Contract:
     #: Whether a request must carry a body (v1 bodies are optional in the spec, v2 ones required).
     body_required: bool = False
     query_params: tuple[QueryParam, ...] = ()
+    #: Path parameters the spec types beyond text (an int64 program id, a card id of 4 to 108 characters).
+    path_checks: tuple[QueryParam, ...] = ()
     #: Where the answer holds its effects and the ids logged with them (None: it has no effects).
     effects_at: tuple[str, ...] | None = None
     session_at: tuple[str, ...] = ()
@@ -92,8 +100,6 @@ class Contract:
     #: 24 hours): the relay forwards the caller's key in it, else its own (a queued message's, a webhook
     #: step's, the API request's id). None: the operation takes none.
     idempotency_header: str | None = None
-    #: Path parameters the spec types as integers (a catalog's id): digits only, else a 400 naming it.
-    integer_params: tuple[str, ...] = ()
     #: Sample values of path and query parameters (the sample events send them; documentation only).
     examples: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Path parameters by their spec names, in path order (from `path`).
@@ -116,11 +122,20 @@ class Delivery(NamedTuple):
     last_write_wins: bool = False
     #: Whether its queue is drained by the off-peak schedule instead of an SQS event source mapping.
     schedule: bool = False
+    #: One FIFO message group for the whole operation, for a write that touches many customers at once
+    #: (bulk profile updates, audience memberships): its requests are applied one at a time, in the order
+    #: they came, since two of them may name the same customer. None: `group_by` decides.
+    group: str | None = None
+    #: A read sent as POST (bestPriorPrice): answered at once like a GET, with no queue.
+    read: bool = False
     #: A webhook receiver: the platform whose signed webhooks it takes (its signature scheme, its
     #: secret `<Platform>WebhookSecret` and its mapping files `talon_relay/webhooks/<platform>/topics/`).
     #: Its function verifies and queues each webhook (storage-first), then its SQS consumer runs the
     #: Talon.One operations the topic's mapping names, in order. None: an Integration API operation.
     webhook: str | None = None
+    #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
+    #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
+    cache_seconds: float = 0
     #: Whether a batch of one FIFO group's queued requests is coalesced into as few calls as the operation's
     #: rules allow (syncCatalog: core/coalescing.py); each message keeps its own disposition.
     coalesce: bool = False
@@ -130,7 +145,9 @@ class Deployment(NamedTuple):
     """What is deployed for the operation."""
 
     #: Folder under functions/ (and the handler module's name) of its Lambda function; None: the
-    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2).
+    #: operationId in snake case (updateCustomerSessionV2 -> update_customer_session_v2). Its resources'
+    #: logical ids follow it, so a long operationId names a shorter function where its FIFO dead-letter
+    #: queue's generated name would leave the stack name too little room (`make preflight`).
     function: str | None = None
 
 
@@ -162,6 +179,10 @@ class Operation(NamedTuple):
     @property
     def query_params(self) -> tuple[QueryParam, ...]:
         return self.contract.query_params
+
+    @property
+    def path_checks(self) -> tuple[QueryParam, ...]:
+        return self.contract.path_checks
 
     @property
     def body(self) -> str | None:
@@ -222,25 +243,31 @@ class Operation(NamedTuple):
         return self.delivery.webhook
 
     @property
+    def group(self) -> str | None:
+        return self.delivery.group
+
+    @property
+    def cache_seconds(self) -> float:
+        """Seconds its answer may be kept (a GET's only: a write is never answered from a cache)."""
+        return self.delivery.cache_seconds if self.method.upper() == "GET" else 0
+
+    @property
     def coalesce(self) -> bool:
         return self.delivery.coalesce
 
     @property
-    def integer_params(self) -> tuple[str, ...]:
-        return self.contract.integer_params
-
-    @property
     def queued(self) -> bool:
         """Whether the operation has a queue (its own SQS queue and dead-letter queue, an SQS event source,
-        `Prefer: respond-async`). Not a GET (a read, no body): its answer is what the caller asked for, so it
-        is answered at once, and the function is deployed with no queue and no sqs:* permission."""
-        return self.method.upper() != "GET"
+        `Prefer: respond-async`). Not a GET (a read, no body), nor a read sent as POST (`Delivery.read`): its
+        answer is what the caller asked for, so it is answered at once, and the function is deployed with no
+        queue and no sqs:* permission."""
+        return self.method.upper() != "GET" and not self.delivery.read
 
     @property
     def fifo(self) -> bool:
         # a webhook's queue is FIFO, grouped by its topic mapping's `group` (the customer's cart,
         # session or profile), so one customer's webhooks reach Talon.One in the order they came
-        return self.group_by is not None or self.webhook is not None
+        return self.group_by is not None or self.group is not None or self.webhook is not None
 
     @property
     def key_api(self) -> bool:

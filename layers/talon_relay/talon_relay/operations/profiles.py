@@ -38,3 +38,42 @@ UPDATE_CUSTOMER_PROFILE_V2 = Operation(
     ),
     Delivery(group_by="integrationId", last_write_wins=True),
 )
+
+# --- many customers at once, and what a customer holds (May 2026) -------------------------------------
+
+# Up to 1,000 profiles in one request. Queued as ONE FIFO group for the whole operation: two bulk requests
+# may name the same customer, so they are applied one at a time in the order they came (an older value
+# never lands after a newer one), at the cost of running them serially. Not split per customer (that would
+# change what the caller sent) and not last-write-wins (a later request may name other customers).
+# 200 with the profiles when silent=no; 204 otherwise (the default).
+UPDATE_CUSTOMER_PROFILES_V2 = Operation(
+    Contract(
+        name="updateCustomerProfilesV2",
+        method="PUT",
+        path="/v2/customer_profiles",
+        body="wire.audiences:MultipleCustomerProfileIntegrationRequest",
+        response="wire.audiences:MultipleCustomerProfileIntegrationResponseV2",
+        success_status=200,
+        body_required=True,
+        query_params=(QueryParam("silent", "yes-no"),),
+        examples={"silent": "no"},
+    ),
+    Delivery(group="customerProfiles"),
+)
+
+# A read, answered at once. The storefront reads it often (the vendor's Shopify app caches it ~10 s):
+# the table's read cache, when the entry opts in with its TTL, is where that belongs.
+GET_CUSTOMER_INVENTORY = Operation(
+    Contract(
+        name="getCustomerInventory",
+        method="GET",
+        path="/v1/customer_profiles/{integrationId}/inventory",
+        response="wire.coupons:CustomerInventory",
+        success_status=200,
+        query_params=tuple(
+            QueryParam(name, "boolean")
+            for name in ("profile", "referrals", "coupons", "loyalty", "giveaways", "achievements")
+        ),
+        examples={"integrationId": "p-1", "profile": "true", "coupons": "true"},
+    ),
+)

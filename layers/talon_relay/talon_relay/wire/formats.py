@@ -22,6 +22,24 @@ def rfc3339(value: str) -> str:
     return value
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def uuid_text(value: str) -> str:
+    """A UUID as 8-4-4-4-12 hexadecimal digits (the spec's `format: uuid`), returned as sent."""
+    parts = value.split("-")
+    if [len(part) for part in parts] != [8, 4, 4, 4, 12] or not all(set(part) <= _HEX for part in parts):
+        raise ValueError("must be a UUID such as 1f0b2c5e-6a7d-4c8e-9f10-2b3c4d5e6f70")
+    return value
+
+
+def unique_items(values: list[str]) -> list[str]:
+    """A list whose items are all different (the spec's `uniqueItems`), returned as sent."""
+    if len(set(values)) != len(values):
+        raise ValueError("must not hold the same item twice")
+    return values
+
+
 #: Items a syncCatalog request may carry (the spec's `maxItems`).
 MAX_SYNC_ACTIONS = 1000
 
