@@ -31,12 +31,12 @@ def _sources(response: dict[str, Any]) -> list[dict[str, str]]:
     ("folder", "params", "body", "source"),
     [
         ("update_audience_v2", {"audienceId": "abc"}, {"name": "VIP"}, {"parameter": "audienceId"}),
-        ("delete_audience_v2", {"audienceId": "-1"}, ..., {"parameter": "audienceId"}),
+        ("delete_audience_v2", {"audienceId": "1e3"}, ..., {"parameter": "audienceId"}),
         ("delete_audience_memberships_v2", {"audienceId": "99999999999999999999"}, ..., {"parameter": "audienceId"}),
         ("create_audience_v2", None, {"name": ""}, {"pointer": "/name"}),
         ("create_coupon_reservation", None, {"integrationIDs": "p-1"}, {"pointer": "/integrationIDs"}),
         (
-            "update_customer_profile_audiences",
+            "customer_profile_audiences",
             None,
             {"data": [{"action": "join", "profileIntegrationId": "p-1", "audienceId": 1}]},
             {"pointer": "/data/0/action"},
@@ -48,7 +48,7 @@ def _sources(response: dict[str, Any]) -> list[dict[str, str]]:
             {"pointer": "/timeframeEndDateType"},
         ),
         (
-            "create_referrals_for_multiple_advocates",
+            "referrals_for_multiple_advocates",
             None,
             {"campaignId": 3, "advocateProfileIntegrationIds": ["p-1"], "usageLimit": 1_000_000},
             {"pointer": "/usageLimit"},
