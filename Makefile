@@ -85,7 +85,7 @@ deploy: preflight build  ## sam deploy with the samconfig.toml environment CONFI
 clean:  ## delete the build, test and lint caches (.aws-sam, .pytest_cache, .mypy_cache, .ruff_cache)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: run demo cleanup redrive
+.PHONY: run demo cleanup redrive catalog-backfill
 
 run:  ## the whole bundle on this machine: Talon.One emulator, local AWS, local gateway (Ctrl-C stops)
 	$(PY) -m local run $(ARGS)
@@ -99,6 +99,10 @@ cleanup:  ## run the off-peak erasure schedule of the running stack now
 redrive:  ## move FUNCTION's dead-lettered messages back to its queue, FUNCTION=events: the bus's (local, or STACK=<stack>)
 	@test -n "$(FUNCTION)" || { echo "usage: make redrive FUNCTION=update_customer_session|events [STACK=name]"; exit 2; }
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
+
+catalog-backfill:  ## queue a whole catalog's products (FILE, Shopify JSON) as syncs of CATALOG (local stack, or STACK=<deployed stack>)
+	@test -n "$(CATALOG)" -a -n "$(FILE)" || { echo "usage: make catalog-backfill CATALOG=1 FILE=products.json [STACK=name] [CONVENTIONS=shopify_sku=variant_id]"; exit 2; }
+	$(PY) -m local.backfill --catalog $(CATALOG) --file $(FILE) $(if $(STACK),--stack $(STACK)) $(if $(CONVENTIONS),--conventions $(CONVENTIONS))
 
 .PHONY: load bench
 

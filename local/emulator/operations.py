@@ -11,7 +11,7 @@ here comes from the relay (tests/unit/test_architecture.py).
 
 from __future__ import annotations
 
-from local.emulator import after_order, audiences, coupons, loyalty_routes, v1, v2
+from local.emulator import after_order, audiences, catalogs, coupons, loyalty_routes, v1, v2
 from local.emulator.routes import QueryParam, Route
 
 _DRY = QueryParam("dry", "boolean")
@@ -182,4 +182,15 @@ ROUTES: tuple[Route, ...] = (
     *coupons.ROUTES,
     # --- loyalty programs, cards and achievements (talon_one_openapi-v25.17.0.yaml) --------------------
     *loyalty_routes.ROUTES,
+    # --- cart item catalogs (talon_one_openapi-v25.17.0.yaml) ----------------------------------------
+    Route(
+        "syncCatalog",
+        "PUT",
+        "/v1/catalogs/{catalogId}/sync",
+        200,
+        catalogs.sync_catalog,
+        body="CatalogSyncRequest",
+        body_required=True,
+        definitions=catalogs.DEFINITIONS,
+    ),
 )

@@ -38,6 +38,8 @@ class Store:
     segments: Segments = field(default_factory=Segments)
     #: loyalty transactions and cards (ledgers.py)
     ledgers: Ledgers = field(default_factory=Ledgers)
+    #: cart item catalogs by id (catalogs.py): their version, their items by SKU
+    catalogs: dict[str, Any] = field(default_factory=dict)
     next_event_id: int = 1
     next_referral_id: int = 1
     next_ledger_id: int = 1
@@ -56,6 +58,7 @@ class Store:
             "advancedEvents": dict(self.advanced_events),
             "segments": self.segments.dump(),
             "ledgers": self.ledgers.dump(),
+            "catalogs": self.catalogs,
             "nextIds": {
                 "event": self.next_event_id,
                 "referral": self.next_referral_id,
@@ -80,6 +83,7 @@ class Store:
             advanced_events={str(k): int(v) for k, v in data.get("advancedEvents", {}).items()},
             segments=Segments.load(data.get("segments", {})),
             ledgers=Ledgers.load(data.get("ledgers")),
+            catalogs=dict(data.get("catalogs", {})),
             next_event_id=int(ids.get("event", 1)),
             next_referral_id=int(ids.get("referral", 1)),
             next_ledger_id=int(ids.get("ledgerEntry", 1)),

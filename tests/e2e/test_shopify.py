@@ -90,6 +90,9 @@ DEFAULT_TOPICS: dict[str, list[tuple[str, str, int]]] = {
     "orders/paid": [("PUT", session_path(CART), 200), ("POST", "/v3/events", 200)],
     "customers/create": [("PUT", f"/v2/customer_profiles/{CUSTOMER}", 200)],
     "customers/update": [("PUT", f"/v2/customer_profiles/{CUSTOMER}", 200)],
+    "products/create": [("PUT", "/v1/catalogs/1/sync", 200)],
+    "products/update": [("PUT", "/v1/catalogs/1/sync", 200)],
+    "products/delete": [("PUT", "/v1/catalogs/1/sync", 200)],
 }
 
 
@@ -107,6 +110,28 @@ def test_each_default_topic_reaches_talon_one_as_its_mapping_says(
     expected = DEFAULT_TOPICS[topic]
     assert applied(stack, queues, len(expected)) == expected
     assert queues.depth(DLQ) == queues.depth(SESSIONS_DLQ) == 0
+
+
+def test_a_product_created_updated_and_deleted_is_in_the_catalog_then_gone(
+    stack: LocalStack, queues: Queues, shopify: Shopify
+) -> None:
+    # Given a product created in the shop
+    created = payload("products/create")
+    assert shopify.post("products/create", created).status == 200
+    applied(stack, queues, 1)
+    items = stack.emulator.state()["catalogs"]["1"]["items"]
+    # Then each variant is an item of catalog 1, by the SKU convention (SKU, else the variant id)
+    first, second = created["variants"]
+    assert set(items) == {first["sku"], str(second["id"])}
+    # When its price changes, then it is deleted
+    assert shopify.post("products/update", payload("products/update")).status == 200
+    applied(stack, queues, 2)
+    assert stack.emulator.state()["catalogs"]["1"]["items"][first["sku"]]["price"] == 8.9
+    assert shopify.post("products/delete", payload("products/delete")).status == 200
+    # Then its items are gone, and every sync was accepted
+    assert applied(stack, queues, 3) == [("PUT", "/v1/catalogs/1/sync", 200)] * 3
+    assert stack.emulator.state()["catalogs"]["1"]["items"] == {}
+    assert queues.depth(DLQ) == 0
 
 
 def test_the_journey_of_a_cart_its_checkout_and_its_order_is_one_session_closed_once(
@@ -217,7 +242,7 @@ def test_a_guest_orders_sessions_and_events_are_erased_by_customers_redact(
 
 @pytest.mark.parametrize(
     ("topic", "status"),
-    [("shop/redact", "acknowledged"), ("products/update", "ignored"), ("app/uninstalled", "ignored")],
+    [("shop/redact", "acknowledged"), ("inventory_levels/update", "ignored"), ("app/uninstalled", "ignored")],
 )
 def test_shop_redact_and_unmapped_topics_are_acknowledged_and_nothing_is_sent(
     stack: LocalStack, queues: Queues, shopify: Shopify, topic: str, status: str

@@ -273,7 +273,10 @@ def test_a_signed_webhook_without_its_topic_or_id_is_a_400_naming_the_header(sho
 
 @pytest.mark.parametrize(
     ("topic", "status", "metric"),
-    [("products/update", "ignored", "WebhookTopicUnmapped"), ("shop/redact", "acknowledged", "WebhookNothingToSend")],
+    [
+        ("inventory_levels/update", "ignored", "WebhookTopicUnmapped"),
+        ("shop/redact", "acknowledged", "WebhookNothingToSend"),
+    ],
 )
 def test_unmapped_topics_and_shop_redact_are_acknowledged_counted_and_logged_never_sent(
     shop: Shop,

@@ -34,6 +34,9 @@ DEFAULT_TOPICS = {
     "customers/update",
     "customers/redact",
     "shop/redact",
+    "products/create",
+    "products/update",
+    "products/delete",
 }
 
 
@@ -102,6 +105,82 @@ def test_the_layer_maps_the_default_shopify_topics() -> None:
 
 
 # --- what each default topic becomes ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("topic", ["products/create", "products/update"])
+def test_a_products_variants_are_added_to_the_catalog_by_the_sku_convention(topic: str) -> None:
+    # Given Shopify's product webhook: a variant with a SKU and one without
+    payload = sample(topic)
+    first, second = payload["variants"]
+    assert first["sku"] and not second["sku"]
+    # When its mapping applies (the default convention: the merchant's SKU, else the variant id)
+    ((operation, params, query, body),) = bodies(topic, payload)
+    # Then it is one sync of catalog 1 adding (or replacing) each variant, priced, known by its product
+    assert (operation, params, query) == ("syncCatalog", {"catalogId": "1"}, {})
+    product = str(payload["id"])
+    assert body == {
+        "actions": [
+            {
+                "type": "ADD",
+                "payload": {
+                    "sku": sku,
+                    "price": float(variant["price"]),
+                    "attributes": {"shopifyProductId": product},
+                    "replaceIfExists": True,
+                },
+            }
+            for sku, variant in ((first["sku"], first), (str(second["id"]), second))
+        ]
+    }
+
+
+def test_with_the_variant_id_convention_every_item_is_its_variant_id() -> None:
+    # Given the deployment's choice of variant ids (Talon.One's own Shopify app's convention)
+    from talon_relay.webhooks import conventions
+
+    chosen = conventions.expansions(conventions.parse_choices("shopify_sku=variant_id"))
+    mapping = mappings.load_file(SHOPIFY_DIR / "products_update.json", chosen)
+    payload = sample("products/update")
+    # When the product's update maps
+    (request,) = mappings.apply(mapping, payload)
+    # Then its items are the variants' ids, SKU or not
+    assert [a["payload"]["sku"] for a in request.body["actions"]] == [str(v["id"]) for v in payload["variants"]]
+
+
+def test_a_deleted_product_removes_its_items_by_product_id() -> None:
+    # Given Shopify's products/delete (only the product's id)
+    payload = sample("products/delete")
+    assert set(payload) == {"id"}
+    # Then its items are removed by the attribute the create and update set
+    ((operation, params, _, body),) = bodies("products/delete", payload)
+    assert (operation, params) == ("syncCatalog", {"catalogId": "1"})
+    assert body == {
+        "actions": [
+            {
+                "type": "REMOVE_MANY",
+                "payload": {"filters": [{"attr": "shopifyProductId", "op": "EQ", "value": str(payload["id"])}]},
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        (lambda p: p.update(variants=[]), "/actions"),
+        (lambda p: p["variants"][1].update(sku=p["variants"][0]["sku"]), "repeats the SKU"),
+        (lambda p: p.pop("variants"), "/actions"),
+    ],
+    ids=["no-variants", "sku-twice", "no-variants-key"],
+)
+def test_a_product_that_does_not_map_is_refused_naming_why(change: Any, fault: str) -> None:
+    # Given a product webhook Talon.One would refuse as a sync (or that is not a product)
+    payload = sample("products/update")
+    change(payload)
+    # Then it is refused before anything is sent, naming the fault
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify("products/update"), payload)
+    assert fault in refused.value.reason
 
 
 def test_orders_paid_closes_the_session_then_tracks_a_purchase() -> None:

@@ -5,7 +5,9 @@ failed for a passing reason is handed back to come back after a growing delay (r
 visibility is changed, then it is reported as a batch item failure), and on its last receive (the
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
-profile update older than one already applied is acknowledged as superseded (ordering.py).
+profile update older than one already applied is acknowledged as superseded (ordering.py). A `coalesce`
+entry's group (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
+(coalescing.py); then each record takes the disposition of its own outcome, in order.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from talon_relay.aws import queues
 from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
-from talon_relay.core import lifecycle, messages, ordering, retry_delays, service
+from talon_relay.core import coalescing, lifecycle, messages, ordering, retry_delays, service
 from talon_relay.errors import InvalidRequest, RelayError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation, carried_by
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from talon_relay.container import Container
+    from talon_relay.core.request import Request
 
 #: A record is not started with less than this left of the invocation (it is left for retry).
 RECORD_RESERVE_SECONDS = 2.0
@@ -56,13 +59,16 @@ class _RecordHandler:
     targets: dict[str, Operation] = field(default_factory=dict)
     #: each application's Talon.One failures in a row in this batch (lanes.py)
     breaker: lanes.Breaker = field(default_factory=lanes.Breaker)
+    #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
+    outcomes: dict[str, Exception | None] = field(default_factory=dict)
 
     def _counts(self, record: SQSRecord) -> telemetry.Counts:
         return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        if _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS:
+        done = self.operation.coalesce and message_id in self.outcomes  # sent already: never handed back untried
+        if not done and (self.operation.coalesce or _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS):
             why = getattr(self.context, "why_short", "the invocation ran out of time")  # lanes.Share says its own
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, f"not attempted on its last receive: {why}", None)
@@ -115,10 +121,12 @@ class _RecordHandler:
 
             consumer.process(self.container, operation, record.body, context=self.context, routed=routed)
             return
-        application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
-        logger.thread_safe_append_keys(application=application)
-        self._routed(record, application)
-        request, key = messages.decode(operation, record.body, application)
+        if operation.coalesce:
+            outcome = self.outcomes[message_id]
+            if outcome is not None:
+                raise outcome
+            return
+        request, key = self.decode(record, operation)
         # acknowledged without a call when a newer update of this customer was applied already, and
         # without a retry when Talon.One's session had moved on past it (core/lifecycle.py)
         ordering.in_order(
@@ -138,6 +146,14 @@ class _RecordHandler:
                 ),
             ),
         )
+
+    def decode(self, record: SQSRecord, operation: Operation | None = None) -> tuple[Request, str | None]:
+        """The record's request and idempotency key, for its application (InvalidRequest: a dead letter);
+        `operation`: the one the record names on a shared queue, else the function's own."""
+        application = applications.of_message(self.container, record.body, record.raw_event.get("messageAttributes"))
+        logger.thread_safe_append_keys(application=application)
+        self._routed(record, application)
+        return messages.decode(operation or self.operation, record.body, application)
 
     def _routed(self, record: SQSRecord, application: str) -> None:
         """The record reached `application`: its counts are that application's from now on, and in a
@@ -272,6 +288,18 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
     def run(group: list[dict[str, Any]], lane_context: Any) -> set[str]:
         fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
         handler = replace(batch, context=lane_context)  # the lane's time; the batch's records and breaker
+        if operation.coalesce:  # the group's calls now, each record's outcome kept for its turn below
+            from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+            handler.outcomes.update(
+                coalescing.run(
+                    container,
+                    [SQSRecord(record) for record in group],
+                    decode=handler.decode,
+                    context=lane_context,
+                    time_left=lambda: _remaining_seconds(lane_context) >= RECORD_RESERVE_SECONDS,
+                )
+            )
         processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
         processor.raise_on_entire_batch_failure = False
         # Without the Lambda context (the record handler holds it): given one, Powertools inspects the

@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic_core import SchemaValidator
 
-from talon_relay.wire.formats import rfc3339, unique_items, uuid_text
+from talon_relay.wire.formats import one_sync, rfc3339, unique_items, uuid_text
 
 #: The validator functions a schema may name (the request models' AfterValidators).
-FUNCTIONS = {"rfc3339": rfc3339, "unique_items": unique_items, "uuid_text": uuid_text}
+FUNCTIONS = {"rfc3339": rfc3339, "unique_items": unique_items, "uuid_text": uuid_text, "one_sync": one_sync}
 
 SCHEMAS = str(Path(__file__).with_name("checkers.json"))
 

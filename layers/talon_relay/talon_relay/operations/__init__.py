@@ -7,7 +7,7 @@ functions' handler modules and the sample events (`make generate`), the local st
 tests all read it.
 
 The table is split by API area, one module each: `sessions`, `profiles`, `events`, `referrals`,
-`customer_data`, `audiences`, `coupons`, `loyalty` (loyalty programs, cards and achievements), and
+`customer_data`, `catalogs`, `audiences`, `coupons`, `loyalty` (loyalty programs, cards and achievements), and
 `receivers` (webhook receivers). Every `Operation` bound at the top level of an area module is an entry.
 Adding an operation: docs/extending.md.
 """
@@ -18,6 +18,7 @@ from types import ModuleType
 
 from talon_relay.operations import (
     audiences,
+    catalogs,
     coupons,
     customer_data,
     events,
@@ -74,6 +75,7 @@ AREAS: tuple[ModuleType, ...] = (
     events,
     referrals,
     customer_data,
+    catalogs,
     audiences,
     coupons,
     loyalty,

@@ -131,6 +131,9 @@ class Delivery(NamedTuple):
     #: A read whose answer may be this many seconds old without harm (loyalty balances, achievements):
     #: kept per container and per caller and customer (core/read_cache.py). 0: never kept; never a write.
     cache_seconds: float = 0
+    #: Whether a batch of one FIFO group's queued requests is coalesced into as few calls as the operation's
+    #: rules allow (syncCatalog: core/coalescing.py); each message keeps its own disposition.
+    coalesce: bool = False
 
 
 class Deployment(NamedTuple):
@@ -254,6 +257,10 @@ class Operation(NamedTuple):
     def cache_seconds(self) -> float:
         """Seconds its answer may be kept (a GET's only: a write is never answered from a cache)."""
         return self.delivery.cache_seconds if self.method.upper() == "GET" else 0
+
+    @property
+    def coalesce(self) -> bool:
+        return self.delivery.coalesce
 
     @property
     def queued(self) -> bool:

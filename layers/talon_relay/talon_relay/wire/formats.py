@@ -38,3 +38,33 @@ def unique_items(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not hold the same item twice")
     return values
+
+
+#: Items a syncCatalog request may carry (the spec's `maxItems`).
+MAX_SYNC_ACTIONS = 1000
+
+
+def _field(item: object, name: str) -> object:
+    """A field of an action or payload: a dict (the checkers) or a model (library use)."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def one_sync(actions: list[object]) -> list[object]:
+    """A syncCatalog request's actions as Talon.One takes them: one action type, no SKU twice.
+
+    Talon.One refuses the whole request otherwise (400), so the relay refuses it first, naming the action.
+    """
+    first = _field(actions[0], "type") if actions else None
+    seen: dict[str, int] = {}
+    for index, action in enumerate(actions):
+        kind = _field(action, "type")
+        if kind != first:
+            raise ValueError(f"actions/{index}/type is {kind}, but actions/0 is {first}: one action type per sync")
+        sku = _field(_field(action, "payload"), "sku")
+        if isinstance(sku, str):
+            if sku in seen:
+                raise ValueError(
+                    f"actions/{index}/payload/sku repeats the SKU of actions/{seen[sku]}: a SKU at most once per sync"
+                )
+            seen[sku] = index
+    return actions

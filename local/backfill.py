@@ -1,0 +1,144 @@
+"""`make catalog-backfill CATALOG=<id> FILE=<products.json>`: a whole catalog's products, queued as syncs.
+
+Reads Shopify products (the Admin API's `{"products": [...]}`, a JSON array, or one product per line, as
+products/create sends them) and makes each variant an ADD (replaceIfExists) by the same mapping as the
+products/create webhook (talon_relay/webhooks/shopify/topics/products_create.json) and the same SKU
+convention (`--conventions shopify_sku=variant_id`, as WEBHOOK_CONVENTIONS). The actions go on the
+syncCatalog queue in order, on the catalog's FIFO group, as messages of at most 1,000 actions, no SKU twice
+in one (a repeated SKU starts the next message, after it) and within SQS's message size; the function then
+coalesces them as it does any queued sync. Each message checked as the relay will check it before any is
+sent: a file the relay would refuse sends nothing. Works on the local stack (`make run`) and, with
+`STACK=<name>`, on a deployed stack (the queue URL from its outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from talon_relay.core.request import parse_request
+from talon_relay.operations import OPERATIONS
+from talon_relay.webhooks import conventions, mappings
+
+OPERATION = OPERATIONS["syncCatalog"]
+MAX_ACTIONS = 1000
+#: Bytes of a message body (SQS takes 262,144; room for the attributes the relay adds on the way).
+MAX_BYTES = 200_000
+
+
+def read_products(path: Path) -> list[dict[str, Any]]:
+    """Products from a file: `{"products": [...]}`, a JSON array, or JSON lines."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict):
+        data = data.get("products", [data])
+    if not isinstance(data, list) or not all(isinstance(product, dict) for product in data):
+        raise ValueError(f"{path}: not products (a JSON array, {{'products': [...]}} or one product per line)")
+    return data
+
+
+def product_actions(products: list[dict[str, Any]], choices: str | None = None) -> list[dict[str, Any]]:
+    """Each product's variants as ADD actions, by the products/create mapping and the chosen conventions."""
+    replacements = conventions.expansions(conventions.parse_choices(choices))
+    mapping = mappings.load_file(mappings.platform_dir("shopify") / "products_create.json", replacements)
+    step = mapping.steps[0]
+    actions: list[dict[str, Any]] = []
+    for index, product in enumerate(products):
+        try:
+            actions += mappings.step_request(step, product).body["actions"]
+        except ValueError as exc:  # InvalidRequest: names the field, never the product's values
+            raise ValueError(f"product {index} (id {product.get('id')!r}) does not map: {exc}") from None
+    return actions
+
+
+def chunks(actions: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The actions in order, as bodies of at most 1,000 actions and MAX_BYTES, no SKU twice in one."""
+    current: list[dict[str, Any]] = []
+    skus: set[str] = set()
+    size = 0
+    for action in actions:
+        sku = action.get("payload", {}).get("sku")
+        cost = len(json.dumps(action, separators=(",", ":"))) + 1
+        if current and (len(current) >= MAX_ACTIONS or size + cost > MAX_BYTES or sku in skus):
+            yield current
+            current, skus, size = [], set(), 0
+        current.append(action)
+        size += cost
+        if isinstance(sku, str):
+            skus.add(sku)
+    if current:
+        yield current
+
+
+def messages(catalog: str, actions: list[dict[str, Any]], run: str) -> list[dict[str, Any]]:
+    """The queue messages (docs/api.md format) of a backfill, each checked as the relay will check it."""
+    out: list[dict[str, Any]] = []
+    for index, part in enumerate(chunks(actions)):
+        body = {"actions": part}
+        parse_request(OPERATION, {"catalogId": catalog}, body)  # InvalidRequest names the fault
+        out.append({"catalogId": catalog, "body": body, "idempotencyKey": f"backfill:{run}:{index}"})
+    return out
+
+
+def send(sqs: Any, queue_url: str, catalog: str, bodies: list[dict[str, Any]]) -> int:
+    """Queue the messages in order on the catalog's FIFO group; returns how many were sent."""
+    for body in bodies:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=text,
+            MessageGroupId=catalog,
+            MessageDeduplicationId=hashlib.sha256(body["idempotencyKey"].encode()).hexdigest(),
+        )
+    return len(bodies)
+
+
+def queue_url(stack: str | None) -> tuple[Any, str]:
+    """(SQS client, syncCatalog queue URL) of the local stack, or of a deployed one."""
+    if stack:
+        import boto3
+
+        from local.redrive import queue_urls_from_stack
+
+        return boto3.client("sqs"), queue_urls_from_stack(stack, "SyncCatalog")[0]
+    from local.aws import local_client
+    from local.stack import running_stack
+
+    info = running_stack()
+    if info is None:
+        raise SystemExit("no local stack is running: start one with `make run`, or pass STACK=<name>")
+    return local_client("sqs", info["aws_endpoint"]), str(info["queues"]["SyncCatalogQueue"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.backfill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", required=True, help="the Talon.One catalog id (an integer)")
+    parser.add_argument("--file", required=True, type=Path, help="the products (JSON, or one product per line)")
+    parser.add_argument("--stack", help="a deployed stack's name (default: the local stack of `make run`)")
+    parser.add_argument("--conventions", help="as WEBHOOK_CONVENTIONS, e.g. shopify_sku=variant_id")
+    parser.add_argument("--dry-run", action="store_true", help="check and count, send nothing")
+    args = parser.parse_args(argv)
+    try:
+        actions = product_actions(read_products(args.file), args.conventions)
+        bodies = messages(args.catalog, actions, uuid.uuid4().hex[:12])
+    except (OSError, ValueError) as exc:  # InvalidRequest is a ValueError: it names the field
+        print(f"nothing sent: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(actions)} item(s) of catalog {args.catalog} in {len(bodies)} message(s)")
+    if not args.dry_run:
+        sqs, url = queue_url(args.stack)
+        print(f"queued {send(sqs, url, args.catalog, bodies)} message(s) on {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
