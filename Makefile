@@ -34,7 +34,7 @@ test-fast:  ## the inner loop, in seconds: unit, contract and template tests onl
 
 lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check
-	$(PY) -m talon_relay.core.checkers_build --check
+	$(PY) -m template.checkers_build --check
 	$(PY) -m template.generate --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,7 +50,7 @@ template:  ## render template.yaml from template/base.yaml and the operation tab
 	$(PY) -m template.render
 
 checkers:  ## write the request checkers (talon_relay/core/checkers.json) from the request models, after changing a model
-	$(PY) -m talon_relay.core.checkers_build
+	$(PY) -m template.checkers_build
 
 mapping-schema:  ## write the webhook mapping files' JSON Schema (talon_relay/webhooks/mapping.schema.json) from its model
 	$(PY) -m talon_relay.webhooks.mapping_model

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from talon_relay.core import checkers, checkers_build
+from talon_relay.core import checkers
 from talon_relay.operations import OPERATIONS, Operation, load_model
+from template import checkers_build
 from tests.support import load_event
 
 BODIES = sorted({op.body for op in OPERATIONS.values() if op.body is not None})

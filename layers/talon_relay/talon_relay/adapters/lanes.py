@@ -153,3 +153,12 @@ def run(
         if turn < threads
     ]
     return set().union(*(future.result() for future in futures))
+
+
+def groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"
+        groups.setdefault(group, []).append(record)
+    return list(groups.values())

@@ -23,9 +23,9 @@ from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.config.settings import Settings
 from talon_relay.core import coalescing, lifecycle, messages, ordering, retry_delays, service
-from talon_relay.errors import InvalidRequest, RelayError
+from talon_relay.errors import RelayError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation, carried_by
+from talon_relay.operations import Operation
 from talon_relay.talon.errors import TalonOneError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class _RecordHandler:
         mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter). On a shared
         queue (the sessions queue) the message names its operation, which is run here, in its group's order."""
         message_id = record.message_id
-        operation = operation_of(self.operation, record.raw_event.get("messageAttributes"))
+        operation = messages.operation_of(self.operation, record.raw_event.get("messageAttributes"))
         self.targets[message_id] = operation
         if operation is not self.operation:
             logger.thread_safe_append_keys(target=operation.name)
@@ -230,23 +230,6 @@ class _RecordHandler:
         self._counts(record).add(telemetry.DEAD_LETTERED)
 
 
-def operation_of(consumer: Operation, attributes: dict[str, Any] | None) -> Operation:
-    """The operation a record handed to `consumer`'s function is for: on a shared queue (the sessions queue)
-    the one its `relayOperation` attribute names, without one the function's own (docs/api.md); a name the
-    queue does not carry is an InvalidRequest (a dead letter) saying so."""
-    found = (attributes or {}).get(messages.OPERATION_ATTRIBUTE)
-    name = found.get("stringValue") if isinstance(found, dict) else None
-    target = carried_by(consumer, name if isinstance(name, str) else None)
-    if target is None:
-        raise InvalidRequest.single(
-            "Invalid message",
-            f"{messages.OPERATION_ATTRIBUTE} {str(name)[:80]!r} names no operation"
-            f" of the {consumer.shared_queue} queue",
-            parameter=messages.OPERATION_ATTRIBUTE,
-        )
-    return target
-
-
 def _wait_with_the_head(
     container: Container, group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None
 ) -> None:
@@ -257,15 +240,6 @@ def _wait_with_the_head(
     for record in group:
         if record["messageId"] in skipped and queue_url:
             queues.change_visibility(container, queue_url, record["receiptHandle"], seconds)
-
-
-def _groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"
-        groups.setdefault(group, []).append(record)
-    return list(groups.values())
 
 
 def handle(container: Container, operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -312,7 +286,7 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
 
     # groups in parallel, each application's on its share of the threads and the time (lanes.py)
     failed = lanes.run(
-        _groups(records),
+        lanes.groups(records),
         run,
         context=context,
         workers=cfg.batch_concurrency,

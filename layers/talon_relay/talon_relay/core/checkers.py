@@ -1,7 +1,7 @@
 """The strict checker of a caller's body: pydantic-core validators of the request models.
 
 The request models (`models`, `models_v2`) say what a body may hold. Their core schemas, written into
-checkers.json by `make checkers` (`checkers_build`) with each model as a typed dict, are what a
+checkers.json by `make checkers` (`template/checkers_build.py`) with each model as a typed dict, are what a
 function validates with: the same checks and errors as the models' own validation (one wording
 differs: a nested value that is not an object is "Input should be a valid dictionary", without the
 model's class name), without a model instance and without importing pydantic itself, whose import

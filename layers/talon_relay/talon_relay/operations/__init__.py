@@ -38,12 +38,12 @@ from talon_relay.operations.operation import (
     Deployment,
     Operation,
     QueryParam,
-    load_model,
 )
 from talon_relay.operations.profiles import UPDATE_CUSTOMER_PROFILE, UPDATE_CUSTOMER_PROFILE_V2
 from talon_relay.operations.receivers import SHOPIFY_WEBHOOK, TALON_ONE_WEBHOOK
 from talon_relay.operations.referrals import CREATE_REFERRAL
 from talon_relay.operations.sessions import UPDATE_CUSTOMER_SESSION, UPDATE_CUSTOMER_SESSION_V2
+from talon_relay.wire import load_model
 
 __all__ = [
     "CREATE_REFERRAL",

@@ -17,31 +17,15 @@ worked out once), the other parts are named tuples, a tenth of a dataclass's cos
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
+from talon_relay.wire import load_model
+
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from talon_relay.wire.base import RequestModel, ResponseModel
-
-
-@cache
-def load_model(ref: str) -> type[BaseModel]:
-    """The model a table entry names as "module:Class" (a module of talon_relay), imported now.
-
-    Library use and tests: the functions check bodies with `checkers` and never import a model.
-    """
-    from pydantic import BaseModel
-
-    module, _, name = ref.partition(":")
-    model = getattr(importlib.import_module(f"talon_relay.{module}"), name)
-    assert isinstance(model, type) and issubclass(model, BaseModel), ref
-    return model
 
 
 class QueryParam(NamedTuple):

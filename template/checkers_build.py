@@ -95,7 +95,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m talon_relay.core.checkers_build", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m template.checkers_build", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail when checkers.json is not what the models give")
     args = parser.parse_args(argv)
     text = render()
