@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import urllib3
 
@@ -62,8 +62,13 @@ def segment(value: str) -> str:
 
 
 def canonical_path(path: str) -> str:
-    """The path a caller signs: each segment's value percent-encoded as one segment."""
-    return "/".join(segment(unquote(part)) for part in path.split("?", 1)[0].split("/"))
+    """The path a caller signs: each segment's value percent-encoded as one segment, then the query
+    parameters sorted by name, encoded the same way (docs/api.md, "Signing a request")."""
+    base, _, query = path.partition("?")
+    signed = "/".join(segment(unquote(part)) for part in base.split("/"))
+    if query:
+        signed += "?" + urlencode(sorted(parse_qsl(query, keep_blank_values=True)), quote_via=quote, safe="")
+    return signed
 
 
 def signing_secret(stack: LocalStack) -> str:

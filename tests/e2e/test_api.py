@@ -149,6 +149,17 @@ def test_coupon_effects_reach_the_caller(stack: LocalStack, http: Http) -> None:
     assert [e[3] for e in second["event"]["effects"]] == [["rejectCoupon", "WELCOME10", "CouponLimitReached"]]
 
 
+def test_a_signed_request_with_query_parameters_reaches_talon_one_with_them(stack: LocalStack, http: Http) -> None:
+    # Given a v2 event signed with its query (sorted, as docs/api.md says a sender signs it)
+    body = {"profileId": "p-query", "type": "purchase", "attributes": {}}
+    # When it is sent with silent=no
+    answer = http.relay("POST", "/v2/events?silent=no", body)
+    # Then the signature holds and Talon.One got the query: it answered with the evaluated event (200)
+    assert answer.status == 200, answer.json
+    sent = talon_requests(stack, method="POST", prefix="/v2/events")
+    assert sent[-1]["query"] == "silent=no"
+
+
 def test_deleting_a_customer_erases_their_attributes(stack: LocalStack, http: Http) -> None:
     # Given a customer with profile and session attributes
     http.relay("PUT", "/v1/customer_profiles/p-gone", {"attributes": {"email": "gone@example.com"}})
