@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from talon_relay.callers import signatures as callers
 from talon_relay.container import Container
 from talon_relay.entry import lambda_handler
-from talon_relay.operations.loyalty import READ_CACHE_SECONDS
+from talon_relay.operations.operation import READ_CACHE_SECONDS
 from tests.functions.conftest import SIGNING_SECRET, Stack
 from tests.functions.test_api_gateway import api_event, sign_event
 from tests.functions.test_budget import emf_documents

@@ -31,8 +31,8 @@ def container(clock: FakeClock) -> Container:
     return Container(environ={}, clock=clock)
 
 
-def test_the_loyalty_reads_opt_in_with_a_ttl_and_only_reads_do() -> None:
-    # Given the table; Then balances, points and achievements name a TTL of 10 s, transactions do not,
+def test_the_loyalty_and_inventory_reads_opt_in_with_a_ttl_and_only_reads_do() -> None:
+    # Given the table; Then balances, points, achievements and the inventory name a TTL of 10 s, transactions do not,
     # and every entry that has one is a read
     cached = {op.name: op.cache_seconds for op in OPERATIONS.values() if op.cache_seconds}
     assert {
@@ -42,6 +42,7 @@ def test_the_loyalty_reads_opt_in_with_a_ttl_and_only_reads_do() -> None:
         "getLoyaltyCardPoints": 10.0,
         "getCustomerAchievements": 10.0,
         "getCustomerAchievementHistory": 10.0,
+        "getCustomerInventory": 10.0,
     }.items() <= cached.items()
     assert not {"getLoyaltyProgramProfileTransactions", "getLoyaltyCardTransactions"} & cached.keys()
     assert all(OPERATIONS[name].method == "GET" for name in cached)

@@ -9,10 +9,7 @@ group); a card's, in the card's.
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import Contract, Delivery, Deployment, Operation, QueryParam
-
-#: Seconds a balance, points or achievements answer may be kept per caller and customer.
-READ_CACHE_SECONDS = 10.0
+from talon_relay.operations.operation import READ_CACHE_SECONDS, Contract, Delivery, Deployment, Operation, QueryParam
 
 # --- the parameters as the spec types them --------------------------------------------------------
 

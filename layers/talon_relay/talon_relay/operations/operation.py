@@ -41,6 +41,9 @@ class QueryParam(NamedTuple):
     maximum: int | None = None
 
 
+#: Seconds a read that may be a little old (balances, points, achievements, the inventory) is kept per caller
+#: and customer, as the vendor's Shopify app keeps the inventory (core/read_cache.py).
+READ_CACHE_SECONDS = 10.0
 #: Where an IntegrationState (v1) and an IntegrationStateV2 keep their effects.
 V1_EFFECTS = ("event", "effects")
 V2_EFFECTS = ("effects",)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from talon_relay.operations.operation import V1_EFFECTS, V2_EFFECTS, Contract, Delivery, Operation, QueryParam
+from talon_relay.operations.operation import (
+    READ_CACHE_SECONDS,
+    V1_EFFECTS,
+    V2_EFFECTS,
+    Contract,
+    Delivery,
+    Operation,
+    QueryParam,
+)
 
 UPDATE_CUSTOMER_PROFILE = Operation(
     Contract(
@@ -61,8 +69,8 @@ UPDATE_CUSTOMER_PROFILES_V2 = Operation(
     Delivery(group="customerProfiles"),
 )
 
-# A read, answered at once. The storefront reads it often (the vendor's Shopify app caches it ~10 s):
-# the table's read cache, when the entry opts in with its TTL, is where that belongs.
+# A read, answered at once. The storefront reads it often (the vendor's Shopify app caches it ~10 s): kept
+# as long per caller and customer by the read cache.
 GET_CUSTOMER_INVENTORY = Operation(
     Contract(
         name="getCustomerInventory",
@@ -76,4 +84,5 @@ GET_CUSTOMER_INVENTORY = Operation(
         ),
         examples={"integrationId": "p-1", "profile": "true", "coupons": "true"},
     ),
+    Delivery(cache_seconds=READ_CACHE_SECONDS),
 )
