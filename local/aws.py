@@ -91,6 +91,20 @@ def local_client(service: str, endpoint: str) -> Any:
     )
 
 
+def current_secret(info: dict[str, Any], arn_key: str) -> str | None:
+    """The "current" value of the local stack's secret whose ARN `info` (the stack's description) holds under
+    `arn_key`, read from local AWS; None when the stack has no such secret."""
+    arn = info.get(arn_key)
+    if not arn:
+        return None
+    secrets = local_client("secretsmanager", info["aws_endpoint"])
+    try:
+        value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
+    finally:
+        secrets.close()
+    return value
+
+
 def _deliverable(queue: Any) -> list[Any]:
     """The messages a receive may hand out, in queue order, as SQS decides it: visible and not delayed,
     and on a FIFO queue not behind a message of the same group that is still in flight."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import urllib3
 
-from local.aws import local_client
+from local.aws import current_secret
 from talon_relay.webhooks.talon_one.signature import SECRET_HEADER, UUID_HEADER
 
 NOTIFICATION_PATH = "/webhooks/talon-one"
@@ -30,15 +30,7 @@ class WayBackFailed(RuntimeError):
 
 def notification_secret(info: dict[str, Any]) -> str | None:
     """The local stack's Talon.One notification secret ("current"), read from local AWS."""
-    arn = info.get("talon_one_webhook_secret_arn")
-    if not arn:
-        return None
-    secrets = local_client("secretsmanager", info["aws_endpoint"])
-    try:
-        value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
-    finally:
-        secrets.close()
-    return value
+    return current_secret(info, "talon_one_webhook_secret_arn")
 
 
 def balance_notification(

@@ -16,7 +16,7 @@ from typing import Any
 
 import urllib3
 
-from local.aws import local_client
+from local.aws import current_secret
 from local.shopify_admin import SHOP_DOMAIN
 from talon_relay.webhooks.shopify import signature as shopify
 
@@ -32,15 +32,7 @@ class JourneyFailed(RuntimeError):
 
 def webhook_secret(info: dict[str, Any]) -> str | None:
     """The local stack's Shopify webhook secret ("current"), read from local AWS."""
-    arn = info.get("shopify_webhook_secret_arn")
-    if not arn:
-        return None
-    secrets = local_client("secretsmanager", info["aws_endpoint"])
-    try:
-        value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
-    finally:
-        secrets.close()
-    return value
+    return current_secret(info, "shopify_webhook_secret_arn")
 
 
 def webhook_headers(
