@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from talon_relay.core import lifecycle, messages
-from talon_relay.core.messages import operation_of
 from talon_relay.errors import InvalidRequest
-from talon_relay.operations import OPERATIONS
+from talon_relay.operations import OPERATIONS, operation_of
 from talon_relay.talon.errors import TalonOneError
 
 

@@ -25,7 +25,7 @@ from talon_relay.config.settings import Settings
 from talon_relay.core import coalescing, lifecycle, messages, ordering, retry_delays, service
 from talon_relay.errors import RelayError
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, operation_of
 from talon_relay.talon.errors import TalonOneError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class _RecordHandler:
         mapped. Whatever the message holds, a fault in it is an InvalidRequest (a dead letter). On a shared
         queue (the sessions queue) the message names its operation, which is run here, in its group's order."""
         message_id = record.message_id
-        operation = messages.operation_of(self.operation, record.raw_event.get("messageAttributes"))
+        operation = operation_of(self.operation, record.raw_event.get("messageAttributes"))
         self.targets[message_id] = operation
         if operation is not self.operation:
             logger.thread_safe_append_keys(target=operation.name)

@@ -15,11 +15,7 @@ from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits
 from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import InvalidRequest
-from talon_relay.operations import Operation, carried_by
-
-#: The message attribute naming the operation of a message on a shared queue (docs/api.md): the queue
-#: carries several operations' messages, one order per customer across them.
-OPERATION_ATTRIBUTE = "relayOperation"
+from talon_relay.operations import OPERATION_ATTRIBUTE, Operation
 
 #: Top-level keys a message may carry besides the operation's path parameters.
 _MESSAGE_KEYS = frozenset({"body", "query", "idempotencyKey"})
@@ -104,19 +100,3 @@ def carried_operation(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     found = (attributes or {}).get(OPERATION_ATTRIBUTE)
     value = found.get("stringValue", found.get("StringValue")) if isinstance(found, Mapping) else None
     return {OPERATION_ATTRIBUTE: {"DataType": "String", "StringValue": value}} if isinstance(value, str) else {}
-
-
-def operation_of(consumer: Operation, attributes: dict[str, Any] | None) -> Operation:
-    """The operation a record handed to `consumer`'s function is for: on a shared queue (the sessions queue)
-    the one its `relayOperation` attribute names, without one the function's own (docs/api.md); a name the
-    queue does not carry is an InvalidRequest (a dead letter) saying so."""
-    found = (attributes or {}).get(OPERATION_ATTRIBUTE)
-    name = found.get("stringValue") if isinstance(found, dict) else None
-    target = carried_by(consumer, name if isinstance(name, str) else None)
-    if target is None:
-        raise InvalidRequest.single(
-            "Invalid message",
-            f"{OPERATION_ATTRIBUTE} {str(name)[:80]!r} names no operation of the {consumer.shared_queue} queue",
-            parameter=OPERATION_ATTRIBUTE,
-        )
-    return target

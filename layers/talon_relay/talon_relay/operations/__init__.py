@@ -15,7 +15,9 @@ Adding an operation: docs/extending.md.
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
+from talon_relay.errors import InvalidRequest
 from talon_relay.operations import (
     audiences,
     catalogs,
@@ -49,6 +51,7 @@ __all__ = [
     "CREATE_REFERRAL",
     "DELETE_CUSTOMER_DATA",
     "OPERATIONS",
+    "OPERATION_ATTRIBUTE",
     "SHOPIFY_WEBHOOK",
     "TALON_ONE_WEBHOOK",
     "TRACK_EVENT",
@@ -66,6 +69,7 @@ __all__ = [
     "QueryParam",
     "carried_by",
     "load_model",
+    "operation_of",
 ]
 
 #: The area modules, in the table's order.
@@ -95,6 +99,11 @@ def _gather(areas: tuple[ModuleType, ...]) -> dict[str, Operation]:
 OPERATIONS: dict[str, Operation] = _gather(AREAS)
 
 
+#: The message attribute naming the operation of a message on a shared queue (docs/api.md): the queue
+#: carries several operations' messages, one order per customer across them.
+OPERATION_ATTRIBUTE = "relayOperation"
+
+
 def carried_by(consumer: Operation, name: str | None) -> Operation | None:
     """The operation of a message handed to `consumer`'s function that names `name` (its `relayOperation`):
     on a shared queue, the entry it names, which that queue must carry (None: it names none of them);
@@ -104,4 +113,20 @@ def carried_by(consumer: Operation, name: str | None) -> Operation | None:
     target = OPERATIONS.get(name)
     if target is None or target.shared_queue != consumer.shared_queue or not target.queued:
         return None
+    return target
+
+
+def operation_of(consumer: Operation, attributes: dict[str, Any] | None) -> Operation:
+    """The operation a record handed to `consumer`'s function is for: on a shared queue (the sessions queue)
+    the one its `relayOperation` attribute names, without one the function's own (docs/api.md); a name the
+    queue does not carry is an InvalidRequest (a dead letter) saying so."""
+    found = (attributes or {}).get(OPERATION_ATTRIBUTE)
+    name = found.get("stringValue") if isinstance(found, dict) else None
+    target = carried_by(consumer, name if isinstance(name, str) else None)
+    if target is None:
+        raise InvalidRequest.single(
+            "Invalid message",
+            f"{OPERATION_ATTRIBUTE} {str(name)[:80]!r} names no operation of the {consumer.shared_queue} queue",
+            parameter=OPERATION_ATTRIBUTE,
+        )
     return target
