@@ -191,6 +191,6 @@ def test_make_run_takes_talon_ones_notifications_and_publishes_effects_to_the_qu
     assert len({e["detail"]["id"] for e in published}) == len(effects)
 
     # And the live view showed each event published, and the write-back
-    assert run.wait_for("event on the bus: talon-relay.effects acceptCoupon", timeout=10)
+    assert run.wait_for("event on the bus: talon-relay.effects acceptCoupon", timeout=DELIVERY_TIMEOUT)
     assert run.wait_for(f"event on the bus: talon-relay.notifications TierUpgrade  id notification:{notification_id}")
-    assert run.wait_for("Shopify Admin: metafieldsSet loyalty_points", timeout=10)
+    assert run.wait_for("Shopify Admin: metafieldsSet loyalty_points", timeout=DELIVERY_TIMEOUT)
