@@ -40,6 +40,10 @@ class LocalRun:
         }
         environment = {**os.environ, **{name: str(port) for name, port in self.ports.items()}}
         environment.pop("TALON_EMULATOR_ERA", None)  # the defaults, as a newcomer has them
+        # nor the shared test stack's function settings, which its gateway exports to this process while it
+        # runs (its LogLevel WARNING would silence the live view's INFO lines)
+        for name in [name for name in environment if name.startswith("POWERTOOLS_")]:
+            del environment[name]
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "local", "run"],
             cwd=ROOT,
