@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench import events
 from bench.events import OPS
+from bench.harness import CHILD_SOURCE, SIGNING_KEY, lambda_env, one_function, spec_files
 from bench.infra import BenchError
-from bench.run import CHILD_SOURCE, SIGNING_KEY, lambda_env, one_function, spec_files
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bench import events
 from bench.events import OPS
+from bench.harness import SIGNING_KEY, lambda_env, one_function, spec_files
 from bench.infra import BenchError
-from bench.run import SIGNING_KEY, lambda_env, one_function, spec_files
 
 CHILD = r"""
 import cProfile, copy, importlib, io, json, pstats, sys, time

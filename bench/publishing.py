@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bench import harness, report
 from bench.events import OPS
+from bench.harness import API_KEY, Setup, lambda_env, warm_cases
 from bench.infra import BenchError, log
 from bench.report import Row, ms, ratio
-
-if TYPE_CHECKING:
-    from bench.run import Setup
 
 #: The function measured: a session update, whose answers carry effects.
 FOLDER = "update_customer_session_v2"
@@ -59,7 +58,6 @@ class PutEventsCalls:
 
 def measure_publishing(setup: Setup, warmup: int, calls: int) -> list[Row]:
     """The warm row of FOLDER's API event, 3 effects, with EffectsToEventBus's variables and without."""
-    from bench.run import API_KEY, lambda_env, warm_cases
     from local.aws import local_client
 
     assert setup.standin is not None and setup.aws is not None
@@ -127,17 +125,15 @@ def bus_entries(bus: str) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """This row alone, with `make bench`'s setup (the built layer on python3.13, the stand-in, moto)."""
-    from bench import report, run
-
     parser = argparse.ArgumentParser(prog="python -m bench.publishing", description=__doc__)
     parser.add_argument("--warm-calls", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     args = parser.parse_args(argv)
     began = time.monotonic()
     try:
-        with run.one_function(OPS[FOLDER]) as setup:
+        with harness.one_function(OPS[FOLDER]) as setup:
             rows = measure_publishing(setup, args.warmup, args.warm_calls)
-            python = run.python_version(setup.python)
+            python = harness.python_version(setup.python)
     except BenchError as exc:
         log(f"error: {exc}")
         return 2
