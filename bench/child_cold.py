@@ -10,7 +10,8 @@ after the imports and the peak RSS after the first answer.
 The compliant floors read their Talon.One secret as the relay must before the same POST: one GET to
 the Parameters and Secrets extension's endpoint, or boto3's Secrets Manager client. With "snapstart"
 in a relay SPEC, the runtime's SnapStart hooks run between the import and the first call (before the
-snapshot, then after the restore), and the instant between them is the restore's.
+snapshot, then after the restore), and the instant between them is the restore's. With "sqs", the event
+is an SQS batch, answered when no record failed.
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def relay(spec: dict[str, Any]) -> tuple[int, int, int, str]:
         for func, args, kwargs in snapshot_restore_py.get_after_restore():
             func(*args, **kwargs)
     response = module.handler(spec["event"], Context(spec["function_name"]))
-    status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
+    if spec.get("sqs"):  # an SQS batch: answered when no record failed
+        failed = not isinstance(response, dict) or response.get("batchItemFailures")
+        status = 0 if failed else spec["expect"]
+    else:
+        status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
     detail = "" if status == spec["expect"] else json.dumps(response)[:500]
     return imported, rss, status, detail
 

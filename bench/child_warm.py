@@ -5,13 +5,19 @@ an SQS event of one record) `calls` times after `warmup` calls, interleaved call
 urllib3 (one keep-alive PoolManager) sending the same request to the same stand-in. The handler's
 stdout (Powertools logs and metrics) goes wherever the parent sent this process's stdout
 (/dev/null), so terminal I/O is not measured, yet every log line and metric is still written.
-A case may carry "env": variables set for that case only; the relay then reads its settings anew, as
-the new containers a configuration change starts in Lambda would (it reads them once per container).
+A case may carry "env": variables set for that case only ("unset": variables removed for it); the relay
+then reads its settings anew, as the new containers a configuration change starts in Lambda would (it
+reads them once per container). An API case with "signing_key" is signed anew for every call, as a
+caller signs each request (each signature is accepted once where the idempotency table is set). With
+"stdout_path" (the file the parent sent stdout to), each case also reports what it wrote per call: log
+bytes, lines, EMF documents and metric values.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import importlib
 import json
 import os
@@ -21,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import urllib3
 
@@ -58,11 +65,74 @@ class Context:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
+class AwsCalls:
+    """Time and count of the AWS calls (DynamoDB, SQS, ...) the handler makes, by service: botocore's one
+    door (BaseClient._make_api_call) wrapped, so a row can show the DynamoDB round trip apart."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
+        #: calls by "service.Operation" (e.g. dynamodb.PutItem): what the cost row prices
+        self.operations: dict[str, int] = {}
+
+    def install(self) -> None:
+        try:
+            from botocore.client import BaseClient
+        except ImportError:
+            return
+        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped in the stubs
+        calls = self
+
+        def timed(client: Any, operation: str, params: Any) -> Any:
+            service = client.meta.service_model.service_name
+            started = time.perf_counter_ns()
+            try:
+                return original(client, operation, params)
+            finally:
+                calls.ns[service] = calls.ns.get(service, 0) + time.perf_counter_ns() - started
+                calls.calls[service] = calls.calls.get(service, 0) + 1
+                name = f"{service}.{operation}"
+                calls.operations[name] = calls.operations.get(name, 0) + 1
+
+        setattr(BaseClient, "_make_api_call", timed)  # noqa: B010
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.ns.get("dynamodb", 0), self.calls.get("dynamodb", 0)
+
+
+AWS = AwsCalls()
+
+
+def sign(event: dict[str, Any], secret: str) -> None:
+    """A fresh caller signature (scheme v2, as bench.events.sign_api_event makes it) on `event`."""
+    timestamp = f"{time.time():.6f}"
+    path = event["path"]
+    query = event.get("queryStringParameters")
+    if query:
+        path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
+    headers = event.get("headers") or {}
+    message = (
+        f"v2\n{timestamp}\n{event['httpMethod'].upper()}\n{path}\n{headers.get('Idempotency-Key', '')}\n"
+        f"{headers.get('Prefer', '')}\n"
+    ).encode() + (event.get("body") or "").encode()
+    value = f"t={timestamp},v2={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
+    event.setdefault("headers", {})["X-Relay-Signature"] = value
+    if event.get("multiValueHeaders") is not None:
+        event["multiValueHeaders"]["X-Relay-Signature"] = [value]
+
+
 def fresh_event(case: dict[str, Any], n: int) -> dict[str, Any]:
     """The case's event as a new delivery: its own request / message id (and idempotency key)."""
     event: dict[str, Any] = copy.deepcopy(case["event"])
     if case["kind"] == "api":
         event["requestContext"]["requestId"] = f"bench-{n:06d}"
+        if case.get("vary"):  # another customer each call (a read cache miss)
+            name = case["vary"]
+            old = event["pathParameters"][name]
+            event["pathParameters"][name] = f"{old}-{n}"
+            event["path"] = event["path"].replace(old, f"{old}-{n}", 1)
+        if case.get("signing_key"):
+            sign(event, case["signing_key"])
     else:
         for record in event["Records"]:
             record["messageId"] = f"bench-{n:06d}-{record['messageId']}"
@@ -101,6 +171,7 @@ def run_case(
             raise SystemExit(f"{case['name']}: raw urllib3 got HTTP {response.status}")
 
     warmup, calls = int(spec["warmup"]), int(spec["calls"])
+    # signed when built: each signature's timestamp must be fresh when the call is made (5-minute window)
     events = [fresh_event(case, n) for n in range(warmup + calls)]
     contexts = [Context(spec["function_name"], f"bench-{n:06d}") for n in range(warmup + calls)]
     for n in range(warmup):
@@ -108,9 +179,13 @@ def run_case(
         raw_call()
     handler_ns: list[int] = []
     raw_ns: list[int] = []
+    dynamodb_ns: list[int] = []
+    dynamodb_calls = 0
+    operations_before = dict(AWS.operations)
     for i in range(calls):
         n = warmup + i
         event, context = events[n], contexts[n]
+        before_ns, before_calls = AWS.snapshot()
         # Alternate which goes first, so neither always runs right after the other.
         if i % 2 == 0:
             started = time.perf_counter_ns()
@@ -126,13 +201,53 @@ def run_case(
             started = time.perf_counter_ns()
             response = handler(event, context)
             handler_ns.append(time.perf_counter_ns() - started)
+        after_ns, after_calls = AWS.snapshot()
+        dynamodb_ns.append(after_ns - before_ns)
+        dynamodb_calls += after_calls - before_calls
         check(case, response)
     return {
         "handler_ns": statistics.median(handler_ns),
         "raw_ns": statistics.median(raw_ns),
+        # the handler's time without its DynamoDB calls, call by call
+        "handler_without_dynamodb_ns": statistics.median(h - d for h, d in zip(handler_ns, dynamodb_ns, strict=True)),
+        "dynamodb_ns": statistics.median(dynamodb_ns),
+        "dynamodb_calls": dynamodb_calls / calls,
+        "aws_calls": {
+            name: (count - operations_before.get(name, 0)) / calls
+            for name, count in AWS.operations.items()
+            if count > operations_before.get(name, 0)
+        },
         "handler_p90_ns": statistics.quantiles(handler_ns, n=10)[-1],
         "raw_p90_ns": statistics.quantiles(raw_ns, n=10)[-1],
         "calls": calls,
+    }
+
+
+def written(path: str, start: int, end: int, calls: int) -> dict[str, float]:
+    """What the handler wrote to stdout between two offsets, per call: bytes, lines, EMF documents and
+    metric values (CloudWatch bills the bytes as log ingestion; EMF values are part of them)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    lines = [line for line in data.splitlines() if line.strip()]
+    documents = values = 0
+    for line in lines:
+        if b'"_aws"' not in line:
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+            documents += 1
+            for metric in directive.get("Metrics", []):
+                value = document.get(metric.get("Name"))
+                values += len(value) if isinstance(value, list) else 1
+    return {
+        "log_bytes": len(data) / calls,
+        "log_lines": len(lines) / calls,
+        "emf_documents": documents / calls,
+        "metric_values": values / calls,
     }
 
 
@@ -140,24 +255,34 @@ def main() -> int:
     spec_path, result_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as handle:
         spec = json.load(handle)
+    AWS.install()
     handler = importlib.import_module(spec["module"]).handler
     pool = urllib3.PoolManager(maxsize=4)
     results = {}
     for case in spec["cases"]:
         extra = case.get("env") or {}
-        saved = {name: os.environ.get(name) for name in extra}
+        unset = case.get("unset") or []
+        saved = {name: os.environ.get(name) for name in [*extra, *unset]}
         os.environ.update(extra)
-        if extra:
+        for name in unset:
+            os.environ.pop(name, None)
+        if extra or unset:
             handler.container.reset()  # a changed environment: a new container, as in Lambda
         try:
+            sys.stdout.flush()
+            start = os.lseek(1, 0, os.SEEK_CUR) if spec.get("stdout_path") else 0
             results[case["name"]] = run_case(case, handler, pool, spec)
+            if spec.get("stdout_path"):
+                sys.stdout.flush()
+                calls = int(spec["warmup"]) + int(spec["calls"])
+                results[case["name"]].update(written(spec["stdout_path"], start, os.lseek(1, 0, os.SEEK_CUR), calls))
         finally:
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-            if extra:
+            if extra or unset:
                 handler.container.reset()
     with open(result_path, "w") as handle:
         json.dump({"cases": results, "maxrss_kb": peak_rss_kb()}, handle)

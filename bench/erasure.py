@@ -77,7 +77,8 @@ def measure(
     )
     return Row(
         "Erasure run",
-        f"delete_customer_data schedule: {count:,} queued, {CONCURRENCY} at a time, stand-in {delay_ms:.0f} ms",
+        f"delete_customer_data schedule: {count:,} queued, {CONCURRENCY} at a time, stand-in {delay_ms:.0f} ms "
+        "(no idempotency table)",
         f"{done:,} erased in {seconds:.0f} s ({done / seconds:.0f}/s; {left} left, {summary['failed']} failed)",
         f"one at a time: {count * delay_ms / 1000:,.0f} s",
         f"≈ {per_run:,.0f} per {RUN_TIMEOUT} s run",

@@ -31,6 +31,8 @@ class Op:
     status: int
     #: Whether it has a queue (Operation.queued; a GET has none: no SQS trigger to measure)
     queued: bool = True
+    #: Whether its answers are kept by the read cache (Operation.cache_seconds)
+    cached: bool = False
 
     @property
     def function_name(self) -> str:
@@ -44,7 +46,7 @@ class Op:
 #: Every function the relay deploys for an Integration API operation, from the operation table
 #: (webhook receivers take a platform's webhooks, not an Integration API request: not benched).
 OPS: dict[str, Op] = {
-    op.function: Op(op.function, op.method, op.path, op.success_status, op.queued)
+    op.function: Op(op.function, op.method, op.path, op.success_status, op.queued, op.cache_seconds > 0)
     for op in OPERATIONS.values()
     if op.webhook is None
 }
@@ -132,3 +134,52 @@ def session_batches(records: int, batch_size: int) -> list[dict[str, Any]]:
             batch.append(record)
         out.append({"Records": batch})
     return out
+
+
+def catalog_batch(records: int) -> dict[str, Any]:
+    """An SQS FIFO batch of sync_catalog: `records` queued ADDs of distinct SKUs in one catalog (one message
+    group), which the relay coalesces into one syncCatalog request (core/coalescing.py)."""
+    template = load_event("sync_catalog", "sqs")["Records"][0]
+    message = json.loads(template["body"])
+    batch = []
+    for n in range(1, records + 1):
+        record = copy.deepcopy(template)
+        body = copy.deepcopy(message)
+        body["body"]["actions"][0]["payload"]["sku"] = f"SKU-{n}"
+        body["idempotencyKey"] = f"sync-catalog-{n}"
+        record["messageId"] = f"00000000-0000-4000-9000-{n:012d}"
+        record["body"] = json.dumps(body, separators=(",", ":"))
+        record["md5OfBody"] = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()
+        record["attributes"] = dict(
+            template["attributes"], MessageDeduplicationId=f"dedup-{n}", SequenceNumber=str(18849496460467696128 + n)
+        )
+        batch.append(record)
+    return {"Records": batch}
+
+
+def with_body_kb(event: dict[str, Any], kb: int) -> dict[str, Any]:
+    """update_customer_session_v2's API event with its cart grown to about `kb` KB (copies of its first item
+    under new SKUs): the same request, only bigger, for the "per KB of body" growth row."""
+    grown = copy.deepcopy(event)
+    body = json.loads(grown["body"])
+    items = body["customerSession"]["cartItems"]
+    first = items[0]
+    n = 0
+    while len(json.dumps(body, separators=(",", ":"))) < kb * 1024:
+        n += 1
+        items.append(dict(first, sku=f"SKU-BENCH-{n:06d}"))
+    grown["body"] = json.dumps(body, separators=(",", ":"))
+    return grown
+
+
+def fresh_keys(event: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """An SQS event's records as new messages: message ids and idempotency keys with `suffix`."""
+    fresh = copy.deepcopy(event)
+    for record in fresh["Records"]:
+        record["messageId"] = f"{record['messageId']}-{suffix}"
+        message = json.loads(record["body"])
+        if isinstance(message, dict) and message.get("idempotencyKey"):
+            message["idempotencyKey"] = f"{message['idempotencyKey']}-{suffix}"
+            record["body"] = json.dumps(message, separators=(",", ":"))
+            record["md5OfBody"] = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()
+    return fresh

@@ -44,7 +44,11 @@ class Setup:
     fast_secret: str = ""
     slow_secret: str = ""
     rich_secret: str = ""
+    many_secret: str = ""
     signing_secret: str = ""
+    caller_keys_secret: str = ""
+    #: the IdempotencyTable every function has as deployed (idempotency records and used signatures)
+    table: str = ""
     queues: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -80,7 +84,12 @@ def start(workdir: Path, python: Path, sites: Sites, delay_ms: float) -> Setup:
         setup.rich_secret = setup.aws.create_secret(
             "talon-relay/talon-one-rich", {"baseUrl": setup.standin.rich_url, **credentials}
         )
+        setup.many_secret = setup.aws.create_secret(
+            "talon-relay/talon-one-many", {"baseUrl": setup.standin.many_url, **credentials}
+        )
         setup.signing_secret = setup.aws.create_secret("talon-relay/caller-signing", {"current": SIGNING_KEY})
+        setup.table = setup.aws.create_table("bench-relay")
+        setup.caller_keys_secret = setup.aws.create_secret("talon-relay/caller-api-keys", {"current": API_KEY})
         for folder in OPS:
             setup.queues[folder] = (
                 setup.aws.create_queue(f"bench-{folder}"),
@@ -124,13 +133,16 @@ def lambda_env(
     extension: bool = True,
     nopyc: bool = False,
     snapstart: bool = False,
+    table: bool = True,
 ) -> dict[str, str]:
-    """The function's environment as template.yaml gives it in Lambda, pointed at local servers.
+    """The function's environment as template.yaml gives it in Lambda (every default), pointed at local servers.
 
     sys.path as in Lambda: the function's folder (/var/task), the layer (/opt/python), the runtime's
     boto3. `extension`: the Parameters and Secrets extension's variables, as the template sets them
     when SecretsExtension is enabled (the port is the stand-in's). `snapstart`: initialised for a
     snapshot; a restored environment has no credentials in its environment (the SDK's chain finds them).
+    `table`: IDEMPOTENCY_TABLE_NAME, which the template always sets (signatures recorded against replay,
+    idempotency records); False only for rows that say they measure without it.
     """
     assert setup.extension is not None
     queue_url, dlq_url = setup.queues[op.folder]
@@ -156,7 +168,15 @@ def lambda_env(
         "DEAD_LETTER_QUEUE_URL": dlq_url,
         "CALLER_AUTH": "required",
         "CALLER_SIGNING_SECRET_ARN": setup.signing_secret,
+        "CALLER_API_KEYS_SECRET_ARN": setup.caller_keys_secret,
+        "CALLER_SIGNATURE_V1": "accepted",
+        "IDEMPOTENCY_EXPIRY_SECONDS": "86400",
+        "BATCH_CONCURRENCY": "5",
+        "QUEUE_RETRY_BASE_SECONDS": "30",
+        "QUEUE_RETRY_MAX_SECONDS": "900",
     }
+    if table:
+        env["IDEMPOTENCY_TABLE_NAME"] = setup.table
     if extension:
         env[PORT_VARIABLE] = str(setup.extension.port)
         env["SECRETS_MANAGER_TTL"] = "300"
@@ -203,16 +223,24 @@ def run_child(
     kind: str, python: Path, spec: dict[str, Any], env: dict[str, str], workdir: Path, timeout: float
 ) -> tuple[dict[str, Any], int]:
     """Run a child script in a fresh process; returns its result and the instant it was started."""
+    stdout_path = None
+    if spec.get("capture_stdout"):  # what the handler writes (logs, EMF metrics) to a file it can measure
+        stdout_path = workdir / f"{uuid.uuid4().hex}.stdout"
+        spec = {**spec, "stdout_path": str(stdout_path)}
     spec_path, result_path = spec_files(workdir, spec)
     # -S: no site-packages of the interpreter; PYTHONPATH alone says what the child sees.
     command = [str(python), "-S", "-c", CHILD_SOURCE[kind], str(spec_path), str(result_path)]
     started = time.monotonic_ns()
     try:
-        proc = subprocess.run(
-            command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout
-        )
+        with open(stdout_path or os.devnull, "wb") as stdout:
+            proc = subprocess.run(
+                command, env=env, cwd=workdir, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout
+            )
     except subprocess.TimeoutExpired:
         raise BenchError(f"{kind} child ({spec.get('module') or spec.get('mode')}) ran over {timeout:.0f} s") from None
+    finally:
+        if stdout_path is not None and not spec.get("keep_stdout"):
+            stdout_path.unlink(missing_ok=True)
     result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
     if proc.returncode != 0:
         detail = result.get("detail") or proc.stderr.strip()[-2000:]
@@ -231,6 +259,7 @@ def warm_cases(op: Op) -> list[dict[str, Any]]:
             "event": api_event,
             "expect": op.status,
             "raw": events.api_raw_request(op, api_event),
+            "signing_key": SIGNING_KEY,  # signed anew for each call: each signature is accepted once
         }
     ]
     if op.queued:  # a GET has no queue: its API trigger is all there is

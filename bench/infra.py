@@ -55,6 +55,8 @@ class StandIn:
     slow_url: str
     #: answers with three effects instead of one
     rich_url: str
+    #: answers with standin.MANY_EFFECTS effects
+    many_url: str
 
     @classmethod
     def start(cls, delay_ms: float) -> StandIn:
@@ -73,7 +75,7 @@ class StandIn:
             raise BenchError("the Talon.One stand-in did not start")
         ports = json.loads(line)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        return cls(process, urls["fast"], urls["slow"], urls["rich"])
+        return cls(process, urls["fast"], urls["slow"], urls["rich"], urls["many"])
 
     def stop(self) -> None:
         if self.process.poll() is None:

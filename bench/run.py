@@ -11,6 +11,7 @@ Nothing here is a test (make test never runs it).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold, erasure, events, infra, publishing, report
+from bench import cold, cost, erasure, events, infra, publishing, report
 from bench.events import OPS, Op
 from bench.harness import (
     API_KEY,
@@ -39,13 +40,19 @@ from talon_relay.aws.store import ORDERING as ORDERING_PREFIX
 
 MB = 1_000_000  # sizes in decimal MB
 LAYER_LIMIT_MB = 15.0
-WARM_LIMIT_NS = 500_000  # issue 13: warm overhead <= +500 us per call
 
 
 # --- 1 and 5: cold start and peak RSS --------------------------------------------------------------
 
 
+#: The function also measured with the variants (secrets through boto3, no table, no bytecode, SnapStart).
+REPRESENTATIVE = "create_referral"
+#: Messages of the coalesced catalog batch (cold and warm rows of sync_catalog).
+CATALOG_BATCH = 10
+
+
 def cold_targets(setup: Setup, ops: list[Op], *, nopyc: bool, snapstart: bool) -> list[cold.ColdTarget]:
+    """Every function as deployed, the baselines, one function's variants, sync_catalog's coalesced batch."""
     assert setup.standin is not None
     sites = setup.sites
     specs = cold.baseline_specs(setup.standin.fast_url, API_KEY, setup.fast_secret)
@@ -64,64 +71,200 @@ def cold_targets(setup: Setup, ops: list[Op], *, nopyc: bool, snapstart: bool) -
             specs["floor:boto3"],
         ),
     ]
+    secret = setup.fast_secret
     for op in ops:
         spec = cold.relay_spec(op)
-        env = lambda_env(setup, op, secret_arn=setup.fast_secret)
-        targets.append(cold.ColdTarget(op.folder, env, spec, SIGNING_KEY))
-        env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=False)
+        targets.append(cold.ColdTarget(op.folder, lambda_env(setup, op, secret_arn=secret), spec, SIGNING_KEY))
+    variants = [op for op in ops if op.folder == REPRESENTATIVE] or ops[:1]
+    for op in variants:
+        spec = cold.relay_spec(op)
+        env = lambda_env(setup, op, secret_arn=secret, extension=False)
         targets.append(cold.ColdTarget(op.folder + ":fallback", env, spec, SIGNING_KEY))
-        if op.folder == "create_referral":
-            if nopyc:
-                env = lambda_env(setup, op, secret_arn=setup.fast_secret, nopyc=True)
-                targets.append(cold.ColdTarget(op.folder + ":nopyc", env, spec, SIGNING_KEY))
-            if snapstart:
-                env = lambda_env(setup, op, secret_arn=setup.fast_secret, snapstart=True)
-                snap = cold.relay_spec(op, snapstart=True)
-                targets.append(cold.ColdTarget(op.folder + ":snapstart", env, snap, SIGNING_KEY))
+        env = lambda_env(setup, op, secret_arn=secret, table=False)
+        targets.append(cold.ColdTarget(op.folder + ":notable", env, spec, SIGNING_KEY))
+        if nopyc:
+            env = lambda_env(setup, op, secret_arn=secret, nopyc=True)
+            targets.append(cold.ColdTarget(op.folder + ":nopyc", env, spec, SIGNING_KEY))
+        if snapstart:
+            env = lambda_env(setup, op, secret_arn=secret, snapstart=True)
+            snap = cold.relay_spec(op, snapstart=True)
+            targets.append(cold.ColdTarget(op.folder + ":snapstart", env, snap, SIGNING_KEY))
+    if any(op.folder == "sync_catalog" for op in ops):
+        op = OPS["sync_catalog"]
+        spec = cold.relay_spec(op, event=events.catalog_batch(CATALOG_BATCH))
+        env = lambda_env(setup, op, secret_arn=secret)
+        targets.append(cold.ColdTarget("sync_catalog:coalesced", env, spec))
     return targets
 
 
 # --- 2: warm overhead ----------------------------------------------------------------------------
-#: Where the warm overhead is also measured with answers of three effects (info rows).
-RICH_OPS = ("update_customer_session", "update_customer_session_v2")
+#: Issue 23: warm overhead <= +300 us per call as deployed, without the DynamoDB round trip (shown apart).
+WARM_LIMIT_NS = 300_000
 
 
-def measure_warm(setup: Setup, ops: list[Op], warmup: int, calls: int) -> list[Row]:
+def _warm_row(op: Op, label: str, case: dict[str, Any], *, info: str = "") -> Row:
+    """One warm row: the overhead as deployed, the DynamoDB calls apart, the target on the rest."""
+    handler, raw, without = case["handler_ns"], case["raw_ns"], case["handler_without_dynamodb_ns"]
+    extra, rest = handler - raw, without - raw
+    dynamodb = ""
+    if case["dynamodb_calls"]:
+        dynamodb = (
+            f"; DynamoDB {case['dynamodb_calls']:g} call(s) {case['dynamodb_ns'] / 1e3:,.0f} us on loopback moto, "
+            f"without them {rest / 1e3:+,.0f} us"
+        )
+    return Row(
+        "Warm overhead",
+        f"{op.folder} ({label}, as deployed)",
+        f"{ms(handler)} per call (+{extra / 1e3:,.0f} us{dynamodb})",
+        f"raw urllib3 {ms(raw)}",
+        ratio(handler, raw),
+        info or "≤ +300 us per call without DynamoDB",
+        "info" if info else verdict(rest <= WARM_LIMIT_NS),
+    )
+
+
+def measure_warm(setup: Setup, ops: list[Op], warmup: int, calls: int) -> tuple[list[Row], dict[str, Any]]:
+    """Every function's warm rows as deployed (the signed API event; one SQS record), and what each
+    call wrote (log bytes, metric values) and called (DynamoDB), by function and case, for the cost."""
     assert setup.standin is not None
     rows: list[Row] = []
-    rich = [op for op in ops if op.folder in RICH_OPS]
-    runs = [(op, setup.fast_secret, setup.standin.fast_url, "") for op in ops]
-    runs += [(op, setup.rich_secret, setup.standin.rich_url, ", 3 effects") for op in rich]
-    for op, secret, url, label_extra in runs:
-        log(f"warm overhead: {op.folder}{label_extra} ({warmup} warm-up + {calls} calls per trigger, alternating)")
+    measured: dict[str, Any] = {}
+    for op in ops:
+        log(f"warm overhead: {op.folder} ({warmup} warm-up + {calls} calls per trigger, alternating)")
+        cases = warm_cases(op)
+        if op.cached:  # as deployed, repeated reads within the TTL are hits; a new customer each call misses
+            api = next(case for case in cases if case["name"] == "api")
+            parameter = next(iter(api["event"].get("pathParameters") or {}), None)
+            if parameter is not None:
+                cases.append({**api, "name": "api_miss", "vary": parameter})
         spec = {
             "module": op.folder,
             "function_name": op.function_name,
-            "url": url,
+            "url": setup.standin.fast_url,
             "api_key": API_KEY,
             "warmup": warmup,
             "calls": calls,
-            "cases": warm_cases(op),
+            "cases": cases,
+            "capture_stdout": True,
         }
+        result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
+        measured[op.folder] = result["cases"]
+        api_label = "API event, signed" + (": read cache hits within its TTL" if op.cached else "")
+        labels = (("api", api_label), ("api_miss", "API event, signed: read cache misses"), ("sqs", "SQS, 1 record"))
+        for name, label in labels:
+            if name in result["cases"]:
+                rows.append(_warm_row(op, label, result["cases"][name]))
+    if "sync_catalog" in OPS and any(op.folder == "sync_catalog" for op in ops):
+        rows.append(measure_coalesced(setup, warmup, calls))
+    return rows, measured
+
+
+def measure_coalesced(setup: Setup, warmup: int, calls: int) -> Row:
+    """sync_catalog's SQS batch of CATALOG_BATCH messages in one catalog, coalesced into one syncCatalog
+    request, against raw urllib3 sending that one request."""
+    assert setup.standin is not None
+    op = OPS["sync_catalog"]
+    batch = events.catalog_batch(CATALOG_BATCH)
+    actions = [json.loads(record["body"])["body"]["actions"][0] for record in batch["Records"]]
+    first = json.loads(batch["Records"][0]["body"])
+    raw = {
+        "method": op.method,
+        "path": op.raw_path({"catalogId": first["catalogId"]}),
+        "body": json.dumps({"actions": actions}, separators=(",", ":")),
+        "expect": op.status,
+    }
+    case = {"name": "sqs_batch", "kind": "sqs", "event": batch, "raw": raw}
+    spec = {
+        "module": op.folder,
+        "function_name": op.function_name,
+        "url": setup.standin.fast_url,
+        "api_key": API_KEY,
+        "warmup": max(warmup // 3, 1),
+        "calls": max(calls // 3, 10),
+        "cases": [case],
+    }
+    log(f"warm overhead: sync_catalog, SQS batch of {CATALOG_BATCH} coalesced into one request")
+    result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
+    return _warm_row(
+        op, f"SQS batch of {CATALOG_BATCH} in one catalog, coalesced into 1 request", result["cases"]["sqs_batch"]
+    )
+
+
+def cost_rows(measured: dict[str, Any]) -> list[Row]:
+    """The Cost rows from GROWTH_OP's warm measurements (its signed API event and one SQS record)."""
+    cases = measured.get(GROWTH_OP)
+    if cases is None:
+        log(f"cost: {GROWTH_OP} was not measured (--only): no Cost row")
+        return []
+    return cost.rows(GROWTH_OP, cases["api"], cases.get("sqs"))
+
+
+# --- growth: per KB of body, per effect --------------------------------------------------------------
+
+#: The body sizes and the function of the "per KB of body" row; the function of the "per effect" row.
+GROWTH_KB = (1, 64, 256)
+GROWTH_OP = "update_customer_session_v2"
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (x, y) points."""
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+
+
+def measure_growth(setup: Setup, warmup: int, calls: int) -> list[Row]:
+    """How the warm overhead (as deployed, DynamoDB apart) grows with the body's size and the answer's
+    effects: the slopes in us per KB and us per effect, each from one process per point."""
+    from bench.standin import MANY_EFFECTS
+
+    assert setup.standin is not None
+    op = OPS[GROWTH_OP]
+    (api,) = [case for case in warm_cases(op) if case["name"] == "api"]
+    base_spec = {"module": op.folder, "function_name": op.function_name, "api_key": API_KEY}
+    env = lambda_env(setup, op, secret_arn=setup.fast_secret)
+    sizes: list[tuple[float, float]] = []
+    for kb in GROWTH_KB:
+        event = events.with_body_kb(api["event"], kb)
+        case = {**api, "name": "api", "event": event, "raw": events.api_raw_request(op, event)}
+        spec = {**base_spec, "url": setup.standin.fast_url, "warmup": warmup, "calls": calls, "cases": [case]}
+        log(f"growth: {op.folder}, a body of {len((event['body'] or '').encode()) / 1024:.0f} KB")
+        result, _ = setup.run_child("warm", spec, env)
+        measured = result["cases"]["api"]
+        sizes.append((len(event["body"].encode()) / 1024, measured["handler_without_dynamodb_ns"] - measured["raw_ns"]))
+    effects: list[tuple[float, float]] = []
+    for count, url, secret in (
+        (1, setup.standin.fast_url, setup.fast_secret),
+        (MANY_EFFECTS, setup.standin.many_url, setup.many_secret),
+    ):
+        spec = {**base_spec, "url": url, "warmup": warmup, "calls": calls, "cases": [api]}
+        log(f"growth: {op.folder}, answers of {count} effect(s)")
         result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=secret))
-        for name, label in (("api", "API event"), ("sqs", "SQS, 1 record")):
-            if name not in result["cases"]:
-                continue  # (a GET has no SQS trigger)
-            case = result["cases"][name]
-            handler, raw = case["handler_ns"], case["raw_ns"]
-            extra = handler - raw
-            rows.append(
-                Row(
-                    "Warm overhead",
-                    f"{op.folder} ({label}{label_extra})",
-                    f"{ms(handler)} per call (+{extra / 1e3:.0f} us)",
-                    f"raw urllib3 {ms(raw)}",
-                    ratio(handler, raw),
-                    "(info: how it grows with effects)" if label_extra else "≤ +500 us per call",
-                    "info" if label_extra else verdict(extra <= WARM_LIMIT_NS),
-                )
-            )
-    return rows
+        measured = result["cases"]["api"]
+        effects.append((count, measured["handler_without_dynamodb_ns"] - measured["raw_ns"]))
+    per_kb, per_effect = _slope(sizes) / 1e3, _slope(effects) / 1e3
+    points_kb = ", ".join(f"{kb:.0f} KB +{ns / 1e3:,.0f} us" for kb, ns in sizes)
+    points_effects = ", ".join(f"{n:.0f} effect(s) +{ns / 1e3:,.0f} us" for n, ns in effects)
+    return [
+        Row(
+            "Growth",
+            f"{op.folder} (API event, signed, as deployed): warm overhead per KB of body",
+            f"{per_kb:.1f} us/KB",
+            f"raw urllib3 sending the same body ({points_kb}; DynamoDB apart)",
+            "",
+            "≤ 5 us per KB",
+            verdict(per_kb <= 5),
+        ),
+        Row(
+            "Growth",
+            f"{op.folder} (API event, signed, as deployed): warm overhead per effect",
+            f"{per_effect:.1f} us/effect",
+            f"raw urllib3 receiving the same answer ({points_effects}; DynamoDB apart)",
+            "",
+            "≤ 10 us per effect",
+            verdict(per_effect <= 10),
+        ),
+    ]
 
 
 # --- 3: idempotency: DynamoDB writes per SQS record --------------------------------------------------
@@ -145,7 +288,8 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
     op = OPS["update_customer_session"]
     table = setup.aws.create_table("bench-idempotency")
     (sqs_case,) = [case for case in warm_cases(op) if case["name"] == "sqs"]
-    with_table = {**sqs_case, "name": "sqs_table", "env": {"IDEMPOTENCY_TABLE_NAME": table}}
+    sqs_case = {**sqs_case, "unset": ["IDEMPOTENCY_TABLE_NAME"]}  # the table as deployed is set by default
+    with_table = {**sqs_case, "name": "sqs_table", "env": {"IDEMPOTENCY_TABLE_NAME": table}, "unset": []}
     spec = {
         "module": op.folder,
         "function_name": op.function_name,
@@ -200,7 +344,8 @@ def measure_batch(setup: Setup, reps: int, big_reps: int, delay_ms: float) -> li
         "reps": reps,
         "big_reps": big_reps,
     }
-    env = lambda_env(setup, op, secret_arn=setup.slow_secret)
+    # no table: the same records are sent round after round (the table would answer them from their records)
+    env = lambda_env(setup, op, secret_arn=setup.slow_secret, table=False)
     result, _ = setup.run_child("batch", spec, env)
     single_ns, batch_ns, all_ns = result["single_ns"], result["batch_ns"], result["all_ns"]
     size, records, invocations = result["batch_size"], result["records"], result["invocations"]
@@ -208,7 +353,7 @@ def measure_batch(setup: Setup, reps: int, big_reps: int, delay_ms: float) -> li
     return [
         Row(
             "Batch",
-            f"{op.folder} SQS FIFO, {size} records / {size} groups",
+            f"{op.folder} SQS FIFO, {size} records / {size} groups (no idempotency table: the batch's concurrency)",
             ms(batch_ns),
             f"1 record {ms(single_ns)}",
             ratio(batch_ns, single_ns),
@@ -243,7 +388,8 @@ def measure_erasure(setup: Setup, count: int, delay_ms: float) -> list[Row]:
     row = erasure.measure(
         sqs=sqs,
         queue_url=setup.queues[op.folder][0],
-        env=lambda_env(setup, op, secret_arn=setup.slow_secret),
+        # no table, as the row says: 10,000 messages through loopback moto would measure moto
+        env=lambda_env(setup, op, secret_arn=setup.slow_secret, table=False),
         count=count,
         delay_ms=delay_ms,
         # the runtime's python3.13 on the built layer, whatever interpreter erasure.py names
@@ -296,9 +442,9 @@ def measure_size(ops: list[Op], workdir: Path) -> list[Row]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--reps", type=int, default=7, help="cold-start runs per subject")
-    parser.add_argument("--warm-calls", type=int, default=300, help="measured warm calls per handler and trigger")
-    parser.add_argument("--warmup", type=int, default=30, help="warm-up calls before measuring")
+    parser.add_argument("--reps", type=int, default=5, help="cold-start runs per subject")
+    parser.add_argument("--warm-calls", type=int, default=200, help="measured warm calls per handler and trigger")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls before measuring")
     parser.add_argument("--batch-reps", type=int, default=7, help="batch / single invocation pairs")
     parser.add_argument("--big-reps", type=int, default=3, help="rounds of 100 records in 10 invocations")
     parser.add_argument("--idempotency-calls", type=int, default=100, help="SQS records with the idempotency table")
@@ -312,6 +458,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.set_defaults(build="auto")
     parser.add_argument("--no-nopyc", action="store_true", help="skip the cold start without .pyc (info row)")
     parser.add_argument("--no-snapstart", action="store_true", help="skip the SnapStart cold start (info row)")
+    parser.add_argument("--no-growth", action="store_true", help="skip the growth rows (per KB, per effect)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
     for name in ("reps", "warm_calls", "warmup", "batch_reps", "big_reps", "idempotency_calls"):
@@ -368,8 +515,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             targets = cold_targets(setup, ops, nopyc=not args.no_nopyc, snapstart=not args.no_snapstart)
             cold.measure(targets, args.reps, setup.run_child, args.seed)
-            warm = measure_warm(setup, ops, args.warmup, args.warm_calls)
+            warm, measured = measure_warm(setup, ops, args.warmup, args.warm_calls)
+            warm += measure_growth(setup, args.warmup, args.warm_calls) if not args.no_growth else []
             warm += publishing.measure_publishing(setup, args.warmup, args.warm_calls)
+            costs = cost_rows(measured)
             idempotency = measure_idempotency(setup, 5, args.idempotency_calls)
             batch = measure_batch(setup, args.batch_reps, args.big_reps, args.delay_ms)
             erasures = measure_erasure(setup, args.erasures, args.delay_ms) if args.erasures else []
@@ -388,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         if sites is not None:
             sites.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = [*cold_rows, *warm, *idempotency, *batch, *erasures, *memory, *size_rows]
+    rows = [*cold_rows, *warm, *idempotency, *batch, *erasures, *memory, *costs, *size_rows]
     report.write_results(
         rows, sdk=sdk_versions, runtime_s=time.monotonic() - began, notes=run_notes, python=python_version(python)
     )

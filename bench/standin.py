@@ -2,7 +2,8 @@
 
 `python -m bench.standin --delay-ms 50` serves three ThreadingHTTPServers (HTTP/1.1, keep-alive): one
 that answers at once, one that answers each request after the delay, and one that answers at once
-with three effects instead of one. It prints `{"fast": <port>, "slow": <port>, "rich": <port>}` on
+with three effects instead of one, and one with MANY_EFFECTS. It prints `{"fast": <port>, "slow": <port>,
+"rich": <port>, "many": <port>}` on
 one line, then serves until its standard input closes (the
 harness ends), SIGTERM, or --max-seconds pass, whichever comes first.
 
@@ -44,6 +45,10 @@ _V2_EFFECTS = [
 ]
 
 
+#: The many port's: MANY_EFFECTS effects (the rich three, repeated), for the "per effect" growth row.
+MANY_EFFECTS = 30
+
+
 def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
@@ -74,6 +79,10 @@ def routes(v1_state: bytes, v2_state: bytes) -> list[tuple[str, re.Pattern[str],
 
 ROUTES = routes(_json(integration_state()), _json(integration_state_v2()))
 RICH_ROUTES = routes(_json(integration_state(effects=_V1_EFFECTS)), _json(integration_state_v2(effects=_V2_EFFECTS)))
+MANY_ROUTES = routes(
+    _json(integration_state(effects=(_V1_EFFECTS * MANY_EFFECTS)[:MANY_EFFECTS])),
+    _json(integration_state_v2(effects=(_V2_EFFECTS * MANY_EFFECTS)[:MANY_EFFECTS])),
+)
 
 
 def answer(
@@ -140,16 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     fast, slow, rich = serve(0.0), serve(args.delay_ms / 1000), serve(0.0, RICH_ROUTES)
+    many = serve(0.0, MANY_ROUTES)
 
     def watch_stdin() -> None:
         sys.stdin.read()  # returns when the harness closes the pipe or dies
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
-    ports = {"fast": fast.server_address[1], "slow": slow.server_address[1], "rich": rich.server_address[1]}
+    ports = {
+        "fast": fast.server_address[1],
+        "slow": slow.server_address[1],
+        "rich": rich.server_address[1],
+        "many": many.server_address[1],
+    }
     print(json.dumps(ports), flush=True)
     stop.wait(args.max_seconds)
-    for server in (fast, slow, rich):
+    for server in (fast, slow, rich, many):
         server.shutdown()
         server.server_close()
     return 0

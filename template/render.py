@@ -592,7 +592,7 @@ METHOD_SETTING = """\
           HttpMethod: {{METHOD}}
           ThrottlingRateLimit: !Ref ApiThrottlingRateLimit
           ThrottlingBurstLimit: !Ref ApiThrottlingBurstLimit
-          MetricsEnabled: true
+          MetricsEnabled: false
           DataTraceEnabled: false
 """
 

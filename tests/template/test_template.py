@@ -84,11 +84,11 @@ def test_function_runs_its_handler_on_the_layer(template: dict[str, Any], op: Op
     # Given the function of an operation, Globals applied
     props = function_properties(template, op)
 
-    # Then it runs python3.13 on arm64 with the layer, traced, logging JSON
+    # Then it runs python3.13 on arm64 with the layer, logging JSON, traced only when XRayTracing says so
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Layers"][0] == ref("TalonRelayLayer")  # then the secrets extension (test_performance.py)
-    assert props["Tracing"] == "Active"
+    assert props["Tracing"] == {"Fn::If": ["XRayTracingEnabled", "Active", "PassThrough"]}
     assert props["MemorySize"] == 256
     # (the erasure function's scheduled run may take longer: its API requests keep FunctionTimeout)
     assert props["Timeout"] == ref("ErasureRunTimeout" if op.schedule else "FunctionTimeout")
@@ -227,11 +227,12 @@ def test_rest_api_stage_is_throttled_and_traced(
     resource = resources[api]
     props = resource["Properties"]
 
-    # Then its stage comes from a parameter, X-Ray traces it, and every route is throttled on its own
+    # Then its stage comes from a parameter, X-Ray traces it only when XRayTracing says so, and every route
+    # is throttled on its own, without per-route detailed metrics (read by no alarm or widget: docs/cost.md)
     assert resource["Type"] == "AWS::Serverless::Api"
     assert props["StageName"] == ref("ApiStageName")
     assert default(parameters, "ApiStageName") == "live"
-    assert props["TracingEnabled"] is True
+    assert props["TracingEnabled"] == {"Fn::If": ["XRayTracingEnabled", True, False]}
     assert props["OpenApiVersion"] == "3.0.1"  # no extra "Stage" stage
     assert props["EndpointConfiguration"] == {"Type": "REGIONAL"}
     settings = props["MethodSettings"]
@@ -240,7 +241,7 @@ def test_rest_api_stage_is_throttled_and_traced(
     for setting in settings:
         assert setting["ThrottlingRateLimit"] == ref("ApiThrottlingRateLimit")
         assert setting["ThrottlingBurstLimit"] == ref("ApiThrottlingBurstLimit")
-        assert setting["MetricsEnabled"] is True
+        assert setting["MetricsEnabled"] is False
         assert setting.get("DataTraceEnabled", False) is False  # bodies hold customer attributes
 
 
