@@ -298,15 +298,24 @@ def function_build_dir(folder: str) -> Path:
     return BUILD / ("".join(part.capitalize() for part in folder.split("_")) + "Function")
 
 
-def _same_tree(source: Path, built: Path) -> bool:
-    """Every source file (no caches) is in the build with the same content, and nothing else is."""
+def tree_difference(source: Path, built: Path) -> str | None:
+    """The first way `built` differs from `source` (every file but caches, byte for byte), or None.
+
+    The layer's and functions' Makefiles copy their sources whole (tests/template/test_build.py checks
+    that they drop nothing but __pycache__), so any difference is a source changed since the build.
+    """
     if not built.is_dir():
-        return False
+        return f"no {built.name} in the build"
     wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     have = {p.relative_to(built) for p in built.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    if wanted != have:
-        return False
-    return all(filecmp.cmp(source / rel, built / rel, shallow=False) for rel in wanted)
+    for missing in sorted(wanted - have):
+        return f"{missing} is not in the build"
+    for extra in sorted(have - wanted):
+        return f"{extra} is in the build only"
+    for rel in sorted(wanted):
+        if not filecmp.cmp(source / rel, built / rel, shallow=False):
+            return f"{rel} changed"
+    return None
 
 
 def build_staleness(folders: list[str]) -> str | None:
@@ -314,8 +323,9 @@ def build_staleness(folders: list[str]) -> str | None:
     layer_build = BUILD / "TalonRelayLayer" / "python"
     if not layer_build.is_dir():
         return "no .aws-sam/build"
-    if not _same_tree(LAYER / "talon_relay", layer_build / "talon_relay"):
-        return "the layer's talon_relay changed since the last build"
+    difference = tree_difference(LAYER / "talon_relay", layer_build / "talon_relay")
+    if difference:
+        return f"the layer's talon_relay differs from the last build ({difference})"
     installed = {p.name.lower() for p in layer_build.glob("*.dist-info")}
     for line in (LAYER / "requirements.txt").read_text().splitlines():
         requirement = line.split("#", 1)[0].strip()
@@ -326,8 +336,9 @@ def build_staleness(folders: list[str]) -> str | None:
         if f"{name}-{version}.dist-info" not in installed:
             return f"the layer's requirements.txt changed since the last build ({requirement})"
     for folder in folders:
-        if not _same_tree(FUNCTIONS / folder, function_build_dir(folder)):
-            return f"functions/{folder} changed since the last build"
+        difference = tree_difference(FUNCTIONS / folder, function_build_dir(folder))
+        if difference:
+            return f"functions/{folder} differs from the last build ({difference})"
     return None
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import talon_relay
+from bench.infra import tree_difference
 from talon_relay.operations import Operation
 from tests.template.helpers import ROOT, TABLE, ops, prefix
 
@@ -69,6 +70,30 @@ def test_layer_bytecode_is_compiled_by_a_python313_or_not_at_all() -> None:
             [found, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=60
         ).stdout.strip()
         assert version == "(3, 13)", found
+
+
+@needs_make
+def test_layer_build_ships_talon_relay_whole_so_the_bench_sees_a_fresh_build(tmp_path: Path) -> None:
+    # Given the layer's folder as `sam build` copies it to a scratch folder (pip and bytecode stubbed out:
+    # what is checked here is what happens to the repository's talon_relay)
+    scratch = tmp_path / "scratch"
+    shutil.copytree(LAYER, scratch, ignore=shutil.ignore_patterns("__pycache__"))
+    artifacts = tmp_path / "artifacts"
+    (artifacts / "python").mkdir(parents=True)  # (pip makes it)
+
+    # When sam runs the layer's target there
+    subprocess.run(
+        ["make", "build-TalonRelayLayer", "PIP_PYTHON=true", "LAYER_PYTHON=true"],
+        cwd=scratch,
+        env={**without_make_settings(), "ARTIFACTS_DIR": str(artifacts)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    # Then the built talon_relay is the repository's, file for file: what make bench compares to decide
+    # that a build is fresh (a file the build dropped made every run rebuild, issue 23)
+    assert tree_difference(LAYER / "talon_relay", artifacts / "python" / "talon_relay") is None
 
 
 @needs_make
