@@ -196,7 +196,27 @@ def cost_rows(measured: dict[str, Any]) -> list[Row]:
     if cases is None:
         log(f"cost: {GROWTH_OP} was not measured (--only): no Cost row")
         return []
-    return cost.rows(GROWTH_OP, cases["api"], cases.get("sqs"))
+    return [dynamodb_row(cases), *cost.rows(GROWTH_OP, cases["api"], cases.get("sqs"))]
+
+
+def dynamodb_row(cases: dict[str, Any]) -> Row:
+    """Issue 23: at most one DynamoDB round trip per signed API request, at most 2 write units per
+    queued message (items under 1 KB: one unit per write; the Idempotency row shows the largest item)."""
+    api_trips = cases["api"]["dynamodb_calls"]
+    sqs = cases.get("sqs")
+    writes = sum((sqs.get("aws_calls") or {}).get(name, 0.0) for name in cost.WRITES) if sqs else 0.0
+    calls = (
+        ", ".join(f"{name.split('.', 1)[1]} {n:g}" for name, n in (sqs.get("aws_calls") or {}).items()) if sqs else ""
+    )
+    return Row(
+        "DynamoDB",
+        f"{GROWTH_OP} as deployed: round trips per signed API request, write units per queued message",
+        f"{api_trips:g} round trip(s) per API request · {writes:g} write(s) per message ({calls})",
+        "",
+        "",
+        "≤ 1 round trip per API request, ≤ 2 write units per message",
+        verdict(api_trips <= 1 and writes <= 2),
+    )
 
 
 # --- growth: per KB of body, per effect --------------------------------------------------------------
