@@ -126,11 +126,13 @@ def fresh_event(case: dict[str, Any], n: int) -> dict[str, Any]:
     event: dict[str, Any] = copy.deepcopy(case["event"])
     if case["kind"] == "api":
         event["requestContext"]["requestId"] = f"bench-{n:06d}"
-        if case.get("vary"):  # another customer each call (a read cache miss)
-            name = case["vary"]
-            old = event["pathParameters"][name]
-            event["pathParameters"][name] = f"{old}-{n}"
-            event["path"] = event["path"].replace(old, f"{old}-{n}", 1)
+        if case.get("vary"):  # another customer each call (a read cache miss): the parameter and its segment
+            name, index = case["vary"], int(case["vary_segment"])
+            value = f"{event['pathParameters'][name]}-{n}"
+            event["pathParameters"][name] = value
+            segments = event["path"].split("/")
+            segments[index] = value
+            event["path"] = "/".join(segments)
         if case.get("signing_key"):
             sign(event, case["signing_key"])
     else:

@@ -123,6 +123,21 @@ def _warm_row(op: Op, label: str, case: dict[str, Any], *, info: str = "") -> Ro
     )
 
 
+def _varied_segment(event: dict[str, Any]) -> tuple[str, int] | None:
+    """The path parameter a read cache miss changes each call, and its segment in the path: the last one
+    whose value is a segment of its own and not a number (the customer, card or profile a read is about;
+    a number is a program's or achievement's id, which must stay one)."""
+    segments = event["path"].split("/")
+    found: list[tuple[int, str]] = []
+    for name, value in (event.get("pathParameters") or {}).items():
+        if segments.count(value) == 1 and not value.isdigit():
+            found.append((segments.index(value), name))
+    if not found:
+        return None
+    index, name = max(found)
+    return name, index
+
+
 def measure_warm(setup: Setup, ops: list[Op], warmup: int, calls: int) -> tuple[list[Row], dict[str, Any]]:
     """Every function's warm rows as deployed (the signed API event; one SQS record), and what each
     call wrote (log bytes, metric values) and called (DynamoDB), by function and case, for the cost."""
@@ -134,9 +149,9 @@ def measure_warm(setup: Setup, ops: list[Op], warmup: int, calls: int) -> tuple[
         cases = warm_cases(op)
         if op.cached:  # as deployed, repeated reads within the TTL are hits; a new customer each call misses
             api = next(case for case in cases if case["name"] == "api")
-            parameter = next(iter(api["event"].get("pathParameters") or {}), None)
-            if parameter is not None:
-                cases.append({**api, "name": "api_miss", "vary": parameter})
+            varied = _varied_segment(api["event"])
+            if varied is not None:
+                cases.append({**api, "name": "api_miss", "vary": varied[0], "vary_segment": varied[1]})
         spec = {
             "module": op.folder,
             "function_name": op.function_name,
@@ -463,8 +478,8 @@ def measure_size(ops: list[Op], workdir: Path) -> list[Row]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--reps", type=int, default=5, help="cold-start runs per subject")
-    parser.add_argument("--warm-calls", type=int, default=200, help="measured warm calls per handler and trigger")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls before measuring")
+    parser.add_argument("--warm-calls", type=int, default=100, help="measured warm calls per handler and trigger")
+    parser.add_argument("--warmup", type=int, default=10, help="warm-up calls before measuring")
     parser.add_argument("--batch-reps", type=int, default=7, help="batch / single invocation pairs")
     parser.add_argument("--big-reps", type=int, default=3, help="rounds of 100 records in 10 invocations")
     parser.add_argument("--idempotency-calls", type=int, default=100, help="SQS records with the idempotency table")
