@@ -65,9 +65,20 @@ class Context:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
+#: X-Amz-Target prefixes (AWS's JSON protocol) -> the service's name in the counts.
+SERVICES = {
+    "DynamoDB_20120810": "dynamodb",
+    "AmazonSQS": "sqs",
+    "secretsmanager": "secretsmanager",
+    "AWSEvents": "events",
+}
+
+
 class AwsCalls:
-    """Time and count of the AWS calls (DynamoDB, SQS, ...) the handler makes, by service: botocore's one
-    door (BaseClient._make_api_call) wrapped, so a row can show the DynamoDB round trip apart."""
+    """Time and count of the requests the handler sends to AWS (moto at AWS_ENDPOINT_URL), by service and
+    operation, taken at urllib3's door (HTTPConnectionPool.urlopen), which botocore and any lighter
+    client alike go through: a row shows the DynamoDB round trip apart, whatever client makes it, and
+    the client's own work (serialising, signing) stays in the relay's overhead."""
 
     def __init__(self) -> None:
         self.ns: dict[str, int] = {}
@@ -75,26 +86,33 @@ class AwsCalls:
         #: calls by "service.Operation" (e.g. dynamodb.PutItem): what the cost row prices
         self.operations: dict[str, int] = {}
 
-    def install(self) -> None:
-        try:
-            from botocore.client import BaseClient
-        except ImportError:
-            return
-        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped in the stubs
+    def install(self, endpoint: str) -> None:
+        from urllib.parse import urlsplit
+
+        from urllib3.connectionpool import HTTPConnectionPool
+
+        where = urlsplit(endpoint)
+        original = HTTPConnectionPool.urlopen
         calls = self
 
-        def timed(client: Any, operation: str, params: Any) -> Any:
-            service = client.meta.service_model.service_name
+        def timed(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if pool.port != where.port or pool.host != where.hostname:
+                return original(pool, method, url, *args, **kwargs)
+            headers = kwargs.get("headers") or (args[1] if len(args) > 1 else None) or {}
+            target = headers.get("X-Amz-Target") or ""
+            target = target.decode() if isinstance(target, bytes) else str(target)
+            prefix, _, operation = target.partition(".")
+            service = SERVICES.get(prefix, prefix.lower() or "aws")
             started = time.perf_counter_ns()
             try:
-                return original(client, operation, params)
+                return original(pool, method, url, *args, **kwargs)
             finally:
                 calls.ns[service] = calls.ns.get(service, 0) + time.perf_counter_ns() - started
                 calls.calls[service] = calls.calls.get(service, 0) + 1
-                name = f"{service}.{operation}"
+                name = f"{service}.{operation or 'request'}"
                 calls.operations[name] = calls.operations.get(name, 0) + 1
 
-        setattr(BaseClient, "_make_api_call", timed)  # noqa: B010
+        HTTPConnectionPool.urlopen = timed  # type: ignore[method-assign,assignment]
 
     def snapshot(self) -> tuple[int, int]:
         return self.ns.get("dynamodb", 0), self.calls.get("dynamodb", 0)
@@ -257,7 +275,8 @@ def main() -> int:
     spec_path, result_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as handle:
         spec = json.load(handle)
-    AWS.install()
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        AWS.install(os.environ["AWS_ENDPOINT_URL"])
     handler = importlib.import_module(spec["module"]).handler
     pool = urllib3.PoolManager(maxsize=4)
     results = {}
