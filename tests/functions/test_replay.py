@@ -184,7 +184,7 @@ def test_a_blank_previous_value_is_not_a_key(stack: Stack, httpserver: HTTPServe
 def test_without_a_table_signatures_still_work_and_the_missing_protection_is_said(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, logs: Any
 ) -> None:
-    # Given no idempotency table (library use, the bench; the template always sets one), in a new container
+    # Given no idempotency table (library use; the template always sets one, and so does the bench), in a new container
     monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME")
     reset_handlers()
     answer_events(httpserver)
