@@ -26,8 +26,9 @@ $(PY):
 install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with its dependencies, and the dev tools
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/talon_relay
 
+TEST_WORKERS ?= auto
 test:  ## the whole test suite (unit, contract, functions, template, emulator, local, end-to-end); what CI runs
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast:  ## the inner loop, in seconds: unit, contract and template tests only (not the slow ones)
 	$(PY) -m pytest tests/unit tests/contract tests/template -q -m "not slow"
