@@ -34,7 +34,7 @@ _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 #: characters has one of at least 48), an exponent of 3 digits or more (past a 64-bit float), or a
 #: constant. Found anywhere (in a string too), the body is read with the exact checks of each number.
 _NUMBER_SHAPES = bytes(
-    ord("0") if chr(b).isdigit() else ord("e") if b in b"eE" else ord("s") if b in b"+-" else ord(".")
+    ord("0") if b in b"0123456789" else ord("e") if b in b"eE" else ord("s") if b in b"+-" else ord(".")
     for b in range(256)
 )
 _SUSPECT_SHAPES = (b"0" * 32, b"e000", b"es000")
