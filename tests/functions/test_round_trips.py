@@ -9,7 +9,9 @@ answer, and each application's records are its own.
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import subprocess
 import sys
 import urllib.request
@@ -28,7 +30,7 @@ from tests.functions.test_cold_path import CHILD
 from tests.functions.test_guarantees import unauthorized_reason
 from tests.functions.test_key_scope import OTHER_APP, OTHER_SIGNING_SECRET, with_another_application
 from tests.functions.test_replay import EVENT, PURCHASE, answer_events, variant
-from tests.support import ROOT, LambdaContext, reset_handlers
+from tests.support import ROOT, LambdaContext, integration_state, load_event, reset_handlers
 
 
 @pytest.fixture
@@ -187,3 +189,41 @@ def test_a_signed_first_call_with_the_extension_imports_no_aws_sdk(
     assert result["status"] == 201
     assert {m for m in result["modules"] if m.split(".")[0] == "boto3" or m.startswith("botocore.")} == set()
     assert any(".signature#v2:" in item["id"]["S"] for item in stack_items(stack))
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item, what write units are charged on (one per started KB): attribute names,
+    plus strings as UTF-8, numbers at about a byte per two digits, sets as their members."""
+    size = 0
+    for name, typed in item.items():
+        ((kind, value),) = typed.items()
+        members = value if kind == "SS" else [value]
+        size += len(name.encode()) + sum(
+            math.ceil(len(str(v)) / 2) + 1 if kind == "N" else len(str(v).encode()) for v in members
+        )
+    return size
+
+
+def test_a_queued_session_update_writes_three_items_of_under_a_kb_each(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, dynamodb_calls: Callable[[], list[str]]
+) -> None:
+    # Given the sessions queue's consumer and Talon.One answering an IntegrationState with one effect and
+    # a few of the customer's attributes (about 1 KB, as the bench's)
+    handler = load_handler("update_customer_session")
+    answer = integration_state(attributes={f"Attribute{n}": f"value {n}" for n in range(10)})
+    httpserver.expect_request("/v1/customer_sessions/s-1", method="PUT").respond_with_json(answer, 200)
+    queued = copy.deepcopy(load_event("update_customer_session", "sqs"))
+    queued["Records"] = queued["Records"][:1]
+    # When its message is processed
+    assert handler(queued, LambdaContext()) == {"batchItemFailures": []}
+    # Then it read the customer's place once and wrote three times: the idempotency record's claim, its
+    # answer (kept compressed), and the customer's new place
+    assert sorted(dynamodb_calls()) == ["GetItem", "PutItem", "UpdateItem", "UpdateItem"]
+    items = stack_items(stack)
+    assert len(items) == 2
+    # And each item is under 1 KB: one write unit per write, 3 in all (the claim's item is smaller still)
+    assert all(item_bytes(item) <= 1024 for item in items), [item_bytes(item) for item in items]
+    # (the answer as it is would have taken the record past 1 KB: two units)
+    [record] = [item for item in items if "data" in item]
+    plain = json.dumps(json.dumps(answer, separators=(",", ":")))
+    assert item_bytes(record) - len(record["data"]["S"]) + len(plain) > 1024
