@@ -4,7 +4,7 @@ One table, one `id` key and one `expiration` TTL attribute, six kinds of item to
 
 | id                                         | what                                       | kept until                 |
 | ------------------------------------------ | ------------------------------------------ | -------------------------- |
-| `<function>.<scope>#<sha256>`              | Powertools idempotency (`aws.idempotency`) | IDEMPOTENCY_EXPIRY_SECONDS |
+| `<function>.<record name>#<sha256>`        | idempotency records (`aws.idempotency`)    | IDEMPOTENCY_EXPIRY_SECONDS |
 | `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
 | `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
@@ -32,12 +32,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.aws import table_client
 from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
     from talon_relay.container import Container
 
 ANSWER = "answer#"
@@ -47,6 +46,12 @@ WRITEBACK = "writeback#"
 ORDER = "order#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
+
+
+def error_code(exc: Exception) -> str:
+    """DynamoDB's name of the error (botocore's ClientError or table_client's), else ""."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 class Store:
@@ -60,17 +65,8 @@ class Store:
 
     @property
     def client(self) -> Any:
-        return self._container.aws("dynamodb")
-
-    def persistence(self) -> DynamoDBPersistenceLayer:
-        """Powertools' idempotency records in this table (sharing the container's client)."""
-
-        def make() -> DynamoDBPersistenceLayer:
-            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-            return DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client)
-
-        return self._container.once(f"idempotency:{self.table}", make)
+        """The light client (`table_client`: no boto3) where the environment allows it, else boto3's."""
+        return table_client.client(self._container)
 
     # --- a large answer's parts -------------------------------------------------------------------
 
@@ -97,8 +93,6 @@ class Store:
         """Record a signature as used; False when it was used before (its record still counts)."""
         if application != DEFAULT:
             replay_id = f"{application}/{replay_id}"
-        from botocore.exceptions import BotoCoreError, ClientError
-
         now = time.time() if now is None else now
         try:
             self.client.put_item(
@@ -109,13 +103,11 @@ class Store:
                 ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
                 ExpressionAttributeValues={":now": {"N": str(int(now))}},
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except Exception as exc:  # botocore's or table_client's errors, told apart by their code
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 return False
             raise StoreUnavailable(f"replay store unavailable: {code or type(exc).__name__}") from None
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"replay store unavailable: {type(exc).__name__}") from None
         return True
 
     # --- a customer's last applied position ---------------------------------------------------------
