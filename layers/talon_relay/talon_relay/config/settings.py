@@ -61,8 +61,14 @@ class Settings:
     webhook_conventions: str | None = key("WEBHOOK_CONVENTIONS", schema=cs.str_schema(), default=None)
     #: Seconds an order's record (its session and lines, for refunds and edits) is kept after it was paid.
     order_memory_seconds: int = key("ORDER_MEMORY_SECONDS", schema=cs.int_schema(ge=86400), default=400 * 86400)
-    #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
-    erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: A webhook receiver's queues of the operations whose mapped steps are queued, not called (the table's
+    #: `Delivery.webhook_steps_queued`: syncCatalog, coalesced; deleteCustomerData, for the erasure schedule),
+    #: as JSON {operationId: queue URL}; each step goes there in the format of docs/api.md.
+    step_queue_urls: dict[str, str] | None = key(
+        "STEP_QUEUE_URLS",
+        schema=cs.json_schema(cs.dict_schema(cs.str_schema(min_length=1), cs.str_schema(min_length=1))),
+        default=None,
+    )
     #: A webhook receiver's shared queue (the sessions queue): where its webhooks that change a session go,
     #: to keep one order with the API's queued changes of the same session (docs/lifecycle.md).
     shared_queue_url: str | None = key("SHARED_QUEUE_URL", schema=cs.str_schema(), default=None)
