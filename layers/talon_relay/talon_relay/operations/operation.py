@@ -6,8 +6,7 @@
   effects and the ids logged with them. A contract test holds each entry to the spec.
 - `Delivery`: how the relay's queue carries it: the customer whose messages form one FIFO group, whether
   a later update supersedes an earlier one, whether the off-peak schedule drains the queue, for a
-  webhook receiver the platform whose webhooks it takes, the queue several operations share, and whether
-  a webhook's step of the operation goes on its queue.
+  webhook receiver the platform whose webhooks it takes, and the queue several operations share.
 - `Deployment`: what is deployed for it: the function (its folder under functions/), rarely its logical id.
 
 `Operation` composes the three, read as one flat record (`operation.path`, `operation.function`, ...).
@@ -122,10 +121,7 @@ class Delivery(NamedTuple):
     #: Whether a batch of one FIFO group's queued requests is coalesced into as few calls as the operation's
     #: rules allow (syncCatalog: core/coalescing.py); each message keeps its own disposition.
     coalesce: bool = False
-    #: Whether a webhook mapping's step of this operation goes on the operation's own queue instead of being
-    #: called by the receiver: its consumer applies it as it applies the API's queued requests (coalesced
-    #: syncs; erasures on the off-peak schedule). The template gives each receiver the queue's URL
-    #: (STEP_QUEUE_URLS) and sqs:SendMessage on it, nothing more.
+    #: A webhook's mapped step of it is queued on its own queue, not called (receivers: STEP_QUEUE_URLS).
     webhook_steps_queued: bool = False
 
 

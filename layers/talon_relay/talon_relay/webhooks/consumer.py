@@ -54,7 +54,7 @@ def _queue_step(container: Container, request: Request, key: str, context: Any) 
     for its application (sealed), with the step's key as its idempotency key: its consumer applies it as
     it applies the API's queued requests (syncs coalesced, erasures on the off-peak schedule)."""
     name = request.operation.name
-    queue_url = (container.settings().step_queue_urls or {}).get(name)
+    queue_url = container.settings().step_queue_url(name)
     if not queue_url:
         raise SettingsError(f"STEP_QUEUE_URLS must name the queue of {name}: a mapped {name} goes on it")
     app = request.application
@@ -124,7 +124,8 @@ def process(
         try:
             if request.operation.webhook_steps_queued:
                 _queue_step(container, request, key, context)
-                logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": request.operation.name})
+                target = request.operation.name
+                logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": target})
                 continue
             call = partial(_execute, container, request, message, key, context)
             if not lifecycle.applied(container, request, call):
