@@ -34,7 +34,7 @@ test-fast:  ## the inner loop, in seconds: unit, contract and template tests onl
 
 FUZZ_EXAMPLES ?= 60
 fuzz:  ## deeper schemathesis run: FUZZ_EXAMPLES (60) per Integration API operation and mode against the local stack
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py -q
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py -q --timeout=3600
 
 lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.wire.base import STRICT, Int64, RequestModel, examples
+from talon_relay.wire.base import INT64_MAX, STRICT, Int64, RequestModel, examples
 
 
 class _Part(BaseModel):
@@ -29,7 +29,7 @@ class Product(_Part):
 class CartItem(_Part):
     name: str | None = None
     sku: str = Field(min_length=1)
-    quantity: Int64 = Field(ge=1)
+    quantity: int = Field(ge=1, le=INT64_MAX)
     returned_quantity: Int64 | None = None
     remaining_quantity: Int64 | None = None
     price: float | None = None
