@@ -128,10 +128,11 @@ def _session_of(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
     """The group on the shared queue `queue` of a webhook with a step that queue carries: the session its
     first such step names in the payload, else (a refund's or an edit's session comes from the order's
     record, which the consumer reads) the mapping's group, the order; None when no step is carried by the
-    queue, or one waits for the erasure schedule (that webhook stays on its receiver's own queue)."""
+    queue, or one goes on its operation's own queue (`webhook_steps_queued`: that webhook stays on its
+    receiver's own queue, whose function has the URLs)."""
     steps = [OPERATIONS[step.operation] for step in mapping.steps]
     carried = [(step, op) for step, op in zip(mapping.steps, steps, strict=True) if op.shared_queue == queue]
-    if payload is None or not carried or any(op.schedule for op in steps):
+    if payload is None or not carried or any(op.webhook_steps_queued for op in steps):
         return None
     step, op = carried[0]
     try:

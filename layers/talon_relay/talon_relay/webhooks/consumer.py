@@ -11,8 +11,10 @@ what was not: nothing reaches Talon.One twice. A step with its own `key` (a refu
 A mapping that reads the relay's record of an order (a refund's, an edit's) gets it from the table
 before anything is mapped; one that keeps it (a paid order's) writes it once every step went through.
 
-A step whose operation the table marks `schedule` (deleteCustomerData) is not run now: it is queued,
-in the message format of docs/api.md ("Queue message formats"), on the erasure queue the off-peak schedule drains.
+A step whose operation the table marks `webhook_steps_queued` is not run now: it is queued, in the
+message format of docs/api.md ("Queue message formats"), on that operation's own queue, whose consumer
+applies it with the API's queued requests: a product's syncCatalog is coalesced with the catalog's other
+syncs, a deleteCustomerData waits for the off-peak erasure schedule.
 """
 
 from __future__ import annotations
@@ -47,26 +49,28 @@ def step_key(webhook_id: str, step: int | str) -> str:
     return f"{webhook_id}#{step}"
 
 
-def _queue_for_schedule(container: Container, request: Request, key: str, context: Any) -> str | None:
-    """A scheduled operation's request, queued once for its schedule (the erasure run), for its
-    application (sealed)."""
-    queue_url = container.settings().erasure_queue_url
+def _queue_step(container: Container, request: Request, key: str, context: Any) -> str | None:
+    """A step whose operation the table queues (`webhook_steps_queued`) put once on that operation's queue,
+    for its application (sealed), with the step's key as its idempotency key: its consumer applies it as
+    it applies the API's queued requests (syncs coalesced, erasures on the off-peak schedule)."""
+    name = request.operation.name
+    queue_url = container.settings().step_queue_url(name)
     if not queue_url:
-        raise SettingsError(f"ERASURE_QUEUE_URL must be set to queue {request.operation.name} for its schedule")
+        raise SettingsError(f"STEP_QUEUE_URLS must name the queue of {name}: a mapped {name} goes on it")
     app = request.application
 
     def send() -> str:
-        body = messages.encode(request, None)
+        body = messages.encode(request, key)
         return queues.enqueue(
             container,
             queue_url,
             body,
             group_id=request.group_id if app == DEFAULT or not request.group_id else f"{app}/{request.group_id}",
-            deduplication_key=f"{request.operation.name}#{key}" + ("" if app == DEFAULT else f"#{app}"),
+            deduplication_key=f"{name}#{key}" + ("" if app == DEFAULT else f"#{app}"),
             attributes=applications.sealed(container, app, body),
         )
 
-    scope = f"{Store.idempotency_scope(request.operation.name, app)}.queued"
+    scope = f"{Store.idempotency_scope(name, app)}.queued"
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
@@ -118,9 +122,10 @@ def process(
         key = step if "#" in step else step_key(message.dedup_key, step)  # a step's own key, else the webhook's
         logged["application"] = request.application
         try:
-            if request.operation.schedule:
-                _queue_for_schedule(container, request, key, context)
-                logger.info("queued for its schedule", extra={**logged, "step": step, "target": request.operation.name})
+            if request.operation.webhook_steps_queued:
+                _queue_step(container, request, key, context)
+                target = request.operation.name
+                logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": target})
                 continue
             call = partial(_execute, container, request, message, key, context)
             if not lifecycle.applied(container, request, call):
