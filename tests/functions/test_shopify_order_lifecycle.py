@@ -222,7 +222,9 @@ def groups_queued(shop: Shop) -> list[str]:
     return [message["Attributes"]["MessageGroupId"] for message in shop.queued()]
 
 
-def test_a_refund_and_an_edit_queue_in_the_session_group_of_their_paid_order(shop: Shop, httpserver: HTTPServer) -> None:
+def test_a_refund_and_an_edit_queue_in_the_session_group_of_their_paid_order(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
     # Given Talon.One accepting, and the sample order paid (queued, not yet applied)
     answer_lifecycle(httpserver)
     httpserver.expect_request(re.compile(r"^/v2/customer_sessions/.+/reopen$"), method="PUT").respond_with_json(
@@ -274,3 +276,29 @@ def test_a_refund_received_before_its_paid_order_waits_in_the_orders_group(shop:
     # And a replay of the refund received after the paid order goes to the session's group
     shop.post("refunds/create", refund, webhook_id="wh-refund-again")
     assert groups_queued(shop).count(SESSION) == 2
+
+
+def test_an_edit_received_again_after_it_was_applied_sends_nothing_and_keeps_the_record(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given the order paid and its edit applied (the record now holds 3 bags of beans)
+    answer_lifecycle(httpserver)
+    paid(shop, httpserver)
+    httpserver.expect_request(re.compile(r"^/v2/customer_sessions/.+/reopen$"), method="PUT").respond_with_json(
+        {"effects": []}
+    )
+    edit = payload("orders/edited")
+    shop.post("orders/edited", edit, webhook_id="wh-edit", headers={"X-Shopify-Event-Id": "ev-edit"})
+    assert shop.consume() == {"batchItemFailures": []}
+    httpserver.log.clear()
+
+    # When the same edit (Shopify's event) comes again under another webhook id, past SQS's deduplication
+    shop.post("orders/edited", edit, webhook_id="wh-edit-again", headers={"X-Shopify-Event-Id": "ev-edit"})
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then nothing reached Talon.One, nothing was dead-lettered (its steps, planned on the edited record,
+    # differ from what their keys ran: a repeat, not a key reused), and the record was not edited twice
+    assert httpserver.log == []
+    assert shop.dead_letters() == []
+    [item] = order_items(shop)
+    assert [line["quantity"] for line in json.loads(item["record"]["S"])["lines"]] == [3]

@@ -30,7 +30,7 @@ from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import lifecycle, messages, service
 from talon_relay.core.request import Request
-from talon_relay.errors import InvalidRequest, RelayError, SettingsError
+from talon_relay.errors import InvalidRequest, KeyReused, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
@@ -126,6 +126,15 @@ def process(
             if not lifecycle.applied(container, request, call):
                 # a late cart update of a session the order moved on past: acknowledged, the next step runs
                 logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
+        except KeyReused as exc:
+            if order is None:
+                raise StepFailed(step, request.operation.name, exc) from exc
+            # A repeat of a refund or an edit applied before: its steps were planned on the order's record as
+            # that first delivery left it (an edit rewrites it), so a step differs from what its key ran. The
+            # key is the same merchant action's: it was applied once, whole (the record changes only then).
+            logger.info("repeat of an applied webhook; nothing sent", extra={**logged, "step": step})
+            metrics.count(metrics.REPEATED, operation=operation.name, topic=message.topic)
+            return 0
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
     _remember(container, mapping, payload, order, message.shop_domain, planned)
