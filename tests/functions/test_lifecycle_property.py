@@ -1,26 +1,26 @@
 """A property over whole order lifecycles (issue 19, item 7): generated orders (carts, payment, edits,
 partial and full refunds, cancellations) of a few customers, delivered as Shopify delivers them
-(shuffled by up to four hours of lateness, duplicated, with Talon.One failing now and then) through the
-Shopify webhook route (signed, as API Gateway hands it to the function) and the FIFO queue to the
-Talon.One emulator, on moto's SQS with its clock injected (no sleeps). What holds:
+(shuffled by up to four hours of lateness, duplicated) through the Shopify webhook route (signed, as API
+Gateway hands it to the function) and the FIFO queue to the Talon.One emulator, which fails now and then
+(before it applies a request, or after, the answer lost), on moto's SQS with its clock injected (no
+sleeps). What holds:
 
-- Talon.One is never asked for a move its state machine refuses more often than the reference model says
-  (a late change is tried once, never looped on), and never answers 200 to an illegal move (its request log);
+- Talon.One never answers 200 to a move its state machine refuses (its request log), and is asked for a
+  refused move only as often as the reference model says: a late change is tried once, never looped on;
 - no event counts twice: one purchase event per paid order, one return per refund;
-- every customer's final loyalty balance (the ledger the SDK reads, and the profile's) equals the reference
-  model of the same deliveries.
+- every customer's final loyalty balance (the ledger the SDK reads, and the profile's) equals the
+  reference model of the same deliveries; what stays dead-lettered is what the model leaves.
 
 The reference model is the relay's documented behaviour (docs/lifecycle.md) over Talon.One's state machine,
-written independently of both: changes of one order are applied in the order the relay received them, a
-repeat (the same Shopify event, or the same refund) changes nothing, a late cart update is superseded, a
+written here independently of both: changes of one order are applied in the order the relay received them,
+a repeat (the same Shopify event, or the same refund) changes nothing, a late cart update is superseded, a
 refused move is a dead letter, and a refund or edit received before its paid order is a dead letter ("no
 record of the order") that the operator's one redrive (`local.redrive`) brings back after everything else.
 The consumer catches up before each paid webhook is received (so such a refund is consumed before it), and
 at random points otherwise; each delivery is over five minutes after the one before on SQS's clock, so
 SQS's deduplication window never hides a repeat from the relay.
 
-Examples: LIFECYCLE_EXAMPLES (default 6, about half a minute); a longer run, e.g.
-`LIFECYCLE_EXAMPLES=200 .venv/bin/python -m pytest tests/functions/test_lifecycle_property.py` (docs/testing.md).
+Examples: LIFECYCLE_EXAMPLES (default 20, about fifteen seconds); LIFECYCLE_SHRINK=1 to shrink a failure (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from tests.support import FakeClock, LambdaContext, reset_handlers
 
 __all__ = ["shop"]  # the fixture
 
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
 API_KEY = "lifecycle-property-talon-key"
 POINTS_PER_PURCHASE = 10.0  # local/emulator/default_rules.json: 10 points per purchase event
 PRICES = (10.0, 25.0, 40.0, 12.5)
