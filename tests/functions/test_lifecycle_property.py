@@ -20,7 +20,8 @@ The consumer catches up before each paid webhook is received (so such a refund i
 at random points otherwise; each delivery is over five minutes after the one before on SQS's clock, so
 SQS's deduplication window never hides a repeat from the relay.
 
-Examples: LIFECYCLE_EXAMPLES (default 20, about fifteen seconds); LIFECYCLE_SHRINK=1 to shrink a failure (docs/testing.md).
+Examples: LIFECYCLE_EXAMPLES (default 20, about fifteen seconds); LIFECYCLE_SHRINK=1 shrinks a failure
+(docs/testing.md).
 """
 
 from __future__ import annotations
@@ -552,8 +553,8 @@ def test_an_edit_whose_reopen_answer_was_lost_is_finished_when_retried(life: Lif
 
     # When its edit's reopen goes through at Talon.One but the answer is lost on the way back
     life.emulator.inject_fault(status=503, count=1, after=True, path=f"/v2/customer_sessions/cart-{order_id}/reopen")
-    edit = {"order_edit": {"id": next(_IDS), "order_id": order_id, "line_items": {"additions": [], "removals": []}}}
-    edit["order_edit"]["line_items"]["removals"] = [{"id": line["id"], "delta": 1}]
+    changes = {"additions": [], "removals": [{"id": line["id"], "delta": 1}]}
+    edit: dict[str, Any] = {"order_edit": {"id": next(_IDS), "order_id": order_id, "line_items": changes}}
     life.deliver(Delivery(Webhook(order_id, "orders/edited", edit, str(uuid.uuid4()), 60.0), "wh-edit", 60.0, 0.0))
     life.drain()
 
