@@ -484,6 +484,7 @@ def _check_moves(requests: list[dict[str, Any]]) -> int:
     return refused
 
 
+@pytest.mark.timeout(max(120, EXAMPLES * 3))  # a longer opt-in run takes about a second per example
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
