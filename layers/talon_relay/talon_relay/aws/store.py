@@ -1,6 +1,6 @@
 """The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
 
-One table, one `id` key and one `expiration` TTL attribute, six kinds of item told apart by the id:
+One table, one `id` key and one `expiration` TTL attribute, seven kinds of item told apart by the id:
 
 | id                                         | what                                       | kept until                 |
 | ------------------------------------------ | ------------------------------------------ | -------------------------- |
@@ -10,6 +10,7 @@ One table, one `id` key and one `expiration` TTL attribute, six kinds of item to
 | `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 | `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
+| `<function>.ordergroup#<shop>#<order id>`  | an order's FIFO group (a webhook receiver) | ORDER_MEMORY_SECONDS       |
 
 `<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
 each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
@@ -44,6 +45,8 @@ SIGNATURE = "signature#"
 ORDERING = "ordering#"
 WRITEBACK = "writeback#"
 ORDER = "order#"
+#: an order's FIFO group on the sessions queue, kept by the receiver that queued its paid webhook
+ORDER_GROUP = "ordergroup#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
 
@@ -131,11 +134,12 @@ class Store:
 
     # --- an order's record (webhooks: written when it is paid, read by its refunds and edits) ---------
 
-    def order_id(self, shop: str | None, order: str) -> str:
+    def order_id(self, shop: str | None, order: str, *, kind: str = ORDER) -> str:
+        """An order's record (`kind` ORDER) or its group (ORDER_GROUP), under the function's own prefix."""
         name = f"{shop or '-'}#{order}"
         if len(name.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
-        return f"{self.owner}.{ORDER}{name}"
+        return f"{self.owner}.{kind}{name}"
 
     def put_order(self, item_id: str, record: dict[str, Any], *, expires: int, replace: bool) -> None:
         """One write. Not `replace`: only when there is no record yet (a paid order's replay, or its

@@ -32,7 +32,7 @@ from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import lifecycle, messages, service
 from talon_relay.core.request import Request
-from talon_relay.errors import InvalidRequest, RelayError, SettingsError
+from talon_relay.errors import InvalidRequest, KeyReused, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
@@ -42,6 +42,11 @@ from talon_relay.webhooks.mapping_model import TopicMapping
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
+
+
+#: The order record's list of the edits applied to it (their webhooks' keys), and how many it keeps.
+APPLIED = "applied"
+KEPT_EDITS = 50
 
 
 def step_key(webhook_id: str, step: int | str) -> str:
@@ -113,6 +118,8 @@ def process(
         return 0
     payload = message.payload()
     order = _recall(container, mapping, payload, message.shop_domain)
+    if order is not None and message.dedup_key in (order.get(APPLIED) or []):
+        return _repeated(operation, message, logged)
     planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
     if routed is not None:
         for application in sorted({request.application for _, request in planned}):
@@ -131,14 +138,29 @@ def process(
             if not lifecycle.applied(container, request, call):
                 # a late cart update of a session the order moved on past: acknowledged, the next step runs
                 logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
+        except KeyReused as exc:
+            if order is None:
+                raise StepFailed(step, request.operation.name, exc) from exc
+            # A repeat of a refund or an edit applied before: its steps were planned on the order's record as
+            # that first delivery left it (an edit rewrites it), so a step differs from what its key ran. The
+            # key is the same merchant action's: it was applied once, whole (the record changes only then).
+            return _repeated(operation, message, {**logged, "step": step})
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
-    _remember(container, mapping, payload, order, message.shop_domain, planned)
+    _remember(container, mapping, payload, order, message.shop_domain, planned, message.dedup_key)
     logged["applications"] = sorted({request.application for _, request in planned})
     logged.pop("application", None)
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
     metrics.count(metrics.APPLIED, operation=operation.name, topic=message.topic)
     return len(planned)
+
+
+def _repeated(operation: Operation, message: QueuedWebhook, logged: dict[str, Any]) -> int:
+    """A repeat of a webhook applied before (an edit the order's record names, or a step whose key ran
+    another request): acknowledged, nothing sent, the record left as it is."""
+    logger.info("repeat of an applied webhook; nothing sent", extra=logged)
+    metrics.count(metrics.REPEATED, operation=operation.name, topic=message.topic)
+    return 0
 
 
 def _recall(container: Container, mapping: TopicMapping, payload: Any, shop: str | None) -> dict[str, Any] | None:
@@ -157,12 +179,17 @@ def _remember(
     order: dict[str, Any] | None,
     shop: str | None,
     planned: list[tuple[str, Request]],
+    key: str,
 ) -> None:
-    """The order's record written once its steps went through (one write; a replay writes it again)."""
+    """The order's record written once its steps went through (one write; a replay writes it again). A
+    record an edit rewrites names the last edits applied to it (`key`: the webhook's), so a repeat of one
+    is known before anything is sent (a reopen sent again would leave the order open)."""
     record = mappings.remembered(mapping, payload, order)
     table = store(container)
     if record is None or table is None:
         return
+    if order is not None:
+        record[APPLIED] = [*(order.get(APPLIED) or [])[-(KEPT_EDITS - 1) :], key]
     apps = {request.application for _, request in planned if not request.operation.schedule}
     record["application"] = apps.pop() if len(apps) == 1 else (order or {}).get("application", DEFAULT)
     expires = int(time.time()) + container.settings().order_memory_seconds
