@@ -13,7 +13,7 @@ CONFIG_ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint generate template checkers mapping-schema build preflight deploy clean
+.PHONY: help install test test-fast fuzz lint generate template checkers mapping-schema build preflight deploy clean
 
 help:  ## this list: every target, one line each (`make` alone shows it too)
 	@echo "usage: make <target> [VARIABLE=value ...]   (start with: make install)"
@@ -26,11 +26,16 @@ $(PY):
 install: $(PY)  ## create .venv: the layer's package talon_relay (editable) with its dependencies, and the dev tools
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e layers/talon_relay
 
+TEST_WORKERS ?= auto
 test:  ## the whole test suite (unit, contract, functions, template, emulator, local, end-to-end); what CI runs
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast:  ## the inner loop, in seconds: unit, contract and template tests only (not the slow ones)
 	$(PY) -m pytest tests/unit tests/contract tests/template -q -m "not slow"
+
+FUZZ_EXAMPLES ?= 60
+fuzz:  ## deeper schemathesis run: FUZZ_EXAMPLES (60) per Integration API operation and mode against the local stack
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py -q --timeout=3600
 
 lint:  ## what `make generate` makes up to date, ruff, mypy, import-linter contracts, cfn-lint and sam validate --lint
 	$(PY) -m template.render --check

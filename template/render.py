@@ -104,11 +104,14 @@ KEY_API_EVENT = """\
 #: checked by the function, is the authentication.
 WEBHOOK_ENVIRONMENT = """\
           WEBHOOK_SECRET_ARN: !Ref {{Platform}}WebhookSecret
-{{erasure_environment}}\
+{{step_queue_environment}}\
 """
 
-ERASURE_ENVIRONMENT = """\
-          ERASURE_QUEUE_URL: !Ref {{erasure_queue}}
+#: A receiver whose mappings' steps of some operations go on those operations' own queues (the table's
+#: `webhook_steps_queued`: syncCatalog, coalesced by its consumer; deleteCustomerData, for the schedule).
+STEP_QUEUE_ENVIRONMENT = """\
+          # mapped steps of these operations go on their queues, whose consumers apply them
+          STEP_QUEUE_URLS: !Sub '{{{step_queue_urls}}}'
 """
 
 #: The queue's maxReceiveCount: derived from OutageHorizonHours (the OutageHorizon mapping), unless given.
@@ -244,7 +247,7 @@ ROLE = """\
                       - !Sub ${AWS::StackName}-{{kebab}}.*
 {{ordering_key}}\
 {{queue_statements}}\
-{{erasure_statement}}\
+{{step_queue_statement}}\
 {{event_statements}}\
 {{writeback_statement}}\
 """
@@ -356,11 +359,12 @@ WEBHOOK_KEY_STATEMENT = """\
                 Resource: !Ref {{Platform}}WebhookSecret
 """
 
-ERASURE_STATEMENT = """\
-              - Sid: QueueErasureRequests # a mapped deleteCustomerData waits for the off-peak schedule
+STEP_QUEUE_STATEMENT = """\
+              - Sid: QueueMappedSteps # a mapped step of {{step_queue_names}} goes on its operation's queue
                 Effect: Allow
                 Action: sqs:SendMessage
-                Resource: !GetAtt {{erasure_queue}}.Arn
+                Resource:
+{{step_queue_arns}}\
 """
 
 CONSUME_STATEMENT = """\
@@ -675,6 +679,16 @@ def check_table(operations: Iterable[OperationEntry]) -> list[OperationEntry]:
             for op in senders
             if not op.queued or op.group_by is None
         ]
+    problems += [
+        f"{op.name}: a webhook's step can go on its queue (webhook_steps_queued) only if it has its own queue"
+        for op in ordered
+        if op.webhook_steps_queued and (op.webhook is not None or not op.own_queue or not op.polls)
+    ]
+    problems += [
+        f"{op.name}: a scheduled operation is never called by a webhook receiver: set webhook_steps_queued"
+        for op in ordered
+        if op.schedule and not op.webhook_steps_queued
+    ]
     scheduled = [op.name for op in ordered if op.schedule]
     if len(scheduled) > 1:
         # base.yaml has one erasure schedule (its parameters, its dead-letter queue and its alarm)
@@ -709,20 +723,43 @@ def _description(op: OperationEntry) -> str:
     return f"Talon.One {op.name} ({op.method.upper()} {op.path}) from API Gateway and {other}"
 
 
-def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, str]:
-    """What differs for a webhook receiver: its platform secret, the erasure queue, RelayApi only."""
+def step_queue_targets(ordered: Iterable[OperationEntry]) -> list[OperationEntry]:
+    """The operations whose mapped webhook steps go on their own queues (`webhook_steps_queued`)."""
+    return [op for op in ordered if op.webhook_steps_queued]
+
+
+def _step_queue_values(op: OperationEntry, targets: list[OperationEntry]) -> dict[str, str]:
+    """A receiver's STEP_QUEUE_URLS and its sqs:SendMessage on exactly those queues. Talon.One's receiver
+    maps its notifications to no operation (docs/events.md): none."""
+    if not targets or op.webhook == "talon_one":
+        return {"step_queue_environment": "", "step_queue_statement": ""}
+    urls = ",".join(f'"{target.name}":"${{{queue_prefix(target)}Queue}}"' for target in targets)
+    arns = "".join(f"                  - !GetAtt {queue_prefix(target)}Queue.Arn\n" for target in targets)
+    values = {
+        "step_queue_urls": urls,
+        "step_queue_arns": arns,
+        "step_queue_names": ", ".join(target.name for target in targets),
+    }
+    return {
+        "step_queue_environment": fill(STEP_QUEUE_ENVIRONMENT, values),
+        "step_queue_statement": fill(STEP_QUEUE_STATEMENT, values),
+    }
+
+
+def _webhook_values(op: OperationEntry, targets: list[OperationEntry]) -> dict[str, str]:
+    """What differs for a webhook receiver: its platform secret, the queues of its queued steps, RelayApi
+    only."""
     if op.webhook is None:
         return {
             "webhook_environment": "",
             "key_api_event": KEY_API_EVENT,
             "read_statements": CALLER_AUTH_STATEMENTS,
             "enqueue_comment": "async mode: the API queues the request and answers 202",
-            "erasure_statement": "",
+            "step_queue_statement": "",
             "event_statements": EFFECT_STATEMENTS,
             "writeback_statement": "",
         }
-    values = {"Platform": platform_id(op.webhook), "erasure_queue": erasure_queue or ""}
-    values["erasure_environment"] = fill(ERASURE_ENVIRONMENT, values) if erasure_queue else ""
+    values = {"Platform": platform_id(op.webhook), **_step_queue_values(op, targets)}
     shared = {"Shared": platform_id(op.shared_queue or ""), "shared_queue": op.shared_queue or ""}
     return {
         "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values)
@@ -731,7 +768,7 @@ def _webhook_values(op: OperationEntry, erasure_queue: str | None) -> dict[str, 
         "key_api_event": "",
         "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
         "enqueue_comment": "storage-first: the API queues each verified webhook, then answers 200",
-        "erasure_statement": (fill(ERASURE_STATEMENT, values) if erasure_queue else "")
+        "step_queue_statement": values["step_queue_statement"]
         + (fill(SHARED_WEBHOOK_STATEMENT, shared) if op.shared_queue else ""),
         "event_statements": NOTIFICATION_STATEMENTS if op.webhook == "talon_one" else EFFECT_STATEMENTS,
         "writeback_statement": WRITEBACK_STATEMENT if op.webhook == "talon_one" else "",
@@ -755,17 +792,17 @@ def _queue_values(op: OperationEntry, members: list[OperationEntry]) -> dict[str
 
 def operation_resources(
     op: OperationEntry,
-    erasure_queue: str | None = None,
+    targets: list[OperationEntry] | None = None,
     area: str = "",
     members: list[OperationEntry] | None = None,
 ) -> tuple[str, str]:
     """The operation's blocks of Resources, each a header line, then its resources one blank line apart:
     the root stack's (function, queues) and its area's nested stack's (role, log group, policies, alarms).
 
-    `erasure_queue`: the logical id of the queue the erasure schedule drains, where a webhook
-    receiver queues the erasures its mappings ask for. `area`: the nested stack's (default: area_of).
-    receiver queues the erasures its mappings ask for. `members`: the entries the operation's shared
-    queue carries (its consumer's block holds that queue, its dead-letter queue and their alarms).
+    `targets`: the operations whose queues a webhook receiver puts its mapped steps of them on
+    (`step_queue_targets`). `area`: the nested stack's (default: area_of). `members`: the entries the
+    operation's shared queue carries (its consumer's block holds that queue, its dead-letter queue and
+    their alarms).
     """
     members = members or []
     prefix = logical_prefix(op)
@@ -781,7 +818,7 @@ def operation_resources(
         "description": _description(op),
         **_queue_values(op, members),
     }
-    values.update({key: fill(text, values) for key, text in _webhook_values(op, erasure_queue).items()})
+    values.update({key: fill(text, values) for key, text in _webhook_values(op, targets or []).items()})
     # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py):
     # per operation, or per shared queue (one place per session across its operations)
     orders = [m for m in members if m.last_write_wins] if values["shared_queue"] else [op] * op.last_write_wins
@@ -912,9 +949,9 @@ def render_stacks(
     from template.dashboard import dashboard
 
     ordered = check_table(operations)
-    erasure = next((f"{logical_prefix(op)}Queue" for op in ordered if op.schedule), None)
+    targets = step_queue_targets(ordered)
     members = {op.name: [m for m in ordered if op.shared_queue and m.shared_queue == op.shared_queue] for op in ordered}
-    blocks = [operation_resources(op, erasure, area(op), members[op.name]) for op in ordered]
+    blocks = [operation_resources(op, targets, area(op), members[op.name]) for op in ordered]
     stacks: dict[str, nested.Nested] = {}
     for op, (root_text, text) in zip(ordered, blocks, strict=True):
         stack = stacks.setdefault(area(op), nested.Nested(area(op)))

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,8 +39,22 @@ SENSITIVE_CONSTANTS = [
     ("tests.functions.test_talon_one_webhook", "PREVIOUS_NOTIFICATION_SECRET"),
     ("local.shopify_admin", "ADMIN_TOKEN"),
 ]
+#: Folders whose tests start local stacks, `make` targets and fixed-order shared servers: under pytest-xdist
+#: (`make test` runs `-n auto --dist loadgroup`) they run in one worker, in their order, as in a serial run,
+#: while the other workers share out the rest test by test.
+SERIAL_FOLDERS = ("e2e", "local")
 #: Attribute values the tests put in profiles, sessions and events.
 SENSITIVE_LITERALS = ["jane.doe@example.com"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One xdist group for the stack-starting folders (before xdist reads the groups)."""
+    tests = Path(__file__).resolve().parent
+    serial = [tests / name for name in SERIAL_FOLDERS]
+    for item in items:
+        if any(folder in Path(str(item.path)).resolve().parents for folder in serial):
+            item.add_marker(pytest.mark.xdist_group("stack"))
 
 
 class _EverythingFormatter(logging.Formatter):

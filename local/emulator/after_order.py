@@ -41,7 +41,7 @@ def return_cart_items(call: Call) -> Outcome:
     dry = call.query.get("dry") is True
     with backend.transaction(commit=not dry):
         session = _session(call)
-        evaluation = lifecycle.return_items(backend.store, session, call.body["return"]["returnedCartItems"])
+        evaluation = lifecycle.return_items(backend.store, session, call.body["return"]["returnedCartItems"], now)
         profile = backend._profile_of(session, now)
         result = lifecycle.finished(backend.store, "talon_session_returned", session, profile, evaluation, now)
         outcome = _answer(call, result, call.body.get("responseContent") or ["customerSession"])
@@ -54,7 +54,7 @@ def reopen_customer_session(call: Call) -> Outcome:
     backend = call.backend
     now = backend.now()
     session = _session(call)
-    evaluation = lifecycle.reopen(backend.store, session)
+    evaluation = lifecycle.reopen(backend.store, session, now)
     profile = backend._profile_of(session, now)
     result = lifecycle.finished(backend.store, "talon_session_reopened", session, profile, evaluation, now)
     # ReopenSessionResponse: the effects only

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from local.emulator.entities import parse_time, rfc3339
 from local.emulator.errors import ApiError
@@ -95,6 +96,22 @@ class Ledgers:
         self.transactions.append(entry)
         return entry
 
+    def roll_back(self, *, program_id: int, amount: float, profile_id: str, session_id: str, now: datetime) -> None:
+        """Points a session's return, cancel or reopen took back from a profile (lifecycle.py), on its ledger
+        as a subtraction that spends nothing; a program the profile has no entry of (a card's) is left alone."""
+        if not self.of_profile(program_id, profile_id):
+            return
+        entry = self.credit(
+            program_id=program_id,
+            amount=amount,
+            name="Rollback of the session's points",
+            now=now,
+            uuid=str(uuid4()),
+            profile_id=profile_id,
+            session_id=session_id,
+        )
+        entry.update(type="subtraction", rollback=True, expiryDate=entry["startDate"])
+
     def card(self, program_id: int, identifier: str) -> dict[str, Any]:
         found = self.cards.get(f"{program_id}/{identifier}")
         if found is None:
@@ -132,7 +149,8 @@ def balance(entries: Iterable[dict[str, Any]], now: datetime) -> dict[str, float
     totals = {"activePoints": 0.0, "pendingPoints": 0.0, "spentPoints": 0.0, "expiredPoints": 0.0}
     for entry in entries:
         if entry["type"] == "subtraction":
-            totals["spentPoints"] += entry["amount"]
+            if not entry.get("rollback"):  # a rollback takes points back; it spends none
+                totals["spentPoints"] += entry["amount"]
             totals["activePoints"] -= entry["amount"]
             continue
         totals[f"{status(entry, now)}Points"] += entry["amount"]

@@ -28,6 +28,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from local.emulator.errors import ApiError
 from local.emulator.evaluation import Evaluation
@@ -77,7 +78,7 @@ def _effect(evaluation: Evaluation, name: str, *args: Any) -> None:
     evaluation.effects.append([0, 0, 0, [name, *args]])
 
 
-def on_closed(store: Store, session: Session) -> None:
+def on_closed(store: Store, session: Session, now: datetime) -> None:
     """A session closed (again): its total remembered, the points a reopen took credited anew."""
     life = _life(session)
     life["closedTotal"] = session.total
@@ -89,6 +90,16 @@ def on_closed(store: Store, session: Session) -> None:
     for program, points in suspended.items():
         profile.balances[int(program)] = profile.balances.get(int(program), 0.0) + points
         awarded[program] = awarded.get(program, 0.0) + points
+        if store.ledgers.of_profile(int(program), profile.integration_id):
+            store.ledgers.credit(
+                program_id=int(program),
+                amount=points,
+                name="Session closed again",
+                now=now,
+                uuid=str(uuid4()),
+                profile_id=profile.integration_id,
+                session_id=session.integration_id,
+            )
 
 
 def connect(session: Session, evaluation: Evaluation) -> None:
@@ -98,8 +109,9 @@ def connect(session: Session, evaluation: Evaluation) -> None:
         awarded[str(points.program_id)] = awarded.get(str(points.program_id), 0.0) + points.points
 
 
-def _take_points(store: Store, session: Session, share: float | None, evaluation: Evaluation) -> None:
-    """Deduct `share` of what remains of the session's points (None: all of it)."""
+def _take_points(store: Store, session: Session, share: float | None, evaluation: Evaluation, now: datetime) -> None:
+    """Deduct `share` of what remains of the session's points (None: all of it), from the profile's balance
+    and its ledger (what getLoyaltyBalances reads)."""
     awarded: dict[str, float] = _life(session).setdefault("awardedPoints", {})
     profile = store.profiles.get(session.profile_id)
     for program, points in sorted(awarded.items()):
@@ -109,6 +121,13 @@ def _take_points(store: Store, session: Session, share: float | None, evaluation
         awarded[program] = points - taken
         if profile is not None:
             profile.balances[int(program)] = profile.balances.get(int(program), 0.0) - taken
+            store.ledgers.roll_back(
+                program_id=int(program),
+                amount=taken,
+                profile_id=profile.integration_id,
+                session_id=session.integration_id,
+                now=now,
+            )
         _effect(evaluation, "rollbackAddedLoyaltyPoints", int(program), taken)
 
 
@@ -139,24 +158,24 @@ def _unsell(store: Store, session: Session, amount: float, *, unclose: bool) -> 
             profile.closed_sessions -= 1
 
 
-def cancel(store: Store, session: Session) -> Evaluation:
+def cancel(store: Store, session: Session, now: datetime) -> Evaluation:
     """A closed or partially returned session cancelled: everything it still holds rolled back."""
     evaluation = Evaluation()
-    _take_points(store, session, None, evaluation)
+    _take_points(store, session, None, evaluation, now)
     _roll_back_discounts(session, {}, evaluation)
     _roll_back_usage(store, session, evaluation)
     _unsell(store, session, session.total, unclose=True)
     return evaluation
 
 
-def reopen(store: Store, session: Session) -> Evaluation:
+def reopen(store: Store, session: Session, now: datetime) -> Evaluation:
     """closed -> open: the close's effects rolled back (its points kept aside for the next close)."""
     if (session.state, "open") not in TRANSITIONS:
         raise refused(session.state, "open", "")
     evaluation = Evaluation()
     awarded: dict[str, float] = _life(session).setdefault("awardedPoints", {})
     suspended = {program: points for program, points in awarded.items() if points > 0}
-    _take_points(store, session, None, evaluation)
+    _take_points(store, session, None, evaluation, now)
     _life(session)["suspendedPoints"] = suspended
     _roll_back_discounts(session, {}, evaluation)
     _roll_back_usage(store, session, evaluation)
@@ -178,7 +197,7 @@ def _line_of(session: Session, item: dict[str, Any], index: int) -> int:
     return position
 
 
-def return_items(store: Store, session: Session, items: list[dict[str, Any]]) -> Evaluation:
+def return_items(store: Store, session: Session, items: list[dict[str, Any]], now: datetime) -> Evaluation:
     """Lines returned: quantities checked against what remains, value and points taken back."""
     if (session.state, "partially_returned") not in TRANSITIONS:
         raise refused(session.state, "partially_returned", "")
@@ -210,7 +229,7 @@ def return_items(store: Store, session: Session, items: list[dict[str, Any]]) ->
     everything = all(int(line.get("remainingQuantity", 1)) == 0 for line in session.cart_items)
     left_before = session.total
     share = None if everything or left_before <= 0 else min(value / left_before, 1.0)
-    _take_points(store, session, share, evaluation)
+    _take_points(store, session, share, evaluation, now)
     session.total = max(session.total - value, 0.0)
     if everything:
         _roll_back_discounts(session, {}, evaluation)

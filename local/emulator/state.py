@@ -160,16 +160,18 @@ class Backend:
         event_attributes = dict(change.attributes or {})
         rollback = None
         if change.state == "cancelled" and current_state in ("closed", "partially_returned"):
-            rollback = lifecycle.cancel(self.store, session)
+            rollback = lifecycle.cancel(self.store, session, now)
         result = self._finish(
             "talon_session_updated", session, profile, event_attributes, application_id, now, options, closing=closing
         )
         if closing:
-            lifecycle.on_closed(self.store, session)
+            lifecycle.on_closed(self.store, session, now)
         if rollback is not None and result.event is not None:
             session.discounts = {}
-            result.event.effects[:0] = rollback.effects
+            # the event keeps the evaluation's own list (accounting.record_event): the rollback goes in once
             result.evaluation.effects[:0] = rollback.effects
+            if result.event.effects is not result.evaluation.effects:
+                result.event.effects[:0] = rollback.effects
         return result
 
     # --- events ----------------------------------------------------------------------------

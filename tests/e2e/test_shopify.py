@@ -24,6 +24,8 @@ DLQ = "ShopifyWebhookDeadLetterQueue"
 #: where the webhooks that change a session go, in the session's group (docs/lifecycle.md)
 SESSIONS, SESSIONS_DLQ = "SessionsQueue", "SessionsDeadLetterQueue"
 ERASURE_QUEUE = "DeleteCustomerDataQueue"
+#: where a product webhook's sync goes, coalesced with the catalog's others by syncCatalog's function
+CATALOG_QUEUE, CATALOG_DLQ = "SyncCatalogQueue", "SyncCatalogDeadLetterQueue"
 FUNCTION = "ShopifyWebhookFunction"
 #: Bound for a queued webhook to be polled, mapped and applied (the poller long-polls 1 s).
 APPLY_TIMEOUT = 15.0
@@ -70,7 +72,7 @@ def integration_calls(stack: LocalStack) -> list[tuple[str, str, int]]:
 def applied(stack: LocalStack, queues: Queues, count: int) -> list[tuple[str, str, int]]:
     """The Integration API calls, once `count` arrived and the webhook queue is empty."""
     wait_until(lambda: len(integration_calls(stack)) >= count, timeout=APPLY_TIMEOUT, what=f"{count} Talon.One calls")
-    queues.wait_empty(QUEUE, SESSIONS, timeout=APPLY_TIMEOUT)
+    queues.wait_empty(QUEUE, SESSIONS, CATALOG_QUEUE, timeout=APPLY_TIMEOUT)
     return integration_calls(stack)
 
 
@@ -131,7 +133,39 @@ def test_a_product_created_updated_and_deleted_is_in_the_catalog_then_gone(
     # Then its items are gone, and every sync was accepted
     assert applied(stack, queues, 3) == [("PUT", "/v1/catalogs/1/sync", 200)] * 3
     assert stack.emulator.state()["catalogs"]["1"]["items"] == {}
-    assert queues.depth(DLQ) == 0
+    assert queues.depth(DLQ) == queues.depth(CATALOG_DLQ) == 0
+
+
+def test_product_webhooks_reach_talon_one_through_the_catalog_queue(
+    stack: LocalStack, queues: Queues, shopify: Shopify
+) -> None:
+    # Given three new products posted at once (each product's variants with their own SKUs)
+    created = payload("products/create")
+    products = [
+        {
+            **created,
+            "id": 7100 + n,
+            "variants": [
+                {**v, "id": 71000 + n * 10 + i, "sku": f"E2E-{n}-{i}"} for i, v in enumerate(created["variants"])
+            ],
+        }
+        for n in range(3)
+    ]
+    for product in products:
+        assert shopify.post("products/create", product).status == 200
+    # Then their syncs went through syncCatalog's queue (none was sent by the webhook function): every variant is
+    # an item, in at most three syncCatalog requests (as few as the poller's batches allowed), nothing refused
+    skus = {f"E2E-{n}-{i}" for n in range(3) for i in range(2)}
+    wait_until(
+        lambda: skus <= set(stack.emulator.state()["catalogs"]["1"]["items"]),
+        timeout=APPLY_TIMEOUT,
+        what="the products' items",
+    )
+    queues.wait_empty(QUEUE, CATALOG_QUEUE, timeout=APPLY_TIMEOUT)
+    syncs = [r for r in stack.emulator.requests() if r["operation"] == "syncCatalog"]
+    assert 1 <= len(syncs) <= 3 and {r["status"] for r in syncs} == {200}
+    assert sum(len(r["body"]["actions"]) for r in syncs) == 6
+    assert queues.depth(DLQ) == queues.depth(CATALOG_DLQ) == 0
 
 
 def test_the_journey_of_a_cart_its_checkout_and_its_order_is_one_session_closed_once(
@@ -160,7 +194,7 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
     assert shopify.post("orders/paid", ORDER, webhook_id=webhook_id).status == 200
     applied(stack, queues, 2)
     assert shopify.post("orders/paid", ORDER, webhook_id=webhook_id).status == 200
-    queues.wait_empty(QUEUE, SESSIONS, timeout=APPLY_TIMEOUT)
+    queues.wait_empty(QUEUE, SESSIONS, CATALOG_QUEUE, timeout=APPLY_TIMEOUT)
     # and the same webhook once more on the queue, as after SQS's deduplication window
     message = {
         "platform": "shopify",

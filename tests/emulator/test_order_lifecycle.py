@@ -174,3 +174,60 @@ def test_get_customer_session_and_unknown_ones(client: Client) -> None:
     assert got.status == 200 and got.body["customerSession"]["integrationId"] == "s-1"
     assert client.request("GET", "/v2/customer_sessions/s-404").status == 404
     assert _returned(client, [{"position": 0}], session="s-404").status == 404
+
+
+def _ledger_balance(client: Client, profile: str = "p-1") -> float:
+    """The balance the SDK reads (getLoyaltyBalances): the profile's ledger, not the session answers."""
+    answer = client.request("GET", f"/v1/loyalty_programs/1/profile/{profile}/balances")
+    assert answer.status == 200, answer.body
+    return float(answer.body["balance"]["activePoints"])
+
+
+def test_cancelling_a_partly_returned_session_lists_each_rollback_once(client: Client) -> None:
+    # Given a paid order (10 points, the big-cart discount) with one bag of beans returned
+    _paid(client)
+    assert _returned(client, [{"position": 0, "quantity": 1}]).status == 200
+    # When it is cancelled
+    cancelled = client.session_v2("s-1", {"customerSession": {"state": "cancelled"}})
+    # Then each rollback effect is listed once: what remained of the points, and of the discount
+    assert cancelled.status == 200, cancelled.body
+    effects = _effects(cancelled)
+    assert effects.count("rollbackAddedLoyaltyPoints") == 1
+    assert effects.count("rollbackDiscount") == 1
+    [points] = [e for e in cancelled.body["effects"] if e["effectType"] == "rollbackAddedLoyaltyPoints"]
+    assert abs(points["props"]["value"] - 10 * 80 / 110) < 1e-9
+    # And the event stored for it lists them once too (stored effects: [campaign, ruleset, rule, [name, ...]])
+    events = client.admin("GET", "state").body["events"]
+    assert [effect[3][0] for effect in events[-1]["effects"]].count("rollbackAddedLoyaltyPoints") == 1
+    assert _balance(client) == 0.0
+
+
+def test_returns_reopens_and_cancels_show_in_the_profiles_ledger(client: Client) -> None:
+    # Given a paid order: 10 points in the ledger the SDK reads
+    _paid(client)
+    assert _ledger_balance(client) == 10.0
+    # When a bag of beans (30 of 110) is returned
+    _returned(client, [{"position": 0, "quantity": 1}])
+    # Then the ledger's balance went down as the profile's did, with a subtraction naming the session
+    assert abs(_ledger_balance(client) - (10 - 10 * 30 / 110)) < 1e-9
+    transactions = client.request("GET", "/v1/loyalty_programs/1/profile/p-1/transactions").body["data"]
+    [taken] = [t for t in transactions if t["type"] == "subtraction"]
+    assert taken["customerSessionId"] == "s-1" and abs(taken["amount"] - 10 * 30 / 110) < 1e-9
+    # And no point counts as spent: a rollback is not a purchase with points
+    balance = client.request("GET", "/v1/loyalty_programs/1/profile/p-1/balances").body["balance"]
+    assert balance["spentPoints"] == 0.0
+    # When the rest is cancelled
+    client.session_v2("s-1", {"customerSession": {"state": "cancelled"}})
+    # Then the ledger agrees with the profile: nothing left
+    assert abs(_ledger_balance(client)) < 1e-9
+    assert abs(_balance(client)) < 1e-9
+
+
+def test_a_reopen_and_close_again_keep_the_ledger_with_the_profile(client: Client) -> None:
+    # Given a paid order (10 points)
+    _paid(client)
+    # When it is reopened: the ledger loses the points; closed again: it has them back
+    client.request("PUT", "/v2/customer_sessions/s-1/reopen")
+    assert _ledger_balance(client) == 0.0
+    client.session_v2("s-1", {"customerSession": {"cartItems": CART[:1], "state": "closed"}})
+    assert _ledger_balance(client) == _balance(client) == 10.0

@@ -4,6 +4,7 @@ refuses: two action types, a SKU twice, an ADD of a SKU it has, a REMOVE of one 
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,8 +15,9 @@ import pytest
 
 from local.emulator import Emulator
 from local.gateway import sqs_record
+from local.shopify import webhook_headers
 from tests.functions.conftest import API_KEY, Stack
-from tests.support import FakeClock, LambdaContext, reset_handlers
+from tests.support import FakeClock, LambdaContext, load_event, reset_handlers
 
 FUNCTION = "sync_catalog"
 CATALOG = "1"  # the emulator's local catalog
@@ -299,6 +301,111 @@ def test_applied_messages_delivered_again_among_new_ones_are_not_applied_twice(c
     assert set(catalogs.items()) == {"j1", "j2", "j3"} and catalogs.dead_letters() == []
     (refused,) = [entry for entry in catalogs.emulator.requests() if entry["status"] != 200]
     assert (refused["status"], len(refused["body"]["actions"])) == (400, 3)
+
+
+# --- Shopify's product webhooks, on the same queue ------------------------------------------------------
+
+SHOPIFY_SECRET = "fn-test-catalog-shopify-secret-5c1e"
+
+
+def product(number: int, price: str = "4.50") -> dict[str, Any]:
+    """A products/create (or products/update) webhook's product: two variants with their own SKUs."""
+    created: dict[str, Any] = load_event("shopify_webhook/payloads", "products_create")
+    variants = [
+        {**variant, "id": 60000 + number * 10 + n, "product_id": 7000 + number, "sku": f"W{number}-{n}", "price": price}
+        for n, variant in enumerate(created["variants"])
+    ]
+    return {**created, "id": 7000 + number, "variants": variants}
+
+
+def webhooks_through_the_receiver(
+    catalogs: Catalogs, monkeypatch: pytest.MonkeyPatch, load_handler: Any, posted: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Shopify's webhooks posted to the receiver and its queue consumed, with its environment as the template
+    gives it (STEP_QUEUE_URLS names syncCatalog's queue); then the catalog function's environment again."""
+    sqs, suffix = catalogs.stack.sqs, uuid.uuid4().hex[:8]
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    queue_url = sqs.create_queue(QueueName=f"shopify-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"shopify-dlq-{suffix}.fifo", Attributes=fifo)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    secret = catalogs.stack.secrets.create_secret(
+        Name=f"shopify-{suffix}", SecretString=json.dumps({"current": SHOPIFY_SECRET})
+    )["ARN"]
+    own = {"QUEUE_URL": catalogs.queue_url, "DEAD_LETTER_QUEUE_URL": catalogs.dlq_url}
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
+    monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret)
+    monkeypatch.setenv("STEP_QUEUE_URLS", json.dumps({"syncCatalog": catalogs.queue_url}))
+    reset_handlers()
+    receiver = load_handler("shopify_webhook")
+    for topic, body in posted:
+        raw = json.dumps(body).encode()
+        event = copy.deepcopy(load_event("shopify_webhook", "api"))
+        event["headers"] = webhook_headers(topic, raw, SHOPIFY_SECRET)
+        event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+        event["body"] = raw.decode()
+        assert receiver(event, LambdaContext())["statusCode"] == 200
+    for _ in range(5):  # bounded: the few webhooks of a test
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        result = receiver({"Records": [sqs_record(m, arn) for m in messages]}, LambdaContext())
+        assert result == {"batchItemFailures": []}
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+    for name, value in own.items():
+        monkeypatch.setenv(name, value)
+    reset_handlers()
+    catalogs.handler = load_handler(FUNCTION)
+
+
+def test_several_product_webhooks_become_one_coalesced_sync(
+    catalogs: Catalogs, monkeypatch: pytest.MonkeyPatch, load_handler: Any
+) -> None:
+    # Given three products created in the shop, Shopify posting a products/create webhook for each
+    created = [product(n) for n in range(3)]
+    # When the receiver takes them and maps them: each sync goes on syncCatalog's queue, nothing is called
+    webhooks_through_the_receiver(catalogs, monkeypatch, load_handler, [("products/create", p) for p in created])
+    assert catalogs.emulator.requests() == []
+    # And the catalog's function takes its queue's batch
+    result = catalogs.run()
+    # Then the three webhooks' variants reached Talon.One as one syncCatalog of ADDs, each product's in its order
+    assert (result["received"], result["batchItemFailures"]) == (3, [])
+    [sync] = catalogs.syncs()
+    assert {("ADD", f"W{n}-{v}") for n in range(3) for v in range(2)} == set(sync) and len(sync) == 6
+    for n in range(3):
+        assert sync.index(("ADD", f"W{n}-0")) < sync.index(("ADD", f"W{n}-1"))
+    assert catalogs.items()["W1-0"]["price"] == 4.5
+    assert catalogs.dead_letters() == []
+
+
+def test_a_products_create_update_and_delete_keep_their_order_and_no_request_repeats_a_sku(
+    catalogs: Catalogs, monkeypatch: pytest.MonkeyPatch, load_handler: Any
+) -> None:
+    # Given a product created, updated (its variants again, another price), then deleted, and another created
+    first, other = product(1), product(2)
+    posted = [
+        ("products/create", first),
+        ("products/update", product(1, price="5.25")),
+        ("products/delete", {"id": first["id"]}),
+        ("products/create", other),
+    ]
+    # When the receiver queues their syncs and the catalog's function takes them
+    webhooks_through_the_receiver(catalogs, monkeypatch, load_handler, posted)
+    while catalogs.run()["received"]:
+        pass
+    # Then the update's SKUs, already in the create's request, went in a later request, the removal after it,
+    # each request of one action type; and the catalog holds the other product alone
+    syncs = catalogs.syncs()
+    assert all(len({sku for _, sku in sync}) == len(sync) for sync in syncs)
+    assert all(len({kind for kind, _ in sync}) == 1 for sync in syncs)
+    mine = [sync for sync in syncs if any(sku and sku.startswith("W1-") for _, sku in sync) or sync[0][0] != "ADD"]
+    assert [sync[0][0] for sync in mine] == ["ADD", "ADD", "REMOVE_MANY"]
+    assert set(catalogs.items()) == {"W2-0", "W2-1"}
+    assert catalogs.dead_letters() == []
 
 
 # --- the backfill (local/backfill.py) ---------------------------------------------------------------------

@@ -63,17 +63,19 @@ def test_every_item_a_function_writes_is_one_its_role_may_touch(
     event = api_event(folder, headers={"Idempotency-Key": f"scope-{uuid.uuid4()}"})
     answer_every_route(httpserver)
 
-    # When it serves a signed API request with an Idempotency-Key, and a queued message (on a FIFO queue,
+    # When it serves a signed API request with an Idempotency-Key (its signature kept in its idempotency
+    # record), one without (its signature an item of its own), and a queued message (on a FIFO queue,
     # with its place in its customer's order) when it polls a queue (a GET has none; a member of the sessions
     # queue only sends to it): the consumer of the sessions queue takes each member's message too
     assert handler(event, LambdaContext())["statusCode"] in (op.success_status, 204)
+    assert handler(api_event(folder), LambdaContext())["statusCode"] in (op.success_status, 204)
     carried = [o for o in OPERATIONS if o.shared_queue and o.shared_queue == op.shared_queue and o.webhook is None]
     for sample in [op.function] + [o.function for o in carried if o is not op] if op.polls else []:
         queued = copy.deepcopy(load_event(sample, "sqs"))
         queued["Records"] = queued["Records"][:1]
         assert handler(queued, LambdaContext()) == {"batchItemFailures": []}
 
-    # Then it wrote the records of each (a Powertools record per call, the used signature, the order record
+    # Then it wrote the records of each (an idempotency record per keyed call, the used signature, the order record
     # of a session or profile update), and every one has a key its role's LeadingKeys condition allows
     keys = written_keys(stack)
     assert any(".signature#v2:" in key for key in keys), keys
@@ -143,11 +145,13 @@ def test_with_several_applications_every_item_is_still_one_the_role_may_touch(
     handler = load_handler(folder)
     answer_every_route(httpserver)
 
-    # When each application's caller sends it a signed request with an Idempotency-Key, and each
-    # application's queued message arrives (sealed, as the relay queues it)
+    # When each application's caller sends it a signed request with an Idempotency-Key and one without
+    # (its signature an item of its own), and each application's queued message arrives (sealed, as the
+    # relay queues it)
     for secret in (SIGNING_SECRET, OTHER_SIGNING_SECRET):
         event = api_event(folder, headers={"Idempotency-Key": f"scope-{uuid.uuid4()}"}, secret=secret)
         assert handler(event, LambdaContext())["statusCode"] in (op.success_status, 204)
+        assert handler(api_event(folder, secret=secret), LambdaContext())["statusCode"] in (op.success_status, 204)
     for application, secret in (("default", SIGNING_SECRET), (OTHER_APP, OTHER_SIGNING_SECRET)):
         queued = sealed_record(folder, application, secret)
         assert handler(queued, LambdaContext()) == {"batchItemFailures": []}

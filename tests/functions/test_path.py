@@ -8,7 +8,8 @@ forbids (a request flows down the layers once, never back up to a step it finish
 into one module (the adapter asking `limits` three things) are one visit. Not counted: the adapter
 itself (it shapes the answer at the end), and the foundations any step may use: the container passed
 down (with the invocation's counters), the logger, the operation table (data every step reads) and
-the store (the one DynamoDB table, which access, ordering and idempotency each write).
+the store (the one DynamoDB table, which access, ordering and idempotency each write) with its client
+(`aws.table_client`, in boto3's place).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ CONTEXT = (
     "talon_relay.observability",
     "talon_relay.operations",  # the package: its entries' properties run code in operations.operation
     "talon_relay.aws.store",
+    "talon_relay.aws.table_client",
 )
 #: The API adapters' reader of the event and writer of the answer, and the SQS adapter's scheduler of a
 #: batch's groups per application (which calls back into it for each group): parts of their adapter.

@@ -216,3 +216,89 @@ def test_a_refund_goes_to_the_application_its_order_was_paid_in(two: TwoApps, sh
     assert [r.path for r, _ in two.us.log if r.method == "POST"][-1] == returns
     assert all(r.path != returns for r, _ in two.eu.log)
     assert shop.dead_letters() == []
+
+
+def groups_queued(shop: Shop) -> list[str]:
+    return [message["Attributes"]["MessageGroupId"] for message in shop.queued()]
+
+
+def test_a_refund_and_an_edit_queue_in_the_session_group_of_their_paid_order(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given Talon.One accepting, and the sample order paid (queued, not yet applied)
+    answer_lifecycle(httpserver)
+    httpserver.expect_request(re.compile(r"^/v2/customer_sessions/.+/reopen$"), method="PUT").respond_with_json(
+        {"effects": []}
+    )
+    shop.post("orders/paid", ORDER, webhook_id="wh-paid")
+
+    # When its edit and its refund are received before the paid order was applied
+    shop.post("orders/edited", payload("orders/edited"), webhook_id="wh-edit")
+    shop.post("refunds/create", payload("refunds/create"), webhook_id="wh-refund")
+
+    # Then all three wait in one FIFO group, the session's (the cart's), as an API caller's queued change does
+    assert groups_queued(shop) == [SESSION, SESSION, SESSION]
+    # And the receiver kept the order's group in one item under its own prefix
+    items = boto3.client("dynamodb").scan(TableName=shop.stack.table)["Items"]
+    [kept] = [item for item in items if ".ordergroup#" in item["id"]["S"]]
+    assert kept["id"]["S"].endswith(f".ordergroup#relay-demo.myshopify.com#{ORDER['id']}")
+    assert json.loads(kept["record"]["S"]) == {"group": SESSION}
+
+    # When they are consumed
+    while shop.queued():
+        assert shop.consume() == {"batchItemFailures": []}
+
+    # Then Talon.One got them in the order they were received: close, purchase, edit (reopen, update,
+    # close), then the return; nothing was dead-lettered
+    path = f"/v2/customer_sessions/{SESSION}"
+    assert calls(httpserver) == [
+        ("PUT", path),
+        ("POST", "/v3/events"),
+        ("PUT", f"{path}/reopen"),
+        ("PUT", path),
+        ("PUT", path),
+        ("POST", f"{path}/returns"),
+    ]
+    assert shop.dead_letters() == []
+
+
+def test_a_refund_received_before_its_paid_order_waits_in_the_orders_group(shop: Shop, httpserver: HTTPServer) -> None:
+    # Given a refund Shopify delivers before the paid order it refunds (delivery order is not guaranteed)
+    answer_lifecycle(httpserver)
+    refund = payload("refunds/create")
+
+    # When it is received, then the paid order
+    shop.post("refunds/create", refund, webhook_id="wh-refund")
+    shop.post("orders/paid", ORDER, webhook_id="wh-paid")
+
+    # Then the refund is in its order's group (no paid order seen yet), the paid order in its session's
+    assert sorted(groups_queued(shop)) == sorted([f"order-{refund['order_id']}", SESSION])
+    # And a replay of the refund received after the paid order goes to the session's group
+    shop.post("refunds/create", refund, webhook_id="wh-refund-again")
+    assert groups_queued(shop).count(SESSION) == 2
+
+
+def test_an_edit_received_again_after_it_was_applied_sends_nothing_and_keeps_the_record(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given the order paid and its edit applied (the record now holds 3 bags of beans)
+    answer_lifecycle(httpserver)
+    paid(shop, httpserver)
+    httpserver.expect_request(re.compile(r"^/v2/customer_sessions/.+/reopen$"), method="PUT").respond_with_json(
+        {"effects": []}
+    )
+    edit = payload("orders/edited")
+    shop.post("orders/edited", edit, webhook_id="wh-edit", headers={"X-Shopify-Event-Id": "ev-edit"})
+    assert shop.consume() == {"batchItemFailures": []}
+    httpserver.log.clear()
+
+    # When the same edit (Shopify's event) comes again under another webhook id, past SQS's deduplication
+    shop.post("orders/edited", edit, webhook_id="wh-edit-again", headers={"X-Shopify-Event-Id": "ev-edit"})
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then nothing reached Talon.One, nothing was dead-lettered (its steps, planned on the edited record,
+    # differ from what their keys ran: a repeat, not a key reused), and the record was not edited twice
+    assert httpserver.log == []
+    assert shop.dead_letters() == []
+    [item] = order_items(shop)
+    assert [line["quantity"] for line in json.loads(item["record"]["S"])["lines"]] == [3]

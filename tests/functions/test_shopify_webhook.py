@@ -151,7 +151,9 @@ def shop(stack: Stack, load_handler: Callable[[str], Handler], monkeypatch: pyte
     # applies them as the sessions queue's would; test_session_webhooks_join_the_sessions_queue separates them)
     monkeypatch.setenv("SHARED_QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
-    monkeypatch.setenv("ERASURE_QUEUE_URL", erasure_url)
+    # (where a mapped deleteCustomerData waits for the erasure schedule; the template names each queued
+    # step's queue: tests/functions/test_product_webhooks.py has syncCatalog's)
+    monkeypatch.setenv("STEP_QUEUE_URLS", json.dumps({"deleteCustomerData": erasure_url}))
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret_arn)
     reset_handlers()
     yield Shop(stack, load_handler(FOLDER), queue_url, queue_arn, dlq_url, erasure_url, secret_arn)
@@ -407,13 +409,17 @@ def test_customers_redact_queues_one_erasure_request_for_the_schedule(shop: Shop
     shop.consume()
 
     # Then nothing was sent to Talon.One now, and the erasure queue holds one request in the queue message
-    # format for the customer, and one for the guest profile of each order to redact
+    # format for the customer, and one for the guest profile of each order to redact, each with its step's
+    # idempotency key (the schedule's run applies each once)
     assert httpserver.log == []
     [order] = redact["orders_to_redact"]
-    assert sorted(shop.erasures(), key=str) == [
+    erasures = shop.erasures()
+    assert sorted(({k: v for k, v in e.items() if k != "idempotencyKey"} for e in erasures), key=str) == [
         {"integrationId": str(redact["customer"]["id"])},
         {"integrationId": f"guest-order-{order}"},
     ]
+    keys = [erasure["idempotencyKey"] for erasure in erasures]
+    assert len(set(keys)) == 2 and all("#customers/redact#" in key for key in keys)
 
 
 def test_a_webhook_that_maps_to_an_invalid_request_is_dead_lettered_with_the_reason(

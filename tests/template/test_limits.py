@@ -66,6 +66,10 @@ class Entry:
     def own_queue(self) -> bool:
         return self.queued
 
+    @property
+    def webhook_steps_queued(self) -> bool:  # (no synthetic entry takes webhook steps on its queue)
+        return False
+
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
     """`template` as `sam package` leaves it: code and nested templates at S3 addresses."""

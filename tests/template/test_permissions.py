@@ -149,10 +149,13 @@ def test_function_reaches_only_its_own_queues_and_log_group(resources: dict[str,
         # (the schedule drains the queue itself, hiding each message until the run is over, and reports
         # failed runs to its DLQ)
         expected["ErasureScheduleDeadLetterQueue"] = {"sqs:SendMessage"}
-    if op.webhook is not None:
-        # (a webhook receiver queues the erasures its mappings ask for, for the schedule)
-        [scheduled] = SCHEDULED
-        expected[f"{prefix(scheduled)}Queue"] = {"sqs:SendMessage"}
+    if op.webhook is not None and op.webhook != "talon_one":
+        # (a receiver that maps webhooks to operations sends the steps of the operations the table queues
+        # (webhook_steps_queued: the erasures for the schedule, the catalog syncs to be coalesced) to each
+        # one's own queue, and to no other operation's; Talon.One's notifications map to no operation)
+        queued_steps = [entry for entry in TABLE if entry.webhook_steps_queued]
+        assert {entry.name for entry in queued_steps} >= {"deleteCustomerData", "syncCatalog"}
+        expected.update({f"{queue_id(entry)}Queue": {"sqs:SendMessage"} for entry in queued_steps})
     if op.webhook is not None and op.shared_queue:
         # (and sends the webhooks that change a session to the shared queue: docs/lifecycle.md)
         expected[f"{op.shared_queue.capitalize()}Queue"] = {"sqs:SendMessage"}

@@ -35,6 +35,7 @@ class Entry:
     group_by: str | None = None
     shared_queue: str | None = None
     consumes: bool = False
+    webhook_steps_queued: bool = False
 
     @property
     def queued(self) -> bool:
@@ -51,6 +52,9 @@ class Entry:
         return self.queued and (self.shared_queue is None or self.webhook is not None)
 
 
+#: An entry whose mapped webhook steps go on its own queue (Delivery.webhook_steps_queued).
+QUEUED_STEPS: dict[str, Any] = {"webhook_steps_queued": True}
+
 #: Today's table as plain entries, plus the v2 operations that come next and a standard-queue one.
 TODAY = [
     Entry(
@@ -65,6 +69,7 @@ TODAY = [
         group_by=op.group_by,
         shared_queue=op.shared_queue,
         consumes=op.delivery.consumes,
+        webhook_steps_queued=op.webhook_steps_queued,
     )
     for op in TABLE
 ]
@@ -196,10 +201,25 @@ def test_rendering_is_deterministic_in_name_order(tmp_path: Path) -> None:
         ),
         (
             [
-                Entry("deleteA", "DELETE", "/a/{id}", "delete_a", schedule=True),
-                Entry("deleteB", "DELETE", "/b/{id}", "delete_b", schedule=True),
+                Entry("deleteA", "DELETE", "/a/{id}", "delete_a", schedule=True, webhook_steps_queued=True),
+                Entry("deleteB", "DELETE", "/b/{id}", "delete_b", schedule=True, webhook_steps_queued=True),
             ],
             "only one operation can be drained by the erasure schedule",
+        ),
+        (
+            [Entry("deleteA", "DELETE", "/a/{id}", "delete_a", schedule=True)],
+            "deleteA: a scheduled operation is never called by a webhook receiver: set webhook_steps_queued",
+        ),
+        (
+            [
+                Entry("putA", "PUT", "/a/{id}", "put_a", True, group_by="id", shared_queue="things", consumes=True),
+                Entry("putB", "PUT", "/b/{id}", "put_b", True, group_by="id", shared_queue="things", **QUEUED_STEPS),
+            ],
+            "putB: a webhook's step can go on its queue (webhook_steps_queued) only if it has its own queue",
+        ),
+        (
+            [Entry("getD", "GET", "/d/{id}", "get_d", **QUEUED_STEPS)],
+            "getD: a webhook's step can go on its queue (webhook_steps_queued) only if it has its own queue",
         ),
         (
             [Entry("getA", "GET", "/a/{id}", "get_a", schedule=True)],

@@ -368,19 +368,26 @@ def test_erasure_schedule_drains_its_queue_off_peak(
 
 
 @webhook_ops
-def test_webhook_receiver_verifies_queues_and_reaches_the_erasure_queue(
+def test_webhook_receiver_verifies_queues_and_reaches_the_queues_of_its_queued_steps(
     template: dict[str, Any], resources: dict[str, Any], op: Operation
 ) -> None:
     # Given a webhook receiver's function, Globals applied
     props = function_properties(template, op)
     env = props["Environment"]["Variables"]
 
-    # Then it reads its platform's secret, which the stack creates, and knows the erasure queue, where a
-    # mapped deleteCustomerData waits for the off-peak schedule
+    # Then it reads its platform's secret, which the stack creates
     assert env["WEBHOOK_SECRET_ARN"] == ref(webhook_secret(op))
     assert resources[webhook_secret(op)]["Type"] == "AWS::SecretsManager::Secret"
-    [scheduled] = SCHEDULED
-    assert env["ERASURE_QUEUE_URL"] == ref(f"{prefix(scheduled)}Queue")
+    # And a receiver that maps webhooks to operations knows the queue of each operation whose mapped steps
+    # are queued (the table's webhook_steps_queued: the erasure schedule's, syncCatalog's), and no other
+    targets = [entry for entry in TABLE if entry.webhook_steps_queued]
+    assert {entry.name for entry in targets} >= {"deleteCustomerData", "syncCatalog"}
+    if op.webhook == "talon_one":  # its notifications map to no operation
+        assert "STEP_QUEUE_URLS" not in env
+    else:
+        text = env["STEP_QUEUE_URLS"]["Fn::Sub"]
+        assert json.loads(text) == {entry.name: "${" + f"{queue_id(entry)}Queue" + "}" for entry in targets}
+    assert "ERASURE_QUEUE_URL" not in env  # the erasure queue is one of them, no special case
     # And it consumes its own FIFO queue (one customer's webhooks in order), on RelayApi's route alone
     [queue] = events_of(template, op, "SQS")
     assert queue["Queue"] == arn_of(f"{queue_id(op)}Queue")

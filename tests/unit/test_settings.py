@@ -80,3 +80,22 @@ def test_each_field_is_checked_as_the_type_it_is_declared(record: type) -> None:
                 item.default, {"str": str, "int": int, "float": float}.get(base, str)
             )
             assert item.default is not None or declared.endswith(" | None"), item.name
+
+
+@pytest.mark.parametrize("value", ["{not json", '["a"]', '{"syncCatalog": ""}', '{"syncCatalog": 1}'])
+def test_a_malformed_step_queue_urls_fails_the_cold_start_naming_the_variable(value: str) -> None:
+    # Given STEP_QUEUE_URLS that is not a JSON object of queue URLs by operationId
+    # Then the settings are refused at once, naming the variable (never at the first webhook)
+    with pytest.raises(SettingsError) as exc:
+        load_settings({"TALON_SECRET_ARN": ARN, "STEP_QUEUE_URLS": value})
+    assert "STEP_QUEUE_URLS" in str(exc.value)
+
+
+def test_step_queue_urls_name_each_operations_queue() -> None:
+    # Given the receiver's STEP_QUEUE_URLS as the template writes it
+    urls = '{"deleteCustomerData": "https://q/erasure", "syncCatalog": "https://q/catalog.fifo"}'
+    cfg = load_settings({"TALON_SECRET_ARN": ARN, "STEP_QUEUE_URLS": urls})
+    # Then each operation's queue is found by its operationId, and no other operation has one
+    assert cfg.step_queue_url("syncCatalog") == "https://q/catalog.fifo"
+    assert cfg.step_queue_url("updateCustomerSessionV2") is None
+    assert load_settings({"TALON_SECRET_ARN": ARN}).step_queue_url("syncCatalog") is None

@@ -43,7 +43,7 @@ PRIMED_MODULES = (
     "boto3",
     "aws_lambda_powertools.utilities.parameters",
     "aws_lambda_powertools.utilities.batch",
-    "aws_lambda_powertools.utilities.idempotency",
+    "talon_relay.aws.idempotency",
 )
 
 

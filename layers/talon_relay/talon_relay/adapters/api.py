@@ -101,7 +101,12 @@ def handle(container: Container, operation: Operation, event: Event, context: An
     try:
         body = raw_body(event)
         sent = headers(event.get("headers"))
-        application = access.authenticate(
+        # a synchronous request with an Idempotency-Key: its signature is recorded by its idempotency
+        # record's claim (one DynamoDB write, not two: access.authenticate, aws.idempotency)
+        fold = (
+            "idempotency-key" in sent and not operation.cache_seconds and not (_wants_async(sent) and operation.queued)
+        )
+        application, unrecorded = access.authenticate(
             container,
             operation,
             method=event["httpMethod"],
@@ -110,6 +115,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             headers=sent,
             body=body,
             identity=event["requestContext"].get("identity") or {},
+            fold=fold,
         )
         logger.append_keys(application=application)
         key = _idempotency_key(sent)
@@ -128,7 +134,9 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         if hit is not None:  # no Talon.One call: nothing is logged or counted as one
             logger.info("answered from the read cache", extra={"age_seconds": round(hit.age, 3)})
             return answer(operation.success_status, hit.text, read_cache.headers(hit))
-        result = service.execute(container, request, context=context, correlation_id=request_id, idempotency_key=key)
+        result = service.execute(
+            container, request, context=context, correlation_id=request_id, idempotency_key=key, signatures=unrecorded
+        )
         if caller:
             read_cache.keep(container, request, caller, result)
     except RelayError as exc:

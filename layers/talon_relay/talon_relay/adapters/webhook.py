@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, error_answer, headers, json_answer, raw_body, unexpected_answer
 from talon_relay.aws import queues
+from talon_relay.aws.store import ORDER_GROUP, store
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits, messages
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
@@ -121,26 +123,58 @@ def _shared(
         app = container.applications().for_order(delivery.shop_domain, mappings.order_currency(payload)).name
     except ValueError:  # no application takes it: the consumer dead-letters it with the reason
         app = DEFAULT
-    return url, session if app == DEFAULT else f"{app}/{session}"
+    group = session if app == DEFAULT else f"{app}/{session}"
+    return url, _order_group(container, mapping, payload, delivery.shop_domain, group)
+
+
+def _order_group(container: Container, mapping: TopicMapping, payload: Any, shop: str | None, group: str) -> str:
+    """The group of an order's later webhooks: the one its paid webhook went to. A webhook that keeps the
+    order's record (orders/paid, orders/create) records its group, once, under this receiver's own prefix
+    (one write); one that reads the record (refunds/create, orders/edited) goes to that group (one read),
+    so it is applied after the paid order and in order with every change of its session. Received before
+    the paid webhook: its mapping's group (the order), and the consumer dead-letters it ("no record")."""
+    table = store(container)
+    spec = mapping.order
+    if table is None or spec is None:
+        return group
+    if spec.recall is not None:
+        order = mappings.recalled_order(mapping, payload)
+        found = (
+            None if order is None else table.get_order(table.order_id(shop, order, kind=ORDER_GROUP), now=time.time())
+        )
+        recorded = (found or {}).get("group")
+        return recorded if isinstance(recorded, str) and recorded else group
+    order = _text(spec.remember.order, payload) if spec.remember is not None else None
+    if order is not None:
+        expires = int(time.time()) + container.settings().order_memory_seconds
+        table.put_order(table.order_id(shop, order, kind=ORDER_GROUP), {"group": group}, expires=expires, replace=False)
+    return group
+
+
+def _text(expression: str, payload: Any) -> str | None:
+    """A mapping expression's value on the payload as a string (a number as its digits); None: none."""
+    try:
+        value = mappings.evaluate(expression, payload)
+    except ValueError:  # the expression failed on this payload
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value else None
 
 
 def _session_of(mapping: TopicMapping, payload: Any, queue: str) -> str | None:
     """The group on the shared queue `queue` of a webhook with a step that queue carries: the session its
     first such step names in the payload, else (a refund's or an edit's session comes from the order's
     record, which the consumer reads) the mapping's group, the order; None when no step is carried by the
-    queue, or one waits for the erasure schedule (that webhook stays on its receiver's own queue)."""
+    queue, or one goes on its operation's own queue (`webhook_steps_queued`: that webhook stays on its
+    receiver's own queue, whose function has the URLs)."""
     steps = [OPERATIONS[step.operation] for step in mapping.steps]
     carried = [(step, op) for step, op in zip(mapping.steps, steps, strict=True) if op.shared_queue == queue]
-    if payload is None or not carried or any(op.schedule for op in steps):
+    if payload is None or not carried or any(op.webhook_steps_queued for op in steps):
         return None
     step, op = carried[0]
-    try:
-        value = mappings.evaluate(step.params[op.group_by], payload) if op.group_by in step.params else None
-    except ValueError:  # the expression failed on this payload
-        value = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    return value if isinstance(value, str) and value else mappings.group_of(mapping, payload)
+    value = _text(step.params[op.group_by], payload) if op.group_by in step.params else None
+    return value or mappings.group_of(mapping, payload)
 
 
 def _enqueue(

@@ -1,8 +1,9 @@
 """Idempotent answers of any size: what a repeat of a keyed request gets back.
 
 A DynamoDB item holds at most 400 KB, and Talon.One's answer (an IntegrationState carrying a
-customer's attributes) can be larger. The idempotency record keeps the answer as it is when it fits;
-else compressed (zlib, base64) in the record; else compressed and split into parts, each an item of
+customer's attributes) can be larger. The idempotency record keeps a short answer as it is; a longer
+one compressed (zlib, base64) in the record when that is shorter (a write unit is charged per started KB
+of the item); else compressed and split into parts, each an item of
 the same table (id `<function>.answer#<hash>#<n>`, the same TTL; `aws.store`), that the record names.
 So a repeat never calls Talon.One again and gets the first answer byte for byte. Only when the parts
 cannot be written does the record keep a marker, and a repeat gets `{"message": ...}` (docs/api.md,
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 INLINE_CHARS = 300_000
 #: Bytes of compressed answer per part item.
 PART_BYTES = 350_000
+#: Characters of an answer kept as it is: a longer one is kept compressed when that is shorter. DynamoDB
+#: charges a write unit per started KB of the item; an IntegrationState with one effect (about 1 KB)
+#: compresses to about 0.5 KB, so its record costs one unit to complete, not two.
+PLAIN_CHARS = 512
 
 Stored = str | dict[str, Any] | None
 
@@ -49,11 +54,13 @@ def not_kept(size: int) -> str:
 
 def pack(result: str | None, *, store: Store, scope_key: str, expires: int) -> Stored:
     """What the idempotency record stores for `result` (writing part items when it must)."""
-    if result is None or _fits(result):
+    if result is None or len(result) <= PLAIN_CHARS:
         return result
     raw = result.encode("utf-8")
     compressed = zlib.compress(raw, 6)
     text = base64.b64encode(compressed).decode("ascii")
+    if _fits(result) and len(text) + 30 >= len(raw):
+        return result  # incompressible, and it fits: as it is
     if len(text) + 100 <= INLINE_CHARS:
         return {"answer": "zlib", "data": text}
     ref = store.answer_ref(scope_key)

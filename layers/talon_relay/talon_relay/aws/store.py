@@ -1,15 +1,16 @@
 """The relay's one DynamoDB table (IdempotencyTable): its key layout, and every read and write of it.
 
-One table, one `id` key and one `expiration` TTL attribute, six kinds of item told apart by the id:
+One table, one `id` key and one `expiration` TTL attribute, seven kinds of item told apart by the id:
 
 | id                                         | what                                       | kept until                 |
 | ------------------------------------------ | ------------------------------------------ | -------------------------- |
-| `<function>.<scope>#<sha256>`              | Powertools idempotency (`aws.idempotency`) | IDEMPOTENCY_EXPIRY_SECONDS |
+| `<function>.<record name>#<sha256>`        | idempotency records (`aws.idempotency`)    | IDEMPOTENCY_EXPIRY_SECONDS |
 | `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
 | `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 | `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
+| `<function>.ordergroup#<shop>#<order id>`  | an order's FIFO group (a webhook receiver) | ORDER_MEMORY_SECONDS       |
 
 `<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
 each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
@@ -32,12 +33,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from talon_relay.aws import table_client
 from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
     from talon_relay.container import Container
 
 ANSWER = "answer#"
@@ -45,8 +45,16 @@ SIGNATURE = "signature#"
 ORDERING = "ordering#"
 WRITEBACK = "writeback#"
 ORDER = "order#"
+#: an order's FIFO group on the sessions queue, kept by the receiver that queued its paid webhook
+ORDER_GROUP = "ordergroup#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
+
+
+def error_code(exc: Exception) -> str:
+    """DynamoDB's name of the error (botocore's ClientError or table_client's), else ""."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 class Store:
@@ -60,17 +68,8 @@ class Store:
 
     @property
     def client(self) -> Any:
-        return self._container.aws("dynamodb")
-
-    def persistence(self) -> DynamoDBPersistenceLayer:
-        """Powertools' idempotency records in this table (sharing the container's client)."""
-
-        def make() -> DynamoDBPersistenceLayer:
-            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-            return DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client)
-
-        return self._container.once(f"idempotency:{self.table}", make)
+        """The light client (`table_client`: no boto3) where the environment allows it, else boto3's."""
+        return table_client.client(self._container)
 
     # --- a large answer's parts -------------------------------------------------------------------
 
@@ -97,8 +96,6 @@ class Store:
         """Record a signature as used; False when it was used before (its record still counts)."""
         if application != DEFAULT:
             replay_id = f"{application}/{replay_id}"
-        from botocore.exceptions import BotoCoreError, ClientError
-
         now = time.time() if now is None else now
         try:
             self.client.put_item(
@@ -109,13 +106,11 @@ class Store:
                 ExpressionAttributeNames={"#id": "id", "#expiration": "expiration"},
                 ExpressionAttributeValues={":now": {"N": str(int(now))}},
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except Exception as exc:  # botocore's or table_client's errors, told apart by their code
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 return False
             raise StoreUnavailable(f"replay store unavailable: {code or type(exc).__name__}") from None
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"replay store unavailable: {type(exc).__name__}") from None
         return True
 
     # --- a customer's last applied position ---------------------------------------------------------
@@ -139,11 +134,12 @@ class Store:
 
     # --- an order's record (webhooks: written when it is paid, read by its refunds and edits) ---------
 
-    def order_id(self, shop: str | None, order: str) -> str:
+    def order_id(self, shop: str | None, order: str, *, kind: str = ORDER) -> str:
+        """An order's record (`kind` ORDER) or its group (ORDER_GROUP), under the function's own prefix."""
         name = f"{shop or '-'}#{order}"
         if len(name.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
-        return f"{self.owner}.{ORDER}{name}"
+        return f"{self.owner}.{kind}{name}"
 
     def put_order(self, item_id: str, record: dict[str, Any], *, expires: int, replace: bool) -> None:
         """One write. Not `replace`: only when there is no record yet (a paid order's replay, or its

@@ -111,22 +111,30 @@ def authenticate(
     headers: Mapping[str, str],
     body: bytes,
     identity: Mapping[str, Any],
-) -> str:
+    fold: bool = False,
+) -> tuple[str, tuple[str, ...]]:
     """Let the request in and return the application it reaches (`core/applications.py`: the one its
-    key or signing secret belongs to), or raise Unauthenticated (401) saying why; `headers` by
-    lower-cased name, `identity` API Gateway's (its `apiKeyId` when it checked an API key)."""
+    key or signing secret belongs to) and the replay ids still to record, or raise Unauthenticated (401)
+    saying why; `headers` by lower-cased name, `identity` API Gateway's (its `apiKeyId` when it checked
+    an API key).
+
+    `fold`: the request goes on to its idempotency record (it has an Idempotency-Key), whose one claim
+    can record a v2 signature (`aws.idempotency`: a replay can only reach that record, since v2 signs the
+    key); such a signature's ids are returned, not recorded here. Any other signature (v1 signs no key,
+    so a replay could drop it) is recorded here, and nothing is returned.
+    """
     cfg = container.settings()
     apps = container.applications()
     if cfg.caller_auth == "disabled":
-        return DEFAULT  # trusted networks only: unsigned callers reach the default application
+        return DEFAULT, ()  # trusted networks only: unsigned callers reach the default application
     if identity.get("apiKeyId"):
-        return apps.key_api  # the key API: API Gateway has checked the sender's API key and usage plan
+        return apps.key_api, ()  # the key API: API Gateway has checked the sender's API key and usage plan
     authorization = headers.get("authorization")
     signature = headers.get(signatures.SIGNATURE_HEADER.lower())
     if authorization is not None and signature is None:
         if not cfg.caller_api_keys_secret_arn and not apps.several:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
-        return by_caller_key(container, authorization)
+        return by_caller_key(container, authorization), ()
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     signed_path = operation.canonical_path(dict(path_params), dict(query))
@@ -144,7 +152,9 @@ def authenticate(
         )
 
     application, verified = by_signature(container, verify)
+    if fold and verified.replay_ids == (verified.v2_id,) and store(container) is not None:
+        return application, verified.replay_ids
     remember(container, verified, application=application)
     if verified.version == "v1":  # who still signs the old way, for the migration (docs/api.md)
         logger.info("deprecated signature scheme v1", extra={"source_ip": identity.get("sourceIp")})
-    return application
+    return application, ()

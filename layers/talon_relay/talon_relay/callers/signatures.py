@@ -51,6 +51,11 @@ class Signature:
     #: One id per signed message this header proves: each may be accepted once.
     replay_ids: tuple[str, ...]
 
+    @property
+    def v2_id(self) -> str | None:
+        """The id of the v2 message, when the header proved one."""
+        return self.replay_ids[0] if self.version == "v2" else None
+
 
 def _timestamp_text(timestamp: int | float | str) -> str:
     if isinstance(timestamp, float):
@@ -65,6 +70,10 @@ def _v1_message(t: str, method: str, path: str, body: bytes) -> bytes:
 def _v2_message(t: str, method: str, path: str, body: bytes, idempotency_key: str | None, prefer: str | None) -> bytes:
     fields = (t, method.upper(), path, (idempotency_key or "").strip(), (prefer or "").strip())
     return ("v2\n" + "".join(f"{field}\n" for field in fields)).encode("utf-8", "backslashreplace") + body
+
+
+def _v1_id(t: str, method: str, path: str, body: bytes) -> str:
+    return "v1:" + hashlib.sha256(_v1_message(t, method, path, body)).hexdigest()
 
 
 def _hmac(secret: str, message: bytes) -> str:
@@ -183,8 +192,6 @@ def verify(
     offered: dict[str, list[str]] = {}
     for version, digest in _VALUE.findall(match.group("values")):
         offered.setdefault(version, []).append(digest)
-    v1_message = _v1_message(t, method, path, body)
-    v1_id = "v1:" + hashlib.sha256(v1_message).hexdigest()
     if "v2" in offered:
         v2_message = _v2_message(t, method, path, body, idempotency_key, prefer)
         if not _matches(offered["v2"], secrets, v2_message):
@@ -193,13 +200,16 @@ def verify(
                 "(method, path, Idempotency-Key, Prefer, body or secret)"
             )
         v2_id = "v2:" + hashlib.sha256(v2_message).hexdigest()
-        # A v1 value beside it could be stripped off and sent alone: it is used up with this request.
-        ids = (v2_id, v1_id) if accept_v1 and "v1" in offered else (v2_id,)
-        return Signature(timestamp, "v2", ids)
+        # A v1 value beside it could be stripped off and sent alone: it is used up with this request
+        # (hashed only then: a v2-only header never pays for the v1 message of a large body).
+        if accept_v1 and "v1" in offered:
+            return Signature(timestamp, "v2", (v2_id, _v1_id(t, method, path, body)))
+        return Signature(timestamp, "v2", (v2_id,))
     if "v1" not in offered:
         raise Unauthenticated(f"{SIGNATURE_HEADER} has no v2 (or v1) signature")
     if not accept_v1:
         raise Unauthenticated(f"{SIGNATURE_HEADER} v1 is no longer accepted: sign with v2 (docs/api.md)")
+    v1_message = _v1_message(t, method, path, body)
     if not _matches(offered["v1"], secrets, v1_message):
         raise Unauthenticated(f"{SIGNATURE_HEADER} does not match the request (method, path, body or secret)")
-    return Signature(timestamp, "v1", (v1_id,))
+    return Signature(timestamp, "v1", ("v1:" + hashlib.sha256(v1_message).hexdigest(),))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic_core import ValidationError
+from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 from talon_relay.config.fields import key, validator
@@ -61,8 +61,10 @@ class Settings:
     webhook_conventions: str | None = key("WEBHOOK_CONVENTIONS", schema=cs.str_schema(), default=None)
     #: Seconds an order's record (its session and lines, for refunds and edits) is kept after it was paid.
     order_memory_seconds: int = key("ORDER_MEMORY_SECONDS", schema=cs.int_schema(ge=86400), default=400 * 86400)
-    #: The erasure queue (docs/api.md format), where a mapped deleteCustomerData waits for the schedule.
-    erasure_queue_url: str | None = key("ERASURE_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: A webhook receiver's queues of the operations whose mapped steps are queued, not called (the table's
+    #: `Delivery.webhook_steps_queued`: syncCatalog, coalesced; deleteCustomerData, for the erasure schedule),
+    #: as JSON {operationId: queue URL}; each step goes there in the format of docs/api.md.
+    step_queue_urls: str | None = key("STEP_QUEUE_URLS", schema=cs.str_schema(), default=None)
     #: A webhook receiver's shared queue (the sessions queue): where its webhooks that change a session go,
     #: to keep one order with the API's queued changes of the same session (docs/lifecycle.md).
     shared_queue_url: str | None = key("SHARED_QUEUE_URL", schema=cs.str_schema(), default=None)
@@ -96,6 +98,24 @@ class Settings:
     )
     shopify_admin_url: str | None = key("SHOPIFY_ADMIN_URL", schema=cs.str_schema(), default=None)
     shopify_api_version: str = key("SHOPIFY_API_VERSION", schema=cs.str_schema(min_length=1), default="2026-04")
+
+    def __post_init__(self) -> None:
+        self.step_queue_url("")  # a malformed STEP_QUEUE_URLS fails the cold start, not the first webhook
+
+    def step_queue_url(self, operation: str) -> str | None:
+        """The queue a webhook's mapped step of `operation` goes on (STEP_QUEUE_URLS), if the template gave one."""
+        if not self.step_queue_urls:
+            return None
+        try:
+            urls: dict[str, str] = _STEP_QUEUES.validate_json(self.step_queue_urls)
+        except ValidationError as exc:
+            where = problems(exc, whole="STEP_QUEUE_URLS", prefix="STEP_QUEUE_URLS")
+            raise SettingsError(f"invalid function configuration: {where}") from None
+        return urls.get(operation)
+
+
+#: STEP_QUEUE_URLS: a JSON object of queue URLs by operationId.
+_STEP_QUEUES = SchemaValidator(cs.dict_schema(cs.str_schema(min_length=1), cs.str_schema(min_length=1)))
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

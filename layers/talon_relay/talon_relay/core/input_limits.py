@@ -26,9 +26,18 @@ MAX_DEPTH = 64
 #: of more than 4,300 digits; a number this long is no price, quantity or id anyway.
 MAX_NUMBER_CHARS = 100
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_BRACKET_STEPS = str.maketrans("[{]}", "\x01\x01\xff\xff")
+#: Every byte but a bracket and a quote: deleted to leave a body's skeleton (bytes.translate, C speed).
+_NOT_SKELETON = bytes(set(range(256)) - set(b'[]{}"'))
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+#: The body's bytes as number shapes (digits 0, exponents e, signs s, anything else .), to look for
+#: what may be a number out of the limits: a long run of digits (a number of over MAX_NUMBER_CHARS
+#: characters has one of at least 48), an exponent of 3 digits or more (past a 64-bit float), or a
+#: constant. Found anywhere (in a string too), the body is read with the exact checks of each number.
+_NUMBER_SHAPES = bytes(
+    ord("0") if b in b"0123456789" else ord("e") if b in b"eE" else ord("s") if b in b"+-" else ord(".")
+    for b in range(256)
+)
+_SUSPECT_SHAPES = (b"0" * 32, b"e000", b"es000")
 #: A \uD800-\uDFFF escape: the only way a lone surrogate gets into valid UTF-8 JSON text.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -102,13 +111,20 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
-    """How deep the JSON text nests objects and arrays, when that is over `limit` (else at most it)."""
-    if text.count("[") + text.count("{") <= limit:
+def nesting_depth(text: str | bytes, limit: int = MAX_DEPTH) -> int:
+    """How deep the JSON text nests objects and arrays, when that is over `limit` (else at most it).
+
+    On the bytes, in C loops: escaped backslashes and quotes removed (left to right, as JSON reads
+    them), then everything but brackets and quotes, then the strings; what is left are the brackets
+    that nest (about 1 ms per 600 KB, where a regular expression over the text took 10)."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    if data.count(b"[") + data.count(b"{") <= limit:
         return 0  # cannot nest deeper than it has brackets (the common case: no scan at all)
-    skeleton = _NOT_BRACKET.sub("", _STRING.sub("", text))  # brackets inside strings do not nest
-    steps = array("b", skeleton.translate(_BRACKET_STEPS).encode("latin-1"))  # +1 / -1 per bracket
-    return max(accumulate(steps), default=0)
+    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_SKELETON)
+    outside = skeleton.replace(b'""', b"")  # the strings that hold no bracket (most, or all)
+    if b'"' in outside:
+        outside = b"".join(outside.split(b'"')[0::2])  # every other part is inside a string
+    return max(accumulate(array("b", outside.translate(_BRACKET_STEPS))), default=0)
 
 
 def _int(text: str) -> int:
@@ -156,16 +172,23 @@ def parse_json(raw: bytes | str, *, what: str = "body", max_depth: int = MAX_DEP
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _invalid(what, f"{what} is not UTF-8 text (invalid byte at {exc.start})") from None
+        data = raw
     else:
         text = raw
         found = _SURROGATE.search(text)
         if found:
             raise _invalid(what, f"{what} is not valid Unicode (lone surrogate at character {found.start()})")
-    depth = nesting_depth(text, max_depth)
+        data = text.encode("utf-8")
+    depth = nesting_depth(data, max_depth)
     if depth > max_depth:
         raise _invalid(what, f"{what} nests {depth:,} levels of objects and arrays; at most {max_depth} are allowed")
+    # Each number checked by a hook costs a Python call (13 ms on a 900 KB cart): only a body that may
+    # hold a number out of the limits pays for it; any other is read as json reads it, which is the same.
+    shapes = data.translate(_NUMBER_SHAPES)
+    exact = b"NaN" in data or b"Infinity" in data or any(shape in shapes for shape in _SUSPECT_SHAPES)
+    hooks: dict[str, Any] = {"parse_int": _int, "parse_float": _float, "parse_constant": _constant} if exact else {}
     try:
-        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        value = json.loads(text, **hooks)
     except _Refused as exc:
         raise _invalid(what, f"{what}: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -12,6 +12,9 @@ were sent, so a refusal there is the truth of that order:
 - a change of the cart or codes (an update to `open`) of a session already closed, returned or
   cancelled is a late update: the order went on without it. It is acknowledged as `superseded`,
   logged and counted, never retried, never a dead letter (nothing to repair, nobody to page);
+- a reopen refused because the session is open already is one an earlier attempt made, whose answer
+  was lost (Talon.One reopened it; the relay retried): it counts as done, and the change's next step (the
+  edited cart, the close) runs. Left a dead letter, it would strand the order open, its points taken back;
 - any other refused move (a return of an open session, a reopen of a cancelled one, ...) is a dead
   letter whose reason names the move and what the state machine allows from there.
 
@@ -48,6 +51,7 @@ AFTER_THE_ORDER = frozenset({"closed", "partially_returned", "cancelled"})
 #: What the operations that only ever move a session to `open` through an update are called.
 UPDATES = frozenset({"updateCustomerSession", "updateCustomerSessionV2"})
 
+REOPEN = "reopenCustomerSession"
 _REFUSAL = re.compile(r"Cannot move session to state (\w+) from state (\w+)")
 
 
@@ -112,6 +116,12 @@ def applied(container: Container, request: Request, call: Callable[[], object]) 
         if move is None:
             raise
         operation = request.operation.name
+        if operation == REOPEN and move == Move(current="open", new="open"):
+            logger.info(
+                "already reopened: an earlier attempt went through, its answer was lost; the next step runs",
+                extra={"disposition": "already_applied", "session_state": move.current, "target": operation},
+            )
+            return True
         if not is_late(operation, move):
             raise TransitionRefused(operation, request.group_id, move, exc) from exc
         container.counts.add(telemetry.SUPERSEDED)

@@ -121,11 +121,13 @@ def execute(
     context: Any,
     correlation_id: str | None,
     idempotency_key: str | None = None,
+    signatures: tuple[str, ...] = (),
 ) -> str | None:
     """Call Talon.One once for a validated request; returns its JSON answer as sent (None for 204).
 
     With an idempotency key (and the table configured), a repeat of the same request returns the
     first answer without calling Talon.One again. Effects are logged when Talon.One returns them.
+    `signatures`: the request's replay ids, recorded with its idempotency record (`access.authenticate`).
     """
 
     headers = forwarded_key(request, idempotency_key or correlation_id)
@@ -141,4 +143,12 @@ def execute(
         return answer.data.decode("utf-8", "replace") or None
 
     scope = Store.idempotency_scope(request.operation.name, request.application)
-    return run_once(container, idempotency_key, scope=scope, payload=request.payload, call=call, context=context)
+    return run_once(
+        container,
+        idempotency_key,
+        scope=scope,
+        payload=request.payload,
+        call=call,
+        context=context,
+        signatures=signatures,
+    )

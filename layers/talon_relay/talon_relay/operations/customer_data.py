@@ -1,4 +1,4 @@
-"""Customer data: a customer's erasure, queued for the off-peak schedule."""
+"""Customer data: a customer's erasure, queued for the off-peak schedule (a webhook's too: customers/redact)."""
 
 from __future__ import annotations
 
@@ -12,5 +12,5 @@ DELETE_CUSTOMER_DATA = Operation(
         success_status=204,
         examples={"integrationId": "p-1"},
     ),
-    Delivery(schedule=True),
+    Delivery(schedule=True, webhook_steps_queued=True),
 )

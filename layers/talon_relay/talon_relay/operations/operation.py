@@ -121,6 +121,8 @@ class Delivery(NamedTuple):
     #: Whether a batch of one FIFO group's queued requests is coalesced into as few calls as the operation's
     #: rules allow (syncCatalog: core/coalescing.py); each message keeps its own disposition.
     coalesce: bool = False
+    #: A webhook's mapped step of it is queued on its own queue, not called (receivers: STEP_QUEUE_URLS).
+    webhook_steps_queued: bool = False
 
 
 class Deployment(NamedTuple):
@@ -248,6 +250,10 @@ class Operation(NamedTuple):
     @property
     def coalesce(self) -> bool:
         return self.delivery.coalesce
+
+    @property
+    def webhook_steps_queued(self) -> bool:
+        return self.delivery.webhook_steps_queued
 
     @property
     def queued(self) -> bool:

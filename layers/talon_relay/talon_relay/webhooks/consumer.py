@@ -11,8 +11,10 @@ what was not: nothing reaches Talon.One twice. A step with its own `key` (a refu
 A mapping that reads the relay's record of an order (a refund's, an edit's) gets it from the table
 before anything is mapped; one that keeps it (a paid order's) writes it once every step went through.
 
-A step whose operation the table marks `schedule` (deleteCustomerData) is not run now: it is queued,
-in the message format of docs/api.md ("Queue message formats"), on the erasure queue the off-peak schedule drains.
+A step whose operation the table marks `webhook_steps_queued` is not run now: it is queued, in the
+message format of docs/api.md ("Queue message formats"), on that operation's own queue, whose consumer
+applies it with the API's queued requests: a product's syncCatalog is coalesced with the catalog's other
+syncs, a deleteCustomerData waits for the off-peak erasure schedule.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from talon_relay.callers import applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import lifecycle, messages, service
 from talon_relay.core.request import Request
-from talon_relay.errors import InvalidRequest, RelayError, SettingsError
+from talon_relay.errors import InvalidRequest, KeyReused, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 from talon_relay.webhooks import mappings, metrics
@@ -42,31 +44,38 @@ if TYPE_CHECKING:
     from talon_relay.container import Container
 
 
+#: The order record's list of the edits applied to it (their webhooks' keys), and how many it keeps.
+APPLIED = "applied"
+KEPT_EDITS = 50
+
+
 def step_key(webhook_id: str, step: int | str) -> str:
     """The idempotency key of a webhook's step: stable across the platform's retries."""
     return f"{webhook_id}#{step}"
 
 
-def _queue_for_schedule(container: Container, request: Request, key: str, context: Any) -> str | None:
-    """A scheduled operation's request, queued once for its schedule (the erasure run), for its
-    application (sealed)."""
-    queue_url = container.settings().erasure_queue_url
+def _queue_step(container: Container, request: Request, key: str, context: Any) -> str | None:
+    """A step whose operation the table queues (`webhook_steps_queued`) put once on that operation's queue,
+    for its application (sealed), with the step's key as its idempotency key: its consumer applies it as
+    it applies the API's queued requests (syncs coalesced, erasures on the off-peak schedule)."""
+    name = request.operation.name
+    queue_url = container.settings().step_queue_url(name)
     if not queue_url:
-        raise SettingsError(f"ERASURE_QUEUE_URL must be set to queue {request.operation.name} for its schedule")
+        raise SettingsError(f"STEP_QUEUE_URLS must name the queue of {name}: a mapped {name} goes on it")
     app = request.application
 
     def send() -> str:
-        body = messages.encode(request, None)
+        body = messages.encode(request, key)
         return queues.enqueue(
             container,
             queue_url,
             body,
             group_id=request.group_id if app == DEFAULT or not request.group_id else f"{app}/{request.group_id}",
-            deduplication_key=f"{request.operation.name}#{key}" + ("" if app == DEFAULT else f"#{app}"),
+            deduplication_key=f"{name}#{key}" + ("" if app == DEFAULT else f"#{app}"),
             attributes=applications.sealed(container, app, body),
         )
 
-    scope = f"{Store.idempotency_scope(request.operation.name, app)}.queued"
+    scope = f"{Store.idempotency_scope(name, app)}.queued"
     return run_once(container, key, scope=scope, payload=request.payload, call=send, context=context)
 
 
@@ -109,6 +118,8 @@ def process(
         return 0
     payload = message.payload()
     order = _recall(container, mapping, payload, message.shop_domain)
+    if order is not None and message.dedup_key in (order.get(APPLIED) or []):
+        return _repeated(operation, message, logged)
     planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
     if routed is not None:
         for application in sorted({request.application for _, request in planned}):
@@ -118,22 +129,38 @@ def process(
         key = step if "#" in step else step_key(message.dedup_key, step)  # a step's own key, else the webhook's
         logged["application"] = request.application
         try:
-            if request.operation.schedule:
-                _queue_for_schedule(container, request, key, context)
-                logger.info("queued for its schedule", extra={**logged, "step": step, "target": request.operation.name})
+            if request.operation.webhook_steps_queued:
+                _queue_step(container, request, key, context)
+                target = request.operation.name
+                logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": target})
                 continue
             call = partial(_execute, container, request, message, key, context)
             if not lifecycle.applied(container, request, call):
                 # a late cart update of a session the order moved on past: acknowledged, the next step runs
                 logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
+        except KeyReused as exc:
+            if order is None:
+                raise StepFailed(step, request.operation.name, exc) from exc
+            # A repeat of a refund or an edit applied before: its steps were planned on the order's record as
+            # that first delivery left it (an edit rewrites it), so a step differs from what its key ran. The
+            # key is the same merchant action's: it was applied once, whole (the record changes only then).
+            return _repeated(operation, message, {**logged, "step": step})
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
-    _remember(container, mapping, payload, order, message.shop_domain, planned)
+    _remember(container, mapping, payload, order, message.shop_domain, planned, message.dedup_key)
     logged["applications"] = sorted({request.application for _, request in planned})
     logged.pop("application", None)
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
     metrics.count(metrics.APPLIED, operation=operation.name, topic=message.topic)
     return len(planned)
+
+
+def _repeated(operation: Operation, message: QueuedWebhook, logged: dict[str, Any]) -> int:
+    """A repeat of a webhook applied before (an edit the order's record names, or a step whose key ran
+    another request): acknowledged, nothing sent, the record left as it is."""
+    logger.info("repeat of an applied webhook; nothing sent", extra=logged)
+    metrics.count(metrics.REPEATED, operation=operation.name, topic=message.topic)
+    return 0
 
 
 def _recall(container: Container, mapping: TopicMapping, payload: Any, shop: str | None) -> dict[str, Any] | None:
@@ -152,12 +179,17 @@ def _remember(
     order: dict[str, Any] | None,
     shop: str | None,
     planned: list[tuple[str, Request]],
+    key: str,
 ) -> None:
-    """The order's record written once its steps went through (one write; a replay writes it again)."""
+    """The order's record written once its steps went through (one write; a replay writes it again). A
+    record an edit rewrites names the last edits applied to it (`key`: the webhook's), so a repeat of one
+    is known before anything is sent (a reopen sent again would leave the order open)."""
     record = mappings.remembered(mapping, payload, order)
     table = store(container)
     if record is None or table is None:
         return
+    if order is not None:
+        record[APPLIED] = [*(order.get(APPLIED) or [])[-(KEPT_EDITS - 1) :], key]
     apps = {request.application for _, request in planned if not request.operation.schedule}
     record["application"] = apps.pop() if len(apps) == 1 else (order or {}).get("application", DEFAULT)
     expires = int(time.time()) + container.settings().order_memory_seconds

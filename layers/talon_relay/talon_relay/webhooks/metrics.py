@@ -19,6 +19,8 @@ UNMAPPED = "WebhookTopicUnmapped"
 NOTHING_TO_SEND = "WebhookNothingToSend"
 #: A queued webhook whose mapped operations all went through.
 APPLIED = "WebhookApplied"
+#: A repeat of a refund or an edit applied before, found by its step's key: acknowledged, nothing sent.
+REPEATED = "WebhookRepeated"
 
 
 def count(name: str, *, operation: str, topic: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.wire.base import STRICT, DateTime, RequestModel, ResponseModel, examples
+from talon_relay.wire.base import STRICT, DateTime, Int64, RequestModel, ResponseModel, examples
 
 
 class _Part(BaseModel):
@@ -48,7 +48,7 @@ class AttributeQuery(RequestModel):
 class CustomerProfileAudienceRequestItem(_Part):
     action: Literal["add", "delete"]
     profile_integration_id: str = Field(max_length=1000)
-    audience_id: int
+    audience_id: Int64
 
 
 class CustomerProfileAudienceRequest(RequestModel):

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from talon_relay.wire.base import STRICT, DateTime, RequestModel, ResponseModel, examples
+from talon_relay.wire.base import INT64_MAX, STRICT, DateTime, RequestModel, ResponseModel, examples
 from talon_relay.wire.formats import MAX_SYNC_ACTIONS, one_sync
 from talon_relay.wire.models_v2 import Product
 
@@ -115,7 +115,7 @@ CatalogAction = Annotated[
 
 class CatalogSyncRequest(RequestModel):
     actions: Annotated[list[CatalogAction], Field(min_length=1, max_length=MAX_SYNC_ACTIONS), AfterValidator(one_sync)]
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
     model_config = examples(
         {

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.wire.base import STRICT, DateTime, RequestModel, ResponseModel, examples
+from talon_relay.wire.base import STRICT, DateTime, Int64, RequestModel, ResponseModel, examples
 
 
 class _Part(BaseModel):
@@ -27,7 +27,7 @@ class CouponReservations(RequestModel):
 
 class BestPriorTarget(_Part):
     target_type: Literal["NONE", "AUDIENCE"]
-    audience_id: int | None = Field(default=None, alias="audienceID")
+    audience_id: Int64 | None = Field(default=None, alias="audienceID")
 
 
 class BestPriorPriceRequest(RequestModel):
@@ -63,7 +63,7 @@ class NewReferralsForMultipleAdvocates(RequestModel):
     start_date: DateTime | None = None
     expiry_date: DateTime | None = None
     usage_limit: int = Field(ge=0, le=999999)
-    campaign_id: int
+    campaign_id: Int64
     advocate_profile_integration_ids: list[str] = Field(min_length=1, max_length=1000)
     attributes: dict[str, Any] | None = None
     valid_characters: list[str] | None = None

@@ -25,6 +25,7 @@ from talon_relay.wire.base import (
     CartItem,
     CartItemAdjustment,
     DateTime,
+    Int64,
     RequestModel,
     ResponseModel,
     examples,
@@ -138,7 +139,7 @@ class NewReferral(_Request):
         {"campaignId": 3, "advocateProfileIntegrationId": "p-3"},
     )
 
-    campaign_id: int
+    campaign_id: Int64
     advocate_profile_integration_id: str
     friend_profile_integration_id: str | None = None
     start_date: DateTime | None = None

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from talon_relay.wire.base import STRICT, RequestModel, examples
+from talon_relay.wire.base import INT64_MAX, STRICT, Int64, RequestModel, examples
 
 
 class _Part(BaseModel):
@@ -29,9 +29,9 @@ class Product(_Part):
 class CartItem(_Part):
     name: str | None = None
     sku: str = Field(min_length=1)
-    quantity: int = Field(ge=1)
-    returned_quantity: int | None = None
-    remaining_quantity: int | None = None
+    quantity: int = Field(ge=1, le=INT64_MAX)
+    returned_quantity: Int64 | None = None
+    remaining_quantity: Int64 | None = None
     price: float | None = None
     category: str | None = None
     product: Product | None = None
@@ -43,7 +43,7 @@ class CartItem(_Part):
     attributes: dict[str, Any] | None = None
     additional_costs: dict[str, AdditionalCost] | None = None
     # The spec spells this one with a capital D, which camelCase would not give.
-    catalog_item_id: int | None = Field(default=None, alias="catalogItemID")
+    catalog_item_id: Int64 | None = Field(default=None, alias="catalogItemID")
     selected_price_type: str | None = None
     adjustment_reference_id: str | None = None
     adjustment_effective_from: str | None = None
@@ -52,13 +52,13 @@ class CartItem(_Part):
 
 
 class ExperimentVariantAllocation(_Part):
-    experiment_id: int = Field(alias="experimentID")
-    variant_id: int = Field(alias="variantID")
+    experiment_id: Int64 = Field(alias="experimentID")
+    variant_id: Int64 = Field(alias="variantID")
 
 
 class ProfileAudiencesChanges(_Part):
-    adds: list[int]
-    deletes: list[int]
+    adds: list[Int64]
+    deletes: list[Int64]
 
 
 SessionResponseContent = Literal[
@@ -81,7 +81,7 @@ ProfileResponseContent = Literal[
 class NewCustomerSessionV2(RequestModel):
     profile_id: str | None = None
     store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
-    evaluable_campaign_ids: list[int] | None = None
+    evaluable_campaign_ids: list[Int64] | None = None
     coupon_codes: list[str] | None = None
     referral_code: str | None = Field(default=None, max_length=100)
     loyalty_cards: list[str] | None = Field(default=None, max_length=1)
@@ -129,7 +129,7 @@ class CustomerProfileIntegrationRequestV2(RequestModel):
     )
 
     attributes: dict[str, Any] | None = None
-    evaluable_campaign_ids: list[int] | None = None
+    evaluable_campaign_ids: list[Int64] | None = None
     response_content: list[ProfileResponseContent] | None = None
     audiences_changes: ProfileAudiencesChanges | None = None
 
@@ -147,7 +147,7 @@ class IntegrationEventV2Request(RequestModel):
 
     profile_id: str | None = None
     store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
-    evaluable_campaign_ids: list[int] | None = None
+    evaluable_campaign_ids: list[Int64] | None = None
     type: str = Field(min_length=1)
     attributes: dict[str, Any] | None = None
     response_content: list[ProfileResponseContent] | None = None
@@ -173,8 +173,8 @@ EventV3ResponseContent = Literal[
 
 class ReturnedCartItem(_Part):
     #: the line's index in the session's cart (from 0), or its sku; quantity: how many of it (default all)
-    position: int | None = None
-    quantity: int | None = None
+    position: Int64 | None = None
+    quantity: Int64 | None = None
     sku: str | None = Field(default=None, min_length=1)
 
 
@@ -211,7 +211,7 @@ class IntegrationEventV3Request(RequestModel):
 
     profile_id: str
     store_integration_id: str | None = Field(default=None, min_length=1, max_length=1000)
-    evaluable_campaign_ids: list[int] | None = None
+    evaluable_campaign_ids: list[Int64] | None = None
     type: str = Field(min_length=1)
     attributes: dict[str, Any] | None = None
     integration_id: str = Field(min_length=1)

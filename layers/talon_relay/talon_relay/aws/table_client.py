@@ -1,0 +1,182 @@
+"""The relay's DynamoDB calls without boto3: DynamoDB's JSON API, SigV4-signed, over urllib3.
+
+A signed API request writes its signature to the table (`callers.access`). Through boto3 that write
+imports boto3 and botocore and builds a client first: about 100 ms and 20 MB of a cold start, three
+times the rest of the request (docs/performance.md). DynamoDB's API is one JSON POST per call, so
+here it is one: the body is the call's parameters as boto3 takes them (binary values base64, as
+DynamoDB's JSON carries them), signed with Signature Version 4 (hashlib and hmac: nothing imported
+that the relay does not already have), on the container's kept-alive pool.
+
+Credentials are the function's, from its environment, as Lambda gives them (and as boto3 reads them
+first). An environment without them (restored from a SnapStart snapshot: its credentials come from a
+container endpoint) gets boto3's client instead (`client`), which SnapStart imports before the
+snapshot anyway. Errors look like boto3's to the callers: `TableError.response["Error"]["Code"]`,
+the class named as DynamoDB names the error (a `ConditionalCheckFailedException` is one).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
+
+SERVICE = "dynamodb"
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+#: Seconds to connect and to wait for an answer (boto3's defaults are 60: a Lambda has less).
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 10.0
+#: Calls made again after a throttle, a 5xx or a dropped connection (boto3's standard mode tries 3 times).
+ATTEMPTS = 3
+
+
+class TableError(Exception):
+    """A DynamoDB error answer, shaped like botocore's ClientError (`response["Error"]["Code"]`)."""
+
+    def __init__(self, code: str, message: str, response: dict[str, Any]) -> None:
+        super().__init__(f"{code}: {message}")
+        self.response = {**response, "Error": {"Code": code, "Message": message}}
+
+
+class ConditionalCheckFailedException(TableError):
+    """The write's condition did not hold (the one error the relay expects)."""
+
+
+_RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+
+
+def _encode(value: Any) -> Any:
+    """boto3's parameters as DynamoDB's JSON: bytes (attribute type B) as base64."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encode(item) for item in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    """DynamoDB's JSON as boto3 answers it: a B attribute's base64 as bytes."""
+    if isinstance(value, dict):
+        return {
+            key: base64.b64decode(item) if key == "B" and isinstance(item, str) else _decode(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    return value
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+class TableClient:
+    """put_item, get_item, update_item and delete_item as boto3's low-level client takes them."""
+
+    def __init__(self, container: Container, *, url: str, region: str, key_id: str, secret: str, token: str | None):
+        self._container = container
+        self._url = url.rstrip("/") + "/"
+        self._host = self._url.split("://", 1)[1].split("/", 1)[0]
+        self._region = region
+        self._key_id = key_id
+        self._secret = secret
+        self._token = token
+
+    def _headers(self, target: str, body: bytes, now: float) -> dict[str, str]:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        day = stamp[:8]
+        headers = {"content-type": CONTENT_TYPE, "host": self._host, "x-amz-date": stamp}
+        if self._token:
+            headers["x-amz-security-token"] = self._token
+        headers["x-amz-target"] = TARGET_PREFIX + target
+        names = ";".join(headers)  # already in sorted order
+        canonical = "\n".join(
+            ("POST", "/", "", *(f"{name}:{value}" for name, value in headers.items()), "", names),
+        )
+        canonical += "\n" + hashlib.sha256(body).hexdigest()
+        scope = f"{day}/{self._region}/{SERVICE}/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        key = _hmac(_hmac(_hmac(_hmac(("AWS4" + self._secret).encode(), day), self._region), SERVICE), "aws4_request")
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self._key_id}/{scope}, SignedHeaders={names}, Signature={signature}"
+        )
+        del headers["host"]  # urllib3 sends it, from the URL
+        return headers
+
+    def call(self, target: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One DynamoDB call (`target`: PutItem, GetItem...); its answer, or TableError."""
+        import urllib3
+
+        body = json.dumps(_encode(params), separators=(",", ":")).encode()
+        pool = self._container.http("dynamodb")
+        timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                answer = pool.request(
+                    "POST",
+                    self._url,
+                    body=body,
+                    headers=self._headers(target, body, time.time()),
+                    timeout=timeout,
+                    retries=False,
+                )
+            except urllib3.exceptions.HTTPError:
+                if attempt == ATTEMPTS:
+                    raise
+                continue
+            try:
+                data = json.loads(answer.data or b"{}")
+            except ValueError:
+                data = {}
+            if answer.status == 200:
+                return _decode(data)  # type: ignore[no-any-return]
+            code = str(data.get("__type", "")).rpartition("#")[2] or f"HTTP{answer.status}"
+            if attempt < ATTEMPTS and (answer.status >= 500 or code in _RETRYABLE):
+                time.sleep(0.025 * 2**attempt)  # a short backoff, as boto3's
+                continue
+            kind = ConditionalCheckFailedException if code == "ConditionalCheckFailedException" else TableError
+            raise kind(code, str(data.get("message") or data.get("Message") or ""), _decode(data))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("PutItem", params)
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("GetItem", params)
+
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("UpdateItem", params)
+
+    def delete_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("DeleteItem", params)
+
+
+def client(container: Container) -> Any:
+    """The container's DynamoDB client: this light one when the environment holds the function's
+    credentials (as Lambda's does), else boto3's (`container.aws`)."""
+
+    def make() -> Any:
+        env = container.environ
+        key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if not (key_id and secret and region):
+            return container.aws(SERVICE)
+        url = (
+            env.get("AWS_ENDPOINT_URL_DYNAMODB")
+            or env.get("AWS_ENDPOINT_URL")
+            or f"https://dynamodb.{region}.amazonaws.com"
+        )
+        return TableClient(
+            container, url=url, region=region, key_id=key_id, secret=secret, token=env.get("AWS_SESSION_TOKEN")
+        )
+
+    return container.once("table-client", make)
