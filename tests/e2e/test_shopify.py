@@ -205,8 +205,10 @@ def test_orders_paid_sent_twice_and_delivered_again_later_is_one_close_and_one_p
         "shopDomain": "relay-demo.myshopify.com",
         "body": json.dumps(ORDER),
     }
-    queues.send(QUEUE, message, group=CART)
-    queues.wait_empty(QUEUE, timeout=APPLY_TIMEOUT)
+    # on the queue the receiver put it on: the sessions queue, named as its receiver's message (each function's
+    # idempotency records are its own, as in Lambda: a copy on another function's queue is not this case)
+    queues.send(SESSIONS, message, group=CART, operation="shopifyWebhook")
+    queues.wait_empty(SESSIONS, timeout=APPLY_TIMEOUT)
 
     # Then Talon.One got one session close and one purchase event
     assert integration_calls(stack) == DEFAULT_TOPICS["orders/paid"]
