@@ -22,13 +22,18 @@ class _PrettyLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         fields = record.__dict__
         message = record.getMessage()
-        if message == "effect":
-            args = ", ".join(repr(a) for a in fields.get("arguments") or [])
-            line = (
-                f"       effect {fields.get('effect')}({args})  campaign {fields.get('campaign_id')}"
+        if message == "effects":  # one record per answer listing its effects: a line each here
+            context = (
                 f"  [{fields.get('operation')} session={fields.get('session_id')!r}"
                 f" profile={fields.get('profile_id')!r}]"
             )
+            lines = []
+            for effect in fields.get("effects") or []:
+                args = ", ".join(repr(a) for a in effect.get("arguments") or [])
+                lines.append(
+                    f"       effect {effect.get('effect')}({args})  campaign {effect.get('campaign_id')}{context}"
+                )
+            line = "\n".join(lines)
         elif message == "event published":  # the bus (docs/events.md): source, detail-type and id, never the detail
             line = (
                 f"       event on the bus: {fields.get('event_source')} {fields.get('detail_type')}"

@@ -138,6 +138,21 @@ class LogCapture:
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
 
+    def effects(self) -> list[dict[str, Any]]:
+        """Every effect logged, in order, each with its answer's call context (`effect_entries`)."""
+        return effect_entries(self.records())
+
+
+def effect_entries(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The effects of the "effects" lines (one line per answer), each beside its line's call context."""
+    context = ("operation", "session_id", "profile_id", "correlation_id", "level")
+    return [
+        {key: record.get(key) for key in context} | effect
+        for record in records
+        if record.get("message") == "effects"
+        for effect in record["effects"]
+    ]
+
 
 # --- the vendor's reference specs (../shared/reference; tests only, the product never reads them) ----
 

@@ -94,7 +94,7 @@ def test_the_vendor_sdk_runs_todays_five_operations_through_the_relay(
         ("DELETE", f"/v1/customer_data/{friend}"),
     ]
     # And the relay logged the session's effects, by operation
-    logged = {(r["operation"], r["effect"]) for r in logs.records() if r.get("message") == "effect"}
+    logged = {(e["operation"], e["effect"]) for e in logs.effects()}
     assert ("updateCustomerSessionV2", "acceptCoupon") in logged
 
 

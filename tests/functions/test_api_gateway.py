@@ -316,10 +316,13 @@ def test_effects_are_logged_with_operation_and_correlation_id_but_no_attributes(
     httpserver.expect_request(path, method="PUT").respond_with_json(state)
     # When handled
     response = load_handler("update_customer_session")(event, LambdaContext())
-    # Then one log line per effect carries the operation and the API request id, and no attribute value
+    # Then one log line lists the answer's effects with the operation and the API request id, and no
+    # attribute value
     assert response["statusCode"] == 200
     out = logs.text
-    effects = [line for line in logs.records() if line.get("message") == "effect"]
+    [line] = [record for record in logs.records() if record.get("message") == "effects"]
+    assert line["effects_named"] == ["setDiscount", "acceptCoupon"]
+    effects = logs.effects()
     assert [e["effect"] for e in effects] == ["setDiscount", "acceptCoupon"]
     request_id = event["requestContext"]["requestId"]
     assert all(e["operation"] == "updateCustomerSession" for e in effects)
@@ -342,6 +345,6 @@ def test_a_success_whose_body_is_not_in_the_spec_shape_is_still_a_success(
     assert json.loads(response["body"]) == odd
     assert len(httpserver.log) == 1
     # And the effect is read and logged all the same (a tolerant reader), with nothing logged as failed
-    effects = [r for r in logs.records() if r.get("message") == "effect"]
+    effects = logs.effects()
     assert [(e["effect"], e["arguments"]) for e in effects] == [("acceptCoupon", ["X1"])]
     assert not [r for r in logs.records() if r.get("level") in ("WARNING", "ERROR")]

@@ -39,7 +39,7 @@ def lambda_path_any() -> Any:
 
 
 def effect_lines(logs: LogCapture) -> list[dict[str, Any]]:
-    return [record for record in logs.records() if record.get("message") == "effect"]
+    return logs.effects()
 
 
 # --- strict checker: no coercion, every fault named ------------------------------------------------

@@ -12,6 +12,7 @@ from talon_relay import telemetry
 from talon_relay.core.effect_log import log_effects
 from talon_relay.wire.effects import Effect
 from talon_relay.wire.models import Event, IntegrationState
+from tests.support import effect_entries
 from tests.unit import payloads
 from tests.unit.conftest import StdoutCapture
 
@@ -122,6 +123,9 @@ def test_a_malformed_effect_is_kept_raw_and_logged_with_a_warning(raw: Any, powe
     warnings = [line for line in powertools_stdout.logs() if line["level"] == "WARNING"]
     assert len(warnings) == 1
     assert "malformed" in warnings[0]["message"]
+    # And it is still listed on the answer's effects line, flagged
+    [entry] = logged_effects(powertools_stdout)
+    assert entry["malformed"] is True
 
 
 def test_a_malformed_effect_does_not_lose_the_rest_of_the_integration_state(
@@ -203,7 +207,12 @@ def state_with_attributes_everywhere(effects: list[Any]) -> IntegrationState:
     )
 
 
-def test_log_effects_writes_one_structured_line_per_effect(
+def logged_effects(capture: StdoutCapture) -> list[dict[str, Any]]:
+    """Every effect of the "effects" lines, each beside its line's call context."""
+    return effect_entries(capture.logs("effects"))
+
+
+def test_log_effects_writes_one_structured_line_listing_every_effect(
     powertools_stdout: StdoutCapture,
 ) -> None:
     # Given a state with three effects (two of the same kind)
@@ -213,8 +222,13 @@ def test_log_effects_writes_one_structured_line_per_effect(
     )  # fmt: skip
     # When logged
     log_state(state, operation="updateCustomerSession", correlation_id="corr-1")
-    # Then there is one line per effect, in order, with the effect's coordinates and ids
-    lines = powertools_stdout.logs("effect")
+    # Then there is one line for the answer: its effects in order, their names flat, the context once
+    [line] = powertools_stdout.logs("effects")
+    assert line["effects_named"] == ["setDiscount", "setDiscount", "acceptCoupon"]
+    assert line["effect_count"] == 3
+    assert all("operation" not in effect for effect in line["effects"])
+    # And each effect has its coordinates and ids, and the line the call's
+    lines = logged_effects(powertools_stdout)
     assert len(lines) == 3
     first, second, third = lines
     assert first["effect"] == "setDiscount"
@@ -314,8 +328,8 @@ def test_log_effects_honours_powertools_metrics_disabled(
     counts = telemetry.Counts()
     counts.add_all(log_state(state_with_attributes_everywhere([V1_DISCOUNT]), operation="trackEvent"))
     telemetry.flush(counts, "trackEvent")
-    # Then the effect lines are written, and no EMF document
-    assert len(powertools_stdout.logs("effect")) == 1
+    # Then the effects line is written, and no EMF document
+    assert len(powertools_stdout.logs("effects")) == 1
     assert powertools_stdout.metrics() == []
 
 
@@ -324,7 +338,7 @@ def test_log_effects_of_a_state_without_effects_writes_nothing(
 ) -> None:
     state = state_with_attributes_everywhere([])
     log_state(state, operation="trackEvent")
-    assert powertools_stdout.logs("effect") == []
+    assert powertools_stdout.logs("effects") == []
     assert powertools_stdout.metrics() == []
 
 
@@ -339,7 +353,7 @@ def test_log_effects_never_logs_profile_session_or_event_attribute_values(
     log_state(state, operation="updateCustomerProfile")
     # Then lines were written, and the value appears nowhere in them
     output = powertools_stdout.text()
-    assert len(powertools_stdout.logs("effect")) == 4
+    assert len(logged_effects(powertools_stdout)) == 4
     assert SECRET not in output
     assert "email" not in output
 
@@ -366,7 +380,7 @@ def test_log_effects_never_logs_the_arguments_of_effects_it_does_not_name(
     # When logged
     log_state(state, operation="updateCustomerSession")
     # Then each still gets its line with its name and how many arguments it had, but not their values
-    lines = {line["effect"]: line for line in powertools_stdout.logs("effect")}
+    lines = {line["effect"]: line for line in logged_effects(powertools_stdout)}
     assert lines["updateAttributeValue"].get("arguments") is None
     assert lines["updateAttributeValue"]["argument_count"] == 2
     assert lines["triggerWebhook"].get("arguments") is None
