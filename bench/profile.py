@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--fallback", action="store_true", help="without the secrets extension (boto3)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
+    parser.add_argument(
+        "--body-kb", type=int, metavar="KB", help="update_customer_session_v2 only: its cart grown to about KB KB"
+    )
     parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats there (for pstats' callers)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             # each call signed apart (the table, set as deployed, accepts each signature once), a millisecond
             # apart in the past so no two are the same
             api = events.load_event(op.folder, "api")
+            if args.body_kb:
+                if op.folder != "update_customer_session_v2":
+                    raise SystemExit("--body-kb grows update_customer_session_v2's cart: profile that function")
+                api = events.with_body_kb(api, args.body_kb)
             now = time.time()
             spec["events"] = [events.sign_api_event(api, SIGNING_KEY, now - n / 1000) for n in range(args.calls + 50)]
         elif not op.queued:
