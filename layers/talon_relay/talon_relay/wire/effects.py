@@ -115,13 +115,15 @@ class Effect:
             ruleset_id=_int(raw.get("rulesetId")),
             rule_index=_int(raw.get("ruleIndex")),
             rule_name=rule_name,
-            args=tuple(props.get(key) for key in keys) if keys else tuple(props.values()),
+            args=tuple([props.get(key) for key in keys]) if keys else tuple(props.values()),
             props=props,
             raw=raw,
         )
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the common case first: an effect's ids are parsed on every call
+        return value
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
