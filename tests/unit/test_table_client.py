@@ -16,14 +16,18 @@ from talon_relay.container import Container
 MOMENT = 1_796_400_000.0  # a fixed instant (2026-12-04)
 
 
-@pytest.mark.parametrize("token", ["session-token-1", None])
-def test_a_call_is_signed_exactly_as_botocore_signs_it(token: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("token", "earlier"), [("session-token-1", None), (None, None), (None, MOMENT - 86_400)])
+def test_a_call_is_signed_exactly_as_botocore_signs_it(
+    token: str | None, earlier: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given the light client of a function in eu-west-1 and a PutItem body
     client = table_client.TableClient(
         Container({}), url="https://dynamodb.eu-west-1.amazonaws.com", region="eu-west-1",
         key_id="AKIDEXAMPLE", secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token=token,
     )  # fmt: skip
     body = json.dumps({"TableName": "t", "Item": {"id": {"S": "a"}}}).encode()
+    if earlier is not None:  # and it signed a call the day before (its signing key is the day's, kept)
+        client._headers("GetItem", body, earlier)
     # When it signs the call at a fixed moment, and botocore signs the same request at that moment
     headers = client._headers("PutItem", body, MOMENT)
     request = AWSRequest(
