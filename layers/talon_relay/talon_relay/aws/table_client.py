@@ -101,6 +101,9 @@ class TableClient:
         import urllib3
 
         self._timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+        self._path = urllib3.util.parse_url(self._url).request_uri
+        #: the container's DynamoDB pool manager and its pool of this one host (`_host_pool`)
+        self._pools: tuple[Any, Any] = (None, None)
         #: the SigV4 signing key of one day (it depends only on the day, region, service and secret)
         self._signing_key: tuple[str, bytes] = ("", b"")
 
@@ -110,6 +113,15 @@ class TableClient:
             secret = ("AWS4" + self._secret).encode()
             self._signing_key = (day, _hmac(_hmac(_hmac(_hmac(secret, day), self._region), SERVICE), "aws4_request"))
         return self._signing_key[1]
+
+    def _host_pool(self) -> Any:
+        """The connection pool of DynamoDB's host in the container's "dynamodb" pool manager, looked up
+        once: each call then skips the manager's URL parsing and pool lookup. A container reset makes a
+        new manager (its old pools closed): the host's pool is looked up again in that one."""
+        manager = self._container.http("dynamodb")
+        if self._pools[0] is not manager:
+            self._pools = (manager, manager.connection_from_url(self._url))
+        return self._pools[1]
 
     def _headers(self, target: str, body: bytes, now: float) -> dict[str, str]:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -137,17 +149,19 @@ class TableClient:
         import urllib3
 
         body = _encode(params)
-        pool = self._container.http("dynamodb")
-        timeout = self._timeout
+        pool = self._host_pool()
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                answer = pool.request(
+                answer = pool.urlopen(
                     "POST",
-                    self._url,
+                    self._path,
                     body=body,
                     headers=self._headers(target, body, time.time()),
-                    timeout=timeout,
+                    timeout=self._timeout,
                     retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=True,
                 )
             except urllib3.exceptions.HTTPError:
                 if attempt == ATTEMPTS:
