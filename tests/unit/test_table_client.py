@@ -76,3 +76,19 @@ def test_without_credentials_in_the_environment_the_sdk_client_is_used(monkeypat
     light = table_client.client(Container(env))
     assert isinstance(light, table_client.TableClient)
     assert light._url == "http://127.0.0.1:9/"
+
+
+def test_after_a_container_reset_calls_go_to_the_new_pool_manager() -> None:
+    # Given the light client of a container, which has sent to DynamoDB's host once
+    container = Container({})
+    client = table_client.TableClient(
+        container, url="http://127.0.0.1:9", region="us-east-1", key_id="k", secret="s", token=None
+    )
+    before = client._host_pool()
+    # When the container is reset (its pool managers cleared: their pools closed)
+    container.reset()
+    after = client._host_pool()
+    # Then the host's pool is the new manager's, open, for the same host
+    assert after is not before
+    assert after is container.http("dynamodb").connection_from_url("http://127.0.0.1:9/")
+    assert (after.host, after.port) == ("127.0.0.1", 9)
