@@ -39,8 +39,8 @@ SENSITIVE_CONSTANTS = [
     ("local.shopify_admin", "ADMIN_TOKEN"),
 ]
 #: Folders whose tests start local stacks, `make` targets and fixed-order shared servers: under pytest-xdist
-#: (`make test` runs `-n auto --dist loadgroup`) they are one work unit: they run in one worker, in their order, as in a serial run,
-#: while the other workers share out the rest test by test.
+#: (`make test` runs `-n auto --dist loadgroup`) they are one work unit, run by one worker in their order as
+#: in a serial run, while the other workers share out the rest test by test.
 SERIAL_FOLDERS = ("e2e", "local")
 #: Attribute values the tests put in profiles, sessions and events.
 SENSITIVE_LITERALS = ["jane.doe@example.com"]
