@@ -99,7 +99,8 @@ class AwsCalls:
             if pool.port != where.port or pool.host != where.hostname:
                 return original(pool, method, url, *args, **kwargs)
             headers = kwargs.get("headers") or (args[1] if len(args) > 1 else None) or {}
-            target = headers.get("X-Amz-Target") or ""
+            # header names are case-insensitive: a plain dict (a client calling the host's pool) may hold any case
+            target = next((value for name, value in headers.items() if name.lower() == "x-amz-target"), "")
             target = target.decode() if isinstance(target, bytes) else str(target)
             prefix, _, operation = target.partition(".")
             service = SERVICES.get(prefix, prefix.lower() or "aws")

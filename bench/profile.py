@@ -41,8 +41,12 @@ class Context:
 def event(n):
     e = copy.deepcopy(spec["events"][n] if "events" in spec else spec["event"])
     if "Records" in e:
-        for record in e["Records"]:
+        for record in e["Records"]:  # a new delivery, as bench.child_warm's: its own message id and key
             record["messageId"] = f"profile-{n}"
+            message = json.loads(record["body"])
+            if isinstance(message, dict) and message.get("idempotencyKey"):
+                message["idempotencyKey"] = f"{message['idempotencyKey']}-profile-{n}"
+                record["body"] = json.dumps(message, separators=(",", ":"))
     else:
         e["requestContext"]["requestId"] = f"profile-{n}"
     return e

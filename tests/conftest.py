@@ -8,7 +8,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,21 +39,27 @@ SENSITIVE_CONSTANTS = [
     ("local.shopify_admin", "ADMIN_TOKEN"),
 ]
 #: Folders whose tests start local stacks, `make` targets and fixed-order shared servers: under pytest-xdist
-#: (`make test` runs `-n auto --dist loadgroup`) they run in one worker, in their order, as in a serial run,
-#: while the other workers share out the rest test by test.
+#: (`make test` runs `-n auto --dist loadgroup`) they are one work unit, run by one worker in their order as
+#: in a serial run, while the other workers share out the rest test by test.
 SERIAL_FOLDERS = ("e2e", "local")
 #: Attribute values the tests put in profiles, sessions and events.
 SENSITIVE_LITERALS = ["jane.doe@example.com"]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One xdist group for the stack-starting folders (before xdist reads the groups)."""
-    tests = Path(__file__).resolve().parent
-    serial = [tests / name for name in SERIAL_FOLDERS]
-    for item in items:
-        if any(folder in Path(str(item.path)).resolve().parents for folder in serial):
-            item.add_marker(pytest.mark.xdist_group("stack"))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` with the stack folders' tests as one work unit, told by their path. (xdist 3.8 reads
+    a group from an `@group` suffix it writes into each node id, which pytest 9's node ids no longer take.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]
+
+    prefixes = tuple(f"tests/{folder}/" for folder in SERIAL_FOLDERS)
+
+    class StackGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "stack" if nodeid.startswith(prefixes) else nodeid
+
+    return StackGroupScheduling(config, log)
 
 
 class _EverythingFormatter(logging.Formatter):

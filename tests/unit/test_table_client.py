@@ -16,14 +16,18 @@ from talon_relay.container import Container
 MOMENT = 1_796_400_000.0  # a fixed instant (2026-12-04)
 
 
-@pytest.mark.parametrize("token", ["session-token-1", None])
-def test_a_call_is_signed_exactly_as_botocore_signs_it(token: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("token", "earlier"), [("session-token-1", None), (None, None), (None, MOMENT - 86_400)])
+def test_a_call_is_signed_exactly_as_botocore_signs_it(
+    token: str | None, earlier: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given the light client of a function in eu-west-1 and a PutItem body
     client = table_client.TableClient(
         Container({}), url="https://dynamodb.eu-west-1.amazonaws.com", region="eu-west-1",
         key_id="AKIDEXAMPLE", secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token=token,
     )  # fmt: skip
     body = json.dumps({"TableName": "t", "Item": {"id": {"S": "a"}}}).encode()
+    if earlier is not None:  # and it signed a call the day before (its signing key is the day's, kept)
+        client._headers("GetItem", body, earlier)
     # When it signs the call at a fixed moment, and botocore signs the same request at that moment
     headers = client._headers("PutItem", body, MOMENT)
     request = AWSRequest(
@@ -50,7 +54,7 @@ def test_binary_values_travel_as_base64_and_come_back_as_bytes() -> None:
     encoded = table_client._encode(params)
     decoded = table_client._decode(encoded)
     # Then the wire holds base64 text and the caller gets the bytes back
-    assert encoded["Item"]["data"]["B"] == "AP9wYXJ0cw=="
+    assert json.loads(encoded)["Item"]["data"]["B"] == "AP9wYXJ0cw=="
     assert decoded == params
 
 
@@ -72,3 +76,19 @@ def test_without_credentials_in_the_environment_the_sdk_client_is_used(monkeypat
     light = table_client.client(Container(env))
     assert isinstance(light, table_client.TableClient)
     assert light._url == "http://127.0.0.1:9/"
+
+
+def test_after_a_container_reset_calls_go_to_the_new_pool_manager() -> None:
+    # Given the light client of a container, which has sent to DynamoDB's host once
+    container = Container({})
+    client = table_client.TableClient(
+        container, url="http://127.0.0.1:9", region="us-east-1", key_id="k", secret="s", token=None
+    )
+    before = client._host_pool()
+    # When the container is reset (its pool managers cleared: their pools closed)
+    container.reset()
+    after = client._host_pool()
+    # Then the host's pool is the new manager's, open, for the same host
+    assert after is not before
+    assert after is container.http("dynamodb").connection_from_url("http://127.0.0.1:9/")
+    assert (after.host, after.port) == ("127.0.0.1", 9)

@@ -51,27 +51,36 @@ class ConditionalCheckFailedException(TableError):
 _RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
 
 
-def _encode(value: Any) -> Any:
-    """boto3's parameters as DynamoDB's JSON: bytes (attribute type B) as base64."""
+def _binary(value: Any) -> str:
+    """json.dumps' `default`: bytes (attribute type B) as DynamoDB's JSON carries them, base64.
+
+    json's C encoder walks the parameters; only a value it cannot write comes here (no walk in Python).
+    """
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB JSON value")
 
 
-def _decode(value: Any) -> Any:
-    """DynamoDB's JSON as boto3 answers it: a B attribute's base64 as bytes."""
-    if isinstance(value, dict):
-        return {
-            key: base64.b64decode(item) if key == "B" and isinstance(item, str) else _decode(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    return value
+#: made once (json.dumps with options makes an encoder each call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_binary)
+
+
+def _encode(params: dict[str, Any]) -> bytes:
+    """boto3's parameters as DynamoDB's JSON body: bytes (attribute type B) as base64."""
+    return _ENCODER.encode(params).encode()
+
+
+def _binary_attribute(item: dict[str, Any]) -> dict[str, Any]:
+    """json.loads' `object_hook`: a B attribute's base64 as bytes, as boto3 answers it."""
+    value = item.get("B")
+    if isinstance(value, str):
+        item["B"] = base64.b64decode(value)
+    return item
+
+
+def _decode(text: bytes) -> Any:
+    """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass."""
+    return json.loads(text, object_hook=_binary_attribute)
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -89,6 +98,30 @@ class TableClient:
         self._key_id = key_id
         self._secret = secret
         self._token = token
+        import urllib3
+
+        self._timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+        self._path = urllib3.util.parse_url(self._url).request_uri
+        #: the container's DynamoDB pool manager and its pool of this one host (`_host_pool`)
+        self._pools: tuple[Any, Any] = (None, None)
+        #: the SigV4 signing key of one day (it depends only on the day, region, service and secret)
+        self._signing_key: tuple[str, bytes] = ("", b"")
+
+    def _key_of(self, day: str) -> bytes:
+        """The day's signing key, derived once a day (four HMACs a call less)."""
+        if self._signing_key[0] != day:
+            secret = ("AWS4" + self._secret).encode()
+            self._signing_key = (day, _hmac(_hmac(_hmac(_hmac(secret, day), self._region), SERVICE), "aws4_request"))
+        return self._signing_key[1]
+
+    def _host_pool(self) -> Any:
+        """The connection pool of DynamoDB's host in the container's "dynamodb" pool manager, looked up
+        once: each call then skips the manager's URL parsing and pool lookup. A container reset makes a
+        new manager (its old pools closed): the host's pool is looked up again in that one."""
+        manager = self._container.http("dynamodb")
+        if self._pools[0] is not manager:
+            self._pools = (manager, manager.connection_from_url(self._url))
+        return self._pools[1]
 
     def _headers(self, target: str, body: bytes, now: float) -> dict[str, str]:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -104,8 +137,7 @@ class TableClient:
         canonical += "\n" + hashlib.sha256(body).hexdigest()
         scope = f"{day}/{self._region}/{SERVICE}/aws4_request"
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = _hmac(_hmac(_hmac(_hmac(("AWS4" + self._secret).encode(), day), self._region), SERVICE), "aws4_request")
-        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(self._key_of(day), to_sign.encode(), hashlib.sha256).hexdigest()
         headers["authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={self._key_id}/{scope}, SignedHeaders={names}, Signature={signature}"
         )
@@ -116,35 +148,37 @@ class TableClient:
         """One DynamoDB call (`target`: PutItem, GetItem...); its answer, or TableError."""
         import urllib3
 
-        body = json.dumps(_encode(params), separators=(",", ":")).encode()
-        pool = self._container.http("dynamodb")
-        timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+        body = _encode(params)
+        pool = self._host_pool()
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                answer = pool.request(
+                answer = pool.urlopen(
                     "POST",
-                    self._url,
+                    self._path,
                     body=body,
                     headers=self._headers(target, body, time.time()),
-                    timeout=timeout,
+                    timeout=self._timeout,
                     retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=True,
                 )
             except urllib3.exceptions.HTTPError:
                 if attempt == ATTEMPTS:
                     raise
                 continue
             try:
-                data = json.loads(answer.data or b"{}")
+                data = _decode(answer.data or b"{}")
             except ValueError:
                 data = {}
             if answer.status == 200:
-                return _decode(data)  # type: ignore[no-any-return]
+                return data  # type: ignore[no-any-return]
             code = str(data.get("__type", "")).rpartition("#")[2] or f"HTTP{answer.status}"
             if attempt < ATTEMPTS and (answer.status >= 500 or code in _RETRYABLE):
                 time.sleep(0.025 * 2**attempt)  # a short backoff, as boto3's
                 continue
             kind = ConditionalCheckFailedException if code == "ConditionalCheckFailedException" else TableError
-            raise kind(code, str(data.get("message") or data.get("Message") or ""), _decode(data))
+            raise kind(code, str(data.get("message") or data.get("Message") or ""), data)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def put_item(self, **params: Any) -> dict[str, Any]:
