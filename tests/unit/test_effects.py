@@ -246,6 +246,26 @@ def test_log_effects_writes_one_structured_line_listing_every_effect(
         assert line["level"] == "INFO"
 
 
+def test_an_answer_with_more_effects_than_a_line_holds_is_logged_in_whole_parts(
+    powertools_stdout: StdoutCapture,
+) -> None:
+    # Given an answer with 250 effects (a large cart, a discount per item)
+    state = state_with_attributes_everywhere([[12, 34, i, ["setDiscount", f"item {i}", 1.0]] for i in range(250)])
+
+    # When they are logged
+    counts = log_state(state, operation="updateCustomerSession")
+
+    # Then they are three lines of at most EFFECTS_PER_LINE, numbered, every effect in one of them in order
+    lines = powertools_stdout.logs("effects")
+    assert [(line["part"], line["parts"], line["effect_count"]) for line in lines] == [
+        (1, 3, 100),
+        (2, 3, 100),
+        (3, 3, 50),
+    ]
+    assert [entry["rule_index"] for entry in logged_effects(powertools_stdout)] == list(range(250))
+    assert counts == {"setDiscount": 250}
+
+
 def test_effect_counts_join_the_invocations_one_emf_document(powertools_stdout: StdoutCapture) -> None:
     # Given an invocation counting (a container's counters), its Talon.One call counted
     counts = telemetry.Counts()

@@ -14,6 +14,11 @@ from typing import Any
 from talon_relay.observability import logger
 from talon_relay.wire.effects import NAMED_ARGS, Effect
 
+#: Effects per line. A CloudWatch Logs event holds 256 KB and Lambda splits a longer line, which would
+#: break its JSON; a hundred effects (each a few hundred bytes) stay far below that, so an answer with
+#: thousands of effects is logged in parts (`part` of `parts`), each a whole JSON line.
+EFFECTS_PER_LINE = 100
+
 
 def _fields(effect: Effect) -> dict[str, Any]:
     """An effect as logged: never its attributes; its arguments only if NAMED_ARGS names it."""
@@ -40,8 +45,8 @@ def log_effects(
     profile_id: str | None = None,
     correlation_id: str | None = None,
 ) -> dict[str, int]:
-    """One structured line for the answer's effects (none without any); how many of each name (for
-    `telemetry.add`). A malformed effect is also warned about on its own line.
+    """One structured line for the answer's effects (none without any; in parts of EFFECTS_PER_LINE); how
+    many of each name (for `telemetry.add`). A malformed effect is also warned about on its own line.
     """
     if not effects:
         return {}
@@ -50,16 +55,21 @@ def log_effects(
         if effect.malformed:
             logger.warning("malformed effect kept as raw", extra={"effect_kind": type(effect.raw).__name__})
         counts[effect.name] = counts.get(effect.name, 0) + 1
-    logger.info(
-        "effects",
-        extra={
-            "effects": [_fields(effect) for effect in effects],
-            "effects_named": [effect.name for effect in effects],
-            "effect_count": len(effects),
-            "operation": operation,
-            "session_id": session_id,
-            "profile_id": profile_id,
-            "correlation_id": correlation_id,
-        },
-    )
+    parts = range(0, len(effects), EFFECTS_PER_LINE)
+    for part, start in enumerate(parts, start=1):
+        chunk = effects[start : start + EFFECTS_PER_LINE]
+        logger.info(
+            "effects",
+            extra={
+                "effects": [_fields(effect) for effect in chunk],
+                "effects_named": [effect.name for effect in chunk],
+                "effect_count": len(chunk),
+                "part": part,
+                "parts": len(parts),
+                "operation": operation,
+                "session_id": session_id,
+                "profile_id": profile_id,
+                "correlation_id": correlation_id,
+            },
+        )
     return counts
