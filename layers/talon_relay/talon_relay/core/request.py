@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import ValidationError
@@ -25,15 +26,37 @@ if TYPE_CHECKING:
     from talon_relay.wire.models import APIError
 
 
+#: A body checked from its bytes in one pass (`checkers.valid_json`): its JSON value is read when first asked.
+UNREAD: Any = object()
+
+
+class _Body:
+    """`Request.body`: the JSON value as given, or, for a body checked from its bytes (UNREAD), `raw` read
+    on first use. A synchronous call forwards the bytes and needs no value: a 256 KB cart is not parsed
+    twice (docs/performance.md)."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass field's default
+        value = obj.__dict__.get("_body")
+        if value is UNREAD:
+            value = json.loads(obj.raw)  # checked already: the same value input_limits.parse_json reads
+            obj.__dict__["_body"] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["_body"] = value
+
+
 @dataclass(frozen=True)
 class Request:
     """A validated call: its operation, path and query parameters, and the body as sent; what the rest
-    of the way needs of it is worked out once, here (plain fields after that, no code to run)."""
+    of the way needs of it is worked out once, here, when first asked."""
 
     operation: Operation
     params: Mapping[str, str]
     #: The JSON value of the body (None: no body).
-    body: Any = None
+    body: _Body = _Body()
     #: The body's bytes exactly as the caller sent them (what Talon.One receives).
     raw: bytes | None = None
     query: Mapping[str, str] = field(default_factory=dict)
@@ -41,22 +64,25 @@ class Request:
     application: str = DEFAULT
     #: The request path and query, each id percent-encoded as one segment.
     path: str = field(init=False)
-    #: What identifies the request's content (for idempotency checks and queued copies).
-    payload: dict[str, Any] = field(init=False)
-    #: The customer key the request belongs to (its FIFO message group), when it has one.
-    group_id: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        set_field = object.__setattr__  # frozen: set once, while it is made
-        set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
-        set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
+        object.__setattr__(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """What identifies the request's content (for idempotency checks and queued copies)."""
+        return {"params": dict(self.params), "query": dict(self.query), "body": self.body}
+
+    @cached_property
+    def group_id(self) -> str | None:
+        """The customer key the request belongs to (its FIFO message group), when it has one."""
         key = self.operation.group_by
-        group = self.operation.group
         if key is not None and key in self.params:
-            group = self.params[key]
-        elif key is not None and isinstance(self.body, dict) and isinstance(self.body.get(key), str):
-            group = self.body[key]
-        set_field(self, "group_id", group)
+            return self.params[key]
+        body = self.body if key is not None else None
+        if isinstance(body, dict) and isinstance(body.get(key), str):
+            return body[key]  # type: ignore[no-any-return]
+        return self.operation.group
 
 
 def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
@@ -102,10 +128,11 @@ def parse_request(
     application: str = DEFAULT,
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
-    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
+    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed. `body` UNREAD:
+    `raw` was checked against the operation's model already (`checkers.valid_json`)."""
     clean, errors = path_params(operation, params)
     clean_query, query_errors = _query(operation, query)
-    errors += query_errors + _body(operation, body)
+    errors += query_errors + ([] if body is UNREAD and raw is not None else _body(operation, body))
     if errors:
         raise InvalidRequest(errors)
     if operation.body is None or body is None:
