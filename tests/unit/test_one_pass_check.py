@@ -105,17 +105,27 @@ def test_every_sample_is_checked_in_one_pass(ref: str) -> None:
     assert one_pass(ref, json.dumps(SAMPLES[ref]).encode())
 
 
-def test_a_request_checked_from_its_bytes_reads_its_body_only_when_asked() -> None:
-    # Given a session update checked from its bytes
+def test_a_request_checked_from_its_bytes_reads_its_body_only_for_a_step_that_needs_it() -> None:
+    # Given a session update checked from its bytes (its group is its path's session id)
     op = OPERATIONS["updateCustomerSessionV2"]
     raw = session('{"a": [1, 2.5, "x"]}')
-    request = parse_request(op, {"customerSessionId": "s-1"}, UNREAD, raw=raw)
-    # Then its group comes from its path, and its body is not read until asked
-    assert request.group_id == "s-1"
-    assert "_body" in request.__dict__ and request.__dict__["_body"] is UNREAD
-    # When its content is asked for, Then it is the JSON value of its bytes, which are kept as they are
-    assert request.payload["body"] == request.body == json.loads(raw)
-    assert request.raw == raw
+    params = {"customerSessionId": "s-1"}
+    # When it is a synchronous call without an idempotency key, Then its bytes are not parsed at all
+    plain = parse_request(op, params, UNREAD, raw=raw, checked=True)
+    assert (plain.body, plain.raw, plain.group_id) == (UNREAD, raw, "s-1")
+    # When its content is hashed (an idempotency key) or queued, Then it is the JSON value of its bytes
+    for keyed, queued in ((True, False), (False, True)):
+        read = parse_request(op, params, UNREAD, raw=raw, checked=True, keyed=keyed, queued=queued)
+        assert read.payload["body"] == read.body == json.loads(raw)
+        assert read.raw == raw
+
+
+def test_a_request_grouped_by_a_body_field_reads_its_body() -> None:
+    # Given an event checked from its bytes, whose FIFO group is its profileId
+    raw = b'{"profileId": "p-9", "type": "visit"}'
+    # When it is made a request, Then its group is read from its body
+    request = parse_request(OPERATIONS["trackEventV2"], {}, UNREAD, raw=raw, checked=True)
+    assert (request.group_id, request.body) == ("p-9", json.loads(raw))
 
 
 def test_a_body_the_one_pass_refuses_is_named_the_exact_way() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import ValidationError
@@ -25,38 +24,20 @@ from talon_relay.talon.paths import path_params, value_error
 if TYPE_CHECKING:
     from talon_relay.wire.models import APIError
 
-
-#: A body checked from its bytes in one pass (`checkers.valid_json`): its JSON value is read when first asked.
-UNREAD: Any = object()
-
-
-class _Body:
-    """`Request.body`: the JSON value as given, or, for a body checked from its bytes (UNREAD), `raw` read
-    on first use. A synchronous call forwards the bytes and needs no value: a 256 KB cart is not parsed
-    twice (docs/performance.md)."""
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return None  # the dataclass field's default
-        value = obj.__dict__.get("_body")
-        if value is UNREAD:
-            value = json.loads(obj.raw)  # checked already: the same value input_limits.parse_json reads
-            obj.__dict__["_body"] = value
-        return value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__["_body"] = value
+#: The body of a request checked from its bytes (`checkers.valid_json`) whose JSON value no step reads: a
+#: synchronous call without an idempotency key forwards `raw`, and a 256 KB cart is not parsed at all.
+UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "UNREAD"})()
 
 
 @dataclass(frozen=True)
 class Request:
     """A validated call: its operation, path and query parameters, and the body as sent; what the rest
-    of the way needs of it is worked out once, here, when first asked."""
+    of the way needs of it is worked out once, here (plain fields after that, no code to run)."""
 
     operation: Operation
     params: Mapping[str, str]
-    #: The JSON value of the body (None: no body).
-    body: _Body = _Body()
+    #: The JSON value of the body (None: no body; UNREAD: checked from `raw`, not read: no step needs it).
+    body: Any = None
     #: The body's bytes exactly as the caller sent them (what Talon.One receives).
     raw: bytes | None = None
     query: Mapping[str, str] = field(default_factory=dict)
@@ -64,25 +45,22 @@ class Request:
     application: str = DEFAULT
     #: The request path and query, each id percent-encoded as one segment.
     path: str = field(init=False)
+    #: What identifies the request's content (for idempotency checks and queued copies).
+    payload: dict[str, Any] = field(init=False)
+    #: The customer key the request belongs to (its FIFO message group), when it has one.
+    group_id: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
-
-    @cached_property
-    def payload(self) -> dict[str, Any]:
-        """What identifies the request's content (for idempotency checks and queued copies)."""
-        return {"params": dict(self.params), "query": dict(self.query), "body": self.body}
-
-    @cached_property
-    def group_id(self) -> str | None:
-        """The customer key the request belongs to (its FIFO message group), when it has one."""
+        set_field = object.__setattr__  # frozen: set once, while it is made
+        set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
+        set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
         key = self.operation.group_by
+        group = self.operation.group
         if key is not None and key in self.params:
-            return self.params[key]
-        body = self.body if key is not None else None
-        if isinstance(body, dict) and isinstance(body.get(key), str):
-            return body[key]  # type: ignore[no-any-return]
-        return self.operation.group
+            group = self.params[key]
+        elif key is not None and isinstance(self.body, dict) and isinstance(self.body.get(key), str):
+            group = self.body[key]
+        set_field(self, "group_id", group)
 
 
 def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
@@ -126,15 +104,23 @@ def parse_request(
     query: Mapping[str, Any] | None = None,
     raw: bytes | None = None,
     application: str = DEFAULT,
+    checked: bool = False,
+    keyed: bool = False,
+    queued: bool = False,
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
-    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed. `body` UNREAD:
-    `raw` was checked against the operation's model already (`checkers.valid_json`)."""
+    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed. `checked`:
+    `raw` passed the operation's checker already (`checkers.valid_json`), `body` UNREAD; its value is
+    read only if a later step needs it: an idempotency record hashes it (`keyed`), a queued copy carries
+    it (`queued`), or the customer key (the FIFO group) is one of its fields."""
     clean, errors = path_params(operation, params)
     clean_query, query_errors = _query(operation, query)
-    errors += query_errors + ([] if body is UNREAD and raw is not None else _body(operation, body))
+    errors += query_errors + ([] if checked and raw is not None else _body(operation, body))
     if errors:
         raise InvalidRequest(errors)
+    group_key = operation.group_by
+    if body is UNREAD and (keyed or queued or (group_key is not None and group_key not in clean)):
+        body = json.loads(raw or b"")  # checked: the value input_limits.parse_json reads
     if operation.body is None or body is None:
         return Request(operation=operation, params=clean, query=clean_query, application=application)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
