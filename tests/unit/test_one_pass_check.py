@@ -136,3 +136,16 @@ def test_a_body_the_one_pass_refuses_is_named_the_exact_way() -> None:
         input_limits.parse_json(raw)
     # Then the fault is named as it always was
     assert "nests 73 levels of objects and arrays; at most 64 are allowed" in str(refused.value.api_body())
+
+
+def test_a_model_that_ignores_unknown_fields_is_left_to_the_exact_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a model whose unknown fields pydantic-core would read but never check (extra ignored)
+    loose = {"type": "typed-dict", "cls_name": "Loose", "fields": {}, "config": {"extra_fields_behavior": "ignore"}}
+    monkeypatch.setattr(checkers, "_schemas", lambda: {"x:Loose": loose})
+    checkers.json_checker.cache_clear()
+    try:
+        # When its bodies are checked in one pass, Then none passes: the exact way checks each
+        assert not checkers.valid_json("x:Loose", b'{"a": NaN}')
+        assert not checkers.valid_json("x:Loose", b"{}")
+    finally:
+        checkers.json_checker.cache_clear()

@@ -105,8 +105,11 @@ def _bounded(node: Any, level: int, definitions: dict[str, Any]) -> Any:
     out = {key: _bounded(value, inner, definitions) for key, value in node.items()}
     if isinstance(kind, str):  # a schema, not a map of fields (whose names may be "ref" or "type")
         out.pop("ref", None)
-    if kind == "typed-dict" and node.get("config", {}).get("extra_fields_behavior") == "allow":
+    extra = node.get("config", {}).get("extra_fields_behavior", "ignore") if kind == "typed-dict" else "forbid"
+    if extra == "allow":
         out["extras_schema"] = _bounded({"type": "any"}, inner, definitions)  # unknown fields are free-form
+    elif extra != "forbid":  # unknown fields read but never checked: such bodies go the exact way
+        raise LookupError(f"{node.get('cls_name')} ignores unknown fields: no one-pass checker")
     return out
 
 
