@@ -14,14 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import pytest
 
+from local.gateway import sqs_record
 from talon_relay.aws.idempotency import COMPLETED, run_once
 from talon_relay.container import Container
 from talon_relay.core import messages
 from talon_relay.operations import OPERATIONS
 from tests.functions.test_catalog_sync import CATALOG, Catalogs, add, catalogs
 from tests.functions.test_round_trips import dynamodb_calls
-from tests.support import FakeClock
+from tests.support import FakeClock, LambdaContext
 
 __all__ = ["catalogs", "dynamodb_calls"]  # the fixtures, shared
 
@@ -75,9 +77,9 @@ def test_a_cancelled_claim_drops_replays_and_reused_keys_and_claims_the_rest_onc
     reused = catalogs.send(add("p2"), idempotencyKey="p2")
     catalogs.send(add("p3"), idempotencyKey="p3")
     result = catalogs.run()
-    # Then the claims were cancelled once (naming p1 applied, p2 reused), p3 claimed in a second
-    # transaction and sent alone, and the outcome written in one batch
-    assert dynamodb_calls()[seeded:] == ["TransactWriteItems", "TransactWriteItems", "BatchWriteItem"]
+    # Then the claims were cancelled once (naming p1 applied, p2 reused), p3 claimed once more (alone: its
+    # UpdateItem) and sent alone, and the outcome written in one batch
+    assert dynamodb_calls()[seeded:] == ["TransactWriteItems", "UpdateItem", "BatchWriteItem"]
     assert catalogs.syncs() == [[("ADD", "p3")]]
     assert result["batchItemFailures"] == []
     # And p2 is a dead letter saying why, nothing of it sent; p1 was acknowledged, not sent twice
@@ -104,9 +106,9 @@ def test_a_message_in_progress_elsewhere_is_handed_back_with_every_message_behin
     assert catalogs.syncs() == [[("ADD", "q1")]]
     assert {item["itemIdentifier"] for item in result["batchItemFailures"]} == {held, behind}
     assert catalogs.dead_letters() == []
-    # And q3 was never claimed: after q2's own claim, one transaction was cancelled on q2, the second
-    # claimed q1 alone
-    assert dynamodb_calls()[1:4] == ["TransactWriteItems", "TransactWriteItems", "BatchWriteItem"]
+    # And q3 was never claimed: after q2's own claim, one transaction was cancelled on q2, then q1 alone
+    # was claimed (its UpdateItem)
+    assert dynamodb_calls()[1:4] == ["TransactWriteItems", "UpdateItem", "BatchWriteItem"]
     assert len(records(catalogs)) == 2  # q1's (ours) and q2's (the other invocation's, completed by it)
     # When the group comes back after its backoff
     sqs_clock.advance(3600)
@@ -129,3 +131,49 @@ def test_one_key_twice_in_a_batch_is_one_call_and_another_payload_under_it_is_a_
     (letter,) = catalogs.dead_letters()
     assert letter["MessageAttributes"]["sourceMessageId"]["StringValue"] == other
     assert "'r' was already used for a different" in letter["MessageAttributes"]["failureReason"]["StringValue"]
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(catalogs: Catalogs) -> None:
+    # Given an item, in the local DynamoDB (moto, its transactions' rollback patched: local/aws.py)
+    client: Any = boto3.client("dynamodb")
+    table = catalogs.stack.table
+    client.put_item(TableName=table, Item={"id": {"S": "kept"}, "n": {"N": "1"}})
+
+    def update(key: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": {"id": {"S": key}},
+                "UpdateExpression": "SET n = :n",
+                "ConditionExpression": "attribute_not_exists(fails)",
+                "ExpressionAttributeValues": {":n": {"N": "2"}},
+            }
+        }
+
+    client.put_item(TableName=table, Item={"id": {"S": "blocks"}, "fails": {"S": "yes"}})
+    # When a transaction updates it and creates another, then meets a condition that fails
+    with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+        client.transact_write_items(TransactItems=[update("kept"), update("created"), update("blocks")])
+    codes = [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]]
+    # Then it was cancelled, and the item is as it was and the other was not created
+    assert codes == ["None", "None", "ConditionalCheckFailed"]
+    assert client.get_item(TableName=table, Key={"id": {"S": "kept"}})["Item"]["n"] == {"N": "1"}
+    assert "Item" not in client.get_item(TableName=table, Key={"id": {"S": "created"}})
+
+
+def test_a_group_of_one_message_claims_with_one_update(
+    catalogs: Catalogs, dynamodb_calls: Callable[[], list[str]]
+) -> None:
+    # Given one sync queued, then the same sync delivered again (its deletion lost)
+    catalogs.send(add("s1"), idempotencyKey="s1")
+    messages = catalogs.stack.sqs.receive_message(
+        QueueUrl=catalogs.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )["Messages"]
+    event = {"Records": [sqs_record(message, catalogs.arn) for message in messages]}
+    # When the function takes it twice
+    assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
+    assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
+    # Then its claim was one conditional UpdateItem (a write unit, not a transaction's two), its answer one
+    # write, and the second delivery was answered by the claim alone, without a second call to Talon.One
+    assert dynamodb_calls() == ["UpdateItem", "BatchWriteItem", "UpdateItem"]
+    assert catalogs.syncs() == [[("ADD", "s1")]]

@@ -10,7 +10,8 @@ answer): 20 for a batch of 10, most of a coalesced batch's time (docs/performanc
   (CancellationReasons, each failed one with the record as it is): COMPLETED with the same payload is a
   replay (applied already: never sent again), another payload a reused key (a dead letter with the
   reason), in progress is handed back with every message behind it (order). The others are claimed
-  again in one more transaction. A transaction costs two write units per item (an UpdateItem one);
+  again in one more transaction. A transaction costs two write units per item, an UpdateItem one: a group
+  of one message is claimed by its UpdateItem;
 - the outcomes: one BatchWriteItem, each applied message's record put COMPLETED with its answer, each
   failed one's deleted (its key free again, as `run_once` does for a record without signatures).
 """
@@ -126,9 +127,14 @@ def _transact(table: Store, entries: list[Entry], **claim_at: Any) -> list[dict[
         for entry in entries
     ]
     try:
-        table.client.transact_write_items(TransactItems=items)
+        if len(items) == 1:  # one record: its conditional UpdateItem, one write unit (a transaction's two)
+            table.client.update_item(**items[0]["Update"])
+        else:
+            table.client.transact_write_items(TransactItems=items)
     except Exception as exc:  # botocore's or table_client's errors, told apart by their code
         code = error_code(exc)
+        if code == "ConditionalCheckFailedException" and len(items) == 1:
+            return [{"Code": "ConditionalCheckFailed", "Item": getattr(exc, "response", {}).get("Item") or {}}]
         reasons = getattr(exc, "response", {}).get("CancellationReasons")
         if code != "TransactionCanceledException" or not isinstance(reasons, list) or len(reasons) != len(items):
             raise StoreUnavailable(f"idempotency table unavailable: {code or type(exc).__name__}") from None
