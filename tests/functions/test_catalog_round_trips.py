@@ -23,7 +23,7 @@ from talon_relay.core import messages
 from talon_relay.operations import OPERATIONS
 from tests.functions.test_catalog_sync import CATALOG, Catalogs, add, catalogs
 from tests.functions.test_round_trips import dynamodb_calls
-from tests.support import FakeClock, LambdaContext
+from tests.support import FakeClock, LambdaContext, reset_handlers
 
 __all__ = ["catalogs", "dynamodb_calls"]  # the fixtures, shared
 
@@ -177,3 +177,19 @@ def test_a_group_of_one_message_claims_with_one_update(
     # write, and the second delivery was answered by the claim alone, without a second call to Talon.One
     assert dynamodb_calls() == ["UpdateItem", "BatchWriteItem", "UpdateItem"]
     assert catalogs.syncs() == [[("ADD", "s1")]]
+
+
+def test_with_the_table_unavailable_nothing_is_sent_and_the_group_comes_back_in_order(
+    catalogs: Catalogs, monkeypatch: pytest.MonkeyPatch, load_handler: Any
+) -> None:
+    # Given syncs queued, and the function's idempotency table missing (its claims cannot be written)
+    ids = [catalogs.send(add(f"u{n}"), idempotencyKey=f"u{n}") for n in range(3)]
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "no-such-table")
+    reset_handlers()
+    catalogs.handler = load_handler("sync_catalog")
+    # When the batch is taken
+    result = catalogs.run()
+    # Then nothing reached Talon.One, and every message is handed back (none dead-lettered)
+    assert catalogs.syncs() == []
+    assert [item["itemIdentifier"] for item in result["batchItemFailures"]] == ids
+    assert catalogs.dead_letters() == []
