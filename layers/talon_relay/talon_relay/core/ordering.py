@@ -24,6 +24,7 @@ cannot interleave with another message of the same customer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws.store import Store, store
+from talon_relay.core import messages
 from talon_relay.core.input_limits import printable
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest
@@ -135,12 +137,21 @@ class Guard:
     position: Position
     message_id: str
     expiry_seconds: int
+    #: whether SQS may move the message to its DLQ by itself after this receive (it is marked first)
+    last_receive: bool = False
+    #: the record as read: the last applied place recorded ("": none), and its holes
+    applied_at: str = ""
+    holes: frozenset[str] = frozenset()
 
     def superseded(self) -> bool:
         """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
-        applied = self.store.applied_position(self.item_id)
-        if not applied or applied <= self.position.sortable():
+        if self.last_receive:
+            self.applied_at, self.holes = self.store.mark_hole(self.item_id, self._hole(), expires=self._expires())
+        else:
+            self.applied_at, self.holes = self.store.ordering_record(self.item_id)
+        if not self.applied_at or self.applied_at <= self.position.sortable():
             return False
+        self._settle(None)
         self.container.counts.add(telemetry.SUPERSEDED)
         logger.info(
             "superseded: a newer update of this customer was applied; acknowledged, not applied",
@@ -149,13 +160,45 @@ class Guard:
         return True
 
     def applied(self) -> None:
-        """Record this update as the customer's latest (only ever forward)."""
-        self.store.record_position(
-            self.item_id,
-            self.position.sortable(),
-            message_id=self.message_id,
-            expires=int(time.time()) + self.expiry_seconds,
-        )
+        """Record this update as the customer's latest (only ever forward), while the record has holes."""
+        self._settle(self.position.sortable())
+
+    def _hole(self) -> str:
+        return f"{self.position.wire()}@{self._expires()}"
+
+    def _expires(self) -> int:
+        return int(time.time()) + self.expiry_seconds
+
+    def _settle(self, position: str | None) -> None:
+        """Without holes, nothing to write. With some: this message's own hole out (it is back and
+        settled), expired ones out, and an applied place recorded, in one write."""
+        if not self.holes:
+            return
+        now = int(time.time())
+        live = {hole for hole in self.holes if int(hole.rpartition("@")[2] or 0) >= now}
+        done = frozenset(self.holes - live) | own_hole(live, self.position)
+        if position is None and not done:
+            return
+        self.store.settle(self.item_id, position, done=done, message_id=self.message_id, expires=self._expires())
+
+
+def own_hole(holes: set[str], position: Position) -> frozenset[str]:
+    """The holes a message that is back left (every mark of its place). For a place `make redrive` gave
+    (a message SQS moved by itself: its SentTimestamp, no sequence number), one place of that millisecond's."""
+    places = sorted({hole.partition("@")[0] for hole in holes})
+    if position.wire() not in places and position.sequence == 0:
+        places = [place for place in places if place.partition(".")[0] == str(position.sent_ms)][:1]
+    else:
+        places = [position.wire()]
+    return frozenset(hole for hole in holes if hole.partition("@")[0] in places)
+
+
+def _last_receive(container: Container, record: Mapping[str, Any]) -> bool:
+    """This receive may be the message's last (MAX_RECEIVE_COUNT; unknown: any receive after the first)."""
+    limit = container.settings().max_receive_count
+    received = str((record.get("attributes") or {}).get("ApproximateReceiveCount") or "1")
+    count = int(received) if received.isdigit() else 1
+    return count >= limit if limit is not None else count > 1
 
 
 def guard(container: Container, operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
@@ -178,14 +221,51 @@ def guard(container: Container, operation: Operation, request: Request, record: 
         position=position,
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,
+        last_receive=_last_receive(container, record),
     )
+
+
+def leaving(container: Container, operation: Operation, record: Mapping[str, Any], application: str | None) -> None:
+    """Mark its customer's record before the relay dead-letters a guarded message (at the place it
+    carries to the DLQ), so the updates applied while it is away record theirs. Raises when the mark
+    cannot be written: the message then stays on its queue."""
+    place = Position.parse(carried(record).get(ATTRIBUTE, {}).get("StringValue"))
+    table = store(container)
+    fifo = (record.get("attributes") or {}).get("MessageGroupId")
+    if not operation.last_write_wins or not fifo or table is None or place is None or application is None:
+        return
+    body = str(record.get("body") or "")
+    try:
+        customer = messages.decode(operation, body, application)[0].group_id
+    except InvalidRequest:  # unreadable now, maybe readable after a fix: marked too, where it names its customer
+        customer = _customer(operation, body)
+    if not customer:
+        return
+    expires = int(time.time()) + container.settings().ordering_expiry_seconds
+    item_id = table.ordering_id(operation.shared_queue or operation.name, customer, application)
+    table.mark_hole(item_id, f"{place.wire()}@{expires}", expires=expires)
+
+
+def _customer(operation: Operation, body: str) -> str | None:
+    """The customer of a message that does not decode, where it names one as a request would, else None."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    key = operation.group_by
+    if key is None or not isinstance(message, dict):
+        return operation.group
+    holder = message if key in operation.path_params else message.get("body")
+    found = holder.get(key) if isinstance(holder, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def in_order(
     container: Container, operation: Operation, request: Request, record: Mapping[str, Any], apply: Callable[[], object]
 ) -> bool:
     """`apply` a queued request unless a newer update of its customer was applied already (then it is
-    acknowledged as superseded); its place recorded after. True when it was applied."""
+    acknowledged as superseded); its place recorded after, while its customer's record has holes. True
+    when it was applied."""
     check = guard(container, operation, request, record)
     if check is not None and check.superseded():
         return False
