@@ -14,8 +14,7 @@ import json
 import math
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +30,6 @@ from tests.functions.test_guarantees import unauthorized_reason
 from tests.functions.test_key_scope import OTHER_APP, OTHER_SIGNING_SECRET, with_another_application
 from tests.functions.test_replay import EVENT, PURCHASE, answer_events, variant
 from tests.support import ROOT, LambdaContext, integration_state, load_event, reset_handlers
-
-
-@pytest.fixture
-def dynamodb_calls(
-    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[], list[str]]]:
-    """The DynamoDB actions moto served from now on, in order (moto's own request log)."""
-    from moto.moto_api import recorder
-
-    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))  # not the working directory
-
-    def post(action: str) -> bytes:
-        request = urllib.request.Request(f"{moto_endpoint}/moto-api/recorder/{action}", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return bytes(answer.read())
-
-    def calls() -> list[str]:
-        with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=10) as answer:
-            lines = answer.read().decode().splitlines()
-        targets = [str((json.loads(line).get("headers") or {}).get("X-Amz-Target", "")) for line in lines if line]
-        return [target.split(".", 1)[1] for target in targets if target.startswith("DynamoDB_")]
-
-    post("reset-recording")
-    post("start-recording")
-    yield calls
-    post("stop-recording")
-    post("reset-recording")
 
 
 def purchase(headers: dict[str, str] | None = None, secret: str = SIGNING_SECRET) -> dict[str, Any]:
