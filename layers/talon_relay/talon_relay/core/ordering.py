@@ -250,7 +250,7 @@ def _customer(operation: Operation, body: str) -> str | None:
     """The customer of a message that does not decode, where it names one as a request would, else None."""
     try:
         message = json.loads(body)
-    except ValueError:
+    except Exception:  # not JSON, or nested too deep to read (RecursionError): no customer named
         return None
     key = operation.group_by
     if key is None or not isinstance(message, dict):
