@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -199,3 +200,30 @@ def test_a_queued_session_update_writes_twice_an_item_of_under_a_kb(
     [record] = [item for item in items if "data" in item]
     plain = json.dumps(json.dumps(answer, separators=(",", ":")))
     assert item_bytes(record) - len(record["data"]["S"]) + len(plain) > 1024
+
+
+def test_the_bench_counts_dynamodb_units_by_item_size(stack: Stack) -> None:
+    # Given the bench's unit counter on this process's moto, and a client naming its case as the bench's does
+    from bench.infra import CASE_HEADER, DynamoUnits
+
+    table = boto3.client("dynamodb")
+    table.meta.events.register(
+        "before-sign.dynamodb.*", lambda request, **_: request.headers.__setitem__(CASE_HEADER, "sqs")
+    )
+    key = {"id": {"S": "bench-units"}}
+    with DynamoUnits() as counted:
+        # When an item of 1.5 KB is put, updated to 2.5 KB, read consistently, read eventually, and deleted
+        table.put_item(TableName=stack.table, Item={**key, "data": {"S": "x" * 1536}})
+        table.update_item(
+            TableName=stack.table,
+            Key=key,
+            UpdateExpression="SET #data = :data",
+            ExpressionAttributeNames={"#data": "data"},
+            ExpressionAttributeValues={":data": {"S": "x" * 2560}},
+        )
+        table.get_item(TableName=stack.table, Key=key, ConsistentRead=True)
+        table.get_item(TableName=stack.table, Key=key)
+        table.delete_item(TableName=stack.table, Key=key)
+    # Then each write took a unit per started KB of the larger of the item before and after (2 + 3 + 3), and
+    # each read a unit per started 4 KB, half of it eventually consistent (1 + 0.5)
+    assert counted.units == {"sqs": {"write": 8.0, "read": 1.5}}
