@@ -7,7 +7,7 @@ One table, one `id` key and one `expiration` TTL attribute, seven kinds of item 
 | `<function>.<record name>#<sha256>`        | idempotency records (`aws.idempotency`)    | IDEMPOTENCY_EXPIRY_SECONDS |
 | `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
-| `ordering#<operation>#<customer>`          | a customer's holes, last place (`ordering`)| ORDERING_EXPIRY_SECONDS    |
+| `ordering#<operation>#<customer>`          | its holes and last place (`core.ordering`) | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 | `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
 | `<function>.ordergroup#<shop>#<order id>`  | an order's FIFO group (a webhook receiver) | ORDER_MEMORY_SECONDS       |

@@ -15,11 +15,22 @@ DLQ redrive), and a message that carries one keeps that position. A message SQS 
 itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
 SentTimestamp in the DLQ: never later than anything sent after it left its queue).
 
-The last applied position per (operation, customer) is kept in the relay's table (`aws.store`) under
+Each customer's ordering record is in the relay's table (`aws.store`) under
 `ordering#<operation>#<customer>` (on a shared queue, `ordering#<queue>#<customer>`: one place per session
-across updateCustomerSession v1 and v2), written with a condition that only lets it move forward. Within a
-FIFO group the relay processes one message at a time, so reading it, calling Talon.One and writing it
-cannot interleave with another message of the same customer.
+across updateCustomerSession v1 and v2). It is written only while it is needed: while a message of that
+customer is away from its queue, or may be. Before the relay dead-letters a guarded message, and on a
+receive that may be its last (ApproximateReceiveCount >= MAX_RECEIVE_COUNT: a crash or a timeout now and
+SQS moves it to the DLQ by itself), the record gets a hole: the message's place (`<place>@<expiry>`).
+Each guarded message reads the record (one consistent read). Without holes (the normal case) nothing is
+written: a queued update costs the idempotency record's two writes. With holes, an applied message
+records its place in the same record (only ever forward, with a condition), and a message that is back
+(its place is a hole; for a place `make redrive` gave, one of that millisecond's) takes its hole out
+once applied or superseded. A message whose place is older than the recorded one is superseded. So every
+update applied while a message is away is recorded, and that message is compared with them when it is
+back. Within a FIFO group the relay processes one message at a time, so reading the record, calling
+Talon.One and writing it cannot interleave with another message of the same customer. A hole the message
+never comes back to (deleted from the DLQ) expires after ORDERING_EXPIRY_SECONDS, as the record does.
+Where maxReceiveCount is 1, every receive is a last one: every message marks and settles (four writes).
 """
 
 from __future__ import annotations
