@@ -341,7 +341,7 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
         "cases": [sqs_case, with_table],
     }
     log(f"idempotency: {op.folder} SQS records with and without the table ({warmup} + {calls} each)")
-    with DynamoWrites() as writes:
+    with DynamoWrites() as writes, DynamoUnits() as units:
         result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
     records = warmup + calls
     # the idempotency records; the session's last applied place (ordering.py) shares the table
@@ -351,15 +351,15 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
     total = sum(writes.counts.values())
     per_record = ", ".join(f"{n / records:g} {action}" for action, n in writes.counts.items() if n)
     item_kb = max(_item_bytes(item) for item in items) / 1024
-    # PutItem writes the INPROGRESS record (key, expiry, payload hash); UpdateItem adds the answer
-    put_units, update_units = 1, math.ceil(item_kb)
+    # by the size of each item written (the claim's INPROGRESS record, then the record with the answer)
+    write_units = units.units.get("sqs_table", {}).get("write", 0.0) / records
     plain, keyed = result["cases"]["sqs"]["handler_ns"], result["cases"]["sqs_table"]["handler_ns"]
     return [
         Row(
             "Idempotency",
             f"{op.folder} SQS record, IdempotencyTable (moto)",
             f"{total / records:g} writes per record ({per_record}); largest item {item_kb:.1f} KB: "
-            f"{put_units} + {update_units} write units",
+            f"{write_units:g} write units per record by item size",
             f"no table: {ms(plain)} per record",
             f"{ms(keyed)} per record (+{(keyed - plain) / 1e6:.2f} ms on loopback moto)",
             "state the cost (README)",

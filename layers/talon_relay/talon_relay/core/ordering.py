@@ -186,11 +186,17 @@ class Guard:
         if not self.holes:
             return
         now = int(time.time())
-        live = {hole for hole in self.holes if int(hole.rpartition("@")[2] or 0) >= now}
+        live = {hole for hole in self.holes if _expiry(hole) >= now}
         done = frozenset(self.holes - live) | own_hole(live, self.position)
         if position is None and not done:
             return
         self.store.settle(self.item_id, position, done=done, message_id=self.message_id, expires=self._expires())
+
+
+def _expiry(hole: str) -> int:
+    """When a hole (`<place>@<expiry>`) expires; one that does not say, already."""
+    expiry = hole.rpartition("@")[2]
+    return int(expiry) if expiry.isdigit() else 0
 
 
 def own_hole(holes: set[str], position: Position) -> frozenset[str]:
