@@ -478,3 +478,20 @@ def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven
     send_fifo(stack, queue, session_message(3))
     assert talon.deliver() == ["UpdateItem", "UpdateItem"]
     assert talon.applied == [2, 3]
+
+
+def test_an_update_dead_lettered_unread_on_its_last_receive_marks_its_customer_too(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a session update on its last receive (maxReceiveCount 1) with too little of the invocation left
+    queue, dlq = fifo
+    use(monkeypatch, MAX_RECEIVE_COUNT="1")
+    send_fifo(stack, queue, session_message(1))
+    event = receive_event(stack, queue)
+    # When the function gets it, it dead-letters it without reading it (SQS would move it without a word)
+    settle(stack, queue, event, load_handler("update_customer_session")(event, LambdaContext(timeout_seconds=1)))
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
+    assert dead["MessageAttributes"]["failureReason"]["StringValue"].startswith("not attempted on its last receive")
+    # Then its customer's ordering record holds its place as a hole all the same (Talon.One never called)
+    assert [hole.partition("@")[0] for hole in holes(stack)] == [dead["MessageAttributes"]["relayOrder"]["StringValue"]]
+    assert len(httpserver.log) == 0

@@ -27,14 +27,14 @@ records its place in the same record (only ever forward, with a condition), and 
 (its place is a hole; for a place `make redrive` gave, one of that millisecond's) takes its hole out
 once applied or superseded. A message whose place is older than the recorded one is superseded. So every
 update applied while a message is away is recorded, and that message is compared with them when it is
-back. Within a FIFO group the relay processes one message at a time, so reading the record, calling
-Talon.One and writing it cannot interleave with another message of the same customer. A hole the message
-never comes back to (deleted from the DLQ) expires after ORDERING_EXPIRY_SECONDS, as the record does.
-Where maxReceiveCount is 1, every receive is a last one: every message marks and settles (four writes).
+back. A FIFO group's messages are processed one at a time: reading the record, calling Talon.One and
+writing it never interleave with another message of the customer. A hole never come back to expires
+after ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -43,18 +43,21 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws.store import Store, store
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core import messages
 from talon_relay.core.input_limits import printable
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, operation_of
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
 #: The message attribute that carries a message's original position through a dead-letter queue.
 ATTRIBUTE = "relayOrder"
+#: The one naming a message's application (callers.applications', which core does not import).
+APPLICATION_ATTRIBUTE = "relayApplication"
 
 
 @dataclass(frozen=True, order=True)
@@ -248,8 +251,13 @@ def leaving(container: Container, operation: Operation, record: Mapping[str, Any
     cannot be written: the message then stays on its queue."""
     place = Position.parse(carried(record).get(ATTRIBUTE, {}).get("StringValue"))
     table = store(container)
+    attributes = record.get("messageAttributes") or {}
+    with contextlib.suppress(InvalidRequest):  # on a shared queue, the operation the message names
+        operation = operation_of(operation, attributes)
+    if application is None:  # not read yet (not attempted): the one it claims (a wrong mark costs, never misorders)
+        application = str((attributes.get(APPLICATION_ATTRIBUTE) or {}).get("stringValue") or DEFAULT)
     fifo = (record.get("attributes") or {}).get("MessageGroupId")
-    if not operation.last_write_wins or not fifo or table is None or place is None or application is None:
+    if not operation.last_write_wins or not fifo or table is None or place is None:
         return
     body = str(record.get("body") or "")
     try:
