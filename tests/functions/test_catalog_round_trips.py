@@ -22,10 +22,9 @@ from talon_relay.container import Container
 from talon_relay.core import messages
 from talon_relay.operations import OPERATIONS
 from tests.functions.test_catalog_sync import CATALOG, Catalogs, add, catalogs
-from tests.functions.test_round_trips import dynamodb_calls
 from tests.support import FakeClock, LambdaContext, reset_handlers
 
-__all__ = ["catalogs", "dynamodb_calls"]  # the fixtures, shared
+__all__ = ["catalogs"]  # the fixture, shared (dynamodb_calls: tests/functions/conftest.py)
 
 OP = OPERATIONS["syncCatalog"]
 
