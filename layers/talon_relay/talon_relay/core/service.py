@@ -147,7 +147,7 @@ def execute(
         container,
         idempotency_key,
         scope=scope,
-        payload=request.payload if idempotency_key else {},  # without a key nothing is hashed: no body read
+        payload=request.payload,
         call=call,
         context=context,
         signatures=signatures,
