@@ -65,6 +65,8 @@ class Context:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
+#: The header naming the case on each DynamoDB request (bench.infra.CASE_HEADER).
+CASE_HEADER = "x-bench-case"
 #: X-Amz-Target prefixes (AWS's JSON protocol) -> the service's name in the counts.
 SERVICES = {
     "DynamoDB_20120810": "dynamodb",
@@ -85,6 +87,9 @@ class AwsCalls:
         self.calls: dict[str, int] = {}
         #: calls by "service.Operation" (e.g. dynamodb.PutItem): what the cost row prices
         self.operations: dict[str, int] = {}
+        #: the case running: told to the bench's moto on each DynamoDB request, which counts its units
+        #: by item size (bench.infra.DynamoUnits)
+        self.case = ""
 
     def install(self, endpoint: str) -> None:
         from urllib.parse import urlsplit
@@ -104,6 +109,8 @@ class AwsCalls:
             target = target.decode() if isinstance(target, bytes) else str(target)
             prefix, _, operation = target.partition(".")
             service = SERVICES.get(prefix, prefix.lower() or "aws")
+            if service == "dynamodb" and "headers" in kwargs:  # (unsigned: moto reads it, SigV4 ignores it)
+                kwargs["headers"] = {**dict(kwargs["headers"].items()), CASE_HEADER: calls.case}
             started = time.perf_counter_ns()
             try:
                 return original(pool, method, url, *args, **kwargs)
@@ -293,6 +300,7 @@ def main() -> int:
         try:
             sys.stdout.flush()
             start = os.lseek(1, 0, os.SEEK_CUR) if spec.get("stdout_path") else 0
+            AWS.case = case["name"]
             results[case["name"]] = run_case(case, handler, pool, spec)
             if spec.get("stdout_path"):
                 sys.stdout.flush()

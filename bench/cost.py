@@ -2,8 +2,8 @@
 
 Priced from what the warm rows measured for one function (update_customer_session_v2: its signed API
 event and one SQS record, as deployed): the handler's duration (billed per started millisecond at the
-template's memory), the DynamoDB requests it made (write and read request units), the bytes it wrote
-to its log (Powertools lines and EMF metric values, which CloudWatch bills as log ingestion), and the
+template's memory), the DynamoDB request units it used (by the size of each item: bench.infra.DynamoUnits),
+the bytes it wrote to its log (Powertools lines and EMF metric values, which CloudWatch bills as log ingestion), and the
 template's defaults (REST API, X-Ray as XRayTracing says, FIFO queues), at the list prices of
 bench/prices.json. What is not measured here is said: Lambda's own log lines and the SQS requests per
 message are the assumptions of prices.json, and Talon.One's answer time (loopback here) is priced apart
@@ -58,14 +58,23 @@ def _assumed(table: dict[str, Any], name: str) -> float:
     return float(table["assumptions"][name]["value"])
 
 
+def units(case: dict[str, Any]) -> dict[str, float]:
+    """A case's DynamoDB request units: by item size where the bench counted them (`dynamodb_units`),
+    else one per call (what an item under 1 KB costs, 4 KB for a read)."""
+    counted = case.get("dynamodb_units")
+    if counted is not None:
+        return {"write": float(counted["write"]), "read": float(counted["read"])}
+    calls = case.get("aws_calls") or {}
+    return {"write": sum(calls.get(n, 0.0) for n in WRITES), "read": sum(calls.get(n, 0.0) for n in READS)}
+
+
 def bill(case: dict[str, Any], table: dict[str, Any], *, api: str | None, sqs: str | None, traced: bool) -> Bill:
     """A million of `case` (a warm case's measurements): `api` the API type in front of it (rest, http or
     None for a queued message), `sqs` the queue type it came through (fifo, standard or None)."""
     million = 1_000_000
     billed_ms = math.ceil(case["handler_ns"] / 1e6)  # Lambda bills each started millisecond
     calls = case.get("aws_calls") or {}
-    writes = sum(calls.get(name, 0.0) for name in WRITES)
-    reads = sum(calls.get(name, 0.0) for name in READS)
+    writes, reads = units(case)["write"], units(case)["read"]
     log_bytes = case["log_bytes"] + _assumed(table, "lambda_platform_log_bytes")
     gb_seconds = billed_ms / 1000 * MEMORY_GB
     xray = _assumed(table, "xray_sampled_share") * _usd(table, "xray_trace_recorded") if traced else 0.0
@@ -97,16 +106,15 @@ def rows(
     rest = bill(api_case, table, api="rest", sqs=None, traced=traced)
     http = bill(api_case, table, api="http", sqs=None, traced=traced)
     queued = bill(sqs_case, table, api=None, sqs="fifo", traced=traced) if sqs_case is not None else None
-    units = (
+    measured = (
         f"measured per API request: {api_case['handler_ns'] / 1e6:.2f} ms, "
-        f"{sum((api_case.get('aws_calls') or {}).get(n, 0.0) for n in WRITES):g} DynamoDB writes, "
+        f"{units(api_case)['write']:g} DynamoDB write units, "
         f"{api_case['log_bytes']:,.0f} log bytes, {api_case['metric_values']:g} metric values"
     )
     if sqs_case is not None:
-        units += (
+        measured += (
             f"; per message: {sqs_case['handler_ns'] / 1e6:.2f} ms, "
-            f"{sum((sqs_case.get('aws_calls') or {}).get(n, 0.0) for n in WRITES):g} writes, "
-            f"{sum((sqs_case.get('aws_calls') or {}).get(n, 0.0) for n in READS):g} reads, "
+            f"{units(sqs_case)['write']:g} write units, {units(sqs_case)['read']:g} read units, "
             f"{sqs_case['log_bytes']:,.0f} log bytes"
         )
     wait = f"+${per_100ms(table):.2f} per million for each 100 ms Talon.One takes to answer (loopback here)"
@@ -117,7 +125,7 @@ def rows(
             "Cost",
             f"{function} as deployed: $ per million API requests (REST API, signed)",
             rest.text(),
-            f"{units}; {source}",
+            f"{measured}; {source}",
             wait,
             f"≤ ${TARGET_PER_MILLION:.0f} per million all in",
             verdict(worst <= TARGET_PER_MILLION),
@@ -129,7 +137,7 @@ def rows(
                 "Cost",
                 f"{function} as deployed: $ per million queued messages (FIFO queue, 1 record an invocation)",
                 queued.text(),
-                f"{units}; {source}",
+                f"{measured}; {source}",
                 wait,
                 f"≤ ${TARGET_PER_MILLION:.0f} per million all in",
                 verdict(queued.total <= TARGET_PER_MILLION),

@@ -146,7 +146,9 @@ def catalog_batch(records: int) -> dict[str, Any]:
         record = copy.deepcopy(template)
         body = copy.deepcopy(message)
         body["body"]["actions"][0]["payload"]["sku"] = f"SKU-{n}"
-        body["idempotencyKey"] = f"sync-catalog-{n}"
+        # keys of its own: the one-record event's (events/sync_catalog/sqs.json) is sync-catalog-1, same SKU, and a
+        # replay of it (applied by that row in the same table) would not be sent
+        body["idempotencyKey"] = f"sync-catalog-batch-{n}"
         record["messageId"] = f"00000000-0000-4000-9000-{n:012d}"
         record["body"] = json.dumps(body, separators=(",", ":"))
         record["md5OfBody"] = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()

@@ -5,6 +5,7 @@ environment a function gets, and a child process run; run.py (the table) and the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from bench import events, infra
 from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, LocalAws, Sites, StandIn, log
 from local.extension import SecretsExtension
+from local.template import load_template
 
 API_KEY = "bench-api-key-0123456789abcdef"
 SIGNING_KEY = "bench-caller-signing-key-0123456789"
@@ -171,7 +173,7 @@ def lambda_env(
         "CALLER_API_KEYS_SECRET_ARN": setup.caller_keys_secret,
         "CALLER_SIGNATURE_V1": "accepted",
         "IDEMPOTENCY_EXPIRY_SECONDS": "86400",
-        "BATCH_CONCURRENCY": "5",
+        "BATCH_CONCURRENCY": deployed_default("BatchConcurrency"),
         "QUEUE_RETRY_BASE_SECONDS": "30",
         "QUEUE_RETRY_MAX_SECONDS": "900",
     }
@@ -193,6 +195,12 @@ def lambda_env(
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
     return env
+
+
+@functools.cache
+def deployed_default(parameter: str) -> str:
+    """A template parameter's default (template.yaml): the bench runs what `make deploy` deploys."""
+    return str(load_template(nested=False)["Parameters"][parameter]["Default"])
 
 
 @contextmanager

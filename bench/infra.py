@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import json
 import logging
+import math
 import os
 import platform
 import shutil
@@ -166,6 +167,68 @@ class DynamoWrites:
             def counted(handler: Any, _original: Any = original, _action: str = action) -> Any:
                 self.counts[_action] += 1
                 return _original(handler)
+
+            setattr(DynamoHandler, action, counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        for action, original in self._originals.items():
+            setattr(DynamoHandler, action, original)
+
+
+#: The header the warm child puts on each DynamoDB request: which of its cases made it (DynamoUnits).
+CASE_HEADER = "x-bench-case"
+#: DynamoDB's billing: a write unit per started KB of the item (the larger of before and after), a
+#: strongly consistent read unit per started 4 KB of the item (half that eventually consistent).
+WRITE_UNIT_BYTES, READ_UNIT_BYTES = 1024, 4096
+
+
+class DynamoUnits:
+    """The DynamoDB request units the requests moto serves in this process cost, by the item sizes moto
+    holds (moto's own ConsumedCapacity is a constant), per case (the warm child's CASE_HEADER)."""
+
+    ACTIONS = ("put_item", "update_item", "delete_item", "get_item")
+
+    def __init__(self) -> None:
+        #: case -> {"write": units, "read": units}
+        self.units: dict[str, dict[str, float]] = {}
+        self._originals: dict[str, Any] = {}
+
+    def _size(self, handler: Any) -> int:
+        try:
+            item = handler.dynamodb_backend.get_item(handler.body["TableName"], handler.body["Key"])
+        except Exception:  # no such table or key: nothing there
+            return 0
+        return int(item.size()) if item is not None else 0
+
+    def _count(self, handler: Any, action: str, before: int) -> None:
+        case = str(handler.headers.get(CASE_HEADER) or "")
+        totals = self.units.setdefault(case, {"write": 0.0, "read": 0.0})
+        if action == "get_item":
+            full = math.ceil(max(before, 1) / READ_UNIT_BYTES)
+            totals["read"] += full if handler.body.get("ConsistentRead") else full / 2
+        else:
+            totals["write"] += math.ceil(max(before, self._size(handler), 1) / WRITE_UNIT_BYTES)
+
+    def __enter__(self) -> DynamoUnits:
+        from moto.dynamodb.responses import DynamoHandler
+
+        for action in self.ACTIONS:
+            original = getattr(DynamoHandler, action)
+            self._originals[action] = original
+
+            def counted(handler: Any, _original: Any = original, _action: str = action) -> Any:
+                put = "Key" not in handler.body and "Item" in handler.body  # PutItem: the key is in its item
+                key = {"id": handler.body["Item"]["id"]} if put else handler.body.get("Key")
+                probe = type("Probe", (), {"dynamodb_backend": handler.dynamodb_backend, "headers": handler.headers})()
+                probe.body = {**handler.body, "Key": key}
+                before = self._size(probe)
+                try:
+                    return _original(handler)
+                finally:  # a write whose condition failed is billed too
+                    self._count(probe, _action, before)
 
             setattr(DynamoHandler, action, counted)
         return self

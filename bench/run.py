@@ -34,7 +34,7 @@ from bench.harness import (
     start,
     warm_cases,
 )
-from bench.infra import REGION, BenchError, DynamoWrites, Sites, log
+from bench.infra import REGION, BenchError, DynamoUnits, DynamoWrites, Sites, log
 from bench.report import Row, ms, ratio, verdict
 from talon_relay.aws.store import ORDERING as ORDERING_PREFIX
 
@@ -162,7 +162,11 @@ def measure_warm(setup: Setup, ops: list[Op], warmup: int, calls: int) -> tuple[
             "cases": cases,
             "capture_stdout": True,
         }
-        result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
+        with DynamoUnits() as units:  # request units by item size, per case (warm-up calls included)
+            result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
+        for name, case in result["cases"].items():
+            counted = units.units.get(name, {"write": 0.0, "read": 0.0})
+            case["dynamodb_units"] = {kind: n / (warmup + calls) for kind, n in counted.items()}
         measured[op.folder] = result["cases"]
         api_label = "API event, signed" + (": read cache hits within its TTL" if op.cached else "")
         labels = (("api", api_label), ("api_miss", "API event, signed: read cache misses"), ("sqs", "SQS, 1 record"))
@@ -216,21 +220,23 @@ def cost_rows(measured: dict[str, Any]) -> list[Row]:
 
 def dynamodb_row(cases: dict[str, Any]) -> Row:
     """Issue 23: at most one DynamoDB round trip per signed API request, at most 2 write units per
-    queued message (items under 1 KB: one unit per write; the Idempotency row shows the largest item)."""
+    queued message: units by the size of each item written (a write unit per started KB, the larger of
+    the item before and after; bench.infra.DynamoUnits), not calls."""
     api_trips = cases["api"]["dynamodb_calls"]
     sqs = cases.get("sqs")
-    writes = sum((sqs.get("aws_calls") or {}).get(name, 0.0) for name in cost.WRITES) if sqs else 0.0
+    units = cost.units(sqs) if sqs else {"write": 0.0, "read": 0.0}
     calls = (
         ", ".join(f"{name.split('.', 1)[1]} {n:g}" for name, n in (sqs.get("aws_calls") or {}).items()) if sqs else ""
     )
     return Row(
         "DynamoDB",
         f"{GROWTH_OP} as deployed: round trips per signed API request, write units per queued message",
-        f"{api_trips:g} round trip(s) per API request · {writes:g} write(s) per message ({calls})",
+        f"{api_trips:g} round trip(s) per API request · {units['write']:g} write unit(s) and "
+        f"{units['read']:g} read unit(s) per message, by item size ({calls})",
         "",
         "",
         "≤ 1 round trip per API request, ≤ 2 write units per message",
-        verdict(api_trips <= 1 and writes <= 2),
+        verdict(api_trips <= 1 and units["write"] <= 2),
     )
 
 
@@ -335,7 +341,7 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
         "cases": [sqs_case, with_table],
     }
     log(f"idempotency: {op.folder} SQS records with and without the table ({warmup} + {calls} each)")
-    with DynamoWrites() as writes:
+    with DynamoWrites() as writes, DynamoUnits() as units:
         result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
     records = warmup + calls
     # the idempotency records; the session's last applied place (ordering.py) shares the table
@@ -345,15 +351,15 @@ def measure_idempotency(setup: Setup, warmup: int, calls: int) -> list[Row]:
     total = sum(writes.counts.values())
     per_record = ", ".join(f"{n / records:g} {action}" for action, n in writes.counts.items() if n)
     item_kb = max(_item_bytes(item) for item in items) / 1024
-    # PutItem writes the INPROGRESS record (key, expiry, payload hash); UpdateItem adds the answer
-    put_units, update_units = 1, math.ceil(item_kb)
+    # by the size of each item written (the claim's INPROGRESS record, then the record with the answer)
+    write_units = units.units.get("sqs_table", {}).get("write", 0.0) / records
     plain, keyed = result["cases"]["sqs"]["handler_ns"], result["cases"]["sqs_table"]["handler_ns"]
     return [
         Row(
             "Idempotency",
             f"{op.folder} SQS record, IdempotencyTable (moto)",
             f"{total / records:g} writes per record ({per_record}); largest item {item_kb:.1f} KB: "
-            f"{put_units} + {update_units} write units",
+            f"{write_units:g} write units per record by item size",
             f"no table: {ms(plain)} per record",
             f"{ms(keyed)} per record (+{(keyed - plain) / 1e6:.2f} ms on loopback moto)",
             "state the cost (README)",

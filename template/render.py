@@ -240,6 +240,7 @@ ROLE = """\
                   - dynamodb:PutItem
                   - dynamodb:UpdateItem
                   - dynamodb:DeleteItem
+{{batch_write}}\
                 Resource: !GetAtt IdempotencyTable.Arn
                 Condition:
                   ForAllValues:StringLike:
@@ -826,6 +827,9 @@ def operation_resources(
     values["ordering_comment"] = " and its operation's order records" if ordered else ""
     record = values["shared_queue"] or op.name
     values["ordering_key"] = f"                      - ordering#{record}#*\n" if ordered else ""
+    # a coalescing consumer writes its group's records in one BatchWriteItem (aws/idempotency_batch.py; its
+    # claims' TransactWriteItems is authorized as their UpdateItems)
+    values["batch_write"] = "                  - dynamodb:BatchWriteItem\n" if op.coalesce and op.polls else ""
     values["event_invoke_config"] = SCHEDULE_INVOKE_CONFIG if op.schedule else ""
     values["timeout"] = SCHEDULE_TIMEOUT if op.schedule else ""
     values["queue_environment"] = SCHEDULE_ENVIRONMENT if op.schedule else QUEUE_FUNCTION_ENVIRONMENT

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -125,3 +127,30 @@ def load_handler() -> Callable[[str], Callable[[dict[str, Any], Any], Any]]:
         return handler
 
     return load
+
+
+@pytest.fixture
+def dynamodb_calls(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[str]]]:
+    """The DynamoDB actions moto served from now on, in order (moto's own request log)."""
+    from moto.moto_api import recorder
+
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))  # not the working directory
+
+    def post(action: str) -> bytes:
+        request = urllib.request.Request(f"{moto_endpoint}/moto-api/recorder/{action}", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return bytes(answer.read())
+
+    def calls() -> list[str]:
+        with urllib.request.urlopen(f"{moto_endpoint}/moto-api/recorder/download-recording", timeout=10) as answer:
+            lines = answer.read().decode().splitlines()
+        targets = [str((json.loads(line).get("headers") or {}).get("X-Amz-Target", "")) for line in lines if line]
+        return [target.split(".", 1)[1] for target in targets if target.startswith("DynamoDB_")]
+
+    post("reset-recording")
+    post("start-recording")
+    yield calls
+    post("stop-recording")
+    post("reset-recording")

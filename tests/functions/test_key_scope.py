@@ -51,6 +51,12 @@ def written_keys(stack: Stack) -> list[str]:
     return sorted(item["id"]["S"] for page in pages for item in page["Items"])  # (answer parts fill pages)
 
 
+def again(queued: dict[str, Any]) -> None:
+    """Its record received a second time (maybe its last receive: a session or profile update then marks its
+    customer's ordering record, which it settles once applied; core/ordering.py), so that record is written."""
+    queued["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"
+
+
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.function)
 def test_every_item_a_function_writes_is_one_its_role_may_touch(
     stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, op: Operation
@@ -73,6 +79,7 @@ def test_every_item_a_function_writes_is_one_its_role_may_touch(
     for sample in [op.function] + [o.function for o in carried if o is not op] if op.polls else []:
         queued = copy.deepcopy(load_event(sample, "sqs"))
         queued["Records"] = queued["Records"][:1]
+        again(queued)
         assert handler(queued, LambdaContext()) == {"batchItemFailures": []}
 
     # Then it wrote the records of each (an idempotency record per keyed call, the used signature, the order record
@@ -154,6 +161,7 @@ def test_with_several_applications_every_item_is_still_one_the_role_may_touch(
         assert handler(api_event(folder, secret=secret), LambdaContext())["statusCode"] in (op.success_status, 204)
     for application, secret in (("default", SIGNING_SECRET), (OTHER_APP, OTHER_SIGNING_SECRET)):
         queued = sealed_record(folder, application, secret)
+        again(queued)
         assert handler(queued, LambdaContext()) == {"batchItemFailures": []}
 
     # Then the other application's records carry its name inside the function's own prefix, the default

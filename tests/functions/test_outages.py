@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -330,3 +331,167 @@ def test_a_relay_order_the_relay_cannot_trust_is_dead_lettered_and_the_updates_b
     assert attributes["relayOrder"].split(".")[0] == sent
     # And both ordinary updates reached Talon.One, none "superseded" by the forged place
     assert applied == [2, 3]
+
+
+WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+def ordering_items(stack: Stack) -> list[dict[str, Any]]:
+    """The customers' ordering records in the relay's table (core/ordering.py)."""
+    items = boto3.client("dynamodb").scan(TableName=stack.table)["Items"]
+    return [item for item in items if item["id"]["S"].startswith("ordering#")]
+
+
+def holes(stack: Stack) -> list[str]:
+    return sorted(hole for item in ordering_items(stack) for hole in item.get("holes", {}).get("SS", []))
+
+
+class Deliveries:
+    """Talon.One applying session s-1's updates but refusing those in `refused` (a fault fixed later), and
+    the function fed its queue's visible messages, counting the DynamoDB requests each delivery made."""
+
+    def __init__(self, stack: Stack, httpserver: HTTPServer, handler: Any, queue: str, calls: Any) -> None:
+        self.stack, self.handler, self.queue, self.calls = stack, handler, queue, calls
+        self.applied: list[float] = []
+        self.refused: set[float] = set()
+        httpserver.expect_request(SESSION_PATH, method="PUT").respond_with_handler(self.answer)
+
+    def answer(self, request: Request) -> Response:
+        total = json.loads(request.get_data())["total"]
+        if total in self.refused:
+            return Response(json.dumps({"message": "refused"}), status=400, content_type="application/json")
+        self.applied.append(total)
+        return Response(json.dumps(integration_state()), status=200, content_type="application/json")
+
+    def deliver(self) -> list[str]:
+        """The visible messages delivered once; the DynamoDB writes that made."""
+        before = len(self.calls())
+        event = receive_event(self.stack, self.queue)
+        assert event["Records"]
+        settle(self.stack, self.queue, event, self.handler(event, LambdaContext()))
+        return [call for call in self.calls()[before:] if call in WRITES]
+
+
+def test_an_update_in_order_writes_twice_and_one_dead_lettered_marks_its_customer_until_it_is_back(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    fifo: tuple[str, str],
+    logs: LogCapture,
+    sqs_clock: FakeClock,
+    dynamodb_calls: Any,
+) -> None:
+    # Given Talon.One refusing session s-1's first update (a fault fixed later) and accepting the rest
+    queue, dlq = fifo
+    talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
+    talon.refused = {1}
+    # When the first is dead-lettered
+    send_fifo(stack, queue, session_message(1))
+    talon.deliver()
+    # Then its customer's ordering record holds its place as a hole (written before it left its queue)
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
+    place = dead["MessageAttributes"]["relayOrder"]["StringValue"]
+    assert [hole.partition("@")[0] for hole in holes(stack)] == [place]
+    # And while it is away, an update applied records its place: claim, answer, and the place (3 writes)
+    send_fifo(stack, queue, session_message(2))
+    assert talon.deliver() == ["UpdateItem", "UpdateItem", "UpdateItem"]
+    assert talon.applied == [2]
+    # When the fault is fixed and the dead letter redriven (a second later on SQS's clock)
+    talon.refused = set()
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
+    # Then it is superseded, not applied over the newer update, and takes its hole out (one write)
+    assert talon.deliver() == ["UpdateItem"]
+    assert talon.applied == [2]
+    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
+        "superseded: a newer update of this customer was applied; acknowledged, not applied"
+    ]
+    assert holes(stack) == []
+    # And the next update is back to two writes: the idempotency record's claim and its answer
+    send_fifo(stack, queue, session_message(3))
+    assert talon.deliver() == ["UpdateItem", "UpdateItem"]
+    assert talon.applied == [2, 3]
+
+
+class Crash(BaseException):
+    """The function's process dying mid-call (a timeout, out of memory): nothing of the relay's runs after."""
+
+
+def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven_after_a_newer_one(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: LogCapture,
+    sqs_clock: FakeClock,
+    dynamodb_calls: Any,
+) -> None:
+    # Given a FIFO queue whose DLQ takes a message after 2 receives (maxReceiveCount 2, and the function
+    # told so), and the function crashing on session s-1's first update every time it calls Talon.One
+    suffix = uuid.uuid4().hex[:8]
+    fifo_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    dlq = stack.sqs.create_queue(QueueName=f"dlq-{suffix}.fifo", Attributes=fifo_attributes)["QueueUrl"]
+    dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    queue = stack.sqs.create_queue(
+        QueueName=f"q-{suffix}.fifo", Attributes={**fifo_attributes, "VisibilityTimeout": "1", "RedrivePolicy": policy}
+    )["QueueUrl"]
+    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq, MAX_RECEIVE_COUNT="2")
+    talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
+    from talon_relay.core import service
+
+    execute = service.execute
+
+    def crashing(container: Any, request: Any, **kwargs: Any) -> Any:
+        if request.body["total"] == 1:
+            raise Crash
+        return execute(container, request, **kwargs)
+
+    monkeypatch.setattr(service, "execute", crashing)
+    send_fifo(stack, queue, session_message(1))
+    # When it crashes on both its receives (the invocation dies: nothing settled, back after the visibility timeout)
+    marked = []
+    for _receive in (1, 2):
+        with pytest.raises(Crash):
+            talon.deliver()
+        marked.append(len(holes(stack)))
+        sqs_clock.advance(1.5)
+    # Then only its last receive marked its customer's record, before the call (SQS may move it without a word)
+    assert marked == [0, 1]
+    # And when a newer update is sent, SQS moves the first to the DLQ by itself and the newer one is applied
+    send_fifo(stack, queue, session_message(2))
+    assert talon.deliver() == ["UpdateItem", "UpdateItem", "UpdateItem"]  # claim, answer, its place (a hole is open)
+    assert talon.applied == [2]
+    assert len(stack.sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0).get("Messages", [])) == 1
+    # When the crash is fixed and `make redrive` moves it back (a second later on SQS's clock)
+    monkeypatch.setattr(service, "execute", execute)
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
+    # Then it is superseded, not applied over the newer update, and its hole is out
+    talon.deliver()
+    assert talon.applied == [2]
+    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
+        "superseded: a newer update of this customer was applied; acknowledged, not applied"
+    ]
+    assert holes(stack) == []
+    # And the next update is applied with two writes
+    send_fifo(stack, queue, session_message(3))
+    assert talon.deliver() == ["UpdateItem", "UpdateItem"]
+    assert talon.applied == [2, 3]
+
+
+def test_an_update_dead_lettered_unread_on_its_last_receive_marks_its_customer_too(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, fifo: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a session update on its last receive (maxReceiveCount 1) with too little of the invocation left
+    queue, dlq = fifo
+    use(monkeypatch, MAX_RECEIVE_COUNT="1")
+    send_fifo(stack, queue, session_message(1))
+    event = receive_event(stack, queue)
+    # When the function gets it, it dead-letters it without reading it (SQS would move it without a word)
+    settle(stack, queue, event, load_handler("update_customer_session")(event, LambdaContext(timeout_seconds=1)))
+    (dead,) = stack.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"]
+    assert dead["MessageAttributes"]["failureReason"]["StringValue"].startswith("not attempted on its last receive")
+    # Then its customer's ordering record holds its place as a hole all the same (Talon.One never called)
+    assert [hole.partition("@")[0] for hole in holes(stack)] == [dead["MessageAttributes"]["relayOrder"]["StringValue"]]
+    assert len(httpserver.log) == 0

@@ -70,6 +70,10 @@ class Entry:
     def webhook_steps_queued(self) -> bool:  # (no synthetic entry takes webhook steps on its queue)
         return False
 
+    @property
+    def coalesce(self) -> bool:  # (no synthetic entry is coalesced)
+        return False
+
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
     """`template` as `sam package` leaves it: code and nested templates at S3 addresses."""

@@ -103,12 +103,14 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
     # Given the statements of the function's role
     statements = role_statements(resources, op)
 
-    # Then its DynamoDB rights are exactly the four item actions, on the idempotency table alone
+    # Then its DynamoDB rights are exactly the four item actions, on the idempotency table alone (and a
+    # coalescing consumer's BatchWriteItem: its group's records written at once; aws/idempotency_batch.py)
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert len(dynamodb) == 1
     [statement] = dynamodb
     assert statement["Effect"] == "Allow"
-    assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS)
+    batch = {"dynamodb:BatchWriteItem"} if op.coalesce and op.polls else set()
+    assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS | batch)
     assert as_list(statement["Resource"]) == [arn_of("IdempotencyTable")]
     # And only its own items: keys that start with its function name (Powertools' records and the relay's
     # own), and a last-write-wins consumer's order records of its operation (tests/functions/test_key_scope.py

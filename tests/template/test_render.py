@@ -36,6 +36,7 @@ class Entry:
     shared_queue: str | None = None
     consumes: bool = False
     webhook_steps_queued: bool = False
+    coalesce: bool = False
 
     @property
     def queued(self) -> bool:
@@ -70,6 +71,7 @@ TODAY = [
         shared_queue=op.shared_queue,
         consumes=op.delivery.consumes,
         webhook_steps_queued=op.webhook_steps_queued,
+        coalesce=op.coalesce,
     )
     for op in TABLE
 ]

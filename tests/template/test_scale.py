@@ -48,9 +48,22 @@ def test_each_queue_function_makes_at_most_max_concurrency_x_batch_concurrency_c
     # Then its event source starts at most QueueMaximumConcurrency invocations (2 by default, SQS's minimum)
     assert event["ScalingConfig"] == {"MaximumConcurrency": ref("QueueMaximumConcurrency")}
     assert default(parameters, "QueueMaximumConcurrency") == parameters["QueueMaximumConcurrency"]["MinValue"] == 2
-    # And each invocation processes BatchConcurrency message groups at once (5 by default)
+    # And each invocation processes BatchConcurrency message groups at once (10 by default: a whole batch)
     assert env(template, op)["BATCH_CONCURRENCY"] == ref("BatchConcurrency")
-    assert default(parameters, "BatchConcurrency") == 5
+    assert default(parameters, "BatchConcurrency") == 10
+
+
+def test_a_batch_is_worked_on_at_once_and_each_thread_has_its_own_kept_connection(parameters: dict[str, Any]) -> None:
+    # Given the default BatchConcurrency, and the container's HTTP pools (Talon.One's, DynamoDB's)
+    from talon_relay.container import Container
+
+    threads = default(parameters, "BatchConcurrency")
+    container = Container({})
+    # Then every group of a batch (SQS hands at most 10 records) gets its own thread: one round, not two
+    assert threads == 10
+    # And no thread waits for, or discards, a connection: each pool keeps at least that many
+    for name in ("talon-one", "dynamodb"):
+        assert container.http(name).connection_pool_kw["maxsize"] >= threads
 
 
 def test_reserved_concurrency_is_optional(template: dict[str, Any], parameters: dict[str, Any]) -> None:

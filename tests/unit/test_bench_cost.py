@@ -83,3 +83,14 @@ def test_tracing_costs_only_when_enabled() -> None:
     assert traced.lines["X-Ray"] == pytest.approx(0.05 * 5.0)
     assert untraced.lines["X-Ray"] == 0
     assert traced.lines["API Gateway HTTP"] == pytest.approx(1.00)
+
+
+def test_dynamodb_is_priced_by_the_units_counted_by_item_size_over_the_calls() -> None:
+    # Given a queued message's case whose two writes took 3 write units by item size (an answer over 1 KB)
+    case = {
+        "aws_calls": {"dynamodb.GetItem": 1.0, "dynamodb.UpdateItem": 2.0},
+        "dynamodb_units": {"write": 3.0, "read": 1.0},
+    }
+    # Then its units are those counted, not one per call; a case without them counts one per call
+    assert cost.units(case) == {"write": 3.0, "read": 1.0}
+    assert cost.units({"aws_calls": case["aws_calls"]}) == {"write": 2.0, "read": 1.0}

@@ -36,11 +36,11 @@ def test_another_catalog_or_application_starts_a_request() -> None:
     assert names(plan(group)) == [["1"], ["2"], ["3"]]
 
 
-def test_joined_actions_keep_their_order_and_the_key_is_made_of_the_messages_keys() -> None:
+def test_joined_actions_keep_their_order() -> None:
     first, second = member("1", "ADD", "a", "b"), member("2", "ADD", "c")
-    request, key = joined([first, second])
+    request = joined([first, second])
     assert [a["payload"]["sku"] for a in request.body["actions"]] == ["a", "b", "c"]
-    assert request.path == "/v1/catalogs/1/sync" and key.startswith("coalesced:")
-    assert joined([second, first])[1] != key
-    # (one message alone is sent as it came, with its own key)
-    assert joined([first]) == (first.request, "key-1")
+    assert request.path == "/v1/catalogs/1/sync"
+    assert [a["payload"]["sku"] for a in joined([second, first]).body["actions"]] == ["c", "a", "b"]
+    # (one message alone is sent as it came)
+    assert joined([first]) is first.request

@@ -16,9 +16,10 @@ from talon_relay.container import Container
 MOMENT = 1_796_400_000.0  # a fixed instant (2026-12-04)
 
 
+@pytest.mark.parametrize("target", ["PutItem", "TransactWriteItems", "BatchWriteItem"])
 @pytest.mark.parametrize(("token", "earlier"), [("session-token-1", None), (None, None), (None, MOMENT - 86_400)])
 def test_a_call_is_signed_exactly_as_botocore_signs_it(
-    token: str | None, earlier: float | None, monkeypatch: pytest.MonkeyPatch
+    token: str | None, earlier: float | None, target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the light client of a function in eu-west-1 and a PutItem body
     client = table_client.TableClient(
@@ -29,7 +30,7 @@ def test_a_call_is_signed_exactly_as_botocore_signs_it(
     if earlier is not None:  # and it signed a call the day before (its signing key is the day's, kept)
         client._headers("GetItem", body, earlier)
     # When it signs the call at a fixed moment, and botocore signs the same request at that moment
-    headers = client._headers("PutItem", body, MOMENT)
+    headers = client._headers(target, body, MOMENT)
     request = AWSRequest(
         method="POST",
         url="https://dynamodb.eu-west-1.amazonaws.com/",

@@ -14,8 +14,8 @@ from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, h
 from talon_relay.aws import queues
 from talon_relay.callers import access, applications
 from talon_relay.config.applications import DEFAULT
-from talon_relay.core import input_limits, messages, read_cache, service
-from talon_relay.core.request import Request, parse_request
+from talon_relay.core import checkers, input_limits, messages, read_cache, service
+from talon_relay.core.request import UNREAD, Request, parse_request
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from talon_relay.container import Container
 
 
-def _json_body(headers: Headers, raw: bytes) -> Any:
+def _json_body(headers: Headers, raw: bytes, operation: Operation) -> tuple[Any, bool]:
     """The body's JSON value (None: no body), within the documented limits (input_limits.py): a 413, 415 or
-    400 names the fault. JSON is the only content type Talon.One takes."""
+    400 names the fault. JSON is the only content type Talon.One takes. And whether it is checked: the
+    bytes of a body of the operation's model pass in one pass (checkers.valid_json; UNREAD: parse_request
+    reads them if a step needs the value); any other body is read the exact way, for parse_request to
+    check, naming every fault."""
     if not raw:
-        return None
+        return None, False
     input_limits.check_body_size(raw)
     content_type = headers.get("content-type", "")
     if not content_type.strip():
@@ -37,10 +40,12 @@ def _json_body(headers: Headers, raw: bytes) -> Any:
         )
     input_limits.check_content_type(content_type)
     input_limits.check_encoding(raw, headers.get("content-encoding"))
+    if operation.body is not None and input_limits.short_numbers(raw) and checkers.valid_json(operation.body, raw):
+        return UNREAD, True
     body = input_limits.parse_json(raw)
     if body is None:
         raise InvalidRequest.single("Invalid body", "body must be a JSON object, not null", pointer="")
-    return body
+    return body, False
 
 
 def _idempotency_key(headers: Headers) -> str | None:
@@ -119,11 +124,18 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         )
         logger.append_keys(application=application)
         key = _idempotency_key(sent)
-        value = _json_body(sent, body)
+        value, checked = _json_body(sent, body, operation)
         _single_values(event)
-        query = event.get("queryStringParameters") or {}
         request = parse_request(
-            operation, event.get("pathParameters") or {}, value, query=query, raw=body or None, application=application
+            operation,
+            event.get("pathParameters") or {},
+            value,
+            query=event.get("queryStringParameters") or {},
+            raw=body or None,
+            application=application,
+            checked=checked,
+            keyed=key is not None,
+            queued=_wants_async(sent) and operation.queued,
         )
         if _wants_async(sent) and operation.queued:  # a read is answered now: nothing to queue
             return _enqueue(container, request, key or request_id)

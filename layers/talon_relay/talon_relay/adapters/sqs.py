@@ -205,13 +205,15 @@ class _RecordHandler:
         return False
 
     def _dead_letter(self, record: SQSRecord, reason: str, status: int | None) -> None:
-        try:
+        target = self.targets.get(record.message_id, self.operation)
+        try:  # its customer's ordering record marked first: it is away until a redrive (ordering.py)
+            ordering.leaving(self.container, target, record.raw_event, self.applications.get(record.message_id))
             queues.dead_letter(
                 self.container,
                 self.cfg.dead_letter_queue_url,
                 body=record.body,
                 reason=reason,
-                operation=self.targets.get(record.message_id, self.operation).name,
+                operation=target.name,
                 message_id=record.message_id,
                 status=status,
                 attributes=record.attributes.raw_event,

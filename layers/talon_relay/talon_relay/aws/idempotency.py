@@ -62,6 +62,43 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
+def payload_hash(payload: Any) -> str:
+    """A request's hash as its record keeps it (`validation`): the same key with another payload is refused."""
+    return _hash(payload)
+
+
+def record_id(table: Store, scope_key: str) -> str:
+    """The id of the record of `scope_key` (`<scope>#<key>`), as Powertools named it."""
+    return f"{table.owner}.{RECORD_NAME}#{_hash(scope_key)}"
+
+
+def claim_params(payload_hash: str, *, expires: int, in_progress_ms: int | None) -> dict[str, Any]:
+    """A claim's UpdateItem expression (without signatures): the key taken when it is new, expired,
+    released or abandoned in progress. One record's claim (`_Record.claim`) and a group's in one
+    transaction (`idempotency_batch`) write the same record."""
+    now = time.time()
+    update = "SET #status = :inprogress, #expiry = :expiry, #validation = :validation REMOVE #data"
+    values: dict[str, Any] = {
+        ":inprogress": {"S": INPROGRESS},
+        ":released": {"S": RELEASED},
+        ":expiry": {"N": str(expires)},
+        ":validation": {"S": payload_hash},
+        ":now": {"N": str(int(now))},
+        ":now_ms": {"N": str(int(now * 1000))},
+    }
+    if in_progress_ms is None:
+        update = update.replace(" REMOVE #data", " REMOVE #data, #ipe")
+    else:
+        update = update.replace(" REMOVE", ", #ipe = :ipe REMOVE")
+        values[":ipe"] = {"N": str(in_progress_ms)}
+    return {
+        "UpdateExpression": update,
+        "ConditionExpression": _CLAIMABLE,
+        "ExpressionAttributeNames": dict(_NAMES),
+        "ExpressionAttributeValues": values,
+    }
+
+
 @dataclass
 class _Record:
     """One key's record in the table."""
@@ -73,23 +110,9 @@ class _Record:
 
     def claim(self, *, expires: int, in_progress_ms: int | None) -> dict[str, Any] | None:
         """Take the key and add the signatures, in one write; None when taken, else the record as it is."""
-        now = time.time()
-        update = "SET #status = :inprogress, #expiry = :expiry, #validation = :validation REMOVE #data"
-        values: dict[str, Any] = {
-            ":inprogress": {"S": INPROGRESS},
-            ":released": {"S": RELEASED},
-            ":expiry": {"N": str(expires)},
-            ":validation": {"S": self.payload_hash},
-            ":now": {"N": str(int(now))},
-            ":now_ms": {"N": str(int(now * 1000))},
-        }
-        if in_progress_ms is None:
-            update = update.replace(" REMOVE #data", " REMOVE #data, #ipe")
-        else:
-            update = update.replace(" REMOVE", ", #ipe = :ipe REMOVE")
-            values[":ipe"] = {"N": str(in_progress_ms)}
-        condition = _CLAIMABLE
-        names = dict(_NAMES)
+        params = claim_params(self.payload_hash, expires=expires, in_progress_ms=in_progress_ms)
+        update, condition = params["UpdateExpression"], params["ConditionExpression"]
+        names, values = params["ExpressionAttributeNames"], params["ExpressionAttributeValues"]
         if self.signatures:
             update += " ADD #signatures :signatures"
             names["#signatures"] = "signatures"
@@ -172,12 +195,21 @@ class _Record:
         )
 
 
+def refusal(item: dict[str, Any], payload_hash: str, scope: str, key: str) -> KeyReused | InProgress | None:
+    """What a record found at a claim means: the key used for another payload, a call still in progress,
+    or (None) a completed call whose answer a repeat gets."""
+    if item.get("validation", {}).get("S") != payload_hash:
+        return KeyReused(f"idempotency key {key!r} was already used for a different {scope} request")
+    if item.get("status", {}).get("S") != COMPLETED:
+        return InProgress(f"a {scope} request with idempotency key {key!r} is still in progress")
+    return None
+
+
 def _answer_of(item: dict[str, Any], record: _Record, scope: str, key: str) -> Result:
     """The answer a record found at the claim gives a repeat (or the refusal it means)."""
-    if item.get("validation", {}).get("S") != record.payload_hash:
-        raise KeyReused(f"idempotency key {key!r} was already used for a different {scope} request")
-    if item.get("status", {}).get("S") != COMPLETED:
-        raise InProgress(f"a {scope} request with idempotency key {key!r} is still in progress")
+    refused = refusal(item, record.payload_hash, scope, key)
+    if refused is not None:
+        raise refused
     record.add_signatures()
     logger.info("idempotent replay: returning the first call's result", extra={"status": COMPLETED})
     try:
@@ -206,7 +238,7 @@ def run_once(
         return call()
     cfg = container.settings()
     scope_key = f"{scope}#{key}"
-    record = _Record(table, f"{table.owner}.{RECORD_NAME}#{_hash(scope_key)}", _hash(payload), signatures)
+    record = _Record(table, record_id(table, scope_key), _hash(payload), signatures)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     in_progress_ms = int(time.time() * 1000) + int(remaining()) if remaining is not None else None
     found = record.claim(expires=int(time.time()) + cfg.idempotency_expiry_seconds, in_progress_ms=in_progress_ms)

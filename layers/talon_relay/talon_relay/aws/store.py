@@ -7,7 +7,7 @@ One table, one `id` key and one `expiration` TTL attribute, seven kinds of item 
 | `<function>.<record name>#<sha256>`        | idempotency records (`aws.idempotency`)    | IDEMPOTENCY_EXPIRY_SECONDS |
 | `<function>.answer#<sha256>#<n>`           | a large answer's parts (`aws.answers`)     | its idempotency record     |
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
-| `ordering#<operation>#<customer>`          | a customer's last place (`core.ordering`)  | ORDERING_EXPIRY_SECONDS    |
+| `ordering#<operation>#<customer>`          | its holes and last place (`core.ordering`) | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
 | `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
 | `<function>.ordergroup#<shop>#<order id>`  | an order's FIFO group (a webhook receiver) | ORDER_MEMORY_SECONDS       |
@@ -204,6 +204,82 @@ class Store:
             # Talon.One has it; the message is retried, its idempotency record answers without a second
             # call, and this record is written then.
             raise StoreUnavailable(f"could not record the applied position: {type(exc).__name__}") from exc
+
+    # --- a customer's ordering record: its holes (core.ordering) -------------------------------------
+
+    def ordering_record(self, item_id: str) -> tuple[str, frozenset[str]]:
+        """The last applied position recorded ("": none) and the record's holes, in one consistent read."""
+        try:
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"id": {"S": item_id}},
+                ConsistentRead=True,
+                ProjectionExpression="pos, holes",
+            ).get("Item")
+        except Exception as exc:  # botocore's errors: nothing was applied, so a retry is safe
+            raise StoreUnavailable(f"ordering record unavailable: {type(exc).__name__}") from exc
+        return _ordering(item)
+
+    def mark_hole(self, item_id: str, hole: str, *, expires: int) -> tuple[str, frozenset[str]]:
+        """Add `hole` to the record (one write; the record as it is then, as `ordering_record` reads it)."""
+        try:
+            item = self.client.update_item(
+                TableName=self.table,
+                Key={"id": {"S": item_id}},
+                UpdateExpression="ADD holes :hole SET expiration = :expires",
+                ExpressionAttributeValues={":hole": {"SS": [hole]}, ":expires": {"N": str(expires)}},
+                ReturnValues="ALL_NEW",
+            ).get("Attributes")
+        except Exception as exc:  # not marked: the message is not applied nor dead-lettered (retried)
+            raise StoreUnavailable(f"ordering record not marked: {type(exc).__name__}") from exc
+        return _ordering(item)
+
+    def settle(
+        self, item_id: str, position: str | None, *, done: frozenset[str], message_id: str, expires: int
+    ) -> None:
+        """One write: `position` recorded as applied (only ever forward; None: none) and the holes `done`
+        taken out of the record."""
+        names = {"#holes": "holes"} if done else {}
+        values: dict[str, Any] = {":done": {"SS": sorted(done)}} if done else {}
+        remove = " DELETE #holes :done" if done else ""
+        try:
+            if position is not None:
+                try:
+                    self.client.update_item(
+                        TableName=self.table,
+                        Key={"id": {"S": item_id}},
+                        UpdateExpression="SET pos = :pos, messageId = :mid, expiration = :expires" + remove,
+                        ConditionExpression="attribute_not_exists(pos) OR pos < :pos",
+                        ExpressionAttributeValues={
+                            ":pos": {"S": position},
+                            ":mid": {"S": message_id},
+                            ":expires": {"N": str(expires)},
+                            **values,
+                        },
+                        **({"ExpressionAttributeNames": names} if names else {}),
+                    )
+                    return
+                except Exception as exc:
+                    if error_code(exc) != "ConditionalCheckFailedException":
+                        raise
+                    # this position, or a newer one, is recorded already: only the holes to take out
+            if done:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key={"id": {"S": item_id}},
+                    UpdateExpression=remove.strip(),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+        except Exception as exc:
+            # Talon.One has it; the message is retried, its idempotency record answers without a second
+            # call, and this record is written then.
+            raise StoreUnavailable(f"could not settle the ordering record: {type(exc).__name__}") from exc
+
+
+def _ordering(item: dict[str, Any] | None) -> tuple[str, frozenset[str]]:
+    item = item or {}
+    return str(item.get("pos", {}).get("S") or ""), frozenset(item.get("holes", {}).get("SS") or ())
 
 
 def store(container: Container) -> Store | None:

@@ -91,7 +91,8 @@ def _hmac(key: bytes, text: str) -> bytes:
 
 
 class TableClient:
-    """put_item, get_item, update_item and delete_item as boto3's low-level client takes them."""
+    """put_item, get_item, update_item, delete_item, transact_write_items and batch_write_item as boto3's
+    low-level client takes them."""
 
     def __init__(self, container: Container, *, url: str, region: str, key_id: str, secret: str, token: str | None):
         self._container = container
@@ -195,6 +196,14 @@ class TableClient:
 
     def delete_item(self, **params: Any) -> dict[str, Any]:
         return self.call("DeleteItem", params)
+
+    def transact_write_items(self, **params: Any) -> dict[str, Any]:
+        """Up to 100 writes, all or none (a TransactionCanceledException's CancellationReasons say why)."""
+        return self.call("TransactWriteItems", params)
+
+    def batch_write_item(self, **params: Any) -> dict[str, Any]:
+        """Up to 25 puts and deletes, each on its own (those not done come back as UnprocessedItems)."""
+        return self.call("BatchWriteItem", params)
 
 
 def client(container: Container) -> Any:

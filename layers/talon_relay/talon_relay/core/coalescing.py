@@ -14,26 +14,27 @@ Each message keeps its own disposition (the SQS adapter applies it):
 - a failure that may pass (5xx, 429, timeout): that request's messages, and every one behind them, are
   retried later in order (none of them is sent now);
 - too little time left: the messages not sent yet are handed back untried.
-A joined request's idempotency key is made from its messages' keys: delivered again with the same
-messages (SQS redelivers a FIFO group from its head), it is answered from the record, not sent twice.
-Once it went through, each of its messages is recorded as applied under its own key too: delivered again
-among other messages, a joined request Talon.One refuses because some of it was applied already (an ADD of
-a SKU it has) falls back to one message at a time, and each applied one is answered from its record.
+Each message keeps its own idempotency record, under its own key (as one sent alone would): before anything
+is sent, the group's records are claimed in one DynamoDB transaction, and after, their outcomes written in
+one batch (aws/idempotency_batch.py: two round trips for the group, not two per message). A message applied
+already (SQS redelivers a FIFO group from its head, alone or among new ones) is not sent again; one whose
+key was used for another payload is dead-lettered with the reason; one still in progress elsewhere is handed
+back, with every message behind it (order); two messages of the batch with one key are one call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.aws.idempotency import run_once
+from talon_relay.aws import idempotency_batch
+from talon_relay.aws.idempotency_batch import Entry
 from talon_relay.aws.store import Store
 from talon_relay.core import service
 from talon_relay.core.request import Request
-from talon_relay.errors import RelayError
+from talon_relay.errors import KeyReused, RelayError
 from talon_relay.observability import logger
 from talon_relay.wire.formats import MAX_SYNC_ACTIONS
 
@@ -94,27 +95,18 @@ def plan(members: Iterable[Member]) -> list[list[Member]]:
     return requests
 
 
-def joined(members: list[Member]) -> tuple[Request, str]:
-    """One request of several messages (their actions, in order) and its idempotency key; one message as
-    it is, with its own key."""
+def joined(members: list[Member]) -> Request:
+    """One request of several messages (their actions, in order); one message as it is."""
     if len(members) == 1:
-        return members[0].request, members[0].key
+        return members[0].request
     body = {"actions": [action for member in members for action in member.actions]}
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    key = "coalesced:" + hashlib.sha256("\n".join(member.key for member in members).encode()).hexdigest()
-    return replace(members[0].request, body=body, raw=raw), key
+    return replace(members[0].request, body=body, raw=raw)
 
 
-def _remember(container: Container, members: list[Member], answer: str | None, context: Any) -> None:
-    """Each message of an applied joined request recorded under its own key (its answer: the joined one's)."""
-    for member in members:
-        scope = Store.idempotency_scope(member.request.operation.name, member.request.application)
-        try:
-            run_once(
-                container, member.key, scope=scope, payload=member.request.payload, call=lambda: answer, context=context
-            )
-        except RelayError as exc:  # Talon.One applied it: a record that cannot be written does not undo that
-            logger.warning("could not record a coalesced message as applied", extra={"reason": exc.reason})
+def _entry(member: Member) -> Entry:
+    scope = Store.idempotency_scope(member.request.operation.name, member.request.application)
+    return Entry(scope, member.key, member.request.payload)
 
 
 def run(
@@ -142,22 +134,80 @@ def run(
     return outcomes
 
 
+def _unique(members: list[Member]) -> tuple[list[Member], list[tuple[Member, Member]]]:
+    """The members whose keys differ (a transaction takes one write per record), and each repeat of a key
+    with the member it repeats (it gets that one's outcome, or a refusal when its payload differs)."""
+    firsts: dict[str, Member] = {}
+    repeats: list[tuple[Member, Member]] = []
+    for member in members:
+        first = firsts.setdefault(_entry(member).scope_key, member)
+        if first is not member:
+            repeats.append((member, first))
+    return list(firsts.values()), repeats
+
+
 def send(
     container: Container, members: list[Member], *, context: Any, time_left: Callable[[], bool]
 ) -> dict[str, Exception | None]:
     """Send the group's requests in order; each message's outcome by id (None: applied). A message without
-    an outcome was not tried (a failure ahead of it, or too little time left)."""
+    an outcome was not tried (a failure or a message in progress ahead of it, or too little time left).
+
+    Each message's record is claimed first, all in one transaction (`idempotency_batch`): one applied
+    already is not sent again, one whose key was used for another payload is dead-lettered; then the rest
+    are sent, and their records written in one batch."""
     outcomes: dict[str, Exception | None] = {}
+    if not members or not time_left():
+        return outcomes
+    unique, repeats = _unique(members)
+    try:
+        claims = idempotency_batch.claim(container, [_entry(member) for member in unique], context=context)
+    except RelayError as exc:  # the table is unavailable: nothing was claimed, the group comes back in order
+        return dict.fromkeys((member.message_id for member in members), exc)
+    fresh: list[Member] = []
+    for member, claimed in zip(unique, claims, strict=True):
+        if claimed == idempotency_batch.CLAIMED:
+            fresh.append(member)
+        elif claimed == idempotency_batch.REPLAY:
+            outcomes[member.message_id] = None
+        elif isinstance(claimed, RelayError):
+            outcomes[member.message_id] = claimed
+    applied: list[tuple[Entry, str | None]] = []
+    try:
+        _send_claimed(container, fresh, outcomes, applied, context=context, time_left=time_left)
+    finally:
+        done = {entry.scope_key for entry, _ in applied}
+        released = [_entry(m) for m in fresh if _entry(m).scope_key not in done]
+        idempotency_batch.finish(container, applied=applied, released=released)
+    for member, first in repeats:
+        if member.request.payload != first.request.payload:
+            outcomes[member.message_id] = KeyReused(
+                f"idempotency key {member.key!r} was already used for a different "
+                f"{_entry(member).scope} request (message {first.message_id} of this batch)"
+            )
+        elif first.message_id in outcomes:
+            outcomes[member.message_id] = outcomes[first.message_id]
+    return outcomes
+
+
+def _send_claimed(
+    container: Container,
+    members: list[Member],
+    outcomes: dict[str, Exception | None],
+    applied: list[tuple[Entry, str | None]],
+    *,
+    context: Any,
+    time_left: Callable[[], bool],
+) -> None:
+    """The claimed members sent as `plan` joins them, in order; each applied one's answer in `applied`."""
     pending = plan(members)
     while pending:
         request_members = pending.pop(0)
         if not time_left():
             break
-        request, key = joined(request_members)
+        request = joined(request_members)
         try:
-            answer = service.execute(
-                container, request, context=context, correlation_id=request_members[0].message_id, idempotency_key=key
-            )
+            # the records are claimed already (no key here: no record of the joined request)
+            answer = service.execute(container, request, context=context, correlation_id=request_members[0].message_id)
         except RelayError as exc:
             if exc.dead_letter and len(request_members) > 1:
                 # refused whole: nothing was applied; each message alone finds the one at fault
@@ -178,10 +228,9 @@ def send(
             break
         for member in request_members:
             outcomes[member.message_id] = None
+            applied.append((_entry(member), answer))
         if len(request_members) > 1:
-            _remember(container, request_members, answer, context)
             logger.info(
                 "coalesced sync applied",
                 extra={"messages": len(request_members), "actions": len(request.body["actions"])},
             )
-    return outcomes

@@ -15,15 +15,27 @@ DLQ redrive), and a message that carries one keeps that position. A message SQS 
 itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
 SentTimestamp in the DLQ: never later than anything sent after it left its queue).
 
-The last applied position per (operation, customer) is kept in the relay's table (`aws.store`) under
+Each customer's ordering record is in the relay's table (`aws.store`) under
 `ordering#<operation>#<customer>` (on a shared queue, `ordering#<queue>#<customer>`: one place per session
-across updateCustomerSession v1 and v2), written with a condition that only lets it move forward. Within a
-FIFO group the relay processes one message at a time, so reading it, calling Talon.One and writing it
-cannot interleave with another message of the same customer.
+across updateCustomerSession v1 and v2). It is written only while it is needed: while a message of that
+customer is away from its queue, or may be. Before the relay dead-letters a guarded message, and on a
+receive that may be its last (ApproximateReceiveCount >= MAX_RECEIVE_COUNT: a crash or a timeout now and
+SQS moves it to the DLQ by itself), the record gets a hole: the message's place (`<place>@<expiry>`).
+Each guarded message reads the record (one consistent read). Without holes (the normal case) nothing is
+written: a queued update costs the idempotency record's two writes. With holes, an applied message
+records its place in the same record (only ever forward, with a condition), and a message that is back
+(its place is a hole; for a place `make redrive` gave, one of that millisecond's) takes its hole out
+once applied or superseded. A message whose place is older than the recorded one is superseded. So every
+update applied while a message is away is recorded, and that message is compared with them when it is
+back. A FIFO group's messages are processed one at a time: reading the record, calling Talon.One and
+writing it never interleave with another message of the customer. A hole never come back to expires
+after ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,17 +43,21 @@ from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
 from talon_relay.aws.store import Store, store
+from talon_relay.config.applications import DEFAULT
+from talon_relay.core import messages
 from talon_relay.core.input_limits import printable
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest
 from talon_relay.observability import logger
-from talon_relay.operations import Operation
+from talon_relay.operations import Operation, operation_of
 
 if TYPE_CHECKING:
     from talon_relay.container import Container
 
 #: The message attribute that carries a message's original position through a dead-letter queue.
 ATTRIBUTE = "relayOrder"
+#: The one naming a message's application (callers.applications', which core does not import).
+APPLICATION_ATTRIBUTE = "relayApplication"
 
 
 @dataclass(frozen=True, order=True)
@@ -135,12 +151,21 @@ class Guard:
     position: Position
     message_id: str
     expiry_seconds: int
+    #: whether SQS may move the message to its DLQ by itself after this receive (it is marked first)
+    last_receive: bool = False
+    #: the record as read: the last applied place recorded ("": none), and its holes
+    applied_at: str = ""
+    holes: frozenset[str] = frozenset()
 
     def superseded(self) -> bool:
         """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
-        applied = self.store.applied_position(self.item_id)
-        if not applied or applied <= self.position.sortable():
+        if self.last_receive:
+            self.applied_at, self.holes = self.store.mark_hole(self.item_id, self._hole(), expires=self._expires())
+        else:
+            self.applied_at, self.holes = self.store.ordering_record(self.item_id)
+        if not self.applied_at or self.applied_at <= self.position.sortable():
             return False
+        self._settle(None)
         self.container.counts.add(telemetry.SUPERSEDED)
         logger.info(
             "superseded: a newer update of this customer was applied; acknowledged, not applied",
@@ -149,13 +174,51 @@ class Guard:
         return True
 
     def applied(self) -> None:
-        """Record this update as the customer's latest (only ever forward)."""
-        self.store.record_position(
-            self.item_id,
-            self.position.sortable(),
-            message_id=self.message_id,
-            expires=int(time.time()) + self.expiry_seconds,
-        )
+        """Record this update as the customer's latest (only ever forward), while the record has holes."""
+        self._settle(self.position.sortable())
+
+    def _hole(self) -> str:
+        return f"{self.position.wire()}@{self._expires()}"
+
+    def _expires(self) -> int:
+        return int(time.time()) + self.expiry_seconds
+
+    def _settle(self, position: str | None) -> None:
+        """Without holes, nothing to write. With some: this message's own hole out (it is back and
+        settled), expired ones out, and an applied place recorded, in one write."""
+        if not self.holes:
+            return
+        now = int(time.time())
+        live = {hole for hole in self.holes if _expiry(hole) >= now}
+        done = frozenset(self.holes - live) | own_hole(live, self.position)
+        if position is None and not done:
+            return
+        self.store.settle(self.item_id, position, done=done, message_id=self.message_id, expires=self._expires())
+
+
+def _expiry(hole: str) -> int:
+    """When a hole (`<place>@<expiry>`) expires; one that does not say, already."""
+    expiry = hole.rpartition("@")[2]
+    return int(expiry) if expiry.isdigit() else 0
+
+
+def own_hole(holes: set[str], position: Position) -> frozenset[str]:
+    """The holes a message that is back left (every mark of its place). For a place `make redrive` gave
+    (a message SQS moved by itself: its SentTimestamp, no sequence number), one place of that millisecond's."""
+    places = sorted({hole.partition("@")[0] for hole in holes})
+    if position.wire() not in places and position.sequence == 0:
+        places = [place for place in places if place.partition(".")[0] == str(position.sent_ms)][:1]
+    else:
+        places = [position.wire()]
+    return frozenset(hole for hole in holes if hole.partition("@")[0] in places)
+
+
+def _last_receive(container: Container, record: Mapping[str, Any]) -> bool:
+    """This receive may be the message's last (MAX_RECEIVE_COUNT; unknown: any receive after the first)."""
+    limit = container.settings().max_receive_count
+    received = str((record.get("attributes") or {}).get("ApproximateReceiveCount") or "1")
+    count = int(received) if received.isdigit() else 1
+    return count >= limit if limit is not None else count > 1
 
 
 def guard(container: Container, operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
@@ -178,14 +241,56 @@ def guard(container: Container, operation: Operation, request: Request, record: 
         position=position,
         message_id=str(record.get("messageId") or ""),
         expiry_seconds=container.settings().ordering_expiry_seconds,
+        last_receive=_last_receive(container, record),
     )
+
+
+def leaving(container: Container, operation: Operation, record: Mapping[str, Any], application: str | None) -> None:
+    """Mark its customer's record before the relay dead-letters a guarded message (at the place it
+    carries to the DLQ), so the updates applied while it is away record theirs. Raises when the mark
+    cannot be written: the message then stays on its queue."""
+    place = Position.parse(carried(record).get(ATTRIBUTE, {}).get("StringValue"))
+    table = store(container)
+    attributes = record.get("messageAttributes") or {}
+    with contextlib.suppress(InvalidRequest):  # on a shared queue, the operation the message names
+        operation = operation_of(operation, attributes)
+    if application is None:  # not read yet (not attempted): the one it claims (a wrong mark costs, never misorders)
+        application = str((attributes.get(APPLICATION_ATTRIBUTE) or {}).get("stringValue") or DEFAULT)
+    fifo = (record.get("attributes") or {}).get("MessageGroupId")
+    if not operation.last_write_wins or not fifo or table is None or place is None:
+        return
+    body = str(record.get("body") or "")
+    try:
+        customer = messages.decode(operation, body, application)[0].group_id
+    except InvalidRequest:  # unreadable now, maybe readable after a fix: marked too, where it names its customer
+        customer = _customer(operation, body)
+    if not customer:
+        return
+    expires = int(time.time()) + container.settings().ordering_expiry_seconds
+    item_id = table.ordering_id(operation.shared_queue or operation.name, customer, application)
+    table.mark_hole(item_id, f"{place.wire()}@{expires}", expires=expires)
+
+
+def _customer(operation: Operation, body: str) -> str | None:
+    """The customer of a message that does not decode, where it names one as a request would, else None."""
+    try:
+        message = json.loads(body)
+    except Exception:  # not JSON, or nested too deep to read (RecursionError): no customer named
+        return None
+    key = operation.group_by
+    if key is None or not isinstance(message, dict):
+        return operation.group
+    holder = message if key in operation.path_params else message.get("body")
+    found = holder.get(key) if isinstance(holder, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def in_order(
     container: Container, operation: Operation, request: Request, record: Mapping[str, Any], apply: Callable[[], object]
 ) -> bool:
     """`apply` a queued request unless a newer update of its customer was applied already (then it is
-    acknowledged as superseded); its place recorded after. True when it was applied."""
+    acknowledged as superseded); its place recorded after, while its customer's record has holes. True
+    when it was applied."""
     check = guard(container, operation, request, record)
     if check is not None and check.superseded():
         return False

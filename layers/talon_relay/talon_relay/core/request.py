@@ -24,6 +24,10 @@ from talon_relay.talon.paths import path_params, value_error
 if TYPE_CHECKING:
     from talon_relay.wire.models import APIError
 
+#: The body of a request checked from its bytes (`checkers.valid_json`) whose JSON value no step reads: a
+#: synchronous call without an idempotency key forwards `raw`, and a 256 KB cart is not parsed at all.
+UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "UNREAD"})()
+
 
 @dataclass(frozen=True)
 class Request:
@@ -32,7 +36,7 @@ class Request:
 
     operation: Operation
     params: Mapping[str, str]
-    #: The JSON value of the body (None: no body).
+    #: The JSON value of the body (None: no body; UNREAD: checked from `raw`, not read: no step needs it).
     body: Any = None
     #: The body's bytes exactly as the caller sent them (what Talon.One receives).
     raw: bytes | None = None
@@ -100,14 +104,23 @@ def parse_request(
     query: Mapping[str, Any] | None = None,
     raw: bytes | None = None,
     application: str = DEFAULT,
+    checked: bool = False,
+    keyed: bool = False,
+    queued: bool = False,
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
-    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed."""
+    bytes); raise InvalidRequest naming every fault. Nothing in the request is changed. `checked`:
+    `raw` passed the operation's checker already (`checkers.valid_json`), `body` UNREAD; its value is
+    read only if a later step needs it: an idempotency record hashes it (`keyed`), a queued copy carries
+    it (`queued`), or the customer key (the FIFO group) is one of its fields."""
     clean, errors = path_params(operation, params)
     clean_query, query_errors = _query(operation, query)
-    errors += query_errors + _body(operation, body)
+    errors += query_errors + ([] if checked and raw is not None else _body(operation, body))
     if errors:
         raise InvalidRequest(errors)
+    group_key = operation.group_by
+    if body is UNREAD and (keyed or queued or (group_key is not None and group_key not in clean)):
+        body = json.loads(raw or b"")  # checked: the value input_limits.parse_json reads
     if operation.body is None or body is None:
         return Request(operation=operation, params=clean, query=clean_query, application=application)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
