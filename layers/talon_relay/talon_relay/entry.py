@@ -92,7 +92,7 @@ def lambda_handler(name: str, container: Container | None = None) -> Handler:
         try:
             return dispatch(own, operation, event, context)
         finally:
-            telemetry.flush(own.counts, operation.name)
+            telemetry.flush(own.counts, operation.name, enabled=own.once("metrics-enabled", telemetry.metrics_enabled))
 
     snapstart.register(operation, own)  # only when Lambda initialises for a SnapStart snapshot
     active_tracer = tracer()

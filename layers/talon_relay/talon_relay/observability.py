@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.shared.functions import powertools_dev_is_set
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
@@ -22,7 +23,16 @@ def _message(text: dict[str, Any] | str | bool | int | float) -> Any:
     return json.loads(text) if isinstance(text, str) and text[:1] in ("{", "[") else text
 
 
-logger = Logger(service=SERVICE, json_deserializer=_message)
+def _serializer() -> Any:
+    """How Powertools writes a line, with its encoder made once: its default, json.dumps with options,
+    makes a JSONEncoder for every line. The same options, so the same bytes (POWERTOOLS_DEV's indented
+    lines keep Powertools' own)."""
+    if powertools_dev_is_set():
+        return None
+    return json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
+
+
+logger = Logger(service=SERVICE, json_deserializer=_message, json_serializer=_serializer())
 
 
 def tracer() -> Tracer | None:

@@ -11,6 +11,7 @@ Lambda stops (timeout, memory) writes none: its effect lines are in its logs, it
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -101,8 +102,15 @@ class Counts:
         return dict(sorted(totals.items()))
 
 
-def flush(counts: Counts, operation: str) -> dict[str, int]:
-    """Emit an invocation's counters as EMF (unless metrics are disabled); returns their totals.
+def metrics_enabled() -> bool:
+    """Whether EMF documents are written (POWERTOOLS_METRICS_DISABLED, read as Powertools reads it): the
+    entry point asks once per container (`Container.once`), not once per invocation."""
+    return not is_metrics_disabled()
+
+
+def flush(counts: Counts, operation: str, *, enabled: bool | None = None) -> dict[str, int]:
+    """Emit an invocation's counters as EMF (unless metrics are disabled: `enabled`, else read now);
+    returns their totals.
 
     Counted for the default application alone (every deployment of one application): one document,
     as always. Once another application is counted: the totals by operation (what the alarms divide),
@@ -114,10 +122,14 @@ def flush(counts: Counts, operation: str) -> dict[str, int]:
         for name, value in named.items():
             totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
     totals = dict(sorted(totals.items()))
-    emit_counts(totals, operation=operation)
+    if enabled is None:
+        enabled = metrics_enabled()
+    if not enabled:
+        return totals
+    emit_counts(totals, operation=operation, enabled=True)
     if set(by_application) - {DEFAULT_APPLICATION}:
         for application, named in by_application.items():
-            emit_counts(named, operation=operation, application=application)
+            emit_counts(named, operation=operation, application=application, enabled=True)
     return totals
 
 
@@ -125,18 +137,22 @@ def flush(counts: Counts, operation: str) -> dict[str, int]:
 MAX_METRIC_NAME = 255
 MAX_METRICS = 100
 _RESERVED = frozenset({"_aws", "operation", "service", "application"})
+#: made once (json.dumps with options makes an encoder each call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-def emit_counts(counts: Mapping[str, int], *, operation: str, application: str | None = None) -> None:
+def emit_counts(
+    counts: Mapping[str, int], *, operation: str, application: str | None = None, enabled: bool | None = None
+) -> None:
     """One EMF document with one Count metric per name, dimensioned by operation and service.
 
     The document Powertools' metrics write (same namespace, dimension set, value lists, one JSON line
     on stdout), built here: creating and validating an EphemeralMetrics for it costs about 40 us on
     python3.13, a tenth of the warm budget, and a name over CloudWatch's 255 characters would make
     Powertools raise after Talon.One applied the call (such a name is skipped here). Honours
-    POWERTOOLS_METRICS_DISABLED, as Powertools does.
+    POWERTOOLS_METRICS_DISABLED, as Powertools does (`enabled`: already read).
     """
-    if not counts or is_metrics_disabled():
+    if not counts or not (metrics_enabled() if enabled is None else enabled):
         return
     names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
     # an application's metrics also without the operation: one alarm per application covers every function
@@ -160,4 +176,4 @@ def emit_counts(counts: Mapping[str, int], *, operation: str, application: str |
             **({} if application is None else {"application": application}),
             **{name: [float(counts[name])] for name in chunk},
         }
-        print(json.dumps(document, separators=(",", ":")))
+        sys.stdout.write(_ENCODER.encode(document) + "\n")  # one write (print makes two)

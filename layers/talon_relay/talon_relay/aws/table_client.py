@@ -79,7 +79,10 @@ def _binary_attribute(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(text: bytes) -> Any:
-    """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass."""
+    """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass; the hook
+    (a Python call per object) only where a B attribute can be: its key in the text, or an escape."""
+    if b'"B"' not in text and b"\\u" not in text:
+        return json.loads(text)
     return json.loads(text, object_hook=_binary_attribute)
 
 

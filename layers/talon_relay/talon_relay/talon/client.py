@@ -22,7 +22,7 @@ from talon_relay.operations import Operation
 from talon_relay.talon.auth import Auth
 from talon_relay.talon.errors import TalonOneError
 from talon_relay.talon.paths import checked_params
-from talon_relay.talon.transport import check_base_url, retry_policy, timeout_for, transport_error
+from talon_relay.talon.transport import BudgetRetry, check_base_url, retry_policy, timeout_for, transport_error
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
     from talon_relay.wire.base import RequestModel
@@ -65,6 +65,11 @@ class IntegrationClient:
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
         self._pool = pool or urllib3.PoolManager(num_pools=4, maxsize=16, block=False)
+        #: the pool of Talon.One's host in `_pool` and the base URL's path, looked up once (`_host_pool`)
+        self._host: urllib3.HTTPConnectionPool | None = None
+        self._prefix = urllib3.util.parse_url(self.base_url).path or ""
+        #: the call's retry policy without its deadline, made once (`_retries`)
+        self._retry: BudgetRetry | None = None
         #: where its calls, retries and errors are counted (a container's invocation counters)
         self._counts = counts or telemetry.Counts()
         #: the clock a call's budget is on, and what waits between attempts (a test passes a fake clock's)
@@ -73,6 +78,29 @@ class IntegrationClient:
 
     def __repr__(self) -> str:
         return f"IntegrationClient(base_url={self.base_url!r}, auth={self.auth!r})"
+
+    def _host_pool(self) -> urllib3.HTTPConnectionPool:
+        """Talon.One's connection pool in the pool manager, looked up once: each call then skips the
+        manager's URL parsing and pool lookup (what urllib3's `PoolManager.request` does per call). A pool
+        the manager closed (a container reset, an eviction) is looked up again."""
+        host = self._host
+        if host is None or host.pool is None:
+            host = self._host = self._pool.connection_from_url(self.base_url)
+        return host
+
+    def _retries(self, method: str, deadline: float | None) -> BudgetRetry:
+        """The call's retry policy (transport.retry_policy), its settings made once and its deadline its own."""
+        if self._retry is None:
+            self._retry = retry_policy(  # the same for every method: allowed_methods says which are repeated
+                method,
+                None,
+                max_retries=self.max_retries,
+                backoff_factor=self.backoff_factor,
+                backoff_max=self.backoff_max,
+                clock=self._clock,
+                sleep=self._sleep,
+            )
+        return self._retry.with_deadline(deadline)
 
     def send(
         self,
@@ -86,7 +114,7 @@ class IntegrationClient:
         """Send one call: `path` with its query, `payload` the body bytes as they go (retried within
         `budget` seconds where that is safe), `headers` those Talon.One acts on (`Idempotency-Key`)."""
         extra = dict(headers or {})
-        url = self.base_url + path
+        url = self._prefix + path
         deadline = None if budget is None else self._clock() + budget
         started = time.perf_counter()
         refreshed = False
@@ -99,21 +127,15 @@ class IntegrationClient:
                 **self.auth.headers(payload or b""),
             }
             try:
-                response = self._pool.request(
+                # as urllib3's PoolManager.request sends it, on the host's pool (redirects refused by the policy)
+                response = self._host_pool().urlopen(
                     operation.method,
                     url,
                     body=payload,
                     headers=sent,
-                    retries=retry_policy(
-                        operation.method,
-                        deadline,
-                        max_retries=self.max_retries,
-                        backoff_factor=self.backoff_factor,
-                        backoff_max=self.backoff_max,
-                        clock=self._clock,
-                        sleep=self._sleep,
-                    ),
+                    retries=self._retries(operation.method, deadline),
                     timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline, self._clock),
+                    assert_same_host=False,
                     preload_content=True,
                 )
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried

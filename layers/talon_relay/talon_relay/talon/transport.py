@@ -10,6 +10,7 @@ comes back after at least that long, backoff.py) instead of holding the invocati
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import time
 from collections.abc import Callable
@@ -68,6 +69,13 @@ class BudgetRetry(Retry):
     #: The clock the deadline is on, and what waits between attempts (a test passes a fake clock's).
     clock: Callable[[], float] = time.monotonic
     sleeper: Callable[[float], None] = time.sleep
+
+    def with_deadline(self, deadline: float | None) -> BudgetRetry:
+        """This policy for one call ending at `deadline`: a copy (urllib3 never changes a Retry), so a
+        client makes its policy once instead of once per call."""
+        retry = copy.copy(self)
+        retry.deadline = deadline
+        return retry
 
     def new(self, **kw: Any) -> BudgetRetry:
         retry = super().new(**kw)
