@@ -81,9 +81,10 @@ def _binary_attribute(item: dict[str, Any]) -> dict[str, Any]:
 def _decode(text: bytes) -> Any:
     """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass; the hook
     (a Python call per object) only where a B attribute can be: its key in the text, or an escape."""
-    if b'"B"' not in text and b"\\u" not in text:
-        return json.loads(text)
-    return json.loads(text, object_hook=_binary_attribute)
+    decoded = text.decode()  # DynamoDB answers in UTF-8 (json.loads of bytes would detect it in Python first)
+    if '"B"' not in decoded and "\\u" not in decoded:
+        return json.loads(decoded)
+    return json.loads(decoded, object_hook=_binary_attribute)
 
 
 def _hmac(key: bytes, text: str) -> bytes:
