@@ -13,6 +13,7 @@ import json
 import os
 import re
 import string
+import threading
 import time
 from dataclasses import dataclass, field
 from secrets import choice
@@ -311,6 +312,35 @@ def patch_transaction_backups() -> None:
     backend._talon_relay_transaction_patch = True  # type: ignore[attr-defined]
 
 
+def patch_item_writes_atomic() -> None:
+    """Make moto's DynamoDB item operations atomic, as DynamoDB's are.
+
+    moto (5.2.5) serves requests on threads and applies an UpdateItem to a new item in two steps (it puts
+    the key alone, then sets the attributes): a conditional claim running beside it could find the key with
+    nothing else (read by the relay as a key reused with another payload), or two claims could both find
+    no item and both win. One lock per backend makes each item operation whole, as DynamoDB does; the
+    relay's concurrent claims (tests/functions/test_concurrent_claims.py) then behave as in AWS.
+    """
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+    if getattr(backend, "_talon_relay_atomic_patch", False):
+        return
+    lock = threading.RLock()  # re-entered: a batch or a transaction calls the single-item operations
+
+    def atomic(method: Any) -> Any:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return run
+
+    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        if hasattr(backend, name):
+            setattr(backend, name, atomic(getattr(backend, name)))
+    backend._talon_relay_atomic_patch = True  # type: ignore[attr-defined]
+
+
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
     stack, the tests and the bench start local AWS."""
@@ -318,6 +348,7 @@ def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     patch_message_id_rules()
     patch_message_size_rule()
     patch_transaction_backups()
+    patch_item_writes_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
