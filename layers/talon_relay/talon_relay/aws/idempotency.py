@@ -58,8 +58,13 @@ _CLAIMABLE = (
 )
 
 
+#: json.dumps(value, sort_keys=True)'s encoder, made once (dumps with an option makes one each call); the
+#: same text, so the same hash as the records already written
+_SORTED = json.JSONEncoder(sort_keys=True)
+
+
 def _hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
 
 
 def payload_hash(payload: Any) -> str:

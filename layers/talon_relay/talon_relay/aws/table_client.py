@@ -81,13 +81,15 @@ def _binary_attribute(item: dict[str, Any]) -> dict[str, Any]:
 def _decode(text: bytes) -> Any:
     """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass; the hook
     (a Python call per object) only where a B attribute can be: its key in the text, or an escape."""
-    if b'"B"' not in text and b"\\u" not in text:
-        return json.loads(text)
-    return json.loads(text, object_hook=_binary_attribute)
+    decoded = text.decode()  # DynamoDB answers in UTF-8 (json.loads of bytes would detect it in Python first)
+    if '"B"' not in decoded and "\\u" not in decoded:
+        return json.loads(decoded)
+    return json.loads(decoded, object_hook=_binary_attribute)
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+    """HMAC-SHA256 in one C call (`hmac.digest`; `hmac.new` builds a Python object first)."""
+    return hmac.digest(key, text.encode(), "sha256")
 
 
 class TableClient:
@@ -110,6 +112,11 @@ class TableClient:
         self._pools: tuple[Any, Any] = (None, None)
         #: the SigV4 signing key of one day (it depends only on the day, region, service and secret)
         self._signing_key: tuple[str, bytes] = ("", b"")
+        #: what a call's signature shares with every other: the signed headers' names, the canonical
+        #: request's lines of the host and the token, the credential's tail (made once, not per call)
+        self._token_line = f"x-amz-security-token:{token}\n" if token else ""
+        self._names = "content-type;host;x-amz-date" + (";x-amz-security-token" if token else "") + ";x-amz-target"
+        self._tail = f"/{region}/{SERVICE}/aws4_request"
 
     def _key_of(self, day: str) -> bytes:
         """The day's signing key, derived once a day (four HMACs a call less)."""
@@ -128,24 +135,24 @@ class TableClient:
         return self._pools[1]
 
     def _headers(self, target: str, body: bytes, now: float) -> dict[str, str]:
+        """SigV4 headers (botocore's, tests/unit/test_table_client.py): the canonical request's headers
+        in sorted order, written as one string; host is signed, and sent by urllib3 from the URL."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         day = stamp[:8]
-        headers = {"content-type": CONTENT_TYPE, "host": self._host, "x-amz-date": stamp}
+        full_target = TARGET_PREFIX + target
+        canonical = (
+            f"POST\n/\n\ncontent-type:{CONTENT_TYPE}\nhost:{self._host}\nx-amz-date:{stamp}\n{self._token_line}"
+            f"x-amz-target:{full_target}\n\n{self._names}\n{hashlib.sha256(body).hexdigest()}"
+        )
+        scope = day + self._tail
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = _hmac(self._key_of(day), to_sign).hex()
+        headers = {"content-type": CONTENT_TYPE, "x-amz-date": stamp, "x-amz-target": full_target}
         if self._token:
             headers["x-amz-security-token"] = self._token
-        headers["x-amz-target"] = TARGET_PREFIX + target
-        names = ";".join(headers)  # already in sorted order
-        canonical = "\n".join(
-            ("POST", "/", "", *(f"{name}:{value}" for name, value in headers.items()), "", names),
-        )
-        canonical += "\n" + hashlib.sha256(body).hexdigest()
-        scope = f"{day}/{self._region}/{SERVICE}/aws4_request"
-        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._key_of(day), to_sign.encode(), hashlib.sha256).hexdigest()
         headers["authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self._key_id}/{scope}, SignedHeaders={names}, Signature={signature}"
+            f"AWS4-HMAC-SHA256 Credential={self._key_id}/{scope}, SignedHeaders={self._names}, Signature={signature}"
         )
-        del headers["host"]  # urllib3 sends it, from the URL
         return headers
 
     def call(self, target: str, params: dict[str, Any]) -> dict[str, Any]:

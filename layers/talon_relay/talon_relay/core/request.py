@@ -63,6 +63,11 @@ class Request:
         set_field(self, "group_id", group)
 
 
+#: json.dumps(value, ensure_ascii=False, separators=(",", ":"))'s encoder, made once (dumps with options
+#: makes one per call): a queued message's body as compact JSON
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _query(operation: Operation, query: Mapping[str, Any] | None) -> tuple[dict[str, str], list[APIError]]:
     known = {param.name: param for param in operation.query_params}
     errors: list[APIError] = []
@@ -124,7 +129,7 @@ def parse_request(
     if operation.body is None or body is None:
         return Request(operation=operation, params=clean, query=clean_query, application=application)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = _COMPACT.encode(body).encode()
     return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query, application=application)
 
 
