@@ -1,7 +1,8 @@
 """Where a cold start's time goes: `python -m bench.importtime [FUNCTION] [--fallback] [--top N]`.
 
 Runs one cold start of the function (default create_referral) exactly as `make bench` does (python3.13,
-the built layer read-only; with the secrets extension unless --fallback), under `python -X importtime`,
+the built layer read-only; with the secrets extension unless --fallback; with --sqs, sync_catalog's
+coalesced SQS batch of the bench's cold row instead of the API event), under `python -X importtime`,
 and prints the slowest imports (self and cumulative time) in two parts: those the handler module's
 import pulls in, and those its first request pulls in (urllib3, boto3 on the fallback path, ...). A
 development aid for reading the benchmark; not part of `make bench`.
@@ -10,6 +11,7 @@ development aid for reading the benchmark; not part of `make bench`.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from bench import events
 from bench.events import OPS
 from bench.harness import CHILD_SOURCE, SIGNING_KEY, lambda_env, one_function, spec_files
 from bench.infra import BenchError
+from bench.run import CATALOG_BATCH
 
 
 @dataclass
@@ -53,23 +56,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", nargs="?", default="create_referral", choices=sorted(OPS))
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--fallback", action="store_true", help="without the secrets extension (boto3)")
+    parser.add_argument("--raw", metavar="FILE", help="also write `-X importtime`'s own lines there (the tree)")
+    parser.add_argument("--sqs", action="store_true", help="sync_catalog's coalesced SQS batch (the bench's row)")
     args = parser.parse_args(argv)
-    op = OPS[args.function]
+    op = OPS["sync_catalog" if args.sqs else args.function]
     with one_function(op) as setup:
-        spec = {
-            "mode": "relay",
-            "module": op.folder,
-            "function_name": op.function_name,
-            "event": events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY),
-            "expect": op.status,
-        }
+
+        def command(run: str) -> tuple[list[str], Path]:
+            """The child's command line and result file, its event new (the table, as deployed, accepts each
+            signature once and answers a message key it applied from its record)."""
+            spec: dict[str, object] = {"mode": "relay", "module": op.folder, "function_name": op.function_name}
+            if args.sqs:  # the cold row's batch (bench/run.py)
+                spec.update(event=events.fresh_keys(events.catalog_batch(CATALOG_BATCH), run), sqs=True)
+            else:
+                spec["event"] = events.sign_api_event(events.load_event(op.folder, "api"), SIGNING_KEY)
+            spec_path, result_path = spec_files(setup.workdir, {**spec, "expect": op.status})
+            script = CHILD_SOURCE["cold"]
+            return [
+                str(setup.python),
+                "-S",
+                "-X",
+                "importtime",
+                "-c",
+                script,
+                str(spec_path),
+                str(result_path),
+            ], result_path
+
         env = lambda_env(setup, op, secret_arn=setup.fast_secret, extension=not args.fallback)
-        spec_path, result_path = spec_files(setup.workdir, spec)
-        script = CHILD_SOURCE["cold"]
-        command = [str(setup.python), "-S", "-X", "importtime", "-c", script, str(spec_path), str(result_path)]
-        subprocess.run(command, env=env, cwd=setup.workdir, capture_output=True, timeout=120)  # warm the caches
+        warmup, _ = command("importtime-warmup")
+        subprocess.run(warmup, env=env, cwd=setup.workdir, capture_output=True, timeout=120)  # warm the caches
+        measured, result_path = command("importtime")
         proc = subprocess.run(
-            command,
+            measured,
             env=env,
             cwd=setup.workdir,
             stdout=subprocess.DEVNULL,
@@ -78,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             timeout=120,
         )
         if proc.returncode != 0 or not Path(result_path).exists():
-            raise BenchError(proc.stderr[-2000:])
+            detail = json.loads(Path(result_path).read_text()).get("detail") if Path(result_path).exists() else ""
+            other = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("import time:"))
+            raise BenchError(detail or other[-2000:])
+    if args.raw:
+        Path(args.raw).write_text(proc.stderr)
     entries = parse(proc.stderr)
     handler_index = next(i for i, e in enumerate(entries) if e.name == op.folder and e.depth == 0)
     script_index = max((i for i, e in enumerate(entries[:handler_index]) if e.name == "site"), default=-1)
