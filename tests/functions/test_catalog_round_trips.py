@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 
-from local.gateway import sqs_record
 from talon_relay.aws.idempotency import COMPLETED, run_once
 from talon_relay.container import Container
 from talon_relay.core import messages
@@ -165,10 +164,7 @@ def test_a_group_of_one_message_claims_with_one_update(
 ) -> None:
     # Given one sync queued, then the same sync delivered again (its deletion lost)
     catalogs.send(add("s1"), idempotencyKey="s1")
-    messages = catalogs.stack.sqs.receive_message(
-        QueueUrl=catalogs.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-    )["Messages"]
-    event = {"Records": [sqs_record(message, catalogs.arn) for message in messages]}
+    _, event = catalogs.received()
     # When the function takes it twice
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []

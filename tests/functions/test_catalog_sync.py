@@ -56,12 +56,16 @@ class Catalogs:
             )["MessageId"]
         )
 
-    def run(self, context: Any = None) -> dict[str, Any]:
-        """One batch as Lambda's event source hands it over (at most 10), and what Lambda then deletes."""
-        messages = self.stack.sqs.receive_message(
+    def received(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The visible messages (at most 10), and the event Lambda's event source makes of them."""
+        messages: list[dict[str, Any]] = self.stack.sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
         ).get("Messages", [])
-        event = {"Records": [sqs_record(message, self.arn) for message in messages]}
+        return messages, {"Records": [sqs_record(message, self.arn) for message in messages]}
+
+    def run(self, context: Any = None) -> dict[str, Any]:
+        """One batch as Lambda's event source hands it over (at most 10), and what Lambda then deletes."""
+        messages, event = self.received()
         result: dict[str, Any] = self.handler(event, context or LambdaContext())
         failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
         for message in messages:
@@ -266,10 +270,7 @@ def test_the_same_batch_delivered_again_is_answered_from_its_record(catalogs: Ca
     # Given a coalesced batch applied, whose deletion was lost (SQS delivers it again, the same messages)
     catalogs.send(add("i1"))
     catalogs.send(add("i2"))
-    messages = catalogs.stack.sqs.receive_message(
-        QueueUrl=catalogs.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-    )["Messages"]
-    event = {"Records": [sqs_record(message, catalogs.arn) for message in messages]}
+    _, event = catalogs.received()
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
     # When the same records come again
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
@@ -283,10 +284,7 @@ def test_applied_messages_delivered_again_among_new_ones_are_not_applied_twice(c
     catalogs.send(add("j1"))
     catalogs.send(add("j2"))
     sqs = catalogs.stack.sqs
-    first = sqs.receive_message(
-        QueueUrl=catalogs.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-    )["Messages"]
-    event = {"Records": [sqs_record(message, catalogs.arn) for message in first]}
+    first, event = catalogs.received()
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
     # When they come again with a new addition behind them
     for message in first:

@@ -139,19 +139,27 @@ def test_the_last_receive_dead_letters_with_the_reason_and_the_original_place(
     assert attributes["talonStatus"] == "503"
 
 
+def fifo_queues(stack: Stack, monkeypatch: pytest.MonkeyPatch, max_receive_count: int | None = None) -> tuple[str, str]:
+    """The function's FIFO queue and DLQ, as the session queue is deployed; with `max_receive_count`, SQS
+    moves a message to the DLQ by itself after that many receives (and the function is told so)."""
+    suffix = uuid.uuid4().hex[:8]
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    dlq = stack.sqs.create_queue(QueueName=f"dlq-{suffix}.fifo", Attributes=attributes)["QueueUrl"]
+    own = {**attributes, "VisibilityTimeout": "1"}
+    told: dict[str, str] = {}
+    if max_receive_count is not None:
+        dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        own["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
+        told["MAX_RECEIVE_COUNT"] = str(max_receive_count)
+    queue = stack.sqs.create_queue(QueueName=f"q-{suffix}.fifo", Attributes=own)["QueueUrl"]
+    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq, **told)
+    return queue, dlq
+
+
 @pytest.fixture
 def fifo(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     """Given the function's queue and DLQ are FIFO, as the session queue is deployed."""
-    suffix = uuid.uuid4().hex[:8]
-    dlq = stack.sqs.create_queue(
-        QueueName=f"dlq-{suffix}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-    )["QueueUrl"]
-    queue = stack.sqs.create_queue(
-        QueueName=f"q-{suffix}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "1"},
-    )["QueueUrl"]
-    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq)
-    return queue, dlq
+    return fifo_queues(stack, monkeypatch)
 
 
 def send_fifo(stack: Stack, queue: str, body: str) -> None:
@@ -372,6 +380,18 @@ class Deliveries:
         return [call for call in self.calls()[before:] if call in WRITES]
 
 
+def superseded_and_back_to_two_writes(stack: Stack, talon: Deliveries, logs: LogCapture, queue: str) -> None:
+    """Then the redriven update was superseded and its hole is out; and the next update (total 3) is applied
+    with two writes: the idempotency record's claim and its answer."""
+    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
+        "superseded: a newer update of this customer was applied; acknowledged, not applied"
+    ]
+    assert holes(stack) == []
+    send_fifo(stack, queue, session_message(3))
+    assert talon.deliver() == ["UpdateItem", "UpdateItem"]
+    assert talon.applied == [2, 3]
+
+
 def test_an_update_in_order_writes_twice_and_one_dead_lettered_marks_its_customer_until_it_is_back(
     stack: Stack,
     httpserver: HTTPServer,
@@ -403,14 +423,7 @@ def test_an_update_in_order_writes_twice_and_one_dead_lettered_marks_its_custome
     # Then it is superseded, not applied over the newer update, and takes its hole out (one write)
     assert talon.deliver() == ["UpdateItem"]
     assert talon.applied == [2]
-    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
-        "superseded: a newer update of this customer was applied; acknowledged, not applied"
-    ]
-    assert holes(stack) == []
-    # And the next update is back to two writes: the idempotency record's claim and its answer
-    send_fifo(stack, queue, session_message(3))
-    assert talon.deliver() == ["UpdateItem", "UpdateItem"]
-    assert talon.applied == [2, 3]
+    superseded_and_back_to_two_writes(stack, talon, logs, queue)
 
 
 class Crash(BaseException):
@@ -428,15 +441,7 @@ def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven
 ) -> None:
     # Given a FIFO queue whose DLQ takes a message after 2 receives (maxReceiveCount 2, and the function
     # told so), and the function crashing on session s-1's first update every time it calls Talon.One
-    suffix = uuid.uuid4().hex[:8]
-    fifo_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-    dlq = stack.sqs.create_queue(QueueName=f"dlq-{suffix}.fifo", Attributes=fifo_attributes)["QueueUrl"]
-    dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
-    queue = stack.sqs.create_queue(
-        QueueName=f"q-{suffix}.fifo", Attributes={**fifo_attributes, "VisibilityTimeout": "1", "RedrivePolicy": policy}
-    )["QueueUrl"]
-    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq, MAX_RECEIVE_COUNT="2")
+    queue, dlq = fifo_queues(stack, monkeypatch, max_receive_count=2)
     talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
     from talon_relay.core import service
 
@@ -470,14 +475,7 @@ def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven
     # Then it is superseded, not applied over the newer update, and its hole is out
     talon.deliver()
     assert talon.applied == [2]
-    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
-        "superseded: a newer update of this customer was applied; acknowledged, not applied"
-    ]
-    assert holes(stack) == []
-    # And the next update is applied with two writes
-    send_fifo(stack, queue, session_message(3))
-    assert talon.deliver() == ["UpdateItem", "UpdateItem"]
-    assert talon.applied == [2, 3]
+    superseded_and_back_to_two_writes(stack, talon, logs, queue)
 
 
 def test_an_update_dead_lettered_unread_on_its_last_receive_marks_its_customer_too(
