@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import os
+import pickle
 import re
 import string
 import threading
@@ -341,6 +342,166 @@ def patch_item_writes_atomic() -> None:
     backend._talon_relay_atomic_patch = True  # type: ignore[attr-defined]
 
 
+#: Parsed expressions kept per moto process (one entry per distinct text and bindings): a bound, not a budget.
+_PARSED_LIMIT = 4096
+#: A placeholder as moto's condition lexer reads one (`comparisons.py`: `(:|#)?[A-z0-9\-_]+`).
+_PLACEHOLDER = re.compile(r"[:#][A-z0-9\-_]+")
+
+
+def _bindings(text: str, names: dict[str, Any] | None, values: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What a condition's parse can read besides its text: the names and values its placeholders name
+    (moto puts both into the parsed condition). None when one cannot be a key (nothing is cached)."""
+    try:
+        tokens = sorted(set(_PLACEHOLDER.findall(text)))
+        bound = [(t, (names or {}).get(t) if t[0] == "#" else (values or {}).get(t)) for t in tokens]
+        return (text, json.dumps(bound, sort_keys=True))
+    except (TypeError, ValueError):
+        return None
+
+
+def patch_expression_parsing() -> None:
+    """Make moto parse each distinct update and condition expression once: a speed patch, no behaviour changes.
+
+    moto (5.2.5) parses a transaction item's update expression twice and its condition twice, per item and per
+    call (its request check, then the write), deep-copies the update's tree twice to validate it, and rebuilds
+    each validator's table of node types at every node: most of a claim of 10 records' 40 ms on loopback
+    (docs/performance.md), for the same few texts the relay sends. Here:
+
+    - an update expression's tree is kept by its text; moto's validator changes only its own copy of it
+      (`Validator.__init__`, nothing else writes it), now unpickled from the tree's pickle (the same copy);
+    - a condition's parse is kept by its text with the names and values it names (moto writes both into the
+      parsed condition, which it only reads afterwards);
+    - each validator's table of node types is read once per validator (moto's `_processing_map` is a constant
+      table), and whether a node's class is a node, and one the validator processes, once per class.
+
+    A text moto refuses raises as before and is not kept. tests/local/test_moto_parsing.py checks that the
+    relay's claims, completions, ordering records and failed conditions end as unpatched moto ends them.
+    """
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators
+
+    nodes: Any = ast_nodes  # moto's parsing modules are untyped
+    update: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
+    condition: Any = comparisons.ConditionExpressionParser
+    if getattr(update, "_talon_relay_parse_patch", False):
+        return
+    traverser = nodes.DepthFirstTraverser
+    #: moto's own, for the test that compares (tests/local/test_moto_parsing.py): (owner, name, original)
+    update._talon_relay_unpatched = [
+        (update, "make", update.__dict__["make"]),
+        (validators, "deepcopy", copy.deepcopy),
+        (condition, "parse", condition.parse),
+        (traverser, "nodes_to_be_processed", traverser.nodes_to_be_processed),
+        (traverser, "process", traverser.process),
+        (traverser, "traverse_node_recursively", traverser.traverse_node_recursively),
+    ]
+    _keep_update_trees(update, validators)
+    _keep_conditions(condition)
+    _keep_node_types(traverser, nodes.Node)
+    update._talon_relay_parse_patch = True
+
+
+def _keep_update_trees(parser: Any, validators: Any) -> None:
+    """An update expression's tree kept by its text, and copied for moto's validator from its pickle."""
+    make = parser.make.__func__
+    trees: dict[str, Any] = {}
+    pickles: dict[int, bytes] = {}  # by id() of a tree in `trees`, which keeps it alive
+
+    def cached_make(cls: Any, expression: str) -> Any:
+        tree = trees.get(expression)
+        if tree is None:
+            tree = make(cls, expression)
+            if len(trees) >= _PARSED_LIMIT:
+                trees.clear()
+                pickles.clear()
+            pickles[id(tree)] = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+            trees[expression] = tree
+        return tree
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        pickled = pickles.get(id(value))
+        return copy.deepcopy(value, memo) if pickled is None else pickle.loads(pickled)  # noqa: S301 - our own
+
+    parser.make = classmethod(cached_make)
+    validators.deepcopy = deepcopy
+
+
+def _keep_conditions(parser: Any) -> None:
+    """A condition's parse kept by its text and the names and values it names (`_bindings`)."""
+    parse = parser.parse
+    conditions: dict[tuple[Any, ...], tuple[Any, list[str], list[str]]] = {}
+
+    def cached_parse(self: Any) -> Any:
+        text = self.condition_expression
+        key = _bindings(text, self.expression_attribute_names, self.expression_attribute_values) if text else None
+        if key is None:
+            return parse(self)
+        found = conditions.get(key)
+        if found is None:
+            op = parse(self)
+            if len(conditions) >= _PARSED_LIMIT:
+                conditions.clear()
+            found = conditions[key] = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+        op, names_found, values_found = found
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
+    parser.parse = cached_parse
+
+
+def _keep_node_types(traverser: Any, node_class: type) -> None:
+    """What moto's validators ask of each node's class, asked once: is it a node, does this validator process
+    it, with what (`_processing_map`, a constant table). moto's node classes are ABCs with no registered
+    virtual subclasses, so an isinstance answer depends on the class alone."""
+    is_node: dict[type, bool] = {}
+
+    def processing(self: Any) -> tuple[tuple[type, Any], ...]:
+        table: tuple[tuple[type, Any], ...] | None = self.__dict__.get("_talon_relay_map")
+        if table is None:
+            table = self.__dict__["_talon_relay_map"] = tuple(self._processing_map().items())
+            self.__dict__["_talon_relay_types"] = tuple(kind for kind, _ in table)
+            self.__dict__["_talon_relay_processed"] = {}
+        return table
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        processing(self)
+        types: tuple[type, ...] = self.__dict__["_talon_relay_types"]
+        return types
+
+    def process(self: Any, node: Any) -> Any:
+        for kind, processor in processing(self):
+            if isinstance(node, kind):
+                return processor(node)
+        return None
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        """moto's own (`DepthFirstTraverser.traverse_node_recursively`), its isinstance answers kept by class."""
+        kind = type(node)
+        if kind not in is_node:
+            is_node[kind] = isinstance(node, node_class)
+        if is_node[kind]:
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            processing(self)
+            processed: dict[type, bool] = self.__dict__["_talon_relay_processed"]
+            if kind not in processed:
+                processed[kind] = isinstance(node, self.nodes_to_be_processed())
+            if processed[kind]:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    traverser.nodes_to_be_processed = nodes_to_be_processed
+    traverser.process = process
+    traverser.traverse_node_recursively = traverse_node_recursively
+
+
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
     stack, the tests and the bench start local AWS."""
@@ -349,6 +510,7 @@ def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     patch_message_size_rule()
     patch_transaction_backups()
     patch_item_writes_atomic()
+    patch_expression_parsing()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
