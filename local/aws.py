@@ -369,6 +369,8 @@ def patch_expression_parsing() -> None:
 
     - an update expression's tree is kept by its text; moto's validator changes only its own copy of it
       (`Validator.__init__`, nothing else writes it), now unpickled from the tree's pickle (the same copy);
+      its clauses are counted once (`ActionCountValidator` reads the tree alone), not at every node of every
+      validation (a tree moto refuses is counted, and refused, each time as before);
     - a condition's parse is kept by its text with the names and values it names (moto writes both into the
       parsed condition, which it only reads afterwards);
     - each validator's table of node types is read once per validator (moto's `_processing_map` is a constant
@@ -390,6 +392,7 @@ def patch_expression_parsing() -> None:
     update._talon_relay_unpatched = [
         (update, "make", update.__dict__["make"]),
         (validators, "deepcopy", copy.deepcopy),
+        (validators.Validator, "validate", validators.Validator.validate),
         (condition, "parse", condition.parse),
         (traverser, "nodes_to_be_processed", traverser.nodes_to_be_processed),
         (traverser, "process", traverser.process),
@@ -414,6 +417,11 @@ def _keep_update_trees(parser: Any, validators: Any) -> None:
             if len(trees) >= _PARSED_LIMIT:
                 trees.clear()
                 pickles.clear()
+            try:  # its clauses counted once (its text alone decides): a tree moto refuses is counted each time
+                validators.ActionCountValidator().traverse(copy.deepcopy(tree))
+                tree._talon_relay_counted = True
+            except Exception:  # noqa: S110 - moto raises it again, where it always did
+                pass
             pickles[id(tree)] = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
             trees[expression] = tree
         return tree
@@ -422,8 +430,18 @@ def _keep_update_trees(parser: Any, validators: Any) -> None:
         pickled = pickles.get(id(value))
         return copy.deepcopy(value, memo) if pickled is None else pickle.loads(pickled)  # noqa: S301 - our own
 
+    def validate(self: Any) -> Any:
+        """moto's `Validator.validate`, without counting the clauses of a tree counted already."""
+        node = self.node_to_validate
+        counted = getattr(node, "_talon_relay_counted", False)
+        for processor in self.processors:
+            if not (counted and type(processor) is validators.ActionCountValidator):
+                node = processor.traverse(node)
+        return node
+
     parser.make = classmethod(cached_make)
     validators.deepcopy = deepcopy
+    validators.Validator.validate = validate
 
 
 def _keep_conditions(parser: Any) -> None:

@@ -81,9 +81,11 @@ def replay(dynamodb: Any, calls: list[Call]) -> tuple[list[Any], list[Any]]:
     """The calls sent again to a new table (of one name: moto's answers name it): each one's outcome, and the
     table's items afterwards."""
     table = new_table(dynamodb, "relay-replayed")
-    outcomes = [outcome(dynamodb, name, {**kwargs, **with_table(kwargs, table)}) for name, kwargs in calls]
-    items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
-    dynamodb.delete_table(TableName=table)
+    try:
+        outcomes = [outcome(dynamodb, name, {**kwargs, **with_table(kwargs, table)}) for name, kwargs in calls]
+        items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+    finally:
+        dynamodb.delete_table(TableName=table)
     return outcomes, sorted(items, key=lambda item: str(item["id"]))
 
 
@@ -168,3 +170,36 @@ def test_moto_answers_the_relays_requests_with_its_parses_kept_as_it_does_withou
     errors = [answer["error"] for answer in unpatched[0] if "error" in answer]
     assert errors.count("ConditionalCheckFailedException") >= 3
     assert "TransactionCanceledException" in errors
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "SET a = :a SET b = :a",  # two SET clauses
+        "SET a = :a REMOVE a",  # one path twice
+        "SET a = :a,",  # not an expression
+    ],
+)
+def test_moto_refuses_the_updates_it_refused_with_its_parses_kept(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, update: str
+) -> None:
+    from moto.dynamodb.parsing import expressions
+
+    parser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]  # moto's untyped parser
+    request = {
+        "TableName": "relay",
+        "Key": {"id": {"S": "k"}},
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": {":a": {"S": "v"}},
+    }
+    # Given an update moto refuses, sent twice with its parses kept (the second finds them kept, if any)
+    calls: list[Call] = [("update_item", request), ("update_item", request)]
+    patched = replay(dynamodb, calls)
+    # When it is sent to moto as it is
+    for owner, name, original in parser._talon_relay_unpatched:
+        monkeypatch.setattr(owner, name, original)
+    unpatched = replay(dynamodb, calls)
+    # Then moto refuses it the same way, each time, and writes nothing
+    assert patched == unpatched
+    assert all(answer.get("error") == "ValidationException" for answer in unpatched[0])
+    assert unpatched[1] == []
