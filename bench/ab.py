@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         setup.close()
         sites.close()
-        for side in layers.values():
-            infra.writable_again(side)
+        for layer in layers.values():
+            infra.writable_again(layer)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -32,11 +32,11 @@ def door(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
     if STATE["replay"] and key in RECORDED:
         started = time.perf_counter_ns()
         status, headers, body = RECORDED[key]
-        answer = urllib3.HTTPResponse(
+        replayed = urllib3.HTTPResponse(
             body=io.BytesIO(body), headers=headers, status=status, preload_content=True, request_method=method
         )
         STATE["door_ns"] += time.perf_counter_ns() - started
-        return answer
+        return replayed
     answer = ORIGINAL(pool, method, url, *args, **kwargs)
     RECORDED[key] = (answer.status, dict(answer.headers), answer.data or b"")
     return answer
@@ -61,7 +61,7 @@ class Context:
 def main() -> int:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
-    HTTPConnectionPool.urlopen = door  # type: ignore[method-assign]
+    HTTPConnectionPool.urlopen = door  # type: ignore[method-assign,assignment]
     handler = importlib.import_module(spec["module"]).handler
     events = []
     for n, event in enumerate(spec["events"]):
