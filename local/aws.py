@@ -363,8 +363,9 @@ def patch_expression_parsing() -> None:
     """Make moto parse each distinct update and condition expression once: a speed patch, no behaviour changes.
 
     moto (5.2.5) parses a transaction item's update expression twice and its condition twice, per item and per
-    call (its request check, then the write), deep-copies the update's tree twice to validate it, and rebuilds
-    each validator's table of node types at every node: most of a claim of 10 records' 40 ms on loopback
+    call (its request check, then the write), deep-copies the update's tree twice to validate it, counts its
+    clauses and rebuilds each validator's table of node types at every node: most of a claim of 10 records'
+    40 ms on loopback
     (docs/performance.md), for the same few texts the relay sends. Here:
 
     - an update expression's tree is kept by its text; moto's validator changes only its own copy of it
@@ -377,7 +378,8 @@ def patch_expression_parsing() -> None:
       table), and whether a node's class is a node, and one the validator processes, once per class.
 
     A text moto refuses raises as before and is not kept. tests/local/test_moto_parsing.py checks that the
-    relay's claims, completions, ordering records and failed conditions end as unpatched moto ends them.
+    relay's claims, completions, ordering records and failed conditions end as unpatched moto ends them, and
+    that updates moto refuses are refused alike.
     """
     from moto.dynamodb import comparisons
     from moto.dynamodb.parsing import ast_nodes, expressions, validators
@@ -422,7 +424,8 @@ def _keep_update_trees(parser: Any, validators: Any) -> None:
                 tree._talon_relay_counted = True
             except Exception:  # noqa: S110 - moto raises it again, where it always did
                 pass
-            pickles[id(tree)] = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+            with contextlib.suppress(Exception):  # a tree that will not pickle is deep-copied, as moto does
+                pickles[id(tree)] = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
             trees[expression] = tree
         return tree
 
