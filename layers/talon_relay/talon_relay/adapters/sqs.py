@@ -290,4 +290,6 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         seconds=cfg.application_batch_seconds,
         several=len(container.applications().by_name) > 1,
     )
+    if not failed:
+        return {"batchItemFailures": []}
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
