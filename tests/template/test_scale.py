@@ -51,6 +51,9 @@ def test_each_queue_function_makes_at_most_max_concurrency_x_batch_concurrency_c
     # And each invocation processes BatchConcurrency message groups at once (10 by default: a whole batch)
     assert env(template, op)["BATCH_CONCURRENCY"] == ref("BatchConcurrency")
     assert default(parameters, "BatchConcurrency") == 10
+    # And no more than a batch's records (BatchSize 10): a larger value would only start idle threads
+    assert parameters["BatchConcurrency"]["MaxValue"] == 10
+    assert {e["BatchSize"] for e in events_of(template, op, "SQS")} == {10}
 
 
 def test_a_batch_is_worked_on_at_once_and_each_thread_has_its_own_kept_connection(parameters: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ def test_the_process_environment_is_the_default_source(monkeypatch: pytest.Monke
         ({"TALON_SECRET_ARN": ARN, "TALON_MAX_RETRIES": "11"}, "TALON_MAX_RETRIES"),
         ({"TALON_SECRET_ARN": ARN, "TALON_READ_TIMEOUT": "0"}, "TALON_READ_TIMEOUT"),
         ({"TALON_SECRET_ARN": ARN, "TALON_SECRET_MAX_AGE": "-1"}, "TALON_SECRET_MAX_AGE"),
+        ({"TALON_SECRET_ARN": ARN, "BATCH_CONCURRENCY": "11"}, "BATCH_CONCURRENCY"),  # more than a batch holds
     ],
 )
 def test_a_wrong_environment_is_one_error_naming_the_variable(environ: dict[str, str], variable: str) -> None:

@@ -108,10 +108,9 @@ def handle(container: Container, operation: Operation, event: Event, context: An
         sent = headers(event.get("headers"))
         # a synchronous request with an Idempotency-Key: its signature is recorded by its idempotency
         # record's claim (one DynamoDB write, not two: access.authenticate, aws.idempotency)
-        fold = (
-            "idempotency-key" in sent and not operation.cache_seconds and not (_wants_async(sent) and operation.queued)
-        )
-        application, unrecorded = access.authenticate(
+        queued = operation.queued and _wants_async(sent)  # a read is answered now: nothing to queue
+        fold = "idempotency-key" in sent and not operation.cache_seconds and not queued
+        admission = access.authenticate(
             container,
             operation,
             method=event["httpMethod"],
@@ -122,6 +121,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             identity=event["requestContext"].get("identity") or {},
             fold=fold,
         )
+        application = admission.application
         logger.append_keys(application=application)
         key = _idempotency_key(sent)
         value, checked = _json_body(sent, body, operation)
@@ -135,9 +135,10 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             application=application,
             checked=checked,
             keyed=key is not None,
-            queued=_wants_async(sent) and operation.queued,
+            queued=queued,
+            signed_path=admission.signed_path,
         )
-        if _wants_async(sent) and operation.queued:  # a read is answered now: nothing to queue
+        if queued:
             return _enqueue(container, request, key or request_id)
         caller = (
             read_cache.caller_of(event["requestContext"].get("identity") or {}, sent) if operation.cache_seconds else ""
@@ -147,7 +148,12 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             logger.info("answered from the read cache", extra={"age_seconds": round(hit.age, 3)})
             return answer(operation.success_status, hit.text, read_cache.headers(hit))
         result = service.execute(
-            container, request, context=context, correlation_id=request_id, idempotency_key=key, signatures=unrecorded
+            container,
+            request,
+            context=context,
+            correlation_id=request_id,
+            idempotency_key=key,
+            signatures=admission.unrecorded,
         )
         if caller:
             read_cache.keep(container, request, caller, result)

@@ -10,6 +10,7 @@ record a captured request could be sent again and again within its five-minute w
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.store import store
@@ -101,6 +102,17 @@ def _one(matched: list[str], refusal: Unauthenticated | None, what: str, *, head
     raise refusal or Unauthenticated(f"no application takes a {what}", header=header)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Who was let in: the application reached, the replay ids still to record (`authenticate`'s `fold`),
+    and the canonical path a signature was checked against (None: none was; made once, it is the
+    request's path too when its parameters pass as sent: `core.request`)."""
+
+    application: str
+    unrecorded: tuple[str, ...] = ()
+    signed_path: str | None = None
+
+
 def authenticate(
     container: Container,
     operation: Operation,
@@ -112,11 +124,11 @@ def authenticate(
     body: bytes,
     identity: Mapping[str, Any],
     fold: bool = False,
-) -> tuple[str, tuple[str, ...]]:
-    """Let the request in and return the application it reaches (`core/applications.py`: the one its
-    key or signing secret belongs to) and the replay ids still to record, or raise Unauthenticated (401)
-    saying why; `headers` by lower-cased name, `identity` API Gateway's (its `apiKeyId` when it checked
-    an API key).
+) -> Admission:
+    """Let the request in and return its Admission: the application it reaches (`core/applications.py`:
+    the one its key or signing secret belongs to), the replay ids still to record and the signed path;
+    or raise Unauthenticated (401) saying why. `headers` by lower-cased name, `identity` API Gateway's
+    (its `apiKeyId` when it checked an API key).
 
     `fold`: the request goes on to its idempotency record (it has an Idempotency-Key), whose one claim
     can record a v2 signature (`aws.idempotency`: a replay can only reach that record, since v2 signs the
@@ -126,15 +138,15 @@ def authenticate(
     cfg = container.settings()
     apps = container.applications()
     if cfg.caller_auth == "disabled":
-        return DEFAULT, ()  # trusted networks only: unsigned callers reach the default application
+        return Admission(DEFAULT)  # trusted networks only: unsigned callers reach the default application
     if identity.get("apiKeyId"):
-        return apps.key_api, ()  # the key API: API Gateway has checked the sender's API key and usage plan
+        return Admission(apps.key_api)  # the key API: API Gateway has checked the sender's API key and usage plan
     authorization = headers.get("authorization")
     signature = headers.get(signatures.SIGNATURE_HEADER.lower())
     if authorization is not None and signature is None:
         if not cfg.caller_api_keys_secret_arn and not apps.several:
             raise SettingsError("CALLER_API_KEYS_SECRET_ARN must be set to accept Authorization: ApiKey-v1")
-        return by_caller_key(container, authorization), ()
+        return Admission(by_caller_key(container, authorization))
     if not cfg.caller_signing_secret_arn:
         raise SettingsError("CALLER_SIGNING_SECRET_ARN must be set while CALLER_AUTH is required")
     signed_path = operation.canonical_path(dict(path_params), dict(query))
@@ -153,8 +165,8 @@ def authenticate(
 
     application, verified = by_signature(container, verify)
     if fold and verified.replay_ids == (verified.v2_id,) and store(container) is not None:
-        return application, verified.replay_ids
+        return Admission(application, verified.replay_ids, signed_path)
     remember(container, verified, application=application)
     if verified.version == "v1":  # who still signs the old way, for the migration (docs/api.md)
         logger.info("deprecated signature scheme v1", extra={"source_ip": identity.get("sourceIp")})
-    return application, ()
+    return Admission(application, (), signed_path)

@@ -44,7 +44,7 @@ class Settings:
         "CALLER_SIGNATURE_V1", schema=cs.literal_schema(["accepted", "refused"]), default="accepted"
     )
     #: Records of different message groups processed at once in one SQS batch.
-    batch_concurrency: int = key("BATCH_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
+    batch_concurrency: int = key("BATCH_CONCURRENCY", schema=cs.int_schema(ge=1, le=10), default=10)
     #: Seconds of an invocation one application's messages may take in a batch shared with another's
     #: (adapters/lanes.py): a slow Talon.One delays the others' next messages this long at most.
     application_batch_seconds: float = key(

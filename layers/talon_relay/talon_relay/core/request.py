@@ -43,8 +43,9 @@ class Request:
     query: Mapping[str, str] = field(default_factory=dict)
     #: The Talon.One application it is for (docs/applications.md), decided where it entered.
     application: str = DEFAULT
-    #: The request path and query, each id percent-encoded as one segment.
-    path: str = field(init=False)
+    #: The request path and query, each id percent-encoded as one segment (made here unless given: the
+    #: path a signature was checked against, when the parameters it was made of passed as they are).
+    path: str = ""
     #: What identifies the request's content (for idempotency checks and queued copies).
     payload: dict[str, Any] = field(init=False)
     #: The customer key the request belongs to (its FIFO message group), when it has one.
@@ -52,7 +53,8 @@ class Request:
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: set once, while it is made
-        set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
+        if not self.path:
+            set_field(self, "path", self.operation.canonical_path(dict(self.params), dict(self.query)))
         set_field(self, "payload", {"params": dict(self.params), "query": dict(self.query), "body": self.body})
         key = self.operation.group_by
         group = self.operation.group
@@ -112,12 +114,14 @@ def parse_request(
     checked: bool = False,
     keyed: bool = False,
     queued: bool = False,
+    signed_path: str | None = None,
 ) -> Request:
     """Check a request (the body as a parsed JSON value, `raw` its bytes when the caller sent
     bytes); raise InvalidRequest naming every fault. Nothing in the request is changed. `checked`:
     `raw` passed the operation's checker already (`checkers.valid_json`), `body` UNREAD; its value is
     read only if a later step needs it: an idempotency record hashes it (`keyed`), a queued copy carries
-    it (`queued`), or the customer key (the FIFO group) is one of its fields."""
+    it (`queued`), or the customer key (the FIFO group) is one of its fields. `signed_path`: the canonical
+    path a signature was checked against (`access.authenticate`), made of `params` and `query` as sent."""
     clean, errors = path_params(operation, params)
     clean_query, query_errors = _query(operation, query)
     errors += query_errors + ([] if checked and raw is not None else _body(operation, body))
@@ -126,11 +130,15 @@ def parse_request(
     group_key = operation.group_by
     if body is UNREAD and (keyed or queued or (group_key is not None and group_key not in clean)):
         body = json.loads(raw or b"")  # checked: the value input_limits.parse_json reads
+    # the signed path is the request's own when the parameters passed unchanged (else it is made anew)
+    path = signed_path if signed_path and clean == params and clean_query == (query or {}) else ""
     if operation.body is None or body is None:
-        return Request(operation=operation, params=clean, query=clean_query, application=application)
+        return Request(operation=operation, params=clean, query=clean_query, application=application, path=path)
     if raw is None:  # a queued message: the same JSON value, as compact JSON
         raw = _COMPACT.encode(body).encode()
-    return Request(operation=operation, params=clean, body=body, raw=raw, query=clean_query, application=application)
+    return Request(
+        operation=operation, params=clean, body=body, raw=raw, query=clean_query, application=application, path=path
+    )
 
 
 def validation_errors(exc: ValidationError) -> list[APIError]:

@@ -1,0 +1,155 @@
+"""Old layer against new, warm, in one harness: `python -m bench.ab FUNCTION... [--old REF] [--cpu]`.
+
+A development aid (not part of `make bench`): the built layer twice, its `talon_relay` package taken
+from REF (`git archive`, default main) and from the working tree, the children of both alternating
+round by round (old then new, new then old) against one stand-in, moto and extension, as `make bench`
+sets them up. Default: `child_warm`'s signed API case (a read's cache misses too), the Warm overhead
+rows' figure "without DynamoDB" per round and the medians. `--cpu`: `child_cpu`, the relay's own CPU
+per call with every answer replayed at urllib3's door (no I/O, no other process running between),
+which moves by a few microseconds where the warm rows move by a hundred on a shared machine.
+The build is used as it is (`make build` first if the dependencies changed; the relay's own code of
+both sides is the source, without bytecode: warm calls do not read it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench import events, infra
+from bench.events import OPS, Op
+from bench.harness import API_KEY, SIGNING_KEY, Setup, lambda_env, prepare_sites, run_child, start, warm_cases
+from bench.infra import log
+from bench.run import _varied_segment
+
+PACKAGE = Path("layers/talon_relay/talon_relay")
+
+
+def _layer(base: Path, dest: Path, package: Path) -> Path:
+    """A copy of the built layer with `package` as its talon_relay."""
+    shutil.copytree(base, dest, symlinks=True)
+    infra.writable_again(dest)
+    shutil.rmtree(dest / "talon_relay")
+    shutil.copytree(package, dest / "talon_relay", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def _warm_spec(setup: Setup, op: Op, args: argparse.Namespace) -> dict[str, Any]:
+    assert setup.standin is not None
+    cases = [case for case in warm_cases(op) if case["name"] == "api"]
+    varied = _varied_segment(cases[0]["event"]) if op.cached else None
+    if varied is not None:
+        cases.append({**cases[0], "name": "api_miss", "vary": varied[0], "vary_segment": varied[1]})
+    return {
+        "module": op.folder,
+        "function_name": op.function_name,
+        "url": setup.standin.fast_url,
+        "api_key": API_KEY,
+        "warmup": args.warmup,
+        "calls": args.calls,
+        "cases": cases,
+    }
+
+
+def _cpu_spec(op: Op, args: argparse.Namespace, now: float) -> dict[str, Any]:
+    api = events.load_event(op.folder, "api")
+    count = args.warmup + args.calls
+    return {
+        "module": op.folder,
+        "function_name": op.function_name,
+        "warmup": args.warmup,
+        "calls": args.calls,
+        # each signed apart (a signature is accepted once), a tenth of a millisecond apart
+        "events": [events.sign_api_event(api, SIGNING_KEY, now - n / 1e4) for n in range(count)],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
+    parser.add_argument("functions", nargs="+", choices=sorted(OPS), metavar="FUNCTION")
+    parser.add_argument("--old", default="main", help="the git ref of the old side (default main)")
+    parser.add_argument("--rounds", type=int, default=6, help="children per side, alternating (default 6)")
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--cpu", action="store_true", help="the relay's own CPU, answers replayed at the door")
+    args = parser.parse_args(argv)
+    ops = [OPS[name] for name in args.functions]
+    workdir = infra.scratch_dir()
+    python = infra.runtime_python()
+    sites, _ = prepare_sites(workdir, python, [op.folder for op in ops], "never")
+    old_source = workdir / "old-source"
+    old_source.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", args.old, str(PACKAGE)], cwd=infra.ROOT, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(old_source)], input=archive.stdout, check=True)
+    layers = {
+        "old": _layer(sites.layer, workdir / "old" / "python", old_source / PACKAGE),
+        "new": _layer(sites.layer, workdir / "new" / "python", infra.ROOT / PACKAGE),
+    }
+    setup = start(workdir, python, sites, 50.0)
+    try:
+        for op in ops:
+            figures: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+            log(f"{op.folder}: {args.rounds} rounds of {args.calls} calls per side, alternating")
+            for round_ in range(args.rounds):
+                for side in ("old", "new") if round_ % 2 == 0 else ("new", "old"):
+                    env = lambda_env(setup, op, secret_arn=setup.fast_secret)
+                    env["PYTHONPATH"] = env["PYTHONPATH"].replace(str(sites.layer), str(layers[side]))
+                    if args.cpu:
+                        spec = _cpu_spec(op, args, time.time())
+                        source = (infra.BENCH / "child_cpu.py").read_text()
+                        result = _run(python, source, spec, env, workdir)
+                        figures[side].setdefault("api (relay CPU, door apart)", []).append(
+                            result["without_door_ns"] / 1e3
+                        )
+                        continue
+                    result, _ = run_child("warm", python, _warm_spec(setup, op, args), env, workdir, 600)
+                    for name, case in result["cases"].items():
+                        rest = (case["handler_without_dynamodb_ns"] - case["raw_ns"]) / 1e3
+                        figures[side].setdefault(f"{name} (without DynamoDB)", []).append(rest)
+            for name in figures["old"]:
+                old, new = figures["old"][name], figures["new"][name]
+                print(
+                    f"{op.folder} {name}: old {statistics.median(old):+,.0f} us, new {statistics.median(new):+,.0f} us"
+                    f"  (rounds: old {[round(x) for x in old]}, new {[round(x) for x in new]})"
+                )
+    finally:
+        setup.close()
+        sites.close()
+        for layer in layers.values():
+            infra.writable_again(layer)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _run(python: Path, source: str, spec: dict[str, Any], env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """A child_cpu process (its stdout, the handler's logs, to /dev/null); its result."""
+    spec_path, result_path = workdir / f"{uuid.uuid4().hex}.json", workdir / f"{uuid.uuid4().hex}.result"
+    spec_path.write_text(json.dumps(spec))
+    proc = subprocess.run(
+        [str(python), "-S", "-c", source, str(spec_path), str(result_path)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise infra.BenchError(f"cpu child ({spec['module']}) failed: {proc.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    if set(result["statuses"]) - {"200", "201", "204"}:
+        raise infra.BenchError(f"cpu child ({spec['module']}): answers {result['statuses']}")
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
