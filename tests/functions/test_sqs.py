@@ -106,6 +106,33 @@ def test_one_bad_record_never_fails_its_neighbours(stack: Stack, httpserver: HTT
     assert paths.count("/v1/customer_sessions/s-down") == 3
 
 
+def test_a_warm_container_starts_each_batch_clean(stack: Stack, httpserver: HTTPServer, load_handler: Any) -> None:
+    # Given a warm function whose last batch's FIFO group failed at its head (the record behind it skipped)
+    httpserver.expect_request("/v1/customer_sessions/s-down", method="PUT").respond_with_data("", status=503)
+    httpserver.expect_request(_prefix("/v1/customer_sessions/s-ok"), method="PUT").respond_with_json(
+        integration_state()
+    )
+    handler = load_handler("update_customer_session")
+
+    def one_group(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+        event = sqs_event("update_customer_session", bodies)
+        for record in event["Records"]:
+            record["attributes"]["MessageGroupId"] = "g-0"
+        return event
+
+    down = [{"customerSessionId": "s-down", "body": {"profileId": "p-1"}}, {"customerSessionId": "s-ok-0", "body": {}}]
+    first = handler(one_group(down), LambdaContext())
+    assert first == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]}
+    # When the same container (its batch processor kept) handles the group's next batch
+    up = [{"customerSessionId": f"s-ok-{n}", "body": {"profileId": "p-1"}} for n in (1, 2)]
+    result = handler(one_group(up), LambdaContext())
+    # Then nothing of the last batch's failure is left: every record is applied and none reported
+    assert result == {"batchItemFailures": []}
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths.count("/v1/customer_sessions/s-ok-1") == 1 and paths.count("/v1/customer_sessions/s-ok-2") == 1
+    assert "/v1/customer_sessions/s-ok-0" not in paths
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [

@@ -27,10 +27,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from talon_relay.aws import queues
 from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import RelayError
+
+if TYPE_CHECKING:
+    from talon_relay.container import Container
 
 #: A lane's calls failing in a row, for Talon.One's reasons, before its other messages of the batch wait.
 BREAKER_FAILURES = 3
@@ -47,7 +51,8 @@ def lane_of(record: dict[str, Any]) -> str:
     return prefix if slash and prefix else DEFAULT
 
 
-def _remaining(context: Any) -> float:
+def remaining(context: Any) -> float:
+    """What is left of the invocation, in seconds (infinite without a Lambda context)."""
     getter = getattr(context, "get_remaining_time_in_millis", None)
     return float(getter()) / 1000 if getter is not None else float("inf")
 
@@ -62,10 +67,10 @@ class Share:
     def __init__(self, context: Any, seconds: float) -> None:
         self._context = context
         #: the invocation's remaining time at which the share is spent
-        self._spent_at = _remaining(context) - seconds
+        self._spent_at = remaining(context) - seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        left = _remaining(self._context)
+        left = remaining(self._context)
         return max(int((left - max(self._spent_at, 0.0)) * 1000), 0)
 
     def __getattr__(self, name: str) -> Any:
@@ -162,3 +167,15 @@ def groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"
         groups.setdefault(group, []).append(record)
     return list(groups.values())
+
+
+def wait_with_the_head(
+    container: Container, group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None
+) -> None:
+    """The messages of a FIFO group behind its failed head (skipped, to keep the order) wait as long as it:
+    SQS serves none of a group while one of its messages is in flight, so the group comes back together
+    after the head's backoff, not after the queue's visibility timeout."""
+    skipped = set(failed[1:])
+    for record in group:
+        if record["messageId"] in skipped and queue_url:
+            queues.change_visibility(container, queue_url, record["receiptHandle"], seconds)

@@ -12,6 +12,7 @@ entry's group (syncCatalog: one catalog) is sent first as few joined calls as it
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -39,10 +40,7 @@ if TYPE_CHECKING:
 RECORD_RESERVE_SECONDS = 2.0
 
 
-def _remaining_seconds(context: Any) -> float:
-    """What is left of the invocation (infinite without a Lambda context)."""
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    return float(getter()) / 1000 if getter is not None else float("inf")
+_remaining_seconds = lanes.remaining  # what is left of the invocation (infinite without a Lambda context)
 
 
 @dataclass
@@ -232,16 +230,20 @@ class _RecordHandler:
         self._counts(record).add(telemetry.DEAD_LETTERED)
 
 
-def _wait_with_the_head(
-    container: Container, group: list[dict[str, Any]], failed: list[str], seconds: int, queue_url: str | None
-) -> None:
-    """The messages of a FIFO group behind its failed head (skipped, to keep the order) wait as long as it:
-    SQS serves none of a group while one of its messages is in flight, so the group comes back together
-    after the head's backoff, not after the queue's visibility timeout."""
-    skipped = set(failed[1:])
-    for record in group:
-        if record["messageId"] in skipped and queue_url:
-            queues.change_visibility(container, queue_url, record["receiptHandle"], seconds)
+def _processor(container: Container, fifo: bool) -> BatchProcessor:
+    """Powertools' processor of a group, made once per container and batch thread, as Powertools documents
+    it (made outside the handler; each `with` starts it afresh): it holds one batch's records while it runs,
+    so two threads never share one. Without the Lambda context (the record handler holds it): given one,
+    Powertools inspects the handler's signature on every batch."""
+
+    def make() -> BatchProcessor:
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
+
+        processor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
+        processor.raise_on_entire_batch_failure = False
+        return processor
+
+    return container.once(f"batch-processor:{'fifo' if fifo else 'standard'}:{threading.get_ident()}", make)
 
 
 def handle(container: Container, operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -250,20 +252,14 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
     Within a FIFO message group a failure stops the rest of that group in this batch (they are
     retried in order); other groups, and records of a standard queue, never fail with it.
     """
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        SqsFifoPartialProcessor,
-        process_partial_response,
-    )
-
     cfg = container.settings()
     batch = _RecordHandler(container, operation, context, cfg)
     records: list[dict[str, Any]] = list(event.get("Records") or [])
 
     def run(group: list[dict[str, Any]], lane_context: Any) -> set[str]:
         fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
-        handler = replace(batch, context=lane_context)  # the lane's time; the batch's records and breaker
+        # the lane's time; the batch's records and breaker
+        handler = batch if lane_context is context else replace(batch, context=lane_context)
         if operation.coalesce:  # the group's calls now, each record's outcome kept for its turn below
             from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -276,14 +272,12 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
                     time_left=lambda: _remaining_seconds(lane_context) >= RECORD_RESERVE_SECONDS,
                 )
             )
-        processor: BatchProcessor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
-        processor.raise_on_entire_batch_failure = False
-        # Without the Lambda context (the record handler holds it): given one, Powertools inspects the
-        # handler's signature on every batch, about 30 us a call.
-        response = process_partial_response(event={"Records": group}, record_handler=handler, processor=processor)
-        failed = [str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
+        processor = _processor(container, fifo)
+        with processor(group, handler):  # process_partial_response's own steps, without its event checks
+            processor.process()
+        failed = [str(item["itemIdentifier"]) for item in processor.response().get("batchItemFailures", [])]
         if fifo and failed and failed[0] in batch.delays:
-            _wait_with_the_head(container, group, failed, batch.delays[failed[0]], cfg.queue_url)
+            lanes.wait_with_the_head(container, group, failed, batch.delays[failed[0]], cfg.queue_url)
         return set(failed)
 
     # groups in parallel, each application's on its share of the threads and the time (lanes.py)
@@ -296,4 +290,6 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         seconds=cfg.application_batch_seconds,
         several=len(container.applications().by_name) > 1,
     )
+    if not failed:
+        return {"batchItemFailures": []}
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed]}
