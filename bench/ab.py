@@ -44,6 +44,9 @@ def _layer(base: Path, dest: Path, package: Path) -> Path:
 def _warm_spec(setup: Setup, op: Op, args: argparse.Namespace) -> dict[str, Any]:
     assert setup.standin is not None
     cases = [case for case in warm_cases(op) if case["name"] == "api"]
+    if args.body_kb:
+        event = events.with_body_kb(cases[0]["event"], args.body_kb)
+        cases = [{**cases[0], "event": event, "raw": events.api_raw_request(op, event)}]
     varied = _varied_segment(cases[0]["event"]) if op.cached else None
     if varied is not None:
         cases.append({**cases[0], "name": "api_miss", "vary": varied[0], "vary_segment": varied[1]})
@@ -60,6 +63,7 @@ def _warm_spec(setup: Setup, op: Op, args: argparse.Namespace) -> dict[str, Any]
 
 def _cpu_spec(op: Op, args: argparse.Namespace, now: float) -> dict[str, Any]:
     api = events.load_event(op.folder, "api")
+    api = events.with_body_kb(api, args.body_kb) if args.body_kb else api
     count = args.warmup + args.calls
     return {
         "module": op.folder,
@@ -79,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--cpu", action="store_true", help="the relay's own CPU, answers replayed at the door")
+    parser.add_argument("--body-kb", type=int, default=0, help="update_customer_session_v2's cart grown to KB")
     args = parser.parse_args(argv)
+    if args.body_kb and args.functions != ["update_customer_session_v2"]:
+        parser.error("--body-kb grows update_customer_session_v2's cart: name that function alone")
     ops = [OPS[name] for name in args.functions]
     workdir = infra.scratch_dir()
     python = infra.runtime_python()

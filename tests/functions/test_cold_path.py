@@ -89,6 +89,8 @@ def test_a_first_call_that_succeeds_never_imports_pydantic(
     assert "pydantic_core" in modules
     assert {name for name in modules if name == "pydantic" or name.startswith("pydantic.")} == set()
     assert modules.isdisjoint(MODEL_MODULES)
+    # and without msgspec, which only a body of checkers.FAST_BYTES or more is offered to
+    assert {name for name in modules if name == "msgspec" or name.startswith("msgspec.")} == set()
     # And, as deployed with the template's defaults (EffectsToEventBus=disabled: no EVENT_BUS_NAME), it
     # published nothing and imported nothing of the event bus (docs/events.md)
     assert modules.isdisjoint(BUS_MODULES)

@@ -321,3 +321,35 @@ def test_erasure_run_with_poison_erases_every_valid_request(
     assert all(f"/v1/customer_data/{integration_id}" in erased for integration_id in valid)
     for message in dead:
         assert message["MessageAttributes"]["failureReason"]["StringValue"].strip()
+
+
+def test_a_large_cart_is_forwarded_as_sent_and_its_fault_named_as_a_small_ones(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given signed session updates whose carts make them larger than checkers.FAST_BYTES (msgspec checks
+    # them first): one valid, and the same with one item's quantity 0 and the same small body with that item
+    answer_everything(httpserver)
+    sample = json.loads(load_event("update_customer_session_v2", "api")["body"])
+    item = {"sku": "S", "quantity": 1, "price": 2.5, "name": "n", "attributes": {"a": [1, {"b": "é"}]}}
+    bad = {"sku": "Z", "quantity": 0}
+    bodies = {}
+    for name, items in (("large", [item] * 300), ("large, bad", [item] * 299 + [bad]), ("small, bad", [bad])):
+        body = copy.deepcopy(sample)
+        body["customerSession"]["cartItems"] = items
+        bodies[name] = json.dumps(body, ensure_ascii=False)
+    assert len(bodies["large"].encode()) >= 16_384
+    answers = {}
+    for name, text in bodies.items():
+        event = copy.deepcopy(load_event("update_customer_session_v2", "api"))
+        event["body"] = text
+        event["headers"][callers.SIGNATURE_HEADER] = sign_event(event, "fn-test-signing-secret-0a9e7d")
+        # When each is handled
+        answers[name] = load_handler("update_customer_session_v2")(event, LambdaContext())
+    # Then the valid one reaches Talon.One byte for byte, and the bad ones get the same 400 naming the item
+    assert answers["large"]["statusCode"] == 200, answers["large"]
+    (sent,) = [request.get_data() for request, _ in httpserver.log]
+    assert sent == bodies["large"].encode()
+    large, small = (json.loads(answers[name]["body"]) for name in ("large, bad", "small, bad"))
+    assert answers["large, bad"]["statusCode"] == answers["small, bad"]["statusCode"] == 400
+    assert [error["source"] for error in large["errors"]] == [{"pointer": "/customerSession/cartItems/299/quantity"}]
+    assert [error["details"] for error in large["errors"]] == [error["details"] for error in small["errors"]]

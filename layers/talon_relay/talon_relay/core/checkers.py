@@ -10,7 +10,10 @@ was about a quarter of a cold start on python3.13 (bench/results.md); pydantic-c
 
 An API body is checked from its bytes in one pass (`valid_json`: pydantic-core parses and checks them in
 Rust, about 4x less time per KB than json.loads and then validate_python); only a body that fails is read
-again the exact way (input_limits.parse_json, then `check`), which names the fault as it always has.
+again the exact way (input_limits.parse_json, then `check`), which names the fault as it always has. A large
+body is first offered to msgspec (`fast_decoder`: typed decoding into types made from the same core schemas,
+about 4x less time per KB than validate_json, which builds a Python object for every value): what it accepts,
+the one pass would too; anything else goes the one pass.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic_core import SchemaValidator
 
@@ -31,6 +34,12 @@ from talon_relay.wire.formats import one_sync, rfc3339, unique_items, uuid_text
 FUNCTIONS = {"rfc3339": rfc3339, "unique_items": unique_items, "uuid_text": uuid_text, "one_sync": one_sync}
 
 SCHEMAS = str(Path(__file__).with_name("checkers.json"))
+#: A body of at least this many bytes is offered to msgspec first: its import (a few ms) and its types are
+#: made only in a container that receives such a body; a smaller body gains a few us at most.
+FAST_BYTES = 16_384
+
+if TYPE_CHECKING:
+    from msgspec.json import Decoder
 
 
 @cache
@@ -135,9 +144,121 @@ def json_checker(ref: str) -> SchemaValidator:
     return SchemaValidator(_bounded(schema, 0, definitions))
 
 
+class _Unsupported(LookupError):
+    """A schema with a check msgspec does not make the same way (a pattern, a function): no fast accept."""
+
+
+class _Free:
+    """A free-form value's place in a msgspec type: `_checked_free` checks it as `_within` does."""
+
+    levels = 0
+
+
+@cache
+def _free_type(levels: int) -> type[_Free]:
+    return type(f"Free{levels}", (_Free,), {"levels": levels})
+
+
+def _checked_free(kind: type, value: Any) -> Any:
+    """msgspec's dec_hook: a free-form value (already read, as JSON reads it) checked for depth and NaN."""
+    if isinstance(kind, type) and issubclass(kind, _Free):
+        _within(kind.levels)(value)  # ValueError: msgspec refuses the body
+        return kind()  # no one reads the output
+    raise NotImplementedError
+
+
+_BOUNDS = ("ge", "le", "gt", "lt", "min_length", "max_length")
+_KNOWN = {"type", "ref", "metadata", "schema", "items_schema", "keys_schema", "values_schema", "fields", "cls_name",
+          "config", "expected", "default", "schema_ref", "strict", *_BOUNDS}  # fmt: skip
+
+
+def _fast_type(node: dict[str, Any], level: int, definitions: dict[str, Any]) -> Any:
+    """The msgspec type that accepts what `node` (at `level`, as in `_bounded`) accepts, or fewer values."""
+    import msgspec
+
+    kind = node["type"]
+    if set(node) - _KNOWN or node.get("strict") is False:
+        raise _Unsupported(f"{kind}: {sorted(set(node) - _KNOWN)}")
+    if kind == "definition-ref":
+        return _fast_type(definitions[node["schema_ref"]], level, definitions)
+    if kind == "any":  # its containers are typed as the schema says: a dict of Any is a dict
+        return _free_type(MAX_DEPTH - level)
+    inner = level + 1 if kind in ("typed-dict", "list", "dict") else level
+    bounds = {key: node[key] for key in _BOUNDS if key in node}
+    made: Any
+    if kind == "default":
+        return _fast_type(node["schema"], level, definitions)
+    if kind == "nullable":
+        return _fast_type(node["schema"], level, definitions) | None
+    if kind in ("str", "int", "float", "bool"):
+        made = {"str": str, "int": int, "float": float, "bool": bool}[kind]
+    elif kind == "literal" and all(isinstance(value, str) for value in node["expected"]):
+        made = Literal[tuple(node["expected"])]
+    elif kind == "list":
+        made = list[_fast_type(node.get("items_schema", {"type": "any"}), inner, definitions)]  # type: ignore[misc]
+    elif kind == "dict" and node.get("keys_schema", {"type": "str"}) == {"type": "str"}:
+        made = dict[str, _fast_type(node.get("values_schema", {"type": "any"}), inner, definitions)]  # type: ignore[misc]
+    elif kind == "typed-dict" and node.get("config", {}).get("strict") is True:
+        if node["config"].get("extra_fields_behavior", "ignore") not in ("forbid", "allow"):
+            raise _Unsupported("unknown fields ignored")
+        fields: list[tuple[str, Any, Any]] = []
+        for index, field in enumerate(node["fields"].values()):
+            if set(field) - {"type", "schema", "required", "validation_alias", "metadata"}:
+                raise _Unsupported(f"field {sorted(field)}")
+            alias, typed = field["validation_alias"], _fast_type(field["schema"], inner, definitions)
+            if not isinstance(alias, str):
+                raise _Unsupported("an alias path")
+            if field.get("required", True):
+                fields.append((f"f{index}", typed, msgspec.field(name=alias)))
+            else:
+                fields.append(
+                    (f"f{index}", typed | msgspec.UnsetType, msgspec.field(default=msgspec.UNSET, name=alias))
+                )
+        # unknown fields refused even where the model keeps them (free-form): such a body goes the one pass
+        return msgspec.defstruct(
+            node.get("cls_name", "Body"), fields, forbid_unknown_fields=True, kw_only=True, gc=False
+        )
+    else:
+        raise _Unsupported(kind)
+    return Annotated[made, msgspec.Meta(**bounds)] if bounds else made
+
+
+@cache
+def fast_decoder(ref: str) -> Decoder[Any] | None:
+    """A msgspec decoder that accepts only bodies `json_checker(ref)` accepts (None where a check of the
+    schema has no msgspec equal: a pattern, a function, a union): typed decoding into structs in C, refusing
+    unknown fields, bounds as msgspec.Meta, free-form values checked by `_within` (test_one_pass_check.py)."""
+    import msgspec
+
+    schema = _schemas()[ref]
+    definitions: dict[str, Any] = {}
+    if schema["type"] == "definitions":
+        definitions = {item["ref"]: item for item in schema["definitions"]}
+        schema = schema["schema"]
+    try:
+        return msgspec.json.Decoder(_fast_type(schema, 0, definitions), dec_hook=_checked_free)
+    except _Unsupported:
+        return None
+
+
+def fast_accepts(ref: str, raw: bytes) -> bool:
+    """Whether msgspec accepts `raw` as the model `ref` (False: not decided; see `fast_decoder`)."""
+    fast = fast_decoder(ref)
+    if fast is None:
+        return False
+    try:
+        fast.decode(raw)
+    except Exception:  # ValidationError, DecodeError, RecursionError: the one pass decides
+        return False
+    return True
+
+
 def valid_json(ref: str, raw: bytes) -> bool:
     """Whether `raw` is JSON text that `check` would pass, parsed and checked in one pass; False for any
-    fault (the caller reads it again the exact way, which names it)."""
+    fault (the caller reads it again the exact way, which names it). A large body that msgspec accepts
+    (`fast_decoder`) is not read again; one it refuses is read by pydantic-core, which decides."""
+    if len(raw) >= FAST_BYTES and fast_accepts(ref, raw):
+        return True
     try:
         json_checker(ref).validate_json(raw, by_alias=True, by_name=False)
     except Exception:  # ValidationError, or anything else: the exact way decides, as it always did
