@@ -125,16 +125,9 @@ class LocalAws:
 
     def create_table(self, name: str) -> str:
         """A table shaped like the template's IdempotencyTable (key `id`, on demand)."""
-        from local.aws import local_client
+        from local.aws import create_relay_table, local_client
 
-        client = local_client("dynamodb", self.url)
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        return name
+        return create_relay_table(local_client("dynamodb", self.url), name)
 
     def table_items(self, name: str) -> list[dict[str, Any]]:
         from local.aws import local_client

@@ -523,6 +523,18 @@ def _keep_node_types(traverser: Any, node_class: type) -> None:
     traverser.traverse_node_recursively = traverse_node_recursively
 
 
+def create_relay_table(dynamodb: Any, name: str) -> str:
+    """A table shaped like the template's IdempotencyTable (key `id`, on demand), for the tests and the bench
+    that make their own beside a stack's (`seed` makes the template's own)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
 def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
     stack, the tests and the bench start local AWS."""

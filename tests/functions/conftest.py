@@ -15,6 +15,7 @@ import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
+from local.aws import create_relay_table
 from tests.support import LOADED_HANDLERS, ROOT, reset_handlers
 
 API_KEY = "fn-test-api-key-5f1c"
@@ -88,12 +89,7 @@ def stack(moto_endpoint: str, httpserver: HTTPServer, monkeypatch: pytest.Monkey
         Name=f"caller-keys-{suffix}", SecretString=json.dumps({"keys": [CALLER_API_KEY, PREVIOUS_CALLER_API_KEY]})
     )["ARN"]
     table = f"idempotency-{suffix}"
-    boto3.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_relay_table(boto3.client("dynamodb"), table)
     monkeypatch.setenv("TALON_SECRET_ARN", arn)
     monkeypatch.setenv("QUEUE_URL", queue_url)
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)

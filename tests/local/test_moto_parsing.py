@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.aws import local_client
+from local.aws import create_relay_table, local_client
 from talon_relay.aws import idempotency, idempotency_batch
 from talon_relay.aws.idempotency_batch import Entry
 from talon_relay.aws.store import Store, error_code
@@ -53,14 +53,7 @@ class RecordingStore(Store):
 
 
 def new_table(dynamodb: Any, name: str | None = None) -> str:
-    name = name or f"relay-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_relay_table(dynamodb, name or f"relay-{uuid.uuid4().hex[:8]}")
 
 
 def outcome(dynamodb: Any, name: str, kwargs: dict[str, Any]) -> Any:
