@@ -22,8 +22,8 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.server import ThreadedMotoServer
 
+from local.moto_keepalive import KeepAliveMotoServer
 from local.template import Resolver, StackSpec
 
 REGION = "us-east-1"
@@ -45,7 +45,7 @@ class LocalAws:
     """A running moto server and the local names of the template's resources."""
 
     endpoint: str
-    server: ThreadedMotoServer | None
+    server: KeepAliveMotoServer | None
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
@@ -535,16 +535,17 @@ def create_relay_table(dynamodb: Any, name: str) -> str:
     return name
 
 
-def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+def start_moto(port: int = 0) -> tuple[KeepAliveMotoServer, str]:
     """A moto server on 127.0.0.1 (port 0: any free one) and its endpoint URL: the one way the local
-    stack, the tests and the bench start local AWS."""
+    stack, the tests and the bench start local AWS. It keeps connections alive, as AWS does
+    (local/moto_keepalive.py); moto's own ThreadedMotoServer closes each after one answer."""
     patch_fifo_redelivery()
     patch_message_id_rules()
     patch_message_size_rule()
     patch_transaction_backups()
     patch_item_writes_atomic()
     patch_expression_parsing()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = KeepAliveMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     host, bound = server.get_host_and_port()
     return server, f"http://{host}:{bound}"
