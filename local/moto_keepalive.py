@@ -32,6 +32,9 @@ class KeepAliveHandler(MotoRequestHandler):
     until the client closes it, asks to (`Connection: close`), or the server stops."""
 
     protocol_version = "HTTP/1.1"
+    #: TCP_NODELAY, as urllib3 sets on its side: an answer's headers and body are two writes, and Nagle's
+    #: algorithm would hold the body back for the client's delayed ACK on a kept connection
+    disable_nagle_algorithm = True
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
