@@ -13,15 +13,17 @@ environ (`MotoRequestHandler.make_environ`) and its backends, with local/aws.py'
 
 from __future__ import annotations
 
-import contextlib
+import importlib.metadata
 import io
-import socket
+import logging
 import threading
 import traceback
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import DechunkedInput, ThreadedWSGIServer
+from werkzeug.serving import DechunkedInput
+
+from local.httpserver import ClosableHTTPServer
 
 #: Headers this server writes itself: the body's length, and whether the connection stays open.
 _OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})
@@ -104,31 +106,21 @@ class KeepAliveHandler(MotoRequestHandler):
         return started[0], started[1], b"".join(chunks)
 
 
-class _Server(ThreadedWSGIServer):
-    """werkzeug's threaded server (one daemon thread per connection) that knows its open connections."""
+class _Server(ClosableHTTPServer):
+    """The local servers' own (`local.httpserver`: its stop leaves no handler thread behind), with what
+    werkzeug's request handler reads of a werkzeug server: the application, threads yes, processes no,
+    no TLS, errors logged as werkzeug logs them."""
+
+    multithread, multiprocess, passthrough_errors, ssl_context = True, False, False, None
+    _server_version = f"Werkzeug/{importlib.metadata.version('werkzeug')}"
 
     def __init__(self, host: str, port: int, app: Any) -> None:
-        super().__init__(host, port, app, handler=KeepAliveHandler)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
+        self.app = app
+        super().__init__((host, port), KeepAliveHandler, thread_name="moto")
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End every open connection: its thread then finds the end of its stream and closes the socket."""
-        with self.connections_lock:
-            open_now = list(self.connections)
-        for connection in open_now:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """As werkzeug's server logs: to the `werkzeug` logger, at the level `type` names."""
+        getattr(logging.getLogger("werkzeug"), type)(message.rstrip(), *args)
 
 
 class KeepAliveMotoServer:
@@ -148,12 +140,12 @@ class KeepAliveMotoServer:
         return str(host), int(port)
 
     def stop(self) -> None:
-        """Stop accepting, close the listening socket (werkzeug's serve_forever does on its way out), then
-        end the connections still open."""
+        """Stop accepting, then end the connections still open and wait (bounded) for their threads, as the
+        other local servers stop."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
-        else:
-            self._server.server_close()
         self._server.close_connections()
+        self._server.server_close()
+        self._server.join_handlers(5.0)
