@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 RECORD_RESERVE_SECONDS = 2.0
 
 
-_remaining_seconds = lanes.remaining  # what is left of the invocation (infinite without a Lambda context)
-
-
 @dataclass
 class _RecordHandler:
     container: Container
@@ -66,7 +63,7 @@ class _RecordHandler:
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
         done = self.operation.coalesce and message_id in self.outcomes  # sent already: never handed back untried
-        if not done and (self.operation.coalesce or _remaining_seconds(self.context) < RECORD_RESERVE_SECONDS):
+        if not done and (self.operation.coalesce or lanes.remaining(self.context) < RECORD_RESERVE_SECONDS):
             why = getattr(self.context, "why_short", "the invocation ran out of time")  # lanes.Share says its own
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, f"not attempted on its last receive: {why}", None)
@@ -269,7 +266,7 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
                     [SQSRecord(record) for record in group],
                     decode=handler.decode,
                     context=lane_context,
-                    time_left=lambda: _remaining_seconds(lane_context) >= RECORD_RESERVE_SECONDS,
+                    time_left=lambda: lanes.remaining(lane_context) >= RECORD_RESERVE_SECONDS,
                 )
             )
         processor = _processor(container, fifo)

@@ -175,7 +175,7 @@ class _Record:
             UpdateExpression="SET #data = :data, #expiry = :expiry, #status = :status",
             ExpressionAttributeNames={"#data": "data", "#expiry": "expiration", "#status": "status"},
             ExpressionAttributeValues={
-                ":data": {"S": json.dumps(stored, sort_keys=True)},
+                ":data": {"S": _SORTED.encode(stored)},
                 ":expiry": {"N": str(expires)},
                 ":status": {"S": COMPLETED},
             },
