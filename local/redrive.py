@@ -10,6 +10,7 @@ clock, the Date of its answers, which SentTimestamp is on: never this machine's)
 again comes back to the DLQ as a new message (sent after the run started, naming the moved one as its
 sourceMessageId); it is counted as come back, with its new reason, and left there: a run never loops on
 a message that still fails.
+Letters waiting for their order's record (`awaitsOrder`) are moved after the other letters of their FIFO group.
 Bounded: at most `--limit` messages per run.
 """
 
@@ -24,8 +25,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from talon_relay.core import ordering
+from talon_relay.webhooks.errors import AWAITS_ORDER
 
-FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus"})
+FAILURE_ATTRIBUTES = frozenset({"failureReason", "operation", "sourceMessageId", "talonStatus", AWAITS_ORDER})
 NO_REASON = "(no reason: moved by SQS after too many receives)"
 
 
@@ -100,6 +102,7 @@ def redrive(
     started_ms: int | None = None if now is None else int(now * 1000)
     moved_ids: set[str] = set()
     sent_ids: set[str] = set()  # the messages this run put back on the queue
+    deferred_ids: set[str] = set()  # letters awaiting their order, put behind their group in the DLQ
     moved_keys: dict[str, int] = {}
     seen_back: set[str] = set()
     skipped: list[str] = []  # receipt handles of messages left in the DLQ: visible again at the end
@@ -125,13 +128,23 @@ def redrive(
                 settle_until = clock() + settle_seconds
             continue
         for message in messages:
-            sent_ms = int((message.get("Attributes") or {}).get("SentTimestamp") or 0)
+            held = started_ms is not None and _sent_ms(message) < started_ms  # in the DLQ when the run started
+            if (
+                fifo
+                and held
+                and result.moved < limit
+                and _awaits_order(message)
+                and message["MessageId"] not in deferred_ids
+            ):
+                deferred_ids.add(_behind_its_group(sqs, dlq_url, message))
+                continue
+            sent_ms = _sent_ms(message)
             key = _key(message)
             # One of this run's own moves that failed again (the relay names it as sourceMessageId; SQS keeps
             # its id), sent after the run started, or already moved: not something this run found in the DLQ.
             source = ((message.get("MessageAttributes") or {}).get("sourceMessageId") or {}).get("StringValue")
             own = message["MessageId"] in sent_ids or source in sent_ids
-            after = started_ms is None or sent_ms >= started_ms
+            after = message["MessageId"] not in deferred_ids and (started_ms is None or sent_ms >= started_ms)
             if own or message["MessageId"] in moved_ids or after or result.moved >= limit:
                 skipped.append(message["ReceiptHandle"])
                 if moved_keys.get(key) and message["MessageId"] not in seen_back:
@@ -167,6 +180,31 @@ def redrive(
         except Exception:  # noqa: S112 - best effort: it becomes visible after 60 s anyway
             continue
     return result
+
+
+def _sent_ms(message: dict[str, Any]) -> int:
+    return int((message.get("Attributes") or {}).get("SentTimestamp") or 0)
+
+
+def _awaits_order(message: dict[str, Any]) -> bool:
+    return AWAITS_ORDER in (message.get("MessageAttributes") or {})
+
+
+def _behind_its_group(sqs: Any, dlq_url: str, message: dict[str, Any]) -> str:
+    """A letter that waits for its order's record (a refund that came before its paid order) put again at the
+    end of its FIFO group in the DLQ, keeping its place in its customer's order, so this run moves it after
+    the group's other letters (its paid order among them, should an outage have dead-lettered that too).
+    Sent before the original is deleted: never lost. Returns the copy's id."""
+    attributes = message.get("MessageAttributes") or {}
+    sent = sqs.send_message(
+        QueueUrl=dlq_url,
+        MessageBody=message["Body"],
+        MessageAttributes={**attributes, **ordering.redriven(message)},
+        MessageGroupId=(message.get("Attributes") or {}).get("MessageGroupId") or "redrive",
+        MessageDeduplicationId=f"behind-{uuid.uuid4().hex}",
+    )
+    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+    return str(sent["MessageId"])
 
 
 def _run_start_ms(response: dict[str, Any]) -> int | None:

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from pytest_httpserver import HTTPServer
 
+from talon_relay.webhooks.errors import AWAITS_ORDER
 from tests.functions.test_applications import TwoApps, two, us_server
 from tests.functions.test_shopify_webhook import Shop, answer_v2, calls, payload, shop
 from tests.support import answer_every_route, integration_state_v2
@@ -44,8 +45,11 @@ def order_items(shop: Shop) -> list[dict[str, Any]]:
     return [item for item in items if ".order#" in item["id"]["S"]]
 
 
-def reason_of(shop: Shop) -> str:
+def reason_of(shop: Shop, *, awaits_order: bool = True) -> str:
+    """The one dead letter's reason; whether it is marked as waiting for its order's record (`make redrive`
+    moves such letters after their group's others: a later edit or paid order may make them apply) is checked."""
     [letter] = shop.dead_letters()
+    assert (AWAITS_ORDER in letter["MessageAttributes"]) is awaits_order
     reason: str = letter["MessageAttributes"]["failureReason"]["StringValue"]
     return reason
 

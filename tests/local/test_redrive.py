@@ -12,7 +12,9 @@ import pytest
 
 from local.aws import local_client
 from local.redrive import function_names, logical_name, queue_name, redrive
+from talon_relay.core import ordering
 from talon_relay.operations import OPERATIONS
+from talon_relay.webhooks.errors import AWAITS_ORDER
 from tests.support import FakeClock
 
 
@@ -84,6 +86,53 @@ def test_redrive_moves_messages_back_in_their_group(sqs: Any, sqs_clock: FakeClo
     assert sorted(m["Attributes"]["MessageGroupId"] for m in back) == ["s-1", "s-2"]
     assert all("failureReason" not in m.get("MessageAttributes", {}) for m in back)
     assert all(m["MessageAttributes"]["traceparent"]["StringValue"] == "keep-me" for m in back)
+    assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", []) == []
+
+
+def test_a_letter_awaiting_its_order_is_moved_after_its_groups_other_letters(sqs: Any, sqs_clock: FakeClock) -> None:
+    # Given a customer's FIFO group in the DLQ: a refund dead-lettered first, waiting for its order's record (it
+    # came before the paid order), then the paid order itself, dead-lettered later by an outage; and another
+    # customer's letter
+    queue, dlq = fifo_pair(sqs)
+    letters = [
+        ("c-1", "refund", {AWAITS_ORDER: {"DataType": "String", "StringValue": "true"}}),
+        ("c-1", "paid", {}),
+        ("c-2", "other", {}),
+    ]
+    for group, body, marks in letters:
+        reason = {"failureReason": {"DataType": "String", "StringValue": f"why {body}"}}
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=body,
+            MessageGroupId=group,
+            MessageDeduplicationId=body,
+            MessageAttributes=reason | marks,
+        )
+        sqs_clock.advance(1)
+    first = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
+    placed = ordering.redriven(first)  # the refund's place: its SentTimestamp in the DLQ, where it first stood
+    sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+
+    # When the operator redrives them, once
+    result = redrive(sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock())
+
+    # Then all three moved, the paid order before its refund, and the refund keeps its first place in its
+    # customer's order, without the mark
+    assert result.moved == 3
+    assert result.reasons == {"why refund": 1, "why paid": 1, "why other": 1}
+    back: list[dict[str, Any]] = []
+    for _ in range(6):  # bounded
+        batch = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        back += batch
+    in_group = [m["Body"] for m in back if m["Attributes"]["MessageGroupId"] == "c-1"]
+    assert in_group == ["paid", "refund"]
+    refund = next(m for m in back if m["Body"] == "refund")
+    assert refund["MessageAttributes"][ordering.ATTRIBUTE] == placed[ordering.ATTRIBUTE]
+    assert AWAITS_ORDER not in refund["MessageAttributes"]
     assert sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", []) == []
 
 

@@ -9,6 +9,8 @@ Talon.One's own refusals and failures are `talon_errors.TalonOneError`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ class RelayError(Exception):
     #: relay's own state), with this message.
     log_level: str = "warning"
     log_message: str = "request failed"
+    #: What a dead letter of this error carries besides its reason, for `make redrive` (SendMessage shape).
+    letter_attributes: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -79,11 +80,11 @@ class _RecordHandler:
         except RelayError as exc:
             self._outcome(record, exc)
             if exc.dead_letter:
-                self._dead_letter(record, exc.reason, exc.talon_status)
+                self._dead_letter(record, exc.reason, exc.talon_status, exc.letter_attributes)
             elif self._last_receive(record):
                 receives = record.attributes.approximate_receive_count
                 reason = f"still failing on its last receive ({receives}): {exc.reason}"
-                self._dead_letter(record, reason, exc.talon_status)
+                self._dead_letter(record, reason, exc.talon_status, exc.letter_attributes)
             else:
                 seconds = self._retry_later(record, exc)
                 getattr(logger, exc.log_level)(
@@ -199,7 +200,9 @@ class _RecordHandler:
             return True
         return False
 
-    def _dead_letter(self, record: SQSRecord, reason: str, status: int | None) -> None:
+    def _dead_letter(
+        self, record: SQSRecord, reason: str, status: int | None, letter: Mapping[str, Any] | None = None
+    ) -> None:
         target = self.targets.get(record.message_id, self.operation)
         try:  # its customer's ordering record marked first: it is away until a redrive (ordering.py)
             ordering.leaving(self.container, target, record.raw_event, self.applications.get(record.message_id))
@@ -216,6 +219,7 @@ class _RecordHandler:
                     **ordering.carried(record.raw_event),
                     **applications.carried(record.raw_event.get("messageAttributes")),
                     **messages.carried_operation(record.raw_event.get("messageAttributes")),
+                    **(letter or {}),  # what the error adds for `make redrive` (webhooks/errors.py)
                 },
             )
         except Exception as failure:  # no DLQ, or SQS refused: the message stays, and reaches the DLQ by redrive

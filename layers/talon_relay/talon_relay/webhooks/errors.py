@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from talon_relay.errors import RelayError
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from talon_relay.errors import InvalidRequest, RelayError
+
+#: The dead-letter attribute of a webhook that waits for its order's record (AwaitsOrder): `make redrive` moves
+#: such letters after the other letters of their FIFO group (the paid order may be among them, dead-lettered by
+#: an outage), in their own order.
+AWAITS_ORDER = "awaitsOrder"
 
 
 class StepFailed(RelayError):
@@ -24,3 +33,17 @@ class StepFailed(RelayError):
     @property
     def log_level(self) -> str:  # type: ignore[override]
         return self.cause.log_level
+
+    @property
+    def letter_attributes(self) -> Mapping[str, Any]:  # type: ignore[override]
+        return self.cause.letter_attributes
+
+
+class AwaitsOrder(InvalidRequest):
+    """A refund, edit or cancellation the relay's record of its order does not support (yet): no record, or a
+    line or quantity the record lacks. Dead-lettered at once, not retried: waiting would hold up its
+    customer's FIFO group, where the paid order or the edit it needs may be behind it."""
+
+    letter_attributes: Mapping[str, Any] = MappingProxyType(
+        {AWAITS_ORDER: {"DataType": "String", "StringValue": "true"}}
+    )

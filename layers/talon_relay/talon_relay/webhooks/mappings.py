@@ -26,6 +26,7 @@ from talon_relay.core.request import Request, parse_request
 from talon_relay.errors import ConfigurationError, InvalidRequest, problems
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks import conventions
+from talon_relay.webhooks.errors import AwaitsOrder
 from talon_relay.webhooks.functions import FUNCTIONS
 from talon_relay.webhooks.mapping_model import Step, TopicMapping
 
@@ -171,7 +172,7 @@ def context(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None = 
             "Unmappable webhook", f"{mapping.topic}: the payload is not an object of the platform's shape", pointer=""
         )
     if order is None:
-        raise InvalidRequest.single(
+        raise AwaitsOrder.single(
             "Unknown order",
             f"{mapping.topic}: the relay has no record of the order (its paid or created webhook never went "
             "through the relay, or went longer ago than ORDER_MEMORY_SECONDS); nothing was sent",
@@ -188,7 +189,9 @@ def _check(mapping: TopicMapping, data: Any) -> None:
             met = False
         if not met:
             where = f"/requires/{index}"
-            raise InvalidRequest.single("Unmappable webhook", f"{mapping.topic}: {requirement.reason}", pointer=where)
+            # a requirement over the recalled order: a later edit of the record (redriven) may meet it
+            kind = AwaitsOrder if mapping.order is not None and mapping.order.recall is not None else InvalidRequest
+            raise kind.single("Unmappable webhook", f"{mapping.topic}: {requirement.reason}", pointer=where)
 
 
 def _runs(step: Step, data: Any) -> list[tuple[str, Any]]:
