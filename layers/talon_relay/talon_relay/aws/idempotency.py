@@ -68,6 +68,11 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
 
 
+def stored_text(stored: answers.Stored) -> str:
+    """What a record's `data` holds: its stored answer as json.dumps(stored, sort_keys=True) writes it."""
+    return _SORTED.encode(stored)
+
+
 def payload_hash(payload: Any) -> str:
     """A request's hash as its record keeps it (`validation`): the same key with another payload is refused."""
     return _hash(payload)
@@ -179,7 +184,7 @@ class _Record:
             UpdateExpression="SET #data = :data, #expiry = :expiry, #status = :status",
             ExpressionAttributeNames={"#data": "data", "#expiry": "expiration", "#status": "status"},
             ExpressionAttributeValues={
-                ":data": {"S": _SORTED.encode(stored)},
+                ":data": {"S": stored_text(stored)},
                 ":expiry": {"N": str(expires)},
                 ":status": {"S": COMPLETED},
             },
