@@ -84,8 +84,11 @@ class Counts:
             own[name] = max(own.get(name, 0), value)
 
     def add_all(self, counts: Mapping[str, int]) -> None:
-        for name, value in counts.items():
-            self.add(name, value)
+        with self._values.lock:  # one lock for them all
+            own = self._values.by_application.setdefault(self.application, {})
+            for name, value in counts.items():
+                if value:
+                    own[name] = own.get(name, 0) + value
 
     def take_by_application(self) -> dict[str, dict[str, int]]:
         """The counters so far per application, sorted by name; counting starts again from nothing."""
