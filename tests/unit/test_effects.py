@@ -331,7 +331,7 @@ def test_the_emf_document_is_json_s_own_text_of_its_dict(
 
     # Given counts whose names json must escape (a quote, a backslash, a newline, non-ASCII), a maximum and
     # a large count, at a fixed moment
-    monkeypatch.setattr(telemetry.time, "time", lambda: 1_796_400_000.1234)
+    monkeypatch.setattr("talon_relay.telemetry.time.time", lambda: 1_796_400_000.1234)
     counts = {'se"t\\Disc\nount\u00e9': 2, telemetry.QUEUE_AGE: 7, telemetry.CALLS: 10**17}
     # When the relay writes its document as text
     telemetry.emit_counts(counts, operation="track\u00c9vent", application=application, enabled=True)
