@@ -29,7 +29,7 @@ _LEVEL, _LOCATION, _TIMESTAMP = "%(levelname)s", "%(funcName)s:%(lineno)d", "%(a
 class LineFormatter(LambdaPowertoolsFormatter):
     """LambdaPowertoolsFormatter whose usual line skips the record copy and the per-key templates."""
 
-    def format(self, record: logging.LogRecord) -> str:  # noqa: A003 - logging's name
+    def format(self, record: logging.LogRecord) -> str:
         """The line Powertools writes for `record` (its own `format` for the rare lines, as said above)."""
         fields = record.__dict__
         context: dict[str, Any] = _get_context().get()
@@ -58,7 +58,6 @@ class LineFormatter(LambdaPowertoolsFormatter):
             line["stack_trace"] = None
         line["xray_trace_id"] = self._get_latest_trace_id()
         return self.serialize(log={key: value for key, value in line.items() if value is not None})
-
 
 
 def compact_json() -> Callable[[Any], str]:

@@ -37,8 +37,10 @@ def _serializer() -> Any:
 def _formatter() -> LineFormatter:
     """Powertools' formatter with less work per line (log_lines.py), given the keys Powertools' Logger
     gives the formatter it makes (service, sampling_rate): `clear_state` (inject_lambda_context) keeps them."""
-    keys = {"service": SERVICE, "sampling_rate": os.environ.get(LOGGER_LOG_SAMPLING_RATE)}
-    return LineFormatter(json_deserializer=_message, json_serializer=_serializer(), **keys)
+    sampling_rate = os.environ.get(LOGGER_LOG_SAMPLING_RATE)
+    return LineFormatter(
+        json_deserializer=_message, json_serializer=_serializer(), service=SERVICE, sampling_rate=sampling_rate
+    )
 
 
 logger = Logger(service=SERVICE, logger_formatter=_formatter())
