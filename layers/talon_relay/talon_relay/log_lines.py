@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, LambdaPo
 #: The names Powertools keeps out of a line's extras (a frozenset: Powertools scans its tuple per name).
 RESERVED = frozenset(RESERVED_LOG_ATTRS)
 
-#: Powertools' default templates of reserved keys, each as what `template % record_dict` gives.
+#: Powertools' default templates of its reserved keys: filled here from the record with the same conversions.
 _LEVEL, _LOCATION, _TIMESTAMP = "%(levelname)s", "%(funcName)s:%(lineno)d", "%(asctime)s"
 
 
