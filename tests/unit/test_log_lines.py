@@ -244,6 +244,7 @@ def test_the_trace_id_is_read_for_each_line(lines: Lines, monkeypatch: pytest.Mo
     ]
 
 
+@pytest.mark.filterwarnings("ignore:POWERTOOLS_DEV environment variable is enabled")  # (Powertools says so, as meant)
 def test_powertools_dev_lines_are_indented_as_powertools_indents_them(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given POWERTOOLS_DEV set when the formatter is made (as the local gateway sets it)
     monkeypatch.setenv("POWERTOOLS_DEV", "1")
