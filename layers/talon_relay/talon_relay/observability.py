@@ -8,7 +8,10 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.shared.constants import LOGGER_LOG_SAMPLING_RATE
 from aws_lambda_powertools.shared.functions import powertools_dev_is_set
+
+from talon_relay.log_lines import LineFormatter, compact_json
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "talon-relay")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TalonRelay")
@@ -24,15 +27,23 @@ def _message(text: dict[str, Any] | str | bool | int | float) -> Any:
 
 
 def _serializer() -> Any:
-    """How Powertools writes a line, with its encoder made once: its default, json.dumps with options,
-    makes a JSONEncoder for every line. The same options, so the same bytes (POWERTOOLS_DEV's indented
-    lines keep Powertools' own)."""
+    """How Powertools writes a line (json.dumps with its options), with the encoder made once
+    (log_lines.compact_json); POWERTOOLS_DEV's indented lines keep Powertools' own."""
     if powertools_dev_is_set():
         return None
-    return json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
+    return compact_json()
 
 
-logger = Logger(service=SERVICE, json_deserializer=_message, json_serializer=_serializer())
+def _formatter() -> LineFormatter:
+    """Powertools' formatter with less work per line (log_lines.py), given the keys Powertools' Logger
+    gives the formatter it makes (service, sampling_rate): `clear_state` (inject_lambda_context) keeps them."""
+    sampling_rate = os.environ.get(LOGGER_LOG_SAMPLING_RATE)
+    return LineFormatter(
+        json_deserializer=_message, json_serializer=_serializer(), service=SERVICE, sampling_rate=sampling_rate
+    )
+
+
+logger = Logger(service=SERVICE, logger_formatter=_formatter())
 
 
 def tracer() -> Tracer | None:
