@@ -323,6 +323,43 @@ def test_the_emf_document_is_the_one_powertools_metrics_write(powertools_stdout:
     assert ours == theirs
 
 
+@pytest.mark.parametrize("application", [None, "shop-\u00fc"])
+def test_the_emf_document_is_json_s_own_text_of_its_dict(
+    application: str | None, powertools_stdout: StdoutCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talon_relay.observability import NAMESPACE, SERVICE
+
+    # Given counts whose names json must escape (a quote, a backslash, a newline, non-ASCII), a maximum and
+    # a large count, at a fixed moment
+    monkeypatch.setattr("talon_relay.telemetry.time.time", lambda: 1_796_400_000.1234)
+    counts = {'se"t\\Disc\nount\u00e9': 2, telemetry.QUEUE_AGE: 7, telemetry.CALLS: 10**17}
+    # When the relay writes its document as text
+    telemetry.emit_counts(counts, operation="track\u00c9vent", application=application, enabled=True)
+    # Then it is, byte for byte, what json writes for the document as a dict (the way it was built before)
+    dimensions = (
+        [["operation", "service"]]
+        if application is None
+        else [["application", "operation", "service"], ["application", "service"]]
+    )
+    document = {
+        "_aws": {
+            "Timestamp": 1_796_400_000_123,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": dimensions,
+                    "Metrics": [{"Name": name, "Unit": telemetry.MAXIMA.get(name, "Count")} for name in counts],
+                }
+            ],
+        },
+        "operation": "track\u00c9vent",
+        "service": SERVICE,
+        **({} if application is None else {"application": application}),
+        **{name: [float(value)] for name, value in counts.items()},
+    }
+    assert powertools_stdout.text() == json.dumps(document, separators=(",", ":")) + "\n"
+
+
 def test_effect_names_cloudwatch_refuses_are_not_counted_and_never_fail_the_call(
     powertools_stdout: StdoutCapture,
 ) -> None:

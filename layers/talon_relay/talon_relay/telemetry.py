@@ -10,11 +10,11 @@ Lambda stops (timeout, memory) writes none: its effect lines are in its logs, it
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii
 
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -84,22 +84,34 @@ class Counts:
             own[name] = max(own.get(name, 0), value)
 
     def add_all(self, counts: Mapping[str, int]) -> None:
-        for name, value in counts.items():
-            self.add(name, value)
+        with self._values.lock:  # one lock for them all
+            own = self._values.by_application.setdefault(self.application, {})
+            for name, value in counts.items():
+                if value:
+                    own[name] = own.get(name, 0) + value
 
     def take_by_application(self) -> dict[str, dict[str, int]]:
         """The counters so far per application, sorted by name; counting starts again from nothing."""
         with self._values.lock:
             values, self._values.by_application = self._values.by_application, {}
+        if not values:  # nothing counted (an invocation starting: entry.py takes what an earlier one left)
+            return {}
         return {app: dict(sorted(named.items())) for app, named in sorted(values.items()) if named}
 
     def take(self) -> dict[str, int]:
         """The counters so far (every application together), sorted by name; counting starts again."""
-        totals: dict[str, int] = {}
-        for named in self.take_by_application().values():
-            for name, value in named.items():
-                totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
-        return dict(sorted(totals.items()))
+        return _totals(self.take_by_application())
+
+
+def _totals(by_application: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Every application's counters together, sorted by name (one application's: its own, sorted already)."""
+    if len(by_application) <= 1:
+        return next(iter(by_application.values()), {})
+    totals: dict[str, int] = {}
+    for named in by_application.values():
+        for name, value in named.items():
+            totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
+    return dict(sorted(totals.items()))
 
 
 def metrics_enabled() -> bool:
@@ -117,11 +129,7 @@ def flush(counts: Counts, operation: str, *, enabled: bool | None = None) -> dic
     and one document per application with the dimension `application` too.
     """
     by_application = counts.take_by_application()
-    totals: dict[str, int] = {}
-    for named in by_application.values():
-        for name, value in named.items():
-            totals[name] = max(totals.get(name, 0), value) if name in MAXIMA else totals.get(name, 0) + value
-    totals = dict(sorted(totals.items()))
+    totals = _totals(by_application)
     if enabled is None:
         enabled = metrics_enabled()
     if not enabled:
@@ -137,8 +145,16 @@ def flush(counts: Counts, operation: str, *, enabled: bool | None = None) -> dic
 MAX_METRIC_NAME = 255
 MAX_METRICS = 100
 _RESERVED = frozenset({"_aws", "operation", "service", "application"})
-#: made once (json.dumps with options makes an encoder each call)
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+#: a string as json writes it (ensure_ascii, json's default): the C function json's encoder calls for one
+_quoted = encode_basestring_ascii
+#: the document's fixed text around its timestamp, without and with an application (`emit_counts`)
+_NAMESPACED = ',"CloudWatchMetrics":[{"Namespace":' + _quoted(NAMESPACE) + ',"Dimensions":'
+_DIMENSIONS = {
+    False: _NAMESPACED + '[["operation","service"]],"Metrics":[',
+    # an application's metrics also without the operation: one alarm per application covers every function
+    True: _NAMESPACED + '[["application","operation","service"],["application","service"]],"Metrics":[',
+}
+_SERVICE = ',"service":' + _quoted(SERVICE)
 
 
 def emit_counts(
@@ -155,25 +171,17 @@ def emit_counts(
     if not counts or not (metrics_enabled() if enabled is None else enabled):
         return
     names = [name for name in counts if 0 < len(name) <= MAX_METRIC_NAME and name not in _RESERVED]
-    # an application's metrics also without the operation: one alarm per application covers every function
-    dimensions = [["application", "operation", "service"], ["application", "service"]]
+    # the document as text, key by key as json writes the dict {"_aws": {"Timestamp", "CloudWatchMetrics"},
+    # "operation", "service", ("application"), each name: [value]}, not a dict built and encoded
+    # (tests/unit/test_effects.py compares the two)
+    dimensions = _DIMENSIONS[application is not None]
+    labels = f']}}]}},"operation":{_quoted(operation)}{_SERVICE}'
+    if application is not None:
+        labels += f',"application":{_quoted(application)}'
     timestamp = int(time.time() * 1000)
     for start in range(0, len(names), MAX_METRICS):
         chunk = names[start : start + MAX_METRICS]
-        document = {
-            "_aws": {
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [["operation", "service"]] if application is None else dimensions,
-                        "Metrics": [{"Name": name, "Unit": MAXIMA.get(name, "Count")} for name in chunk],
-                    }
-                ],
-            },
-            "operation": operation,
-            "service": SERVICE,
-            **({} if application is None else {"application": application}),
-            **{name: [float(counts[name])] for name in chunk},
-        }
-        sys.stdout.write(_ENCODER.encode(document) + "\n")  # one write (print makes two)
+        metrics = ",".join(f'{{"Name":{_quoted(name)},"Unit":{_quoted(MAXIMA.get(name, "Count"))}}}' for name in chunk)
+        values = "".join(f",{_quoted(name)}:[{float(counts[name])!r}]" for name in chunk)
+        # one write (print makes two)
+        sys.stdout.write(f'{{"_aws":{{"Timestamp":{timestamp}{dimensions}{metrics}{labels}{values}}}\n')

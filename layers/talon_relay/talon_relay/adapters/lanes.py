@@ -127,6 +127,8 @@ def run(
 ) -> set[str]:
     """Run a batch's groups lane by lane (module docstring); returns the failed message ids. `run_group`
     runs one group with the Lambda context its records see. Not `several` applications: one lane."""
+    if len(groups) == 1:  # one group (a batch of one record, or of one FIFO group): one lane, this thread
+        return run_group(groups[0], context)
     lanes: dict[str, deque[Group]] = {}
     for group in groups:
         lanes.setdefault(lane_of(group[0]) if several else DEFAULT, deque()).append(group)
@@ -162,6 +164,8 @@ def run(
 
 def groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Records by FIFO message group, in arrival order; on a standard queue each record alone."""
+    if len(records) == 1:  # one record (a batch of one): its own group
+        return [records]
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         group = (record.get("attributes") or {}).get("MessageGroupId") or f"record:{record.get('messageId')}"

@@ -59,12 +59,18 @@ _CLAIMABLE = (
 
 
 #: json.dumps(value, sort_keys=True)'s encoder, made once (dumps with an option makes one each call); the
-#: same text, so the same hash as the records already written
-_SORTED = json.JSONEncoder(sort_keys=True)
+#: same text, so the same hash as the records already written. Without the circular-reference check (a dict
+#: of every container's id): what it encodes is read from JSON, or the relay's own, never circular
+_SORTED = json.JSONEncoder(sort_keys=True, check_circular=False)
 
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
+
+
+def stored_text(stored: answers.Stored) -> str:
+    """What a record's `data` holds: its stored answer as json.dumps(stored, sort_keys=True) writes it."""
+    return _SORTED.encode(stored)
 
 
 def payload_hash(payload: Any) -> str:
@@ -77,27 +83,30 @@ def record_id(table: Store, scope_key: str) -> str:
     return f"{table.owner}.{RECORD_NAME}#{_hash(scope_key)}"
 
 
-def claim_params(payload_hash: str, *, expires: int, in_progress_ms: int | None) -> dict[str, Any]:
+#: a claim's UpdateExpression with and without an in-progress expiry (`claim_params`), written once
+_CLAIM = "SET #status = :inprogress, #expiry = :expiry, #validation = :validation"
+_CLAIM_UPDATES = (_CLAIM + " REMOVE #data, #ipe", _CLAIM + ", #ipe = :ipe REMOVE #data")
+_STATUS_VALUES = {":inprogress": {"S": INPROGRESS}, ":released": {"S": RELEASED}}
+
+
+def claim_params(
+    payload_hash: str, *, expires: int, in_progress_ms: int | None, now: float | None = None
+) -> dict[str, Any]:
     """A claim's UpdateItem expression (without signatures): the key taken when it is new, expired,
     released or abandoned in progress. One record's claim (`_Record.claim`) and a group's in one
-    transaction (`idempotency_batch`) write the same record."""
-    now = time.time()
-    update = "SET #status = :inprogress, #expiry = :expiry, #validation = :validation REMOVE #data"
+    transaction (`idempotency_batch`) write the same record. `now`: the time read already."""
+    now = time.time() if now is None else now
     values: dict[str, Any] = {
-        ":inprogress": {"S": INPROGRESS},
-        ":released": {"S": RELEASED},
+        **_STATUS_VALUES,
         ":expiry": {"N": str(expires)},
         ":validation": {"S": payload_hash},
         ":now": {"N": str(int(now))},
         ":now_ms": {"N": str(int(now * 1000))},
     }
-    if in_progress_ms is None:
-        update = update.replace(" REMOVE #data", " REMOVE #data, #ipe")
-    else:
-        update = update.replace(" REMOVE", ", #ipe = :ipe REMOVE")
+    if in_progress_ms is not None:
         values[":ipe"] = {"N": str(in_progress_ms)}
     return {
-        "UpdateExpression": update,
+        "UpdateExpression": _CLAIM_UPDATES[in_progress_ms is not None],
         "ConditionExpression": _CLAIMABLE,
         "ExpressionAttributeNames": dict(_NAMES),
         "ExpressionAttributeValues": values,
@@ -113,9 +122,9 @@ class _Record:
     payload_hash: str
     signatures: tuple[str, ...]
 
-    def claim(self, *, expires: int, in_progress_ms: int | None) -> dict[str, Any] | None:
+    def claim(self, *, expires: int, in_progress_ms: int | None, now: float | None = None) -> dict[str, Any] | None:
         """Take the key and add the signatures, in one write; None when taken, else the record as it is."""
-        params = claim_params(self.payload_hash, expires=expires, in_progress_ms=in_progress_ms)
+        params = claim_params(self.payload_hash, expires=expires, in_progress_ms=in_progress_ms, now=now)
         update, condition = params["UpdateExpression"], params["ConditionExpression"]
         names, values = params["ExpressionAttributeNames"], params["ExpressionAttributeValues"]
         if self.signatures:
@@ -175,7 +184,7 @@ class _Record:
             UpdateExpression="SET #data = :data, #expiry = :expiry, #status = :status",
             ExpressionAttributeNames={"#data": "data", "#expiry": "expiration", "#status": "status"},
             ExpressionAttributeValues={
-                ":data": {"S": _SORTED.encode(stored)},
+                ":data": {"S": stored_text(stored)},
                 ":expiry": {"N": str(expires)},
                 ":status": {"S": COMPLETED},
             },
@@ -245,8 +254,9 @@ def run_once(
     scope_key = f"{scope}#{key}"
     record = _Record(table, record_id(table, scope_key), _hash(payload), signatures)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    in_progress_ms = int(time.time() * 1000) + int(remaining()) if remaining is not None else None
-    found = record.claim(expires=int(time.time()) + cfg.idempotency_expiry_seconds, in_progress_ms=in_progress_ms)
+    now = time.time()  # one moment for the claim's times
+    in_progress_ms = int(now * 1000) + int(remaining()) if remaining is not None else None
+    found = record.claim(expires=int(now) + cfg.idempotency_expiry_seconds, in_progress_ms=in_progress_ms, now=now)
     if found is not None:
         return _answer_of(found, record, scope, key)
     try:

@@ -18,13 +18,12 @@ answer): 20 for a batch of 10, most of a coalesced batch's time (docs/performanc
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from talon_relay.aws import answers
-from talon_relay.aws.idempotency import COMPLETED, claim_params, payload_hash, record_id, refusal
+from talon_relay.aws.idempotency import COMPLETED, claim_params, payload_hash, record_id, refusal, stored_text
 from talon_relay.aws.store import Store, error_code, store
 from talon_relay.errors import InProgress, KeyReused, StoreUnavailable
 from talon_relay.observability import logger
@@ -159,7 +158,7 @@ def finish(container: Container, *, applied: list[tuple[Entry, str | None]], rel
             "status": {"S": COMPLETED},
             "expiration": {"N": str(expires)},
             "validation": {"S": payload_hash(entry.payload)},
-            "data": {"S": json.dumps(stored, sort_keys=True)},
+            "data": {"S": stored_text(stored)},
         }
         writes.append({"PutRequest": {"Item": item}})
     writes += [{"DeleteRequest": {"Key": {"id": {"S": record_id(table, entry.scope_key)}}}} for entry in released]

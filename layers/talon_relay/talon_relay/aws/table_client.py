@@ -82,6 +82,8 @@ def _binary_attribute(item: dict[str, Any]) -> dict[str, Any]:
 def _decode(text: bytes) -> Any:
     """DynamoDB's JSON as boto3 answers it (a B attribute's base64 as bytes), read in one pass; the hook
     (a Python call per object) only where a B attribute can be: its key in the text, or an escape."""
+    if text == b"{}":  # what a write without ReturnValues, and a read of no item, answer: nothing to read
+        return {}
     decoded = text.decode()  # DynamoDB answers in UTF-8 (json.loads of bytes would detect it in Python first)
     if '"B"' not in decoded and "\\u" not in decoded:
         return json.loads(decoded)

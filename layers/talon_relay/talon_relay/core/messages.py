@@ -57,8 +57,7 @@ def _decode(operation: Operation, raw: str, application: str) -> tuple[Request, 
     message = input_limits.parse_json(raw, what="message body", max_depth=input_limits.MAX_DEPTH + 1)
     if not isinstance(message, dict):
         raise InvalidRequest.single("Invalid message", "message body must be a JSON object", pointer="")
-    unknown = sorted(set(message) - _MESSAGE_KEYS - set(operation.path_params))
-    if unknown:
+    if unknown := sorted(set(message).difference(_MESSAGE_KEYS, operation.path_params)):
         raise InvalidRequest.single(
             "Invalid message",
             f"unknown top-level key(s) {unknown}; "

@@ -165,7 +165,7 @@ class Guard:
             self.applied_at, self.holes = self.store.ordering_record(self.item_id)
         if not self.applied_at or self.applied_at <= self.position.sortable():
             return False
-        self._settle(None)
+        self._settle(applied=False)
         self.container.counts.add(telemetry.SUPERSEDED)
         logger.info(
             "superseded: a newer update of this customer was applied; acknowledged, not applied",
@@ -175,7 +175,7 @@ class Guard:
 
     def applied(self) -> None:
         """Record this update as the customer's latest (only ever forward), while the record has holes."""
-        self._settle(self.position.sortable())
+        self._settle(applied=True)
 
     def _hole(self) -> str:
         return f"{self.position.wire()}@{self._expires()}"
@@ -183,11 +183,12 @@ class Guard:
     def _expires(self) -> int:
         return int(time.time()) + self.expiry_seconds
 
-    def _settle(self, position: str | None) -> None:
-        """Without holes, nothing to write. With some: this message's own hole out (it is back and
-        settled), expired ones out, and an applied place recorded, in one write."""
+    def _settle(self, *, applied: bool) -> None:
+        """Without holes, nothing to write (nor worked out). With some: this message's own hole out (it is
+        back and settled), expired ones out, and its place recorded if `applied`, in one write."""
         if not self.holes:
             return
+        position = self.position.sortable() if applied else None
         now = int(time.time())
         live = {hole for hole in self.holes if _expiry(hole) >= now}
         done = frozenset(self.holes - live) | own_hole(live, self.position)
@@ -224,9 +225,7 @@ def _last_receive(container: Container, record: Mapping[str, Any]) -> bool:
 def guard(container: Container, operation: Operation, request: Request, record: Mapping[str, Any]) -> Guard | None:
     """The ordering guard of a queued update, or None where order is SQS's alone (not last-write-wins,
     not FIFO, no table configured, no position)."""
-    if not operation.last_write_wins:
-        return None
-    if not (record.get("attributes") or {}).get("MessageGroupId"):
+    if not operation.last_write_wins or not (record.get("attributes") or {}).get("MessageGroupId"):
         return None
     table = store(container)
     customer = request.group_id
