@@ -183,8 +183,8 @@ def main() -> int:
             detail = failed(event, response, stdout_path, start)
             if STATE["missing"]:
                 detail = f"no recorded answer for {STATE['missing']}; {detail}"
-        elif STATE["talon"] == talon_before:  # answered from the table, or skipped: not the full work
-            detail = f"records {[r['messageId'] for r in event['Records']]}: no Talon.One call (a replay?)"
+        elif STATE["talon"] == talon_before:  # answered from the table, dead-lettered, skipped: not the full work
+            detail = f"no Talon.One call: {failed(event, response, stdout_path, start)}"
         if detail:
             with open(sys.argv[2], "w") as handle:
                 json.dump({"detail": detail}, handle)
