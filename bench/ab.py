@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                     env = lambda_env(setup, op, secret_arn=setup.fast_secret)
                     env["PYTHONPATH"] = env["PYTHONPATH"].replace(str(sites.layer), str(layers[side]))
                     if args.cpu and args.trigger == "sqs":
+                        # one hash seed per round, the same for both sides: a process's string hashes (its
+                        # dicts' layout) move its CPU per record by up to a third, for the whole process
+                        env["PYTHONHASHSEED"] = str(round_ + 1)
                         sqs_cpu[side].append(_run_sqs(setup, op, args, env))
                         continue
                     if args.cpu:
