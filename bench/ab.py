@@ -112,7 +112,8 @@ def _sqs_rounds(op: Op, results: dict[str, list[dict[str, Any]]]) -> None:
         print(
             f"{op.folder} sqs, relay {name} per record (door apart): old {statistics.median(figure['old']):,.1f} us,"
             f" new {statistics.median(figure['new']):,.1f} us; new-old {statistics.median(pairs):+,.1f} us;"
-            f" fastest rounds: old {min(figure['old']):,.1f} us, new {min(figure['new']):,.1f} us"
+            f" fastest rounds: old {min(figure['old']):,.1f} us, new {min(figure['new']):,.1f} us,"
+            f" new-old {min(figure['new']) - min(figure['old']):+,.1f} us"
             f"  (rounds: old {[round(x, 1) for x in figure['old']]}, new {[round(x, 1) for x in figure['new']]},"
             f" new-old {[round(x, 1) for x in pairs]})"
         )
