@@ -7,6 +7,7 @@ when a record does not do the full work.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from typing import Any
@@ -32,20 +33,23 @@ def fresh_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def runtime() -> None:
-    """The bench's own resources: a python3.13, the built layer and the runtime venv (made by `make bench`)."""
+    """The bench's own resources: a python3.13, the built layer, and the runtime venv (made here as `make bench`
+    makes it, from the package index, when a fresh clone has none)."""
     try:
-        infra.runtime_python()
+        python = infra.runtime_python()
     except infra.BenchError as exc:
         pytest.skip(f"no python3.13 to run the bench with: {exc}")
     if not infra.LAYER_BYTECODE.is_file():
         pytest.skip("no built layer with python3.13 bytecode (.aws-sam/build: `make build`)")
-    if not infra.RUNTIME_VENV.is_dir():
-        pytest.skip("no bench/.venv-runtime (`make bench` creates it)")
+    with open(infra.ROOT / "bench" / ".venv-runtime.lock", "w") as lock:  # one maker at a time (pytest-xdist)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        infra.ensure_runtime_venv(python)
 
 
 ARGS = ["sync_catalog", "--cpu", "--trigger", "sqs", "--old", "HEAD", "--rounds", "1", "--calls", "4", "--warmup", "2"]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("runtime", "fresh_moto")
 def test_a_queued_record_s_cpu_is_reported_per_side_with_its_door_calls_and_log_bytes(
     capsys: pytest.CaptureFixture[str],
@@ -70,6 +74,7 @@ def test_a_queued_record_s_cpu_is_reported_per_side_with_its_door_calls_and_log_
         assert "PUT /v1/catalogs/1/sync 1" in line[3] and "dynamodb.UpdateItem 1" in line[3]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("runtime", "fresh_moto")
 def test_a_record_that_does_not_reach_talon_one_fails_the_bench_naming_why(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a queued catalog sync whose message has no body: the relay dead-letters it, calling nobody
