@@ -7,6 +7,10 @@ sets them up. Default: `child_warm`'s signed API case (a read's cache misses too
 rows' figure "without DynamoDB" per round and the medians. `--cpu`: `child_cpu`, the relay's own CPU
 per call with every answer replayed at urllib3's door (no I/O, no other process running between),
 which moves by a few microseconds where the warm rows move by a hundred on a shared machine.
+`--trigger sqs`: one-record SQS events instead of the API event; with `--cpu`, `child_cpu_sqs`: the
+relay's own CPU per queued record, answers recorded per request (host, method, path, body kind) and
+replayed at the door, every batch checked to answer {"batchItemFailures": []}, with the door calls and
+log bytes per record and each round's new-minus-old.
 The build is used as it is (`make build` first if the dependencies changed; the relay's own code of
 both sides is the source, without bytecode: warm calls do not read it).
 """
@@ -22,6 +26,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import events, infra
 from bench.events import OPS, Op
@@ -75,6 +80,55 @@ def _cpu_spec(op: Op, args: argparse.Namespace, now: float) -> dict[str, Any]:
     }
 
 
+def _cpu_sqs_spec(setup: Setup, op: Op, args: argparse.Namespace, stdout_path: Path) -> dict[str, Any]:
+    """One-record SQS events as the event source mapping delivers them (the child gives each its own ids)."""
+    assert setup.standin is not None
+    talon = urlsplit(setup.standin.fast_url)
+    return {
+        "run": uuid.uuid4().hex[:12],
+        "talon_host": talon.hostname,
+        "talon_port": talon.port,
+        "module": op.folder,
+        "function_name": op.function_name,
+        "warmup": args.warmup,
+        "calls": args.calls,
+        "event": events.one_record(events.load_event(op.folder, "sqs")),
+        "stdout_path": str(stdout_path),
+    }
+
+
+def _sqs_rounds(op: Op, results: dict[str, list[dict[str, Any]]]) -> None:
+    """Per side: the relay's own time per record (median of the rounds), the process's CPU time and the wall
+    clock's, door apart; door calls and log bytes per record; each round's new minus old (the two children of
+    one round ran back to back); and each side's fastest round (another process's work only adds to a round)."""
+    figures = (
+        ("cpu_without_door_p25_ns", "CPU time, lower quartile"),
+        ("cpu_without_door_ns", "CPU time, median"),
+        ("without_door_ns", "wall clock, median"),
+    )
+    for field, name in figures:
+        figure = {side: [r[field] / 1e3 for r in results[side]] for side in ("old", "new")}
+        pairs = [new - old for old, new in zip(figure["old"], figure["new"], strict=True)]
+        print(
+            f"{op.folder} sqs, relay {name} per record (door apart): old {statistics.median(figure['old']):,.1f} us,"
+            f" new {statistics.median(figure['new']):,.1f} us; new-old {statistics.median(pairs):+,.1f} us;"
+            f" fastest rounds: old {min(figure['old']):,.1f} us, new {min(figure['new']):,.1f} us,"
+            f" new-old {min(figure['new']) - min(figure['old']):+,.1f} us"
+            f"  (rounds: old {[round(x, 1) for x in figure['old']]}, new {[round(x, 1) for x in figure['new']]},"
+            f" new-old {[round(x, 1) for x in pairs]})"
+        )
+    for side in ("old", "new"):
+        last = results[side][-1]
+        calls = statistics.median(r["door_calls"] for r in results[side])
+        log_bytes = statistics.median(r["log_bytes"] for r in results[side])
+        door = statistics.median(r["door_cpu_ns"] / 1e3 for r in results[side])
+        by_kind = ", ".join(f"{kind} {n:g}" for kind, n in last["door_calls_by_kind"].items())
+        print(
+            f"  {side}: {calls:g} door calls per record ({door:,.1f} us CPU at the door), {log_bytes:,.0f} log bytes"
+            f" per record: {by_kind}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("functions", nargs="+", choices=sorted(OPS), metavar="FUNCTION")
@@ -83,11 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--cpu", action="store_true", help="the relay's own CPU, answers replayed at the door")
+    parser.add_argument(
+        "--trigger", choices=("api", "sqs"), default="api", help="the signed API event, or a one-record SQS event"
+    )
     parser.add_argument("--body-kb", type=int, default=0, help="update_customer_session_v2's cart grown to KB")
     args = parser.parse_args(argv)
     if args.body_kb and args.functions != ["update_customer_session_v2"]:
         parser.error("--body-kb grows update_customer_session_v2's cart: name that function alone")
+    if args.trigger == "sqs" and (args.body_kb or not args.cpu):
+        parser.error("--trigger sqs measures with --cpu, without --body-kb (which grows the API event's cart)")
     ops = [OPS[name] for name in args.functions]
+    if args.trigger == "sqs" and (unqueued := [op.folder for op in ops if not op.queued]):
+        parser.error(f"--trigger sqs: {', '.join(unqueued)} has no queue (a GET's API trigger is all there is)")
     workdir = infra.scratch_dir()
     python = infra.runtime_python()
     sites, _ = prepare_sites(workdir, python, [op.folder for op in ops], "never")
@@ -105,11 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for op in ops:
             figures: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+            sqs_cpu: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
             log(f"{op.folder}: {args.rounds} rounds of {args.calls} calls per side, alternating")
             for round_ in range(args.rounds):
                 for side in ("old", "new") if round_ % 2 == 0 else ("new", "old"):
                     env = lambda_env(setup, op, secret_arn=setup.fast_secret)
                     env["PYTHONPATH"] = env["PYTHONPATH"].replace(str(sites.layer), str(layers[side]))
+                    if args.cpu and args.trigger == "sqs":
+                        # one hash seed per round, the same for both sides: a process's string hashes (its
+                        # dicts' layout) move its CPU per record by up to a third, for the whole process
+                        env["PYTHONHASHSEED"] = str(round_ + 1)
+                        sqs_cpu[side].append(_run_sqs(setup, op, args, env))
+                        continue
                     if args.cpu:
                         spec = _cpu_spec(op, args, time.time())
                         source = (infra.BENCH / "child_cpu.py").read_text()
@@ -122,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                     for name, case in result["cases"].items():
                         rest = (case["handler_without_dynamodb_ns"] - case["raw_ns"]) / 1e3
                         figures[side].setdefault(f"{name} (without DynamoDB)", []).append(rest)
+            if sqs_cpu["old"]:
+                _sqs_rounds(op, sqs_cpu)
             for name in figures["old"]:
                 old, new = figures["old"][name], figures["new"][name]
                 print(
@@ -155,6 +225,38 @@ def _run(python: Path, source: str, spec: dict[str, Any], env: dict[str, str], w
     result: dict[str, Any] = json.loads(result_path.read_text())
     if set(result["statuses"]) - {"200", "201", "204"}:
         raise infra.BenchError(f"cpu child ({spec['module']}): answers {result['statuses']}")
+    return result
+
+
+def _run_sqs(setup: Setup, op: Op, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """A child_cpu_sqs process, its stdout (the handler's logs) to a file it measures; its result.
+    A batch that failed, a request without a recorded answer or one answered two ways fails the bench."""
+    stdout_path = setup.workdir / f"{uuid.uuid4().hex}.stdout"
+    spec_path, result_path = setup.workdir / f"{uuid.uuid4().hex}.json", setup.workdir / f"{uuid.uuid4().hex}.result"
+    spec_path.write_text(json.dumps(_cpu_sqs_spec(setup, op, args, stdout_path)))
+    source = (infra.BENCH / "child_cpu_sqs.py").read_text()
+    try:
+        with stdout_path.open("wb") as stdout:
+            proc = subprocess.run(
+                [str(setup.python), "-S", "-c", source, str(spec_path), str(result_path)],
+                env=env,
+                cwd=setup.workdir,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=600,
+            )
+    finally:
+        stdout_path.unlink(missing_ok=True)
+    result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
+    if proc.returncode != 0:
+        detail = result.get("detail") or proc.stderr.strip()[-2000:]
+        raise infra.BenchError(f"cpu sqs child ({op.folder}) failed: {detail}")
+    if result["answered_two_ways"]:
+        twice = result["answered_two_ways"]
+        raise infra.BenchError(
+            f"cpu sqs child ({op.folder}): one request kind answered two ways in the warm-up: {twice}"
+        )
     return result
 
 

@@ -1,0 +1,237 @@
+"""The relay's own CPU per queued record, run by bench.ab as `python -c <this file's text> SPEC RESULT`.
+
+The handler serves one-record SQS events (as the template's event source mapping delivers them),
+each record with its own message id and idempotency key, so every record does the full work (claim,
+ordering read where the operation has it, the Talon.One call, completion): `warmup` events against
+the real servers (stand-in, moto, extension), recording at urllib3's door (HTTPConnectionPool.urlopen)
+the last answer per (host, method, path, body kind), then `calls` events answered from those
+recordings at the door, so no socket is touched and no other process runs between. The body kind
+tells DynamoDB's requests apart (they all POST to /): the X-Amz-Target, the body's top-level keys and
+its expressions and table, which are fixed per call site, not per record. A request in replay that
+was not recorded, or a batch that does not answer {"batchItemFailures": []}, fails the child, naming
+the request or the record's error from the handler's log. stdout (the handler's logs) must be a file:
+the log bytes per record are measured from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
+
+Key = tuple[str, int | None, str, str, str]
+RECORDED: dict[Key, tuple[int, dict[str, str], bytes]] = {}
+#: the answer's status seen per key during the warm-up: one key answered two ways would be replayed wrong
+STATUSES: dict[Key, set[int]] = {}
+STATE: dict[str, Any] = {
+    "replay": False,
+    "door_ns": 0,
+    "door_cpu_ns": 0,
+    "calls": 0,
+    "by_key": {},
+    "missing": [],
+    "talon": 0,
+}
+ORIGINAL = HTTPConnectionPool.urlopen
+#: replayed calls before the measured ones (the replay's own first-call costs: urllib3's response path)
+REPLAY_WARMUP = 5
+#: the body's fields that are fixed per call site (a DynamoDB request's expressions, its table)
+FIXED = ("TableName", "ConditionExpression", "UpdateExpression", "KeyConditionExpression", "ProjectionExpression")
+
+
+def body_kind(headers: Any, body: Any) -> str:
+    """What kind of request this is beyond its path: its X-Amz-Target and the shape of its JSON body."""
+    target = next((value for name, value in (headers or {}).items() if name.lower() == "x-amz-target"), "")
+    target = target.decode() if isinstance(target, bytes) else str(target)
+    if body is None:
+        return f"{target}|none"
+    try:
+        document = json.loads(body)
+    except (TypeError, ValueError):
+        return f"{target}|bytes"
+    if not isinstance(document, dict):
+        return f"{target}|{type(document).__name__}"
+    fixed = {name: document[name] for name in FIXED if isinstance(document.get(name), str)}
+    return f"{target}|{','.join(sorted(document))}|{json.dumps(fixed, sort_keys=True)}"
+
+
+def door(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+    started, started_cpu = time.perf_counter_ns(), time.process_time_ns()  # in replay: the bench's work, apart
+    if (pool.host, pool.port) == STATE["talon_at"]:
+        STATE["talon"] += 1
+    body = kwargs.get("body", args[0] if args else None)
+    headers = kwargs.get("headers", args[1] if len(args) > 1 else None)
+    key: Key = (pool.host, pool.port, method, url.split("?", 1)[0], body_kind(headers, body))
+    if STATE["replay"]:
+        STATE["calls"] += 1
+        STATE["by_key"][key] = STATE["by_key"].get(key, 0) + 1
+        if key not in RECORDED:
+            STATE["missing"].append(key)
+            raise RuntimeError(f"bench: no recorded answer for {key}")
+        status, answer_headers, data = RECORDED[key]
+        replayed = urllib3.HTTPResponse(
+            body=io.BytesIO(data), headers=answer_headers, status=status, preload_content=True, request_method=method
+        )
+        STATE["door_cpu_ns"] += time.process_time_ns() - started_cpu
+        STATE["door_ns"] += time.perf_counter_ns() - started
+        return replayed
+    answer = ORIGINAL(pool, method, url, *args, **kwargs)
+    RECORDED[key] = (answer.status, dict(answer.headers), answer.data or b"")
+    STATUSES.setdefault(key, set()).add(answer.status)
+    return answer
+
+
+def label(key: Key) -> str:
+    """A request kind, short: DynamoDB's operation (`dynamodb.UpdateItem`), else its method and path."""
+    target = key[4].split("|", 1)[0]
+    return f"dynamodb.{target.partition('.')[2]}" if target.startswith("DynamoDB") else target or f"{key[2]} {key[3]}"
+
+
+class Context:
+    """What Lambda's context object offers the handlers and Powertools."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = "bench-cpu-sqs"
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30000
+
+
+def fresh_event(event: dict[str, Any], run: str, n: int) -> dict[str, Any]:
+    """The event as a new delivery: its own message id and idempotency key (as child_warm makes them), unique
+    to this child (`run`): the children share one table, where a key met again is answered as a replay."""
+    event = copy.deepcopy(event)
+    for record in event["Records"]:
+        record["messageId"] = f"bench-{run}-{n:06d}-{record['messageId']}"
+        message = json.loads(record["body"])
+        if isinstance(message, dict) and message.get("idempotencyKey"):
+            message["idempotencyKey"] = f"{message['idempotencyKey']}-bench-{run}-{n:06d}"
+            record["body"] = json.dumps(message, separators=(",", ":"))
+    return event
+
+
+def offset() -> int:
+    sys.stdout.flush()
+    return os.lseek(1, 0, os.SEEK_CUR)
+
+
+def failed(event: dict[str, Any], response: Any, stdout_path: str, start: int) -> str:
+    """Why a batch failed: its answer and what the handler logged at WARNING or above for it."""
+    with open(stdout_path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read().decode(errors="replace").splitlines()
+    said = [
+        line
+        for line in lines
+        if any(f'"level":"{level}"' in line.replace(" ", "") for level in ("WARNING", "ERROR", "CRITICAL"))
+    ]
+    ids = [record["messageId"] for record in event["Records"]]
+    logged = " | ".join(said)[-1500:] or "(nothing)"
+    return f"records {ids}: handler answered {json.dumps(response)[:500]}; logged: {logged}"
+
+
+def lower_quartile(values: list[int]) -> float:
+    return statistics.quantiles(values, n=4)[0] if len(values) > 1 else float(values[0])
+
+
+def by_kind(calls: int) -> dict[str, float]:
+    """Door calls per record by request kind; kinds of one label (a claim's and a completion's UpdateItem)
+    numbered in the order first met."""
+    counts: dict[str, float] = {}
+    for key, n in STATE["by_key"].items():
+        name = label(key)
+        numbered, k = name, 1
+        while numbered in counts:
+            k += 1
+            numbered = f"{name} ({k})"
+        counts[numbered] = n / calls
+    return counts
+
+
+def main() -> int:
+    with open(sys.argv[1]) as handle:
+        spec = json.load(handle)
+    stdout_path = spec["stdout_path"]
+    HTTPConnectionPool.urlopen = door  # type: ignore[method-assign,assignment]
+    handler = importlib.import_module(spec["module"]).handler
+    warmup, calls = int(spec["warmup"]), int(spec["calls"])
+    events = [fresh_event(spec["event"], spec["run"], n) for n in range(warmup + REPLAY_WARMUP + calls)]
+    STATE["talon_at"] = (spec["talon_host"], int(spec["talon_port"]))
+    context = Context(spec["function_name"])
+
+    def serve(event: dict[str, Any]) -> None:
+        start = offset()
+        talon_before = STATE["talon"]
+        response = handler(event, context)
+        detail = ""
+        if response != {"batchItemFailures": []}:
+            detail = failed(event, response, stdout_path, start)
+            if STATE["missing"]:
+                detail = f"no recorded answer for {STATE['missing']}; {detail}"
+        elif STATE["talon"] == talon_before:  # answered from the table, dead-lettered, skipped: not the full work
+            detail = f"no Talon.One call: {failed(event, response, stdout_path, start)}"
+        if detail:
+            with open(sys.argv[2], "w") as handle:
+                json.dump({"detail": detail}, handle)
+            raise SystemExit(1)
+
+    for event in events[:warmup]:
+        serve(event)
+    twice = {str(key): sorted(statuses) for key, statuses in STATUSES.items() if len(statuses) > 1}
+    STATE["replay"] = True
+    handler_ns: list[int] = []
+    door_ns: list[int] = []
+    cpu_ns: list[int] = []
+    door_cpu_ns: list[int] = []
+    for event in events[warmup : warmup + REPLAY_WARMUP]:
+        serve(event)
+    STATE["calls"], STATE["by_key"] = 0, {}
+    start = offset()
+    for event in events[warmup + REPLAY_WARMUP :]:
+        before, before_cpu = STATE["door_ns"], STATE["door_cpu_ns"]
+        started, started_cpu = time.perf_counter_ns(), time.process_time_ns()
+        serve(event)
+        cpu_ns.append(time.process_time_ns() - started_cpu)
+        handler_ns.append(time.perf_counter_ns() - started)
+        door_ns.append(STATE["door_ns"] - before)
+        door_cpu_ns.append(STATE["door_cpu_ns"] - before_cpu)
+    log_bytes = offset() - start
+    result = {
+        "handler_ns": statistics.median(handler_ns),
+        "door_ns": statistics.median(door_ns),
+        "without_door_ns": statistics.median(h - d for h, d in zip(handler_ns, door_ns, strict=True)),
+        # the process's CPU time (every thread), which another process running between does not add to
+        "cpu_ns": statistics.median(cpu_ns),
+        "door_cpu_ns": statistics.median(door_cpu_ns),
+        "cpu_without_door_ns": statistics.median(c - d for c, d in zip(cpu_ns, door_cpu_ns, strict=True)),
+        # its lower quartile: another process's work on the same core (caches, the core's clock) only adds
+        # to a call's CPU time, in spells; the lower quartile moves least with them
+        "cpu_without_door_p25_ns": lower_quartile([c - d for c, d in zip(cpu_ns, door_cpu_ns, strict=True)]),
+        "door_calls": STATE["calls"] / calls,
+        "door_calls_by_kind": by_kind(calls),
+        "log_bytes": log_bytes / calls,
+        "answered_two_ways": twice,
+        "batches_ok": calls,
+    }
+    with open(sys.argv[2], "w") as handle:
+        json.dump(result, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
