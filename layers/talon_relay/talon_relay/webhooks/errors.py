@@ -40,9 +40,9 @@ class StepFailed(RelayError):
 
 
 class AwaitsOrder(InvalidRequest):
-    """A refund, edit or cancellation the relay's record of its order does not support (yet): no record, or a
-    line or quantity the record lacks. Dead-lettered at once, not retried: waiting would hold up its
-    customer's FIFO group, where the paid order or the edit it needs may be behind it."""
+    """A refund or an edit (a mapping that recalls its order) that the relay's record of the order does not
+    support yet: no record, or a line or quantity the record lacks. Dead-lettered at once, not retried: waiting
+    would hold up its customer's FIFO group, where the paid order or the edit it needs may be behind it."""
 
     letter_attributes: Mapping[str, Any] = MappingProxyType(
         {AWAITS_ORDER: {"DataType": "String", "StringValue": "true"}}
