@@ -138,13 +138,12 @@ def redrive(
             ):
                 deferred_ids.add(_behind_its_group(sqs, dlq_url, message))
                 continue
-            sent_ms = _sent_ms(message)
             key = _key(message)
             # One of this run's own moves that failed again (the relay names it as sourceMessageId; SQS keeps
             # its id), sent after the run started, or already moved: not something this run found in the DLQ.
             source = ((message.get("MessageAttributes") or {}).get("sourceMessageId") or {}).get("StringValue")
             own = message["MessageId"] in sent_ids or source in sent_ids
-            after = message["MessageId"] not in deferred_ids and (started_ms is None or sent_ms >= started_ms)
+            after = not held and message["MessageId"] not in deferred_ids
             if own or message["MessageId"] in moved_ids or after or result.moved >= limit:
                 skipped.append(message["ReceiptHandle"])
                 if moved_keys.get(key) and message["MessageId"] not in seen_back:
