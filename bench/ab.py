@@ -35,6 +35,8 @@ from bench.infra import log
 from bench.run import _varied_segment
 
 PACKAGE = Path("layers/talon_relay/talon_relay")
+#: child_cpu's replayed calls before the measured ones (the replay's own first-call costs: urllib3's response path)
+CPU_REPLAY_WARMUP = 5
 
 
 def _layer(base: Path, dest: Path, package: Path) -> Path:
@@ -66,24 +68,20 @@ def _warm_spec(setup: Setup, op: Op, args: argparse.Namespace) -> dict[str, Any]
     }
 
 
-def _cpu_spec(op: Op, args: argparse.Namespace, now: float) -> dict[str, Any]:
-    api = events.load_event(op.folder, "api")
-    api = events.with_body_kb(api, args.body_kb) if args.body_kb else api
-    count = args.warmup + args.calls
-    return {
-        "module": op.folder,
-        "function_name": op.function_name,
-        "warmup": args.warmup,
-        "calls": args.calls,
-        # each signed apart (a signature is accepted once), a tenth of a millisecond apart
-        "events": [events.sign_api_event(api, SIGNING_KEY, now - n / 1e4) for n in range(count)],
-    }
-
-
-def _cpu_sqs_spec(setup: Setup, op: Op, args: argparse.Namespace, stdout_path: Path) -> dict[str, Any]:
-    """One-record SQS events as the event source mapping delivers them (the child gives each its own ids)."""
+def _cpu_spec(setup: Setup, op: Op, args: argparse.Namespace, stdout_path: Path) -> dict[str, Any]:
+    """child_cpu's spec: the trigger's events (the child gives each call its own ids) and what it checks."""
     assert setup.standin is not None
     talon = urlsplit(setup.standin.fast_url)
+    if args.trigger == "sqs":
+        events_ = [events.one_record(events.load_event(op.folder, "sqs"))]
+        expect: dict[str, list[Any]] = {"batchItemFailures": [[]]}
+    else:
+        api = events.load_event(op.folder, "api")
+        api = events.with_body_kb(api, args.body_kb) if args.body_kb else api
+        now, count = time.time(), args.warmup + CPU_REPLAY_WARMUP + args.calls
+        # each signed apart (a signature is accepted once), a tenth of a millisecond apart
+        events_ = [events.sign_api_event(api, SIGNING_KEY, now - n / 1e4) for n in range(count)]
+        expect = {"statusCode": [op.status]}
     return {
         "run": uuid.uuid4().hex[:12],
         "talon_host": talon.hostname,
@@ -91,27 +89,32 @@ def _cpu_sqs_spec(setup: Setup, op: Op, args: argparse.Namespace, stdout_path: P
         "module": op.folder,
         "function_name": op.function_name,
         "warmup": args.warmup,
+        "replay_warmup": CPU_REPLAY_WARMUP,
         "calls": args.calls,
-        "event": events.one_record(events.load_event(op.folder, "sqs")),
+        "events": events_,
+        "expect": expect,
+        # every queued record and every uncached API call reaches Talon.One; a read's cache hit reaches none
+        "talon_each_call": args.trigger == "sqs" or not op.cached,
         "stdout_path": str(stdout_path),
     }
 
 
-def _sqs_rounds(op: Op, results: dict[str, list[dict[str, Any]]]) -> None:
-    """Per side: the relay's own time per record (median of the rounds), the process's CPU time and the wall
-    clock's, door apart; door calls and log bytes per record; each round's new minus old (the two children of
+def _cpu_rounds(op: Op, trigger: str, results: dict[str, list[dict[str, Any]]]) -> None:
+    """Per side: the relay's own time per call (median of the rounds), the process's CPU time and the wall
+    clock's, door apart; door calls and log bytes per call; each round's new minus old (the two children of
     one round ran back to back); and each side's fastest round (another process's work only adds to a round)."""
     figures = (
         ("cpu_without_door_p25_ns", "CPU time, lower quartile"),
         ("cpu_without_door_ns", "CPU time, median"),
         ("without_door_ns", "wall clock, median"),
     )
+    unit = "record" if trigger == "sqs" else "call"
     for field, name in figures:
         figure = {side: [r[field] / 1e3 for r in results[side]] for side in ("old", "new")}
         pairs = [new - old for old, new in zip(figure["old"], figure["new"], strict=True)]
         print(
-            f"{op.folder} sqs, relay {name} per record (door apart): old {statistics.median(figure['old']):,.1f} us,"
-            f" new {statistics.median(figure['new']):,.1f} us; new-old {statistics.median(pairs):+,.1f} us;"
+            f"{op.folder} {trigger}, relay {name} per {unit} (door apart): old {statistics.median(figure['old']):,.1f}"
+            f" us, new {statistics.median(figure['new']):,.1f} us; new-old {statistics.median(pairs):+,.1f} us;"
             f" fastest rounds: old {min(figure['old']):,.1f} us, new {min(figure['new']):,.1f} us,"
             f" new-old {min(figure['new']) - min(figure['old']):+,.1f} us"
             f"  (rounds: old {[round(x, 1) for x in figure['old']]}, new {[round(x, 1) for x in figure['new']]},"
@@ -124,8 +127,8 @@ def _sqs_rounds(op: Op, results: dict[str, list[dict[str, Any]]]) -> None:
         door = statistics.median(r["door_cpu_ns"] / 1e3 for r in results[side])
         by_kind = ", ".join(f"{kind} {n:g}" for kind, n in last["door_calls_by_kind"].items())
         print(
-            f"  {side}: {calls:g} door calls per record ({door:,.1f} us CPU at the door), {log_bytes:,.0f} log bytes"
-            f" per record: {by_kind}"
+            f"  {side}: {calls:g} door calls per {unit} ({door:,.1f} us CPU at the door), {log_bytes:,.0f} log bytes"
+            f" per {unit}: {by_kind}"
         )
 
 
@@ -166,32 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for op in ops:
             figures: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
-            sqs_cpu: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+            cpu: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
             log(f"{op.folder}: {args.rounds} rounds of {args.calls} calls per side, alternating")
             for round_ in range(args.rounds):
                 for side in ("old", "new") if round_ % 2 == 0 else ("new", "old"):
                     env = lambda_env(setup, op, secret_arn=setup.fast_secret)
                     env["PYTHONPATH"] = env["PYTHONPATH"].replace(str(sites.layer), str(layers[side]))
-                    if args.cpu and args.trigger == "sqs":
-                        # one hash seed per round, the same for both sides: a process's string hashes (its
-                        # dicts' layout) move its CPU per record by up to a third, for the whole process
-                        env["PYTHONHASHSEED"] = str(round_ + 1)
-                        sqs_cpu[side].append(_run_sqs(setup, op, args, env))
-                        continue
                     if args.cpu:
-                        spec = _cpu_spec(op, args, time.time())
-                        source = (infra.BENCH / "child_cpu.py").read_text()
-                        result = _run(python, source, spec, env, workdir)
-                        figures[side].setdefault("api (relay CPU, door apart)", []).append(
-                            result["without_door_ns"] / 1e3
-                        )
+                        # one hash seed per round, the same for both sides: a process's string hashes (its
+                        # dicts' layout) move its CPU per call by up to a third, for the whole process
+                        env["PYTHONHASHSEED"] = str(round_ + 1)
+                        cpu[side].append(_run_cpu(setup, op, args, env))
                         continue
                     result, _ = run_child("warm", python, _warm_spec(setup, op, args), env, workdir, 600)
                     for name, case in result["cases"].items():
                         rest = (case["handler_without_dynamodb_ns"] - case["raw_ns"]) / 1e3
                         figures[side].setdefault(f"{name} (without DynamoDB)", []).append(rest)
-            if sqs_cpu["old"]:
-                _sqs_rounds(op, sqs_cpu)
+            if cpu["old"]:
+                _cpu_rounds(op, args.trigger, cpu)
             for name in figures["old"]:
                 old, new = figures["old"][name], figures["new"][name]
                 print(
@@ -207,34 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(python: Path, source: str, spec: dict[str, Any], env: dict[str, str], workdir: Path) -> dict[str, Any]:
-    """A child_cpu process (its stdout, the handler's logs, to /dev/null); its result."""
-    spec_path, result_path = workdir / f"{uuid.uuid4().hex}.json", workdir / f"{uuid.uuid4().hex}.result"
-    spec_path.write_text(json.dumps(spec))
-    proc = subprocess.run(
-        [str(python), "-S", "-c", source, str(spec_path), str(result_path)],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != 0:
-        raise infra.BenchError(f"cpu child ({spec['module']}) failed: {proc.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(result_path.read_text())
-    if set(result["statuses"]) - {"200", "201", "204"}:
-        raise infra.BenchError(f"cpu child ({spec['module']}): answers {result['statuses']}")
-    return result
-
-
-def _run_sqs(setup: Setup, op: Op, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    """A child_cpu_sqs process, its stdout (the handler's logs) to a file it measures; its result.
-    A batch that failed, a request without a recorded answer or one answered two ways fails the bench."""
+def _run_cpu(setup: Setup, op: Op, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """A child_cpu process, its stdout (the handler's logs) to a file it measures; its result.
+    A call that failed its checks, a request without a recorded answer or one answered two ways fails the bench."""
     stdout_path = setup.workdir / f"{uuid.uuid4().hex}.stdout"
     spec_path, result_path = setup.workdir / f"{uuid.uuid4().hex}.json", setup.workdir / f"{uuid.uuid4().hex}.result"
-    spec_path.write_text(json.dumps(_cpu_sqs_spec(setup, op, args, stdout_path)))
-    source = (infra.BENCH / "child_cpu_sqs.py").read_text()
+    spec_path.write_text(json.dumps(_cpu_spec(setup, op, args, stdout_path)))
+    source = (infra.BENCH / "child_cpu.py").read_text()
     try:
         with stdout_path.open("wb") as stdout:
             proc = subprocess.run(
@@ -251,12 +225,7 @@ def _run_sqs(setup: Setup, op: Op, args: argparse.Namespace, env: dict[str, str]
     result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
     if proc.returncode != 0:
         detail = result.get("detail") or proc.stderr.strip()[-2000:]
-        raise infra.BenchError(f"cpu sqs child ({op.folder}) failed: {detail}")
-    if result["answered_two_ways"]:
-        twice = result["answered_two_ways"]
-        raise infra.BenchError(
-            f"cpu sqs child ({op.folder}): one request kind answered two ways in the warm-up: {twice}"
-        )
+        raise infra.BenchError(f"cpu child ({op.folder}, {args.trigger}) failed: {detail}")
     return result
 
 

@@ -1,11 +1,21 @@
-"""The relay's own CPU per warm call, run by bench.ab as `python -c <this file's text> SPEC RESULT`.
+"""The relay's own CPU per warm call, run by bench.ab as `python -S -c <this file's text> SPEC RESULT`.
 
-The handler serves the signed API events of SPEC: `warmup` calls against the real servers (stand-in,
-moto, extension), recording each host's last answer at urllib3's door (HTTPConnectionPool.urlopen);
-then `calls` calls answered from those recordings at the door, so no socket is touched and no other
-process runs between: what is left is the relay's own work (and urllib3's reading of a preloaded
-answer, timed apart as `door_ns`). Answers are per host, so this measures an API event's one path
-(the replay write, the Talon.One call), not an SQS record's several DynamoDB calls.
+The handler serves SPEC's `events`: API Gateway events (each signed apart: a signature is accepted once)
+or one one-record SQS event (as the template's event source mapping delivers it), every call with ids of
+its own (`fresh_event`), so each does the full work (a queued record: the claim, the ordering read where
+the operation has it, the Talon.One call, the completion). `warmup` calls run against the real servers
+(stand-in, moto, extension), recording at urllib3's door (HTTPConnectionPool.urlopen) the last answer per
+request kind (host, method, path, body kind); then `replay_warmup` and `calls` calls are answered from
+those recordings at the door, so no socket is touched and no other process runs between. The body kind
+tells DynamoDB's requests apart (they all POST to /): the X-Amz-Target, the body's top-level keys and its
+expressions and table, which are fixed per call site, not per call.
+
+SPEC says what every call is checked for: `expect`, the answer's fields and their allowed values (an API
+call's statusCode, an SQS batch's batchItemFailures), and `talon_each_call`, whether every call must
+reach Talon.One (a queued record must; a read answered from the read cache reaches none). A call that
+fails a check, a request in replay that was not recorded, or one request kind answered two ways in the
+warm-up fails the child, RESULT's `detail` naming why and what the handler logged at WARNING or above.
+stdout (the handler's logs) must be a file: the log bytes per call are measured from it.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import copy
 import importlib
 import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,24 +33,70 @@ from typing import Any
 import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
 
-RECORDED: dict[tuple[str, int | None], tuple[int, dict[str, str], bytes]] = {}
-STATE = {"replay": False, "door_ns": 0}
+Key = tuple[str, int | None, str, str, str]
+RECORDED: dict[Key, tuple[int, dict[str, str], bytes]] = {}
+#: the answer's status seen per key during the warm-up: one key answered two ways would be replayed wrong
+STATUSES: dict[Key, set[int]] = {}
+STATE: dict[str, Any] = {
+    "replay": False,
+    "door_ns": 0,
+    "door_cpu_ns": 0,
+    "calls": 0,
+    "by_key": {},
+    "missing": [],
+    "talon": 0,
+}
 ORIGINAL = HTTPConnectionPool.urlopen
+#: the body's fields that are fixed per call site (a DynamoDB request's expressions, its table)
+FIXED = ("TableName", "ConditionExpression", "UpdateExpression", "KeyConditionExpression", "ProjectionExpression")
+
+
+def body_kind(headers: Any, body: Any) -> str:
+    """What kind of request this is beyond its path: its X-Amz-Target and the shape of its JSON body."""
+    target = next((value for name, value in (headers or {}).items() if name.lower() == "x-amz-target"), "")
+    target = target.decode() if isinstance(target, bytes) else str(target)
+    if body is None:
+        return f"{target}|none"
+    try:
+        document = json.loads(body)
+    except (TypeError, ValueError):
+        return f"{target}|bytes"
+    if not isinstance(document, dict):
+        return f"{target}|{type(document).__name__}"
+    fixed = {name: document[name] for name in FIXED if isinstance(document.get(name), str)}
+    return f"{target}|{','.join(sorted(document))}|{json.dumps(fixed, sort_keys=True)}"
 
 
 def door(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-    key = (pool.host, pool.port)
-    if STATE["replay"] and key in RECORDED:
-        started = time.perf_counter_ns()
-        status, headers, body = RECORDED[key]
+    started, started_cpu = time.perf_counter_ns(), time.process_time_ns()  # in replay: the bench's work, apart
+    if (pool.host, pool.port) == STATE["talon_at"]:
+        STATE["talon"] += 1
+    body = kwargs.get("body", args[0] if args else None)
+    headers = kwargs.get("headers", args[1] if len(args) > 1 else None)
+    key: Key = (pool.host, pool.port, method, url.split("?", 1)[0], body_kind(headers, body))
+    if STATE["replay"]:
+        STATE["calls"] += 1
+        STATE["by_key"][key] = STATE["by_key"].get(key, 0) + 1
+        if key not in RECORDED:
+            STATE["missing"].append(key)
+            raise RuntimeError(f"bench: no recorded answer for {key}")
+        status, answer_headers, data = RECORDED[key]
         replayed = urllib3.HTTPResponse(
-            body=io.BytesIO(body), headers=headers, status=status, preload_content=True, request_method=method
+            body=io.BytesIO(data), headers=answer_headers, status=status, preload_content=True, request_method=method
         )
+        STATE["door_cpu_ns"] += time.process_time_ns() - started_cpu
         STATE["door_ns"] += time.perf_counter_ns() - started
         return replayed
     answer = ORIGINAL(pool, method, url, *args, **kwargs)
     RECORDED[key] = (answer.status, dict(answer.headers), answer.data or b"")
+    STATUSES.setdefault(key, set()).add(answer.status)
     return answer
+
+
+def label(key: Key) -> str:
+    """A request kind, short: DynamoDB's operation (`dynamodb.UpdateItem`), else its method and path."""
+    target = key[4].split("|", 1)[0]
+    return f"dynamodb.{target.partition('.')[2]}" if target.startswith("DynamoDB") else target or f"{key[2]} {key[3]}"
 
 
 class Context:
@@ -58,36 +115,130 @@ class Context:
         return 30000
 
 
+def fresh_event(event: dict[str, Any], run: str, n: int) -> dict[str, Any]:
+    """The event as a new delivery, its ids unique to this child (`run`) and call (`n`): an API event's request
+    id; an SQS record's message id and idempotency key (as child_warm makes them): the children share one
+    table, where a key met again is answered as a replay."""
+    event = copy.deepcopy(event)
+    if "requestContext" in event:
+        event["requestContext"]["requestId"] = f"bench-{run}-{n:06d}"
+    for record in event.get("Records", []):
+        record["messageId"] = f"bench-{run}-{n:06d}-{record['messageId']}"
+        message = json.loads(record["body"])
+        if isinstance(message, dict) and message.get("idempotencyKey"):
+            message["idempotencyKey"] = f"{message['idempotencyKey']}-bench-{run}-{n:06d}"
+            record["body"] = json.dumps(message, separators=(",", ":"))
+    return event
+
+
+def offset() -> int:
+    sys.stdout.flush()
+    return os.lseek(1, 0, os.SEEK_CUR)
+
+
+def failed(event: dict[str, Any], response: Any, stdout_path: str, start: int) -> str:
+    """Why a call failed: its answer and what the handler logged at WARNING or above for it."""
+    with open(stdout_path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read().decode(errors="replace").splitlines()
+    said = [
+        line
+        for line in lines
+        if any(f'"level":"{level}"' in line.replace(" ", "") for level in ("WARNING", "ERROR", "CRITICAL"))
+    ]
+    ids = [record["messageId"] for record in event.get("Records", [])] or [event["requestContext"]["requestId"]]
+    logged = " | ".join(said)[-1500:] or "(nothing)"
+    return f"call {ids}: handler answered {json.dumps(response)[:500]}; logged: {logged}"
+
+
+def lower_quartile(values: list[int]) -> float:
+    return statistics.quantiles(values, n=4)[0] if len(values) > 1 else float(values[0])
+
+
+def by_kind(calls: int) -> dict[str, float]:
+    """Door calls per call by request kind; kinds of one label (a claim's and a completion's UpdateItem)
+    numbered in the order first met."""
+    counts: dict[str, float] = {}
+    for key, n in STATE["by_key"].items():
+        name = label(key)
+        numbered, k = name, 1
+        while numbered in counts:
+            k += 1
+            numbered = f"{name} ({k})"
+        counts[numbered] = n / calls
+    return counts
+
+
+def stop(detail: str) -> None:
+    """Fail the child, RESULT saying why."""
+    with open(sys.argv[2], "w") as handle:
+        json.dump({"detail": detail}, handle)
+    raise SystemExit(1)
+
+
 def main() -> int:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
+    stdout_path = spec["stdout_path"]
     HTTPConnectionPool.urlopen = door  # type: ignore[method-assign,assignment]
     handler = importlib.import_module(spec["module"]).handler
-    events = []
-    for n, event in enumerate(spec["events"]):
-        event = copy.deepcopy(event)
-        event["requestContext"]["requestId"] = f"bench-cpu-{n:06d}"
-        events.append(event)
-    warmup, calls = int(spec["warmup"]), int(spec["calls"])
+    warmup, replay_warmup, calls = int(spec["warmup"]), int(spec["replay_warmup"]), int(spec["calls"])
+    given = spec["events"]
+    events = [fresh_event(given[n % len(given)], spec["run"], n) for n in range(warmup + replay_warmup + calls)]
+    STATE["talon_at"] = (spec["talon_host"], int(spec["talon_port"]))
+    expect: dict[str, list[Any]] = spec["expect"]
     context = Context(spec["function_name"])
+
+    def serve(event: dict[str, Any]) -> None:
+        start = offset()
+        talon_before = STATE["talon"]
+        response = handler(event, context)
+        detail = ""
+        if not isinstance(response, dict) or any(response.get(name) not in ok for name, ok in expect.items()):
+            detail = failed(event, response, stdout_path, start)
+            if STATE["missing"]:
+                detail = f"no recorded answer for {STATE['missing']}; {detail}"
+        elif spec["talon_each_call"] and STATE["talon"] == talon_before:  # answered from the table, dead-lettered
+            detail = f"no Talon.One call: {failed(event, response, stdout_path, start)}"
+        if detail:
+            stop(detail)
+
     for event in events[:warmup]:
-        handler(event, context)
+        serve(event)
+    if twice := {str(key): sorted(statuses) for key, statuses in STATUSES.items() if len(statuses) > 1}:
+        stop(f"one request kind answered two ways in the warm-up: {twice}")
     STATE["replay"] = True
     handler_ns: list[int] = []
     door_ns: list[int] = []
-    statuses: dict[str, int] = {}
-    for event in events[warmup : warmup + calls]:
-        before = STATE["door_ns"]
-        started = time.perf_counter_ns()
-        response = handler(event, context)
+    cpu_ns: list[int] = []
+    door_cpu_ns: list[int] = []
+    for event in events[warmup : warmup + replay_warmup]:
+        serve(event)
+    STATE["calls"], STATE["by_key"] = 0, {}
+    start = offset()
+    for event in events[warmup + replay_warmup :]:
+        before, before_cpu = STATE["door_ns"], STATE["door_cpu_ns"]
+        started, started_cpu = time.perf_counter_ns(), time.process_time_ns()
+        serve(event)
+        cpu_ns.append(time.process_time_ns() - started_cpu)
         handler_ns.append(time.perf_counter_ns() - started)
         door_ns.append(STATE["door_ns"] - before)
-        statuses[str(response.get("statusCode"))] = statuses.get(str(response.get("statusCode")), 0) + 1
+        door_cpu_ns.append(STATE["door_cpu_ns"] - before_cpu)
+    log_bytes = offset() - start
     result = {
         "handler_ns": statistics.median(handler_ns),
         "door_ns": statistics.median(door_ns),
         "without_door_ns": statistics.median(h - d for h, d in zip(handler_ns, door_ns, strict=True)),
-        "statuses": statuses,
+        # the process's CPU time (every thread), which another process running between does not add to
+        "cpu_ns": statistics.median(cpu_ns),
+        "door_cpu_ns": statistics.median(door_cpu_ns),
+        "cpu_without_door_ns": statistics.median(c - d for c, d in zip(cpu_ns, door_cpu_ns, strict=True)),
+        # its lower quartile: another process's work on the same core (caches, the core's clock) only adds
+        # to a call's CPU time, in spells; the lower quartile moves least with them
+        "cpu_without_door_p25_ns": lower_quartile([c - d for c, d in zip(cpu_ns, door_cpu_ns, strict=True)]),
+        "door_calls": STATE["calls"] / calls,
+        "door_calls_by_kind": by_kind(calls),
+        "log_bytes": log_bytes / calls,
     }
     with open(sys.argv[2], "w") as handle:
         json.dump(result, handle)
