@@ -5,12 +5,11 @@ from REF (`git archive`, default main) and from the working tree, the children o
 round by round (old then new, new then old) against one stand-in, moto and extension, as `make bench`
 sets them up. Default: `child_warm`'s signed API case (a read's cache misses too), the Warm overhead
 rows' figure "without DynamoDB" per round and the medians. `--cpu`: `child_cpu`, the relay's own CPU
-per call with every answer replayed at urllib3's door (no I/O, no other process running between),
-which moves by a few microseconds where the warm rows move by a hundred on a shared machine.
-`--trigger sqs`: one-record SQS events instead of the API event; with `--cpu`, `child_cpu_sqs`: the
-relay's own CPU per queued record, answers recorded per request (host, method, path, body kind) and
-replayed at the door, every batch checked to answer {"batchItemFailures": []}, with the door calls and
-log bytes per record and each round's new-minus-old.
+per call with every answer recorded per request (host, method, path, body kind) and replayed at urllib3's
+door (no I/O, no other process running between), which moves by a few microseconds where the warm rows
+move by a hundred on a shared machine: every call checked as its spec says (`_cpu_spec`), with the door
+calls and log bytes per call and each round's new-minus-old. `--trigger sqs`: one-record SQS events
+instead of the signed API event.
 The build is used as it is (`make build` first if the dependencies changed; the relay's own code of
 both sides is the source, without bytecode: warm calls do not read it).
 """

@@ -1,8 +1,8 @@
-"""bench/ab.py --cpu --trigger sqs: the relay's own CPU per queued record, every answer replayed at the door.
+"""bench/ab.py --cpu: the relay's own CPU per API call or queued record, every answer replayed at the door.
 
 Runs the bench as a developer does (python3.13, the built layer, bench/.venv-runtime, moto, the stand-in,
-the extension on 127.0.0.1), one round of a few records per side: it must report figures and fail loudly
-when a record does not do the full work.
+the extension on 127.0.0.1), one round of a few calls per side: it must report figures and fail loudly
+when a call is answered otherwise than it should be, or a record does not do the full work.
 """
 
 from __future__ import annotations
@@ -98,3 +98,65 @@ def test_a_record_that_does_not_reach_talon_one_fails_the_bench_naming_why(monke
     # Then it fails loudly, saying the record made no Talon.One call and what the handler logged
     assert "no Talon.One call" in str(failure.value)
     assert "logged:" in str(failure.value) and "dead-letter" in str(failure.value)
+
+
+API_ARGS = ["--cpu", "--old", "HEAD", "--rounds", "1", "--calls", "4", "--warmup", "2"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("runtime", "fresh_moto")
+def test_an_api_call_s_cpu_is_reported_per_side_with_its_door_calls_a_cached_read_s_without_talon_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a session update's signed API event, and a read the read cache keeps (its first call a miss),
+    # old (HEAD) and new (the working tree) one round each
+    functions = ["update_customer_session_v2", "get_customer_inventory"]
+
+    # When the bench measures them with every answer replayed at the door
+    assert ab.main([*functions, *API_ARGS]) == 0
+
+    # Then each side has a CPU figure per call for each function
+    out = capsys.readouterr().out
+    for function in functions:
+        figure = re.search(
+            rf"{function} api, relay CPU time, lower quartile per call \(door apart\): "
+            r"old ([\d.,]+) us, new ([\d.,]+) us",
+            out,
+        )
+        assert figure is not None, out
+        assert float(figure[1].replace(",", "")) > 0 and float(figure[2].replace(",", "")) > 0
+    # And its door calls per call: the signature's replay write and the Talon.One call for the update; the
+    # replay write alone for the read, answered from the cache (not failed for calling no Talon.One)
+    for side in ("old", "new"):
+        lines = re.findall(rf"{side}: ([\d.]+) door calls per call .*?, ([\d,]+) log bytes per call: (.*)", out)
+        assert [(calls, by_kind) for calls, _, by_kind in lines] == [
+            ("2", "dynamodb.PutItem 1, PUT /v2/customer_sessions/s-1 1"),
+            ("1", "dynamodb.PutItem 1"),
+        ], out
+        assert all(int(log_bytes.replace(",", "")) > 0 for _, log_bytes, _ in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("runtime", "fresh_moto")
+def test_an_api_call_answered_with_an_unexpected_status_fails_the_bench_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a session update whose body is not JSON: the relay answers 400, calling nobody
+    sample = events.load_event
+
+    def not_json(folder: str, name: str) -> dict[str, Any]:
+        event = sample(folder, name)
+        if name == "api":
+            event["body"] = "{not json"
+        return event
+
+    monkeypatch.setattr(events, "load_event", not_json)
+
+    # When the bench measures it
+    with pytest.raises(infra.BenchError) as failure:
+        ab.main(["update_customer_session_v2", *API_ARGS])
+
+    # Then it fails loudly, naming the call, its answer's status and what the handler logged
+    assert "cpu child (update_customer_session_v2, api) failed" in str(failure.value)
+    assert "handler answered" in str(failure.value) and '"statusCode": 400' in str(failure.value)
+    assert "logged:" in str(failure.value)
