@@ -25,6 +25,7 @@ import resource
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -147,11 +148,16 @@ def sign(event: dict[str, Any], secret: str) -> None:
         event["multiValueHeaders"]["X-Relay-Signature"] = [value]
 
 
+#: this process's part of every id: a second run against the same table (bench.ab, a rerun) must not find its
+#: records there, or its queued records would be answered from the table, an easier path than measured
+RUN = uuid.uuid4().hex[:8]
+
+
 def fresh_event(case: dict[str, Any], n: int) -> dict[str, Any]:
     """The case's event as a new delivery: its own request / message id (and idempotency key)."""
     event: dict[str, Any] = copy.deepcopy(case["event"])
     if case["kind"] == "api":
-        event["requestContext"]["requestId"] = f"bench-{n:06d}"
+        event["requestContext"]["requestId"] = f"bench-{RUN}-{n:06d}"
         if case.get("vary"):  # another customer each call (a read cache miss): the parameter and its segment
             name, index = case["vary"], int(case["vary_segment"])
             value = f"{event['pathParameters'][name]}-{n}"
@@ -163,10 +169,10 @@ def fresh_event(case: dict[str, Any], n: int) -> dict[str, Any]:
             sign(event, case["signing_key"])
     else:
         for record in event["Records"]:
-            record["messageId"] = f"bench-{n:06d}-{record['messageId']}"
+            record["messageId"] = f"bench-{RUN}-{n:06d}-{record['messageId']}"
             message = json.loads(record["body"])
             if isinstance(message, dict) and message.get("idempotencyKey"):
-                message["idempotencyKey"] = f"{message['idempotencyKey']}-bench-{n:06d}"
+                message["idempotencyKey"] = f"{message['idempotencyKey']}-bench-{RUN}-{n:06d}"
                 record["body"] = json.dumps(message, separators=(",", ":"))
     return event
 
@@ -201,7 +207,7 @@ def run_case(
     warmup, calls = int(spec["warmup"]), int(spec["calls"])
     # signed when built: each signature's timestamp must be fresh when the call is made (5-minute window)
     events = [fresh_event(case, n) for n in range(warmup + calls)]
-    contexts = [Context(spec["function_name"], f"bench-{n:06d}") for n in range(warmup + calls)]
+    contexts = [Context(spec["function_name"], f"bench-{RUN}-{n:06d}") for n in range(warmup + calls)]
     for n in range(warmup):
         check(case, handler(events[n], contexts[n]))
         raw_call()

@@ -13,7 +13,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from bench import events, infra
 from bench.events import OPS, Op
 from bench.infra import REGION, BenchError, LocalAws, Sites, StandIn, log
+from bench.placement import Placement
 from local.extension import SecretsExtension
 from local.template import load_template
 
@@ -52,6 +53,8 @@ class Setup:
     #: the IdempotencyTable every function has as deployed (idempotency records and used signatures)
     table: str = ""
     queues: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: where the processes run (bench.placement); None: not placed
+    placement: Placement | None = None
 
     def close(self) -> None:
         if self.standin is not None:
@@ -63,19 +66,25 @@ class Setup:
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
+        if self.placement is not None:
+            self.placement.restore()
+            self.placement = None
 
     def run_child(self, kind: str, spec: dict[str, Any], env: dict[str, str], timeout: float = 600) -> tuple[Any, int]:
         return run_child(kind, self.python, spec, env, self.workdir, timeout)
 
 
-def start(workdir: Path, python: Path, sites: Sites, delay_ms: float) -> Setup:
-    setup = Setup(workdir, python, sites)
+def start(workdir: Path, python: Path, sites: Sites, delay_ms: float, *, place: bool = True) -> Setup:
+    """The servers started (on CPUs of their own when `place` and the machine has two: bench.placement), and
+    the resources every measurement uses created in them."""
+    setup = Setup(workdir, python, sites, placement=Placement.plan() if place else None)
     try:
-        setup.standin = StandIn.start(delay_ms)
-        setup.aws = LocalAws.start()
-        # ttl 0: every read reaches Secrets Manager, as the first read of a new environment's extension does
-        setup.extension = SecretsExtension(setup.aws.url, token=SESSION_TOKEN, ttl=0, region=REGION)
-        setup.extension.start()
+        with setup.placement.servers_starting() if setup.placement else nullcontext():
+            setup.standin = StandIn.start(delay_ms)
+            setup.aws = LocalAws.start()
+            # ttl 0: every read reaches Secrets Manager, as the first read of a new environment's extension does
+            setup.extension = SecretsExtension(setup.aws.url, token=SESSION_TOKEN, ttl=0, region=REGION)
+            setup.extension.start()
         credentials = {"apiKey": API_KEY}
         setup.fast_secret = setup.aws.create_secret(
             "talon-relay/talon-one", {"baseUrl": setup.standin.fast_url, **credentials}

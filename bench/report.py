@@ -94,7 +94,9 @@ def versions(names: tuple[str, ...]) -> dict[str, str]:
 RELAY_PACKAGES = ("aws-lambda-powertools", "pydantic", "pydantic-core", "urllib3", "boto3", "botocore", "moto")
 
 
-def write_results(rows: list[Row], *, sdk: dict[str, str], runtime_s: float, notes: list[str], python: str) -> str:
+def write_results(
+    rows: list[Row], *, sdk: dict[str, str], runtime_s: float, notes: list[str], python: str, placement: str
+) -> str:
     """The table with its context, as written to bench/results.md; returns the text."""
     relay = versions(RELAY_PACKAGES)
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -105,6 +107,7 @@ def write_results(rows: list[Row], *, sdk: dict[str, str], runtime_s: float, not
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- Python: CPython {python} for everything measured (relay, floors and SDK alike); harness on "
         f"{platform.python_implementation()} {platform.python_version()}",
+        f"- Placement: {placement}",
         f"- Code: {git_revision()}",
         "- Relay packages: " + ", ".join(f"{k} {v}" for k, v in relay.items()),
         "- Baseline packages (bench/.venv-sdk): " + ", ".join(f"{k} {v}" for k, v in sdk.items()),

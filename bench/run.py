@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold, cost, erasure, events, infra, publishing, report
+from bench import cold, cost, erasure, events, infra, placement, publishing, report
 from bench.events import OPS, Op
 from bench.harness import (
     API_KEY,
@@ -512,6 +512,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-snapstart", action="store_true", help="skip the SnapStart cold start (info row)")
     parser.add_argument("--no-growth", action="store_true", help="skip the growth rows (per KB, per effect)")
     parser.add_argument("--growth-rounds", type=int, default=3, help="processes per growth point (median)")
+    parser.add_argument(
+        "--no-placement", action="store_true", help="let the servers share the measured processes' CPUs (placement.py)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
     for name in ("reps", "warm_calls", "warmup", "batch_reps", "big_reps", "idempotency_calls", "growth_rounds"):
@@ -564,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         folders = sorted({op.folder for op in ops} | also)
         sites, size_note = prepare_sites(workdir, python, folders, args.build)
         size_rows = measure_size(ops, workdir)
-        setup = start(workdir, python, sites, args.delay_ms)
+        setup = start(workdir, python, sites, args.delay_ms, place=not args.no_placement)
+        where = placement.describe(setup.placement)
         try:
             targets = cold_targets(setup, ops, nopyc=not args.no_nopyc, snapstart=not args.no_snapstart)
             cold.measure(targets, args.reps, setup.run_child, args.seed)
@@ -594,7 +598,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = [*cold_rows, *warm, *idempotency, *batch, *erasures, *memory, *costs, *size_rows]
     report.write_results(
-        rows, sdk=sdk_versions, runtime_s=time.monotonic() - began, notes=run_notes, python=python_version(python)
+        rows,
+        sdk=sdk_versions,
+        runtime_s=time.monotonic() - began,
+        notes=run_notes,
+        python=python_version(python),
+        placement=where,
     )
     print(report.table(rows))
     print(f"\n(written to {report.RESULTS.relative_to(report.ROOT)}; {time.monotonic() - began:.0f} s)")
