@@ -14,6 +14,7 @@ import decimal
 import io
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -301,3 +302,34 @@ def test_compact_json_writes_what_json_dumps_writes(value: Any) -> None:
     written = compact_json()(value)
     # Then it is Powertools' default serializer's text
     assert written == json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("utc", [False, True])
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns"])
+def test_timestamps_are_the_text_powertools_writes_for_every_time(
+    monkeypatch: pytest.MonkeyPatch, zone: str, utc: bool
+) -> None:
+    # Given a time zone with a daylight-saving change (or none) and the formatter in local time or UTC
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        ours = LineFormatter(json_deserializer=observability._message, utc=utc)
+        powertools = LambdaPowertoolsFormatter(json_deserializer=observability._message, utc=utc)
+        # (2026-03-29 01:00 UTC: Berlin moves its clocks on; within a second, across seconds, back in time)
+        change = 1774746000.0
+        times = [change + offset for offset in (-3600.0, -1.0, -0.0005, -0.9995, 0.0, 0.0004, 0.5, 0.9999, 1.0, 2.25)]
+        times += [change - 0.5, 1_000_000_000.123, 0.0, 1_800_000_000.999]
+        for created in times:
+            record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
+            record.created, record.msecs = created, (created - int(created)) * 1000 // 1 + 0.0
+            # When both format its time, Then they write the same text
+            assert ours.formatTime(record) == powertools.formatTime(record), created
+        # and a format of the caller's own is Powertools' own
+        record.created = change
+        for options in ({"datefmt": "%H:%M:%S.%F"}, {"use_rfc3339": True}):
+            own = LineFormatter(json_deserializer=observability._message, utc=utc, **options)
+            theirs = LambdaPowertoolsFormatter(json_deserializer=observability._message, utc=utc, **options)
+            assert own.formatTime(record) == theirs.formatTime(record)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
