@@ -3,8 +3,8 @@
 On Lambda neither DynamoDB nor Talon.One runs on the function's CPU. Here moto, the stand-in and the
 extension are Python processes and threads on the same two cores as the measured process; unplaced, the
 scheduler runs them on its core between its calls, and every warm row then also measured moto's work
-evicting the relay's caches (a queued record's overhead without DynamoDB: about +1,030 us unplaced, +530 to
-+640 us placed, in one session's runs of the same code).
+evicting the relay's caches (a queued record's overhead without DynamoDB: +760 to +1,200 us unplaced, +470 to
++640 us placed, in short interleaved runs of the same code; whole runs still move with the machine).
 
 Placement is by inheritance: Linux gives a new thread or process its creator's CPU set. `Placement.servers`
 puts the calling thread on the servers' CPUs while they start (moto's and the extension's threads, the
