@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -342,3 +343,68 @@ def test_a_poison_message_too_large_for_its_reason_still_leaves_its_fifo_group_a
     (logged,) = [r for r in logs.records() if r["message"] == "dead-lettering message"]
     assert "unknown top-level key(s) ['bogus']" in logged["reason"]
     assert any(r["message"].startswith("dead letter too large for its reason") for r in logs.records())
+
+
+# --- query parameters that are not valid Unicode (adversarial pass) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "query", "signed"),
+    [
+        ("update_customer_session_v2", {"dry": "\ud800"}, True),  # signed: its path is made before any check
+        ("get_loyalty_balances", {"subledgerId": "ok\udfff"}, False),  # key API: a free-text parameter
+    ],
+    ids=["signed-boolean", "key-api-free-text"],
+)
+def test_a_query_parameter_with_a_lone_surrogate_is_a_400_naming_it(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, folder: str, query: dict[str, str], signed: bool
+) -> None:
+    # Given a request whose query parameter holds a lone surrogate (text that cannot be sent as UTF-8)
+    event = copy.deepcopy(load_event(folder, "api"))
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()}
+    if signed:
+        event["headers"]["X-Relay-Signature"] = "t=1764499200,v2=" + "0" * 64
+    else:
+        event["requestContext"]["identity"] = {**(event["requestContext"].get("identity") or {}), "apiKeyId": "k-1"}
+    # When handled
+    response = load_handler(folder)(event, LambdaContext())
+    # Then it is refused with a 4xx naming what is wrong (never a 500), and Talon.One never saw it
+    assert 400 <= response["statusCode"] < 500, response
+    (error,) = json.loads(response["body"])["errors"]
+    assert error["source"] == ({"parameter": "X-Relay-Signature"} if signed else {"parameter": "subledgerId"})
+    if not signed:
+        assert "not valid Unicode" in error["details"]
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("key", ["refund-€", "refund\n7", "réfund 7"], ids=["euro", "newline", "latin-1-space"])
+def test_a_queued_return_whose_key_is_no_header_value_still_reaches_talon_one_and_holds_nothing_up(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, key: str
+) -> None:
+    # Given one session's FIFO group: a return whose idempotencyKey (any non-empty string, docs/api.md) cannot
+    # be sent as Talon.One's Idempotency-Key header as it is, then an update of the same session
+    httpserver.expect_request("/v2/customer_sessions/s-ret/returns", method="POST").respond_with_json(
+        {"effects": [], "customerSession": {}}
+    )
+    httpserver.expect_request("/v2/customer_sessions/s-ret", method="PUT").respond_with_json({"effects": []})
+    message = json.loads(load_event("return_cart_items", "sqs")["Records"][0]["body"])
+    event = fifo_event(
+        [
+            ("s-ret", f"return-{uuid.uuid4()}", {**message, "customerSessionId": "s-ret", "idempotencyKey": key}),
+            ("s-ret", f"update-{uuid.uuid4()}", {"customerSessionId": "s-ret", "body": {"customerSession": {}}}),
+        ]
+    )
+    operation = {"relayOperation": {"stringValue": "returnCartItems", "dataType": "String"}}
+    event["Records"][0]["messageAttributes"] = operation
+    event["Records"][1]["messageAttributes"] = {}
+    # When the batch is received once
+    result = load_handler("update_customer_session_v2")(event, LambdaContext())
+    # Then nothing waits for a retry: the return went out once, its key as the SHA-256 of the key (the same at
+    # every delivery, as one longer than 255 characters goes), and the update behind it was applied
+    assert result == {"batchItemFailures": []}
+    (returned, _), (updated, _) = httpserver.log
+    assert returned.path == "/v2/customer_sessions/s-ret/returns"
+    assert returned.headers["Idempotency-Key"] == hashlib.sha256(key.encode()).hexdigest()
+    assert updated.path == "/v2/customer_sessions/s-ret"
+    assert stack.dlq_messages() == []

@@ -107,11 +107,13 @@ def _log_answer(
 def forwarded_key(request: Request, key: str | None) -> dict[str, str]:
     """The idempotency key Talon.One takes for the operation (returnCartItems: `Idempotency-Key`): the
     caller's, else the relay's own (a queued message's, a webhook step's, the API request's id); one longer
-    than Talon.One's 255 characters goes as its SHA-256."""
+    than Talon.One's 255 characters, or that is no header value as it is (a queued key may be any text: a
+    newline, a euro sign), goes as its SHA-256: the same at every delivery, and never a failure to send."""
     header = request.operation.idempotency_header
     if header is None or not key:
         return {}
-    return {header: key if len(key) <= 255 else hashlib.sha256(key.encode()).hexdigest()}
+    sendable = len(key) <= 255 and all(0x21 <= ord(c) <= 0x7E for c in key)  # a header value: printable ASCII
+    return {header: key if sendable else hashlib.sha256(key.encode()).hexdigest()}
 
 
 def execute(

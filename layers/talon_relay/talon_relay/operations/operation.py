@@ -296,5 +296,5 @@ class Operation(NamedTuple):
             **{name: quote(str(params.get(name) or ""), safe="", errors="surrogatepass") for name in self.path_params}
         )
         if query:
-            path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="")
+            path += "?" + urlencode(sorted(query.items()), quote_via=quote, safe="", errors="surrogatepass")
         return path

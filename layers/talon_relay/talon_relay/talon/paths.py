@@ -64,6 +64,8 @@ def value_error(param: QueryParam, value: Any) -> str | None:
     """Why `value` is not one the spec allows for the parameter (None: it is); the value is not echoed."""
     if not isinstance(value, str):
         return f"{param.name} must be a single string value"
+    if found := _SURROGATE.search(value):  # cannot be sent as UTF-8, so not as part of Talon.One's URL
+        return f"{param.name} is not valid Unicode: a lone surrogate at {found.start()}"
     if param.kind == "boolean" and value not in ("true", "false"):
         return f"{param.name} must be true or false"
     if param.kind == "yes-no" and value not in ("yes", "no"):
