@@ -380,6 +380,31 @@ def test_a_retry_after_longer_than_the_backoff_cap_is_not_waited_out(httpserver:
     assert (exc.value.status, exc.value.retry_after) == (429, "8")
 
 
+@pytest.mark.parametrize("value", ["1.5", "-5", "soon"])
+def test_a_429_with_a_retry_after_urllib3_cannot_read_is_still_talon_ones_429(
+    httpserver: HTTPServer, value: str
+) -> None:
+    # Given Talon.One rate limiting with a Retry-After that is neither whole seconds nor an HTTP date, then success
+    clock = FakeClock()
+    script = on_every_path(httpserver, Script(status(429, {"Retry-After": value}), ok(200)))
+    # When the session is updated
+    put_session(client_for(httpserver, clock, max_retries=2, backoff_factor=0.5), budget=10.0)
+    # Then the 429 was taken as Talon.One's (not as a broken connection): retried as one without a Retry-After
+    # (urllib3 waits no backoff before a first retry)
+    assert script.count == 2
+    assert clock.slept == []
+
+
+def test_a_429_with_an_unreadable_retry_after_and_no_retry_left_reaches_the_caller(httpserver: HTTPServer) -> None:
+    # Given Talon.One rate limiting with a fractional Retry-After, and no retries
+    on_every_path(httpserver, Script(status(429, {"Retry-After": "1.5"}), ok(200)))
+    # When the call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client_for(httpserver, max_retries=0), budget=10.0)
+    # Then the caller gets Talon.One's 429 (an API caller: passed through), not a 502 "unreachable"
+    assert (exc.value.status, exc.value.retryable) == (429, True)
+
+
 @pytest.mark.parametrize("call", [pytest.param(put_session, id="PUT"), *POSTS])
 def test_a_429_whose_retry_after_exceeds_the_budget_is_handed_back_with_it(
     httpserver: HTTPServer, call: Callable[..., Any]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InvalidHeader,
     MaxRetryError,
     NewConnectionError,
     ReadTimeoutError,
@@ -93,6 +94,14 @@ class BudgetRetry(Retry):
         backoff = self.get_backoff_time()
         if backoff > 0:
             self.sleeper(backoff)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """urllib3's reading of a Retry-After, or no wait asked (0: the backoff) for one it cannot read ("1.5",
+        "-5"): urllib3 raises InvalidHeader, which made Talon.One's 429 or 503 look like a broken connection."""
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         # A 429 is a refusal before any processing (Talon.One's rate limit), so repeating it is safe for a
