@@ -52,7 +52,7 @@ def _idempotency_key(headers: Headers) -> str | None:
     key = headers.get("idempotency-key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+    if not input_limits.header_token(key):
         raise InvalidRequest.single(
             "Invalid header",
             "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",

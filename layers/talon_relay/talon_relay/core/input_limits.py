@@ -129,6 +129,12 @@ def nesting_depth(text: str | bytes, limit: int = MAX_DEPTH) -> int:
     return max(accumulate(array("b", outside.translate(_BRACKET_STEPS))), default=0)
 
 
+def header_token(value: str) -> bool:
+    """1 to 255 printable ASCII characters, no spaces: a header value every HTTP stack sends as it is (an
+    Idempotency-Key as the API takes it, and as the relay forwards one to Talon.One)."""
+    return 1 <= len(value) <= 255 and value.isascii() and value.isprintable() and " " not in value
+
+
 def short_numbers(raw: bytes) -> bool:
     """No run of 32 digits (in a number or a string): no number in `raw` can be over MAX_NUMBER_CHARS, which
     pydantic-core would read (a long literal of a float as that float). One C pass, about 0.1 ms per 256 KB;

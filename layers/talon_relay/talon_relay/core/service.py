@@ -14,6 +14,7 @@ from talon_relay.aws.idempotency import run_once
 from talon_relay.aws.store import Store
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core.effect_log import log_effects
+from talon_relay.core.input_limits import header_token
 from talon_relay.core.request import Request
 from talon_relay.errors import SettingsError
 from talon_relay.observability import logger
@@ -112,8 +113,7 @@ def forwarded_key(request: Request, key: str | None) -> dict[str, str]:
     header = request.operation.idempotency_header
     if header is None or not key:
         return {}
-    sendable = len(key) <= 255 and all(0x21 <= ord(c) <= 0x7E for c in key)  # a header value: printable ASCII
-    return {header: key if sendable else hashlib.sha256(key.encode()).hexdigest()}
+    return {header: key if header_token(key) else hashlib.sha256(key.encode()).hexdigest()}
 
 
 def execute(
