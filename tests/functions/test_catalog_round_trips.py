@@ -159,19 +159,30 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(catalogs: Catalogs)
     assert "Item" not in client.get_item(TableName=table, Key={"id": {"S": "created"}})
 
 
-def test_a_group_of_one_message_claims_with_one_update(
+def test_a_group_of_one_message_is_sent_as_any_queued_message_and_a_group_of_several_reads_its_record(
     catalogs: Catalogs, dynamodb_calls: Callable[[], list[str]]
 ) -> None:
     # Given one sync queued, then the same sync delivered again (its deletion lost)
     catalogs.send(add("s1"), idempotencyKey="s1")
-    _, event = catalogs.received()
+    first, event = catalogs.received()
     # When the function takes it twice
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
     assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
-    # Then its claim was one conditional UpdateItem (a write unit, not a transaction's two), its answer one
-    # write, and the second delivery was answered by the claim alone, without a second call to Talon.One
-    assert dynamodb_calls() == ["UpdateItem", "BatchWriteItem", "UpdateItem"]
+    # Then it went as any queued message goes: its claim one conditional UpdateItem (a write unit, not a
+    # transaction's two), its answer one UpdateItem, and the second delivery was answered by the claim alone
+    assert dynamodb_calls() == ["UpdateItem", "UpdateItem", "UpdateItem"]
     assert catalogs.syncs() == [[("ADD", "s1")]]
+    # And when it comes a third time, now with a new sync behind it (a group of two: coalesced)
+    catalogs.stack.sqs.change_message_visibility(
+        QueueUrl=catalogs.queue_url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    catalogs.send(add("s2"), idempotencyKey="s2")
+    result = catalogs.run()
+    # Then the group's claims found its record applied (one record, whichever path wrote it): only the new
+    # sync is sent, and nothing is dead-lettered
+    assert (result["received"], result["batchItemFailures"]) == (2, [])
+    assert catalogs.syncs() == [[("ADD", "s1")], [("ADD", "s2")]]
+    assert catalogs.dead_letters() == []
 
 
 def test_with_the_table_unavailable_nothing_is_sent_and_the_group_comes_back_in_order(

@@ -6,8 +6,8 @@ visibility is changed, then it is reported as a batch item failure), and on its 
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
 profile update older than one already applied is acknowledged as superseded (ordering.py). A `coalesce`
-entry's group (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
-(coalescing.py); then each record takes the disposition of its own outcome, in order.
+entry's group of several (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
+(coalescing.py), then each record takes its own outcome's disposition in order (one: as any record).
 """
 
 from __future__ import annotations
@@ -57,14 +57,17 @@ class _RecordHandler:
     breaker: lanes.Breaker = field(default_factory=lanes.Breaker)
     #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
     outcomes: dict[str, Exception | None] = field(default_factory=dict)
+    #: the message ids of the coalesced groups (a group of one is sent as any queued message is)
+    joined: set[str] = field(default_factory=set)
 
     def _counts(self, record: SQSRecord) -> telemetry.Counts:
         return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        done = self.operation.coalesce and message_id in self.outcomes  # sent already: never handed back untried
-        if not done and (self.operation.coalesce or lanes.remaining(self.context) < RECORD_RESERVE_SECONDS):
+        joined = message_id in self.joined
+        done = joined and message_id in self.outcomes  # sent already: never handed back untried
+        if not done and (joined or lanes.remaining(self.context) < RECORD_RESERVE_SECONDS):
             why = getattr(self.context, "why_short", "the invocation ran out of time")  # lanes.Share says its own
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, f"not attempted on its last receive: {why}", None)
@@ -117,7 +120,7 @@ class _RecordHandler:
 
             consumer.process(self.container, operation, record.body, context=self.context, routed=routed)
             return
-        if operation.coalesce:
+        if message_id in self.joined:
             outcome = self.outcomes[message_id]
             if outcome is not None:
                 raise outcome
@@ -261,7 +264,8 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         fifo = bool((group[0].get("attributes") or {}).get("MessageGroupId"))
         # the lane's time; the batch's records and breaker
         handler = batch if lane_context is context else replace(batch, context=lane_context)
-        if operation.coalesce:  # the group's calls now, each record's outcome kept for its turn below
+        if operation.coalesce and len(group) > 1:  # the group's calls now, each record's outcome kept for its turn
+            handler.joined.update(str(record["messageId"]) for record in group)
             from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
             handler.outcomes.update(

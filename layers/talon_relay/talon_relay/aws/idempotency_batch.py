@@ -11,7 +11,7 @@ answer): 20 for a batch of 10, most of a coalesced batch's time (docs/performanc
   replay (applied already: never sent again), another payload a reused key (a dead letter with the
   reason), in progress is handed back with every message behind it (order). The others are claimed
   again in one more transaction. A transaction costs two write units per item, an UpdateItem one: a group
-  of one message is claimed by its UpdateItem;
+  left with one message (the others could not be read) is claimed by its UpdateItem;
 - the outcomes: one BatchWriteItem, each applied message's record put COMPLETED with its answer, each
   failed one's deleted (its key free again, as `run_once` does for a record without signatures).
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 from talon_relay.aws import answers
@@ -57,6 +58,11 @@ class Entry:
     @property
     def scope_key(self) -> str:
         return f"{self.scope}#{self.key}"
+
+    @cached_property
+    def validation(self) -> str:
+        """The payload's hash as its record keeps it: worked out once (its claim, a refusal, its outcome)."""
+        return payload_hash(self.payload)
 
 
 def claim(container: Container, entries: list[Entry], *, context: Any) -> list[Claimed]:
@@ -99,7 +105,7 @@ def _claim_chunk(
             if code != "ConditionalCheckFailed":  # a conflict, a throttle: the whole group comes back
                 raise StoreUnavailable(f"idempotency table unavailable: {code}")
             entry = entries[index]
-            found = refusal(reason.get("Item") or {}, payload_hash(entry.payload), entry.scope, entry.key)
+            found = refusal(reason.get("Item") or {}, entry.validation, entry.scope, entry.key)
             results[index] = REPLAY if found is None else found
             if found is None:
                 logger.info("idempotent replay: the message was applied already", extra={"status": COMPLETED})
@@ -120,7 +126,7 @@ def _transact(table: Store, entries: list[Entry], **claim_at: Any) -> list[dict[
                 "TableName": table.table,
                 "Key": {"id": {"S": record_id(table, entry.scope_key)}},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                **claim_params(payload_hash(entry.payload), **claim_at),
+                **claim_params(entry.validation, **claim_at),
             }
         }
         for entry in entries
@@ -157,7 +163,7 @@ def finish(container: Container, *, applied: list[tuple[Entry, str | None]], rel
             "id": {"S": record_id(table, entry.scope_key)},
             "status": {"S": COMPLETED},
             "expiration": {"N": str(expires)},
-            "validation": {"S": payload_hash(entry.payload)},
+            "validation": {"S": entry.validation},
             "data": {"S": stored_text(stored)},
         }
         writes.append({"PutRequest": {"Item": item}})

@@ -1,7 +1,8 @@
 """Coalescing: one FIFO group's queued requests sent as few calls as the operation's rules allow.
 
 For the table's `coalesce` entries (syncCatalog, whose group is the catalog): a batch of one catalog's
-queued syncs becomes as few `syncCatalog` calls as Talon.One takes. Whole messages are joined, in the
+queued syncs becomes as few `syncCatalog` calls as Talon.One takes (a group of one message has nothing to
+join: the SQS adapter sends it as any queued message, its record the same one). Whole messages are joined, in the
 order they were queued, into one request while it stays what Talon.One accepts: at most 1,000 actions,
 one action type, no SKU twice, the same application and catalog, and no `version` (a message naming
 the catalog version it was made against goes alone). A message is never split: the next request starts
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws import idempotency_batch
@@ -49,6 +51,12 @@ class Member:
     message_id: str
     request: Request
     key: str
+
+    @cached_property
+    def entry(self) -> Entry:
+        """Its idempotency record's entry, made once: the claims, the repeats and the outcomes share its hash."""
+        scope = Store.idempotency_scope(self.request.operation.name, self.request.application)
+        return Entry(scope, self.key, self.request.payload)
 
     @property
     def actions(self) -> list[dict[str, Any]]:
@@ -104,11 +112,6 @@ def joined(members: list[Member]) -> Request:
     return replace(members[0].request, body=body, raw=raw)
 
 
-def _entry(member: Member) -> Entry:
-    scope = Store.idempotency_scope(member.request.operation.name, member.request.application)
-    return Entry(scope, member.key, member.request.payload)
-
-
 def run(
     container: Container,
     records: list[Any],
@@ -140,7 +143,7 @@ def _unique(members: list[Member]) -> tuple[list[Member], list[tuple[Member, Mem
     firsts: dict[str, Member] = {}
     repeats: list[tuple[Member, Member]] = []
     for member in members:
-        first = firsts.setdefault(_entry(member).scope_key, member)
+        first = firsts.setdefault(member.entry.scope_key, member)
         if first is not member:
             repeats.append((member, first))
     return list(firsts.values()), repeats
@@ -160,7 +163,7 @@ def send(
         return outcomes
     unique, repeats = _unique(members)
     try:
-        claims = idempotency_batch.claim(container, [_entry(member) for member in unique], context=context)
+        claims = idempotency_batch.claim(container, [member.entry for member in unique], context=context)
     except RelayError as exc:  # the table is unavailable: nothing was claimed, the group comes back in order
         return dict.fromkeys((member.message_id for member in members), exc)
     fresh: list[Member] = []
@@ -176,13 +179,13 @@ def send(
         _send_claimed(container, fresh, outcomes, applied, context=context, time_left=time_left)
     finally:
         done = {entry.scope_key for entry, _ in applied}
-        released = [_entry(m) for m in fresh if _entry(m).scope_key not in done]
+        released = [m.entry for m in fresh if m.entry.scope_key not in done]
         idempotency_batch.finish(container, applied=applied, released=released)
     for member, first in repeats:
         if member.request.payload != first.request.payload:
             outcomes[member.message_id] = KeyReused(
                 f"idempotency key {member.key!r} was already used for a different "
-                f"{_entry(member).scope} request (message {first.message_id} of this batch)"
+                f"{member.entry.scope} request (message {first.message_id} of this batch)"
             )
         elif first.message_id in outcomes:
             outcomes[member.message_id] = outcomes[first.message_id]
@@ -228,7 +231,7 @@ def _send_claimed(
             break
         for member in request_members:
             outcomes[member.message_id] = None
-            applied.append((_entry(member), answer))
+            applied.append((member.entry, answer))
         if len(request_members) > 1:
             logger.info(
                 "coalesced sync applied",
