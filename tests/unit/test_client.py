@@ -11,8 +11,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from talon_relay.operations import OPERATIONS
 from talon_relay.talon.auth import ApiKeyAuth
 from talon_relay.talon.client import IntegrationClient
+from talon_relay.talon.errors import TalonOneError
 from talon_relay.talon.transport import check_base_url
 from talon_relay.wire.models import (
     CartItem,
@@ -24,6 +26,7 @@ from talon_relay.wire.models import (
     Referral,
     SessionState,
 )
+from tests.support import FakeClock
 from tests.unit import payloads
 
 API_KEY = "ak-client-test"
@@ -265,3 +268,50 @@ def test_other_base_urls_are_refused(base_url: str) -> None:
     with pytest.raises(ValueError) as exc:
         IntegrationClient(base_url, ApiKeyAuth("k"))
     assert "base_url" in str(exc.value)
+
+
+class TickingClock(FakeClock):
+    """A FakeClock that moves `tick` seconds each time it is read: each step of a call takes time."""
+
+    def __init__(self, tick: float) -> None:
+        super().__init__()
+        self.tick = tick
+
+    def __call__(self) -> float:
+        now = super().__call__()
+        self.advance(self.tick)
+        return now
+
+
+def test_an_answer_still_arriving_when_the_budget_is_spent_is_a_timeout(httpserver: HTTPServer) -> None:
+    # Given Talon.One answering a 300 KB body (several reads of the socket), and a call whose 2.5 s budget
+    # is spent after about two steps (a clock that moves 1 s each time the client looks at it): urllib3's
+    # read timeout bounds each wait for bytes, so an answer trickled slowly enough never trips it alone
+    body = json.dumps({"effects": [], "padding": "x" * 300_000})
+    httpserver.expect_request("/v1/customer_profiles/p-1", method="PUT").respond_with_data(
+        body, content_type="application/json"
+    )
+    client = IntegrationClient(
+        httpserver.url_for("/"), ApiKeyAuth(API_KEY), max_retries=0, clock=TickingClock(1.0), sleep=lambda _: None
+    )
+    operation = OPERATIONS["updateCustomerProfile"]
+    # When the call is made
+    with pytest.raises(TalonOneError) as raised:
+        client.send(operation, "/v1/customer_profiles/p-1", b"{}", budget=2.5)
+    # Then the answer is not waited out past the budget: the call is a timeout (504 / retried later)
+    assert raised.value.timed_out
+    assert "in time" in str(raised.value)
+
+
+def test_an_answer_read_within_the_budget_is_whole(httpserver: HTTPServer) -> None:
+    # Given the same 300 KB answer and a budget with time to spare
+    body = json.dumps({"effects": [], "padding": "x" * 300_000})
+    httpserver.expect_request("/v1/customer_profiles/p-1", method="PUT").respond_with_data(
+        body, content_type="application/json"
+    )
+    client = IntegrationClient(httpserver.url_for("/"), ApiKeyAuth(API_KEY), max_retries=0, clock=TickingClock(1.0))
+    # When the call is made
+    answer = client.send(OPERATIONS["updateCustomerProfile"], "/v1/customer_profiles/p-1", b"{}", budget=1_000)
+    # Then the caller gets every byte of it, as sent
+    assert answer.status == 200
+    assert answer.data == body.encode()

@@ -22,7 +22,14 @@ from talon_relay.operations import Operation
 from talon_relay.talon.auth import Auth
 from talon_relay.talon.errors import TalonOneError
 from talon_relay.talon.paths import checked_params
-from talon_relay.talon.transport import BudgetRetry, check_base_url, retry_policy, timeout_for, transport_error
+from talon_relay.talon.transport import (
+    BudgetRetry,
+    check_base_url,
+    read_within,
+    retry_policy,
+    timeout_for,
+    transport_error,
+)
 
 if TYPE_CHECKING:  # the typed conveniences' models, imported when one is first used
     from talon_relay.wire.base import RequestModel
@@ -136,8 +143,9 @@ class IntegrationClient:
                     retries=self._retries(operation.method, deadline),
                     timeout=timeout_for(self.connect_timeout, self.read_timeout, deadline, self._clock),
                     assert_same_host=False,
-                    preload_content=True,
+                    preload_content=False,  # the body is read by the deadline (transport.read_within)
                 )
+                data = read_within(response, deadline, self.read_timeout, self._clock)
             except HTTPError as exc:  # MaxRetryError, or an error of a request not to be retried
                 self._counts.add(telemetry.CALLS)
                 self._counts.add(telemetry.ERRORS)
@@ -165,12 +173,12 @@ class IntegrationClient:
         )
         if not 200 <= status < 300:
             error = TalonOneError.from_response(
-                status, response.data, operation=operation.name, retry_after=response.headers.get("Retry-After")
+                status, data, operation=operation.name, retry_after=response.headers.get("Retry-After")
             )
             if error.retryable or error.credentials_refused:
                 self._counts.add(telemetry.ERRORS)
             raise error
-        return Answer(status, response.data)
+        return Answer(status, data)
 
     # --- typed conveniences (library use) -------------------------------------------------------
 

@@ -169,6 +169,49 @@ def transport_error(operation: str, exc: HTTPError) -> TalonOneError:
     return TalonOneError(message, operation=operation, retryable=True, timed_out=timed_out)
 
 
+#: Bytes asked of the socket per read of an answer's body (`read_within`).
+_CHUNK = 65_536
+
+
+def read_within(
+    response: BaseHTTPResponse, deadline: float | None, read_timeout: float, clock: Callable[[], float]
+) -> bytes:
+    """The answer's body, whole, by the deadline. urllib3's read timeout bounds each wait for bytes, not the
+    whole read: an answer trickled a few bytes at a time (a stuck proxy, a slow Talon.One) would hold the
+    call, and the Lambda, past its budget. Past the deadline: ReadTimeoutError, a timeout like any other.
+    The usual answer is read at once: its body came with its headers (`_arrived`), nothing is waited for."""
+    if deadline is None or response.connection is None:  # no budget; or nothing left to read (a 204)
+        return response.data
+    chunks: list[bytes] = []
+    while (remaining := deadline - clock()) > 0:
+        connection = response.connection  # None once the body is in: back in its pool, another call's now
+        if connection is None:
+            return b"".join([*chunks, response.read()])
+        sock = getattr(connection, "sock", None)  # urllib3's HTTPConnection (http.client's socket)
+        if sock is not None:
+            sock.settimeout(min(read_timeout, remaining))
+        if not chunks and _arrived(response):
+            return response.data
+        chunk = response.read1(_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+    response.close()  # half read: the connection is not used again
+    response.release_conn()
+    raise ReadTimeoutError(None, "", "the answer was not read within the time budget")  # type: ignore[arg-type]
+
+
+def _arrived(response: BaseHTTPResponse) -> bool:
+    """Whether the whole body is in the connection's buffer already (a body of a few KB comes in the read
+    that brought the headers): then reading it waits on nothing. Looks at most once at the socket, within
+    the timeout just set; an answer of unknown length (chunked) is read in steps."""
+    length = response.length_remaining
+    if length is None:
+        return False
+    reader = getattr(getattr(response, "_fp", None), "fp", None)  # http.client's response, its buffered reader
+    return length == 0 or (reader is not None and len(reader.peek()) >= length)
+
+
 def retry_policy(
     method: str,
     deadline: float | None,
