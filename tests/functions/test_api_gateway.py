@@ -275,6 +275,22 @@ def test_talon_unreachable_gives_502(stack: Stack, load_handler: Any) -> None:
     assert "unreachable" in json.loads(response["body"])["message"]
 
 
+@pytest.mark.parametrize("location", [None, "https://elsewhere.example/v1/referrals"])
+def test_a_redirect_from_talon_one_is_a_502_never_followed_nor_passed_on(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, location: str | None
+) -> None:
+    # Given Talon.One's base URL answers with a redirect (with a Location to follow, or without one)
+    headers = {"Location": location} if location else {}
+    httpserver.expect_request("/v1/referrals", method="POST").respond_with_data("", status=302, headers=headers)
+    # When a referral is created
+    response = load_handler("create_referral")(api_event("create_referral"), LambdaContext())
+    # Then the caller gets the relay's 502 naming a redirect (not a 3xx sending it elsewhere), after one call
+    assert response["statusCode"] == 502
+    assert "Location" not in (response.get("headers") or {})
+    assert "a redirect" in json.loads(response["body"])["message"]
+    assert len(httpserver.log) == 1
+
+
 def test_talon_rejecting_the_relays_key_is_not_the_callers_401(
     stack: Stack, httpserver: HTTPServer, load_handler: Any
 ) -> None:
