@@ -72,8 +72,10 @@ def _single_values(event: Event) -> None:
 
 
 def _wants_async(headers: Headers) -> bool:
+    """Whether `Prefer` holds respond-async: alone, among other preferences, or with parameters (RFC 7240's
+    `respond-async; wait=10`; the relay answers at once, so a wait asks nothing of it)."""
     prefer = headers.get("prefer", "")
-    return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
+    return any(part.partition(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
 
 
 def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]:
