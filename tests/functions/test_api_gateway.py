@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from talon_relay.adapters import gateway
+from talon_relay.adapters.gateway import MAX_ANSWER_BYTES
 from talon_relay.callers import signatures as callers
 from talon_relay.operations import OPERATIONS as OPERATION_TABLE
 from talon_relay.operations import Operation
@@ -327,6 +328,28 @@ def test_other_headers_sent_twice_are_taken_as_api_gateway_gives_them(
     response = load_handler("update_customer_profile")(event, LambdaContext())
     # Then it goes through
     assert response["statusCode"] == 200
+
+
+@pytest.mark.parametrize(("size", "status"), [(MAX_ANSWER_BYTES - 100, 200), (MAX_ANSWER_BYTES + 100, 502)])
+def test_an_answer_lambda_could_not_return_is_a_502_saying_so(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, size: int, status: int
+) -> None:
+    # Given Talon.One answering a read with a JSON body just under, or just over, what Lambda can return
+    event = api_event("get_loyalty_card_transactions")
+    padding = "x" * (size - len('{"data":[],"padding":""}'))
+    body = '{"data":[],"padding":"' + padding + '"}'
+    httpserver.expect_request(event["path"], method="GET").respond_with_data(body, content_type="application/json")
+    # When the read is made
+    response = load_handler("get_loyalty_card_transactions")(event, LambdaContext())
+    # Then the smaller one is answered as it came, byte for byte; the larger one is the relay's 502 naming the
+    # size and what to do (Lambda would otherwise fail the invocation, and API Gateway answer a bare 502)
+    assert response["statusCode"] == status
+    if status == 200:
+        assert response["body"] == body
+    else:
+        message = json.loads(response["body"])["message"]
+        assert f"{len(json.dumps(body)):,} bytes" in message  # as the invocation's answer would carry it: quoted
+        assert "nothing was changed" in message and "smaller page" in message
 
 
 def test_talon_rejecting_the_relays_key_is_not_the_callers_401(

@@ -142,6 +142,14 @@ class Unauthenticated(RelayError):
         return error_response("Unauthorized", [error]).to_wire()
 
 
+class AnswerTooLarge(RelayError):
+    """Talon.One's answer is more than Lambda can return to API Gateway: said, instead of Lambda failing the
+    invocation after the fact and API Gateway answering a bare 502."""
+
+    api_status = 502
+    log_message = "answer too large to return"
+
+
 class KeyReused(RelayError):
     """The idempotency key was used before with a different request: never retried."""
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.adapters.gateway import Event, Headers, answer, error_answer, headers, raw_body, unexpected_answer
+from talon_relay.adapters.gateway import (
+    MAX_ANSWER_BYTES,
+    Event,
+    Headers,
+    answer,
+    error_answer,
+    headers,
+    oversized,
+    raw_body,
+    unexpected_answer,
+)
 from talon_relay.aws import queues
 from talon_relay.callers import access, applications
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import checkers, input_limits, messages, read_cache, service
 from talon_relay.core.request import UNREAD, Request, parse_request
-from talon_relay.errors import InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
+from talon_relay.errors import AnswerTooLarge, InvalidRequest, RelayError, SettingsError, UnsupportedMediaType
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
 
@@ -182,6 +192,12 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             idempotency_key=key,
             signatures=admission.unrecorded,
         )
+        if result and (size := oversized(result)) is not None:
+            done = "it was applied" if operation.queued else "nothing was changed"  # a write, or a read
+            raise AnswerTooLarge(
+                f"Talon.One's answer to {operation.name} is {size:,} bytes, more than Lambda can return "
+                f"({MAX_ANSWER_BYTES:,}); {done}: ask for less (a smaller page)"
+            )
         if caller:
             read_cache.keep(container, request, caller, result)
     except RelayError as exc:

@@ -54,6 +54,20 @@ def raw_body(event: Event) -> bytes:
     return raw.encode("utf-8", "surrogatepass")  # a lone surrogate stays, to be refused as not UTF-8
 
 
+#: What Lambda returns of a synchronous invocation at most (6 MB, its response payload quota), less room
+#: for the answer's status and headers.
+MAX_ANSWER_BYTES = 6 * 1024 * 1024 - 16 * 1024
+
+
+def oversized(text: str) -> int | None:
+    """The size of `text` in the invocation's answer (a JSON string, in UTF-8) when Lambda could not return
+    it, else None. Only a text over a sixth of the limit is measured (no character takes more there)."""
+    if len(text) <= MAX_ANSWER_BYTES // 6:
+        return None
+    size = len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return size if size > MAX_ANSWER_BYTES else None
+
+
 def answer(status: int, text: str, extra_headers: dict[str, str] | None = None) -> Answer:
     """A proxy answer; `text` is JSON passed on as it is (Talon.One's own bytes)."""
     return {
