@@ -294,6 +294,47 @@ def test_a_read_timeout_is_a_retryable_timed_out_error(
     assert script.count == expected_requests
 
 
+@pytest.fixture
+def headers_then_nothing() -> Iterator[Callable[[Request], Response]]:
+    """An answer whose headers go out at once (a 10-byte body announced) and whose body waits for the test's
+    end: a Talon.One, or a proxy, that stops between the headers and the body."""
+    release = threading.Event()
+    served: list[int] = []
+
+    def answer(request: Request) -> Response:
+        request.get_data()
+        served.append(1)
+        if len(served) > 1:  # the next call: answered at once
+            return ok(200)()
+
+        def body() -> Iterator[bytes]:
+            yield b""  # werkzeug sends the status and headers on the first write
+            release.wait(timeout=10)
+            yield b'{"a":"xx"}'
+
+        return Response(body(), headers={"Content-Length": "10"}, content_type="application/json")
+
+    yield answer
+    release.set()
+
+
+def test_an_answer_whose_body_never_follows_its_headers_is_a_timed_out_error(
+    threaded_httpserver: HTTPServer, headers_then_nothing: Callable[[Request], Response]
+) -> None:
+    # Given a server that sends an answer's headers and then no body, slower than the client's read timeout,
+    # and a call with a time budget (its body is read by the deadline)
+    threaded_httpserver.expect_request("/v1/customer_sessions/s-1").respond_with_handler(headers_then_nothing)
+    client = client_for(threaded_httpserver, read_timeout=0.2, max_retries=1)
+    # When a call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client, budget=30)
+    # Then it failed as a timeout the caller may retry (not a bare socket error: a 500, an unforeseen failure)
+    assert exc.value.timed_out is True
+    assert exc.value.retryable is True
+    # And the next call on the same client gets its own answer (the half-read connection is not used again)
+    assert put_session(client, budget=30).session.integration_id == payloads.customer_session()["integrationId"]
+
+
 # --- the time budget ---------------------------------------------------------------------------
 
 
