@@ -38,8 +38,8 @@ def ms(ns: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms"
 
 
-def ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}x" if base else "n/a"
+def ratio(value: float, base: float, digits: int = 2) -> str:
+    return f"{value / base:.{digits}f}x" if base else "n/a"
 
 
 def table(rows: list[Row]) -> str:

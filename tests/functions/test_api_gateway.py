@@ -275,6 +275,60 @@ def test_talon_unreachable_gives_502(stack: Stack, load_handler: Any) -> None:
     assert "unreachable" in json.loads(response["body"])["message"]
 
 
+@pytest.mark.parametrize("location", [None, "https://elsewhere.example/v1/referrals"])
+def test_a_redirect_from_talon_one_is_a_502_never_followed_nor_passed_on(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, location: str | None
+) -> None:
+    # Given Talon.One's base URL answers with a redirect (with a Location to follow, or without one)
+    headers = {"Location": location} if location else {}
+    httpserver.expect_request("/v1/referrals", method="POST").respond_with_data("", status=302, headers=headers)
+    # When a referral is created
+    response = load_handler("create_referral")(api_event("create_referral"), LambdaContext())
+    # Then the caller gets the relay's 502 naming a redirect (not a 3xx sending it elsewhere), after one call
+    assert response["statusCode"] == 502
+    assert "Location" not in (response.get("headers") or {})
+    assert "a redirect" in json.loads(response["body"])["message"]
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize("name", ["Prefer", "Idempotency-Key", "X-Relay-Signature", "Content-Type"])
+@pytest.mark.parametrize("how", ["two values", "two cases of the name"])
+def test_a_header_that_decides_what_is_done_sent_twice_is_a_400_naming_it(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, name: str, how: str
+) -> None:
+    # Given a signed request whose header is sent twice, as API Gateway delivers it: `headers` keep one value,
+    # `multiValueHeaders` both (or, invoked directly, the name under two cases)
+    event = api_event("update_customer_profile", headers={"Prefer": "return=minimal", "Idempotency-Key": "k-1"})
+    value = event["headers"][name]
+    event["multiValueHeaders"] = {key: [item] for key, item in event["headers"].items()}
+    if how == "two values":
+        event["multiValueHeaders"][name] = [value, value]
+    else:
+        event["headers"][name.lower()] = value
+        event.pop("multiValueHeaders")
+    # When it is handled
+    response = load_handler("update_customer_profile")(event, LambdaContext())
+    # Then it is a 400 naming the header, and nothing reached Talon.One
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["errors"][0]["source"] == {"parameter": name}
+    assert httpserver.log == []
+
+
+def test_other_headers_sent_twice_are_taken_as_api_gateway_gives_them(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any
+) -> None:
+    # Given a signed request with a header that decides nothing sent twice (an Accept, a proxy's Via)
+    event = api_event("update_customer_profile")
+    event["multiValueHeaders"] = {key: [item] for key, item in event["headers"].items()}
+    event["multiValueHeaders"]["Via"] = ["1.1 a", "1.1 b"]
+    path = "/v1/customer_profiles/" + event["pathParameters"]["integrationId"]
+    httpserver.expect_request(path, method="PUT").respond_with_json(integration_state())
+    # When it is handled
+    response = load_handler("update_customer_profile")(event, LambdaContext())
+    # Then it goes through
+    assert response["statusCode"] == 200
+
+
 def test_talon_rejecting_the_relays_key_is_not_the_callers_401(
     stack: Stack, httpserver: HTTPServer, load_handler: Any
 ) -> None:

@@ -249,12 +249,14 @@ def use_fifo_queue(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     return fifo
 
 
+# the preference alone, with a parameter (RFC 7240: `respond-async; wait=10`), or among others, in any case
+@pytest.mark.parametrize("prefer", ["respond-async", "respond-async; wait=10", "handling=lenient, Respond-Async"])
 def test_prefer_respond_async_queues_the_request_and_answers_202(
-    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, prefer: str
 ) -> None:
     # Given a FIFO session queue and an async request with an idempotency key
     fifo = use_fifo_queue(stack, monkeypatch)
-    event = api_event(SESSION, headers={"Prefer": "respond-async", "Idempotency-Key": "async-1"})
+    event = api_event(SESSION, headers={"Prefer": prefer, "Idempotency-Key": "async-1"})
     handler = load_handler(SESSION)
     # When handled while Talon.One is not even asked
     response = handler(event, LambdaContext())

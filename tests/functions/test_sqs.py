@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from talon_relay.operations import OPERATIONS
 from tests.functions.conftest import Stack
-from tests.support import LambdaContext, integration_state, load_event, reset_handlers
+from tests.support import LambdaContext, LogCapture, integration_state, load_event, reset_handlers
 from tests.support import answer_every_route as answer_all
 
 #: The functions an SQS event source feeds: every Integration API entry with a queue (not a GET) but the one
@@ -181,6 +181,25 @@ def test_post_5xx_is_retried_by_sqs_not_in_process(stack: Stack, httpserver: HTT
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
     assert len(httpserver.log) == 1
     assert stack.dlq_messages() == []
+
+
+@pytest.mark.parametrize("location", [None, "https://elsewhere.example/v1/referrals"])
+def test_a_redirect_from_talon_one_is_the_relays_configuration_not_the_messages_fault(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, logs: LogCapture, location: str | None
+) -> None:
+    # Given Talon.One's base URL in the relay's secret answers every call with a redirect (with a Location to
+    # follow, or without one)
+    headers = {"Location": location} if location else {}
+    httpserver.expect_request("/v1/referrals", method="POST").respond_with_data("", status=301, headers=headers)
+    event = sqs_event("create_referral", [{"body": {"campaignId": 3, "advocateProfileIntegrationId": "p-1"}}])
+    # When a queued referral is handled
+    result = load_handler("create_referral")(event, LambdaContext())
+    # Then it was sent once and never followed elsewhere, and the message stays on its queue for after the fix
+    # (not dead-lettered: it is not at fault), with an error naming the redirect for the operator
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert len(httpserver.log) == 1
+    assert stack.dlq_messages() == []
+    assert any(line["level"] == "ERROR" and "a redirect" in str(line.get("reason")) for line in logs.records())
 
 
 def test_a_queued_call_talon_one_applied_is_never_dead_lettered(

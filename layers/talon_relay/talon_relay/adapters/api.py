@@ -71,9 +71,35 @@ def _single_values(event: Event) -> None:
             )
 
 
+#: Headers that decide what is done with a request (who sends it, what is signed, kept, queued, read).
+_ONE_VALUE = frozenset({"authorization", "x-relay-signature", "idempotency-key", "prefer", "content-type"})
+
+
+def _single_headers(event: Event, sent: Headers) -> None:
+    """A header of _ONE_VALUE sent more than once (twice in `multiValueHeaders`, or under two cases of its
+    name) is refused by name: API Gateway's `headers` keep one value, so the request would be read one way
+    and meant, or signed, another."""
+    raw = event.get("headers") or {}
+    multi = event.get("multiValueHeaders") or {}
+    if len(raw) == len(sent) and not any(isinstance(values, list) and len(values) > 1 for values in multi.values()):
+        return  # every header once: the usual request, told without a loop in Python
+    counts: dict[str, tuple[str, int]] = {}
+    for name, values in (multi or {name: [value] for name, value in raw.items()}).items():
+        if name.lower() in _ONE_VALUE:
+            first, count = counts.get(name.lower(), (name, 0))
+            counts[name.lower()] = (first, count + (len(values) if isinstance(values, list) else 1))
+    for name, count in counts.values():
+        if count > 1:
+            raise InvalidRequest.single(
+                "Invalid header", f"{name} is sent more than once; the relay takes one value", parameter=name
+            )
+
+
 def _wants_async(headers: Headers) -> bool:
+    """Whether `Prefer` holds respond-async: alone, among other preferences, or with parameters (RFC 7240's
+    `respond-async; wait=10`; the relay answers at once, so a wait asks nothing of it)."""
     prefer = headers.get("prefer", "")
-    return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
+    return any(part.partition(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
 
 
 def _enqueue(container: Container, request: Request, key: str) -> dict[str, Any]:
@@ -106,6 +132,7 @@ def handle(container: Container, operation: Operation, event: Event, context: An
     try:
         body = raw_body(event)
         sent = headers(event.get("headers"))
+        _single_headers(event, sent)  # before its credentials are read: they are among them
         # a synchronous request with an Idempotency-Key: its signature is recorded by its idempotency
         # record's claim (one DynamoDB write, not two: access.authenticate, aws.idempotency)
         queued = operation.queued and _wants_async(sent)  # a read is answered now: nothing to queue

@@ -58,16 +58,16 @@ class _RecordHandler:
     #: a coalesced group's outcomes by message id (None: applied); a record without one was not tried
     outcomes: dict[str, Exception | None] = field(default_factory=dict)
     #: the message ids of the coalesced groups (a group of one is sent as any queued message is)
-    joined: set[str] = field(default_factory=set)
+    coalesced: set[str] = field(default_factory=set)
 
     def _counts(self, record: SQSRecord) -> telemetry.Counts:
         return self.container.counts.of(self.applications.get(record.message_id, DEFAULT))
 
     def __call__(self, record: SQSRecord) -> None:
         message_id = record.message_id
-        joined = message_id in self.joined
-        done = joined and message_id in self.outcomes  # sent already: never handed back untried
-        if not done and (joined or lanes.remaining(self.context) < RECORD_RESERVE_SECONDS):
+        coalesced = message_id in self.coalesced
+        done = coalesced and message_id in self.outcomes  # sent already: never handed back untried
+        if not done and (coalesced or lanes.remaining(self.context) < RECORD_RESERVE_SECONDS):
             why = getattr(self.context, "why_short", "the invocation ran out of time")  # lanes.Share says its own
             if self._last_receive(record):  # SQS would move it without a word on its next receive
                 self._dead_letter(record, f"not attempted on its last receive: {why}", None)
@@ -120,7 +120,7 @@ class _RecordHandler:
 
             consumer.process(self.container, operation, record.body, context=self.context, routed=routed)
             return
-        if message_id in self.joined:
+        if message_id in self.coalesced:
             outcome = self.outcomes[message_id]
             if outcome is not None:
                 raise outcome
@@ -265,7 +265,7 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         # the lane's time; the batch's records and breaker
         handler = batch if lane_context is context else replace(batch, context=lane_context)
         if operation.coalesce and len(group) > 1:  # the group's calls now, each record's outcome kept for its turn
-            handler.joined.update(str(record["messageId"]) for record in group)
+            handler.coalesced.update(str(record["messageId"]) for record in group)
             from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
             handler.outcomes.update(

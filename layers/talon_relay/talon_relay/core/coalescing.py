@@ -2,8 +2,8 @@
 
 For the table's `coalesce` entries (syncCatalog, whose group is the catalog): a batch of one catalog's
 queued syncs becomes as few `syncCatalog` calls as Talon.One takes (a group of one message has nothing to
-join: the SQS adapter sends it as any queued message, its record the same one). Whole messages are joined, in the
-order they were queued, into one request while it stays what Talon.One accepts: at most 1,000 actions,
+join: the SQS adapter sends it as any queued message, its record the same one). Whole messages are joined,
+in the order they were queued, into one request while it stays what Talon.One accepts: at most 1,000 actions,
 one action type, no SKU twice, the same application and catalog, and no `version` (a message naming
 the catalog version it was made against goes alone). A message is never split: the next request starts
 where one of those would break, so a SKU repeated by a later message goes in the next request, after it.

@@ -70,8 +70,20 @@ class TalonOneError(RelayError):
         return self.status in (401, 403)
 
     @property
+    def misdirected(self) -> bool:
+        """Talon.One answered with a redirect (3xx, never followed): the relay's base URL for it is wrong, an
+        operator's to fix as a refused key is; not the message's fault (not dead-lettered, not passed on)."""
+        return self.status is not None and 300 <= self.status < 400
+
+    @property
+    def operators(self) -> bool:
+        """A failure only the relay's operator can end (its credentials, its base URL): counted and logged
+        as an error, and never the message's fault."""
+        return self.credentials_refused or self.misdirected
+
+    @property
     def dead_letter(self) -> bool:  # type: ignore[override]
-        return not self.retryable and not self.credentials_refused and self.status is not None
+        return not self.retryable and not self.operators and self.status is not None
 
     @property
     def api_status(self) -> int:  # type: ignore[override]
@@ -84,7 +96,7 @@ class TalonOneError(RelayError):
 
     @property
     def log_level(self) -> str:  # type: ignore[override]
-        return "error" if self.credentials_refused else "warning"
+        return "error" if self.operators else "warning"
 
     @property
     def reason(self) -> str:
@@ -129,6 +141,8 @@ class TalonOneError(RelayError):
             data = None
         found = data.get("message") if isinstance(data, dict) else None
         message = found if isinstance(found, str) else f"Talon.One answered HTTP {status}"
+        if 300 <= status < 400:
+            message = f"Talon.One answered HTTP {status}, a redirect: the relay's base URL for it is not its API's"
         return cls(
             message,
             operation=operation,

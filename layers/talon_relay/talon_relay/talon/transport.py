@@ -243,6 +243,7 @@ def retry_policy(
         status=max_retries,
         other=0,
         redirect=0,
+        raise_on_redirect=False,  # a redirect is answered as it came: TalonOneError.misdirected
         allowed_methods=frozenset({"PUT", "DELETE"}),
         status_forcelist=RETRYABLE_STATUSES,
         backoff_factor=backoff_factor,
