@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from talon_relay.aws import idempotency_batch
 from talon_relay.aws.idempotency import COMPLETED, run_once
 from talon_relay.container import Container
 from talon_relay.core import messages
@@ -183,6 +184,33 @@ def test_a_group_of_one_message_is_sent_as_any_queued_message_and_a_group_of_sev
     assert (result["received"], result["batchItemFailures"]) == (2, [])
     assert catalogs.syncs() == [[("ADD", "s1")], [("ADD", "s2")]]
     assert catalogs.dead_letters() == []
+
+
+def test_a_message_applied_in_a_group_delivered_again_alone_is_answered_from_its_record(
+    catalogs: Catalogs,
+) -> None:
+    # Given two syncs applied as one coalesced request (their records written by the group's BatchWriteItem)
+    catalogs.send(add("v1"), idempotencyKey="v1")
+    catalogs.send(add("v2"), idempotencyKey="v2")
+    _, event = catalogs.received()
+    assert catalogs.handler(event, LambdaContext())["batchItemFailures"] == []
+    # When the second comes again alone (a group of one: sent as any queued message is)
+    assert catalogs.handler({"Records": event["Records"][1:]}, LambdaContext())["batchItemFailures"] == []
+    # Then its claim found the group's record applied: not sent again (an ADD twice would be refused)
+    assert catalogs.syncs() == [[("ADD", "v1"), ("ADD", "v2")]]
+    assert catalogs.dead_letters() == []
+
+
+def test_a_message_alone_whose_key_a_groups_claim_holds_is_handed_back_untried(catalogs: Catalogs) -> None:
+    # Given w1's key claimed by a group's claim in another invocation, still in progress
+    entry = idempotency_batch.Entry(OP.name, "w1", payload_of(add("w1")))
+    assert idempotency_batch.claim(Container(), [entry], context=LambdaContext()) == [idempotency_batch.CLAIMED]
+    # When w1 comes alone
+    held = catalogs.send(add("w1"), idempotencyKey="w1")
+    result = catalogs.run()
+    # Then it is handed back for later, neither sent nor dead-lettered
+    assert [item["itemIdentifier"] for item in result["batchItemFailures"]] == [held]
+    assert catalogs.syncs() == [] and catalogs.dead_letters() == []
 
 
 def test_with_the_table_unavailable_nothing_is_sent_and_the_group_comes_back_in_order(

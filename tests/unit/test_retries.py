@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -292,6 +295,119 @@ def test_a_read_timeout_is_a_retryable_timed_out_error(
     assert exc.value.retryable is True
     assert exc.value.status is None
     assert script.count == expected_requests
+
+
+@pytest.fixture
+def headers_then_nothing() -> Iterator[Callable[[Request], Response]]:
+    """An answer whose headers go out at once (a 10-byte body announced) and whose body waits for the test's
+    end: a Talon.One, or a proxy, that stops between the headers and the body."""
+    release = threading.Event()
+    served: list[int] = []
+
+    def answer(request: Request) -> Response:
+        request.get_data()
+        served.append(1)
+        if len(served) > 1:  # the next call: answered at once
+            return ok(200)()
+
+        def body() -> Iterator[bytes]:
+            yield b""  # werkzeug sends the status and headers on the first write
+            release.wait(timeout=10)
+            yield b'{"a":"xx"}'
+
+        return Response(body(), headers={"Content-Length": "10"}, content_type="application/json")
+
+    yield answer
+    release.set()
+
+
+def test_an_answer_whose_body_never_follows_its_headers_is_a_timed_out_error(
+    threaded_httpserver: HTTPServer, headers_then_nothing: Callable[[Request], Response]
+) -> None:
+    # Given a server that sends an answer's headers and then no body, slower than the client's read timeout,
+    # and a call with a time budget (its body is read by the deadline)
+    threaded_httpserver.expect_request("/v1/customer_sessions/s-1").respond_with_handler(headers_then_nothing)
+    client = client_for(threaded_httpserver, read_timeout=0.2, max_retries=1)
+    # When a call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client, budget=30)
+    # Then it failed as a timeout the caller may retry (not a bare socket error: a 500, an unforeseen failure)
+    assert exc.value.timed_out is True
+    assert exc.value.retryable is True
+    # And the next call on the same client gets its own answer (the half-read connection is not used again)
+    assert put_session(client, budget=30).session.integration_id == payloads.customer_session()["integrationId"]
+
+
+class ResettingServer:
+    """Answers its first request's headers (a 10-byte body announced), then resets the connection (RST: a
+    crashed proxy); every later request gets a 200 at once."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn, self.connections == 1), daemon=True).start()
+
+    def _answer(self, conn: socket.socket, reset: bool) -> None:
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                while True:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    if reset:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n")
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        return
+                    answer = json.dumps(payloads.integration_state()).encode()
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        + f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                        + answer
+                    )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def resetting_server() -> Iterator[ResettingServer]:
+    server = ResettingServer()
+    yield server
+    server.close()
+
+
+def test_an_answer_reset_after_its_headers_is_a_retryable_error(resetting_server: ResettingServer) -> None:
+    # Given a server that sends an answer's headers and then resets the connection, and a call with a budget
+    client = client_for(resetting_server.url, max_retries=1)
+    # When a call is made
+    with pytest.raises(TalonOneError) as exc:
+        put_session(client, budget=30)
+    # Then it failed as Talon.One unreachable, for later (not a bare ConnectionResetError: an unforeseen failure)
+    assert exc.value.retryable is True
+    assert "unreachable" in str(exc.value)
+    # And the next call on the same client gets its answer, on a new connection
+    assert put_session(client, budget=30).session.integration_id == payloads.customer_session()["integrationId"]
+    assert resetting_server.connections == 2
 
 
 # --- the time budget ---------------------------------------------------------------------------

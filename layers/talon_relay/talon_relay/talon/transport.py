@@ -22,6 +22,7 @@ from urllib3.exceptions import (
     InvalidHeader,
     MaxRetryError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
     ResponseError,
     SSLError,
@@ -190,15 +191,27 @@ def read_within(
         sock = getattr(connection, "sock", None)  # urllib3's HTTPConnection (http.client's socket)
         if sock is not None:
             sock.settimeout(min(read_timeout, remaining))
-        if not chunks and _arrived(response):
+        try:
+            arrived = not chunks and _arrived(response)
+        except OSError as exc:  # peek reads the socket outside urllib3's error handling: its errors are ours
+            _abandon(response)
+            if isinstance(exc, TimeoutError):
+                raise ReadTimeoutError(None, "", "Read timed out.") from None  # type: ignore[arg-type]
+            raise ProtocolError("Connection broken while the answer was read", exc) from None
+        if arrived:
             return response.data
         chunk = response.read1(_CHUNK)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
-    response.close()  # half read: the connection is not used again
-    response.release_conn()
+    _abandon(response)
     raise ReadTimeoutError(None, "", "the answer was not read within the time budget")  # type: ignore[arg-type]
+
+
+def _abandon(response: BaseHTTPResponse) -> None:
+    """A half-read answer's connection closed, then given back to its pool: never used again as it is."""
+    response.close()
+    response.release_conn()
 
 
 def _arrived(response: BaseHTTPResponse) -> bool:
