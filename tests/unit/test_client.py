@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from typing import Any
@@ -315,3 +316,24 @@ def test_an_answer_read_within_the_budget_is_whole(httpserver: HTTPServer) -> No
     # Then the caller gets every byte of it, as sent
     assert answer.status == 200
     assert answer.data == body.encode()
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+@pytest.mark.parametrize("size", [100, 300_000])
+def test_an_answer_is_whole_however_it_comes_and_the_connection_is_clean_after(
+    httpserver: HTTPServer, encoding: str | None, size: int
+) -> None:
+    # Given Talon.One answering a small body (in the read that brings its headers) or a 300 KB one (read in
+    # steps by the deadline), as it is or gzipped (the decoder's last bytes come after the socket's)
+    body = json.dumps({"effects": [], "padding": "".join(chr(65 + (i * 7919) % 26) for i in range(size))}).encode()
+    sent = gzip.compress(body) if encoding else body
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    httpserver.expect_request("/v1/customer_profiles/p-1", method="PUT").respond_with_data(
+        sent, content_type="application/json", headers=headers
+    )
+    client = IntegrationClient(httpserver.url_for("/"), ApiKeyAuth(API_KEY), max_retries=0)
+    # When two calls are made one after the other on the client's pooled connection
+    answers = [client.send(OPERATIONS["updateCustomerProfile"], "/v1/customer_profiles/p-1", b"{}", budget=30.0)]
+    answers.append(client.send(OPERATIONS["updateCustomerProfile"], "/v1/customer_profiles/p-1", b"{}", budget=30.0))
+    # Then each gets every byte of its answer, decoded
+    assert [answer.data for answer in answers] == [body, body]

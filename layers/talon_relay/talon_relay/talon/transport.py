@@ -185,10 +185,8 @@ def read_within(
         return response.data
     chunks: list[bytes] = []
     while (remaining := deadline - clock()) > 0:
-        connection = response.connection  # None once the body is in: back in its pool, another call's now
-        if connection is None:
-            return b"".join([*chunks, response.read()])
-        sock = getattr(connection, "sock", None)  # urllib3's HTTPConnection (http.client's socket)
+        # the connection is the answer's until its body is in (then back in its pool, another call's: below)
+        sock = getattr(response.connection, "sock", None)  # urllib3's HTTPConnection (http.client's socket)
         if sock is not None:
             sock.settimeout(min(read_timeout, remaining))
         try:
@@ -204,6 +202,8 @@ def read_within(
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+        if response.connection is None:  # that read ended the body: whole (a decoder's tail with it), whatever
+            return b"".join([*chunks, response.read()])  # the clock says now; its connection is not ours
     _abandon(response)
     raise ReadTimeoutError(None, "", "the answer was not read within the time budget")  # type: ignore[arg-type]
 
