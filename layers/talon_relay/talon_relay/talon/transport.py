@@ -187,8 +187,8 @@ def read_within(
     while (remaining := deadline - clock()) > 0:
         # the connection is the answer's until its body is in (then back in its pool, another call's: below)
         sock = getattr(response.connection, "sock", None)  # urllib3's HTTPConnection (http.client's socket)
-        if sock is not None:
-            sock.settimeout(min(read_timeout, remaining))
+        if sock is not None and ((timeout := sock.gettimeout()) is None or timeout > remaining):
+            sock.settimeout(min(read_timeout, remaining))  # (a syscall: only when the time left is shorter)
         try:
             arrived = not chunks and _arrived(response)
         except OSError as exc:  # peek reads the socket outside urllib3's error handling: its errors are ours
