@@ -175,7 +175,7 @@ class IntegrationClient:
             error = TalonOneError.from_response(
                 status, data, operation=operation.name, retry_after=response.headers.get("Retry-After")
             )
-            if error.retryable or error.operators:
+            if error.retryable or error.needs_operator:
                 self._counts.add(telemetry.ERRORS)
             raise error
         return Answer(status, data)

@@ -76,14 +76,14 @@ class TalonOneError(RelayError):
         return self.status is not None and 300 <= self.status < 400
 
     @property
-    def operators(self) -> bool:
+    def needs_operator(self) -> bool:
         """A failure only the relay's operator can end (its credentials, its base URL): counted and logged
         as an error, and never the message's fault."""
         return self.credentials_refused or self.misdirected
 
     @property
     def dead_letter(self) -> bool:  # type: ignore[override]
-        return not self.retryable and not self.operators and self.status is not None
+        return not self.retryable and not self.needs_operator and self.status is not None
 
     @property
     def api_status(self) -> int:  # type: ignore[override]
@@ -96,7 +96,7 @@ class TalonOneError(RelayError):
 
     @property
     def log_level(self) -> str:  # type: ignore[override]
-        return "error" if self.operators else "warning"
+        return "error" if self.needs_operator else "warning"
 
     @property
     def reason(self) -> str:
