@@ -206,17 +206,17 @@ def test_connection_refused_is_retried_even_for_posts(
     assert exc.value.retryable is True
 
 
-class DroppingServer:
-    """Accepts a connection, reads the request, and closes it without answering."""
+class RawServer:
+    """A server on a loopback socket that answers (or does not) as `_answer` says, one thread a connection."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
         self.port: int = self.sock.getsockname()[1]
-        self.requests = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
@@ -224,18 +224,42 @@ class DroppingServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.requests += 1
+            self.connections += 1
+            self._accepted(conn)
+
+    def _accepted(self, conn: socket.socket) -> None:
+        self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _head(conn: socket.socket) -> bytes | None:
+        """A request's bytes up to the end of its headers (with what came after), or None: the client left."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        return data
 
     def close(self) -> None:
         self.sock.close()
+
+
+class DroppingServer(RawServer):
+    """Accepts a connection, reads the request, and closes it without answering."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        super().__init__()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            self._head(conn)
+            self.requests += 1
 
 
 @pytest.fixture
@@ -338,38 +362,18 @@ def test_an_answer_whose_body_never_follows_its_headers_is_a_timed_out_error(
     assert put_session(client, budget=30).session.integration_id == payloads.customer_session()["integrationId"]
 
 
-class ResettingServer:
+class ResettingServer(RawServer):
     """Answers its first request's headers (a 10-byte body announced), then resets the connection (RST: a
     crashed proxy); every later request gets a 200 at once."""
 
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+    def _accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._answer_or_reset, args=(conn, self.connections == 1), daemon=True).start()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(conn, self.connections == 1), daemon=True).start()
-
-    def _answer(self, conn: socket.socket, reset: bool) -> None:
+    def _answer_or_reset(self, conn: socket.socket, reset: bool) -> None:
         with conn:
             conn.settimeout(5)
             with contextlib.suppress(OSError):
-                while True:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            return
-                        data += chunk
+                while (data := self._head(conn)) is not None:
                     head, _, body = data.partition(b"\r\n\r\n")
                     length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
                     while len(body) < length:
@@ -384,9 +388,6 @@ class ResettingServer:
                         + f"Content-Length: {len(answer)}\r\n\r\n".encode()
                         + answer
                     )
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
