@@ -1,0 +1,51 @@
+"""The warm rows' rounds (bench/run.py): a row is its median round, one process's figures, every round shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.events import OPS
+from bench.run import _warm_row, median_round
+
+
+def case(overhead_us: float, *, round_: int, dynamodb_us: float = 1500.0) -> dict[str, Any]:
+    """One round's medians of a case, as child_warm reports them, with an overhead without DynamoDB."""
+    raw = 400_000.0
+    return {
+        "handler_ns": raw + (overhead_us + dynamodb_us) * 1e3,
+        "raw_ns": raw,
+        "handler_without_dynamodb_ns": raw + overhead_us * 1e3,
+        "dynamodb_ns": dynamodb_us * 1e3,
+        "dynamodb_calls": 1.0,
+        "round": round_,
+    }
+
+
+def test_a_row_is_its_median_round_whole_and_shows_every_round_in_the_order_they_ran() -> None:
+    # Given three rounds of one case, the first on a slow spell of the machine
+    rounds = [case(512, round_=1), case(287, round_=2), case(301, round_=3)]
+    # When the rounds are combined
+    chosen = median_round(rounds)
+    # Then the row is the median round's, every figure of that one process (not a mix of rounds)
+    assert chosen["round"] == 3
+    assert chosen["handler_ns"] == rounds[2]["handler_ns"] and chosen["dynamodb_ns"] == rounds[2]["dynamodb_ns"]
+    # And every round's overhead is kept, in the order the rounds ran, and shown in the row beside its verdict
+    assert chosen["rounds_ns"] == [512_000, 287_000, 301_000]
+    row = _warm_row(OPS["track_event"], "API event, signed", chosen)
+    assert "without them +301 us; rounds +512 / +287 / +301 us" in row.cells()[2]
+    assert row.cells()[-1] == "FAIL"
+
+
+def test_of_an_even_count_of_rounds_the_higher_middle_one_is_taken() -> None:
+    # Given two rounds (an even count: no single middle one)
+    rounds = [case(250, round_=1), case(310, round_=2)]
+    # When combined, then the higher of the two middle ones is the row: never the easier figure of a pair
+    assert median_round(rounds)["round"] == 2
+
+
+def test_one_round_is_shown_as_it_was_measured() -> None:
+    # Given a single round (--warm-rounds 1)
+    chosen = median_round([case(280, round_=1)])
+    # Then the row shows no rounds beside its figure, and passes on it
+    row = _warm_row(OPS["track_event"], "API event, signed", chosen)
+    assert "rounds" not in row.cells()[2] and row.cells()[-1] == "PASS"
