@@ -443,3 +443,45 @@ def test_a_failing_application_stops_being_called_in_the_batch_and_another_goes_
     event = receive_event(two.stack, fifo.queue)
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert sorted(sessions_of(two.eu)) == [(f"a{n}", n) for n in range(1, 6)]
+
+
+def test_a_default_customer_named_like_another_applications_record_keeps_its_own_order(
+    two: TwoApps, fifo: Fifo, load_handler: Any, monkeypatch: pytest.MonkeyPatch, sqs_clock: FakeClock
+) -> None:
+    # Given the default application's Talon.One down at first, and `us`'s refusing one update (a fault)
+    monkeypatch.setenv("QUEUE_RETRY_BASE_SECONDS", "3")
+    monkeypatch.setenv("QUEUE_RETRY_MAX_SECONDS", "60")
+    reset_handlers()
+    down = {"eu": True}
+
+    def eu_talon(request: Request) -> Response:
+        return Response("", status=503) if down["eu"] else ok_session(request)
+
+    def us_talon(request: Request) -> Response:
+        if totals_of(request) == 10:
+            return Response(json.dumps({"message": "refused"}), status=400, content_type="application/json")
+        return ok_session(request)
+
+    two.eu.expect_request(re.compile(".*")).respond_with_handler(eu_talon)
+    two.us.expect_request(re.compile(".*")).respond_with_handler(us_talon)
+    handler = load_handler(FOLDER)
+
+    def poll() -> None:
+        event = receive_event(two.stack, fifo.queue)
+        settle(two.stack, fifo.queue, event, handler(event, LambdaContext()))
+
+    # And the default application's update of its session "@us#s-1" queued, failing once (backoff 3 s)
+    queue_async(handler, CALLER_API_KEY, 1, session="@us#s-1")
+    poll()
+    # When, a second later, `us`'s session s-1 gets an update that is dead-lettered and a newer one applied
+    sqs_clock.advance(1)
+    queue_async(handler, US_CALLER_KEY, 10)
+    queue_async(handler, US_CALLER_KEY, 20)
+    poll()
+    assert sessions_of(two.us) == [("s-1", 20)]
+    # And the default's Talon.One is back when its update comes back
+    down["eu"] = False
+    sqs_clock.advance(5)
+    poll()
+    # Then the default application's update was applied: `us`'s session's record is not its customer's
+    assert sessions_of(two.eu) == [("@us#s-1", 1)]

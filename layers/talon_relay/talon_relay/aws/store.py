@@ -23,7 +23,8 @@ ids are as they always were; another application's name comes right after the ki
 the role's conditions on the prefix (dynamodb:LeadingKeys) still cover them: `<function>.<scope>` and
 `<function>.answer#` hash `<operation>@<application>#<key>` (`idempotency_scope`),
 `<function>.signature#<application>/<hex>`, `ordering#<operation>#@<application>#<customer>`. An
-operation name has no `@`, a replay id no `/`.
+operation name has no `@`, a replay id no `/`, and a `default` customer's id that begins with `@` gets one
+more (`@@...`), so no id of one application's customer is ever another application's.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ class Store:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         if application != DEFAULT:
             name = f"@{application}#{name}"
+        elif name.startswith("@"):  # a default customer named `@us#s-1` is not `us`'s s-1
+            name = f"@{name}"
         return f"{ORDERING}{operation}#{name}"
 
     def writeback_id(self, shop: str, field: str, customer: str) -> str:
