@@ -54,9 +54,28 @@ def product_actions(products: list[dict[str, Any]], choices: str | None = None) 
     actions: list[dict[str, Any]] = []
     for index, product in enumerate(products):
         try:
-            actions += mappings.step_request(step, product).body["actions"]
+            actions += _mapped(step, product)
         except ValueError as exc:  # InvalidRequest: names the field, never the product's values
             raise ValueError(f"product {index} (id {product.get('id')!r}) does not map: {exc}") from None
+    return actions
+
+
+def _mapped(step: Any, product: dict[str, Any]) -> list[dict[str, Any]]:
+    """One product's actions. A product of more variants than one sync takes (Shopify allows 2,048) is
+    mapped MAX_ACTIONS variants at a time (`chunks` splits the actions anyway); a SKU twice in one product
+    is still refused, as its products/create webhook is (the mapping's check, here across the slices)."""
+    variants = product.get("variants")
+    if not isinstance(variants, list) or len(variants) <= MAX_ACTIONS:
+        found: list[dict[str, Any]] = mappings.step_request(step, product).body["actions"]
+        return found
+    actions: list[dict[str, Any]] = []
+    for start in range(0, len(variants), MAX_ACTIONS):
+        actions += _mapped(step, {**product, "variants": variants[start : start + MAX_ACTIONS]})
+    first: dict[str, int] = {}
+    for at, action in enumerate(actions):
+        sku = action.get("payload", {}).get("sku")
+        if isinstance(sku, str) and first.setdefault(sku, at) != at:
+            raise ValueError(f"actions/{at}/payload/sku repeats the SKU of actions/{first[sku]}: a SKU at most once")
     return actions
 
 

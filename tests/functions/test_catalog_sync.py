@@ -452,6 +452,41 @@ def test_a_whole_catalog_backfilled_through_the_queue_is_in_talon_one(catalogs: 
     assert catalogs.dead_letters() == []
 
 
+def test_a_product_of_more_variants_than_one_sync_takes_is_backfilled_whole(catalogs: Catalogs) -> None:
+    from local.backfill import messages, product_actions, send
+
+    # Given one product of 2,048 variants (Shopify's most), more than one sync's 1,000 actions
+    (product,) = products(1, 2048)
+    for n, variant in enumerate(product["variants"]):
+        variant["sku"] = f"BIG-{n}"
+    # When the backfill queues it, and the function takes the queue's batches
+    bodies = messages(CATALOG, product_actions([product]), "run-big")
+    assert send(catalogs.stack.sqs, catalogs.queue_url, CATALOG, bodies) == 3
+    while catalogs.run()["received"]:
+        pass
+    # Then every variant is an item, in syncs of at most 1,000 actions, nothing dead-lettered
+    assert len(catalogs.items()) == 2048
+    assert [len(sync) for sync in catalogs.syncs()] == [1000, 1000, 48]
+    assert catalogs.dead_letters() == []
+
+
+def test_a_sku_twice_in_a_product_of_more_variants_than_one_sync_is_still_refused(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local.backfill import main
+
+    # Given a product of 1,500 variants whose 1,200th repeats the SKU of its 3rd (in another 1,000)
+    (product,) = products(1, 1500)
+    for n, variant in enumerate(product["variants"]):
+        variant["sku"] = f"BIG-{n}"
+    product["variants"][1200]["sku"] = "BIG-2"
+    file = tmp_path / "products.json"
+    file.write_text(json.dumps([product]))
+    # Then the command fails before sending anything, as for a smaller product
+    assert main(["--catalog", CATALOG, "--file", str(file), "--dry-run"]) == 1
+    assert "actions/1200/payload/sku repeats the SKU of actions/2" in capsys.readouterr().err
+
+
 def test_a_backfill_the_relay_would_refuse_sends_nothing(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from local.backfill import main
 
