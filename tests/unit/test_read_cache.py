@@ -113,6 +113,27 @@ def test_bounded_the_oldest_first(container: Container, monkeypatch: pytest.Monk
     assert all(read_cache.lookup(container, read(f"p-{n}"), "signed") for n in (1, 2, 3))
 
 
+def test_bounded_in_size_too_not_only_in_answers(container: Container) -> None:
+    # Given inventories of 1 MiB each (a customer with many coupons), 40 customers read one after another
+    big = '{"coupons":"' + "x" * (1024 * 1024 - 14) + '"}'
+    for n in range(40):
+        read_cache.keep(container, read(f"p-{n}"), "signed", big)
+    # Then the kept answers hold at most 16 MiB (a function has 256 MB), the newest kept, the oldest gone
+    assert sum(len(text) for _, text in container.read_cache.values()) <= 16 * 1024 * 1024
+    assert read_cache.lookup(container, read("p-39"), "signed") is not None
+    assert read_cache.lookup(container, read("p-0"), "signed") is None
+
+
+def test_an_answer_too_large_to_keep_is_not_kept_and_evicts_nothing(container: Container) -> None:
+    # Given a small answer kept
+    read_cache.keep(container, read("p-1"), "signed", "{}")
+    # When an answer of 5 MiB comes (up to 6 MB reach the function)
+    read_cache.keep(container, read("p-2"), "signed", '{"x":"' + "x" * (5 * 1024 * 1024) + '"}')
+    # Then it is not kept, and the small one still is
+    assert read_cache.lookup(container, read("p-2"), "signed") is None
+    assert read_cache.lookup(container, read("p-1"), "signed") is not None
+
+
 def test_a_reset_forgets_every_kept_answer(container: Container) -> None:
     read_cache.keep(container, read(), "signed", "{}")
     container.reset(environ={})

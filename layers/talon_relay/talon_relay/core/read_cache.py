@@ -9,7 +9,8 @@ customer's, answer; and never past its TTL on the container's clock. A kept answ
 Talon.One for nothing, so it counts no call, logs no effect again and counts `ReadCacheHits`.
 
 Only 2xx answers with a body are kept; errors never are. The cache lives on the `Container` (one
-reset forgets it) and is bounded: the oldest answers go first.
+reset forgets it) and is bounded, in answers and in characters (a function has 256 MB, and an answer may
+be 6 MB): the oldest answers go first, and one of more than MAX_ANSWER_CHARS is not kept at all.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 #: Answers kept at most per container (the oldest are dropped first).
 MAX_ENTRIES = 1000
+#: Characters of kept answers at most per container, all together, and of any one answer kept.
+MAX_CHARS = 16 * 1024 * 1024
+MAX_ANSWER_CHARS = 1024 * 1024
 #: The relay's header saying where the answer came from: `hit` (the cache) or `miss` (Talon.One).
 CACHE_HEADER = "X-Relay-Cache"
 
@@ -72,13 +76,14 @@ def lookup(container: Container, request: Request, caller: str) -> Hit | None:
 
 def keep(container: Container, request: Request, caller: str, text: str | None) -> None:
     """Keep a successful answer of an operation that opts in (nothing else is kept)."""
-    if not request.operation.cache_seconds or not text:
+    if not request.operation.cache_seconds or not text or len(text) > MAX_ANSWER_CHARS:
         return
     cache = container.read_cache
     key = _key(request, caller)
     cache.pop(key, None)  # re-inserted: the newest last
-    while len(cache) >= MAX_ENTRIES:
-        cache.pop(next(iter(cache)))
+    kept = sum(len(answer) for _, answer in cache.values())
+    while cache and (len(cache) >= MAX_ENTRIES or kept + len(text) > MAX_CHARS):
+        kept -= len(cache.pop(next(iter(cache)))[1])
     cache[key] = (container.clock(), text)
 
 
