@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.functions.conftest import API_KEY
+from talon_relay.callers import applications
+from talon_relay.errors import ConfigurationError
+from tests.functions.conftest import API_KEY, SIGNING_SECRET
 from tests.functions.test_api_gateway import api_event
 from tests.functions.test_applications import (  # noqa: F401 - fixtures
     US_CALLER_KEY,
+    US_SIGNING_SECRET,
     US_TALON_KEY,
     TwoApps,
     keys_seen,
@@ -120,3 +123,31 @@ def test_the_webhook_queue_age_is_measured_per_application(
     assert 600 <= age < 900
     assert ["application", "service"] in documents[-1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert ages.get("default") is None
+
+
+def test_an_application_whose_talon_one_secret_cannot_be_read_fails_the_erasure_run(
+    two: TwoApps, load_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one erasure thread, `us`'s Talon.One secret gone (the relay cannot erase anything of `us`'s)
+    monkeypatch.setenv("ERASURE_CONCURRENCY", "1")
+    reset_handlers()
+    answer_every_route(two.eu)
+    two.stack.secrets.delete_secret(SecretId=two.us_talon_arn, ForceDeleteWithoutRecovery=True)
+    # And two of `us`'s erasures queued, then eight of the default application's, each sealed by its sender
+    for application, secret, customers in (("us", US_SIGNING_SECRET, 2), ("default", SIGNING_SECRET, 8)):
+        for n in range(customers):
+            body = json.dumps({"integrationId": f"{application}-{n}"})
+            two.stack.sqs.send_message(
+                QueueUrl=two.stack.queue_url,
+                MessageBody=body,
+                MessageAttributes={
+                    "relayApplication": {"DataType": "String", "StringValue": application},
+                    "relaySeal": {"DataType": "String", "StringValue": applications.seal(application, body, secret)},
+                },
+            )
+    # When the erasure schedule runs
+    handler = load_handler("delete_customer_data")
+    # Then the run fails (the scheduler retries it, its DLQ alarm says so), after erasing the default's eight
+    with pytest.raises(ConfigurationError, match="cannot read secret"):
+        handler(load_event("delete_customer_data", "schedule"), LambdaContext())
+    assert len([r for r, _ in two.eu.log if r.method == "DELETE"]) == 8

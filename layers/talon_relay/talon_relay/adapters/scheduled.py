@@ -65,13 +65,15 @@ class DrainSummary:
 
 class _Runner:
     """Runs erasures on a pool of threads, each in a copy of the invocation's context, merging their
-    summaries; `submit` blocks while `limit` are in flight."""
+    summaries; `submit` blocks while `limit` are in flight. The first error no disposition caught is kept
+    until `wait` raises it, whenever its erasure ended (a finished one is no longer waited for)."""
 
     def __init__(self, workers: int, limit: int, summary: DrainSummary) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erasure")
         self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
         self._summary = summary
+        self._error: BaseException | None = None
         self.pending: set[Future[None]] = set()
 
     def submit(self, task: Callable[[DrainSummary], None]) -> None:
@@ -81,6 +83,10 @@ class _Runner:
             own = DrainSummary()
             try:
                 task(own)
+            except BaseException as exc:
+                with self._lock:
+                    self._error = self._error or exc
+                raise
             finally:
                 with self._lock:
                     self._summary.merge(own)
@@ -90,9 +96,10 @@ class _Runner:
         self.pending = {f for f in self.pending if not f.done()} | {future}
 
     def wait(self) -> None:
-        for future in wait(self.pending).done:
-            future.result()  # an error no disposition caught ends the run, as it did before
+        wait(self.pending)
         self.pending = set()
+        if self._error is not None:  # an error no disposition caught ends the run, as it did before
+            raise self._error
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
