@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from talon_relay.callers import signatures as callers
 from talon_relay.container import Container
@@ -111,6 +112,32 @@ def test_another_query_is_another_read(httpserver: HTTPServer, handler_of: Any) 
     dated = handler(balances("p-1", {"endDate": "2026-05-01T10:00:00Z"}), LambdaContext())
     # Then the second went to Talon.One with its query
     assert dated["headers"]["X-Relay-Cache"] == "miss"
+    assert calls_to(httpserver, BALANCES.format("p-1")) == 2
+
+
+def test_a_read_sent_again_with_its_idempotency_key_past_the_ttl_is_read_fresh(
+    httpserver: HTTPServer, handler_of: Any, clock: FakeClock
+) -> None:
+    # Given Talon.One answering 10 points, then 20 once the customer earned more
+    points = iter([10.0, 20.0])
+    httpserver.expect_request(BALANCES.format("p-1"), method="GET").respond_with_handler(
+        lambda _: Response(json.dumps({"balance": {"activePoints": next(points)}}), content_type="application/json")
+    )
+    handler = handler_of("getLoyaltyBalances")
+
+    def read() -> dict[str, Any]:  # a caller (a retrying HTTP client) sending an Idempotency-Key with its read
+        event = api_event("get_loyalty_balances", params={"loyaltyProgramId": "1", "integrationId": "p-1"}, secret=None)
+        event["headers"]["Idempotency-Key"] = "read-1"
+        event["headers"][callers.SIGNATURE_HEADER] = sign_event(event, SIGNING_SECRET)
+        return dict(handler(event, LambdaContext()))
+
+    first = read()
+    # When the same read is sent again with the same key, past the TTL
+    clock.advance(READ_CACHE_SECONDS + 50)
+    again = read()
+    # Then it is Talon.One's answer now, not the first one kept past its TTL under a miss
+    assert json.loads(first["body"])["balance"]["activePoints"] == 10.0
+    assert (json.loads(again["body"])["balance"]["activePoints"], again["headers"]["X-Relay-Cache"]) == (20.0, "miss")
     assert calls_to(httpserver, BALANCES.format("p-1")) == 2
 
 

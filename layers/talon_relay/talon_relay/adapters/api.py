@@ -189,7 +189,8 @@ def handle(container: Container, operation: Operation, event: Event, context: An
             request,
             context=context,
             correlation_id=request_id,
-            idempotency_key=key,
+            # a kept read is never older than its TTL: not answered from an idempotency record (24 h) either
+            idempotency_key=None if operation.cache_seconds else key,
             signatures=admission.unrecorded,
         )
         if result and (size := oversized(result)) is not None:
