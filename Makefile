@@ -106,8 +106,8 @@ redrive:  ## move FUNCTION's dead-lettered messages back to its queue, FUNCTION=
 	$(PY) -m local redrive $(FUNCTION) $(if $(STACK),--stack $(STACK))
 
 catalog-backfill:  ## queue a whole catalog's products (FILE, Shopify JSON) as syncs of CATALOG (local stack, or STACK=<deployed stack>)
-	@test -n "$(CATALOG)" -a -n "$(FILE)" || { echo "usage: make catalog-backfill CATALOG=1 FILE=products.json [STACK=name] [CONVENTIONS=shopify_sku=variant_id]"; exit 2; }
-	$(PY) -m local.backfill --catalog $(CATALOG) --file $(FILE) $(if $(STACK),--stack $(STACK)) $(if $(CONVENTIONS),--conventions $(CONVENTIONS))
+	@test -n "$(CATALOG)" -a -n "$(FILE)" || { echo "usage: make catalog-backfill CATALOG=1 FILE=products.json [STACK=name] [CONVENTIONS=shopify_sku=variant_id] [APPLICATION=us] [SIGNING_SECRET_ARN=arn]"; exit 2; }
+	$(PY) -m local.backfill --catalog $(CATALOG) --file $(FILE) $(if $(STACK),--stack $(STACK)) $(if $(CONVENTIONS),--conventions $(CONVENTIONS)) $(if $(APPLICATION),--application $(APPLICATION)) $(if $(SIGNING_SECRET_ARN),--signing-secret-arn $(SIGNING_SECRET_ARN))
 
 .PHONY: load bench
 

@@ -8,7 +8,10 @@ syncCatalog queue in order, on the catalog's FIFO group, as messages of at most 
 in one (a repeated SKU starts the next message, after it) and within SQS's message size; the function then
 coalesces them as it does any queued sync. Each message checked as the relay will check it before any is
 sent: a file the relay would refuse sends nothing. Works on the local stack (`make run`) and, with
-`STACK=<name>`, on a deployed stack (the queue URL from its outputs).
+`STACK=<name>`, on a deployed stack (the queue URL from its outputs). Where the stack serves several
+applications each message names its application (`--application`, default `default`), sealed with its
+signing secret (`make run`'s: read from local AWS; a deployed stack's: `--signing-secret-arn`), else the
+relay dead-letters it (docs/applications.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from talon_relay.callers import applications
+from talon_relay.config.applications import DEFAULT
 from talon_relay.core.request import parse_request
 from talon_relay.operations import OPERATIONS
 from talon_relay.webhooks import conventions, mappings
@@ -108,34 +113,73 @@ def messages(catalog: str, actions: list[dict[str, Any]], run: str) -> list[dict
     return out
 
 
-def send(sqs: Any, queue_url: str, catalog: str, bodies: list[dict[str, Any]]) -> int:
-    """Queue the messages in order on the catalog's FIFO group; returns how many were sent."""
+def send(
+    sqs: Any, queue_url: str, catalog: str, bodies: list[dict[str, Any]], *, seal: tuple[str, str] | None = None
+) -> int:
+    """Queue the messages in order on the catalog's FIFO group; returns how many were sent. `seal`: (the
+    application, its signing secret) in a deployment of several, where each queued message names its
+    application, sealed (docs/applications.md), on that application's group of the catalog, as the relay's
+    own asynchronous mode queues it."""
+    group = catalog if seal is None or seal[0] == DEFAULT else f"{seal[0]}/{catalog}"
     for body in bodies:
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        attributes = {}
+        if seal is not None:
+            value = applications.seal(seal[0], text, seal[1])
+            attributes = {
+                applications.APPLICATION_ATTRIBUTE: {"DataType": "String", "StringValue": seal[0]},
+                applications.SEAL_ATTRIBUTE: {"DataType": "String", "StringValue": value},
+            }
         sqs.send_message(
             QueueUrl=queue_url,
             MessageBody=text,
-            MessageGroupId=catalog,
+            MessageGroupId=group,
             MessageDeduplicationId=hashlib.sha256(body["idempotencyKey"].encode()).hexdigest(),
+            MessageAttributes=attributes,
         )
     return len(bodies)
 
 
-def queue_url(stack: str | None) -> tuple[Any, str]:
-    """(SQS client, syncCatalog queue URL) of the local stack, or of a deployed one."""
+def _current(secrets: Any, arn: str) -> str:
+    value: str = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])["current"]
+    return value
+
+
+def local_seal(info: dict[str, Any], application: str) -> tuple[str, str] | None:
+    """The seal of the local stack's `application` (`make run` serves two): its signing secret read from
+    local AWS; None when the stack serves one application."""
+    apps = info.get("applications") or {}
+    if application not in apps:
+        raise ValueError(f"no application {application!r} in the local stack (known: {', '.join(apps)})")
+    if len(apps) < 2:
+        return None
+    from local.aws import local_client
+
+    return application, _current(
+        local_client("secretsmanager", info["aws_endpoint"]), apps[application]["signing_secret_arn"]
+    )
+
+
+def queue_url(stack: str | None, application: str, signing_secret_arn: str | None) -> tuple[Any, str, Any]:
+    """(SQS client, syncCatalog queue URL, seal) of the local stack, or of a deployed one (sealed when
+    its application's signing secret is named: a deployment of several applications)."""
     if stack:
         import boto3
 
         from local.redrive import queue_urls_from_stack
 
-        return boto3.client("sqs"), queue_urls_from_stack(stack, "SyncCatalog")[0]
+        seal = None
+        if signing_secret_arn:
+            seal = (application, _current(boto3.client("secretsmanager"), signing_secret_arn))
+        return boto3.client("sqs"), queue_urls_from_stack(stack, "SyncCatalog")[0], seal
     from local.aws import local_client
     from local.stack import running_stack
 
     info = running_stack()
     if info is None:
         raise SystemExit("no local stack is running: start one with `make run`, or pass STACK=<name>")
-    return local_client("sqs", info["aws_endpoint"]), str(info["queues"]["SyncCatalogQueue"])
+    seal = local_seal(info, application)
+    return local_client("sqs", info["aws_endpoint"]), str(info["queues"]["SyncCatalogQueue"]), seal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", required=True, type=Path, help="the products (JSON, or one product per line)")
     parser.add_argument("--stack", help="a deployed stack's name (default: the local stack of `make run`)")
     parser.add_argument("--conventions", help="as WEBHOOK_CONVENTIONS, e.g. shopify_sku=variant_id")
+    parser.add_argument("--application", default=DEFAULT, help="the Talon.One application (docs/applications.md)")
+    parser.add_argument(
+        "--signing-secret-arn", help="a deployed stack of several applications: the application's signing secret"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check and count, send nothing")
     args = parser.parse_args(argv)
     try:
@@ -154,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(actions)} item(s) of catalog {args.catalog} in {len(bodies)} message(s)")
     if not args.dry_run:
-        sqs, url = queue_url(args.stack)
-        print(f"queued {send(sqs, url, args.catalog, bodies)} message(s) on {url}")
+        try:
+            sqs, url, seal = queue_url(args.stack, args.application, args.signing_secret_arn)
+        except ValueError as exc:
+            print(f"nothing sent: {exc}", file=sys.stderr)
+            return 1
+        print(f"queued {send(sqs, url, args.catalog, bodies, seal=seal)} message(s) on {url}")
     return 0
 
 

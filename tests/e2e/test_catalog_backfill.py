@@ -3,9 +3,15 @@ by the local event source (FIFO batches), coalesced into syncs Talon.One (the em
 
 from __future__ import annotations
 
-import pytest
+import json
+from collections.abc import Iterator
+from typing import Any
 
-from local.backfill import messages, product_actions, send
+import pytest
+import urllib3
+
+from local.aws import local_client
+from local.backfill import local_seal, messages, product_actions, send
 from local.stack import LocalStack
 from tests.e2e.helpers import Queues, talon_requests, wait_until
 
@@ -54,3 +60,38 @@ def test_a_backfilled_catalog_arrives_whole_in_syncs_of_at_most_1000_actions(sta
     assert all(len(r["body"]["actions"]) <= 1000 for r in syncs)
     assert len(syncs) <= len(bodies)
     assert queues.depth("SyncCatalogDeadLetterQueue") == 0
+
+
+@pytest.fixture
+def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
+    """Given the local stack as `make run` starts it: two Talon.One applications."""
+    stack = LocalStack.start(applications=True, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def catalog_items(admin_url: str) -> dict[str, Any]:
+    state = json.loads(urllib3.request("GET", f"{admin_url}/state", timeout=10).data)
+    found: dict[str, Any] = state.get("catalogs", {}).get("1", {}).get("items", {})
+    return found
+
+
+def test_a_backfill_on_a_stack_of_two_applications_reaches_the_one_it_names(two_apps: LocalStack) -> None:
+    # Given the stack `make run` starts (two applications: each queued message names its own, sealed)
+    info = two_apps.describe()
+    apps = info["applications"]
+    products = [
+        {"id": 8000 + p, "variants": [{"id": 80000 + p, "product_id": 8000 + p, "sku": f"U{p}"}]} for p in range(3)
+    ]
+    # When the backfill queues them for `us`, as `make catalog-backfill ... APPLICATION=us` does
+    sqs = local_client("sqs", info["aws_endpoint"])
+    bodies = messages("1", product_actions(products), "e2e-us")
+    send(sqs, info["queues"]["SyncCatalogQueue"], "1", bodies, seal=local_seal(info, "us"))
+    # Then `us`'s catalog has every item, the default application's none, and nothing was dead-lettered
+    wait_until(lambda: len(catalog_items(apps["us"]["emulator_admin"])) == 3, timeout=APPLY_TIMEOUT, what="3 items")
+    assert catalog_items(apps["default"]["emulator_admin"]) == {}
+    dlq = info["queues"]["SyncCatalogDeadLetterQueue"]
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
