@@ -297,3 +297,27 @@ def test_a_long_run_receives_each_message_once_and_a_failure_waits_for_the_next_
     # remain before SQS moves it
     assert receives_of_the_failing_one() == ["2"]
     assert stack.dlq_messages() == []
+
+
+def test_a_run_given_more_ids_than_its_time_allows_stops_starting_them_and_says_which_were_not_tried(
+    stack: Stack, httpserver: HTTPServer, load_handler: Any, monkeypatch: pytest.MonkeyPatch, sqs_clock: FakeClock
+) -> None:
+    # Given one erasure at a time, Talon.One taking a second an erasure (on the run's clock), a 20 s run
+    monkeypatch.setenv("ERASURE_CONCURRENCY", "1")
+    reset_handlers()
+
+    def slow(request: Request) -> Response:
+        sqs_clock.advance(1)
+        return Response("", status=204)
+
+    httpserver.expect_request(re.compile(r"^/v1/customer_data/.+"), method="DELETE").respond_with_handler(slow)
+    # When the run is given 60 ids
+    with pytest.raises(ErasureIncomplete, match="not attempted") as raised:
+        load_handler("delete_customer_data")(
+            {"integrationIds": [f"p-{i}" for i in range(60)]}, ClockedContext(sqs_clock, 20)
+        )
+    # Then it started none once less than its reserve was left (a Lambda timeout would cut one mid-call and
+    # lose the run's report), and failed naming how many it did not try: the scheduler runs it again
+    erased = len(httpserver.log)
+    assert 13 <= erased <= 18  # (the reserve is checked when one is handed to the pool: two wait there)
+    assert f"{60 - erased} of 60" in str(raised.value)

@@ -134,6 +134,8 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
     """Delete the ids given in the input, or drain the erasure queue until empty or out of time."""
     summary = DrainSummary()
     ids = event.get("integrationIds")
+    pairs: list[tuple[str, str]] = []
+    started = 0
     if ids is not None:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             logger.error("invalid schedule input", extra={"reason": "integrationIds must be a list of strings"})
@@ -141,16 +143,24 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
         apps = _applications_of(container, event)
         concurrency = container.settings().erasure_concurrency
         runner = _Runner(concurrency, 2 * concurrency, summary)
+        # (id, application) pairs, each erased once; none started with less than the reserve left (a Lambda
+        # timeout would cut one mid-call, and the run's report with it): those are the next run's
+        pairs = [(integration_id, app) for integration_id in ids for app in apps]
         try:
-            for integration_id in ids:
-                for app in apps:  # each id erased in every application named (default: all of them)
-                    runner.submit(functools.partial(_erase_id, container, operation, integration_id, context, app))
+            for integration_id, app in pairs:  # each id erased in every application named (default: all)
+                if service.remaining_seconds(context) <= DRAIN_RESERVE_SECONDS:
+                    break
+                runner.submit(functools.partial(_erase_id, container, operation, integration_id, context, app))
+                started += 1
             runner.wait()
         finally:
             runner.close()
     else:
         _drain(container, operation, context, summary)
-    logger.info("erasure run finished", extra=summary.as_dict())
+    untried = len(pairs) - started if ids is not None else 0
+    logger.info("erasure run finished", extra={**summary.as_dict(), **({"not_attempted": untried} if untried else {})})
+    if untried:
+        raise ErasureIncomplete(f"{untried} of {len(pairs)} erasures not attempted (the run's time ran out)")
     if ids is not None and summary.failed:
         raise ErasureIncomplete(f"{summary.failed} of {summary.requested} erasures failed: {summary.as_dict()}")
     return summary.as_dict()
