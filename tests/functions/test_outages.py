@@ -493,3 +493,53 @@ def test_an_update_dead_lettered_unread_on_its_last_receive_marks_its_customer_t
     # Then its customer's ordering record holds its place as a hole all the same (Talon.One never called)
     assert [hole.partition("@")[0] for hole in holes(stack)] == [dead["MessageAttributes"]["relayOrder"]["StringValue"]]
     assert len(httpserver.log) == 0
+
+
+def test_an_update_a_fifo_dlq_took_with_a_new_timestamp_is_still_superseded_by_one_applied_while_away(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: LogCapture,
+    sqs_clock: FakeClock,
+    dynamodb_calls: Any,
+) -> None:
+    # Given a FIFO queue whose DLQ takes a message after 2 receives (the function told so), and the function
+    # crashing on session s-1's first update every time it calls Talon.One
+    queue, dlq = fifo_queues(stack, monkeypatch)
+    use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq, MAX_RECEIVE_COUNT="2")
+    talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
+    from talon_relay.core import service
+
+    execute = service.execute
+
+    def crashing(container: Any, request: Any, **kwargs: Any) -> Any:
+        if request.body["total"] == 1:
+            raise Crash
+        return execute(container, request, **kwargs)
+
+    monkeypatch.setattr(service, "execute", crashing)
+    send_fifo(stack, queue, session_message(1))
+    for _receive in (1, 2):
+        with pytest.raises(Crash):
+            talon.deliver()
+        sqs_clock.advance(1.5)
+    # And a newer update sent behind it while it is still on its queue
+    send_fifo(stack, queue, session_message(2))
+    # When SQS moves the first to its DLQ by itself a minute later: a FIFO DLQ resets its enqueue timestamp, so
+    # the copy's SentTimestamp is the move's, later than the newer update was sent (as AWS documents it)
+    sqs_clock.advance(60)
+    (first,) = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)["Messages"]
+    stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"])
+    stack.sqs.send_message(QueueUrl=dlq, MessageBody=first["Body"], MessageGroupId="s-1")
+    # And the newer update is applied while it is away
+    talon.deliver()
+    assert talon.applied == [2]
+    # When the crash is fixed and `make redrive` moves it back
+    monkeypatch.setattr(service, "execute", execute)
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
+    # Then it is superseded, not applied over the newer update, and its hole is out
+    talon.deliver()
+    assert talon.applied == [2]
+    superseded_and_back_to_two_writes(stack, talon, logs, queue)

@@ -13,7 +13,7 @@ timestamp, new sequence number), so the position must travel with it: the relay 
 message it dead-letters as the message attribute `relayOrder` (kept by `make redrive` and by SQS's own
 DLQ redrive), and a message that carries one keeps that position. A message SQS moved to the DLQ by
 itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
-SentTimestamp in the DLQ: never later than anything sent after it left its queue).
+SentTimestamp in the DLQ, which a FIFO DLQ resets to the move's), and stands where its hole says (below).
 
 Each customer's ordering record is in the relay's table (`aws.store`) under
 `ordering#<operation>#<customer>` (on a shared queue, `ordering#<queue>#<customer>`: one place per session
@@ -24,12 +24,12 @@ SQS moves it to the DLQ by itself), the record gets a hole: the message's place 
 Each guarded message reads the record (one consistent read). Without holes (the normal case) nothing is
 written: a queued update costs the idempotency record's two writes. With holes, an applied message
 records its place in the same record (only ever forward, with a condition), and a message that is back
-(its place is a hole; for a place `make redrive` gave, one of that millisecond's) takes its hole out
-once applied or superseded. A message whose place is older than the recorded one is superseded. So every
-update applied while a message is away is recorded, and that message is compared with them when it is
-back. A FIFO group's messages are processed one at a time: reading the record, calling Talon.One and
-writing it never interleave with another message of the customer. A hole never come back to expires
-after ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
+(its place is a hole; for a place `make redrive` gave, the hole of that millisecond, else the earliest one
+before it) takes its hole out once applied or superseded. A message whose place is older than the recorded
+one is superseded. So every update applied while a message is away is recorded, and that message is
+compared with them when it is back. A FIFO group's messages are processed one at a time (read, call,
+write never interleave with another of the customer's). A hole never come back to expires after
+ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
 """
 
 from __future__ import annotations
@@ -156,13 +156,17 @@ class Guard:
     #: the record as read: the last applied place recorded ("": none), and its holes
     applied_at: str = ""
     holes: frozenset[str] = frozenset()
+    #: the place the message carried (`position`: its hole's place, when that stands for it: `stand_in`)
+    given: Position | None = None
 
     def superseded(self) -> bool:
         """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
         if self.last_receive:
-            self.applied_at, self.holes = self.store.mark_hole(self.item_id, self._hole(), expires=self._expires())
+            hole, expires = f"{self.position.wire()}@{self._expires()}", self._expires()
+            self.applied_at, self.holes = self.store.mark_hole(self.item_id, hole, expires=expires)
         else:
             self.applied_at, self.holes = self.store.ordering_record(self.item_id)
+        self.given, self.position = self.position, stand_in(self.holes, self.position)
         if not self.applied_at or self.applied_at <= self.position.sortable():
             return False
         self._settle(applied=False)
@@ -177,9 +181,6 @@ class Guard:
         """Record this update as the customer's latest (only ever forward), while the record has holes."""
         self._settle(applied=True)
 
-    def _hole(self) -> str:
-        return f"{self.position.wire()}@{self._expires()}"
-
     def _expires(self) -> int:
         return int(time.time()) + self.expiry_seconds
 
@@ -191,7 +192,8 @@ class Guard:
         position = self.position.sortable() if applied else None
         now = int(time.time())
         live = {hole for hole in self.holes if _expiry(hole) >= now}
-        done = frozenset(self.holes - live) | own_hole(live, self.position)
+        places = {self.position.wire(), (self.given or self.position).wire()}  # every mark of its place
+        done = frozenset(self.holes - live) | {hole for hole in live if hole.partition("@")[0] in places}
         if position is None and not done:
             return
         self.store.settle(self.item_id, position, done=done, message_id=self.message_id, expires=self._expires())
@@ -203,15 +205,13 @@ def _expiry(hole: str) -> int:
     return int(expiry) if expiry.isdigit() else 0
 
 
-def own_hole(holes: set[str], position: Position) -> frozenset[str]:
-    """The holes a message that is back left (every mark of its place). For a place `make redrive` gave
-    (a message SQS moved by itself: its SentTimestamp, no sequence number), one place of that millisecond's."""
-    places = sorted({hole.partition("@")[0] for hole in holes})
-    if position.wire() not in places and position.sequence == 0:
-        places = [place for place in places if place.partition(".")[0] == str(position.sent_ms)][:1]
-    else:
-        places = [position.wire()]
-    return frozenset(hole for hole in holes if hole.partition("@")[0] in places)
+def stand_in(holes: frozenset[str], position: Position) -> Position:
+    """Where a message `make redrive` gave a place (no sequence number: SQS moved it by itself) first stood: the
+    hole of that millisecond, else the one hole before it (a FIFO DLQ resets the timestamp to the move's)."""
+    found = {Position.parse(hole.partition("@")[0]) for hole in holes} if not position.sequence else set()
+    places = [p for p in found if p is not None and p.sequence and p.sent_ms <= position.sent_ms]
+    same = [p for p in places if p.sent_ms == position.sent_ms]
+    return min(same) if same else places[0] if len(places) == 1 else position  # several: unknown, as it was
 
 
 def _last_receive(container: Container, record: Mapping[str, Any]) -> bool:
