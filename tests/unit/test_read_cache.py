@@ -149,3 +149,20 @@ def test_callers_are_told_apart_without_keeping_their_key() -> None:
     # Then each is its own caller, and no key is in what is kept
     assert len({by_key_id, one, two, signed}) == 4
     assert "secret" not in one + two
+
+
+def test_the_characters_kept_are_counted_as_answers_come_expire_and_are_replaced(
+    container: Container, clock: FakeClock
+) -> None:
+    # Given answers kept, one of them kept again with a longer text, one read after its TTL (dropped)
+    read_cache.keep(container, read("p-1"), "signed", '{"a":1}')
+    read_cache.keep(container, read("p-2"), "signed", '{"b":2}')
+    read_cache.keep(container, read("p-1"), "signed", '{"a":12345}')
+    clock.advance(TTL + 1)
+    read_cache.keep(container, read("p-3"), "signed", '{"c":3}')
+    assert read_cache.lookup(container, read("p-2"), "signed") is None
+    # Then the running count is the kept answers' characters, without summing them on every read
+    assert container.read_cache_chars == sum(len(text) for _, text in container.read_cache.values()) == 18
+    # And a reset forgets both
+    container.reset()
+    assert (container.read_cache, container.read_cache_chars) == ({}, 0)

@@ -46,6 +46,8 @@ class Container:
         self.clock: Callable[[], float] = clock or time.monotonic
         #: Reads kept (core/read_cache.py): key -> (clock time kept, answer text); oldest first.
         self.read_cache: dict[tuple[str, ...], tuple[float, str]] = {}
+        #: The characters of those answers, all together (kept as answers come and go, not summed per read).
+        self.read_cache_chars = 0
         #: The counters of the invocation running now (telemetry): one invocation at a time.
         self.counts = Counts()
         #: Secrets read: secret id -> (monotonic time read, JSON value) (aws.secret_values).
@@ -152,6 +154,7 @@ class Container:
             self._made.clear()
             self.secrets.clear()
             self.read_cache.clear()
+            self.read_cache_chars = 0
             self.no_secrets_extension = False
             self.counts = Counts()
         for connections in http:

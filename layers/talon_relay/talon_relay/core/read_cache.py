@@ -68,7 +68,7 @@ def lookup(container: Container, request: Request, caller: str) -> Hit | None:
         return None
     age = container.clock() - kept[0]
     if not 0 <= age < ttl:
-        container.read_cache.pop(key, None)
+        _drop(container, key)
         return None
     container.counts.of(request.application).add(telemetry.READ_CACHE_HITS)
     return Hit(kept[1], age)
@@ -80,11 +80,18 @@ def keep(container: Container, request: Request, caller: str, text: str | None) 
         return
     cache = container.read_cache
     key = _key(request, caller)
-    cache.pop(key, None)  # re-inserted: the newest last
-    kept = sum(len(answer) for _, answer in cache.values())
-    while cache and (len(cache) >= MAX_ENTRIES or kept + len(text) > MAX_CHARS):
-        kept -= len(cache.pop(next(iter(cache)))[1])
+    _drop(container, key)  # re-inserted: the newest last
+    while cache and (len(cache) >= MAX_ENTRIES or container.read_cache_chars + len(text) > MAX_CHARS):
+        _drop(container, next(iter(cache)))
     cache[key] = (container.clock(), text)
+    container.read_cache_chars += len(text)
+
+
+def _drop(container: Container, key: tuple[str, ...]) -> None:
+    """Forget one kept answer, and its characters."""
+    kept = container.read_cache.pop(key, None)
+    if kept is not None:
+        container.read_cache_chars -= len(kept[1])
 
 
 def headers(hit: Hit | None) -> dict[str, str]:
