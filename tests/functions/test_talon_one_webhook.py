@@ -262,6 +262,25 @@ def test_an_unknown_type_is_accepted_and_published_as_it_came(relay: Relay) -> N
     assert event["detail"]["notification"] == body
 
 
+@pytest.mark.parametrize("kind", [["TierUpgrade"], {"type": "TierUpgrade"}, 7, None])
+def test_a_notification_whose_type_is_not_a_string_is_taken_and_published_as_it_came(relay: Relay, kind: Any) -> None:
+    # Given a notification whose NotificationType is a list, an object, a number or null
+    body = {**balance("7010", 12), "NotificationType": kind}
+    # When Talon.One sends it
+    answer = relay.post(body, uuid_=f"u-odd-type-{type(kind).__name__}")
+    # Then it is taken like any type the relay does not know (never a 500)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"])["status"] == "queued"
+    # And once consumed it is published as it came, under detail-type "unknown", and nothing is dead-lettered
+    assert relay.consume() == set()
+    [event] = relay.published()
+    assert event["detail-type"] == "unknown"
+    assert event["detail"]["notification"] == body
+    assert relay.receive(relay.dlq_url) == []
+    # And nothing is written back: it is not a balance notification
+    assert relay.shopify.requests == []
+
+
 # --- the write-back -----------------------------------------------------------------------------
 
 

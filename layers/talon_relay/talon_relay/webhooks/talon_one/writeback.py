@@ -70,6 +70,7 @@ def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
     if not isinstance(body, dict):
         return []
     kind = body.get("NotificationType")
+    kind = kind if isinstance(kind, str) else None  # a list or an object is no type (and not hashable)
     received = moment(received_at) or moment(datetime.now(UTC).isoformat())
     found: list[Loyalty] = []
     if kind in BALANCE_TYPES:
