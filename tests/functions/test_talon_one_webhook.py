@@ -292,6 +292,19 @@ def test_a_points_notification_becomes_a_metafields_set(relay: Relay) -> None:
     assert "metafieldsSet" in request["body"]["query"]
 
 
+@pytest.mark.parametrize(
+    ("points", "written"),
+    [(1_234_567, "1234567"), (1_234_567.25, "1234567.25"), (12_345.67, "12345.67"), (0.000001, "0.000001")],
+)
+def test_a_balance_is_written_back_exactly_as_talon_one_sent_it(relay: Relay, points: float, written: str) -> None:
+    # Given a balance notification for a customer with a large or finely divided balance
+    relay.post(balance("7150", points))
+    # When the write-back runs
+    assert relay.consume() == set()
+    # Then the metafield holds the number Talon.One sent: not rounded, not in exponent notation
+    assert metafields(relay, "7150") == {"talon_one.loyalty_points": written}
+
+
 def test_an_older_balance_arriving_after_a_newer_one_changes_nothing(relay: Relay) -> None:
     # Given the customer's newer tier and balance written
     relay.post(tier("7200", "Gold", 250, "2026-06-02T10:00:00Z"))

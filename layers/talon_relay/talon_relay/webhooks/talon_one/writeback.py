@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.store import store
@@ -44,7 +45,7 @@ class Loyalty:
 
     profile_id: str
     at: str
-    points: float | None = None
+    points: int | float | None = None
     tier: str | None = None
 
 
@@ -61,8 +62,17 @@ def moment(text: Any) -> str | None:
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def decimal_text(value: int | float) -> str:
+    """A number as Shopify's number_decimal takes it: every digit Talon.One sent, never an exponent
+    (`:g` made 1234567 "1.23457e+06" and 12345.67 "12345.7")."""
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    return text.removesuffix(".0")
 
 
 def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
@@ -119,7 +129,7 @@ def apply(container: Container, body: Any, *, received_at: str | None, message_i
             continue
         fields = []
         if update.points is not None:
-            fields.append((POINTS_KEY, _metafield(owner, POINTS_KEY, "number_decimal", f"{update.points:g}")))
+            fields.append((POINTS_KEY, _metafield(owner, POINTS_KEY, "number_decimal", decimal_text(update.points))))
         if update.tier is not None:
             fields.append((TIER_KEY, _metafield(owner, TIER_KEY, "single_line_text_field", update.tier)))
         ids = {key: table.writeback_id(shop, key, update.profile_id) for key, _ in fields} if table else {}
