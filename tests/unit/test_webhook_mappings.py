@@ -396,6 +396,60 @@ def test_a_redact_without_a_customer_id_is_refused_not_dropped() -> None:
         mappings.apply(shopify("customers/redact"), payload)
 
 
+@pytest.mark.parametrize(
+    ("topic", "change"),
+    [
+        ("orders/paid", {"id": None, "customer": None}),
+        ("orders/create", {"id": None, "cart_token": None, "checkout_token": None}),
+        ("orders/cancelled", {"id": None, "cart_token": None, "checkout_token": None}),
+        ("customers/redact", {"orders_to_redact": [None]}),
+        ("products/delete", {"id": None}),
+    ],
+    ids=["paid guest", "created without cart", "cancelled without cart", "redact null order", "product delete"],
+)
+def test_a_missing_id_is_refused_never_sent_as_the_text_null(topic: str, change: dict[str, Any]) -> None:
+    # Given a webhook whose id (or an id it lists) is null
+    payload = {**sample(topic), **change}
+    # When its mapping applies
+    # Then it is refused (a dead letter naming the step), rather than sent as "order-null", "guest-order-null"...
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify(topic), payload)
+    assert f"{topic} step" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["abc", "19,99", "0x10", "1_000.00", "\uff11\uff19.99", " 19.99", "+19.99", "Infinity", True, {"amount": "1"}],
+)
+def test_a_price_that_is_not_a_number_is_refused_never_dropped_or_coerced(price: Any) -> None:
+    # Given an order whose first line's price is there but is not a JSON number (nor a JSON number as text)
+    payload = sample("orders/paid")
+    payload["line_items"][0]["price"] = price
+    # When its mapping applies
+    # Then it is refused, naming the step and the field, never the value (the price is not silently left out
+    # of the cart, nor read the way Python would read it)
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify("orders/paid"), payload)
+    reason = refused.value.reason
+    assert "orders/paid step 1 (updateCustomerSessionV2)" in reason
+    assert "/customerSession/cartItems" in reason and "to_number" in reason
+    assert "19,99" not in reason and "abc" not in reason
+
+
+@pytest.mark.parametrize(
+    ("price", "sent"),
+    [("18.50", 18.5), ("1e3", 1000.0), ("-2.5E-1", -0.25), ("7", 7), (18.5, 18.5), (None, None)],
+)
+def test_a_price_that_is_a_json_number_is_sent_as_that_number(price: Any, sent: Any) -> None:
+    # Given an order whose first line's price is a JSON number, as text or as a number, or null
+    payload = sample("orders/paid")
+    payload["line_items"][0]["price"] = price
+    # When its mapping applies
+    [session, _event] = mappings.apply(shopify("orders/paid"), payload)
+    # Then the line's price is that number (null: left out, as any null is)
+    assert session.body["customerSession"]["cartItems"][0].get("price") == sent
+
+
 # --- mapping files that are not valid ----------------------------------------------------------------------
 
 GOOD_STEP: dict[str, Any] = {
