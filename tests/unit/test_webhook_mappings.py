@@ -736,6 +736,31 @@ def test_a_refund_that_cannot_be_a_return_is_refused_with_the_reason(change: dic
         mappings.apply(shopify("refunds/create"), refund, paid_record())
 
 
+@pytest.mark.parametrize("quantity", [None, 0, -1, 1.5, "1"], ids=["null", "zero", "negative", "fraction", "text"])
+def test_a_refunded_line_without_a_whole_positive_quantity_is_refused_never_returned_whole(quantity: Any) -> None:
+    # Given a refund whose line has no quantity Talon.One could return (null would return the whole line:
+    # returnCartItems' default; zero, negative, a fraction or text are no refunded quantity)
+    refund = sample("refunds/create")
+    refund["refund_line_items"][0]["quantity"] = quantity
+    # When its mapping applies
+    # Then it is refused with the reason, before anything is sent
+    with pytest.raises(InvalidRequest, match="not a whole number of at least 1"):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+@pytest.mark.parametrize("side", ["additions", "removals"])
+@pytest.mark.parametrize("delta", [None, 0, -1, 1.5, "1"], ids=["null", "zero", "negative", "fraction", "text"])
+def test_an_edited_line_without_a_whole_positive_delta_is_refused_never_turned_around(side: str, delta: Any) -> None:
+    # Given an edit whose added or removed line changes by no whole positive number (a negative removal
+    # would add, a negative addition remove, a fraction drop the line, null count as no change)
+    edit = sample("orders/edited")
+    edit["order_edit"]["line_items"][side][0]["delta"] = delta
+    # When its mapping applies
+    # Then it is refused with the reason, before anything is sent (no reopen, no cart, no close)
+    with pytest.raises(InvalidRequest, match="not a whole number of at least 1"):
+        mappings.apply(shopify("orders/edited"), edit, paid_record())
+
+
 def test_a_recalled_order_is_read_through_a_reserved_name_the_payload_cannot_hold() -> None:
     # Given a refund payload that carries the name the relay reads the record under
     refund = {**sample("refunds/create"), "relay_order": {"session": "someone-elses"}}
