@@ -353,6 +353,43 @@ def test_shopify_throttling_is_respected(relay: Relay) -> None:
     assert metafields(relay, "7400") == {}
 
 
+@pytest.mark.parametrize(
+    ("answer", "written"),
+    [
+        ([], False),
+        ("ok", False),
+        ({"data": {"metafieldsSet": ["not", "an", "object"]}}, False),
+        ({"errors": [{"message": "odd", "extensions": "THROTTLED"}]}, False),
+        ({"extensions": ["cost"], "data": {"metafieldsSet": {"userErrors": [], "metafields": "x"}}}, True),
+    ],
+    ids=["list", "string", "result a list", "extensions a string", "extensions a list"],
+)
+def test_a_shopify_answer_of_an_odd_shape_is_read_or_refused_with_its_reason_never_an_unexpected_failure(
+    relay: Relay, httpserver: Any, logs: Any, monkeypatch: pytest.MonkeyPatch, answer: Any, written: bool
+) -> None:
+    # Given a Shopify Admin API answering metafieldsSet with 200 and JSON that is not the GraphQL answer's shape
+    httpserver.expect_request("/admin/api/graphql.json", method="POST").respond_with_json(answer)
+    monkeypatch.setenv("SHOPIFY_ADMIN_URL", httpserver.url_for("/admin/api/graphql.json"))
+    reset_handlers()
+    relay.post(balance("7160", 10))
+    # When the notification is consumed
+    failed = relay.consume()
+    # Then it was published once, and the relay read Shopify's answer as far as it says something: a write-back
+    # done, or one that failed with a reason naming Shopify's answer (retried from the queue, or dead-lettered),
+    # never an unexpected failure with a stack trace
+    assert len(relay.published()) == 1
+    records = logs.records()
+    assert not [r for r in records if r.get("message", "").startswith("unexpected failure")]
+    letters = relay.receive(relay.dlq_url)
+    if written:
+        assert failed == set() and letters == []
+        return
+    reasons = [r["reason"] for r in records if r.get("message") == "retryable failure; message comes back later"]
+    reasons += [m["MessageAttributes"]["failureReason"]["StringValue"] for m in letters]
+    [reason] = reasons
+    assert "Shopify" in reason
+
+
 def test_the_event_schemas_are_json_schemas() -> None:
     for path in sorted(Path(SCHEMAS).glob("*.schema.json")):
         jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
