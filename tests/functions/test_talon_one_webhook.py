@@ -281,6 +281,34 @@ def test_a_notification_whose_type_is_not_a_string_is_taken_and_published_as_it_
     assert relay.shopify.requests == []
 
 
+def test_a_notification_that_fits_eventbridge_in_utf_8_is_published_whatever_its_script(relay: Relay) -> None:
+    # Given a notification of about 200 KB of UTF-8 text in other scripts than Latin (as JSON \\u escapes
+    # it would be three times that, past EventBridge's 256 KB)
+    text = "é" * 30_000 + "日本語" * 10_000 + "🎁" * 10_000
+    body = {"NotificationType": "CouponCreated", "Data": [{"note": text}]}
+    utf_8, escaped = len(json.dumps(body, ensure_ascii=False).encode()), len(json.dumps(body))
+    assert utf_8 < 200_000 < 256 * 1024 < escaped
+    # When Talon.One sends it and it is consumed
+    assert relay.post(body, uuid_="u-utf8")["statusCode"] == 200
+    assert relay.consume() == set()
+    # Then it is published, as it came, and nothing is dead-lettered
+    [event] = relay.published()
+    assert event["detail"]["notification"] == body
+    assert relay.receive(relay.dlq_url) == []
+
+
+def test_a_notification_too_large_for_eventbridge_is_dead_lettered_at_once_with_the_reason(relay: Relay) -> None:
+    # Given a notification of 300 KB (within the relay's 1 MiB, past EventBridge's 256 KB an entry)
+    body = {"NotificationType": "CouponCreated", "Data": [{"note": "x" * 300_000}]}
+    # When Talon.One sends it and it is consumed once
+    assert relay.post(body, uuid_="u-huge")["statusCode"] == 200
+    assert relay.consume() == set()
+    # Then it is dead-lettered with the reason at once (not retried for hours), and nothing is published
+    [letter] = relay.receive(relay.dlq_url)
+    assert "EventBridge takes 262,144" in letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert relay.published() == []
+
+
 # --- the write-back -----------------------------------------------------------------------------
 
 
