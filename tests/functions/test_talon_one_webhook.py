@@ -333,6 +333,20 @@ def test_a_balance_is_written_back_exactly_as_talon_one_sent_it(relay: Relay, po
     assert metafields(relay, "7150") == {"talon_one.loyalty_points": written}
 
 
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "not a time"])
+def test_a_tier_change_time_that_is_no_utc_moment_is_read_as_the_time_it_arrived(
+    relay: Relay, logs: Any, at: str
+) -> None:
+    # Given a tier notification whose TimestampOfTierChange is past the ends of the calendar once in UTC
+    relay.post(tier("7170", "Gold", 300, at))
+    # When the write-back runs
+    failed = relay.consume()
+    # Then the tier is written as of its arrival (as for a time that cannot be read), never an unexpected failure
+    assert failed == set()
+    assert not [r for r in logs.records() if r.get("message", "").startswith("unexpected failure")]
+    assert metafields(relay, "7170") == {"talon_one.loyalty_points": "300", "talon_one.loyalty_tier": "Gold"}
+
+
 def test_an_older_balance_arriving_after_a_newer_one_changes_nothing(relay: Relay) -> None:
     # Given the customer's newer tier and balance written
     relay.post(tier("7200", "Gold", 250, "2026-06-02T10:00:00Z"))

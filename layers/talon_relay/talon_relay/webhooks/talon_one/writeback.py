@@ -55,11 +55,11 @@ def moment(text: Any) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):  # (year 1 at +14:00, or 9999-12-31 at -14:00, is no year in UTC)
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _number(value: Any) -> int | float | None:
