@@ -432,6 +432,45 @@ def test_a_shopify_answer_of_an_odd_shape_is_read_or_refused_with_its_reason_nev
     assert "Shopify" in reason
 
 
+THROTTLED_NAN = {
+    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+    "extensions": {
+        "cost": {"throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": "NaN"}}
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "answer"),
+    [(429, {"Retry-After": "9" * 400}, {}), (200, {}, THROTTLED_NAN)],
+    ids=["retry-after past any float", "restore rate not a number"],
+)
+def test_shopifys_odd_wait_is_a_retry_with_its_reason_never_an_unexpected_failure(
+    relay: Relay,
+    httpserver: Any,
+    logs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    headers: dict[str, str],
+    answer: Any,
+) -> None:
+    # Given Shopify asking the relay to wait a time no clock has (a Retry-After of 400 digits, a NaN refill rate)
+    httpserver.expect_request("/admin/api/graphql.json", method="POST").respond_with_json(
+        answer, status=status, headers=headers
+    )
+    monkeypatch.setenv("SHOPIFY_ADMIN_URL", httpserver.url_for("/admin/api/graphql.json"))
+    reset_handlers()
+    relay.post(balance("7180", 10))
+    # When the notification is consumed
+    failed = relay.consume()
+    # Then the write-back is retried later from the queue with Shopify's reason, never an unexpected failure
+    assert len(failed) == 1
+    records = logs.records()
+    assert not [r for r in records if r.get("message", "").startswith("unexpected failure")]
+    [retry] = [r for r in records if r.get("message") == "retryable failure; message comes back later"]
+    assert "Shopify" in retry["reason"]
+
+
 def test_the_event_schemas_are_json_schemas() -> None:
     for path in sorted(Path(SCHEMAS).glob("*.schema.json")):
         jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
