@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +346,27 @@ def test_a_tier_change_time_that_is_no_utc_moment_is_read_as_the_time_it_arrived
     assert failed == set()
     assert not [r for r in logs.records() if r.get("message", "").startswith("unexpected failure")]
     assert metafields(relay, "7170") == {"talon_one.loyalty_points": "300", "talon_one.loyalty_tier": "Gold"}
+
+
+def test_a_balance_sent_again_after_a_newer_one_is_not_written_back_again(relay: Relay) -> None:
+    # Given a customer's balance of 10 (X-UUID u-old) written back, then their newer balance of 20
+    relay.post(balance("7190", 10), uuid_="u-old")
+    assert relay.consume() == set()
+    relay.post(balance("7190", 20), uuid_="u-new")
+    assert relay.consume() == set()
+    # When Talon.One sends the first notification again after the queue's five-minute deduplication window (it
+    # retries for about ten), so the receiver queues it again, received now
+    again = {"platform": "talon_one", "topic": "LoyaltyAddedDeductedPointsBalances", "webhookId": "u-old"}
+    later = (datetime.now(UTC) + timedelta(minutes=7)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    again |= {"triggeredAt": later, "body": json.dumps(balance("7190", 10))}
+    relay.stack.sqs.send_message(
+        QueueUrl=relay.queue_url, MessageBody=json.dumps(again), MessageGroupId="7190", MessageDeduplicationId="x"
+    )
+    assert relay.consume() == set()
+    # Then the shop keeps the newer balance: the old one is neither published nor written back a second time
+    assert metafields(relay, "7190") == {"talon_one.loyalty_points": "20"}
+    assert len(relay.shopify.requests) == 2
+    assert len(relay.published()) == 2
 
 
 def test_an_older_balance_arriving_after_a_newer_one_changes_nothing(relay: Relay) -> None:
