@@ -418,6 +418,35 @@ def test_a_missing_id_is_refused_never_sent_as_the_text_null(topic: str, change:
 
 
 @pytest.mark.parametrize(
+    ("topic", "path"),
+    [
+        ("customers/update", ("id",)),
+        ("customers/redact", ("customer", "id")),
+        ("customers/redact", ("orders_to_redact", 0)),
+        ("orders/paid", ("customer", "id")),
+        ("orders/paid", ("line_items", 1, "variant_id")),
+    ],
+)
+@pytest.mark.parametrize("value", [True, [1, "a"], {"id": 7}], ids=["boolean", "list", "object"])
+def test_an_id_that_is_not_a_string_or_a_number_is_refused_never_sent_as_its_json_text(
+    topic: str, path: tuple[str | int, ...], value: Any
+) -> None:
+    # Given a webhook whose id (a customer's, an order to redact, a line's variant) is a boolean, a list or an object
+    payload = sample(topic)
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    # When its mapping applies
+    # Then it is refused (a dead letter naming the step), never sent as the id "true", '[1,"a"]' or '{"id":7}'
+    # (an erasure or a profile update of someone who is no one)
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify(topic), payload)
+    assert f"{topic} step" in refused.value.reason
+    assert "to_string" in refused.value.reason
+
+
+@pytest.mark.parametrize(
     "price",
     ["abc", "19,99", "0x10", "1_000.00", "\uff11\uff19.99", " 19.99", "+19.99", "Infinity", True, {"amount": "1"}],
 )

@@ -13,8 +13,10 @@ relay's functions give a mapping just those, generically (no topic's logic lives
 - `relay_subtract(a, b)`: a - b (a quantity less what an edit removed).
 
 Two of JMESPath's own are stricter here, because their spec'd answers would change a customer's data in
-transit: `to_string(null)` is null (JMESPath's is the text "null": an order without an id became the
-session, event and guest "order-null" that every such order shared), and `to_number` takes a number, null,
+transit: `to_string` takes a string, a number or null, and `to_string(null)` is null (JMESPath's is the
+text "null": an order without an id became the session, event and guest "order-null" that every such order
+shared; a boolean, a list or an object became an id such as "true" or '[1,"a"]', erased or updated at
+Talon.One as if it were someone), and `to_number` takes a number, null,
 or text that is a JSON number, and fails on anything else (JMESPath's null left a price out of the cart
 without a word, and Python's float() read "1_000.00", " 19.99" or full-width digits): the webhook is
 dead-lettered naming the field.
@@ -45,7 +47,11 @@ class RelayFunctions(PowertoolsFunctions):
 
     @signature({"types": []})  # type: ignore[untyped-decorator]
     def _func_to_string(self, value: Any) -> Any:
-        return None if value is None else super()._func_to_string(value)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return super()._func_to_string(value)
+        raise JMESPathTypeError("to_string", value, type(value).__name__, ["string", "number", "null"])
 
     @signature({"types": []})  # type: ignore[untyped-decorator]
     def _func_to_number(self, value: Any) -> Any:
