@@ -790,6 +790,18 @@ def test_an_edited_line_without_a_whole_positive_delta_is_refused_never_turned_a
         mappings.apply(shopify("orders/edited"), edit, paid_record())
 
 
+@pytest.mark.parametrize("side", ["additions", "removals"])
+def test_an_edit_naming_a_line_twice_on_one_side_is_refused_never_half_applied(side: str) -> None:
+    # Given an edit that names the same line twice among its removals (or additions), one delta each
+    edit = sample("orders/edited")
+    changes = edit["order_edit"]["line_items"][side]
+    changes.append(dict(changes[0]))
+    # When its mapping applies
+    # Then it is refused with the reason (the edited cart would count one of the two and drop the other)
+    with pytest.raises(InvalidRequest, match="names a line twice"):
+        mappings.apply(shopify("orders/edited"), edit, paid_record())
+
+
 def test_a_recalled_order_is_read_through_a_reserved_name_the_payload_cannot_hold() -> None:
     # Given a refund payload that carries the name the relay reads the record under
     refund = {**sample("refunds/create"), "relay_order": {"session": "someone-elses"}}
