@@ -348,6 +348,19 @@ def test_a_tier_change_time_that_is_no_utc_moment_is_read_as_the_time_it_arrived
     assert metafields(relay, "7170") == {"talon_one.loyalty_points": "300", "talon_one.loyalty_tier": "Gold"}
 
 
+@pytest.mark.parametrize("profile", ["\uff17\uff11\uff10\uff10", "7\u00b2", "\u0667\u0661", "guest-order-7"])
+def test_a_profile_that_is_not_a_shopify_customer_id_is_not_written_back(relay: Relay, profile: str) -> None:
+    # Given a balance for a profile whose id is no Shopify customer id (digits of other scripts, a superscript,
+    # a guest order's profile)
+    relay.post(balance(profile, 10))
+    # When the write-back runs
+    assert relay.consume() == set()
+    # Then it is published but Shopify is not asked to write to a customer that cannot exist
+    assert len(relay.published()) == 1
+    assert relay.shopify.requests == []
+    assert relay.receive(relay.dlq_url) == []
+
+
 def test_a_balance_sent_again_after_a_newer_one_is_not_written_back_again(relay: Relay) -> None:
     # Given a customer's balance of 10 (X-UUID u-old) written back, then their newer balance of 20
     relay.post(balance("7190", 10), uuid_="u-old")

@@ -100,7 +100,8 @@ def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
 
 
 def customer_gid(profile_id: str) -> str | None:
-    return f"gid://shopify/Customer/{profile_id}" if profile_id.isdigit() else None
+    # (ASCII digits only: str.isdigit takes full-width, superscript and Arabic-Indic digits too)
+    return f"gid://shopify/Customer/{profile_id}" if profile_id.isascii() and profile_id.isdigit() else None
 
 
 def _metafield(owner: str, key: str, kind: str, value: str) -> dict[str, str]:
