@@ -31,7 +31,7 @@ from bench import events, infra
 from bench.events import OPS, Op
 from bench.harness import API_KEY, SIGNING_KEY, Setup, lambda_env, prepare_sites, run_child, start, warm_cases
 from bench.infra import log
-from bench.run import _varied_segment
+from bench.run import _varied_segment, overhead_ns
 
 PACKAGE = Path("layers/talon_relay/talon_relay")
 #: child_cpu's replayed calls before the measured ones (the replay's own first-call costs: urllib3's response path)
@@ -83,6 +83,7 @@ def _cpu_spec(setup: Setup, op: Op, args: argparse.Namespace, stdout_path: Path)
         expect = {"statusCode": [op.status]}
     return {
         "run": uuid.uuid4().hex[:12],
+        "door": str(infra.BENCH / "door.py"),
         "talon_host": talon.hostname,
         "talon_port": talon.port,
         "module": op.folder,
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     result, _ = run_child("warm", python, _warm_spec(setup, op, args), env, workdir, 600)
                     for name, case in result["cases"].items():
-                        rest = (case["handler_without_dynamodb_ns"] - case["raw_ns"]) / 1e3
+                        rest = overhead_ns(case) / 1e3
                         figures[side].setdefault(f"{name} (without DynamoDB)", []).append(rest)
             if cpu["old"]:
                 _cpu_rounds(op, args.trigger, cpu)

@@ -5,10 +5,8 @@ or one one-record SQS event (as the template's event source mapping delivers it)
 its own (`fresh_event`), so each does the full work (a queued record: the claim, the ordering read where
 the operation has it, the Talon.One call, the completion). `warmup` calls run against the real servers
 (stand-in, moto, extension), recording at urllib3's door (HTTPConnectionPool.urlopen) the last answer per
-request kind (host, method, path, body kind); then `replay_warmup` and `calls` calls are answered from
-those recordings at the door, so no socket is touched and no other process runs between. The body kind
-tells DynamoDB's requests apart (they all POST to /): the X-Amz-Target, the body's top-level keys and its
-expressions and table, which are fixed per call site, not per call.
+request kind (bench/door.py: host, method, path, body kind); then `replay_warmup` and `calls` calls are
+answered from those recordings at the door, so no socket is touched and no other process runs between.
 
 SPEC says what every call is checked for: `expect`, the answer's fields and their allowed values (an API
 call's statusCode, an SQS batch's batchItemFailures), and `talon_each_call`, whether every call must
@@ -22,21 +20,17 @@ from __future__ import annotations
 
 import copy
 import importlib
-import io
 import json
 import os
+import runpy
 import statistics
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
-import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
 
-Key = tuple[str, int | None, str, str, str]
-RECORDED: dict[Key, tuple[int, dict[str, str], bytes]] = {}
-#: the answer's status seen per key during the warm-up: one key answered two ways would be replayed wrong
-STATUSES: dict[Key, set[int]] = {}
 STATE: dict[str, Any] = {
     "replay": False,
     "door_ns": 0,
@@ -47,56 +41,28 @@ STATE: dict[str, Any] = {
     "talon": 0,
 }
 ORIGINAL = HTTPConnectionPool.urlopen
-#: the body's fields that are fixed per call site (a DynamoDB request's expressions, its table)
-FIXED = ("TableName", "ConditionExpression", "UpdateExpression", "KeyConditionExpression", "ProjectionExpression")
-
-
-def body_kind(headers: Any, body: Any) -> str:
-    """What kind of request this is beyond its path: its X-Amz-Target and the shape of its JSON body."""
-    target = next((value for name, value in (headers or {}).items() if name.lower() == "x-amz-target"), "")
-    target = target.decode() if isinstance(target, bytes) else str(target)
-    if body is None:
-        return f"{target}|none"
-    try:
-        document = json.loads(body)
-    except (TypeError, ValueError):
-        return f"{target}|bytes"
-    if not isinstance(document, dict):
-        return f"{target}|{type(document).__name__}"
-    fixed = {name: document[name] for name in FIXED if isinstance(document.get(name), str)}
-    return f"{target}|{','.join(sorted(document))}|{json.dumps(fixed, sort_keys=True)}"
+#: bench/door.py (the recordings and request kinds), run from its file by `main`: no bench package on the path
+DOOR: Any = None
 
 
 def door(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
     started, started_cpu = time.perf_counter_ns(), time.process_time_ns()  # in replay: the bench's work, apart
     if (pool.host, pool.port) == STATE["talon_at"]:
         STATE["talon"] += 1
-    body = kwargs.get("body", args[0] if args else None)
-    headers = kwargs.get("headers", args[1] if len(args) > 1 else None)
-    key: Key = (pool.host, pool.port, method, url.split("?", 1)[0], body_kind(headers, body))
+    key = DOOR.key_of(pool, method, url, args, kwargs)
     if STATE["replay"]:
         STATE["calls"] += 1
         STATE["by_key"][key] = STATE["by_key"].get(key, 0) + 1
-        if key not in RECORDED:
+        replayed = STATE["recordings"].replay(key, method)
+        if replayed is None:
             STATE["missing"].append(key)
             raise RuntimeError(f"bench: no recorded answer for {key}")
-        status, answer_headers, data = RECORDED[key]
-        replayed = urllib3.HTTPResponse(
-            body=io.BytesIO(data), headers=answer_headers, status=status, preload_content=True, request_method=method
-        )
         STATE["door_cpu_ns"] += time.process_time_ns() - started_cpu
         STATE["door_ns"] += time.perf_counter_ns() - started
         return replayed
     answer = ORIGINAL(pool, method, url, *args, **kwargs)
-    RECORDED[key] = (answer.status, dict(answer.headers), answer.data or b"")
-    STATUSES.setdefault(key, set()).add(answer.status)
+    STATE["recordings"].record(key, answer)
     return answer
-
-
-def label(key: Key) -> str:
-    """A request kind, short: DynamoDB's operation (`dynamodb.UpdateItem`), else its method and path."""
-    target = key[4].split("|", 1)[0]
-    return f"dynamodb.{target.partition('.')[2]}" if target.startswith("DynamoDB") else target or f"{key[2]} {key[3]}"
 
 
 class Context:
@@ -160,7 +126,7 @@ def by_kind(calls: int) -> dict[str, float]:
     numbered in the order first met."""
     counts: dict[str, float] = {}
     for key, n in STATE["by_key"].items():
-        name = label(key)
+        name = DOOR.label(key)
         numbered, k = name, 1
         while numbered in counts:
             k += 1
@@ -180,6 +146,9 @@ def main() -> int:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
     stdout_path = spec["stdout_path"]
+    global DOOR
+    DOOR = SimpleNamespace(**runpy.run_path(spec["door"]))
+    STATE["recordings"] = DOOR.Recordings()
     HTTPConnectionPool.urlopen = door  # type: ignore[method-assign,assignment]
     handler = importlib.import_module(spec["module"]).handler
     warmup, replay_warmup, calls = int(spec["warmup"]), int(spec["replay_warmup"]), int(spec["calls"])
@@ -209,7 +178,7 @@ def main() -> int:
 
     for event in events[:warmup]:
         serve(event)
-    if twice := {str(key): sorted(statuses) for key, statuses in STATUSES.items() if len(statuses) > 1}:
+    if twice := STATE["recordings"].twice():
         stop(f"one request kind answered two ways in the warm-up: {twice}")
     STATE["replay"] = True
     for event in events[warmup : warmup + replay_warmup]:

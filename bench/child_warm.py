@@ -11,6 +11,13 @@ reads them once per container). An API case with "signing_key" is signed anew fo
 caller signs each request (each signature is accepted once where the idempotency table is set). With
 "stdout_path" (the file the parent sent stdout to), each case also reports what it wrote per call: log
 bytes, lines, EMF documents and metric values.
+
+A case whose calls reach DynamoDB is then measured a second time, `calls` calls more, interleaved with raw
+urllib3 as before, with DynamoDB's answers replayed at urllib3's door (bench/door.py: the last answer of each
+request kind of the first measurement) and everything else real, the Talon.One call included: the handler's
+time without the DynamoDB round trips and without what their waits do to the code after them (it runs on
+caches gone cold while the CPU idled). Each replayed call must make the first measurement's DynamoDB and
+Talon.One calls, or the child fails naming the difference (a replayed answer took another path).
 """
 
 from __future__ import annotations
@@ -81,9 +88,18 @@ class AwsCalls:
     """Time and count of the requests the handler sends to AWS (moto at AWS_ENDPOINT_URL), by service and
     operation, taken at urllib3's door (HTTPConnectionPool.urlopen), which botocore and any lighter
     client alike go through: a row shows the DynamoDB round trip apart, whatever client makes it, and
-    the client's own work (serialising, signing) stays in the relay's overhead."""
+    the client's own work (serialising, signing) stays in the relay's overhead. DynamoDB's answers are
+    recorded, and replayed instead of sent while `replaying`; the Talon.One stand-in's requests counted."""
 
     def __init__(self) -> None:
+        self.door: Any = None  # bench/door.py, loaded by `install`
+        self.recordings: Any = None
+        self.replaying = False
+        #: the replayed answers' own time at the door (making the response), kept apart like a round trip's
+        self.door_ns = 0
+        #: requests to the Talon.One stand-in (host, port), the raw calls' included
+        self.talon_at: tuple[str, int] = ("", 0)
+        self.talon = 0
         self.ns: dict[str, int] = {}
         self.calls: dict[str, int] = {}
         #: calls by "service.Operation" (e.g. dynamodb.PutItem): what the cost row prices
@@ -92,17 +108,25 @@ class AwsCalls:
         #: by item size (bench.infra.DynamoUnits)
         self.case = ""
 
-    def install(self, endpoint: str) -> None:
+    def install(self, endpoint: str, door_path: str, talon_url: str) -> None:
+        import runpy
+        from types import SimpleNamespace
         from urllib.parse import urlsplit
 
         from urllib3.connectionpool import HTTPConnectionPool
 
-        where = urlsplit(endpoint)
+        # bench/door.py, run from its file: this child has no bench package on its path
+        self.door = door = SimpleNamespace(**runpy.run_path(door_path))
+        self.recordings = door.Recordings()
+        where, talon = urlsplit(endpoint), urlsplit(talon_url)
+        self.talon_at = (talon.hostname or "", talon.port or 80)
         original = HTTPConnectionPool.urlopen
         calls = self
 
         def timed(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             if pool.port != where.port or pool.host != where.hostname:
+                if (pool.host, pool.port) == calls.talon_at:
+                    calls.talon += 1
                 return original(pool, method, url, *args, **kwargs)
             headers = kwargs.get("headers") or (args[1] if len(args) > 1 else None) or {}
             # header names are case-insensitive: a plain dict (a client calling the host's pool) may hold any case
@@ -113,8 +137,19 @@ class AwsCalls:
             if service == "dynamodb" and "headers" in kwargs:  # (unsigned: moto reads it, SigV4 ignores it)
                 kwargs["headers"] = {**dict(kwargs["headers"].items()), CASE_HEADER: calls.case}
             started = time.perf_counter_ns()
+            if service == "dynamodb" and calls.replaying:
+                key = door.key_of(pool, method, url, args, kwargs)
+                replayed = calls.recordings.replay(key, method)
+                if replayed is None:
+                    raise SystemExit(f"{calls.case}: no recorded DynamoDB answer to replay for {key}")
+                calls.door_ns += time.perf_counter_ns() - started
+                calls.calls["dynamodb"] = calls.calls.get("dynamodb", 0) + 1
+                return replayed
             try:
-                return original(pool, method, url, *args, **kwargs)
+                answer = original(pool, method, url, *args, **kwargs)
+                if service == "dynamodb":
+                    calls.recordings.record(door.key_of(pool, method, url, args, kwargs), answer)
+                return answer
             finally:
                 calls.ns[service] = calls.ns.get(service, 0) + time.perf_counter_ns() - started
                 calls.calls[service] = calls.calls.get(service, 0) + 1
@@ -204,48 +239,55 @@ def run_case(
         if response.status != raw["expect"]:
             raise SystemExit(f"{case['name']}: raw urllib3 got HTTP {response.status}")
 
+    def relay_call(n: int) -> tuple[int, int, int, int, int]:
+        """One handler call, checked: its time, its DynamoDB time and calls, the door's, its Talon.One calls."""
+        dynamodb_before, calls_before = AWS.snapshot()
+        door_before, talon_before = AWS.door_ns, AWS.talon
+        started = time.perf_counter_ns()
+        response = handler(events[n], contexts[n])
+        elapsed = time.perf_counter_ns() - started
+        check(case, response)
+        dynamodb_after, calls_after = AWS.snapshot()
+        return (
+            elapsed,
+            dynamodb_after - dynamodb_before,
+            calls_after - calls_before,
+            AWS.door_ns - door_before,
+            AWS.talon - talon_before,
+        )
+
+    def measure(first: int) -> tuple[list[int], list[tuple[int, int, int, int, int]]]:
+        """`calls` calls from event `first`, each beside a raw call; which goes first alternates, so neither
+        always runs right after the other."""
+        raw_ns: list[int] = []
+        relay: list[tuple[int, int, int, int, int]] = []
+        for i in range(calls):
+            if i % 2 == 0:
+                relay.append(relay_call(first + i))
+            started = time.perf_counter_ns()
+            raw_call()
+            raw_ns.append(time.perf_counter_ns() - started)
+            if i % 2 == 1:
+                relay.append(relay_call(first + i))
+        return raw_ns, relay
+
     warmup, calls = int(spec["warmup"]), int(spec["calls"])
     # signed when built: each signature's timestamp must be fresh when the call is made (5-minute window)
-    events = [fresh_event(case, n) for n in range(warmup + calls)]
-    contexts = [Context(spec["function_name"], f"bench-{RUN}-{n:06d}") for n in range(warmup + calls)]
+    events = [fresh_event(case, n) for n in range(warmup + 2 * calls + REPLAY_WARMUP)]
+    contexts = [Context(spec["function_name"], f"bench-{RUN}-{n:06d}") for n in range(len(events))]
     for n in range(warmup):
-        check(case, handler(events[n], contexts[n]))
+        relay_call(n)
         raw_call()
-    handler_ns: list[int] = []
-    raw_ns: list[int] = []
-    dynamodb_ns: list[int] = []
-    dynamodb_calls = 0
     operations_before = dict(AWS.operations)
-    for i in range(calls):
-        n = warmup + i
-        event, context = events[n], contexts[n]
-        before_ns, before_calls = AWS.snapshot()
-        # Alternate which goes first, so neither always runs right after the other.
-        if i % 2 == 0:
-            started = time.perf_counter_ns()
-            response = handler(event, context)
-            handler_ns.append(time.perf_counter_ns() - started)
-            started = time.perf_counter_ns()
-            raw_call()
-            raw_ns.append(time.perf_counter_ns() - started)
-        else:
-            started = time.perf_counter_ns()
-            raw_call()
-            raw_ns.append(time.perf_counter_ns() - started)
-            started = time.perf_counter_ns()
-            response = handler(event, context)
-            handler_ns.append(time.perf_counter_ns() - started)
-        after_ns, after_calls = AWS.snapshot()
-        dynamodb_ns.append(after_ns - before_ns)
-        dynamodb_calls += after_calls - before_calls
-        check(case, response)
-    return {
+    raw_ns, relay = measure(warmup)
+    handler_ns, dynamodb_ns, dynamodb_n, _, talon_n = (list(column) for column in zip(*relay, strict=True))
+    result: dict[str, Any] = {
         "handler_ns": statistics.median(handler_ns),
         "raw_ns": statistics.median(raw_ns),
         # the handler's time without its DynamoDB calls, call by call
         "handler_without_dynamodb_ns": statistics.median(h - d for h, d in zip(handler_ns, dynamodb_ns, strict=True)),
         "dynamodb_ns": statistics.median(dynamodb_ns),
-        "dynamodb_calls": dynamodb_calls / calls,
+        "dynamodb_calls": sum(dynamodb_n) / calls,
         "aws_calls": {
             name: (count - operations_before.get(name, 0)) / calls
             for name, count in AWS.operations.items()
@@ -254,6 +296,49 @@ def run_case(
         "handler_p90_ns": statistics.quantiles(handler_ns, n=10)[-1],
         "raw_p90_ns": statistics.quantiles(raw_ns, n=10)[-1],
         "calls": calls,
+    }
+    if sum(dynamodb_n) and not spec.get("no_replay"):
+        result["replayed"] = replayed(case, measure, relay_call, warmup + calls, dynamodb_n, talon_n)
+    return result
+
+
+#: replayed calls before the measured ones: the replay's own first calls (urllib3's response path, the door)
+REPLAY_WARMUP = 20
+
+
+def replayed(
+    case: dict[str, Any],
+    measure: Callable[[int], tuple[list[int], list[tuple[int, int, int, int, int]]]],
+    relay_call: Callable[[int], tuple[int, int, int, int, int]],
+    first: int,
+    dynamodb_n: list[int],
+    talon_n: list[int],
+) -> dict[str, Any]:
+    """The case again with DynamoDB's answers replayed: the handler's time without the round trips and their
+    waits (the door's own time apart), beside raw urllib3's in the same calls."""
+    if twice := AWS.recordings.twice():
+        raise SystemExit(f"{case['name']}: a DynamoDB request kind was answered two ways, not replayable: {twice}")
+    AWS.replaying = True
+    try:
+        for n in range(first, first + REPLAY_WARMUP):
+            relay_call(n)
+        raw_ns, relay = measure(first + REPLAY_WARMUP)
+    finally:
+        AWS.replaying = False
+    handler_ns, _, replay_dynamodb_n, door_ns, replay_talon_n = (list(column) for column in zip(*relay, strict=True))
+    # the same path as measured: the same DynamoDB and Talon.One calls per call (a replayed answer that sent a
+    # call down another path, e.g. answered from the table, would measure an easier one)
+    for what, measured, again in (("DynamoDB", dynamodb_n, replay_dynamodb_n), ("Talon.One", talon_n, replay_talon_n)):
+        if sorted(set(again)) != sorted(set(measured)) or abs(sum(again) - sum(measured)) > len(measured) // 50:
+            raise SystemExit(
+                f"{case['name']}: with DynamoDB replayed, {what} calls per call were {sorted(set(again))} "
+                f"({sum(again)} in all) against {sorted(set(measured))} ({sum(measured)}) as measured"
+            )
+    return {
+        "handler_ns": statistics.median(handler_ns),
+        "raw_ns": statistics.median(raw_ns),
+        "handler_without_door_ns": statistics.median(h - d for h, d in zip(handler_ns, door_ns, strict=True)),
+        "door_ns": statistics.median(door_ns),
     }
 
 
@@ -290,7 +375,7 @@ def main() -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
     if os.environ.get("AWS_ENDPOINT_URL"):
-        AWS.install(os.environ["AWS_ENDPOINT_URL"])
+        AWS.install(os.environ["AWS_ENDPOINT_URL"], spec["door"], spec["url"])
     handler = importlib.import_module(spec["module"]).handler
     pool = urllib3.PoolManager(maxsize=4)
     results = {}
@@ -311,6 +396,8 @@ def main() -> int:
             if spec.get("stdout_path"):
                 sys.stdout.flush()
                 calls = int(spec["warmup"]) + int(spec["calls"])
+                if "replayed" in results[case["name"]]:  # its replayed calls wrote too, as the others do
+                    calls += REPLAY_WARMUP + int(spec["calls"])
                 results[case["name"]].update(written(spec["stdout_path"], start, os.lseek(1, 0, os.SEEK_CUR), calls))
         finally:
             for name, value in saved.items():

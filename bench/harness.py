@@ -244,7 +244,7 @@ def run_child(
     if spec.get("capture_stdout"):  # what the handler writes (logs, EMF metrics) to a file it can measure
         stdout_path = workdir / f"{uuid.uuid4().hex}.stdout"
         spec = {**spec, "stdout_path": str(stdout_path)}
-    spec_path, result_path = spec_files(workdir, spec)
+    spec_path, result_path = spec_files(workdir, {**spec, "door": str(infra.BENCH / "door.py")})
     # -S: no site-packages of the interpreter; PYTHONPATH alone says what the child sees.
     command = [str(python), "-S", "-c", CHILD_SOURCE[kind], str(spec_path), str(result_path)]
     started = time.monotonic_ns()

@@ -1,4 +1,4 @@
-"""Where a warm call's time goes: `python -m bench.profile [FUNCTION] [--trigger api|sqs] [--calls N]`.
+"""Where a warm call's time goes: `python -m bench.profile [FUNCTION] [--trigger api|sqs] [--calls N] [--batch N]`.
 
 Runs the function's handler warm in one python3.13 process exactly as `make bench` does (the built
 layer read-only, the stand-in, moto and the secrets extension), then profiles `calls` calls with
@@ -41,8 +41,8 @@ class Context:
 def event(n):
     e = copy.deepcopy(spec["events"][n] if "events" in spec else spec["event"])
     if "Records" in e:
-        for record in e["Records"]:  # a new delivery, as bench.child_warm's: its own message id and key
-            record["messageId"] = f"profile-{n}"
+        for i, record in enumerate(e["Records"]):  # a new delivery, as bench.child_warm's: its own ids and keys
+            record["messageId"] = f"profile-{n}-{i}"
             message = json.loads(record["body"])
             if isinstance(message, dict) and message.get("idempotencyKey"):
                 message["idempotencyKey"] = f"{message['idempotencyKey']}-profile-{n}"
@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--body-kb", type=int, metavar="KB", help="update_customer_session_v2 only: its cart grown to about KB KB"
     )
+    parser.add_argument(
+        "--batch", type=int, metavar="N", help="sync_catalog only: an SQS batch of N messages, coalesced"
+    )
     parser.add_argument("--dump", metavar="FILE", help="also write the cProfile stats there (for pstats' callers)")
     args = parser.parse_args(argv)
     op = OPS[args.function]
@@ -104,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             spec["events"] = [events.sign_api_event(api, SIGNING_KEY, now - n / 1000) for n in range(args.calls + 50)]
         elif not op.queued:
             raise SystemExit(f"{op.folder} has no queue (a GET): profile its API trigger")
+        elif args.batch:
+            if op.folder != "sync_catalog":
+                raise SystemExit("--batch coalesces sync_catalog's messages: profile that function")
+            spec["event"] = events.catalog_batch(args.batch)
         else:
             spec["event"] = events.one_record(events.load_event(op.folder, "sqs"))
         spec_path, result_path = spec_files(setup.workdir, spec)

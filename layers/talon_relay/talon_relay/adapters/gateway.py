@@ -60,8 +60,9 @@ MAX_ANSWER_BYTES = 6 * 1024 * 1024 - 16 * 1024
 
 
 def oversized(text: str) -> int | None:
-    """The size of `text` in the invocation's answer (a JSON string, in UTF-8) when Lambda could not return
-    it, else None. Only a text over a sixth of the limit is measured (no character takes more there)."""
+    """The size of `text` in the invocation's answer (a JSON string, in UTF-8: the python3.12+ runtimes write
+    non-ASCII as is, `ensure_ascii=False`) when Lambda could not return it, else None. Only a text over a
+    sixth of the limit is measured (no character takes more there)."""
     if len(text) <= MAX_ANSWER_BYTES // 6:
         return None
     size = len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
