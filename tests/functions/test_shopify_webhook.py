@@ -452,6 +452,27 @@ def test_a_webhook_that_maps_to_an_invalid_request_is_dead_lettered_with_the_rea
     assert httpserver.log == []
 
 
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/create"])
+def test_an_order_without_an_id_is_dead_lettered_never_sent_as_order_null(
+    shop: Shop, httpserver: HTTPServer, topic: str
+) -> None:
+    # Given a signed order webhook whose order has no id (its cart and customer are there)
+    order = {key: value for key, value in payload(topic).items() if key != "id"}
+    answer_v2(httpserver)
+
+    # When Shopify posts it (200: it is stored) and the queue delivers it
+    assert shop.post(topic, order, webhook_id=f"wh-no-id-{topic}")["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then it is dead-lettered with the reason naming the step and the field, and nothing reached Talon.One:
+    # no purchase event "order-null" that every order without an id would share, no session closed
+    [letter] = shop.dead_letters()
+    reason = letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert f"{topic} step 2 (trackEventV3)" in reason
+    assert "/integrationId" in reason
+    assert httpserver.log == []
+
+
 def test_a_signed_body_that_is_not_json_is_queued_then_dead_lettered(shop: Shop, httpserver: HTTPServer) -> None:
     # Given a signed webhook whose body is not JSON
     answer = shop.post("orders/paid", b"<order id='1'/>", webhook_id="wh-xml")

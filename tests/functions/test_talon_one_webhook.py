@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,53 @@ def test_an_unknown_type_is_accepted_and_published_as_it_came(relay: Relay) -> N
     assert event["detail"]["notification"] == body
 
 
+@pytest.mark.parametrize("kind", [["TierUpgrade"], {"type": "TierUpgrade"}, 7, None])
+def test_a_notification_whose_type_is_not_a_string_is_taken_and_published_as_it_came(relay: Relay, kind: Any) -> None:
+    # Given a notification whose NotificationType is a list, an object, a number or null
+    body = {**balance("7010", 12), "NotificationType": kind}
+    # When Talon.One sends it
+    answer = relay.post(body, uuid_=f"u-odd-type-{type(kind).__name__}")
+    # Then it is taken like any type the relay does not know (never a 500)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"])["status"] == "queued"
+    # And once consumed it is published as it came, under detail-type "unknown", and nothing is dead-lettered
+    assert relay.consume() == set()
+    [event] = relay.published()
+    assert event["detail-type"] == "unknown"
+    assert event["detail"]["notification"] == body
+    assert relay.receive(relay.dlq_url) == []
+    # And nothing is written back: it is not a balance notification
+    assert relay.shopify.requests == []
+
+
+def test_a_notification_that_fits_eventbridge_in_utf_8_is_published_whatever_its_script(relay: Relay) -> None:
+    # Given a notification of about 200 KB of UTF-8 text in other scripts than Latin (as JSON \\u escapes
+    # it would be three times that, past EventBridge's 256 KB)
+    text = "é" * 30_000 + "日本語" * 10_000 + "🎁" * 10_000
+    body = {"NotificationType": "CouponCreated", "Data": [{"note": text}]}
+    utf_8, escaped = len(json.dumps(body, ensure_ascii=False).encode()), len(json.dumps(body))
+    assert utf_8 < 200_000 < 256 * 1024 < escaped
+    # When Talon.One sends it and it is consumed
+    assert relay.post(body, uuid_="u-utf8")["statusCode"] == 200
+    assert relay.consume() == set()
+    # Then it is published, as it came, and nothing is dead-lettered
+    [event] = relay.published()
+    assert event["detail"]["notification"] == body
+    assert relay.receive(relay.dlq_url) == []
+
+
+def test_a_notification_too_large_for_eventbridge_is_dead_lettered_at_once_with_the_reason(relay: Relay) -> None:
+    # Given a notification of 300 KB (within the relay's 1 MiB, past EventBridge's 256 KB an entry)
+    body = {"NotificationType": "CouponCreated", "Data": [{"note": "x" * 300_000}]}
+    # When Talon.One sends it and it is consumed once
+    assert relay.post(body, uuid_="u-huge")["statusCode"] == 200
+    assert relay.consume() == set()
+    # Then it is dead-lettered with the reason at once (not retried for hours), and nothing is published
+    [letter] = relay.receive(relay.dlq_url)
+    assert "EventBridge takes 262,144" in letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert relay.published() == []
+
+
 # --- the write-back -----------------------------------------------------------------------------
 
 
@@ -271,6 +319,67 @@ def test_a_points_notification_becomes_a_metafields_set(relay: Relay) -> None:
     assert metafields(relay, "7100") == {"talon_one.loyalty_points": "46.5"}
     [request] = relay.shopify.requests
     assert "metafieldsSet" in request["body"]["query"]
+
+
+@pytest.mark.parametrize(
+    ("points", "written"),
+    [(1_234_567, "1234567"), (1_234_567.25, "1234567.25"), (12_345.67, "12345.67"), (0.000001, "0.000001")],
+)
+def test_a_balance_is_written_back_exactly_as_talon_one_sent_it(relay: Relay, points: float, written: str) -> None:
+    # Given a balance notification for a customer with a large or finely divided balance
+    relay.post(balance("7150", points))
+    # When the write-back runs
+    assert relay.consume() == set()
+    # Then the metafield holds the number Talon.One sent: not rounded, not in exponent notation
+    assert metafields(relay, "7150") == {"talon_one.loyalty_points": written}
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "not a time"])
+def test_a_tier_change_time_that_is_no_utc_moment_is_read_as_the_time_it_arrived(
+    relay: Relay, logs: Any, at: str
+) -> None:
+    # Given a tier notification whose TimestampOfTierChange is past the ends of the calendar once in UTC
+    relay.post(tier("7170", "Gold", 300, at))
+    # When the write-back runs
+    failed = relay.consume()
+    # Then the tier is written as of its arrival (as for a time that cannot be read), never an unexpected failure
+    assert failed == set()
+    assert not [r for r in logs.records() if r.get("message", "").startswith("unexpected failure")]
+    assert metafields(relay, "7170") == {"talon_one.loyalty_points": "300", "talon_one.loyalty_tier": "Gold"}
+
+
+@pytest.mark.parametrize("profile", ["\uff17\uff11\uff10\uff10", "7\u00b2", "\u0667\u0661", "guest-order-7"])
+def test_a_profile_that_is_not_a_shopify_customer_id_is_not_written_back(relay: Relay, profile: str) -> None:
+    # Given a balance for a profile whose id is no Shopify customer id (digits of other scripts, a superscript,
+    # a guest order's profile)
+    relay.post(balance(profile, 10))
+    # When the write-back runs
+    assert relay.consume() == set()
+    # Then it is published but Shopify is not asked to write to a customer that cannot exist
+    assert len(relay.published()) == 1
+    assert relay.shopify.requests == []
+    assert relay.receive(relay.dlq_url) == []
+
+
+def test_a_balance_sent_again_after_a_newer_one_is_not_written_back_again(relay: Relay) -> None:
+    # Given a customer's balance of 10 (X-UUID u-old) written back, then their newer balance of 20
+    relay.post(balance("7190", 10), uuid_="u-old")
+    assert relay.consume() == set()
+    relay.post(balance("7190", 20), uuid_="u-new")
+    assert relay.consume() == set()
+    # When Talon.One sends the first notification again after the queue's five-minute deduplication window (it
+    # retries for about ten), so the receiver queues it again, received now
+    again = {"platform": "talon_one", "topic": "LoyaltyAddedDeductedPointsBalances", "webhookId": "u-old"}
+    later = (datetime.now(UTC) + timedelta(minutes=7)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    again |= {"triggeredAt": later, "body": json.dumps(balance("7190", 10))}
+    relay.stack.sqs.send_message(
+        QueueUrl=relay.queue_url, MessageBody=json.dumps(again), MessageGroupId="7190", MessageDeduplicationId="x"
+    )
+    assert relay.consume() == set()
+    # Then the shop keeps the newer balance: the old one is neither published nor written back a second time
+    assert metafields(relay, "7190") == {"talon_one.loyalty_points": "20"}
+    assert len(relay.shopify.requests) == 2
+    assert len(relay.published()) == 2
 
 
 def test_an_older_balance_arriving_after_a_newer_one_changes_nothing(relay: Relay) -> None:
@@ -319,6 +428,82 @@ def test_shopify_throttling_is_respected(relay: Relay) -> None:
     assert [r["status"] for r in relay.shopify.requests] == [200]
     assert relay.shopify.requests[0]["path"].endswith("/graphql.json")
     assert metafields(relay, "7400") == {}
+
+
+@pytest.mark.parametrize(
+    ("answer", "written"),
+    [
+        ([], False),
+        ("ok", False),
+        ({"data": {"metafieldsSet": ["not", "an", "object"]}}, False),
+        ({"errors": [{"message": "odd", "extensions": "THROTTLED"}]}, False),
+        ({"extensions": ["cost"], "data": {"metafieldsSet": {"userErrors": [], "metafields": "x"}}}, True),
+    ],
+    ids=["list", "string", "result a list", "extensions a string", "extensions a list"],
+)
+def test_a_shopify_answer_of_an_odd_shape_is_read_or_refused_with_its_reason_never_an_unexpected_failure(
+    relay: Relay, httpserver: Any, logs: Any, monkeypatch: pytest.MonkeyPatch, answer: Any, written: bool
+) -> None:
+    # Given a Shopify Admin API answering metafieldsSet with 200 and JSON that is not the GraphQL answer's shape
+    httpserver.expect_request("/admin/api/graphql.json", method="POST").respond_with_json(answer)
+    monkeypatch.setenv("SHOPIFY_ADMIN_URL", httpserver.url_for("/admin/api/graphql.json"))
+    reset_handlers()
+    relay.post(balance("7160", 10))
+    # When the notification is consumed
+    failed = relay.consume()
+    # Then it was published once, and the relay read Shopify's answer as far as it says something: a write-back
+    # done, or one that failed with a reason naming Shopify's answer (retried from the queue, or dead-lettered),
+    # never an unexpected failure with a stack trace
+    assert len(relay.published()) == 1
+    records = logs.records()
+    assert not [r for r in records if r.get("message", "").startswith("unexpected failure")]
+    letters = relay.receive(relay.dlq_url)
+    if written:
+        assert failed == set() and letters == []
+        return
+    reasons = [r["reason"] for r in records if r.get("message") == "retryable failure; message comes back later"]
+    reasons += [m["MessageAttributes"]["failureReason"]["StringValue"] for m in letters]
+    [reason] = reasons
+    assert "Shopify" in reason
+
+
+THROTTLED_NAN = {
+    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+    "extensions": {
+        "cost": {"throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": "NaN"}}
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "answer"),
+    [(429, {"Retry-After": "9" * 400}, {}), (200, {}, THROTTLED_NAN)],
+    ids=["retry-after past any float", "restore rate not a number"],
+)
+def test_shopifys_odd_wait_is_a_retry_with_its_reason_never_an_unexpected_failure(
+    relay: Relay,
+    httpserver: Any,
+    logs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    headers: dict[str, str],
+    answer: Any,
+) -> None:
+    # Given Shopify asking the relay to wait a time no clock has (a Retry-After of 400 digits, a NaN refill rate)
+    httpserver.expect_request("/admin/api/graphql.json", method="POST").respond_with_json(
+        answer, status=status, headers=headers
+    )
+    monkeypatch.setenv("SHOPIFY_ADMIN_URL", httpserver.url_for("/admin/api/graphql.json"))
+    reset_handlers()
+    relay.post(balance("7180", 10))
+    # When the notification is consumed
+    failed = relay.consume()
+    # Then the write-back is retried later from the queue with Shopify's reason, never an unexpected failure
+    assert len(failed) == 1
+    records = logs.records()
+    assert not [r for r in records if r.get("message", "").startswith("unexpected failure")]
+    [retry] = [r for r in records if r.get("message") == "retryable failure; message comes back later"]
+    assert "Shopify" in retry["reason"]
 
 
 def test_the_event_schemas_are_json_schemas() -> None:

@@ -69,3 +69,26 @@ def test_what_still_fails_after_the_attempts_is_refused_with_its_reason() -> Non
     assert len(client.calls) == events.ATTEMPTS
     assert [json.loads(r.entry["Detail"])["id"] for r in refused] == ["e2"]
     assert refused[0].reason == "InternalFailure: try again"
+
+
+class ShortAnswer:
+    """A PutEvents answering fewer results than entries (EventBridge promises one each; a proxy, a stub or a
+    truncated answer may not keep that promise)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append([json.loads(e["Detail"])["id"] for e in Entries])
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] if len(self.calls) == 1 else []}
+
+
+def test_an_entry_the_answer_says_nothing_of_is_not_taken_for_published() -> None:
+    # Given a PutEvents answer that names a result for the first entry only
+    client = ShortAnswer()
+    # When three entries are put
+    refused = events.put(Box(client), [entry(n) for n in range(3)], sleep=lambda _: None)  # type: ignore[arg-type]
+    # Then the two it said nothing of are sent again, and, never confirmed, refused with the reason (dead-lettered)
+    assert client.calls[:2] == [["e0", "e1", "e2"], ["e1", "e2"]]
+    assert [json.loads(r.entry["Detail"])["id"] for r in refused] == ["e1", "e2"]
+    assert "no result" in refused[0].reason

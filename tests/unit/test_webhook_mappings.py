@@ -396,6 +396,89 @@ def test_a_redact_without_a_customer_id_is_refused_not_dropped() -> None:
         mappings.apply(shopify("customers/redact"), payload)
 
 
+@pytest.mark.parametrize(
+    ("topic", "change"),
+    [
+        ("orders/paid", {"id": None, "customer": None}),
+        ("orders/create", {"id": None, "cart_token": None, "checkout_token": None}),
+        ("orders/cancelled", {"id": None, "cart_token": None, "checkout_token": None}),
+        ("customers/redact", {"orders_to_redact": [None]}),
+        ("products/delete", {"id": None}),
+    ],
+    ids=["paid guest", "created without cart", "cancelled without cart", "redact null order", "product delete"],
+)
+def test_a_missing_id_is_refused_never_sent_as_the_text_null(topic: str, change: dict[str, Any]) -> None:
+    # Given a webhook whose id (or an id it lists) is null
+    payload = {**sample(topic), **change}
+    # When its mapping applies
+    # Then it is refused (a dead letter naming the step), rather than sent as "order-null", "guest-order-null"...
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify(topic), payload)
+    assert f"{topic} step" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("topic", "path"),
+    [
+        ("customers/update", ("id",)),
+        ("customers/redact", ("customer", "id")),
+        ("customers/redact", ("orders_to_redact", 0)),
+        ("orders/paid", ("customer", "id")),
+        ("orders/paid", ("line_items", 1, "variant_id")),
+    ],
+)
+@pytest.mark.parametrize("value", [True, [1, "a"], {"id": 7}], ids=["boolean", "list", "object"])
+def test_an_id_that_is_not_a_string_or_a_number_is_refused_never_sent_as_its_json_text(
+    topic: str, path: tuple[str | int, ...], value: Any
+) -> None:
+    # Given a webhook whose id (a customer's, an order to redact, a line's variant) is a boolean, a list or an object
+    payload = sample(topic)
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    # When its mapping applies
+    # Then it is refused (a dead letter naming the step), never sent as the id "true", '[1,"a"]' or '{"id":7}'
+    # (an erasure or a profile update of someone who is no one)
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify(topic), payload)
+    assert f"{topic} step" in refused.value.reason
+    assert "to_string" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["abc", "19,99", "0x10", "1_000.00", "\uff11\uff19.99", " 19.99", "+19.99", "Infinity", True, {"amount": "1"}],
+)
+def test_a_price_that_is_not_a_number_is_refused_never_dropped_or_coerced(price: Any) -> None:
+    # Given an order whose first line's price is there but is not a JSON number (nor a JSON number as text)
+    payload = sample("orders/paid")
+    payload["line_items"][0]["price"] = price
+    # When its mapping applies
+    # Then it is refused, naming the step and the field, never the value (the price is not silently left out
+    # of the cart, nor read the way Python would read it)
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify("orders/paid"), payload)
+    reason = refused.value.reason
+    assert "orders/paid step 1 (updateCustomerSessionV2)" in reason
+    assert "/customerSession/cartItems" in reason and "to_number" in reason
+    assert "19,99" not in reason and "abc" not in reason
+
+
+@pytest.mark.parametrize(
+    ("price", "sent"),
+    [("18.50", 18.5), ("1e3", 1000.0), ("-2.5E-1", -0.25), ("7", 7), (18.5, 18.5), (None, None)],
+)
+def test_a_price_that_is_a_json_number_is_sent_as_that_number(price: Any, sent: Any) -> None:
+    # Given an order whose first line's price is a JSON number, as text or as a number, or null
+    payload = sample("orders/paid")
+    payload["line_items"][0]["price"] = price
+    # When its mapping applies
+    [session, _event] = mappings.apply(shopify("orders/paid"), payload)
+    # Then the line's price is that number (null: left out, as any null is)
+    assert session.body["customerSession"]["cartItems"][0].get("price") == sent
+
+
 # --- mapping files that are not valid ----------------------------------------------------------------------
 
 GOOD_STEP: dict[str, Any] = {
@@ -680,6 +763,43 @@ def test_a_refund_that_cannot_be_a_return_is_refused_with_the_reason(change: dic
     refund["refund_line_items"][0].update(change)
     with pytest.raises(InvalidRequest, match=reason):
         mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+@pytest.mark.parametrize("quantity", [None, 0, -1, 1.5, "1"], ids=["null", "zero", "negative", "fraction", "text"])
+def test_a_refunded_line_without_a_whole_positive_quantity_is_refused_never_returned_whole(quantity: Any) -> None:
+    # Given a refund whose line has no quantity Talon.One could return (null would return the whole line:
+    # returnCartItems' default; zero, negative, a fraction or text are no refunded quantity)
+    refund = sample("refunds/create")
+    refund["refund_line_items"][0]["quantity"] = quantity
+    # When its mapping applies
+    # Then it is refused with the reason, before anything is sent
+    with pytest.raises(InvalidRequest, match="not a whole number of at least 1"):
+        mappings.apply(shopify("refunds/create"), refund, paid_record())
+
+
+@pytest.mark.parametrize("side", ["additions", "removals"])
+@pytest.mark.parametrize("delta", [None, 0, -1, 1.5, "1"], ids=["null", "zero", "negative", "fraction", "text"])
+def test_an_edited_line_without_a_whole_positive_delta_is_refused_never_turned_around(side: str, delta: Any) -> None:
+    # Given an edit whose added or removed line changes by no whole positive number (a negative removal
+    # would add, a negative addition remove, a fraction drop the line, null count as no change)
+    edit = sample("orders/edited")
+    edit["order_edit"]["line_items"][side][0]["delta"] = delta
+    # When its mapping applies
+    # Then it is refused with the reason, before anything is sent (no reopen, no cart, no close)
+    with pytest.raises(InvalidRequest, match="not a whole number of at least 1"):
+        mappings.apply(shopify("orders/edited"), edit, paid_record())
+
+
+@pytest.mark.parametrize("side", ["additions", "removals"])
+def test_an_edit_naming_a_line_twice_on_one_side_is_refused_never_half_applied(side: str) -> None:
+    # Given an edit that names the same line twice among its removals (or additions), one delta each
+    edit = sample("orders/edited")
+    changes = edit["order_edit"]["line_items"][side]
+    changes.append(dict(changes[0]))
+    # When its mapping applies
+    # Then it is refused with the reason (the edited cart would count one of the two and drop the other)
+    with pytest.raises(InvalidRequest, match="names a line twice"):
+        mappings.apply(shopify("orders/edited"), edit, paid_record())
 
 
 def test_a_recalled_order_is_read_through_a_reserved_name_the_payload_cannot_hold() -> None:

@@ -9,6 +9,7 @@ Talon.One's own refusals and failures are `talon_errors.TalonOneError`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -219,4 +220,7 @@ class ShopifyUnavailable(DependencyUnavailable):
         super().__init__(message)
         #: Seconds before Shopify can take it (its throttle's restore time, or its Retry-After), as the
         #: SQS adapter's backoff reads a Retry-After: delta-seconds text.
-        self.retry_after = None if retry_after is None else str(max(int(retry_after + 0.999), 1))
+        # (a Retry-After past any float is inf: a day, which the backoff cuts to what SQS allows; NaN: none)
+        self.retry_after: str | None = None
+        if retry_after is not None and not math.isnan(retry_after):
+            self.retry_after = str(max(int(min(retry_after, 86_400.0) + 0.999), 1))

@@ -93,7 +93,10 @@ def _put_batch(client: Any, batch: list[Entry], sleep: Callable[[float], None]) 
             reasons = {id(entry): f"PutEvents failed: {type(exc).__name__}: {exc}"[:1000] for entry in pending}
             continue
         failed: list[Entry] = []
-        for entry, result in zip(pending, response.get("Entries") or [], strict=False):
+        results = list(response.get("Entries") or [])
+        results += [{"ErrorCode": "NoResult", "ErrorMessage": "PutEvents gave no result for it"}] * len(pending)
+        for entry, result in zip(pending, results, strict=False):  # an entry without a result is not published
+            result = result if isinstance(result, dict) else {"ErrorCode": "NoResult"}
             if result.get("ErrorCode"):
                 failed.append(entry)
                 reasons[id(entry)] = f"{result['ErrorCode']}: {result.get('ErrorMessage') or ''}".strip()

@@ -39,6 +39,7 @@ NOTIFICATIONS_SOURCE = "talon-relay.notifications"
 #: A detail-type as EventBridge rules match it; anything else (absent, odd characters) is "unknown".
 _DETAIL_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
 UNKNOWN = "unknown"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def detail_type(name: Any) -> str:
@@ -131,7 +132,12 @@ def notification_entry(bus: str, body: Any, *, uuid: str, received_at: str | Non
 
 
 def _entry(bus: str, source: str, kind: str, detail: dict[str, Any]) -> events.Entry:
-    return {"EventBusName": bus, "Source": source, "DetailType": kind, "Detail": json.dumps(detail, default=str)}
+    """One entry, its detail as UTF-8 JSON: EventBridge counts the bytes, and \\u escapes made a notification in
+    another script two to three times its size (refused past 256 KB). A lone surrogate (not UTF-8) stays escaped."""
+    text = json.dumps(detail, default=str, ensure_ascii=False)
+    if not text.isascii() and _SURROGATE.search(text):
+        text = json.dumps(detail, default=str)
+    return {"EventBusName": bus, "Source": source, "DetailType": kind, "Detail": text}
 
 
 def publish_effects(

@@ -11,14 +11,29 @@ relay's functions give a mapping just those, generically (no topic's logic lives
   the object of `others` whose `other_field` equals its `field` (compared as text; null when none),
   so a projection can read both (a refunded line and the paid order's line it refunds);
 - `relay_subtract(a, b)`: a - b (a quantity less what an edit removed).
+
+Two of JMESPath's own are stricter here, because their spec'd answers would change a customer's data in
+transit: `to_string` takes a string, a number or null, and `to_string(null)` is null (JMESPath's is the
+text "null": an order without an id became the session, event and guest "order-null" that every such order
+shared; a boolean, a list or an object became an id such as "true" or '[1,"a"]', erased or updated at
+Talon.One as if it were someone), and `to_number` takes a number, null,
+or text that is a JSON number, and fails on anything else (JMESPath's null left a price out of the cart
+without a word, and Python's float() read "1_000.00", " 19.99" or full-width digits): the webhook is
+dead-lettered naming the field.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.jmespath_utils import PowertoolsFunctions
+from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import signature
+
+#: RFC 8259's number, the only text `to_number` reads.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def _text(value: Any) -> str | None:
@@ -29,6 +44,25 @@ def _text(value: Any) -> str | None:
 
 class RelayFunctions(PowertoolsFunctions):
     """The mappings' functions (see the module docstring)."""
+
+    @signature({"types": []})  # type: ignore[untyped-decorator]
+    def _func_to_string(self, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return super()._func_to_string(value)
+        raise JMESPathTypeError("to_string", value, type(value).__name__, ["string", "number", "null"])
+
+    @signature({"types": []})  # type: ignore[untyped-decorator]
+    def _func_to_number(self, value: Any) -> Any:
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, str) and _JSON_NUMBER.fullmatch(value):
+            number = float(value) if any(c in value for c in ".eE") else int(value)
+            if isinstance(number, int) or math.isfinite(number):
+                return number
+        # (the value goes into the error, which the mapping drops: only the function's name is reported)
+        raise JMESPathTypeError("to_number", value, type(value).__name__, ["number", "null", "JSON number text"])
 
     @signature({"types": ["array", "null"]})  # type: ignore[untyped-decorator]
     def _func_relay_unique(self, values: list[Any] | None) -> list[Any] | None:

@@ -130,23 +130,38 @@ def metafields_set(
         answer = json.loads(response.data)
     except ValueError:
         raise ShopifyUnavailable("Shopify Admin API answered 200 with a body that is not JSON") from None
-    cost = (answer.get("extensions") or {}).get("cost") or {}
-    shop_bucket.update(cost.get("throttleStatus"), clock())
+    if not isinstance(answer, dict):
+        raise ShopifyUnavailable("Shopify Admin API answered 200 with JSON that is not a GraphQL answer (an object)")
+    shop_bucket.update(_object(_object(answer.get("extensions")).get("cost")).get("throttleStatus"), clock())
     return _result(answer, shop_bucket, clock())
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A part of Shopify's answer read as an object; anything else as an empty one (a tolerant reader)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value else []
+
+
 def _result(answer: dict[str, Any], shop_bucket: Bucket, now: float) -> list[dict[str, Any]]:
-    errors = answer.get("errors") or []
+    errors = _items(answer.get("errors"))
     if errors:
-        codes = {str((error.get("extensions") or {}).get("code")) for error in errors if isinstance(error, dict)}
+        codes = {str(_object(error.get("extensions")).get("code")) for error in errors if isinstance(error, dict)}
         if "THROTTLED" in codes:
             wait = shop_bucket.wait_for(MUTATION_COST, now) or 1.0
             raise ShopifyUnavailable("Shopify throttled the write-back", retry_after=wait)
         messages = "; ".join(str(error.get("message")) for error in errors if isinstance(error, dict))
-        raise InvalidRequest.single("Shopify refused the write-back", messages[:500], pointer="")
-    result = (answer.get("data") or {}).get("metafieldsSet") or {}
-    user_errors = result.get("userErrors") or []
+        raise InvalidRequest.single(
+            "Shopify refused the write-back", f"Shopify Admin API: {messages[:500]}", pointer=""
+        )
+    result = _object(answer.get("data")).get("metafieldsSet")
+    if not isinstance(result, dict):  # a 200 without errors names what it set: this one did not say
+        raise ShopifyUnavailable("Shopify Admin API answered 200 without a metafieldsSet result")
+    user_errors = _items(result.get("userErrors"))
     if user_errors:
         messages = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in user_errors if isinstance(e, dict))
-        raise InvalidRequest.single("Shopify refused the metafields", messages[:500], pointer="")
-    return list(result.get("metafields") or [])
+        problem = f"Shopify Admin API userErrors: {messages[:500]}"
+        raise InvalidRequest.single("Shopify refused the metafields", problem, pointer="")
+    return [field for field in _items(result.get("metafields")) if isinstance(field, dict)]

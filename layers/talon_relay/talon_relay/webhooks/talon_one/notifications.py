@@ -7,7 +7,8 @@ Called by the webhook consumer for the Talon.One receiver's records. Two steps, 
    A bus that refuses it is a BusUnavailable: the message comes back from the queue with its backoff,
    and is dead-lettered with the reason on its last receive.
 2. Write back: a loyalty balance or tier to the Shopify customer's metafields (`writeback`), in order
-   per customer; Shopify down or throttling: the message comes back later (step 1 is not repeated).
+   per customer, once per X-UUID too; Shopify down or throttling: the message comes back later (step 1 is
+   not repeated).
 
 A body that is not JSON, or too deep (`core.limits`), is an InvalidRequest: dead-lettered with the reason.
 """
@@ -58,7 +59,23 @@ def process(container: Container, operation: Operation, message: QueuedWebhook, 
         metrics.count(UNKNOWN_TYPE, operation=operation.name, topic=message.topic)
         logger.warning("notification of a type the relay does not know: published as it came", extra=logged)
     logger.info("notification published", extra={**logged, "event_id": event_id})
-    written = writeback.apply(container, body, received_at=message.triggered_at, message_id=uuid)
+
+    def write_back() -> str:  # (what the idempotency record keeps is text: the count of metafields set)
+        return str(writeback.apply(container, body, received_at=message.triggered_at, message_id=uuid))
+
+    # once per X-UUID as well: a balance carries no time but its arrival, so Talon.One's retry of an old one,
+    # queued again after the five-minute deduplication window, would be "newer" than the balance after it
+    written = int(
+        run_once(
+            container,
+            uuid,
+            scope=f"{operation.name}.written",
+            payload={"topic": message.topic},
+            call=write_back,
+            context=context,
+        )
+        or 0
+    )
     if written:
         metrics.count(WRITTEN_BACK, operation=operation.name, topic=message.topic)
         return 2

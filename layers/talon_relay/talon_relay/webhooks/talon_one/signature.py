@@ -112,10 +112,10 @@ def verify(
     uuid = notification_id(headers)
     limits.check_body_size(body, what="notification")
     parsed = limits.parse_json(body, what="notification")
-    kind = parsed.get("NotificationType") if isinstance(parsed, dict) else None
+    kind = parsed.get("NotificationType") if isinstance(parsed, dict) else None  # any JSON value, a list too
     received = datetime.now(UTC) if now is None else datetime.fromtimestamp(now, UTC)
     return Delivery(
-        topic=kind if kind in KNOWN_TYPES else UNKNOWN_TOPIC,
+        topic=kind if isinstance(kind, str) and kind in KNOWN_TYPES else UNKNOWN_TOPIC,
         webhook_id=uuid,
         # when the relay received it: the order of balances Talon.One sends without a time of their own
         triggered_at=received.isoformat(timespec="microseconds").replace("+00:00", "Z"),

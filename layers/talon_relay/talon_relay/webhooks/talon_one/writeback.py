@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.store import store
@@ -44,7 +45,7 @@ class Loyalty:
 
     profile_id: str
     at: str
-    points: float | None = None
+    points: int | float | None = None
     tier: str | None = None
 
 
@@ -54,15 +55,24 @@ def moment(text: Any) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):  # (year 1 at +14:00, or 9999-12-31 at -14:00, is no year in UTC)
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def decimal_text(value: int | float) -> str:
+    """A number as Shopify's number_decimal takes it: every digit Talon.One sent, never an exponent
+    (`:g` made 1234567 "1.23457e+06" and 12345.67 "12345.7")."""
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    return text.removesuffix(".0")
 
 
 def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
@@ -70,6 +80,7 @@ def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
     if not isinstance(body, dict):
         return []
     kind = body.get("NotificationType")
+    kind = kind if isinstance(kind, str) else None  # a list or an object is no type (and not hashable)
     received = moment(received_at) or moment(datetime.now(UTC).isoformat())
     found: list[Loyalty] = []
     if kind in BALANCE_TYPES:
@@ -89,7 +100,8 @@ def updates(body: Any, *, received_at: str | None) -> list[Loyalty]:
 
 
 def customer_gid(profile_id: str) -> str | None:
-    return f"gid://shopify/Customer/{profile_id}" if profile_id.isdigit() else None
+    # (ASCII digits only: str.isdigit takes full-width, superscript and Arabic-Indic digits too)
+    return f"gid://shopify/Customer/{profile_id}" if profile_id.isascii() and profile_id.isdigit() else None
 
 
 def _metafield(owner: str, key: str, kind: str, value: str) -> dict[str, str]:
@@ -118,7 +130,7 @@ def apply(container: Container, body: Any, *, received_at: str | None, message_i
             continue
         fields = []
         if update.points is not None:
-            fields.append((POINTS_KEY, _metafield(owner, POINTS_KEY, "number_decimal", f"{update.points:g}")))
+            fields.append((POINTS_KEY, _metafield(owner, POINTS_KEY, "number_decimal", decimal_text(update.points))))
         if update.tier is not None:
             fields.append((TIER_KEY, _metafield(owner, TIER_KEY, "single_line_text_field", update.tier)))
         ids = {key: table.writeback_id(shop, key, update.profile_id) for key, _ in fields} if table else {}
