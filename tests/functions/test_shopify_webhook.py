@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -110,6 +111,9 @@ class Shop:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return self._receive(self.dlq_url)
+
+    def stack_dynamodb(self) -> Any:
+        return boto3.client("dynamodb")
 
     def _receive(self, url: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -556,6 +560,32 @@ def test_a_webhook_sqs_cannot_take_is_a_413_without_api_advice(shop: Shop, https
     assert "as a queued message" in answer["body"]
     assert "Prefer" not in answer["body"]
     assert shop.queued() == []
+
+
+def order_groups(shop: Shop) -> list[str]:
+    """The ids of the order-group records in the relay's table (what a paid order's receiver writes)."""
+    items = shop.stack_dynamodb().scan(TableName=shop.stack.table)["Items"]
+    return [item["id"]["S"] for item in items if ".ordergroup#" in item["id"]["S"]]
+
+
+@pytest.mark.parametrize("note", ["x" * 1_048_576, '"' * 300_000], ids=["over-1-MiB", "over-SQS-once-queued"])
+def test_a_webhook_too_large_to_keep_is_refused_before_anything_is_parsed_or_written(
+    shop: Shop, httpserver: HTTPServer, note: str
+) -> None:
+    # Given a signed orders/paid (an order whose group record its receiver keeps) too large to be stored: over
+    # 1 MiB, or within it but past what SQS takes once queued (every quote escaped)
+    raw = json.dumps({**payload("orders/paid"), "note": note}).encode()
+
+    # When Shopify posts it
+    answer = shop.post("orders/paid", raw, webhook_id=f"wh-large-{len(raw)}")
+
+    # Then it is a 413, and its order's group record was not written: nothing of it was kept
+    assert answer["statusCode"] == 413, answer
+    assert order_groups(shop) == []
+    assert shop.queued() == []
+    # (the same order within the limits writes that record: the check above can fail)
+    assert shop.post("orders/paid", payload("orders/paid"), webhook_id="wh-fits")["statusCode"] == 200
+    assert len(order_groups(shop)) == 1
 
 
 def test_a_message_on_the_webhook_queue_is_read_through_the_relays_limits(shop: Shop, httpserver: HTTPServer) -> None:

@@ -84,6 +84,7 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     if delivery.triggered_at is None:
         logger.warning("webhook without a trigger time: its age cannot be checked", extra=logged)
     group = delivery.group or delivery.webhook_id
+    mapping = None
     if delivery.mapped:  # a platform whose topics map to operations: only mapped topics are queued
         mapping = mappings.for_topic(container, platform, delivery.topic)
         if mapping is None or not mapping.steps:
@@ -92,18 +93,29 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
             metrics.count(name, operation=operation.name, topic=delivery.topic)
             status = "ignored" if mapping is None else "acknowledged"
             return json_answer(200, {"status": status, "topic": delivery.topic})
+    message = _message(platform, delivery, raw)  # a 413 before anything is parsed or written (the order's group)
+    if mapping is not None:
         payload = _payload(raw)
         group = mappings.group_of(mapping, payload) or delivery.webhook_id
         shared = _shared(container, operation, mapping, delivery, payload)
         if shared is not None:
             url, session_group = shared
             attributes = messages.operation_attribute(operation)
-            return _enqueue(container, operation, delivery, raw, logged, url, session_group, attributes)
+            return _enqueue(container, operation, delivery, message, logged, url, session_group, attributes)
     if not cfg.queue_url:
         raise SettingsError("QUEUE_URL must be set: a webhook is queued before it is mapped")
     if container.applications().several:  # one shop's (one application's) stuck group holds no other's
         group = f"{delivery.shop_domain or '-'}/{group}"
-    return _enqueue(container, operation, delivery, raw, logged, cfg.queue_url, fifo_group(group), None)
+    return _enqueue(container, operation, delivery, message, logged, cfg.queue_url, fifo_group(group), None)
+
+
+def _message(platform: str, delivery: Delivery, raw: bytes) -> str:
+    """The queued webhook, once its sizes are known to fit: the body within the relay's 1 MiB, the message
+    within what SQS takes (a 413 naming the size: retrying the same bytes cannot help)."""
+    input_limits.check_body_size(raw, what="webhook body")
+    message = QueuedWebhook.of(platform, delivery, raw).encode()
+    queues.check_size(message)
+    return message
 
 
 def _shared(
@@ -181,17 +193,16 @@ def _enqueue(
     container: Container,
     operation: Operation,
     delivery: Delivery,
-    raw: bytes,
+    message: str,
     logged: dict[str, Any],
     queue_url: str,
     group: str,
     attributes: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    input_limits.check_body_size(raw, what="webhook body")  # a 413 naming the size: SQS could not keep it
     message_id = queues.enqueue(
         container,
         queue_url,
-        QueuedWebhook.of(operation.webhook or "", delivery, raw).encode(),
+        message,
         group_id=group,
         deduplication_key=f"{operation.name}#{delivery.dedup_key}",
         attributes=attributes,

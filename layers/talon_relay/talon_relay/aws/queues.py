@@ -137,6 +137,19 @@ def sqs_text(text: str) -> str:
     return _NOT_SQS_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def check_size(message: str, *, advice: str | None = None) -> None:
+    """PayloadTooLarge (413) when `message` is more than the relay queues: checked before anything else is
+    done with what it carries (a webhook's records), and again by `enqueue`."""
+    size = len(message.encode("utf-8"))
+    if size > MAX_QUEUED_MESSAGE_BYTES:
+        raise PayloadTooLarge.single(
+            "Payload too large",
+            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,}"
+            + (f" ({advice})" if advice else ""),
+            pointer="",
+        )
+
+
 def enqueue(
     container: Container,
     queue_url: str,
@@ -154,14 +167,7 @@ def enqueue(
     SQS cannot take is a PayloadTooLarge (413), never a "try again later": retrying cannot help
     (`advice`: what the sender can do instead, in parentheses after the reason).
     """
-    size = len(message.encode("utf-8"))
-    if size > MAX_QUEUED_MESSAGE_BYTES:
-        raise PayloadTooLarge.single(
-            "Payload too large",
-            f"the request is {size:,} bytes as a queued message; SQS takes at most {MAX_QUEUED_MESSAGE_BYTES:,}"
-            + (f" ({advice})" if advice else ""),
-            pointer="",
-        )
+    check_size(message, advice=advice)
     params: dict[str, Any] = {
         "QueueUrl": queue_url,
         "MessageBody": message,
