@@ -477,6 +477,25 @@ def test_an_order_without_an_id_is_dead_lettered_never_sent_as_order_null(
     assert httpserver.log == []
 
 
+def test_an_order_whose_line_items_are_not_a_list_is_dead_lettered_naming_the_field_never_sent_without_its_cart(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given a signed orders/paid whose line_items is an object, not a list of lines
+    order = {**payload("orders/paid"), "line_items": {"id": 1, "quantity": 1}}
+    answer_v2(httpserver)
+
+    # When Shopify posts it (200: it is stored) and the queue delivers it
+    assert shop.post("orders/paid", order, webhook_id="wh-lines-object")["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then it is dead-lettered with the reason naming line_items, and nothing reached Talon.One: the session was
+    # not closed with the cart it had before
+    [letter] = shop.dead_letters()
+    reason = letter["MessageAttributes"]["failureReason"]["StringValue"]
+    assert "orders/paid: line_items is missing, is not a list" in reason
+    assert httpserver.log == []
+
+
 def test_a_signed_body_that_is_not_json_is_queued_then_dead_lettered(shop: Shop, httpserver: HTTPServer) -> None:
     # Given a signed webhook whose body is not JSON
     answer = shop.post("orders/paid", b"<order id='1'/>", webhook_id="wh-xml")

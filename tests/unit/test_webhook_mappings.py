@@ -446,6 +446,44 @@ def test_an_id_that_is_not_a_string_or_a_number_is_refused_never_sent_as_its_jso
     assert "to_string" in refused.value.reason
 
 
+#: The topics whose mapping sends the payload's line_items as the session's cart (Shopify's cart, checkout
+#: and order payloads always carry the list; an empty cart is an empty list).
+CART_TOPICS = ["carts/update", "checkouts/create", "checkouts/update", "orders/create", "orders/paid"]
+
+
+@pytest.mark.parametrize("topic", CART_TOPICS)
+@pytest.mark.parametrize(
+    "line_items",
+    [None, "1 strap", {"id": 1, "quantity": 1}, ["1 strap"], [{"id": 1}, 7]],
+    ids=["missing", "string", "object", "list-of-text", "a-line-not-an-object"],
+)
+def test_a_cart_whose_line_items_are_missing_or_not_a_list_of_lines_is_refused_naming_the_field(
+    topic: str, line_items: Any
+) -> None:
+    # Given a cart, checkout or order whose line_items are missing, are not a list, or hold something not a line
+    payload = {key: value for key, value in sample(topic).items() if key != "line_items"}
+    if line_items is not None:
+        payload["line_items"] = line_items
+    # When its mapping applies
+    # Then it is refused (a dead letter naming the field), never sent without cartItems: Talon.One would keep the
+    # session's previous cart, or close the session with it
+    with pytest.raises(InvalidRequest) as refused:
+        mappings.apply(shopify(topic), payload)
+    assert f"{topic}: line_items" in refused.value.reason
+    assert "1 strap" not in refused.value.reason
+
+
+@pytest.mark.parametrize("topic", CART_TOPICS)
+def test_an_empty_cart_is_sent_as_an_empty_cart(topic: str) -> None:
+    # Given a cart, checkout or order whose line_items are an empty list (every line taken off)
+    payload = {**sample(topic), "line_items": []}
+    # When its mapping applies
+    # Then the session's cart is sent empty, as it is
+    [(operation, _, _, body), *_] = bodies(topic, payload)
+    assert operation == "updateCustomerSessionV2"
+    assert body["customerSession"]["cartItems"] == []
+
+
 @pytest.mark.parametrize(
     "price",
     ["abc", "19,99", "0x10", "1_000.00", "\uff11\uff19.99", " 19.99", "+19.99", "Infinity", True, {"amount": "1"}],
