@@ -104,6 +104,35 @@ def test_an_order_in_a_currency_no_application_takes_is_dead_lettered_with_the_r
     assert json.loads(dead["Body"])["topic"] == "orders/create"
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"presentment_currency": 840, "currency": "EUR"}, "presentment_currency"),
+        ({"presentment_currency": {"code": "USD"}, "currency": "EUR"}, "presentment_currency"),
+        ({"presentment_currency": None, "currency": ["EUR"]}, "currency"),
+    ],
+    ids=["presentment-a-number", "presentment-an-object", "currency-a-list"],
+)
+def test_an_order_whose_currency_is_not_a_currency_code_is_dead_lettered_naming_the_field(
+    two: TwoApps, shop: Shop, change: dict[str, Any], field: str
+) -> None:
+    # Given a shop whose applications are bound by currency (EUR: default, USD: us), and an order whose
+    # presentment_currency (or, without one, its currency) is there but is no currency code
+    answer_v2(two.eu)
+    answer_v2(two.us)
+    order = {**payload("orders/create"), **change}
+    # When it is taken (200: stored) and consumed
+    assert shop.post("orders/create", order)["statusCode"] == 200
+    assert shop.consume() == {"batchItemFailures": []}
+    # Then it is dead-lettered with the reason naming the field, never routed as an order without a currency (the
+    # shop's catch-all application) nor by the shop's currency in place of the customer's; no Talon.One was called
+    [dead] = shop.dead_letters()
+    reason = dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert f"{field} is not a currency code" in reason
+    assert "840" not in reason and "USD" not in reason
+    assert (two.eu.log, two.us.log) == ([], [])
+
+
 def test_the_webhook_queue_age_is_measured_per_application(
     two: TwoApps, shop: Shop, sqs_clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,8 @@ import pytest
 from talon_relay.config.applications import DEFAULT, Application, load_applications
 from talon_relay.container import Container
 from talon_relay.entry import lambda_handler
-from talon_relay.errors import SettingsError
+from talon_relay.webhooks import mappings
+from talon_relay.errors import InvalidRequest, SettingsError
 from tests.support import LambdaContext, load_event
 
 ENV_DEFAULT = Application(
@@ -146,6 +147,32 @@ def test_a_shops_entry_without_currencies_takes_what_no_currency_rule_takes() ->
     shop = {"domain": "a.myshopify.com"}
     both = {"applications": [{"name": DEFAULT, "shops": [shop]}, us(shops=[shop])]}
     assert "shop 'a.myshopify.com' without currencies is bound to applications 'default' and 'us'" in refusal(both)
+
+
+def test_an_orders_currency_is_its_presentment_currency_else_its_shops_and_one_of_another_type_is_refused() -> None:
+    # Given a shop routed by currency with a catch-all entry (which takes an order without a currency)
+    apps = load(
+        {
+            "applications": [
+                {"name": DEFAULT, "shops": [{"domain": "acme.myshopify.com"}]},
+                us(shops=[{"domain": "acme.myshopify.com", "currencies": ["USD"]}]),
+            ]
+        }
+    )
+    assert apps.by_currency("acme.myshopify.com") and not apps.by_currency("other.myshopify.com")
+    assert not load_applications(None, ENV_DEFAULT).by_currency("acme.myshopify.com")  # one application: never
+    # Then an order's currency is its presentment currency, else (null, empty, absent) the shop's currency
+    assert mappings.order_currency({"presentment_currency": "USD", "currency": "EUR"}) == "USD"
+    for missing in ({"presentment_currency": None}, {"presentment_currency": ""}, {}):
+        assert mappings.order_currency({**missing, "currency": "USD"}) == "USD"
+    # And one there but of another type is refused naming the field: not read as "no currency" (the catch-all)
+    for wrong in (840, {"code": "USD"}, ["USD"], True):
+        with pytest.raises(InvalidRequest) as refused:
+            mappings.order_currency({"presentment_currency": wrong, "currency": "USD"})
+        assert "presentment_currency is not a currency code" in refused.value.reason
+        assert refused.value.response.errors[0].source.pointer == "/presentment_currency"
+    with pytest.raises(InvalidRequest, match="currency is not a currency code"):
+        mappings.order_currency({"currency": 978})
 
 
 def test_a_function_with_a_wrong_document_refuses_every_request_from_its_start(

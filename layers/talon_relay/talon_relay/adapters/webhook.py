@@ -131,9 +131,11 @@ def _shared(
     url = container.settings().shared_queue_url
     if not url:
         raise SettingsError(f"SHARED_QUEUE_URL must be set: a session's webhooks go to the {queue} queue")
+    apps = container.applications()
     try:
-        app = container.applications().for_order(delivery.shop_domain, mappings.order_currency(payload)).name
-    except ValueError:  # no application takes it: the consumer dead-letters it with the reason
+        currency = mappings.order_currency(payload) if apps.by_currency(delivery.shop_domain) else None
+        app = apps.for_order(delivery.shop_domain, currency).name
+    except ValueError:  # no application takes it (or its currency is no code): the consumer dead-letters it
         app = DEFAULT
     group = session if app == DEFAULT else f"{app}/{session}"
     return url, _order_group(container, mapping, payload, delivery.shop_domain, group)

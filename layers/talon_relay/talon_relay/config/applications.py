@@ -96,6 +96,13 @@ class Applications:
         wanted = (domain or "").strip().lower()
         return [app for app in self.by_name.values() if any(shop.domain == wanted for shop in app.shops)]
 
+    def by_currency(self, domain: str | None) -> bool:
+        """Whether a shop's webhooks are routed by their currency (an entry of the shop names currencies)."""
+        wanted = (domain or "").strip().lower()
+        return self.several and any(
+            shop.domain == wanted and shop.currencies for app in self.for_shop(domain) for shop in app.shops
+        )
+
     def for_order(self, domain: str | None, currency: str | None) -> Application:
         """The one application of a shop's webhook: the one its currency is bound to, else the shop's
         entry without currencies; ValueError says why there is none."""

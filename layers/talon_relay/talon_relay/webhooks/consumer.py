@@ -220,7 +220,10 @@ def _for_applications(
             continue
         if order_app is None:
             try:
-                order_app = apps.for_order(shop_domain, mappings.order_currency(payload)).name
+                currency = mappings.order_currency(payload) if apps.by_currency(shop_domain) else None
+                order_app = apps.for_order(shop_domain, currency).name
+            except InvalidRequest:  # its currency is no code: the reason names the field
+                raise
             except ValueError as exc:
                 raise _unrouted(str(exc)) from None
         out.append((step, replace(request, application=order_app)))

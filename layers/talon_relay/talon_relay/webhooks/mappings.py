@@ -265,35 +265,36 @@ def remembered(mapping: TopicMapping, payload: Any, order: dict[str, Any] | None
     return found
 
 
-def recalled_order(mapping: TopicMapping, payload: Any) -> str | None:
-    """The id of the order whose record the mapping reads (None: it reads none, or the payload has none)."""
-    if mapping.order is None or mapping.order.recall is None:
-        return None
+def _text_of(expression: str, payload: Any) -> str | None:
+    """An expression's value on the payload as text (a number as its digits); None: none, or it failed."""
     try:
-        value = evaluate(mapping.order.recall, payload)
+        value = evaluate(expression, payload)
     except _Unmappable:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     return value if isinstance(value, str) and value else None
+
+
+def recalled_order(mapping: TopicMapping, payload: Any) -> str | None:
+    """The id of the order whose record the mapping reads (None: it reads none, or the payload has none)."""
+    recall = mapping.order.recall if mapping.order else None
+    return None if recall is None else _text_of(recall, payload)
 
 
 def group_of(mapping: TopicMapping, payload: Any) -> str | None:
     """The FIFO group of a webhook by its mapping (None: none could be read from the payload)."""
-    if mapping.group is None or payload is None:
-        return None
-    try:
-        value = evaluate(mapping.group, payload)
-    except _Unmappable:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    return value if isinstance(value, str) and value else None
+    return None if mapping.group is None or payload is None else _text_of(mapping.group, payload)
 
 
 def order_currency(payload: Any) -> str | None:
-    """The order's currency: the customer's (presentment) currency, else the shop's (its application)."""
-    if not isinstance(payload, dict):
-        return None
-    found = payload.get("presentment_currency") or payload.get("currency")
-    return found if isinstance(found, str) else None
+    """The order's currency: the customer's (presentment_currency), else (null, empty or absent) the shop's.
+    One that decides and is no text is a dead letter naming it: neither the shop's currency nor none routes it."""
+    for name in ("presentment_currency", "currency") if isinstance(payload, dict) else ():
+        value = payload[name] if name in payload else None
+        if value not in (None, "") and not isinstance(value, str):
+            problem = f"{name} is not a currency code (a {type(value).__name__}): the order's application is unknown"
+            raise InvalidRequest.single("Unroutable webhook", problem, pointer=f"/{name}")
+        if value:
+            return str(value)
+    return None
