@@ -27,6 +27,10 @@ from local.redrive import NO_REASON, RedriveResult
 #: The names `make redrive FUNCTION=...` takes for the events' dead-letter queue.
 EVENTS_NAMES = frozenset({"events", "relay_events", "RelayEvents", "RelayEventsDeadLetterQueue"})
 NOT_AN_EVENT = "neither a PutEvents entry nor an EventBridge event: left in the dead-letter queue"
+TOO_LARGE = (
+    "an entry over EventBridge's 256 KB (kept as its DetailGzipBase64, or its id and size): it can never be "
+    "published; left in the dead-letter queue"
+)
 
 
 def _attribute(message: dict[str, Any], name: str) -> str | None:
@@ -74,6 +78,8 @@ def deliver(sqs: Any, events: Any, message: dict[str, Any], bus_name: str) -> st
         return NOT_AN_EVENT
     if not isinstance(body, dict):
         return NOT_AN_EVENT
+    if "DetailGzipBase64" in body or "detailBytes" in body:  # too large for SQS as it was (aws/events.py)
+        return TOO_LARGE
     if {"Source", "DetailType", "Detail"} <= body.keys():  # an entry the bus refused
         entry = {k: body[k] for k in ("Source", "DetailType", "Detail", "Resources", "Time") if k in body}
         return _put(events, {**entry, "EventBusName": bus_name})

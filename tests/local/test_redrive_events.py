@@ -3,7 +3,10 @@ once the cause is fixed (local/events_redrive.py, docs/events.md), against moto'
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,3 +192,57 @@ def test_an_event_a_rule_could_not_deliver_goes_to_its_target_queue_alone(way: W
     assert [json.loads(m["Body"]) for m in way.receive(way.subscriber_url)] == [event]
     assert way.receive(other_url) == []
     assert [m["Body"] for m in way.receive(way.dlq_url)] == ["{not json"]
+
+
+def large_effect(props: dict[str, Any]) -> Effect:
+    return Effect(
+        name="customEffect", campaign_id=4, ruleset_id=14, rule_index=0, rule_name="Big", raw={"props": props}
+    )
+
+
+@pytest.mark.parametrize(
+    "props",
+    [{"note": "\u4e2d" * 400_000}, {"note": '"' * 600_000}],
+    ids=["1.2-MB-of-text-in-another-script", "600-KB-of-quotes"],
+)
+def test_an_effect_too_large_even_for_sqs_is_dead_lettered_with_its_reason_and_kept_whole(
+    way: Way, props: dict[str, Any]
+) -> None:
+    # Given an answer's effect far past EventBridge's 256 KB, whose PutEvents entry, as a dead letter's JSON
+    # body, is past SQS's 1 MiB too
+    effect = large_effect(props)
+    [entry] = bus.effect_entries(way.bus, [effect], operation="updateCustomerSessionV2", key="k-big")
+    assert len(json.dumps(entry).encode()) > 1_048_576
+    # When its effects are published
+    assert bus.publish_effects(way.container, [effect], operation="updateCustomerSessionV2", key="k-big") == 0
+    # Then the redrive leaves it in the events' dead-letter queue, saying why (EventBridge can never take it)
+    result = redrive_events(way.sqs, way.events, dlq_url=way.dlq_url, bus_name=way.bus, wait_seconds=0)
+    assert (result.moved, result.came_back) == (0, 1)
+    assert any("over EventBridge's 256 KB" in why for why in result.came_back_reasons)
+    # And it is there (not logged as lost), the reason naming its size and where its detail is, and the detail is
+    # whole: the effect exactly as Talon.One sent it
+    [dead] = way.receive(way.dlq_url)
+    reason = dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert "PutEvents takes 262,144" in reason and "DetailGzipBase64" in reason
+    body = json.loads(dead["Body"])
+    assert (body["Source"], body["DetailType"]) == (bus.EFFECTS_SOURCE, "customEffect")
+    detail = json.loads(gzip.decompress(base64.b64decode(body["DetailGzipBase64"])))
+    assert detail["effect"] == effect.raw and detail["id"] == json.loads(entry["Detail"])["id"]
+
+
+def test_an_effect_too_large_for_sqs_even_compressed_is_dead_lettered_by_its_id_with_its_reason(way: Way) -> None:
+    # Given an answer's effect of 1.5 MB of text that does not compress (random letters)
+    letters = random.Random(7).choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=1_500_000)
+    effect = large_effect({"note": "".join(letters)})
+    [entry] = bus.effect_entries(way.bus, [effect], operation="updateCustomerSessionV2", key="k-random")
+    # When its effects are published
+    assert bus.publish_effects(way.container, [effect], operation="updateCustomerSessionV2", key="k-random") == 0
+    # Then a dead letter names the event, its size and why its detail could not be kept beside it: nothing is lost
+    # without a word
+    [dead] = way.receive(way.dlq_url)
+    reason = dead["MessageAttributes"]["failureReason"]["StringValue"]
+    assert "PutEvents takes 262,144" in reason and "its detail is not kept" in reason
+    body = json.loads(dead["Body"])
+    assert body["id"] == json.loads(entry["Detail"])["id"]
+    assert body["detailBytes"] == len(entry["Detail"].encode())
+    assert "Detail" not in body and "DetailGzipBase64" not in body

@@ -14,6 +14,8 @@ customer's data): what `make run`'s live view shows.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -127,6 +129,24 @@ def put(container: Container, entries: list[Entry], *, sleep: Callable[[float], 
     return refused
 
 
+def _letter(item: Refused) -> tuple[str, str]:
+    """A refused entry's dead letter (body, reason): the entry as it is; past what SQS keeps (an entry far over
+    EventBridge's 256 KB, never publishable), its Detail gzip-compressed, base64; past that too, its id and size,
+    the reason saying which. Never too large to be dead-lettered: nothing is lost without a word."""
+    body = json.dumps(item.entry)
+    size = len(body.encode("utf-8"))
+    if size <= queues.MAX_QUEUED_MESSAGE_BYTES:
+        return body, item.reason
+    detail = str(item.entry.get("Detail") or "").encode("utf-8")
+    head = {name: item.entry[name] for name in ("EventBusName", "Source", "DetailType") if name in item.entry}
+    packed = json.dumps({**head, "DetailGzipBase64": base64.b64encode(gzip.compress(detail, 6)).decode("ascii")})
+    past = f"{item.reason}; as a dead letter the entry is {size:,} bytes, past what SQS keeps"
+    if len(packed) <= queues.MAX_QUEUED_MESSAGE_BYTES:
+        return packed, f"{past}: its Detail is kept gzip-compressed, base64, as DetailGzipBase64"
+    stand_in = json.dumps({**head, "id": _event_id(item.entry), "detailBytes": len(detail)})
+    return stand_in, f"{past}, even compressed: its detail is not kept (its id and size are)"
+
+
 def dead_letter(container: Container, queue_url: str | None, refused: list[Refused], *, operation: str) -> int:
     """Each refused entry on the events' dead-letter queue, its reason beside it; returns how many.
 
@@ -136,12 +156,13 @@ def dead_letter(container: Container, queue_url: str | None, refused: list[Refus
     kept = 0
     for item in refused:
         event_id = _event_id(item.entry) or "unknown"
+        body, reason = _letter(item)
         try:
             queues.dead_letter(
                 container,
                 queue_url,
-                body=json.dumps(item.entry),
-                reason=item.reason,
+                body=body,
+                reason=reason,
                 operation=operation,
                 message_id=event_id,
             )
