@@ -11,8 +11,8 @@ import pytest
 from talon_relay.config.applications import DEFAULT, Application, load_applications
 from talon_relay.container import Container
 from talon_relay.entry import lambda_handler
-from talon_relay.webhooks import mappings
 from talon_relay.errors import InvalidRequest, SettingsError
+from talon_relay.webhooks import mappings
 from tests.support import LambdaContext, load_event
 
 ENV_DEFAULT = Application(
@@ -170,7 +170,7 @@ def test_an_orders_currency_is_its_presentment_currency_else_its_shops_and_one_o
         with pytest.raises(InvalidRequest) as refused:
             mappings.order_currency({"presentment_currency": wrong, "currency": "USD"})
         assert "presentment_currency is not a currency code" in refused.value.reason
-        assert refused.value.response.errors[0].source.pointer == "/presentment_currency"
+        assert [e.source.pointer for e in refused.value.response.errors or [] if e.source] == ["/presentment_currency"]
     with pytest.raises(InvalidRequest, match="currency is not a currency code"):
         mappings.order_currency({"currency": 978})
 

@@ -291,7 +291,7 @@ def order_currency(payload: Any) -> str | None:
     """The order's currency: the customer's (presentment_currency), else (null, empty or absent) the shop's.
     One that decides and is no text is a dead letter naming it: neither the shop's currency nor none routes it."""
     for name in ("presentment_currency", "currency") if isinstance(payload, dict) else ():
-        value = payload[name] if name in payload else None
+        value = payload.get(name)
         if value not in (None, "") and not isinstance(value, str):
             problem = f"{name} is not a currency code (a {type(value).__name__}): the order's application is unknown"
             raise InvalidRequest.single("Unroutable webhook", problem, pointer=f"/{name}")
