@@ -1,8 +1,9 @@
 """Shopify's session webhooks keep their session's order across a redrive (webhooks/session_order.py), through
 the webhook function and its FIFO queue (moto: SQS on an injected clock, DynamoDB, Secrets Manager; a local
 Talon.One stand-in): a carts/update dead-lettered while Talon.One was down and redriven after a newer update of
-the same session was applied is superseded, not applied over it; one with nothing newer is applied; a paid
-order's close is superseded while its purchase is still tracked; and in order, a webhook costs one read more.
+the same session was applied is superseded, not applied over it, its other steps sent; one with nothing newer
+is applied; a paid order's close is the state machine's, never superseded; and in order, a webhook costs one
+read more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,9 +22,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from local.redrive import redrive
-from talon_relay.core.messages import OPERATION_ATTRIBUTE
+from talon_relay.operations import OPERATION_ATTRIBUTE
 from tests.functions.test_shopify_webhook import FOLDER, Handler, Shop, payload, shop
-from tests.support import FakeClock, LogCapture, integration_state_v2, reset_handlers
+from tests.support import ROOT, FakeClock, LogCapture, integration_state_v2, reset_handlers
 
 __all__ = ["shop"]  # the fixture, shared with the function's tests
 
@@ -30,6 +32,7 @@ CART = payload("carts/update")
 SESSION = CART["token"]
 ORDER = {**payload("orders/paid"), "cart_token": SESSION}
 SESSION_PATH = f"/v2/customer_sessions/{SESSION}"
+MAPPINGS = ROOT / "layers/talon_relay/talon_relay/webhooks/shopify/topics"
 
 
 def cart(quantity: int) -> dict[str, Any]:
@@ -196,22 +199,62 @@ def test_a_cart_update_redriven_with_nothing_newer_applied_is_applied(
     assert ordering_holes(outage) == []
 
 
-def test_a_paid_order_redriven_after_a_newer_session_update_keeps_its_purchase(
+def test_a_cart_update_of_several_steps_redriven_after_a_newer_one_keeps_its_other_steps(
+    outage: Sessions,
+    talon: TalonOne,
+    logs: LogCapture,
+    sqs_clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an operator's carts/update mapping of two steps: the session's cart, then a v3 event of the cart
+    mapping = json.loads((MAPPINGS / "carts_update.json").read_text())
+    del mapping["$schema"]
+    mapping["steps"].append(
+        {"operation": "trackEventV3", "body": {"profileId": "'p-1'", "type": "'cart_viewed'", "integrationId": "token"}}
+    )
+    (tmp_path / "shopify").mkdir()
+    (tmp_path / "shopify" / "carts_update.json").write_text(json.dumps(mapping))
+    monkeypatch.setenv("WEBHOOK_MAPPINGS_DIR", str(tmp_path))
+    reset_handlers()
+    # And one such webhook (quantity 1) dead-lettered while Talon.One was down, a newer one (3) applied meanwhile
+    dead_lettered_while_down(outage, talon, "carts/update", cart(1), "wh-cart-1")
+    outage.post("carts/update", cart(3), webhook_id="wh-cart-3")
+    assert outage.consume() == {"batchItemFailures": []}
+    talon.events.clear()
+
+    # When the old one is redriven and delivered
+    assert redriven(outage, sqs_clock) == {"batchItemFailures": []}
+
+    # Then its cart step is superseded, and its other step (the event) is sent
+    assert talon.quantities() == [3]
+    assert superseded_steps(logs) == [("carts/update", "updateCustomerSessionV2")]
+    assert [event["type"] for event in talon.events] == ["cart_viewed"]
+    assert ordering_holes(outage) == []
+
+
+def test_a_paid_order_redriven_after_a_newer_cart_update_still_closes_its_session(
     outage: Sessions, talon: TalonOne, logs: LogCapture, sqs_clock: FakeClock
 ) -> None:
     # Given orders/paid (close the session, then track the purchase) dead-lettered while Talon.One was down
-    dead_lettered_while_down(outage, talon, "orders/paid", ORDER, "wh-paid")
-    # And a newer carts/update of its session applied while it is away
+    talon.down = True
+    outage.post("orders/paid", ORDER, webhook_id="wh-paid")
+    outage.consume()
+    assert outage.consume() == {"batchItemFailures": []}  # its last receive: dead-lettered
+    talon.down = False
+    # And a later carts/update of its session applied while it is away (in order, it would have come too late)
     outage.post("carts/update", cart(3), webhook_id="wh-cart-3")
     assert outage.consume() == {"batchItemFailures": []}
 
     # When the paid order is redriven and delivered
     assert redriven(outage, sqs_clock) == {"batchItemFailures": []}
 
-    # Then its close, older than the applied update, is superseded; its other step, the purchase, is tracked
-    assert talon.quantities() == [3]
-    assert superseded_steps(logs) == [("orders/paid", "updateCustomerSessionV2")]
+    # Then its close is applied, not superseded: a move of the session is the state machine's (the session ends
+    # closed with the order's cart, as in order), and the purchase is tracked
+    assert [body["customerSession"].get("state") for body in talon.sessions] == [None, "closed"]
+    assert superseded_steps(logs) == []
     assert [event["integrationId"] for event in talon.events] == [f"order-{ORDER['id']}"]
+    # And it left no hole: a webhook none of whose steps is compared marks nothing
     assert ordering_holes(outage) == []
 
 

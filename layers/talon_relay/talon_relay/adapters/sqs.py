@@ -5,9 +5,10 @@ failed for a passing reason is handed back to come back after a growing delay (r
 visibility is changed, then it is reported as a batch item failure), and on its last receive (the
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
-profile update older than one already applied is acknowledged as superseded (ordering.py). A `coalesce`
-entry's group of several (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
-(coalescing.py), then each record takes its own outcome's disposition in order (one: as any record).
+profile update older than one already applied is acknowledged as superseded (ordering.py), and so is a
+session webhook's step (webhooks/session_order.py). A `coalesce` entry's group of several (syncCatalog: one
+catalog) is sent first as few joined calls as its rules allow (coalescing.py), then each record takes its
+own outcome's disposition in order (one: as any record).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def process(
                 logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": target})
                 continue
             call = partial(_execute, container, request, message, key, context)
-            if not steps.applied(request, partial(lifecycle.applied, container, request, call)):
+            if not steps.applied(step, request, partial(lifecycle.applied, container, request, call)):
                 # a late cart update of a session the order moved on past, or one older than an update applied
                 # while the webhook was away (a redrive): acknowledged, the next step runs
                 logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})

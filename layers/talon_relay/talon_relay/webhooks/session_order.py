@@ -5,10 +5,10 @@ the API's queued changes of that session; its place there is a place like theirs
 are: when it leaves its queue (dead-lettered by the relay, or on a receive that may be its last) its
 session's ordering record gets a hole at the place it carries (`relayOrder`), for the session its FIFO group
 names, and updates applied while it is away record their places; when it is back, each of its steps that
-replaces the session's state (a `last_write_wins` operation of its receiver's shared queue: the session
-updates, its close or cancel) is compared with them, through one guard per session record, read once. An
-older step is acknowledged as superseded; its other steps (the purchase's v3 event, a profile's update,
-whose places are another queue's) run.
+changes the open session's content (a cart or codes update: a `last_write_wins` operation of its receiver's
+shared queue whose body sets no state) is compared with them, through one guard per session record, read
+once. An older step is acknowledged as superseded; its other steps run (their places are another queue's,
+or they are the state machine's: `_stays_open`).
 
 Not guarded, and never marked: a webhook planned on the relay's record of its order (a refund, an edit:
 `order.recall`). Its steps are the merchant's change applied to the order as it is now, not an older state
@@ -29,6 +29,7 @@ from talon_relay.errors import InvalidRequest
 from talon_relay.operations import OPERATIONS, Operation
 from talon_relay.webhooks import mappings
 from talon_relay.webhooks.envelope import QueuedWebhook
+from talon_relay.webhooks.mapping_model import Step as MappedStep
 from talon_relay.webhooks.mapping_model import TopicMapping
 
 if TYPE_CHECKING:
@@ -36,22 +37,38 @@ if TYPE_CHECKING:
     from talon_relay.core.request import Request
 
 
-def guarded(operation: Operation, mapping: TopicMapping) -> bool:
-    """Whether a receiver's webhook of `mapping` keeps its session's order: one not planned on the order's
-    record, with a step that replaces a session's state on the receiver's shared queue."""
-    if operation.shared_queue is None or (mapping.order is not None and mapping.order.recall is not None):
-        return False
-    return any(_replaces(operation, OPERATIONS[step.operation]) for step in mapping.steps)
+def guarded(receiver: Operation, mapping: TopicMapping) -> frozenset[str]:
+    """The numbers of a receiver's webhook's steps that keep their session's order (none: the webhook is
+    neither marked nor compared): those that change an open session's content (cart, codes) on the
+    receiver's shared queue, in a webhook not planned on the order's record."""
+    if receiver.shared_queue is None or (mapping.order is not None and mapping.order.recall is not None):
+        return frozenset()
+    return frozenset(
+        str(number)
+        for number, step in enumerate(mapping.steps, 1)
+        if _replaces(receiver, OPERATIONS[step.operation]) and _stays_open(step)
+    )
 
 
 def _replaces(receiver: Operation, step: Operation) -> bool:
     return step.last_write_wins and receiver.shared_queue is not None and step.shared_queue == receiver.shared_queue
 
 
+def _stays_open(step: MappedStep) -> bool:
+    """Whether a step's body visibly sets no state (v1's own, v2's `customerSession`'s). A step that moves
+    the session (a close, a cancel) is left to the state machine (core/lifecycle.py): applied late, it
+    brings the session where the changes in order would have (a cart update after it would have been
+    refused as late), and one the session moved on past is refused; superseded, it would leave the
+    session open while the webhook's other steps (the purchase) ran."""
+    body = step.body
+    session = body.get("customerSession", body) if isinstance(body, dict) else None
+    return isinstance(session, dict) and "state" not in session
+
+
 @dataclass
 class _Session:
-    """One session record's guard for a webhook: made at its first step, then whether it was superseded,
-    and whether its place was recorded (once: the webhook's steps share its place)."""
+    """One session record's guard for a webhook: made at its first guarded step, then whether it was
+    superseded, and whether its place was recorded (once: the webhook's steps share its place)."""
 
     check: ordering.Guard | None
     superseded: bool
@@ -61,11 +78,11 @@ class _Session:
 @dataclass
 class Steps:
     """One queued webhook's steps in their sessions' order: a guard per session record, read (or marked, on
-    a last receive) at its first step that replaces the session's state, recorded after that step applied."""
+    a last receive) at its first guarded step, recorded after that step applied."""
 
     container: Container
-    receiver: Operation
     record: Mapping[str, Any] | None
+    numbers: frozenset[str] = frozenset()
     sessions: dict[tuple[str, str | None], _Session] = field(default_factory=dict)
 
     @classmethod
@@ -73,15 +90,17 @@ class Steps:
         cls, container: Container, receiver: Operation, mapping: TopicMapping, record: Mapping[str, Any] | None
     ) -> Steps:
         """`record`: the webhook's SQS record (None: nothing is guarded)."""
-        if record is not None and guarded(receiver, mapping):
+        numbers = guarded(receiver, mapping) if record is not None else frozenset()
+        if numbers and record is not None:
             ordering.position_of(record)  # a place that cannot be trusted: a dead letter before any step is sent
-            return cls(container, receiver, record)
-        return cls(container, receiver, None)
+            return cls(container, record, numbers)
+        return cls(container, None)
 
-    def applied(self, request: Request, call: Callable[[], bool]) -> bool:
-        """`call` a step unless it replaces its session's state and a newer update of the session was applied
-        while this webhook was away (then: False, acknowledged as superseded). Else `call`'s answer."""
-        if self.record is None or not _replaces(self.receiver, request.operation):
+    def applied(self, step: str, request: Request, call: Callable[[], bool]) -> bool:
+        """`call` step `step` (its label: `2`, `2.1`, `refund-7#1`) unless it is guarded and a newer update of
+        its session was applied while this webhook was away (then: False, acknowledged as superseded).
+        Else `call`'s answer."""
+        if self.record is None or step.rpartition("#")[2].partition(".")[0] not in self.numbers:
             return call()
         key = (request.application, request.group_id)
         if key not in self.sessions:
