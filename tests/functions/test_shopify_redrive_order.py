@@ -23,10 +23,11 @@ from werkzeug import Request, Response
 
 from local.redrive import redrive
 from talon_relay.operations import OPERATION_ATTRIBUTE
+from tests.functions.test_applications import TwoApps, two, us_server
 from tests.functions.test_shopify_webhook import FOLDER, Handler, Shop, payload, shop
 from tests.support import ROOT, FakeClock, LogCapture, integration_state_v2, reset_handlers
 
-__all__ = ["shop"]  # the fixture, shared with the function's tests
+__all__ = ["shop", "two", "us_server"]  # the fixtures, shared with the function's and the applications' tests
 
 CART = payload("carts/update")
 SESSION = CART["token"]
@@ -180,6 +181,63 @@ def test_a_cart_update_redriven_after_an_api_queued_update_of_its_session_is_sup
 
     # Then it is superseded by the API's newer update of the session (one order across both)
     assert talon.quantities() == [5]
+    assert superseded_steps(logs) == [("carts/update", "updateCustomerSessionV2")]
+    assert ordering_holes(outage) == []
+
+
+def test_an_api_queued_update_redriven_after_a_newer_cart_webhook_is_superseded(
+    outage: Sessions, talon: TalonOne, logs: LogCapture, sqs_clock: FakeClock
+) -> None:
+    # Given an API caller's queued update of the cart's session dead-lettered while Talon.One was down
+    talon.down = True
+    queued = {"customerSessionId": SESSION, "body": {"customerSession": {"cartItems": [{"sku": "X", "quantity": 1}]}}}
+    outage.stack.sqs.send_message(
+        QueueUrl=outage.queue_url,
+        MessageBody=json.dumps(queued),
+        MessageGroupId=SESSION,
+        MessageDeduplicationId="api-1",
+        MessageAttributes={OPERATION_ATTRIBUTE: {"DataType": "String", "StringValue": "updateCustomerSessionV2"}},
+    )
+    outage.consume()
+    assert outage.consume() == {"batchItemFailures": []}  # its last receive: dead-lettered
+    talon.down = False
+    # And Shopify's newer carts/update of the session applied while it is away (it records its place)
+    outage.post("carts/update", cart(3), webhook_id="wh-cart-3")
+    assert outage.consume() == {"batchItemFailures": []}
+
+    # When the API's update is redriven and delivered
+    assert redriven(outage, sqs_clock) == {"batchItemFailures": []}
+
+    # Then it is superseded by the webhook's newer cart
+    assert talon.quantities() == [3]
+    assert [r["message"] for r in logs.records() if r["message"].startswith("superseded")] == [
+        "superseded: a newer update of this customer was applied; acknowledged, not applied"
+    ]
+    assert ordering_holes(outage) == []
+
+
+def test_an_applications_cart_update_marks_and_is_compared_with_its_own_sessions_record(
+    outage: Sessions, two: TwoApps, us_server: HTTPServer, logs: LogCapture, sqs_clock: FakeClock
+) -> None:
+    # Given two applications on one shop, by currency: a USD cart is application `us`'s (group `us/<cart token>`)
+    talon = TalonOne(us_server)
+
+    def usd(quantity: int) -> dict[str, Any]:
+        return {**cart(quantity), "currency": "USD"}
+
+    # And its carts/update dead-lettered while us's Talon.One was down: the mark is on us's record of the session
+    dead_lettered_while_down(outage, talon, "carts/update", usd(1), "wh-cart-1")
+    items = boto3.client("dynamodb").scan(TableName=outage.stack.table)["Items"]
+    assert [item["id"]["S"] for item in items if item.get("holes")] == [f"ordering#sessions#@us#{SESSION}"]
+    # And a newer one applied while it is away
+    outage.post("carts/update", usd(3), webhook_id="wh-cart-3")
+    assert outage.consume() == {"batchItemFailures": []}
+
+    # When the old one is redriven and delivered
+    assert redriven(outage, sqs_clock) == {"batchItemFailures": []}
+
+    # Then it is superseded: its steps compared with the record it marked
+    assert talon.quantities() == [3]
     assert superseded_steps(logs) == [("carts/update", "updateCustomerSessionV2")]
     assert ordering_holes(outage) == []
 
