@@ -128,9 +128,10 @@ def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {**rounds[middle], "rounds_ns": overheads}
 
 
-def _warm_row(op: Op, label: str, case: dict[str, Any], *, info: str = "") -> Row:
+def _warm_row(op: Op, label: str, case: dict[str, Any], *, info: str = "", messages: int = 1) -> Row:
     """One warm row: the overhead as deployed, the DynamoDB calls apart, the target on the rest (measured with
-    DynamoDB's answers replayed, beside the measured time less the round trips', which keeps their waits)."""
+    DynamoDB's answers replayed, beside the measured time less the round trips', which keeps their waits). A
+    call that carries several `messages` shows its overhead per message too; it is judged per call."""
     handler, raw, without = case["handler_ns"], case["raw_ns"], case["handler_without_dynamodb_ns"]
     extra, rest = handler - raw, overhead_ns(case)
     dynamodb = ""
@@ -141,6 +142,8 @@ def _warm_row(op: Op, label: str, case: dict[str, Any], *, info: str = "") -> Ro
         )
         if case.get("replayed"):
             dynamodb += f", without them (answered in-process) {rest / 1e3:+,.0f} us"
+    if messages > 1:
+        dynamodb += f" ({rest / messages / 1e3:+,.0f} us per message)"
     rounds = case.get("rounds_ns") or []
     if len(rounds) > 1:  # the row is the median round's; every round's figure beside it
         dynamodb += f"; rounds {' / '.join(f'{r / 1e3:+,.0f}' for r in rounds)} us"
@@ -255,7 +258,8 @@ def measure_coalesced(setup: Setup, warmup: int, calls: int, rounds: int = WARM_
         log(f"warm overhead, round {round_ + 1}/{rounds}: sync_catalog, SQS batch of {CATALOG_BATCH} coalesced")
         result, _ = setup.run_child("warm", spec, lambda_env(setup, op, secret_arn=setup.fast_secret))
         found.append(result["cases"]["sqs_batch"])
-    return _warm_row(op, f"SQS batch of {CATALOG_BATCH} in one catalog, coalesced into 1 request", median_round(found))
+    label = f"SQS batch of {CATALOG_BATCH} in one catalog, coalesced into 1 request"
+    return _warm_row(op, label, median_round(found), messages=CATALOG_BATCH)
 
 
 def cost_rows(measured: dict[str, Any]) -> list[Row]:

@@ -88,3 +88,13 @@ def test_the_median_round_is_chosen_on_the_replayed_figure_when_there_is_one() -
     chosen = median_round(rounds)
     assert chosen["round"] == 3
     assert chosen["rounds_ns"] == [200_000, 290_000, 250_000]
+
+
+def test_a_coalesced_batch_is_judged_per_call_and_shows_its_overhead_per_message_too() -> None:
+    # Given a batch of 10 messages coalesced into one call, +950 us over one raw call with DynamoDB replayed
+    measured = case(1400, round_=1, dynamodb_us=15000, replayed_us=950)
+    # When its row is made
+    row = _warm_row(OPS["sync_catalog"], "SQS batch of 10", median_round([measured]), messages=10)
+    # Then it shows +95 us per message, and is judged on the call's +950 us
+    assert "without them (answered in-process) +950 us (+95 us per message)" in row.cells()[2]
+    assert row.cells()[-1] == "FAIL"
