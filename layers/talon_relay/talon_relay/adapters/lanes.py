@@ -34,6 +34,8 @@ from talon_relay.config.applications import DEFAULT
 from talon_relay.errors import RelayError
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+
     from talon_relay.container import Container
 
 #: A lane's calls failing in a row, for Talon.One's reasons, before its other messages of the batch wait.
@@ -183,3 +185,19 @@ def wait_with_the_head(
     for record in group:
         if record["messageId"] in skipped and queue_url:
             queues.change_visibility(container, queue_url, record["receiptHandle"], seconds)
+
+
+def processor(container: Container, fifo: bool) -> BatchProcessor:
+    """Powertools' processor of a group, made once per container and batch thread, as Powertools documents
+    it (made outside the handler; each `with` starts it afresh): it holds one batch's records while it runs,
+    so two threads never share one. Without the Lambda context (the record handler holds it): given one,
+    Powertools inspects the handler's signature on every batch."""
+
+    def make() -> BatchProcessor:
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
+
+        made = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
+        made.raise_on_entire_batch_failure = False
+        return made
+
+    return container.once(f"batch-processor:{'fifo' if fifo else 'standard'}:{threading.get_ident()}", make)

@@ -5,17 +5,18 @@ failed for a passing reason is handed back to come back after a growing delay (r
 visibility is changed, then it is reported as a batch item failure), and on its last receive (the
 queue's maxReceiveCount, MAX_RECEIVE_COUNT) it is dead-lettered by the relay with its reason instead
 of by SQS without one. Which is which is the error's own `dead_letter` (errors.py). A session or
-profile update older than one already applied is acknowledged as superseded (ordering.py). A `coalesce`
-entry's group of several (syncCatalog: one catalog) is sent first as few joined calls as its rules allow
-(coalescing.py), then each record takes its own outcome's disposition in order (one: as any record).
+profile update older than one already applied is acknowledged as superseded (ordering.py), and so is a
+session webhook's step (webhooks/session_order.py). A `coalesce` entry's group of several (syncCatalog: one
+catalog) is sent first as few joined calls as its rules allow (coalescing.py), then each record takes its
+own outcome's disposition in order (one: as any record).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from talon_relay import telemetry
@@ -31,7 +32,6 @@ from talon_relay.operations import Operation, operation_of
 from talon_relay.talon.errors import TalonOneError
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from talon_relay.container import Container
@@ -115,10 +115,10 @@ class _RecordHandler:
         if operation.webhook:
             from talon_relay.webhooks import consumer  # only webhook receivers pay for the mappings
 
-            def routed(application: str) -> None:
-                self._routed(record, application)
-
-            consumer.process(self.container, operation, record.body, context=self.context, routed=routed)
+            routed = partial(self._routed, record)
+            consumer.process(
+                self.container, operation, record.body, context=self.context, routed=routed, record=record.raw_event
+            )
             return
         if message_id in self.coalesced:
             outcome = self.outcomes[message_id]
@@ -208,7 +208,13 @@ class _RecordHandler:
     ) -> None:
         target = self.targets.get(record.message_id, self.operation)
         try:  # its customer's ordering record marked first: it is away until a redrive (ordering.py)
-            ordering.leaving(self.container, target, record.raw_event, self.applications.get(record.message_id))
+            application = self.applications.get(record.message_id)
+            if target.webhook:  # a session's webhook marks its session's record (webhooks/session_order.py)
+                from talon_relay.webhooks import session_order
+
+                session_order.leaving(self.container, target, record.raw_event, application)
+            else:
+                ordering.leaving(self.container, target, record.raw_event, application)
             queues.dead_letter(
                 self.container,
                 self.cfg.dead_letter_queue_url,
@@ -232,22 +238,6 @@ class _RecordHandler:
             )
             raise
         self._counts(record).add(telemetry.DEAD_LETTERED)
-
-
-def _processor(container: Container, fifo: bool) -> BatchProcessor:
-    """Powertools' processor of a group, made once per container and batch thread, as Powertools documents
-    it (made outside the handler; each `with` starts it afresh): it holds one batch's records while it runs,
-    so two threads never share one. Without the Lambda context (the record handler holds it): given one,
-    Powertools inspects the handler's signature on every batch."""
-
-    def make() -> BatchProcessor:
-        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
-
-        processor = SqsFifoPartialProcessor() if fifo else BatchProcessor(event_type=EventType.SQS)
-        processor.raise_on_entire_batch_failure = False
-        return processor
-
-    return container.once(f"batch-processor:{'fifo' if fifo else 'standard'}:{threading.get_ident()}", make)
 
 
 def handle(container: Container, operation: Operation, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -277,7 +267,7 @@ def handle(container: Container, operation: Operation, event: dict[str, Any], co
                     time_left=lambda: lanes.remaining(lane_context) >= RECORD_RESERVE_SECONDS,
                 )
             )
-        processor = _processor(container, fifo)
+        processor = lanes.processor(container, fifo)
         with processor(group, handler):  # process_partial_response's own steps, without its event checks
             processor.process()
         failed = [str(item["itemIdentifier"]) for item in processor.response().get("batchItemFailures", [])]

@@ -1,7 +1,8 @@
 """Order that survives redrive: a queued update older than one already applied is never applied over it.
 
 For the operations whose request replaces what the one before left for the same customer (the table's
-`last_write_wins`: session and profile updates) on their FIFO queues. SQS keeps a customer's messages
+`last_write_wins`: session and profile updates) on their FIFO queues. A session's cart and codes webhooks
+on the sessions queue keep the same order, step by step (webhooks/session_order.py). SQS keeps a customer's messages
 in order while they are on the queue; what it cannot keep in order is a message that left it (dead-
 lettered after an outage longer than the horizon, or for a fault fixed later) and comes back by redrive
 after newer updates of the same customer were applied. That message is acknowledged and logged as

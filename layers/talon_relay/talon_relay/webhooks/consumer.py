@@ -20,7 +20,7 @@ syncs, a deleteCustomerData waits for the off-peak erasure schedule.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, KeyReused, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
-from talon_relay.webhooks import mappings, metrics
+from talon_relay.webhooks import mappings, metrics, session_order
 from talon_relay.webhooks.envelope import QueuedWebhook
 from talon_relay.webhooks.errors import StepFailed
 from talon_relay.webhooks.mapping_model import TopicMapping
@@ -90,9 +90,11 @@ def process(
     *,
     context: Any,
     routed: Callable[[str], None] | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> int:
     """Map and apply one queued webhook; returns how many operations it became. `routed` hears each
     application it reaches, once known and before any is called (the adapter measures its queue age).
+    `record`: its SQS record, whose place its session steps keep (session_order.py).
 
     Raises a RelayError whose `dead_letter` says what the adapter does with the message.
     """
@@ -121,6 +123,7 @@ def process(
     if order is not None and message.dedup_key in (order.get(APPLIED) or []):
         return _repeated(operation, message, logged)
     planned = _for_applications(container, mappings.plan(mapping, payload, order), message.shop_domain, payload, order)
+    steps = session_order.Steps.of(container, operation, mapping, record)
     if routed is not None:
         for application in sorted({request.application for _, request in planned}):
             routed(application)
@@ -135,8 +138,9 @@ def process(
                 logger.info("queued on its operation's queue", extra={**logged, "step": step, "target": target})
                 continue
             call = partial(_execute, container, request, message, key, context)
-            if not lifecycle.applied(container, request, call):
-                # a late cart update of a session the order moved on past: acknowledged, the next step runs
+            if not steps.applied(step, request, partial(lifecycle.applied, container, request, call)):
+                # a late cart update of a session the order moved on past, or one older than an update applied
+                # while the webhook was away (a redrive): acknowledged, the next step runs
                 logger.info("step superseded", extra={**logged, "step": step, "target": request.operation.name})
         except KeyReused as exc:
             if order is None:
