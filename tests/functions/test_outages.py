@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -430,6 +431,22 @@ class Crash(BaseException):
     """The function's process dying mid-call (a timeout, out of memory): nothing of the relay's runs after."""
 
 
+def crash_on_first_update(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """The function dies (an exception no disposition catches) each time it calls Talon.One for session s-1's
+    first update (total 1); the others go through. Returns the fix (the crash gone)."""
+    from talon_relay.core import service
+
+    execute = service.execute
+
+    def crashing(container: Any, request: Any, **kwargs: Any) -> Any:
+        if request.body["total"] == 1:
+            raise Crash
+        return execute(container, request, **kwargs)
+
+    monkeypatch.setattr(service, "execute", crashing)
+    return lambda: monkeypatch.setattr(service, "execute", execute)
+
+
 def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven_after_a_newer_one(
     stack: Stack,
     httpserver: HTTPServer,
@@ -443,16 +460,7 @@ def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven
     # told so), and the function crashing on session s-1's first update every time it calls Talon.One
     queue, dlq = fifo_queues(stack, monkeypatch, max_receive_count=2)
     talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
-    from talon_relay.core import service
-
-    execute = service.execute
-
-    def crashing(container: Any, request: Any, **kwargs: Any) -> Any:
-        if request.body["total"] == 1:
-            raise Crash
-        return execute(container, request, **kwargs)
-
-    monkeypatch.setattr(service, "execute", crashing)
+    fix = crash_on_first_update(monkeypatch)
     send_fifo(stack, queue, session_message(1))
     # When it crashes on both its receives (the invocation dies: nothing settled, back after the visibility timeout)
     marked = []
@@ -469,7 +477,7 @@ def test_an_update_sqs_moved_by_itself_after_crashes_is_superseded_when_redriven
     assert talon.applied == [2]
     assert len(stack.sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0).get("Messages", [])) == 1
     # When the crash is fixed and `make redrive` moves it back (a second later on SQS's clock)
-    monkeypatch.setattr(service, "execute", execute)
+    fix()
     sqs_clock.advance(1)
     assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
     # Then it is superseded, not applied over the newer update, and its hole is out
@@ -509,16 +517,7 @@ def test_an_update_a_fifo_dlq_took_with_a_new_timestamp_is_still_superseded_by_o
     queue, dlq = fifo_queues(stack, monkeypatch)
     use(monkeypatch, QUEUE_URL=queue, DEAD_LETTER_QUEUE_URL=dlq, MAX_RECEIVE_COUNT="2")
     talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
-    from talon_relay.core import service
-
-    execute = service.execute
-
-    def crashing(container: Any, request: Any, **kwargs: Any) -> Any:
-        if request.body["total"] == 1:
-            raise Crash
-        return execute(container, request, **kwargs)
-
-    monkeypatch.setattr(service, "execute", crashing)
+    fix = crash_on_first_update(monkeypatch)
     send_fifo(stack, queue, session_message(1))
     for _receive in (1, 2):
         with pytest.raises(Crash):
@@ -536,7 +535,7 @@ def test_an_update_a_fifo_dlq_took_with_a_new_timestamp_is_still_superseded_by_o
     talon.deliver()
     assert talon.applied == [2]
     # When the crash is fixed and `make redrive` moves it back
-    monkeypatch.setattr(service, "execute", execute)
+    fix()
     sqs_clock.advance(1)
     assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
     # Then it is superseded, not applied over the newer update, and its hole is out
