@@ -427,6 +427,39 @@ def test_an_update_in_order_writes_twice_and_one_dead_lettered_marks_its_custome
     superseded_and_back_to_two_writes(stack, talon, logs, queue)
 
 
+def test_a_close_redriven_after_a_newer_update_is_applied_late_not_superseded(
+    stack: Stack,
+    httpserver: HTTPServer,
+    load_handler: Any,
+    fifo: tuple[str, str],
+    logs: LogCapture,
+    sqs_clock: FakeClock,
+    dynamodb_calls: Any,
+) -> None:
+    # Given Talon.One refusing session s-1's close (a fault fixed later), which is dead-lettered
+    queue, dlq = fifo
+    talon = Deliveries(stack, httpserver, load_handler("update_customer_session"), queue, dynamodb_calls)
+    talon.refused = {1}
+    close = json.dumps({"customerSessionId": "s-1", "body": {"profileId": "p-1", "total": 1, "state": "closed"}})
+    send_fifo(stack, queue, close)
+    talon.deliver()
+    # And a cart update sent after it applied while it is away
+    send_fifo(stack, queue, session_message(2))
+    talon.deliver()
+    assert talon.applied == [2]
+    # When the fault is fixed and the close redriven
+    talon.refused = set()
+    sqs_clock.advance(1)
+    assert redrive(stack.sqs, dlq_url=dlq, queue_url=queue, wait_seconds=0, now=sqs_clock()).moved == 1
+    talon.deliver()
+    # Then the close is applied, late, not superseded: the session ends closed, as in order (the update sent
+    # after it would have been refused as late), not left open with the order never closed in Talon.One
+    assert talon.applied == [2, 1]
+    assert not [r for r in logs.records() if r["message"].startswith("superseded")]
+    # And its hole is out; the newer place stays the record's (its own, older, is not recorded over it)
+    assert holes(stack) == []
+
+
 class Crash(BaseException):
     """The function's process dying mid-call (a timeout, out of memory): nothing of the relay's runs after."""
 

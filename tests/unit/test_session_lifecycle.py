@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from talon_relay.core import lifecycle, messages
+from talon_relay.core.request import parse_request
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import OPERATIONS, operation_of
 from talon_relay.talon.errors import TalonOneError
@@ -145,3 +146,27 @@ def test_a_queue_of_its_own_ignores_the_attribute() -> None:
     assert messages.operation_attribute(OPERATIONS["returnCartItems"]) == {
         "relayOperation": {"DataType": "String", "StringValue": "returnCartItems"}
     }
+
+
+@pytest.mark.parametrize(
+    ("function", "body", "moves_on"),
+    [
+        ("update_customer_session", {"profileId": "p-1", "state": "closed"}, True),
+        ("update_customer_session", {"profileId": "p-1", "state": "cancelled"}, True),
+        ("update_customer_session", {"profileId": "p-1", "state": "open"}, False),
+        ("update_customer_session", {"profileId": "p-1"}, False),
+        ("update_customer_session_v2", {"customerSession": {"profileId": "p-1", "state": "closed"}}, True),
+        ("update_customer_session_v2", {"customerSession": {"profileId": "p-1", "state": "open"}}, False),
+        ("update_customer_session_v2", {"customerSession": {"profileId": "p-1"}, "responseContent": []}, False),
+        ("update_customer_profile_v2", {"attributes": {"state": "closed"}}, False),
+    ],
+)
+def test_a_close_or_a_cancel_moves_a_session_on_and_nothing_else_does(
+    function: str, body: dict[str, Any], moves_on: bool
+) -> None:
+    # Given a queued request of a session (or another) operation
+    (operation,) = [op for op in OPERATIONS.values() if op.function == function]
+    params = {name: "x-1" for name in operation.path_params}
+    request = parse_request(operation, params, body)
+    # Then only an update asking for a state past open moves the session on (never superseded: core/ordering.py)
+    assert lifecycle.moves_on(request) is moves_on

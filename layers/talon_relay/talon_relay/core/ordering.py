@@ -2,11 +2,10 @@
 
 For the operations whose request replaces what the one before left for the same customer (the table's
 `last_write_wins`: session and profile updates) on their FIFO queues. A session's cart and codes webhooks
-on the sessions queue keep the same order, step by step (webhooks/session_order.py). SQS keeps a customer's messages
-in order while they are on the queue; what it cannot keep in order is a message that left it (dead-
-lettered after an outage longer than the horizon, or for a fault fixed later) and comes back by redrive
-after newer updates of the same customer were applied. That message is acknowledged and logged as
-`superseded`, never applied, so a redrive brings Talon.One to the latest state, not an old one.
+on the sessions queue keep the same order, step by step (webhooks/session_order.py). SQS keeps a customer's
+messages in order while they are on the queue, not one that left it (dead-lettered after an outage longer
+than the horizon, or for a fault fixed later) and comes back by redrive after newer updates of the same
+customer were applied: it is acknowledged and logged as `superseded`, never applied over them.
 
 A message's position is where it stood when it was first sent: (SentTimestamp in ms, SequenceNumber),
 SequenceNumber growing within a message group. A redriven copy is a new message (new id, new
@@ -27,10 +26,10 @@ written: a queued update costs the idempotency record's two writes. With holes, 
 records its place in the same record (only ever forward, with a condition), and a message that is back
 (its place is a hole; for a place `make redrive` gave, the hole of that millisecond, else the earliest one
 before it) takes its hole out once applied or superseded. A message whose place is older than the recorded
-one is superseded. So every update applied while a message is away is recorded, and that message is
-compared with them when it is back. A FIFO group's messages are processed one at a time (read, call,
-write never interleave with another of the customer's). A hole never come back to expires after
-ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
+one is superseded, unless it closes or cancels its session (`lifecycle.moves_on`: applied late, as the state
+machine allows). So every update applied while a message is away is recorded, and that message is compared
+with them when it is back. A FIFO group's messages are processed one at a time. A hole never come back to
+expires after ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from talon_relay import telemetry
 from talon_relay.aws.store import Store, store
 from talon_relay.config.applications import DEFAULT
-from talon_relay.core import messages
+from talon_relay.core import lifecycle, messages
 from talon_relay.core.input_limits import printable
 from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest
@@ -160,15 +159,16 @@ class Guard:
     #: the place the message carried (`position`: its hole's place, when that stands for it: `stand_in`)
     given: Position | None = None
 
-    def superseded(self) -> bool:
-        """Whether a newer update of this customer was applied already (then: acknowledged, not applied)."""
+    def superseded(self, *, final: bool = False) -> bool:
+        """Whether a newer update of this customer was applied already (then: acknowledged, not applied); never
+        for a `final` one (a close, a cancel), which is applied, its place recorded only if it is the newest."""
         if self.last_receive:
             hole, expires = f"{self.position.wire()}@{self._expires()}", self._expires()
             self.applied_at, self.holes = self.store.mark_hole(self.item_id, hole, expires=expires)
         else:
             self.applied_at, self.holes = self.store.ordering_record(self.item_id)
         self.given, self.position = self.position, stand_in(self.holes, self.position)
-        if not self.applied_at or self.applied_at <= self.position.sortable():
+        if final or not self.applied_at or self.applied_at <= self.position.sortable():
             return False
         self._settle(applied=False)
         self.container.counts.add(telemetry.SUPERSEDED)
@@ -292,7 +292,7 @@ def in_order(
     acknowledged as superseded); its place recorded after, while its customer's record has holes. True
     when it was applied."""
     check = guard(container, operation, request, record)
-    if check is not None and check.superseded():
+    if check is not None and check.superseded(final=lifecycle.moves_on(request)):
         return False
     apply()
     if check is not None:
