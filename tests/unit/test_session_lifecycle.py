@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from talon_relay.core import lifecycle, messages
+from talon_relay.core import lifecycle, messages, ordering
 from talon_relay.core.request import parse_request
 from talon_relay.errors import InvalidRequest
 from talon_relay.operations import OPERATIONS, operation_of
@@ -169,4 +169,4 @@ def test_a_close_or_a_cancel_moves_a_session_on_and_nothing_else_does(
     params = {name: "x-1" for name in operation.path_params}
     request = parse_request(operation, params, body)
     # Then only an update asking for a state past open moves the session on (never superseded: core/ordering.py)
-    assert lifecycle.moves_on(request) is moves_on
+    assert ordering.moves_on(request) is moves_on

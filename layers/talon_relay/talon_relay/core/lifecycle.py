@@ -106,16 +106,6 @@ def is_late(operation: str, move: Move) -> bool:
     return operation in UPDATES and move.new == "open" and move.current in AFTER_THE_ORDER
 
 
-def moves_on(request: Request) -> bool:
-    """Whether a session update asks for a state past `open` (a close, a cancel). Such a move is never
-    superseded by a newer update (core/ordering.py): applied late it brings the session where the updates in
-    order would have (the newer one, sent after it, would have been refused as late); superseded, it would
-    leave the order open, never closed or cancelled in Talon.One."""
-    body = request.body if request.operation.name in UPDATES else None
-    session = body.get("customerSession", body) if isinstance(body, dict) else None
-    return isinstance(session, dict) and session.get("state") in AFTER_THE_ORDER
-
-
 def applied(container: Container, request: Request, call: Callable[[], object]) -> bool:
     """Run a queued session change; False when it came too late (acknowledged as superseded). A refused
     transition otherwise raises TransitionRefused (a dead letter naming the move)."""

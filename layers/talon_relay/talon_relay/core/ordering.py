@@ -1,34 +1,27 @@
 """Order that survives redrive: a queued update older than one already applied is never applied over it.
 
-For the operations whose request replaces what the one before left for the same customer (the table's
-`last_write_wins`: session and profile updates) on their FIFO queues. A session's cart and codes webhooks
-on the sessions queue keep the same order, step by step (webhooks/session_order.py). SQS keeps a customer's
-messages in order while they are on the queue, not one that left it (dead-lettered after an outage longer
-than the horizon, or for a fault fixed later) and comes back by redrive after newer updates of the same
-customer were applied: it is acknowledged and logged as `superseded`, never applied over them.
+For the operations whose request replaces what the one before left for the same customer (`last_write_wins`:
+session and profile updates) on their FIFO queues; a session's cart and codes webhooks on the sessions queue
+keep the same order (webhooks/session_order.py). SQS keeps a customer's messages in order while they are on
+the queue, not one that left it (dead-lettered after an outage longer than the horizon, or for a fault fixed
+later) and comes back by redrive after newer updates of the customer were applied: that one is acknowledged
+and logged as `superseded`, never applied over them; unless it closes or cancels its session (`moves_on`).
 
-A message's position is where it stood when it was first sent: (SentTimestamp in ms, SequenceNumber),
-SequenceNumber growing within a message group. A redriven copy is a new message (new id, new
-timestamp, new sequence number), so the position must travel with it: the relay puts it on every
-message it dead-letters as the message attribute `relayOrder` (kept by `make redrive` and by SQS's own
-DLQ redrive), and a message that carries one keeps that position. A message SQS moved to the DLQ by
-itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
+A message's position is where it stood when first sent: (SentTimestamp in ms, SequenceNumber). A redriven
+copy is a new message, so the position travels with it: the relay puts it on every message it dead-letters
+as the attribute `relayOrder` (kept by `make redrive` and SQS's own DLQ redrive). A message SQS moved to the
+DLQ by itself (its function crashed or timed out on every receive) gets one from `make redrive` (its
 SentTimestamp in the DLQ, which a FIFO DLQ resets to the move's), and stands where its hole says (below).
 
-Each customer's ordering record is in the relay's table (`aws.store`) under
-`ordering#<operation>#<customer>` (on a shared queue, `ordering#<queue>#<customer>`: one place per session
-across updateCustomerSession v1 and v2). It is written only while it is needed: while a message of that
-customer is away from its queue, or may be. Before the relay dead-letters a guarded message, and on a
-receive that may be its last (ApproximateReceiveCount >= MAX_RECEIVE_COUNT: a crash or a timeout now and
-SQS moves it to the DLQ by itself), the record gets a hole: the message's place (`<place>@<expiry>`).
-Each guarded message reads the record (one consistent read). Without holes (the normal case) nothing is
-written: a queued update costs the idempotency record's two writes. With holes, an applied message
-records its place in the same record (only ever forward, with a condition), and a message that is back
-(its place is a hole; for a place `make redrive` gave, the hole of that millisecond, else the earliest one
-before it) takes its hole out once applied or superseded. A message whose place is older than the recorded
-one is superseded, unless it closes or cancels its session (`lifecycle.moves_on`: applied late, as the state
-machine allows). So every update applied while a message is away is recorded, and that message is compared
-with them when it is back. A FIFO group's messages are processed one at a time. A hole never come back to
+Each customer's ordering record is in the relay's table (`aws.store`) under `ordering#<operation>#<customer>`
+(on a shared queue `ordering#<queue>#<customer>`: one place per session across v1 and v2). It is written
+only while a message of that customer is away from its queue, or may be: before the relay dead-letters a
+guarded message, and on a receive that may be its last (ApproximateReceiveCount >= MAX_RECEIVE_COUNT), the
+record gets a hole, the message's place (`<place>@<expiry>`). Each guarded message reads the record (one
+consistent read); without holes (the normal case) nothing is written. With holes, an applied message records
+its place (only ever forward, with a condition), and a message that is back (its place is a hole; for a
+place `make redrive` gave, the hole of that millisecond, else the earliest one before it) takes its hole out
+once applied or superseded. A FIFO group's messages are processed one at a time. A hole never come back to
 expires after ORDERING_EXPIRY_SECONDS. With maxReceiveCount 1 each receive is a last one (4 writes a message).
 """
 
@@ -285,14 +278,21 @@ def _customer(operation: Operation, body: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def moves_on(request: Request) -> bool:
+    """Whether a session update asks for a state past `open` (a close, a cancel): never superseded (the order
+    would never close in Talon.One), applied late as the state machine allows. Read here: one pass (test_path)."""
+    body = request.body if request.operation.name in lifecycle.UPDATES else None
+    session = body.get("customerSession", body) if isinstance(body, dict) else None
+    return isinstance(session, dict) and session.get("state") in lifecycle.AFTER_THE_ORDER
+
+
 def in_order(
     container: Container, operation: Operation, request: Request, record: Mapping[str, Any], apply: Callable[[], object]
 ) -> bool:
-    """`apply` a queued request unless a newer update of its customer was applied already (then it is
-    acknowledged as superseded); its place recorded after, while its customer's record has holes. True
-    when it was applied."""
+    """`apply` a queued request unless a newer update of its customer was applied already (acknowledged as
+    superseded); its place recorded after, while its customer's record has holes. True when applied."""
     check = guard(container, operation, request, record)
-    if check is not None and check.superseded(final=lifecycle.moves_on(request)):
+    if check is not None and check.superseded(final=moves_on(request)):
         return False
     apply()
     if check is not None:
