@@ -96,6 +96,16 @@ def no_shared_stack(shared_stack: SharedStack) -> None:
 
 
 @pytest.fixture
+def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
+    """Given the local stack as `make run` starts it: two Talon.One applications (a stack of its own)."""
+    stack = LocalStack.start(applications=True, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
 def http(stack: LocalStack) -> Iterator[Http]:
     client = Http(stack)
     yield client

@@ -5,7 +5,6 @@ goes through one journey per application."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,6 @@ import urllib3
 
 from local.demo import caller_api_key, run_demo
 from local.stack import LocalStack
-
-
-@pytest.fixture
-def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
-    stack = LocalStack.start(applications=True, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 def requests_of(admin_url: str) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ by the local event source (FIFO batches), coalesced into syncs Talon.One (the em
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -60,16 +59,6 @@ def test_a_backfilled_catalog_arrives_whole_in_syncs_of_at_most_1000_actions(sta
     assert all(len(r["body"]["actions"]) <= 1000 for r in syncs)
     assert len(syncs) <= len(bodies)
     assert queues.depth("SyncCatalogDeadLetterQueue") == 0
-
-
-@pytest.fixture
-def two_apps(no_shared_stack: None) -> Iterator[LocalStack]:
-    """Given the local stack as `make run` starts it: two Talon.One applications."""
-    stack = LocalStack.start(applications=True, function_environment={"POWERTOOLS_METRICS_DISABLED": "true"})
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 def catalog_items(admin_url: str) -> dict[str, Any]:
