@@ -15,6 +15,7 @@ A body that is not JSON, or too deep (`core.limits`), is an InvalidRequest: dead
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.aws.idempotency import run_once
@@ -43,17 +44,15 @@ def process(container: Container, operation: Operation, message: QueuedWebhook, 
     uuid = message.webhook_id
     logged = {"topic": message.topic, "webhook_id": uuid}
 
+    def once(step: str, call: Callable[[], str]) -> str | None:
+        """`call` once per X-UUID and step: Talon.One's retries, and SQS's second deliveries, do nothing again."""
+        scope, payload = f"{operation.name}.{step}", {"topic": message.topic}
+        return run_once(container, uuid, scope=scope, payload=payload, call=call, context=context)
+
     def publish() -> str:
         return bus.publish_notification(container, body, uuid=uuid, received_at=message.triggered_at)
 
-    event_id = run_once(
-        container,
-        uuid,
-        scope=f"{operation.name}.published",
-        payload={"topic": message.topic},
-        call=publish,
-        context=context,
-    )
+    event_id = once("published", publish)
     metrics.count(PUBLISHED, operation=operation.name, topic=message.topic)
     if message.topic not in KNOWN_TYPES:
         metrics.count(UNKNOWN_TYPE, operation=operation.name, topic=message.topic)
@@ -65,17 +64,7 @@ def process(container: Container, operation: Operation, message: QueuedWebhook, 
 
     # once per X-UUID as well: a balance carries no time but its arrival, so Talon.One's retry of an old one,
     # queued again after the five-minute deduplication window, would be "newer" than the balance after it
-    written = int(
-        run_once(
-            container,
-            uuid,
-            scope=f"{operation.name}.written",
-            payload={"topic": message.topic},
-            call=write_back,
-            context=context,
-        )
-        or 0
-    )
+    written = int(once("written", write_back) or 0)
     if written:
         metrics.count(WRITTEN_BACK, operation=operation.name, topic=message.topic)
         return 2
