@@ -247,6 +247,7 @@ ROLE = """\
                     dynamodb:LeadingKeys:
                       - !Sub ${AWS::StackName}-{{kebab}}.*
 {{ordering_key}}\
+{{forget_statements}}\
 {{queue_statements}}\
 {{step_queue_statement}}\
 {{event_statements}}\
@@ -292,6 +293,37 @@ SHARED_WEBHOOK_STATEMENT = """\
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource: !GetAtt {{Shared}}Queue.Arn
+"""
+
+#: That receiver applies customers/redact and shop/redact to the orders' records too: the items of the
+#: shared queue's consumer (`<its name>.order#<shop>#<order id>`, found for a shop through the ByShop index
+#: of IdempotencyTable, as the receiver's own order groups are).
+FORGET_ENVIRONMENT = """\
+          # the function whose items hold the orders' records (the {{shared_queue}} queue's consumer), which
+          # customers/redact and shop/redact delete
+          ORDER_RECORDS_OWNER: !Sub ${AWS::StackName}-{{owner_kebab}}
+"""
+
+FORGET_STATEMENTS = """\
+              - Sid: ForgetOrderRecords # customers/redact, shop/redact: the orders' records, which are items
+                # of the {{shared_queue}} queue's consumer (its own order groups: UseIdempotencyTable)
+                Effect: Allow
+                Action: dynamodb:DeleteItem
+                Resource: !GetAtt IdempotencyTable.Arn
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys:
+                      - !Sub ${AWS::StackName}-{{owner_kebab}}.order#*
+              - Sid: FindShopRecords # shop/redact: the shop's order records and order groups, by their `shop`
+                # (on an index, LeadingKeys is the index's partition key)
+                Effect: Allow
+                Action: dynamodb:Query
+                Resource: !Sub ${IdempotencyTable.Arn}/index/ByShop
+                Condition:
+                  ForAllValues:StringLike:
+                    dynamodb:LeadingKeys:
+                      - !Sub ${AWS::StackName}-{{owner_kebab}}.shop#*
+                      - !Sub ${AWS::StackName}-{{kebab}}.shop#*
 """
 
 
@@ -747,11 +779,13 @@ def _step_queue_values(op: OperationEntry, targets: list[OperationEntry]) -> dic
     }
 
 
-def _webhook_values(op: OperationEntry, targets: list[OperationEntry]) -> dict[str, str]:
+def _webhook_values(op: OperationEntry, targets: list[OperationEntry], members: list[OperationEntry]) -> dict[str, str]:
     """What differs for a webhook receiver: its platform secret, the queues of its queued steps, RelayApi
-    only."""
+    only; with a shared queue (`members`: the entries it carries), the right to forget its consumer's order
+    records."""
     if op.webhook is None:
         return {
+            "forget_statements": "",
             "webhook_environment": "",
             "key_api_event": KEY_API_EVENT,
             "read_statements": CALLER_AUTH_STATEMENTS,
@@ -762,9 +796,14 @@ def _webhook_values(op: OperationEntry, targets: list[OperationEntry]) -> dict[s
         }
     values = {"Platform": platform_id(op.webhook), **_step_queue_values(op, targets)}
     shared = {"Shared": platform_id(op.shared_queue or ""), "shared_queue": op.shared_queue or ""}
+    forget = {"forget_environment": "", "forget_statements": ""}
+    if op.shared_queue:
+        owner = {**shared, "kebab": kebab(op.function), "owner_kebab": kebab(_consumer(op, members).function)}
+        forget = {key: fill(text, owner) for key, text in _FORGET.items()}
     return {
+        "forget_statements": forget["forget_statements"],
         "webhook_environment": fill(WEBHOOK_ENVIRONMENT, values)
-        + (fill(SHARED_WEBHOOK_ENVIRONMENT, shared) if op.shared_queue else "")
+        + (fill(SHARED_WEBHOOK_ENVIRONMENT, shared) + forget["forget_environment"] if op.shared_queue else "")
         + (WRITEBACK_ENVIRONMENT if op.webhook == "talon_one" else ""),
         "key_api_event": "",
         "read_statements": fill(WEBHOOK_KEY_STATEMENT, values),
@@ -774,6 +813,23 @@ def _webhook_values(op: OperationEntry, targets: list[OperationEntry]) -> dict[s
         "event_statements": NOTIFICATION_STATEMENTS if op.webhook == "talon_one" else EFFECT_STATEMENTS,
         "writeback_statement": WRITEBACK_STATEMENT if op.webhook == "talon_one" else "",
     }
+
+
+_FORGET = {"forget_environment": FORGET_ENVIRONMENT, "forget_statements": FORGET_STATEMENTS}
+
+
+def kebab(function: str) -> str:
+    """A function folder as physical names spell it: update_customer_session_v2 -> update-customer-session-v2."""
+    return function.replace("_", "-")
+
+
+def _consumer(op: OperationEntry, members: list[OperationEntry]) -> OperationEntry:
+    """The entry that polls `op`'s shared queue (`members`: the entries that queue carries); a webhook
+    receiver that sends to it polls its own queue, not this one."""
+    found = [m for m in members if m.polls and m.webhook is None]
+    if len(found) != 1:
+        raise ValueError(f"the {op.shared_queue} queue of {op.name} needs one consumer (found {len(found)})")
+    return found[0]
 
 
 def _queue_values(op: OperationEntry, members: list[OperationEntry]) -> dict[str, str]:
@@ -814,12 +870,12 @@ def operation_resources(
         "METHOD": op.method.upper(),
         "path": op.path,
         "function": op.function,
-        "kebab": op.function.replace("_", "-"),
+        "kebab": kebab(op.function),
         "area": area or area_of(op),
         "description": _description(op),
         **_queue_values(op, members),
     }
-    values.update({key: fill(text, values) for key, text in _webhook_values(op, targets or []).items()})
+    values.update({key: fill(text, values) for key, text in _webhook_values(op, targets or [], members).items()})
     # a last-write-wins queue's consumer keeps each customer's last applied place (talon_relay/ordering.py):
     # per operation, or per shared queue (one place per session across its operations)
     orders = [m for m in members if m.last_write_wins] if values["shared_queue"] else [op] * op.last_write_wins
