@@ -524,12 +524,23 @@ def _keep_node_types(traverser: Any, node_class: type) -> None:
 
 
 def create_relay_table(dynamodb: Any, name: str) -> str:
-    """A table shaped like the template's IdempotencyTable (key `id`, on demand), for the tests and the bench
-    that make their own beside a stack's (`seed` makes the template's own)."""
+    """A table shaped like the template's IdempotencyTable (key `id`, on demand, its sparse index ByShop on
+    `shop`), for the tests and the bench that make their own beside a stack's (`seed` makes the template's
+    own)."""
     dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "shop", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "ByShop",
+                "KeySchema": [{"AttributeName": "shop", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     return name
@@ -667,6 +678,8 @@ def seed(
             "AttributeDefinitions": resolver.resolve(props["AttributeDefinitions"]),
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if "GlobalSecondaryIndexes" in props:  # IdempotencyTable's ByShop (shop/redact finds a shop's records)
+            create["GlobalSecondaryIndexes"] = resolver.resolve(props["GlobalSecondaryIndexes"])
         with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
             dynamodb.create_table(**create)
         ttl = props.get("TimeToLiveSpecification")
