@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from talon_relay.operations import Operation
 from tests.template.helpers import (
     QUEUED,
@@ -24,6 +26,8 @@ from tests.template.helpers import (
     arn_of,
     as_list,
     default,
+    function_properties,
+    kebab,
     named_function,
     of_type,
     ops,
@@ -37,6 +41,22 @@ from tests.template.helpers import (
 
 #: The item actions Powertools idempotency needs on its table, and nothing else.
 IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+#: The webhook receivers whose session webhooks go to a shared queue (today Shopify's): customers/redact and
+#: shop/redact make them delete the orders' records, items of that queue's consumer (docs/webhooks.md).
+FORGETTERS = [op for op in WEBHOOKS if op.shared_queue]
+forgetters = pytest.mark.parametrize("op", FORGETTERS, ids=lambda op: op.function)
+
+
+def consumer_of(op: Operation) -> Operation:
+    """The entry that polls `op`'s shared queue (a member that is not a webhook receiver): the function
+    whose items hold the orders' records."""
+    [consumer] = [m for m in TABLE if m.shared_queue == op.shared_queue and m.polls and m.webhook is None]
+    return consumer
+
+
+def function_name(op: Operation) -> str:
+    return f"${{AWS::StackName}}-{kebab(op)}"
+
 
 # --- permissions ----------------------------------------------------------------------------
 
@@ -105,9 +125,12 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
 
     # Then its DynamoDB rights are exactly the four item actions, on the idempotency table alone (and a
     # coalescing consumer's BatchWriteItem: its group's records written at once; aws/idempotency_batch.py)
+    # (a receiver with a shared queue has two statements more, on the orders' records: the test below)
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    assert len(dynamodb) == 1
-    [statement] = dynamodb
+    forget = [s for s in dynamodb if s.get("Sid") in {"ForgetOrderRecords", "FindShopRecords"}]
+    assert len(forget) == (2 if op in FORGETTERS else 0)
+    [statement] = [s for s in dynamodb if s not in forget]
+    assert statement.get("Sid") == "UseIdempotencyTable"
     assert statement["Effect"] == "Allow"
     batch = {"dynamodb:BatchWriteItem"} if op.coalesce and op.polls else set()
     assert sorted(as_list(statement["Action"])) == sorted(IDEMPOTENCY_ACTIONS | batch)
@@ -121,6 +144,78 @@ def test_function_uses_only_the_idempotency_table(resources: dict[str, Any], op:
     record = f"ordering#{op.shared_queue or op.name}#*"
     expected = [own, record] if op.last_write_wins and op.polls else [own]
     assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": expected}}
+
+
+def test_a_shared_queue_has_one_receiver_that_forgets_its_orders() -> None:
+    # Given the table: Shopify's receiver sends its session webhooks to the sessions queue, which
+    # updateCustomerSessionV2's function polls (the function that keeps the orders' records)
+    assert [(op.name, op.shared_queue) for op in FORGETTERS] == [("shopifyWebhook", "sessions")]
+    assert consumer_of(FORGETTERS[0]).name == "updateCustomerSessionV2"
+
+
+@forgetters
+def test_receiver_with_a_shared_queue_may_forget_the_orders_records(resources: dict[str, Any], op: Operation) -> None:
+    # Given the statements of the receiver's role, and the function whose items hold the orders' records
+    statements = {s.get("Sid"): s for s in role_statements(resources, op)}
+    owner = function_name(consumer_of(op))
+
+    # Then it may delete that function's order records (customers/redact, shop/redact), and no other item
+    # of it: DeleteItem only, on the table, for keys `<owner>.order#...`
+    assert statements["ForgetOrderRecords"] == {
+        "Sid": "ForgetOrderRecords",
+        "Effect": "Allow",
+        "Action": "dynamodb:DeleteItem",
+        "Resource": arn_of("IdempotencyTable"),
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [{"Fn::Sub": f"{owner}.order#*"}]}},
+    }
+    # And it may find a shop's records (its order records and the receiver's own order groups) through the
+    # ByShop index alone, by the index's partition key `shop` (`<owner function name>.shop#<domain>`)
+    own = function_name(op)
+    assert statements["FindShopRecords"] == {
+        "Sid": "FindShopRecords",
+        "Effect": "Allow",
+        "Action": "dynamodb:Query",
+        "Resource": {"Fn::Sub": "${IdempotencyTable.Arn}/index/ByShop"},
+        "Condition": {
+            "ForAllValues:StringLike": {
+                "dynamodb:LeadingKeys": [{"Fn::Sub": f"{owner}.shop#*"}, {"Fn::Sub": f"{own}.shop#*"}]
+            }
+        },
+    }
+
+
+@ops
+def test_only_a_receiver_with_a_shared_queue_may_touch_other_functions_items(
+    resources: dict[str, Any], op: Operation
+) -> None:
+    # Given the DynamoDB statements of the function's role, with every option on
+    dynamodb = [
+        s for s in role_statements(resources, op) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+
+    # Then it has no Query, and no key beyond its own and its order records (UseIdempotencyTable), unless it
+    # is a receiver with a shared queue (the two statements above)
+    sids = sorted(str(s.get("Sid")) for s in dynamodb)
+    if op in FORGETTERS:
+        assert sids == ["FindShopRecords", "ForgetOrderRecords", "UseIdempotencyTable"]
+    else:
+        assert sids == ["UseIdempotencyTable"]
+        assert "dynamodb:Query" not in as_list(dynamodb[0]["Action"])
+
+
+@forgetters
+def test_receiver_is_told_whose_items_hold_the_orders_records(template: dict[str, Any], op: Operation) -> None:
+    # Given the receiver's variables
+    variables = function_properties(template, op)["Environment"]["Variables"]
+
+    # Then ORDER_RECORDS_OWNER names the function that polls its shared queue (the one its role may forget)
+    assert variables["ORDER_RECORDS_OWNER"] == {"Fn::Sub": function_name(consumer_of(op))}
+    # And no other function is given one
+    others = [o for o in TABLE if o not in FORGETTERS]
+    assert all(
+        "ORDER_RECORDS_OWNER" not in function_properties(template, o).get("Environment", {}).get("Variables", {})
+        for o in others
+    )
 
 
 @ops
@@ -180,7 +275,11 @@ def test_idempotency_table_expires_its_records(resources: dict[str, Any], parame
 
     # Then it is keyed by the string `id` (Powertools' default), billed per request, encrypted
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    # (and `shop`, the key of its index ByShop: the test below)
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": "id", "AttributeType": "S"},
+        {"AttributeName": "shop", "AttributeType": "S"},
+    ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["SSESpecification"]["SSEEnabled"] is True
     # And DynamoDB removes a record once its `expiration` (Powertools' default) has passed
@@ -190,6 +289,26 @@ def test_idempotency_table_expires_its_records(resources: dict[str, Any], parame
     assert expiry["Type"] == "Number"
     assert int(expiry["MinValue"]) == 60
     assert int(expiry["Default"]) == 86400
+
+
+def test_idempotency_table_finds_a_shops_records(resources: dict[str, Any]) -> None:
+    # Given the idempotency table
+    props = resources["IdempotencyTable"]["Properties"]
+
+    # Then its one index, ByShop, is keyed by the string `shop` alone and holds the items' keys only: what
+    # shop/redact needs to find a shop's order records and order groups, then delete them by key (sparse:
+    # only those items carry `shop`)
+    assert props["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "ByShop",
+            "KeySchema": [{"AttributeName": "shop", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
+    assert {"AttributeName": "shop", "AttributeType": "S"} in props["AttributeDefinitions"]
+    # And it is billed per request like the table (an index of its own throughput would throttle apart)
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props["GlobalSecondaryIndexes"][0]
 
 
 def test_caller_authentication_is_required_by_default(parameters: dict[str, Any]) -> None:
