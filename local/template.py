@@ -98,6 +98,8 @@ class FunctionSpec:
     #: ReservedConcurrentExecutions (unresolved), None without one
     reserved_concurrency: Any = None
     schedules: list[dict[str, Any]] = field(default_factory=list)
+    #: its FunctionName (unresolved: a !Sub of the stack's name), None without one
+    function_name: Any = None
 
     @property
     def module_path(self) -> Path:
@@ -189,6 +191,7 @@ def read_stack(template: dict[str, Any] | None = None) -> StackSpec:
                 reserved_concurrency=props.get(
                     "ReservedConcurrentExecutions", globals_fn.get("ReservedConcurrentExecutions")
                 ),
+                function_name=props.get("FunctionName"),
             )
             for event in (props.get("Events") or {}).values():
                 eprops = event.get("Properties", {})

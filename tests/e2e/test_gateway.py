@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local.aws import STACK_NAME
 from local.containers import LambdaContext
 from local.gateway import cron_matches
 from local.stack import LocalStack
@@ -169,7 +170,8 @@ def test_functions_get_their_template_environment(stack: LocalStack) -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "talon-relay"
         assert env["POWERTOOLS_LOG_LEVEL"] == "WARNING"  # the LogLevel parameter the tests pass
         assert env["TALON_READ_TIMEOUT"] == "0.5"  # the tests' extra environment
-        assert env["AWS_LAMBDA_FUNCTION_NAME"] == logical_id
+        # (as Lambda names it, the template's FunctionName: the prefix of the function's own table items)
+        assert env["AWS_LAMBDA_FUNCTION_NAME"] == f"{STACK_NAME}-{entries[logical_id].function.replace('_', '-')}"
         if function.spec.schedules:
             # (the erasure function's own Timeout -> ErasureRunTimeout; its API requests keep FunctionTimeout)
             assert function.timeout == 900.0

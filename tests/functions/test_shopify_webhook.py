@@ -160,6 +160,10 @@ def shop(stack: Stack, load_handler: Callable[[str], Handler], monkeypatch: pyte
     # step's queue: tests/functions/test_product_webhooks.py has syncCatalog's)
     monkeypatch.setenv("STEP_QUEUE_URLS", json.dumps({"deleteCustomerData": erasure_url}))
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret_arn)
+    # (the orders' records are this function's own here, as its own consumer applies the session webhooks;
+    # in the template, the sessions queue's consumer keeps them: tests/e2e/test_shopify_redact.py)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "talon-relay-test-shopify-webhook")
+    monkeypatch.setenv("ORDER_RECORDS_OWNER", "talon-relay-test-shopify-webhook")
     reset_handlers()
     yield Shop(stack, load_handler(FOLDER), queue_url, queue_arn, dlq_url, erasure_url, secret_arn)
 
@@ -279,13 +283,14 @@ def test_a_signed_webhook_without_its_topic_or_id_is_a_400_naming_the_header(sho
 
 
 @pytest.mark.parametrize(
-    ("topic", "status", "metric"),
+    ("topic", "status", "metric", "mapping"),
     [
-        ("inventory_levels/update", "ignored", "WebhookTopicUnmapped"),
-        ("shop/redact", "acknowledged", "WebhookNothingToSend"),
+        ("inventory_levels/update", "ignored", "WebhookTopicUnmapped", None),
+        ("app/uninstalled", "acknowledged", "WebhookNothingToSend", {"topic": "app/uninstalled", "steps": []}),
     ],
+    ids=["no mapping", "a mapping of no step"],
 )
-def test_unmapped_topics_and_shop_redact_are_acknowledged_counted_and_logged_never_sent(
+def test_unmapped_topics_and_topics_mapped_to_nothing_are_acknowledged_counted_and_logged_never_sent(
     shop: Shop,
     httpserver: HTTPServer,
     logs: LogCapture,
@@ -293,8 +298,16 @@ def test_unmapped_topics_and_shop_redact_are_acknowledged_counted_and_logged_nev
     topic: str,
     status: str,
     metric: str,
+    mapping: dict[str, Any] | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a topic no mapping sends anything for
+    # Given a topic no mapping sends anything for: none, or an operator's of no step (and nothing to forget)
+    if mapping is not None:
+        (tmp_path / "shopify").mkdir()
+        (tmp_path / "shopify" / "app_uninstalled.json").write_text(json.dumps(mapping))
+        monkeypatch.setenv("WEBHOOK_MAPPINGS_DIR", str(tmp_path))
+
     # When Shopify posts it
     answer = shop.post(topic, {"shop_id": 60129542, "shop_domain": "acme-coffee.myshopify.com"})
 

@@ -13,7 +13,7 @@ import pytest
 
 from talon_relay.container import Container
 from talon_relay.errors import ConfigurationError, InvalidRequest
-from talon_relay.webhooks import conventions, mappings
+from talon_relay.webhooks import conventions, forgetting, mappings
 from talon_relay.webhooks.mapping_model import SCHEMA_FILE, TopicMapping, schema_text
 from tests.support import EVENTS, ROOT
 
@@ -334,11 +334,34 @@ def test_customers_redact_without_orders_to_redact_erases_the_customer_only() ->
         assert [label for label, _ in mappings.plan(shopify("customers/redact"), payload)] == ["1"]
 
 
-def test_shop_redact_sends_nothing() -> None:
-    # Given the shop/redact mapping (the relay keeps no shop data)
-    # Then it maps any payload to no request at all
-    assert shopify("shop/redact").steps == []
-    assert mappings.apply(shopify("shop/redact"), sample("shop/redact")) == []
+def test_shop_redact_sends_nothing_and_forgets_the_shops_order_records() -> None:
+    # Given the shop/redact mapping
+    mapping = shopify("shop/redact")
+
+    # Then it maps any payload to no request at all (Talon.One's application is the business's), and it
+    # forgets every order record of the shop (tests/functions/test_shopify_redact.py)
+    assert mapping.steps == []
+    assert mappings.apply(mapping, sample("shop/redact")) == []
+    assert mapping.order is not None and mapping.order.forget_shop and mapping.order.forget is None
+
+
+def test_customers_redact_forgets_the_records_of_the_orders_it_names() -> None:
+    # Given the customers/redact mapping
+    mapping = shopify("customers/redact")
+
+    # Then it forgets the orders of `orders_to_redact`, each by its id as the paid order's record is keyed
+    assert forgetting.order_ids(mapping, sample("customers/redact")) == ["5912348800105"]
+    assert forgetting.order_ids(mapping, {**sample("customers/redact"), "orders_to_redact": None}) == []
+    assert mapping.order is not None and not mapping.order.forget_shop
+
+
+def test_an_order_forget_expression_that_does_not_compile_is_refused_with_where() -> None:
+    # Given a mapping whose order.forget is no JMESPath
+    document = {**json.loads((SHOPIFY_DIR / "shop_redact.json").read_text()), "order": {"forget": "orders[?"}}
+
+    # Then the model refuses it, naming the field
+    with pytest.raises(ValueError, match="order.forget"):
+        TopicMapping.model_validate(document)
 
 
 # --- payloads that do not map ------------------------------------------------------------------------------

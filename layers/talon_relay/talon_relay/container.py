@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from talon_relay.config.applications import DEFAULT, Application, Applications, load_applications
@@ -27,6 +26,8 @@ from talon_relay.config.settings import Settings, load_settings
 from talon_relay.telemetry import Counts
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     import urllib3
 
 T = TypeVar("T")
@@ -135,7 +136,10 @@ class Container:
         return pool
 
     def batch_pool(self, workers: int) -> ThreadPoolExecutor:
-        """The thread pool that runs a batch's message groups side by side."""
+        """The thread pool that runs a batch's message groups side by side (imported here: an API request's
+        cold start has no batch, and concurrent.futures is about a millisecond of it)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         with self._lock:
             if self._batch_pool is None:
                 self._batch_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="group")

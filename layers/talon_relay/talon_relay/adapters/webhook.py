@@ -4,7 +4,7 @@ Storage-first, like `Prefer: respond-async`: nothing here calls Talon.One, so th
 answer in milliseconds. A verified webhook goes on the receiver's FIFO queue (raw body, topic, webhook
 id, shop), in the group its topic's mapping names (the customer's cart or profile), deduplicated on
 the webhook id; its SQS consumer (`talon_relay.webhooks.consumer`) maps and applies it. A topic with
-no mapping, or whose mapping sends nothing (shop/redact), is acknowledged, counted and logged.
+no mapping, or whose mapping neither sends nor forgets anything, is acknowledged, counted and logged.
 
 Unsigned, badly signed or stale: 401 with the reason, before anything is read or queued. The 200
 means "queued": a webhook that then cannot be mapped is dead-lettered with the reason (docs/webhooks.md).
@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from talon_relay.adapters.gateway import Event, error_answer, headers, json_answer, raw_body, unexpected_answer
-from talon_relay.aws import queues
-from talon_relay.aws.store import ORDER_GROUP, store
+from talon_relay.aws import order_records, queues
+from talon_relay.aws.order_records import ORDER_GROUP
+from talon_relay.aws.store import store
 from talon_relay.config.applications import DEFAULT
 from talon_relay.core import input_limits, messages
 from talon_relay.errors import InvalidRequest, RelayError, SettingsError
@@ -87,7 +88,7 @@ def _receive(container: Container, operation: Operation, event: Event) -> dict[s
     mapping = None
     if delivery.mapped:  # a platform whose topics map to operations: only mapped topics are queued
         mapping = mappings.for_topic(container, platform, delivery.topic)
-        if mapping is None or not mapping.steps:
+        if mapping is None or not (mapping.steps or (mapping.order and mapping.order.forgets)):
             name = metrics.UNMAPPED if mapping is None else metrics.NOTHING_TO_SEND
             logger.info("webhook acknowledged; nothing to send", extra={**logged, "reason": name})
             metrics.count(name, operation=operation.name, topic=delivery.topic)
@@ -153,15 +154,15 @@ def _order_group(container: Container, mapping: TopicMapping, payload: Any, shop
         return group
     if spec.recall is not None:
         order = mappings.recalled_order(mapping, payload)
-        found = (
-            None if order is None else table.get_order(table.order_id(shop, order, kind=ORDER_GROUP), now=time.time())
-        )
+        item_id = None if order is None else order_records.order_id(table.owner, shop, order, kind=ORDER_GROUP)
+        found = None if item_id is None else order_records.get(table, item_id, now=time.time())
         recorded = (found or {}).get("group")
         return recorded if isinstance(recorded, str) and recorded else group
     order = _text(spec.remember.order, payload) if spec.remember is not None else None
     if order is not None:
         expires = int(time.time()) + container.settings().order_memory_seconds
-        table.put_order(table.order_id(shop, order, kind=ORDER_GROUP), {"group": group}, expires=expires, replace=False)
+        item_id = order_records.order_id(table.owner, shop, order, kind=ORDER_GROUP)
+        order_records.put(table, item_id, {"group": group}, shop=shop, expires=expires, replace=False)
     return group
 
 

@@ -9,8 +9,11 @@ One table, one `id` key and one `expiration` TTL attribute, seven kinds of item 
 | `<function>.signature#<hex>`               | a used caller signature (`callers.access`) | the signature's window     |
 | `ordering#<operation>#<customer>`          | its holes and last place (`core.ordering`) | ORDERING_EXPIRY_SECONDS    |
 | `<function>.writeback#<shop>#<field>#<id>` | a write-back's last time (`writeback`)     | ORDERING_EXPIRY_SECONDS    |
-| `<function>.order#<shop>#<order id>`       | an order's session and lines (`webhooks`)  | ORDER_MEMORY_SECONDS       |
+| `<function>.order#<shop>#<order id>`       | an order's session and lines               | ORDER_MEMORY_SECONDS       |
 | `<function>.ordergroup#<shop>#<order id>`  | an order's FIFO group (a webhook receiver) | ORDER_MEMORY_SECONDS       |
+
+The two order items (`aws.order_records`) also carry `shop`, the key of the table's one index (ByShop),
+where shop/redact finds a shop's records.
 
 `<function>` is the function's name (AWS_LAMBDA_FUNCTION_NAME), as Powertools prefixes its records, so
 each function's role reaches only its own items (`dynamodb:LeadingKeys` in the template); a signature
@@ -30,7 +33,6 @@ more (`@@...`), so no id of one application's customer is ever another applicati
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +47,6 @@ ANSWER = "answer#"
 SIGNATURE = "signature#"
 ORDERING = "ordering#"
 WRITEBACK = "writeback#"
-ORDER = "order#"
-#: an order's FIFO group on the sessions queue, kept by the receiver that queued its paid webhook
-ORDER_GROUP = "ordergroup#"
 #: Bytes of a customer key kept as it is in an ordering id; a longer one is hashed.
 MAX_KEY_BYTES = 512
 
@@ -134,43 +133,6 @@ class Store:
         if len(customer.encode()) > MAX_KEY_BYTES:
             name = "sha256:" + hashlib.sha256(customer.encode()).hexdigest()
         return f"{self.owner}.{WRITEBACK}{shop}#{field}#{name}"
-
-    # --- an order's record (webhooks: written when it is paid, read by its refunds and edits) ---------
-
-    def order_id(self, shop: str | None, order: str, *, kind: str = ORDER) -> str:
-        """An order's record (`kind` ORDER) or its group (ORDER_GROUP), under the function's own prefix."""
-        name = f"{shop or '-'}#{order}"
-        if len(name.encode()) > MAX_KEY_BYTES:
-            name = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
-        return f"{self.owner}.{kind}{name}"
-
-    def put_order(self, item_id: str, record: dict[str, Any], *, expires: int, replace: bool) -> None:
-        """One write. Not `replace`: only when there is no record yet (a paid order's replay, or its
-        orders/create after orders/paid, never takes an edit's record back to the order as first paid)."""
-        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(id)"}
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={"id": {"S": item_id}, "record": {"S": json.dumps(record)}, "expiration": {"N": str(expires)}},
-                **condition,
-            )
-        except Exception as exc:  # botocore's errors: the message is retried; its steps replay from their records
-            if type(exc).__name__ == "ConditionalCheckFailedException":
-                return  # the order has its record already
-            raise StoreUnavailable(f"order record not written: {type(exc).__name__}") from exc
-
-    def get_order(self, item_id: str, *, now: float) -> dict[str, Any] | None:
-        """The order's record (None: none, or past its time and not yet removed by DynamoDB)."""
-        try:
-            item = self.client.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True).get(
-                "Item"
-            )
-        except Exception as exc:
-            raise StoreUnavailable(f"order record unavailable: {type(exc).__name__}") from exc
-        if item is None or int(item.get("expiration", {}).get("N", "0")) < now:
-            return None
-        record: dict[str, Any] = json.loads(item["record"]["S"])
-        return record
 
     @staticmethod
     def idempotency_scope(operation: str, application: str = DEFAULT) -> str:

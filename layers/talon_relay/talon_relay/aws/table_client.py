@@ -110,7 +110,7 @@ def _sign(keyed: Any, text: str) -> str:
 
 
 class TableClient:
-    """put_item, get_item, update_item, delete_item, transact_write_items and batch_write_item as boto3's
+    """put_item, get_item, update_item, delete_item, query, transact_write_items and batch_write_item as boto3's
     low-level client takes them."""
 
     def __init__(self, container: Container, *, url: str, region: str, key_id: str, secret: str, token: str | None):
@@ -226,6 +226,9 @@ class TableClient:
 
     def delete_item(self, **params: Any) -> dict[str, Any]:
         return self.call("DeleteItem", params)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self.call("Query", params)
 
     def transact_write_items(self, **params: Any) -> dict[str, Any]:
         """Up to 100 writes, all or none (a TransactionCanceledException's CancellationReasons say why)."""

@@ -68,6 +68,9 @@ class Settings:
     #: A webhook receiver's shared queue (the sessions queue): where its webhooks that change a session go,
     #: to keep one order with the API's queued changes of the same session (docs/lifecycle.md).
     shared_queue_url: str | None = key("SHARED_QUEUE_URL", schema=cs.str_schema(), default=None)
+    #: A webhook receiver's: the function whose items hold the orders' records (the shared queue's consumer,
+    #: which applies the orders' webhooks), deleted by customers/redact and shop/redact.
+    order_records_owner: str | None = key("ORDER_RECORDS_OWNER", schema=cs.str_schema(), default=None)
     #: Erasures a scheduled run has in flight at once (its Talon.One concurrency).
     erasure_concurrency: int = key("ERASURE_CONCURRENCY", schema=cs.int_schema(ge=1, le=100), default=10)
     #: A queued message that failed for a passing reason waits base x 2^(receives-1) seconds, at most max

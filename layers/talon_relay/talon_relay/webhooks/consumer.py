@@ -9,7 +9,8 @@ what was not: nothing reaches Talon.One twice. A step with its own `key` (a refu
 `<key>#<N>` instead, so a replay under any webhook id is the same step.
 
 A mapping that reads the relay's record of an order (a refund's, an edit's) gets it from the table
-before anything is mapped; one that keeps it (a paid order's) writes it once every step went through.
+before anything is mapped; one that keeps it (a paid order's) writes it once every step went through;
+one that forgets records (customers/redact, shop/redact) deletes them last (webhooks/forgetting.py).
 
 A step whose operation the table marks `webhook_steps_queued` is not run now: it is queued, in the
 message format of docs/api.md ("Queue message formats"), on that operation's own queue, whose consumer
@@ -25,7 +26,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from talon_relay.aws import queues
+from talon_relay.aws import order_records, queues
 from talon_relay.aws.idempotency import run_once
 from talon_relay.aws.store import Store, store
 from talon_relay.callers import applications
@@ -35,7 +36,7 @@ from talon_relay.core.request import Request
 from talon_relay.errors import InvalidRequest, KeyReused, RelayError, SettingsError
 from talon_relay.observability import logger
 from talon_relay.operations import Operation
-from talon_relay.webhooks import mappings, metrics, session_order
+from talon_relay.webhooks import forgetting, mappings, metrics, session_order
 from talon_relay.webhooks.envelope import QueuedWebhook
 from talon_relay.webhooks.errors import StepFailed
 from talon_relay.webhooks.mapping_model import TopicMapping
@@ -119,6 +120,12 @@ def process(
         metrics.count(metrics.UNMAPPED, operation=operation.name, topic=message.topic)
         return 0
     payload = message.payload()
+    forgetting.check_shop(mapping, payload, message.shop_domain)  # checked before anything is done
+    forgotten = forgetting.order_ids(mapping, payload)  # (ids that are not ids: a dead letter, nothing done)
+    if message.continuation is not None:  # its webhook's steps ran: it forgets what that one could not
+        count = forgetting.forget(container, mapping, message, forgotten, record)
+        logger.info("webhook continued: records forgotten", extra={**logged, "forgotten": count})
+        return 0
     order = _recall(container, mapping, payload, message.shop_domain)
     if order is not None and message.dedup_key in (order.get(APPLIED) or []):
         return _repeated(operation, message, logged)
@@ -152,6 +159,8 @@ def process(
         except RelayError as exc:
             raise StepFailed(step, request.operation.name, exc) from exc
     _remember(container, mapping, payload, order, message.shop_domain, planned, message.dedup_key)
+    if mapping.order is not None and mapping.order.forgets:  # the relay's own records of the orders, last
+        logged["forgotten"] = forgetting.forget(container, mapping, message, forgotten, record)
     logged["applications"] = sorted({request.application for _, request in planned})
     logged.pop("application", None)
     logger.info("webhook applied", extra={**logged, "steps": len(planned)})
@@ -173,7 +182,7 @@ def _recall(container: Container, mapping: TopicMapping, payload: Any, shop: str
     table = store(container)
     if order_id is None or table is None:
         return None
-    return table.get_order(table.order_id(shop, order_id), now=time.time())
+    return order_records.get(table, order_records.order_id(table.owner, shop, order_id), now=time.time())
 
 
 def _remember(
@@ -198,7 +207,8 @@ def _remember(
     record["application"] = apps.pop() if len(apps) == 1 else (order or {}).get("application", DEFAULT)
     expires = int(time.time()) + container.settings().order_memory_seconds
     # a mapping that read the record (an edit) replaces it; one that makes it (a paid order) only creates it
-    table.put_order(table.order_id(shop, record["order"]), record, expires=expires, replace=order is not None)
+    item_id = order_records.order_id(table.owner, shop, record["order"])
+    order_records.put(table, item_id, record, shop=shop, expires=expires, replace=order is not None)
 
 
 def _for_applications(

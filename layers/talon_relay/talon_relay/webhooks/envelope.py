@@ -53,6 +53,9 @@ class QueuedWebhook(BaseModel):
     event_id: str | None = Field(default=None, alias="eventId")
     body: str | None = None
     body_base64: str | None = Field(default=None, alias="bodyBase64")
+    #: A continuation of the webhook (1, 2, ...), queued by its consumer: its steps ran; it only forgets
+    #: what the one before it could not (webhooks/forgetting.py).
+    continuation: int | None = Field(default=None, ge=1)
 
     @classmethod
     def of(cls, platform: str, delivery: Delivery, raw: bytes) -> QueuedWebhook:

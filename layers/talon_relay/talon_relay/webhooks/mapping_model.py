@@ -17,7 +17,8 @@ caller's request. Steps run in order; none: the topic is acknowledged and counte
 A step may run only `when` an expression holds, once per element of an array (`each`), and under its
 own idempotency base (`key`, e.g. a refund's id). `order` reads (`recall`) and writes (`remember`) the
 relay's record of an order, which later topics (refunds, edits) need because their payloads name only
-the order; `requires` are checks that dead-letter a webhook with their reason before anything is sent.
+the order, and deletes such records (`forget`: the orders named; `forget_shop`: every one of the shop);
+`requires` are checks that dead-letter a webhook with their reason before anything is sent.
 Expressions may use a deployment's conventions as `$name` (conventions.py).
 
 The models check a file when it is loaded (the layer has no jsonschema). Operators' editors get the
@@ -211,10 +212,21 @@ class OrderMemory(BaseModel):
         ),
     )
     remember: Remember | None = Field(default=None, description="the order's record, written once all steps went")
+    forget: Expression | None = Field(
+        default=None,
+        description="the ids of the orders whose records the relay deletes once the steps went (a list, or one)",
+    )
+    forget_shop: bool = Field(default=False, description="every order record of the webhook's shop is deleted")
+
+    @property
+    def forgets(self) -> bool:
+        return self.forget is not None or self.forget_shop
 
     def expressions(self) -> Iterator[tuple[str, str]]:
         if self.recall is not None:
             yield "order.recall", self.recall
+        if self.forget is not None:
+            yield "order.forget", self.forget
         if self.remember is not None:
             for name in ("order", "session", "lines"):
                 yield f"order.remember.{name}", getattr(self.remember, name)
