@@ -159,8 +159,8 @@ def function_environment(spec: FunctionSpec, resolver: Resolver, extra: dict[str
     env.update(extra)
     # as Lambda names it: the template's FunctionName, which the functions' own table items are prefixed with
     # (and another function's settings name, as ORDER_RECORDS_OWNER does); a function without one, its id
-    name = resolver.resolve(spec.function_name) if spec.function_name is not None else None
-    env["AWS_LAMBDA_FUNCTION_NAME"] = str(name) if name not in (None, NO_VALUE) else spec.logical_id
+    function_name = resolver.resolve(spec.function_name) if spec.function_name is not None else None
+    env["AWS_LAMBDA_FUNCTION_NAME"] = str(function_name) if function_name not in (None, NO_VALUE) else spec.logical_id
     return env
 
 
