@@ -62,7 +62,7 @@ def test_customers_redact_deletes_the_records_its_orders_left_with_another_funct
     stack: LocalStack, http: Http, queues: Queues, shopify: Shopify
 ) -> None:
     # Given two paid orders, each remembered by the sessions consumer and grouped by the receiver
-    redact = payload("customers/redact")
+    redact = {**payload("customers/redact"), "shop_domain": SHOP}  # (its body names its shop, as the header does)
     [named] = redact["orders_to_redact"]
     pay(stack, http, queues, shopify, named, SHOP)
     pay(stack, http, queues, shopify, 6100000000001, SHOP)
@@ -85,7 +85,7 @@ def test_shop_redact_deletes_every_record_of_the_shop_and_no_other_shops(
     pay(stack, http, queues, shopify, 6200000000003, OTHER_SHOP)
 
     # When Shopify's shop/redact for the shop is posted
-    post(stack, http, shopify, "shop/redact", {"shop_id": 1, "shop_domain": SHOP}, SHOP)
+    post(stack, http, shopify, "shop/redact", {**payload("shop/redact"), "shop_domain": SHOP}, SHOP)
 
     # Then every record of the shop goes, found by the index; the other shop's stay
     wait_until(lambda: not records(stack, SHOP), timeout=APPLY_TIMEOUT, what="the shop's records forgotten")

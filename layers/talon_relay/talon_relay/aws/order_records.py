@@ -112,7 +112,7 @@ def forget_shop(table: Store, shop: str | None, *, owner: str, limit: int) -> tu
     """Delete up to `limit` of the shop's records found in the index: `owner`'s order records and the
     table's own groups. (How many there were, and whether more may remain: the limit cut it short.)"""
     found: list[str] = []
-    for key in (shop_key(owner, shop), shop_key(table.owner, shop)):
+    for key in dict.fromkeys((shop_key(owner, shop), shop_key(table.owner, shop))):  # (one, when owner is its own)
         start: dict[str, Any] | None = None
         while len(found) < limit:
             params: dict[str, Any] = {
