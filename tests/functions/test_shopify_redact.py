@@ -240,3 +240,42 @@ def test_a_redact_without_the_owner_of_the_orders_records_fails_naming_the_setti
     assert set(order_items(shop)) == ids_of(SHOP_DOMAIN, 5912348800105)
     [line] = [r for r in logs.records() if r["message"] == "retryable failure; message comes back later"]
     assert "ORDER_RECORDS_OWNER" in line["reason"]
+
+
+def test_a_signed_body_of_another_topic_posted_as_shop_redact_under_another_shops_header_forgets_nothing(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given an order of the other shop, paid
+    answer_lifecycle(httpserver)
+    pay(shop, 8201, domain=OTHER_SHOP)
+
+    # When a signed body of this shop that names no shop (an orders/paid's) is posted again with the topic
+    # shop/redact and the other shop's header (Shopify signs the body only: topic and shop are headers)
+    body = payload("orders/paid")
+    assert "shop_domain" not in body
+    shop.post("shop/redact", body, webhook_id="wh-forged", headers={"X-Shopify-Shop-Domain": OTHER_SHOP})
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then the other shop's records stay, and the webhook is dead-lettered: a webhook that forgets must name
+    # its shop in the signed body
+    assert set(order_items(shop)) == ids_of(OTHER_SHOP, 8201)
+    [letter] = shop.dead_letters()
+    assert "shop_domain" in letter["MessageAttributes"]["failureReason"]["StringValue"]
+
+
+def test_a_signed_customers_redact_posted_as_shop_redact_forgets_none_of_the_shops_other_orders(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given two paid orders of the shop
+    answer_lifecycle(httpserver)
+    pay(shop, 5912348800105)
+    pay(shop, 8301)
+
+    # When the shop's signed customers/redact (naming the first order) is posted with the topic shop/redact
+    shop.post("shop/redact", payload("customers/redact"), webhook_id="wh-swapped")
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then no record is forgotten (a customer's webhook is no shop's), and it is dead-lettered with the reason
+    assert set(order_items(shop)) == ids_of(SHOP_DOMAIN, 5912348800105) | ids_of(SHOP_DOMAIN, 8301)
+    [letter] = shop.dead_letters()
+    assert "shop/redact" in letter["MessageAttributes"]["failureReason"]["StringValue"]

@@ -31,13 +31,18 @@ ORDERS_PER_MESSAGE = order_records.PAGE // 2
 
 
 def check_shop(mapping: TopicMapping, payload: Any, shop: str | None) -> None:
-    """A webhook that forgets must name, in its signed body, the shop its (unsigned) header names, when its
-    body names one (`shop_domain`, as Shopify's privacy webhooks do): a signed shop/redact of one shop,
-    posted again with another shop's header, must not delete that other shop's records."""
-    if mapping.order is None or not mapping.order.forgets or not isinstance(payload, dict):
+    """A webhook that forgets must name, in its signed body, the shop its (unsigned) header names
+    (`shop_domain`, as each of Shopify's privacy webhooks does): a signed shop/redact of one shop, posted
+    again with another shop's header, or any signed body that names no shop posted with the topic
+    shop/redact (the topic is a header too), must not delete that shop's records."""
+    if mapping.order is None or not mapping.order.forgets:
         return
-    named = payload.get("shop_domain")
-    if named is not None and named != shop:
+    named = payload.get("shop_domain") if isinstance(payload, dict) else None
+    if not isinstance(named, str) or not named:
+        raise InvalidRequest.single(
+            "Unmappable webhook", "the body names no shop_domain: a webhook that forgets must", pointer="/shop_domain"
+        )
+    if named != shop:
         raise InvalidRequest.single(
             "Unmappable webhook", "the body's shop_domain is not the shop its header names", pointer="/shop_domain"
         )
