@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from local.shopify_admin import SHOP_DOMAIN
 from talon_relay.aws import order_records
+from talon_relay.aws.store import Store
 from talon_relay.webhooks import forgetting
 from tests.functions.test_shopify_order_lifecycle import answer_lifecycle
 from tests.functions.test_shopify_webhook import Shop, payload, shop
@@ -279,3 +280,51 @@ def test_a_signed_customers_redact_posted_as_shop_redact_forgets_none_of_the_sho
     assert set(order_items(shop)) == ids_of(SHOP_DOMAIN, 5912348800105) | ids_of(SHOP_DOMAIN, 8301)
     [letter] = shop.dead_letters()
     assert "shop/redact" in letter["MessageAttributes"]["failureReason"]["StringValue"]
+
+
+class LaggingIndex:
+    """The table's client while its index ByShop has not followed the deletes yet (a GSI is eventually
+    consistent; moto's never lags): a query still lists, first, the items `listed` named that are gone."""
+
+    def __init__(self, client: Any, listed: dict[str, list[str]]) -> None:
+        self._client = client
+        self._listed = listed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        key = params["ExpressionAttributeValues"][":shop"]["S"]
+        whole = {name: value for name, value in params.items() if name not in {"Limit", "ExclusiveStartKey"}}
+        live = [item["id"]["S"] for item in self._client.query(**whole)["Items"]]
+        ids = [one for one in self._listed.get(key, []) if one not in live] + live
+        if "ExclusiveStartKey" in params:
+            ids = ids[ids.index(params["ExclusiveStartKey"]["id"]["S"]) + 1 :]
+        page = ids[: params.get("Limit", len(ids))]
+        answer: dict[str, Any] = {"Items": [{"id": {"S": one}, "shop": {"S": key}} for one in page]}
+        if len(page) < len(ids):
+            answer["LastEvaluatedKey"] = {"id": {"S": page[-1]}, "shop": {"S": key}}
+        return answer
+
+
+def test_a_shops_continuation_that_finds_a_page_the_index_still_lists_forgets_the_rest_all_the_same(
+    shop: Shop, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given five paid orders of the shop (ten records), messages that forget four records each, and an index
+    # that still lists what was deleted (it follows the table a moment later)
+    answer_lifecycle(httpserver)
+    for order_id in range(9101, 9106):
+        pay(shop, order_id)
+    monkeypatch.setattr(order_records, "PAGE", 4)
+    listed = {order_records.shop_key(OWNER, SHOP_DOMAIN): sorted(order_items(shop))}
+    client = Store.client
+    monkeypatch.setattr(Store, "client", property(lambda table: LaggingIndex(client.fget(table), listed)))
+
+    # When shop/redact is posted, and the queue is drained
+    shop.post("shop/redact", payload("shop/redact"), webhook_id="wh-shop-redact-lag")
+    deliveries = consume_all(shop)
+
+    # Then every record went: a continuation whose first page was all gone read on past it, not stopped
+    assert order_items(shop) == {}
+    assert deliveries == 3
+    assert shop.dead_letters() == []

@@ -110,18 +110,22 @@ def forget_orders(table: Store, shop: str | None, orders: Iterable[str], *, owne
 
 def forget_shop(table: Store, shop: str | None, *, owner: str, limit: int) -> tuple[int, bool]:
     """Delete up to `limit` of the shop's records found in the index: `owner`'s order records and the
-    table's own groups. (How many there were, and whether more may remain: the limit cut it short.)"""
-    found: list[str] = []
+    table's own groups. (How many there were, and whether more may remain: the limit was reached.)
+
+    The index follows the table a moment later, so it may still list what the message before deleted: a
+    page of those is read past (its key the next page's start), not taken for the end. Each page either
+    deletes or moves on, so one message reads at most the index's stale entries more than `limit`."""
+    deleted = 0
     for key in dict.fromkeys((shop_key(owner, shop), shop_key(table.owner, shop))):  # (one, when owner is its own)
         start: dict[str, Any] | None = None
-        while len(found) < limit:
+        while deleted < limit:
             params: dict[str, Any] = {
                 "TableName": table.table,
                 "IndexName": INDEX,
                 "KeyConditionExpression": "#shop = :shop",
                 "ExpressionAttributeNames": {"#shop": "shop"},
                 "ExpressionAttributeValues": {":shop": {"S": key}},
-                "Limit": limit - len(found),
+                "Limit": limit - deleted,
             }
             if start:
                 params["ExclusiveStartKey"] = start
@@ -129,9 +133,8 @@ def forget_shop(table: Store, shop: str | None, *, owner: str, limit: int) -> tu
                 page = table.client.query(**params)
             except Exception as exc:
                 raise StoreUnavailable(f"the shop's records not found: {type(exc).__name__}") from exc
-            found += [item["id"]["S"] for item in page.get("Items", ())]
+            deleted += _delete(table, [item["id"]["S"] for item in page.get("Items", ())])
             start = page.get("LastEvaluatedKey")
             if not start:
                 break
-    deleted = _delete(table, found)
-    return deleted, len(found) >= limit and deleted > 0
+    return deleted, deleted >= limit

@@ -8,7 +8,8 @@ anything is done, so a webhook whose orders are not ids is dead-lettered whole, 
 One message forgets at most `order_records.PAGE` records of a shop, or half as many orders of a customer
 (two items each): more, and the same webhook goes on its receiver's queue again as its next continuation
 (`continuation`: 1, 2, ...), which forgets where the last one stopped and does nothing else. A shop's
-continuations end when a page comes back short, or holds nothing that was still there.
+continuations end with one that deleted fewer than a page (what the index still lists after its item went
+is read past: order_records.forget_shop).
 """
 
 from __future__ import annotations
