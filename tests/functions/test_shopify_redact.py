@@ -328,3 +328,33 @@ def test_a_shops_continuation_that_finds_a_page_the_index_still_lists_forgets_th
     assert order_items(shop) == {}
     assert deliveries == 3
     assert shop.dead_letters() == []
+
+
+#: Shopify's customers/data_request (docs: privacy law compliance webhooks): the customer asks for a copy.
+DATA_REQUEST = {
+    "shop_id": 60129542,
+    "shop_domain": SHOP_DOMAIN,
+    "orders_requested": [5912348800105],
+    "customer": {"id": 7318129459305, "email": "jane.doe@example.com", "phone": "+493012345678"},
+    "data_request": {"id": 9999},
+}
+
+
+@pytest.mark.parametrize("body", [payload("orders/paid"), DATA_REQUEST], ids=["orders/paid", "customers/data_request"])
+def test_a_signed_body_of_another_topic_posted_as_customers_redact_erases_and_forgets_nothing(
+    shop: Shop, httpserver: HTTPServer, body: dict[str, Any]
+) -> None:
+    # Given a paid order of the customer
+    answer_lifecycle(httpserver)
+    pay(shop, 5912348800105)
+    before = set(order_items(shop))
+
+    # When a signed body of the shop that names the customer is posted again with the topic customers/redact
+    # (the topic is a header; Shopify signs the body only)
+    shop.post("customers/redact", body, webhook_id="wh-swapped-customer")
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then no erasure is queued, the records stay, and it is dead-lettered
+    assert shop.erasures() == []
+    assert set(order_items(shop)) == before
+    assert len(shop.dead_letters()) == 1
