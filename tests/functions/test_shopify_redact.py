@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from local.shopify_admin import SHOP_DOMAIN
 from talon_relay.aws import order_records
@@ -358,3 +360,31 @@ def test_a_signed_body_of_another_topic_posted_as_customers_redact_erases_and_fo
     assert shop.erasures() == []
     assert set(order_items(shop)) == before
     assert len(shop.dead_letters()) == 1
+
+
+def test_an_edit_in_flight_when_its_order_is_forgotten_does_not_write_the_record_back(
+    shop: Shop, httpserver: HTTPServer
+) -> None:
+    # Given a paid order, and customers/redact forgetting its records while an edit of it is being applied (the
+    # redact is consumed by the receiver, the edit by the sessions queue's consumer: they run at once)
+    answer_lifecycle(httpserver)
+    pay(shop, 5912348800105)
+    record = order_records.order_id(OWNER, SHOP_DOMAIN, "5912348800105")
+
+    def forgotten_meanwhile(request: Request) -> Response:
+        boto3.client("dynamodb").delete_item(TableName=shop.stack.table, Key={"id": {"S": record}})
+        return Response(json.dumps({"effects": []}), content_type="application/json")
+
+    reopen = re.compile(r"^/v2/customer_sessions/.+/reopen$")
+    httpserver.expect_oneshot_request(reopen, method="PUT").respond_with_handler(forgotten_meanwhile)
+    edit = payload("orders/edited")
+    assert edit["order_edit"]["order_id"] == 5912348800105
+
+    # When the edit is applied
+    shop.post("orders/edited", edit, webhook_id="wh-edit-redacted")
+    assert shop.consume() == {"batchItemFailures": []}
+
+    # Then the order's record stays forgotten: the edit replaces a record, it never writes one back
+    assert not httpserver.oneshot_handlers  # (it was forgotten during the edit, which was applied)
+    assert shop.dead_letters() == []
+    assert record not in order_items(shop)

@@ -54,8 +54,9 @@ def shop_key(owner: str, shop: str | None) -> str:
 def put(table: Store, item_id: str, record: dict[str, Any], *, shop: str | None, expires: int, replace: bool) -> None:
     """One write, under the table's own prefix. Not `replace`: only when there is no record yet (a paid
     order's replay, or its orders/create after orders/paid, never takes an edit's record back to the order
-    as first paid)."""
-    condition = {} if replace else {"ConditionExpression": "attribute_not_exists(id)"}
+    as first paid). `replace` (an edit, which read it): only while it is there, so a record forgotten (a
+    customers/redact) while the edit was applied is not written back."""
+    condition = {"ConditionExpression": "attribute_exists(id)" if replace else "attribute_not_exists(id)"}
     item = {
         "id": {"S": item_id},
         "record": {"S": json.dumps(record)},
@@ -66,7 +67,7 @@ def put(table: Store, item_id: str, record: dict[str, Any], *, shop: str | None,
         table.client.put_item(TableName=table.table, Item=item, **condition)
     except Exception as exc:  # botocore's errors: the message is retried; its steps replay from their records
         if type(exc).__name__ == "ConditionalCheckFailedException":
-            return  # the order has its record already
+            return  # the order has its record already (or, replacing, no longer has one: forgotten)
         raise StoreUnavailable(f"order record not written: {type(exc).__name__}") from exc
 
 
