@@ -319,8 +319,8 @@ def test_a_shops_continuation_that_finds_a_page_the_index_still_lists_forgets_th
         pay(shop, order_id)
     monkeypatch.setattr(order_records, "PAGE", 4)
     listed = {order_records.shop_key(OWNER, SHOP_DOMAIN): sorted(order_items(shop))}
-    client = Store.client
-    monkeypatch.setattr(Store, "client", property(lambda table: LaggingIndex(client.fget(table), listed)))
+    read = Store.__dict__["client"].fget
+    monkeypatch.setattr(Store, "client", property(lambda table: LaggingIndex(read(table), listed)))
 
     # When shop/redact is posted, and the queue is drained
     shop.post("shop/redact", payload("shop/redact"), webhook_id="wh-shop-redact-lag")
