@@ -452,6 +452,7 @@ QUEUE = """\
     Properties:
 {{queue_kind}}\
       SqsManagedSseEnabled: true
+      MaximumMessageSize: 1048576 # the relay's 1 MiB (aws/queues.py); a queue made before SQS's 1 MiB keeps 256 KiB
       VisibilityTimeout: !Ref QueueVisibilityTimeout
 {{retention}}\
       RedrivePolicy:
@@ -509,6 +510,7 @@ DEAD_LETTER_QUEUE = """\
     Properties:
 {{dead_letter_kind}}\
       SqsManagedSseEnabled: true
+      MaximumMessageSize: 1048576 # a dead letter is its message whole, with its reason
       MessageRetentionPeriod: 1209600 # 14 days, the maximum
 """
 

@@ -512,6 +512,20 @@ def test_every_queue_is_encrypted(resources: dict[str, Any]) -> None:
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, key
 
 
+def test_every_queue_the_relay_sends_to_takes_its_1_mib_messages(resources: dict[str, Any]) -> None:
+    # Given all queues but the two only AWS writes to (EventBridge's events, the scheduler's failed runs)
+    from talon_relay.aws.queues import SQS_MAX_MESSAGE_BYTES
+
+    aws_only = {"RelayEventsQueue", "ErasureScheduleDeadLetterQueue"}
+    queues = {key: queue for key, queue in of_type(resources, "AWS::SQS::Queue").items() if key not in aws_only}
+
+    # Then each says it takes a message of the relay's largest, SQS's 1 MiB: a queue made before SQS raised its
+    # limit (2025) keeps 256 KiB until told, and would refuse a queued request or dead letter between the two
+    assert queues
+    for key, queue in queues.items():
+        assert queue["Properties"].get("MaximumMessageSize") == SQS_MAX_MESSAGE_BYTES, key
+
+
 def test_visibility_timeout_covers_six_function_timeouts(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
 ) -> None:
