@@ -12,7 +12,7 @@ Every string of `params`, `query`, `group` and `body` is a JMESPath expression o
 payload (a literal string is quoted: `'closed'`); numbers, booleans and null in `body` are literals. A
 field whose expression gives null is left out of the request. A step's `operation` is an Integration API
 entry of the operation table, and what the steps produce goes through the same strict checker as any
-caller's request. Steps run in order; none: the topic is acknowledged and counted, nothing is sent.
+caller's request. Steps run in order; none, and nothing to forget: the topic is acknowledged and counted.
 
 A step may run only `when` an expression holds, once per element of an array (`each`), and under its
 own idempotency base (`key`, e.g. a refund's id). `order` reads (`recall`) and writes (`remember`) the

@@ -15,7 +15,7 @@ from talon_relay.observability import NAMESPACE
 QUEUED = "WebhookQueued"
 #: A webhook whose topic has no mapping: acknowledged, nothing sent.
 UNMAPPED = "WebhookTopicUnmapped"
-#: A webhook whose mapping sends nothing (shop/redact: the relay keeps no shop data).
+#: A webhook whose mapping neither sends nor forgets anything (an operator's mapping of no step).
 NOTHING_TO_SEND = "WebhookNothingToSend"
 #: A queued webhook whose mapped operations all went through.
 APPLIED = "WebhookApplied"
