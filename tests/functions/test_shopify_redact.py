@@ -54,6 +54,12 @@ def ids_of(domain: str, order_id: int) -> set[str]:
     }
 
 
+def forgotten_by_the_last_webhook(logs: LogCapture) -> Any:
+    """How many records the last webhook applied says it forgot (its log line's `forgotten`)."""
+    [line] = [r for r in logs.records() if r["message"] == "webhook applied"][-1:]
+    return line["forgotten"]
+
+
 def consume_all(shop: Shop) -> int:
     """Every message the queue holds, and the continuations they queue, through the function; how many."""
     for count in range(50):  # bounded: the tests' continuations are a handful
@@ -84,8 +90,7 @@ def test_customers_redact_deletes_the_records_of_the_orders_it_names_and_no_othe
     assert set(order_items(shop)) == ids_of(SHOP_DOMAIN, 5912348800777)
     assert httpserver.log == []
     assert len(shop.erasures()) == 2
-    [line] = [r for r in logs.records() if r["message"] == "webhook applied"][-1:]
-    assert line["forgotten"] == 2
+    assert forgotten_by_the_last_webhook(logs) == 2
 
 
 def test_customers_redact_delivered_again_forgets_nothing_more_and_fails_nothing(
@@ -181,8 +186,7 @@ def test_shop_redact_deletes_every_record_of_the_shop_and_none_of_another_shop(
     # Then every record of the shop is gone, the other shop's stay, and Talon.One heard nothing
     assert set(order_items(shop)) == ids_of(OTHER_SHOP, 8003)
     assert httpserver.log == []
-    [line] = [r for r in logs.records() if r["message"] == "webhook applied"][-1:]
-    assert line["forgotten"] == 4
+    assert forgotten_by_the_last_webhook(logs) == 4
 
 
 def test_a_signed_shop_redact_posted_under_another_shops_header_forgets_nothing_and_is_dead_lettered(
@@ -204,14 +208,22 @@ def test_a_signed_shop_redact_posted_under_another_shops_header_forgets_nothing_
     assert "shop_domain is not the shop its header names" in letter["MessageAttributes"]["failureReason"]["StringValue"]
 
 
+def ten_records_in_pages_of_four(
+    shop: Shop, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, *, first: int
+) -> None:
+    """Given five paid orders of the shop from `first` on (ten records), and messages that forget four
+    records each (three messages for the lot)."""
+    answer_lifecycle(httpserver)
+    for order_id in range(first, first + 5):
+        pay(shop, order_id)
+    monkeypatch.setattr(order_records, "PAGE", 4)
+
+
 def test_a_shop_with_more_records_than_one_message_forgets_is_forgotten_in_continuations(
     shop: Shop, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given five paid orders of the shop (ten records), and messages that forget four records each
-    answer_lifecycle(httpserver)
-    for order_id in range(9001, 9006):
-        pay(shop, order_id)
-    monkeypatch.setattr(order_records, "PAGE", 4)
+    ten_records_in_pages_of_four(shop, httpserver, monkeypatch, first=9001)
 
     # When shop/redact is posted, and the queue is drained
     shop.post("shop/redact", payload("shop/redact"), webhook_id="wh-shop-redact")
@@ -314,10 +326,7 @@ def test_a_shops_continuation_that_finds_a_page_the_index_still_lists_forgets_th
 ) -> None:
     # Given five paid orders of the shop (ten records), messages that forget four records each, and an index
     # that still lists what was deleted (it follows the table a moment later)
-    answer_lifecycle(httpserver)
-    for order_id in range(9101, 9106):
-        pay(shop, order_id)
-    monkeypatch.setattr(order_records, "PAGE", 4)
+    ten_records_in_pages_of_four(shop, httpserver, monkeypatch, first=9101)
     listed = {order_records.shop_key(OWNER, SHOP_DOMAIN): sorted(order_items(shop))}
     read = Store.__dict__["client"].fget
     monkeypatch.setattr(Store, "client", property(lambda table: LaggingIndex(read(table), listed)))
